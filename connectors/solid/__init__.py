@@ -1,0 +1,37 @@
+"""A complete Solid client: Solid-OIDC with DPoP, LDP, and access control.
+
+    from connectors.solid import SolidClient, SolidSession
+
+    session = SolidSession.from_client_credentials(issuer, client_id, secret)
+    client = SolidClient(session)
+    graph, resource = client.get_graph("https://pod.example/alice/data.ttl")
+    client.access_control(resource.url).grant(other_webid, ["Read"])
+
+Modules are named after what they implement: `dpop` (RFC 9449), `oidc` (Solid-OIDC, RFC 6749,
+RFC 7636, OpenID Connect), `client` (Solid Protocol / LDP), `access` (WAC, ACP), `rdf`
+(parsing hostile documents), `http` (timeouts, limits and error mapping), `errors`.
+"""
+
+from .access import AccessControl, AccessMode
+from .client import ContainerEntry, SolidClient
+from .dpop import DPoPAuth, DPoPKey, ProofFactory
+from .errors import SolidError
+from .http import Http, TlsSettings
+from .resource import Resource
+from .session import RefreshState, SolidSession
+
+__all__ = [
+    "AccessControl",
+    "AccessMode",
+    "ContainerEntry",
+    "DPoPAuth",
+    "DPoPKey",
+    "Http",
+    "ProofFactory",
+    "RefreshState",
+    "Resource",
+    "SolidClient",
+    "SolidError",
+    "SolidSession",
+    "TlsSettings",
+]

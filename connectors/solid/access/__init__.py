@@ -1,0 +1,49 @@
+"""Access control on pods: one contract (`AccessControl`), chosen per resource.
+
+`access_control_for` looks at what the pod advertises for the resource (`Link rel="acl"`) and
+returns the matching editor. Web Access Control is implemented; a pod that uses Access Control
+Policies is recognised and reported clearly until the ACP editor joins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import errors
+from .base import AccessControl, AccessMode
+from .wac import WebAccessControl
+
+if TYPE_CHECKING:
+    from ..client import SolidClient
+
+ACP_ACCESS_CONTROL_RESOURCE = "http://www.w3.org/ns/solid/acp#AccessControlResource"
+
+__all__ = ["AccessControl", "AccessMode", "WebAccessControl", "access_control_for"]
+
+
+def access_control_for(client: SolidClient, url: str) -> AccessControl:
+    resource = client.head(url)
+    acl_url = resource.acl_url
+    if acl_url is None:
+        raise errors.UnsupportedAccessControl(
+            f'{url} does not advertise an access-control resource (no Link rel="acl").', url=url
+        )
+    if _is_acp(client, acl_url):
+        raise errors.UnsupportedAccessControl(
+            f"{url} is protected by Access Control Policies (ACP), which this version cannot "
+            "edit yet.",
+            url=url,
+        )
+    return WebAccessControl(client, resource.url, acl_url, is_container=resource.is_container)
+
+
+def _is_acp(client: SolidClient, acl_url: str) -> bool:
+    # Servers name ACRs recognisably (CSS: `.acr`, ESS: `?ext=acr`) and may answer 404 for an
+    # ACR not written yet, so the name is checked before the document's own type link.
+    if acl_url.endswith(".acr") or "ext=acr" in acl_url:
+        return True
+    try:
+        described = client.head(acl_url)
+    except errors.NotFound:
+        return False  # a WAC resource without its own ACL inherits one
+    return ACP_ACCESS_CONTROL_RESOURCE in described.types

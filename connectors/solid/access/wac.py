@@ -1,0 +1,260 @@
+"""Web Access Control (https://solidproject.org/TR/wac): reading and editing ACL documents.
+
+Rules this editor keeps:
+- A resource without its own ACL inherits the `acl:default` authorizations of its nearest
+  ancestor (WAC "ACL Inheritance Algorithm"). The first edit therefore starts from a copy of
+  what was inherited, so nobody loses access they had, the owner included.
+- No edit is written if the editing WebID (and any listed owner) would lose `acl:Control`.
+- Writes are conditional on the ETag we read (`If-Match`, or `If-None-Match: *` for a new ACL),
+  retried a few times, so two concurrent grants never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urldefrag, urljoin
+
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import FOAF, RDF
+from rdflib.term import Node
+
+from .. import errors
+from .base import AccessControl, AccessMode
+
+if TYPE_CHECKING:
+    from ..client import SolidClient
+
+ACL = Namespace("http://www.w3.org/ns/auth/acl#")
+_SUBJECT_PREDICATES = (ACL.agent, ACL.agentClass, ACL.agentGroup, ACL.origin)
+_WRITE_ATTEMPTS = 3
+
+
+@dataclass
+class _AclDocument:
+    graph: Graph
+    etag: str | None
+    exists: bool
+
+
+class WebAccessControl(AccessControl):
+    system = "WAC"
+
+    def __init__(
+        self,
+        client: SolidClient,
+        resource_url: str,
+        acl_url: str,
+        *,
+        is_container: bool,
+        owners: Iterable[str] = (),
+    ):
+        super().__init__(resource_url)
+        self.client = client
+        self.acl_url = acl_url
+        self.is_container = is_container
+        self.owners = {*owners, *([client.webid] if client.webid else [])}
+
+    # --- Reading ------------------------------------------------------------------------------
+
+    def agent_modes(self, agent: str) -> frozenset[AccessMode]:
+        document = self._read_own()
+        if document.exists:
+            return effective_modes(document.graph, self.resource_url, agent, inherited=False)
+        inherited = self._inherited()
+        if inherited is None:
+            return frozenset()
+        graph, container = inherited
+        return effective_modes(graph, container, agent, inherited=True)
+
+    # --- Editing ------------------------------------------------------------------------------
+
+    def grant(
+        self, agent: str, modes: Iterable[AccessMode | str], *, include_members: bool = False
+    ) -> None:
+        wanted = AccessMode.parse(modes)
+        if not wanted:
+            raise ValueError("Nothing to grant: no access modes given.")
+        if include_members and not self.is_container:
+            raise ValueError(f"{self.resource_url} is not a container; it has no members.")
+        self._edit(lambda graph: _add_grant(graph, self._scope(include_members), agent, wanted))
+
+    def revoke(self, agent: str, modes: Iterable[AccessMode | str] | None = None) -> None:
+        taken = AccessMode.parse(modes) if modes is not None else frozenset(AccessMode)
+        self._edit(lambda graph: _remove_grant(graph, self.resource_url, agent, taken))
+
+    def _scope(self, include_members: bool) -> _Scope:
+        return _Scope(self.acl_url, self.resource_url, include_members)
+
+    def _edit(self, change) -> None:  # Callable[[Graph], None]
+        for _ in range(_WRITE_ATTEMPTS):
+            document = self._read_own()
+            if not document.exists:
+                document.graph = self._seed_from_inherited()
+            change(document.graph)
+            self._check_owners_keep_control(document.graph)
+            try:
+                self.client.put_graph(
+                    self.acl_url,
+                    document.graph,
+                    if_match=document.etag if document.exists else None,
+                    if_none_match=None if document.exists else "*",
+                )
+                return
+            except errors.PreconditionFailed:
+                continue  # someone changed the ACL meanwhile: read it again and redo our edit
+        raise errors.AccessControlError(
+            f"The access list of {self.resource_url} kept changing while we edited it; "
+            "nothing was changed. Please try again.",
+            url=self.resource_url,
+        )
+
+    def _check_owners_keep_control(self, graph: Graph) -> None:
+        if not self.owners:
+            raise errors.WouldLockOutOwner(
+                "Only a signed-in owner can change access; this session has no WebID.",
+                url=self.resource_url,
+            )
+        for owner in sorted(self.owners):
+            if AccessMode.CONTROL not in effective_modes(graph, self.resource_url, owner):
+                raise errors.WouldLockOutOwner(
+                    f"This change would take Control of {self.resource_url} away from {owner}; "
+                    "it was not made.",
+                    url=self.resource_url,
+                )
+
+    # --- ACL documents ------------------------------------------------------------------------
+
+    def _read_own(self) -> _AclDocument:
+        try:
+            graph, resource = self.client.get_graph(self.acl_url)
+        except errors.NotFound:
+            return _AclDocument(Graph(), None, exists=False)
+        return _AclDocument(graph, resource.etag, exists=True)
+
+    def _inherited(self) -> tuple[Graph, str] | None:
+        """The nearest ancestor's ACL and that ancestor's URL, or None at the storage root."""
+        current = self.resource_url
+        while True:
+            parent = urljoin(current, "../" if current.endswith("/") else "./")
+            if parent == current:
+                return None
+            current = parent
+            acl_url = self.client.head(current).acl_url
+            if acl_url is None:
+                return None
+            try:
+                graph, _ = self.client.get_graph(acl_url)
+            except errors.NotFound:
+                continue
+            return graph, current
+
+    def _seed_from_inherited(self) -> Graph:
+        """A first ACL equal in effect to what the resource inherits today."""
+        graph = Graph()
+        graph.bind("acl", ACL)
+        graph.bind("foaf", FOAF)
+        inherited = self._inherited()
+        if inherited is None:
+            return graph
+        source, container = inherited
+        for index, auth in enumerate(_authorizations(source, URIRef(container), ACL.default)):
+            node = URIRef(f"{self.acl_url}#inherited-{index}")
+            graph.add((node, RDF.type, ACL.Authorization))
+            graph.add((node, ACL.accessTo, URIRef(self.resource_url)))
+            if self.is_container:
+                graph.add((node, ACL.default, URIRef(self.resource_url)))
+            for predicate in (*_SUBJECT_PREDICATES, ACL.mode):
+                for value in source.objects(auth, predicate):
+                    graph.add((node, predicate, value))
+        return graph
+
+
+@dataclass(frozen=True)
+class _Scope:
+    acl_url: str
+    resource_url: str
+    include_members: bool
+
+
+def effective_modes(
+    graph: Graph, target: str, agent: str, *, inherited: bool = False
+) -> frozenset[AccessMode]:
+    """Modes `agent` gets from `graph` on `target` (`acl:default` when read as inherited)."""
+    predicate = ACL.default if inherited else ACL.accessTo
+    modes: set[AccessMode] = set()
+    for auth in _authorizations(graph, URIRef(target), predicate):
+        if _applies_to(graph, auth, agent):
+            modes |= AccessMode.parse(str(m) for m in graph.objects(auth, ACL.mode))
+    if AccessMode.WRITE in modes:
+        modes.add(AccessMode.APPEND)  # WAC: Write includes Append
+    return frozenset(modes)
+
+
+def _authorizations(graph: Graph, target: URIRef, predicate: URIRef) -> list[Node]:
+    return sorted(
+        {
+            auth
+            for auth in graph.subjects(predicate, target)
+            if (auth, RDF.type, ACL.Authorization) in graph
+        },
+        key=str,
+    )
+
+
+def _applies_to(graph: Graph, auth: Node, agent: str) -> bool:
+    if (auth, ACL.agent, URIRef(agent)) in graph:
+        return True
+    classes = set(graph.objects(auth, ACL.agentClass))
+    return FOAF.Agent in classes or ACL.AuthenticatedAgent in classes
+
+
+def _subjects_of(graph: Graph, auth: Node) -> set[tuple[Node, Node]]:
+    return {(p, o) for p in _SUBJECT_PREDICATES for o in graph.objects(auth, p)}
+
+
+def _add_grant(graph: Graph, scope: _Scope, agent: str, modes: frozenset[AccessMode]) -> None:
+    resource, who = URIRef(scope.resource_url), URIRef(agent)
+    digest = hashlib.sha256(f"{agent} {scope.include_members}".encode()).hexdigest()[:16]
+    node = URIRef(f"{urldefrag(scope.acl_url)[0]}#grant-{digest}")
+    graph.add((node, RDF.type, ACL.Authorization))
+    graph.add((node, ACL.agent, who))
+    graph.add((node, ACL.accessTo, resource))
+    if scope.include_members:
+        graph.add((node, ACL.default, resource))
+    for mode in modes:
+        graph.add((node, ACL.mode, URIRef(mode.iri)))
+
+
+def _remove_grant(
+    graph: Graph, resource_url: str, agent: str, taken: frozenset[AccessMode]
+) -> None:
+    resource, who = URIRef(resource_url), URIRef(agent)
+    taken_iris = {URIRef(mode.iri) for mode in taken}
+    touching = {
+        a
+        for a in graph.subjects(ACL.agent, who)
+        if (a, ACL.accessTo, resource) in graph or (a, ACL.default, resource) in graph
+    }
+    for auth in sorted(touching, key=str):
+        kept = set(graph.objects(auth, ACL.mode)) - taken_iris
+        if _subjects_of(graph, auth) == {(ACL.agent, who)}:
+            # The authorization is this agent's alone: shrink it, or drop it when empty.
+            for mode in taken_iris:
+                graph.remove((auth, ACL.mode, mode))
+            if not kept:
+                graph.remove((auth, None, None))
+            continue
+        # Shared with others: take the agent out, and give back what it keeps on its own.
+        graph.remove((auth, ACL.agent, who))
+        if kept:
+            own = URIRef(f"{auth}-{hashlib.sha256(agent.encode()).hexdigest()[:8]}")
+            graph.add((own, RDF.type, ACL.Authorization))
+            graph.add((own, ACL.agent, who))
+            for predicate in (ACL.accessTo, ACL.default):
+                for value in graph.objects(auth, predicate):
+                    graph.add((own, predicate, value))
+            for mode in kept:
+                graph.add((own, ACL.mode, mode))

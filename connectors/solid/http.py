@@ -1,0 +1,214 @@
+"""The one HTTP layer under every Solid call: timeouts, TLS, size limits and error mapping.
+
+Everything that reaches a pod or an identity provider goes through `Http`, so that no call can
+hang forever, read an unbounded body, follow a redirect to another origin with our proof on it,
+or leak a `requests` exception to a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from . import errors
+
+log = logging.getLogger(__name__)
+
+#: (connect, read) seconds. A pod that does not answer within these is "down" for this call.
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
+#: Bodies larger than this are refused unless a caller asks for more (RDF documents, profiles).
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_REDIRECTS = 5
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """How we check servers and, for mutual TLS, who we are.
+
+    `verify` is a CA bundle path or a bool; `cert` a client certificate (and key) file path or a
+    (cert, key) pair of paths. Passed per request, because a session-level `verify` is silently
+    replaced by `REQUESTS_CA_BUNDLE` when requests trusts the environment.
+    """
+
+    verify: str | bool | None = None
+    cert: str | tuple[str, str] | None = None
+
+
+class Http:
+    """A `requests.Session` with the policies every Solid call needs."""
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        tls: TlsSettings | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        user_agent: str = "datacage-solid-client/0.1",
+    ):
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", user_agent)
+        self.timeout = timeout
+        self.tls = tls or TlsSettings()
+        self.max_body_bytes = max_body_bytes
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: requests.auth.AuthBase | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | str | Mapping[str, str] | None = None,
+        what: str | None = None,
+    ) -> requests.Response:
+        """Send one request, following same-origin redirects only; never raise `requests` errors.
+
+        The body is left unread (streamed) so the caller can read it within a limit.
+        """
+        target = url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(method, target, auth=auth, headers=headers, data=data, what=what)
+            if not response.is_redirect or method.upper() not in ("GET", "HEAD"):
+                return response
+            location = requests.compat.urljoin(target, response.headers["Location"])
+            response.close()
+            if _origin(location) != _origin(target):
+                # Our DPoP proof and token are for this origin only; another origin must be
+                # asked for explicitly by the caller, never reached silently.
+                raise errors.UpstreamError(
+                    f"{what or target} redirected to another site ({_origin(location)}); "
+                    "not followed.",
+                    url=target,
+                    status=response.status_code,
+                )
+            target = location
+        raise errors.UpstreamError(f"Too many redirects from {url}.", url=url)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: requests.auth.AuthBase | None,
+        headers: Mapping[str, str] | None,
+        data: Any,
+        what: str | None,
+    ) -> requests.Response:
+        label = what or url
+        try:
+            return self.session.request(
+                method,
+                url,
+                auth=auth,
+                headers=dict(headers or {}),
+                data=data,
+                timeout=self.timeout,
+                verify=self.tls.verify if self.tls.verify is not None else True,
+                cert=self.tls.cert,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise errors.UpstreamUnavailable(
+                f"The TLS connection to {label} failed: {_short(exc)}", url=url
+            ) from exc
+        except requests.exceptions.Timeout as exc:
+            raise errors.UpstreamUnavailable(f"{label} did not answer in time.", url=url) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise errors.UpstreamUnavailable(f"Could not connect to {label}.", url=url) from exc
+        except requests.exceptions.InvalidURL as exc:
+            raise errors.SolidError(f"{url!r} is not a valid URL.", url=url) from exc
+        except requests.exceptions.RequestException as exc:
+            raise errors.UpstreamError(
+                f"Request to {label} failed: {_short(exc)}", url=url
+            ) from exc
+
+    def read(self, response: requests.Response, limit: int | None = None) -> bytes:
+        """Read the whole body, refusing (and closing) anything over `limit` bytes."""
+        limit = self.max_body_bytes if limit is None else limit
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise errors.TooLarge(
+                f"{response.url} is {int(declared):,} bytes, over the limit of {limit:,}.",
+                url=response.url,
+            )
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise errors.TooLarge(
+                        f"{response.url} is larger than the limit of {limit:,} bytes.",
+                        url=response.url,
+                    )
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:
+            raise errors.UpstreamUnavailable(
+                f"Reading {response.url} was interrupted: {_short(exc)}", url=response.url
+            ) from exc
+        finally:
+            response.close()
+        return b"".join(chunks)
+
+
+_STATUS_ERRORS: dict[int, type[errors.SolidError]] = {
+    401: errors.Unauthenticated,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    405: errors.UnsupportedRequest,
+    409: errors.Conflict,
+    410: errors.NotFound,
+    412: errors.PreconditionFailed,
+    413: errors.TooLarge,
+    415: errors.UnsupportedRequest,
+    501: errors.UnsupportedRequest,
+}
+
+_STATUS_WORDS: dict[int, str] = {
+    401: "needs a signed-in identity it accepts",
+    403: "is not accessible to this identity",
+    404: "does not exist",
+    405: "does not allow this operation",
+    409: "is in a state that conflicts with this request",
+    410: "no longer exists",
+    412: "changed since it was read",
+    413: "was refused as too large by the server",
+    415: "does not accept this content type",
+    501: "is not supported by this server",
+}
+
+
+def raise_for_status(response: requests.Response, what: str | None = None) -> None:
+    """Turn a non-2xx answer into the matching domain error, with the status in plain words."""
+    status = response.status_code
+    if status < 400:
+        return
+    label = what or response.url
+    response.close()
+    cls = _STATUS_ERRORS.get(status)
+    if cls is not None:
+        raise cls(f"{label} {_STATUS_WORDS[status]} ({status}).", url=response.url, status=status)
+    if status >= 500:
+        raise errors.UpstreamError(
+            f"The server failed while handling {label} ({status}).", url=response.url, status=status
+        )
+    raise errors.UpstreamError(
+        f"The server refused the request for {label} ({status}).", url=response.url, status=status
+    )
+
+
+def _origin(url: str) -> str:
+    parts = requests.compat.urlparse(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,1 @@
+"""HTTP views of the control plane, one blueprint per module. Views stay thin."""

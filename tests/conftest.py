@@ -1,0 +1,150 @@
+"""Fixtures shared by the whole suite.
+
+Sections, in order: the Community Solid Server test bed, then the hooks that report on it.
+Add new fixtures under a section header of their own, and keep this module free of test logic.
+
+The Community Solid Server (CSS) is the real Solid server for integration tests. It takes ~5 s
+and ~300 MB to start, so one runs for the whole session and every test gets fresh accounts and
+pods instead of a fresh server. Tests that use it (directly or through another fixture) get the
+`css` marker automatically, so `pytest -m "not css"` runs the suite without node.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from connectors.solid import SolidClient, SolidSession
+from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
+
+# --- Community Solid Server test bed -----------------------------------------------------------
+
+#: Start-up time and per-account creation times, reported at the end of the run.
+_CSS_TIMINGS = pytest.StashKey[dict[str, list[float]]]()
+
+
+def _timings(config: pytest.Config) -> dict[str, list[float]]:
+    return config.stash.setdefault(_CSS_TIMINGS, {"startup": [], "account": []})
+
+
+@pytest.fixture(scope="session")
+def css(pytestconfig: pytest.Config) -> Iterator[CommunitySolidServer]:
+    """One CSS for the session on a free loopback port, with a throw-away data folder.
+
+    The context manager stops it even when tests fail; if pytest itself is killed, the
+    kernel's parent-death signal stops node (see `connectors.solid.css.process`).
+    """
+    with CommunitySolidServer() as server:
+        _timings(pytestconfig)["startup"].append(server.startup_seconds or 0.0)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def css_accounts(css: CommunitySolidServer) -> Iterator[CssAccountApi]:
+    """The account API of the session's CSS (one kept-alive HTTP session)."""
+    with CssAccountApi(css.base_url) as api:
+        yield api
+
+
+@pytest.fixture
+def make_account(
+    css_accounts: CssAccountApi, pytestconfig: pytest.Config
+) -> Callable[..., PodAccount]:
+    """Factory: `make_account("alice")` creates a new account with its own pod and WebID.
+
+    Pod names are `<label>-<10 hex>`, so tests never share a pod even within one session; the
+    password is random and kept on the returned `PodAccount` (never in its repr).
+    """
+
+    def make(label: str = "user") -> PodAccount:
+        name = f"{_pod_label(label)}-{uuid.uuid4().hex[:10]}"
+        began = time.monotonic()
+        account = css_accounts.create_account(
+            email=f"{name}@example.org", password=secrets.token_urlsafe(18), pod_name=name
+        )
+        _timings(pytestconfig)["account"].append(time.monotonic() - began)
+        return account
+
+    return make
+
+
+@pytest.fixture
+def make_client_credentials(css_accounts: CssAccountApi) -> Callable[..., ClientCredentials]:
+    """Factory: `make_client_credentials(account, name="datacage")` issues client credentials
+    (id + secret) for the account's WebID, for scripts that log in without a browser."""
+    return css_accounts.create_client_credentials
+
+
+def _pod_label(label: str) -> str:
+    # CSS would silently rewrite other characters; doing it here keeps pod names predictable.
+    return re.sub(r"[^a-z0-9-]+", "-", label.lower()).strip("-") or "user"
+
+
+# --- Hooks ---------------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the CSS test bed, however indirectly, with `css`."""
+    for item in items:
+        # `fixturenames` is the full closure, so fixtures built on `css` count too.
+        if "css" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.css)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    timings = config.stash.get(_CSS_TIMINGS, None)
+    if not timings or not timings["startup"]:
+        return
+    line = f"CSS test bed started in {timings['startup'][0]:.2f} s"
+    if timings["account"]:
+        count = len(timings["account"])
+        mean = sum(timings["account"]) / count
+        line += f"; {count} account{'s' * (count != 1)} with a pod, {mean:.2f} s each on average"
+    terminalreporter.write_line(line)
+
+
+# --- Solid identities ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SolidUser:
+    """A person with a pod, logged in with client credentials (DPoP-bound tokens)."""
+
+    account: PodAccount
+    credentials: ClientCredentials
+    session: SolidSession
+    client: SolidClient
+
+    @property
+    def webid(self) -> str:
+        return self.account.webid
+
+    @property
+    def pod(self) -> str:
+        return self.account.pod_url
+
+
+@pytest.fixture
+def make_user(
+    make_account: Callable[..., PodAccount],
+    make_client_credentials: Callable[..., ClientCredentials],
+) -> Callable[..., SolidUser]:
+    """Factory: `make_user("alice")` gives a fresh account, pod, and a logged-in `SolidClient`."""
+
+    def make(label: str = "user") -> SolidUser:
+        account = make_account(label)
+        credentials = make_client_credentials(account)
+        session = SolidSession.from_client_credentials(
+            credentials.issuer, credentials.id, credentials.secret
+        )
+        return SolidUser(account, credentials, session, SolidClient(session))
+
+    return make

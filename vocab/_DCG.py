@@ -1,0 +1,90 @@
+"""The datacage ontology as a closed namespace, mirrored by ``datacage.ttl``.
+
+Spaces, approvals, runs, results and audit events are written as RDF by the control plane and
+the datacage alike; one closed namespace keeps both sides naming the same things.
+"""
+
+from rdflib.namespace import DefinedNamespace, Namespace
+from rdflib.term import URIRef
+
+
+class DCG(DefinedNamespace):
+    """Datacage ontology: collaboration spaces, approvals, runs and their provenance.
+
+    Source: ``vocab/datacage.ttl`` (an owl:Ontology, version 0.1.0), reusing PROV-O, DPV 2,
+    ODRL and SHACL.
+    """
+
+    _fail = True
+    _NS = Namespace("https://w3id.org/datacage/ns#")
+
+    # http://www.w3.org/2002/07/owl#Class
+    Algorithm: URIRef  # Code, named by digest, that can be approved and run.
+    Approval: URIRef  # A participant's approval of an algorithm digest.
+    ApprovalStatus: URIRef  # Whether an approval stands.
+    AttestationEvidence: URIRef  # Proof the datacage is trusted and runs approved code.
+    AuditEvent: URIRef  # A hash-chained entry in the audit log.
+    CollaborationSpace: URIRef  # Participants sharing data for one stated purpose.
+    DataRequest: URIRef  # What individuals are asked to share, in plain words.
+    Datacage: URIRef  # The trusted environment that runs approved code.
+    Dataset: URIRef  # An organisation's dataset, encrypted to the enclave key.
+    Delivery: URIRef  # Writing results into a consumer's pod.
+    GateOutcome: URIRef  # The kind of decision the output gate reached.
+    GateVerdict: URIRef  # The output gate's decision on a run's results.
+    Invitation: URIRef  # An offer to join a space in given roles.
+    OutputShape: URIRef  # The declared form of an algorithm's results.
+    Participation: URIRef  # One agent taking part in one space.
+    Result: URIRef  # Derived data produced by a run.
+    Role: URIRef  # A part an agent plays in a space.
+    Run: URIRef  # One execution of an approved algorithm.
+    SpaceStatus: URIRef  # The stage of a space's life.
+    UsageRecord: URIRef  # One use of one input by one run.
+
+    # http://www.w3.org/2002/07/owl#NamedIndividual
+    ApprovalGiven: URIRef  # The approval stands.
+    ApprovalRevoked: URIRef  # The approval was taken back.
+    CodeProviderRole: URIRef  # Supplies the algorithm.
+    DataConsumerRole: URIRef  # Receives results in their pod.
+    DataProviderRole: URIRef  # Brings data to the space.
+    GateBlocked: URIRef  # Results held back.
+    GatePassed: URIRef  # Results may be delivered.
+    SpaceActive: URIRef  # The space is open.
+    SpaceClosed: URIRef  # The space has ended.
+    SpaceDraft: URIRef  # The space is being set up.
+
+    # http://www.w3.org/2002/07/owl#ObjectProperty
+    agent: URIRef  # The WebID taking part.
+    algorithm: URIRef  # The algorithm something is about.
+    approvedBy: URIRef  # Who gave an approval.
+    approves: URIRef  # The algorithm an approval is for.
+    dataRequest: URIRef  # What a space asks individuals to share.
+    deliveredTo: URIRef  # The consumer who received results.
+    evidence: URIRef  # The attestation evidence checked.
+    invitedRoles: URIRef  # A role offered to the invitee.
+    invitee: URIRef  # The WebID invited.
+    legalBasis: URIRef  # The legal ground a space relies on.
+    outputShape: URIRef  # The shape an algorithm's results must fit.
+    participant: URIRef  # Links a space to a participation.
+    purpose: URIRef  # The purpose of a space.
+    resourceClass: URIRef  # An RDF class a data request covers.
+    result: URIRef  # A result a delivery carries.
+    resultContainer: URIRef  # Where in the consumer's pod results went.
+    role: URIRef  # A role held in a participation.
+    space: URIRef  # The space something belongs to.
+    status: URIRef  # The current state of a space, approval or verdict.
+    usedConsent: URIRef  # A consent a run relied on.
+    verdict: URIRef  # The gate verdict on a run.
+
+    # http://www.w3.org/2002/07/owl#DatatypeProperty
+    acceptedAt: URIRef  # When an invitation was accepted.
+    attestationProvider: URIRef  # What produced the attestation evidence.
+    digest: URIRef  # "sha256:<hex>" content hash.
+    eventHash: URIRef  # Hash of an event chained to the previous one.
+    inputVersion: URIRef  # ETag of an input as read.
+    keyThumbprint: URIRef  # RFC 7638 thumbprint of the enclave key.
+    measurement: URIRef  # Hash of the code the environment reports running.
+    plainDescription: URIRef  # An explanation in everyday words.
+    previousEventHash: URIRef  # Hash of the event before this one.
+    resourcePath: URIRef  # A pod path a data request covers.
+    retentionPeriod: URIRef  # How long results and records may be kept.
+    sequence: URIRef  # Position of an event in the audit log.
