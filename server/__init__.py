@@ -5,6 +5,7 @@ It never sees personal data: that stays in pods and in the datacage (the data pl
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -18,7 +19,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Application factory: nothing global happens at import time."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.DEFAULTS)
-    app.config.from_prefixed_env("DATACAGE")
+    app.config.from_prefixed_env("DATACAGE")  # Flask's own settings, e.g. SESSION_COOKIE_*
+    app.config.update(config.from_environment(os.environ))
     if test_config:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):

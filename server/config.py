@@ -1,14 +1,20 @@
 """Every configuration option of the control plane, declared once with type, default and meaning.
 
-Values come from these defaults, then `DATACAGE_*` environment variables (parsed as JSON where
-they look like it, by Flask's `from_prefixed_env`), then the test config. The configuration
-reference in docs/ is generated from `OPTIONS`, so it cannot drift from the code.
+Values come from these defaults, then `DATACAGE_*` environment variables (declared options by
+their declared type; other Flask settings by Flask's `from_prefixed_env`), then the test
+config. The configuration reference in docs/ is generated from `OPTIONS`, and a test keeps the
+two identical.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the variable to fix."""
 
 
 @dataclass(frozen=True)
@@ -41,30 +47,62 @@ OPTIONS: tuple[Option, ...] = (
         "Signs session cookies. Unset: a random key per start (sessions end on restart).",
         secret=True,
     ),
-    Option(
-        "HTTP_TIMEOUT_SECONDS",
-        float,
-        30.0,
-        "How long to wait for a pod or identity provider before calling it down.",
-    ),
-    Option("MAX_RDF_BYTES", int, 10 * 1024 * 1024, "The largest RDF document read from a pod."),
 )
 
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
 
 
-def check(config: dict[str, Any]) -> None:
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The declared options set in `environ` (`DATACAGE_<NAME>`), parsed by their declared type.
+
+    Flask's `from_prefixed_env` guesses types from JSON, which would turn a numeric secret key
+    into an int; declared options are read as what they are declared to be.
+    """
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = environ.get(f"DATACAGE_{option.name}")
+        if raw is None:
+            continue
+        try:
+            values[option.name] = option.type(raw)
+        except ValueError:
+            raise ConfigError(
+                f"DATACAGE_{option.name} must be a {option.type.__name__}, not {raw!r}."
+            ) from None
+    return values
+
+
+def check(config: Mapping[str, Any]) -> None:
     """Refuse a configuration that cannot work, naming the option and what is wrong with it."""
-    public_url = str(config["PUBLIC_URL"])
-    if not public_url.startswith(("http://", "https://")) or not public_url.endswith("/"):
-        raise ValueError(
-            f"DATACAGE_PUBLIC_URL must be an http(s) URL ending with '/', not {public_url!r}."
-        )
     for option in OPTIONS:
         value = config.get(option.name)
-        if value is not None and option.type is float and isinstance(value, int):
-            config[option.name] = float(value)
-        elif value is not None and not isinstance(value, option.type):
-            raise ValueError(
+        if value is not None and not isinstance(value, option.type):
+            raise ConfigError(
                 f"DATACAGE_{option.name} must be a {option.type.__name__}, not {value!r}."
             )
+    public_url = str(config["PUBLIC_URL"])
+    if not public_url.startswith(("http://", "https://")) or not public_url.endswith("/"):
+        raise ConfigError(
+            f"DATACAGE_PUBLIC_URL must be an http(s) URL ending with '/', not {public_url!r}."
+        )
+
+
+def reference_markdown() -> str:
+    """The configuration reference (docs/configuration.md), generated from `OPTIONS`."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `server/config.py` by `datacage config-reference`; a test keeps the two",
+        "identical. Set each option as an environment variable `DATACAGE_<NAME>`; it is read as",
+        "the type shown, and a value of the wrong type stops the server with a message.",
+        "",
+        "| variable | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for option in OPTIONS:
+        default = "(random per start)" if option.secret else f"`{option.default!r}`"
+        lines.append(
+            f"| `DATACAGE_{option.name}` | {option.type.__name__} | {default} | "
+            f"{option.description}{' Secret: never logged.' if option.secret else ''} |"
+        )
+    return "\n".join(lines) + "\n"
