@@ -61,19 +61,14 @@ def complete_password_login(
         response = browser.get(account, timeout=timeout, headers={"Accept": "application/json"})
         return response.json()["controls"]
 
-    follow(authorization_url)
-    steps = [
-        (
-            controls()["password"]["login"],
-            {"email": email, "password": password, "remember": True},
-            "log in",
-        ),
-        (None, {"webId": webid, "remember": True}, "pick the WebID"),
-        (None, {"remember": True}, "consent"),
-    ]
-    for url, body, step in steps:
-        target = url or controls()["oidc"]["webId" if "webId" in body else "consent"]
-        callback = follow(post(target, body, step))
-        if callback is not None:
+    follow(authorization_url)  # starts the interaction: CSS sets its session cookie
+    steps = (
+        ("password", "login", {"email": email, "password": password, "remember": True}, "log in"),
+        ("oidc", "webId", {"webId": webid, "remember": True}, "pick the WebID"),
+        ("oidc", "consent", {"remember": True}, "consent"),
+    )
+    for group, control, body, step in steps:
+        callback = follow(post(controls()[group][control], body, step))
+        if callback is not None:  # CSS may skip steps it remembers
             return dict(parse_qsl(urlsplit(callback).query))
     raise CssError("The login finished without coming back to the application.")
