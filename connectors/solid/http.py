@@ -122,7 +122,11 @@ class Http:
             raise errors.UpstreamUnavailable(f"{label} did not answer in time.", url=url) from exc
         except requests.exceptions.ConnectionError as exc:
             raise errors.UpstreamUnavailable(f"Could not connect to {label}.", url=url) from exc
-        except requests.exceptions.InvalidURL as exc:
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
             raise errors.SolidError(f"{url!r} is not a valid URL.", url=url) from exc
         except requests.exceptions.RequestException as exc:
             raise errors.UpstreamError(
@@ -188,10 +192,18 @@ _STATUS_WORDS: dict[int, str] = {
 def raise_for_status(response: requests.Response, what: str | None = None) -> None:
     """Turn a non-2xx answer into the matching domain error, with the status in plain words."""
     status = response.status_code
-    if status < 400:
+    if status < 300 or status == 304:  # a 304 answers the caller's own conditional GET
         return
     label = what or response.url
     response.close()
+    if status < 400:
+        # Only same-origin GET/HEAD redirects are followed (`Http.request`); any other 3xx
+        # means the request was not carried out, so it must not pass for a success.
+        raise errors.UpstreamError(
+            f"The server redirected the request for {label} ({status}); it was not followed.",
+            url=response.url,
+            status=status,
+        )
     cls = _STATUS_ERRORS.get(status)
     if cls is not None:
         raise cls(f"{label} {_STATUS_WORDS[status]} ({status}).", url=response.url, status=status)

@@ -62,7 +62,8 @@ def parse_graph(body: bytes, content_type: str | None, base: str) -> Graph:
     try:
         graph.parse(data=text, format=fmt, publicID=base)
     except Exception as exc:  # rdflib raises many types; all mean "bad document"
-        raise MalformedRDF(f"{base} is not valid {kind}: {_first_line(exc)}", url=base) from exc
+        # rdflib's messages quote the document around the error, so only the line is reported.
+        raise MalformedRDF(f"{base} is not valid {kind}{_line_of(exc)}.", url=base) from exc
     return graph
 
 
@@ -110,6 +111,11 @@ def _first_string(value: Any) -> str | None:
     if isinstance(value, list):
         return next((item for item in value if isinstance(item, str)), None)
     return None
+
+
+def _line_of(exc: BaseException) -> str:
+    line = getattr(exc, "lines", None)  # rdflib's BadSyntax counts lines from 0
+    return f" (syntax error on line {line + 1})" if isinstance(line, int) else ""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 ACL = Namespace("http://www.w3.org/ns/auth/acl#")
 _SUBJECT_PREDICATES = (ACL.agent, ACL.agentClass, ACL.agentGroup, ACL.origin)
 _WRITE_ATTEMPTS = 3
+_MODES = {URIRef(mode.iri): mode for mode in AccessMode}
 
 
 @dataclass
@@ -187,7 +188,9 @@ def effective_modes(
     modes: set[AccessMode] = set()
     for auth in _authorizations(graph, URIRef(target), predicate):
         if _applies_to(graph, auth, agent):
-            modes |= AccessMode.parse(str(m) for m in graph.objects(auth, ACL.mode))
+            # The ACL is the pod's document: a mode IRI that is not one of WAC's grants nothing
+            # here (matching on the name alone would read `ex:Control` as `acl:Control`).
+            modes |= {_MODES[m] for m in graph.objects(auth, ACL.mode) if m in _MODES}
     if AccessMode.WRITE in modes:
         modes.add(AccessMode.APPEND)  # WAC: Write includes Append
     return frozenset(modes)

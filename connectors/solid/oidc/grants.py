@@ -81,7 +81,7 @@ class PendingLogin:
     state: str = field(repr=False)
     nonce: str = field(repr=False)
     code_verifier: str = field(repr=False)
-    authorization_url: str
+    authorization_url: str = field(repr=False)  # it carries the state and nonce
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)

@@ -84,6 +84,10 @@ def validate_id_token(
         raise errors.InvalidIdToken("The ID token's signature does not verify.") from exc
     except jwt.PyJWTError as exc:
         raise errors.InvalidIdToken(f"The ID token is not acceptable: {exc}.") from exc
+    except (TypeError, ValueError) as exc:  # PyJWT's answer to a key of another type
+        raise errors.InvalidIdToken(
+            f"The ID token's algorithm ({algorithm}) does not fit the identity provider's key."
+        ) from exc
 
     _check_issuer(claims, issuer)
     audience = _check_audience(claims, client_id)
