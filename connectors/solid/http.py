@@ -67,9 +67,12 @@ class Http:
         data: bytes | str | Mapping[str, str] | None = None,
         what: str | None = None,
     ) -> requests.Response:
-        """Send one request, following same-origin redirects only; never raise `requests` errors.
+        """Send one request, following GET/HEAD redirects; never raise `requests` errors.
 
-        The body is left unread (streamed) so the caller can read it within a limit.
+        With `auth`, only same-origin redirects are followed: our DPoP proof and token are for
+        the origin we chose. Without it (public reads, e.g. a WebID behind a w3id redirect),
+        any http(s) redirect is followed. The body is left unread (streamed) so the caller can
+        read it within a limit.
         """
         target = url
         for _ in range(MAX_REDIRECTS + 1):
@@ -78,7 +81,7 @@ class Http:
                 return response
             location = requests.compat.urljoin(target, response.headers["Location"])
             response.close()
-            if _origin(location) != _origin(target):
+            if auth is not None and _origin(location) != _origin(target):
                 # Our DPoP proof and token are for this origin only; another origin must be
                 # asked for explicitly by the caller, never reached silently.
                 raise errors.UpstreamError(
@@ -207,6 +210,12 @@ def raise_for_status(response: requests.Response, what: str | None = None) -> No
     cls = _STATUS_ERRORS.get(status)
     if cls is not None:
         raise cls(f"{label} {_STATUS_WORDS[status]} ({status}).", url=response.url, status=status)
+    if status in (502, 503, 504):
+        raise errors.UpstreamUnavailable(
+            f"The server for {label} is unavailable right now ({status}).",
+            url=response.url,
+            status=status,
+        )
     if status >= 500:
         raise errors.UpstreamError(
             f"The server failed while handling {label} ({status}).", url=response.url, status=status
@@ -216,9 +225,15 @@ def raise_for_status(response: requests.Response, what: str | None = None) -> No
     )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _origin(url: str) -> str:
+    """scheme://host:port with the default port made explicit (RFC 6454 section 4)."""
     parts = requests.compat.urlparse(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    scheme = parts.scheme.lower()
+    port = parts.port or _DEFAULT_PORTS.get(scheme)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _short(exc: Exception) -> str:

@@ -53,11 +53,13 @@ class Resource:
         )
 
     def link(self, rel: str) -> str | None:
-        return next((link.target for link in self.links if link.rel == rel), None)
+        # Relation types compare case-insensitively (RFC 8288 section 2.1).
+        wanted = rel.lower()
+        return next((link.target for link in self.links if link.rel.lower() == wanted), None)
 
     @property
     def types(self) -> frozenset[str]:
-        return frozenset(link.target for link in self.links if link.rel == "type")
+        return frozenset(link.target for link in self.links if link.rel.lower() == "type")
 
     @property
     def is_container(self) -> bool:

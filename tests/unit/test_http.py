@@ -46,7 +46,9 @@ def dpop_auth() -> DPoPAuth:
         (415, errors.UnsupportedRequest, "does not accept this content type"),
         (501, errors.UnsupportedRequest, "is not supported by this server"),
         (500, errors.UpstreamError, "The server failed while handling"),
-        (503, errors.UpstreamError, "The server failed while handling"),
+        (502, errors.UpstreamUnavailable, "is unavailable right now"),
+        (503, errors.UpstreamUnavailable, "is unavailable right now"),
+        (504, errors.UpstreamUnavailable, "is unavailable right now"),
         (418, errors.UpstreamError, "The server refused the request for"),
     ],
 )
@@ -179,10 +181,10 @@ def test_a_same_origin_redirect_on_head_is_followed():
 @pytest.mark.parametrize(
     ("location", "origin"),
     [
-        ("https://evil.example/steal", "https://evil.example"),
-        ("http://pod.example/alice/notes.ttl", "http://pod.example"),  # downgrade to http
+        ("https://evil.example/steal", "https://evil.example:443"),
+        ("http://pod.example/alice/notes.ttl", "http://pod.example:80"),  # downgrade to http
         ("https://pod.example:8443/alice/", "https://pod.example:8443"),  # another port
-        ("https://pod.example@evil.example/", "https://pod.example@evil.example"),  # userinfo
+        ("https://pod.example@evil.example/", "https://evil.example:443"),  # userinfo trick
     ],
 )
 @responses.activate
@@ -201,6 +203,26 @@ def test_a_redirect_to_another_origin_is_refused_and_our_credentials_never_go_th
     sent = responses.calls[0].request
     assert sent.url == URL
     assert sent.headers["Authorization"] == "DPoP access-token-for-alice"  # went to the pod only
+
+
+@responses.activate
+def test_the_default_port_written_out_is_the_same_origin():
+    responses.get(URL, status=302, headers={"Location": "https://pod.example:443/alice/moved"})
+    responses.get("https://pod.example:443/alice/moved", status=200, body="here")
+    response = Http().request("GET", URL, auth=dpop_auth())
+    assert response.status_code == 200
+    assert responses.calls[1].request.headers["Authorization"] == "DPoP access-token-for-alice"
+
+
+@responses.activate
+def test_an_anonymous_read_follows_a_redirect_to_another_origin():
+    # A WebID like https://w3id.org/people/alice redirects to the pod that hosts the profile.
+    responses.get(URL, status=303, headers={"Location": "https://elsewhere.example/card"})
+    responses.get("https://elsewhere.example/card", status=200, body="profile")
+    response = Http().request("GET", URL)
+    assert response.status_code == 200
+    assert "Authorization" not in responses.calls[1].request.headers
+    assert "DPoP" not in responses.calls[1].request.headers
 
 
 @responses.activate

@@ -211,6 +211,8 @@ def test_an_unknown_kid_is_refused_after_one_refetch(issuer, cache, clock, jwks_
             {"aud": [CLIENT_ID, "https://other.example/app"], "azp": "https://other.example/app"},
             "authorised party is another application",
         ),
+        ({"azp": "https://other.example/app"}, "authorised party is another application"),
+        ({"webid": "not a url", "sub": "https://pod.example/me"}, "webid claim is not an http"),
         ({"iss": "https://evil.example/"}, "issued by https://evil.example/, not by"),
         ({"nonce": "replayed"}, "nonce mismatch"),
         ({"nonce": None}, "nonce mismatch"),

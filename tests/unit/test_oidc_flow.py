@@ -227,7 +227,7 @@ def test_an_incomplete_configuration_is_refused_naming_what_is_missing(missing):
     ("body", "message"),
     [
         ("<html>hello</html>", "answered with invalid JSON"),
-        ("[1, 2, 3]", "publishes an incomplete configuration"),
+        ("[1, 2, 3]", "is not a JSON object"),
     ],
 )
 @responses.activate
@@ -302,3 +302,16 @@ def test_the_client_id_document_describes_a_public_solid_oidc_client():
 def test_a_client_id_document_without_redirect_uris_is_refused():
     with pytest.raises(ValueError, match="needs at least one redirect URI"):
         client_id_document(CLIENT_ID, client_name="Datacage", redirect_uris=[])
+
+
+def test_an_incomplete_stored_login_cannot_be_completed_and_says_so():
+    stored = login().to_dict()
+    del stored["code_verifier"]
+    with pytest.raises(errors.LoginFailed, match="please start again"):
+        PendingLogin.from_dict(stored)
+
+
+@responses.activate
+def test_metadata_lists_that_are_not_lists_count_as_absent():
+    responses.get(CONFIGURATION, json=configuration(scopes_supported="openid webid"))
+    assert fetch_issuer_metadata(Http(), ISSUER).scopes_supported == ()

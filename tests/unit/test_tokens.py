@@ -77,7 +77,7 @@ def test_a_bearer_token_is_refused(token_type):
 
 
 def test_an_untyped_token_is_refused():
-    with pytest.raises(errors.TokenRequestFailed, match="untyped token instead of a DPoP-bound"):
+    with pytest.raises(errors.TokenRequestFailed, match="of no declared type instead of a DPoP"):
         parse_token_response(body(access_token="at"), ISSUED_AT)
 
 
@@ -91,7 +91,7 @@ def test_a_response_without_an_access_token_is_refused(payload):
         parse_token_response(payload, ISSUED_AT)
 
 
-@pytest.mark.parametrize("expires_in", ["3600", [3600], {"s": 1}])
+@pytest.mark.parametrize("expires_in", ["3600", [3600], {"s": 1}, True])
 def test_a_non_numeric_expires_in_is_refused(expires_in):
     with pytest.raises(errors.TokenRequestFailed, match="non-numeric expires_in"):
         parse_token_response(

@@ -153,7 +153,7 @@ def test_a_second_grant_adds_modes_to_the_first():
 def test_revoking_some_modes_shrinks_an_agents_own_authorization():
     graph = acl(f"""<#bob> a acl:Authorization; acl:agent <{BOB}>; acl:accessTo <{RESOURCE}>;
         acl:mode acl:Read, acl:Write.""")
-    _remove_grant(graph, RESOURCE, BOB, frozenset({W}))
+    _remove_grant(graph, ACL_URL, RESOURCE, BOB, frozenset({W}))
     assert modes(graph, BOB) == {R}
     assert set(graph.objects(URIRef(ACL_URL + "#bob"), ACL.mode)) == {ACL.Read}
 
@@ -164,13 +164,13 @@ def test_revoking_every_mode_removes_the_authorization_entirely():
         + f"""<#bob> a acl:Authorization; acl:agent <{BOB}>; acl:accessTo <{RESOURCE}>;
             acl:mode acl:Read, acl:Append."""
     )
-    _remove_grant(graph, RESOURCE, BOB, frozenset(AccessMode))
+    _remove_grant(graph, ACL_URL, RESOURCE, BOB, frozenset(AccessMode))
     assert set(graph) == set(acl(OWNER))
 
 
 def test_revoking_from_a_shared_authorization_keeps_the_others_and_the_agents_remainder():
     graph = acl(OWNER_AND_SHARED)
-    _remove_grant(graph, RESOURCE, BOB, frozenset({W}))
+    _remove_grant(graph, ACL_URL, RESOURCE, BOB, frozenset({W}))
     assert modes(graph, BOB) == {R}
     assert modes(graph, CAROL) == {R, W, A}
     assert modes(graph, ALICE) == {R, W, A, C}
@@ -180,7 +180,7 @@ def test_revoking_from_a_shared_authorization_keeps_the_others_and_the_agents_re
 
 def test_revoking_everything_from_a_shared_authorization_leaves_no_trace_of_the_agent():
     graph = acl(OWNER_AND_SHARED)
-    _remove_grant(graph, RESOURCE, BOB, frozenset(AccessMode))
+    _remove_grant(graph, ACL_URL, RESOURCE, BOB, frozenset(AccessMode))
     assert modes(graph, BOB) == frozenset()
     assert (None, None, URIRef(BOB)) not in graph
     assert modes(graph, CAROL) == {R, W, A}
@@ -193,7 +193,7 @@ def test_revoking_does_not_touch_public_access_or_other_resources():
         <#elsewhere> a acl:Authorization; acl:agent <{BOB}>; acl:accessTo <{POD}other.ttl>;
             acl:mode acl:Read.""")
     before = to_isomorphic(graph)
-    _remove_grant(graph, RESOURCE, BOB, frozenset(AccessMode))
+    _remove_grant(graph, ACL_URL, RESOURCE, BOB, frozenset(AccessMode))
     assert to_isomorphic(graph) == before
     assert modes(graph, BOB) == {R}  # still public: revoking Bob cannot take that away
 
@@ -201,7 +201,7 @@ def test_revoking_does_not_touch_public_access_or_other_resources():
 def test_revoking_reaches_inherited_authorizations_of_a_container():
     graph = acl(f"""<#kids> a acl:Authorization; acl:agent <{BOB}>; acl:default <{POD}>;
         acl:mode acl:Read.""")
-    _remove_grant(graph, POD, BOB, frozenset({R}))
+    _remove_grant(graph, POD + ".acl", POD, BOB, frozenset({R}))
     assert modes(graph, BOB, POD, inherited=True) == frozenset()
 
 
@@ -222,3 +222,16 @@ def test_an_unknown_mode_is_refused_naming_it_and_the_valid_ones(junk):
     message = f"{junk!r} is not an access mode (Read, Write, Append, Control)."
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         AccessMode.parse(["Read", junk])
+
+
+def test_an_agent_split_out_of_a_blank_node_authorization_gets_an_iri_in_the_acl_document():
+    graph = acl(
+        OWNER
+        + f"""[] a acl:Authorization; acl:agent <{BOB}>, <{CAROL}>;
+        acl:accessTo <{RESOURCE}>; acl:mode acl:Read, acl:Write."""
+    )
+    _remove_grant(graph, ACL_URL, RESOURCE, BOB, frozenset({W}))
+    assert modes(graph, BOB) == {R}
+    assert modes(graph, CAROL) == {R, W, A}
+    (bobs,) = set(graph.subjects(ACL.agent, URIRef(BOB)))
+    assert str(bobs).startswith(ACL_URL + "#split-")

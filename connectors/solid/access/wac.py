@@ -84,7 +84,9 @@ class WebAccessControl(AccessControl):
 
     def revoke(self, agent: str, modes: Iterable[AccessMode | str] | None = None) -> None:
         taken = AccessMode.parse(modes) if modes is not None else frozenset(AccessMode)
-        self._edit(lambda graph: _remove_grant(graph, self.resource_url, agent, taken))
+        self._edit(
+            lambda graph: _remove_grant(graph, self.acl_url, self.resource_url, agent, taken)
+        )
 
     def _scope(self, include_members: bool) -> _Scope:
         return _Scope(self.acl_url, self.resource_url, include_members)
@@ -232,7 +234,7 @@ def _add_grant(graph: Graph, scope: _Scope, agent: str, modes: frozenset[AccessM
 
 
 def _remove_grant(
-    graph: Graph, resource_url: str, agent: str, taken: frozenset[AccessMode]
+    graph: Graph, acl_url: str, resource_url: str, agent: str, taken: frozenset[AccessMode]
 ) -> None:
     resource, who = URIRef(resource_url), URIRef(agent)
     taken_iris = {URIRef(mode.iri) for mode in taken}
@@ -253,7 +255,9 @@ def _remove_grant(
         # Shared with others: take the agent out, and give back what it keeps on its own.
         graph.remove((auth, ACL.agent, who))
         if kept:
-            own = URIRef(f"{auth}-{hashlib.sha256(agent.encode()).hexdigest()[:8]}")
+            # Named inside the ACL document: `auth` may be a blank node with no IRI to extend.
+            digest = hashlib.sha256(f"{auth} {agent}".encode()).hexdigest()[:16]
+            own = URIRef(f"{urldefrag(acl_url)[0]}#split-{digest}")
             graph.add((own, RDF.type, ACL.Authorization))
             graph.add((own, ACL.agent, who))
             for predicate in (ACL.accessTo, ACL.default):

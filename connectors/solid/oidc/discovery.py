@@ -100,8 +100,13 @@ def fetch_issuer_metadata(http: Http, issuer: str) -> IssuerMetadata:
     url = normalise_issuer(issuer) + ".well-known/openid-configuration"
     response = http.request("GET", url, headers={"Accept": "application/json"}, what=url)
     raise_for_status(response, f"The identity provider's configuration at {url}")
+    data = _json(http.read(response, limit=_METADATA_LIMIT))
+    if not isinstance(data, dict):
+        raise errors.DiscoveryError(
+            f"The identity provider at {issuer} publishes a configuration that is not a JSON "
+            "object."
+        )
     try:
-        data = _json(http.read(response, limit=_METADATA_LIMIT))
         metadata = IssuerMetadata(
             issuer=str(data["issuer"]),
             authorization_endpoint=str(data["authorization_endpoint"]),
@@ -109,8 +114,8 @@ def fetch_issuer_metadata(http: Http, issuer: str) -> IssuerMetadata:
             jwks_uri=str(data["jwks_uri"]),
             registration_endpoint=data.get("registration_endpoint"),
             end_session_endpoint=data.get("end_session_endpoint"),
-            scopes_supported=tuple(data.get("scopes_supported") or ()),
-            grant_types_supported=tuple(data.get("grant_types_supported") or ()),
+            scopes_supported=_strings(data.get("scopes_supported")),
+            grant_types_supported=_strings(data.get("grant_types_supported")),
             raw=data,
         )
     except (KeyError, TypeError) as exc:
@@ -179,3 +184,10 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise errors.DiscoveryError("The identity provider answered with invalid JSON.") from exc
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A metadata list of strings; anything else (a bare string, a number) counts as absent."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))

@@ -88,7 +88,13 @@ class PendingLogin:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PendingLogin:
-        return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
+        try:
+            return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
+        except (KeyError, TypeError) as exc:
+            raise errors.LoginFailed(
+                "This sign-in can no longer be completed (its stored state is incomplete); "
+                "please start again."
+            ) from exc
 
 
 @dataclass(frozen=True)

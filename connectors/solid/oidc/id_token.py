@@ -116,7 +116,8 @@ def _check_audience(claims: dict[str, Any], client_id: str) -> tuple[str, ...]:
     audience = (raw,) if isinstance(raw, str) else tuple(str(a) for a in raw)
     if client_id not in audience:
         raise errors.InvalidIdToken("The ID token was issued for another application.")
-    if len(audience) > 1 and claims.get("azp", client_id) != client_id:
+    # OpenID Connect Core 3.1.3.7 (5): when azp is present, it must be us.
+    if claims.get("azp", client_id) != client_id:
         raise errors.InvalidIdToken("The ID token's authorised party is another application.")
     return audience
 
@@ -144,7 +145,10 @@ def _check_nonce(claims: dict[str, Any], nonce: str | None) -> None:
 
 
 def _webid(claims: dict[str, Any]) -> str:
-    for candidate in (claims.get("webid"), claims.get("sub")):
-        if isinstance(candidate, str) and candidate.startswith(("https://", "http://")):
-            return candidate
+    """The `webid` claim; without one, a `sub` that is a URL (Solid-OIDC section 8.1)."""
+    webid = claims.get("webid", claims.get("sub"))
+    if isinstance(webid, str) and webid.startswith(("https://", "http://")):
+        return webid
+    if "webid" in claims:
+        raise errors.InvalidIdToken("The ID token's webid claim is not an http(s) URL.")
     raise errors.InvalidIdToken("The ID token names no WebID (no webid claim, sub is not a URL).")

@@ -111,11 +111,13 @@ def parse_token_response(body: bytes, issued_at: float) -> TokenSet:
     if token_type.lower() != "dpop":
         # A Bearer token would work for anyone who steals it; Solid-OIDC requires DPoP binding.
         raise errors.TokenRequestFailed(
-            f"The identity provider issued a {token_type or 'untyped'} token instead of a "
-            "DPoP-bound one; refusing it."
+            f"The identity provider issued {_kind(token_type)} instead of a DPoP-bound one; "
+            "refusing it."
         )
     expires_in = data.get("expires_in")
-    if expires_in is not None and not isinstance(expires_in, int | float):
+    if expires_in is not None and (
+        isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
+    ):
         raise errors.TokenRequestFailed("The token endpoint sent a non-numeric expires_in.")
     return TokenSet(
         access_token=data["access_token"],
@@ -145,3 +147,7 @@ def _raise_token_error(body: bytes, grant: str) -> None:
 def _optional_str(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def _kind(token_type: str) -> str:
+    return f"a {token_type} token" if token_type else "a token of no declared type"
