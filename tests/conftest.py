@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite.
 
-Sections, in order: the Community Solid Server test bed, then the hooks that report on it.
+Sections, in order: the Community Solid Server test bed, the hooks that report on it, then
+Solid identities (a fresh account, pod and logged-in client per call).
 Add new fixtures under a section header of their own, and keep this module free of test logic.
 
 The Community Solid Server (CSS) is the real Solid server for integration tests. It takes ~5 s
