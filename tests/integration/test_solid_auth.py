@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import jwt
 import pytest
@@ -16,10 +16,12 @@ import requests
 from werkzeug.serving import make_server
 
 from connectors.solid import DPoPKey, Http, ProofFactory, SolidClient, SolidSession, errors
-from connectors.solid.css import complete_password_login
+from connectors.solid.css import PodAccount, complete_password_login
 from connectors.solid.oidc import (
     ClientAuth,
+    IssuerMetadata,
     JwksCache,
+    PendingLogin,
     begin_login,
     check_issuer_for_webid,
     complete_login,
@@ -115,9 +117,33 @@ def control_plane() -> Iterator[str]:
     thread.join(5)
 
 
+@dataclass
+class BrowserLogin:
+    """A person who went through CSS's login screens; `finish` is our side of the callback."""
+
+    person: PodAccount
+    http: Http
+    metadata: IssuerMetadata
+    pending: PendingLogin
+    callback: dict[str, str]
+
+    def finish(self, key: DPoPKey | None = None, callback: dict[str, str] | None = None):
+        return complete_login(
+            self.http,
+            self.metadata,
+            self.pending,
+            self.callback if callback is None else callback,
+            ProofFactory(key or DPoPKey.generate()),
+            self.jwks(),
+        )
+
+    def jwks(self) -> JwksCache:
+        return JwksCache(self.http, self.metadata.jwks_uri)
+
+
 @pytest.fixture
-def browser_login(css, make_account, control_plane):
-    """A person logs in through CSS's screens; returns what the callback needs."""
+def browser_login(css, make_account, control_plane) -> BrowserLogin:
+    """A person logs in through CSS's screens, up to the redirect back to us."""
     person = make_account("person")
     http = Http()
     metadata = fetch_issuer_metadata(http, css.issuer)
@@ -133,52 +159,47 @@ def browser_login(css, make_account, control_plane):
         webid=person.webid,
         redirect_uri=pending.redirect_uri,
     )
-    return person, http, metadata, pending, callback
+    return BrowserLogin(person, http, metadata, pending, callback)
 
 
 def test_authorization_code_flow_with_pkce_and_dpop(browser_login):
-    person, http, metadata, pending, callback = browser_login
-    assert set(callback) >= {"code", "state", "iss"}
+    login = browser_login
+    assert set(login.callback) >= {"code", "state", "iss"}
     key = DPoPKey.generate()
-    result = complete_login(
-        http, metadata, pending, callback, ProofFactory(key), JwksCache(http, metadata.jwks_uri)
-    )
-    assert result.webid == person.webid
+    result = login.finish(key)
+    assert result.webid == login.person.webid
     assert result.tokens.refresh_token, "offline_access + prompt=consent yields a refresh token"
+    client_auth = ClientAuth(login.pending.client_id)
     session = SolidSession.from_login(
-        result, metadata=metadata, key=key, client=ClientAuth(pending.client_id), http=http
+        result, metadata=login.metadata, key=key, client=client_auth, http=login.http
     )
-    client = SolidClient(session)
-    client.put(person.pod_url + "private/note.txt", "mine", "text/plain")
-    assert client.get(person.pod_url + "private/note.txt").text() == "mine"
+    note = login.person.pod_url + "private/note.txt"
+    SolidClient(session).put(note, "mine", "text/plain")
+    assert SolidClient(session).get(note).text() == "mine"
 
     # The stored state (refresh token + its key) resumes the session in a new process.
     resumed = SolidSession.from_refresh_state(session.refresh_state())
-    assert SolidClient(resumed).get(person.pod_url + "private/note.txt").text() == "mine"
+    assert SolidClient(resumed).get(note).text() == "mine"
 
 
 def test_the_refresh_token_only_works_with_its_own_dpop_key(browser_login):
-    _, http, metadata, pending, callback = browser_login
+    login = browser_login
     key = DPoPKey.generate()
-    result = complete_login(
-        http, metadata, pending, callback, ProofFactory(key), JwksCache(http, metadata.jwks_uri)
-    )
-    client = ClientAuth(pending.client_id)
+    first = login.finish(key).tokens
+    refresh_token = first.refresh_token
+    client = ClientAuth(login.pending.client_id)
+    stranger = ProofFactory(DPoPKey.generate())
     with pytest.raises(errors.TokenRequestFailed):
-        refresh_grant(
-            http, metadata, result.tokens.refresh_token, client, ProofFactory(DPoPKey.generate())
-        )
-    fresh = refresh_grant(http, metadata, result.tokens.refresh_token, client, ProofFactory(key))
+        refresh_grant(login.http, login.metadata, refresh_token, client, stranger)
+    fresh = refresh_grant(login.http, login.metadata, refresh_token, client, ProofFactory(key))
     assert fresh.access_token
-    assert fresh.access_token != result.tokens.access_token
+    assert fresh.access_token != first.access_token
 
 
 def test_a_code_cannot_be_exchanged_twice(browser_login):
-    _, http, metadata, pending, callback = browser_login
-    jwks = JwksCache(http, metadata.jwks_uri)
-    complete_login(http, metadata, pending, callback, ProofFactory(DPoPKey.generate()), jwks)
+    browser_login.finish()
     with pytest.raises(errors.TokenRequestFailed):
-        complete_login(http, metadata, pending, callback, ProofFactory(DPoPKey.generate()), jwks)
+        browser_login.finish()
 
 
 @pytest.mark.parametrize(
@@ -190,30 +211,13 @@ def test_a_code_cannot_be_exchanged_twice(browser_login):
     ],
 )
 def test_a_callback_that_does_not_match_the_login_is_refused(browser_login, change, message):
-    _, http, metadata, pending, callback = browser_login
     with pytest.raises(errors.LoginFailed, match=message):
-        complete_login(
-            http,
-            metadata,
-            pending,
-            {**callback, **change},
-            ProofFactory(DPoPKey.generate()),
-            JwksCache(http, metadata.jwks_uri),
-        )
+        browser_login.finish(callback={**browser_login.callback, **change})
 
 
 @pytest.fixture
 def real_id_token(browser_login):
-    _, http, metadata, pending, callback = browser_login
-    result = complete_login(
-        http,
-        metadata,
-        pending,
-        callback,
-        ProofFactory(DPoPKey.generate()),
-        JwksCache(http, metadata.jwks_uri),
-    )
-    return result, JwksCache(http, metadata.jwks_uri), pending
+    return browser_login.finish(), browser_login.jwks(), browser_login.pending
 
 
 def test_a_real_id_token_validates(real_id_token):
