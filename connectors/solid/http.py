@@ -200,8 +200,8 @@ def raise_for_status(response: requests.Response, what: str | None = None) -> No
     label = what or response.url
     response.close()
     if status < 400:
-        # Only same-origin GET/HEAD redirects are followed (`Http.request`); any other 3xx
-        # means the request was not carried out, so it must not pass for a success.
+        # `Http.request` follows the GET/HEAD redirects it may; a 3xx reaching here (a write,
+        # or a credentialed read sent elsewhere) was not carried out, so it is no success.
         raise errors.UpstreamError(
             f"The server redirected the request for {label} ({status}); it was not followed.",
             url=response.url,
