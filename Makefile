@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench setup system-packages clean
 
 run: setup
 	$(VENV)/bin/datacage serve
@@ -23,7 +23,20 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-setup: $(STAMP) node_modules/.installed
+setup: $(STAMP) node_modules/.installed system-packages
+
+# Debian packages the tests drive for real: chromium (browser tests). Installed only when
+# missing; without root the step says what to install instead of failing half-way.
+DEBIAN_PACKAGES := chromium
+system-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	      { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; }; \
+	  else echo "Please install these Debian packages (as root):$$missing"; exit 1; fi; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -32,6 +32,7 @@ class DCG(DefinedNamespace):
     GateOutcome: URIRef  # The kind of decision the output gate reached.
     GateVerdict: URIRef  # The output gate's decision on a run's results.
     Invitation: URIRef  # An offer to join a space in given roles.
+    InvitationStatus: URIRef  # Whether an invitation is open, accepted or withdrawn.
     OutputShape: URIRef  # The declared form of an algorithm's results.
     Participation: URIRef  # One agent taking part in one space.
     Result: URIRef  # Derived data produced by a run.
@@ -43,6 +44,7 @@ class DCG(DefinedNamespace):
     # http://www.w3.org/2002/07/owl#NamedIndividual
     ApprovalGiven: URIRef  # The approval stands.
     ApprovalRevoked: URIRef  # The approval was taken back.
+    ApprovalVoided: URIRef  # The terms changed; the approval no longer counts.
     CodeProviderRole: URIRef  # Supplies the algorithm.
     DataConsumerRole: URIRef  # Receives results in their pod.
     DataProviderRole: URIRef  # Brings data to the space.
@@ -51,9 +53,16 @@ class DCG(DefinedNamespace):
     SpaceActive: URIRef  # The space is open.
     SpaceClosed: URIRef  # The space has ended.
     SpaceDraft: URIRef  # The space is being set up.
+    SpaceAwaitingApproval: URIRef  # Terms complete; approvals missing.
+    InvitationAccepted: URIRef  # The invitee joined.
+    InvitationPending: URIRef  # Not answered yet.
+    InvitationWithdrawn: URIRef  # Taken back by the owner.
 
     # http://www.w3.org/2002/07/owl#ObjectProperty
     agent: URIRef  # The WebID taking part.
+    approval: URIRef  # An approval given in the space.
+    invitation: URIRef  # An invitation the space sent.
+    owner: URIRef  # The WebID that created the space.
     algorithm: URIRef  # The algorithm something is about.
     approvedBy: URIRef  # Who gave an approval.
     approves: URIRef  # The algorithm an approval is for.
@@ -77,6 +86,12 @@ class DCG(DefinedNamespace):
 
     # http://www.w3.org/2002/07/owl#DatatypeProperty
     acceptedAt: URIRef  # When an invitation was accepted.
+    entryPoint: URIRef  # module:function the datacage calls.
+    handlesEvent: URIRef  # An event the algorithm handles.
+    parameters: URIRef  # The manifest's parameters, as JSON.
+    revision: URIRef  # Times a registry graph was written.
+    termsDigest: URIRef  # Digest of the exact terms approved.
+    writeToken: URIRef  # Names the write behind a graph's revision.
     attestationProvider: URIRef  # What produced the attestation evidence.
     digest: URIRef  # "sha256:<hex>" content hash.
     eventHash: URIRef  # Hash of an event chained to the previous one.
