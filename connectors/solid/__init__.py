@@ -15,6 +15,7 @@ RFC 7636, OpenID Connect), `client` (Solid Protocol / LDP), `access` (WAC, ACP),
 from .access import AccessControl, AccessMode
 from .client import ContainerEntry, SolidClient
 from .dpop import DPoPAuth, DPoPKey, ProofFactory
+from .dpop_verify import ReplayCache, VerifiedProof, verify_dpop_proof
 from .errors import SolidError
 from .http import Http, TlsSettings
 from .resource import Resource
@@ -29,9 +30,12 @@ __all__ = [
     "Http",
     "ProofFactory",
     "RefreshState",
+    "ReplayCache",
     "Resource",
     "SolidClient",
     "SolidError",
     "SolidSession",
     "TlsSettings",
+    "VerifiedProof",
+    "verify_dpop_proof",
 ]

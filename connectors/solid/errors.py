@@ -141,3 +141,28 @@ class UnsupportedAccessControl(AccessControlError):
     """The pod uses an access-control system this client cannot edit."""
 
     http_status = 501
+
+
+# --- Verifying callers (we as the resource server) ---------------------------------------------
+
+
+class InvalidAccessToken(AuthenticationError):
+    """A caller's DPoP-bound access token or its proof was refused (RFC 9449 section 7.1).
+
+    `error` is the code for the `WWW-Authenticate: DPoP` challenge: "invalid_token",
+    "invalid_dpop_proof", or None when the request carried no credentials at all (RFC 6750
+    section 3.1: no error code then).
+    """
+
+    http_status = 401
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = "invalid_token",
+        url: str | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(message, url=url, status=status)
+        self.error = error

@@ -1,5 +1,6 @@
 """Solid-OIDC for clients: discovery, the three grants, ID tokens and the Client ID Document."""
 
+from .access_token import AccessTokenVerifier, VerifiedAccess, www_authenticate
 from .client_id_document import SOLID_OIDC_CONTEXT, client_id_document
 from .discovery import (
     IssuerMetadata,
@@ -25,6 +26,7 @@ from .tokens import ClientAuth, TokenSet, request_token
 
 __all__ = [
     "SOLID_OIDC_CONTEXT",
+    "AccessTokenVerifier",
     "ClientAuth",
     "IdTokenClaims",
     "IssuerMetadata",
@@ -33,6 +35,7 @@ __all__ = [
     "PendingLogin",
     "Pkce",
     "TokenSet",
+    "VerifiedAccess",
     "WebIdProfile",
     "begin_login",
     "check_issuer_for_webid",
@@ -46,4 +49,5 @@ __all__ = [
     "request_token",
     "validate_id_token",
     "webid_of_access_token",
+    "www_authenticate",
 ]
