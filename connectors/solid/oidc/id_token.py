@@ -10,6 +10,7 @@ a `sub` that is a URL) that the caller then checks against the WebID's own profi
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +128,9 @@ def _check_times(claims: dict[str, Any], now: float, leeway: float) -> tuple[flo
         expires_at, issued_at = float(claims["exp"]), float(claims["iat"])
     except (TypeError, ValueError) as exc:
         raise errors.InvalidIdToken("The ID token's exp or iat is not a number.") from exc
+    if not (math.isfinite(expires_at) and math.isfinite(issued_at)):
+        # NaN compares false with everything: such a token would never expire.
+        raise errors.InvalidIdToken("The ID token's exp or iat is not a number.")
     if now > expires_at + leeway:
         raise errors.InvalidIdToken("The ID token has expired; please sign in again.")
     if issued_at > now + leeway:
