@@ -31,8 +31,13 @@ def main() -> None:
 @main.command(with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: from DATACAGE_PUBLIC_URL).")
-def serve(host: str, port: int | None) -> None:
-    """Run the control plane on its embedded defaults (development server)."""
+@click.option(
+    "--production", is_flag=True, help="Serve with gunicorn instead of the development server."
+)
+@click.option("--workers", type=int, default=1, show_default=True, help="gunicorn processes.")
+@click.option("--threads", type=int, default=8, show_default=True, help="Threads per process.")
+def serve(host: str, port: int | None, production: bool, workers: int, threads: int) -> None:
+    """Run the control plane on its embedded defaults (development server, or gunicorn)."""
     overrides = {}
     if port and "DATACAGE_PUBLIC_URL" not in os.environ:
         # The client_id and redirect URIs must name the port we actually listen on.
@@ -40,6 +45,14 @@ def serve(host: str, port: int | None) -> None:
     app = _create_app(overrides)
     port = port or urlsplit(app.config["PUBLIC_URL"]).port or 5000
     click.echo(f"Datacage control plane on http://{host}:{port}/ (Ctrl-C to stop)")
+    if production:
+        from .production import serve as serve_with_gunicorn
+
+        try:
+            serve_with_gunicorn(app, bind=f"{host}:{port}", workers=workers, threads=threads)
+        except config.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        return
     # Werkzeug's server directly: Flask ignores app.run() inside its own CLI.
     run_simple(host, port, app, threaded=True)
 

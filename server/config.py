@@ -26,13 +26,15 @@ class Option:
     secret: bool = False
 
 
+MiB = 1024 * 1024
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "PUBLIC_URL",
         str,
         "http://localhost:5000/",
         "The URL people and identity providers reach this server at; ends with '/'. "
-        "The Solid-OIDC client_id and redirect URIs are derived from it.",
+        "The Solid-OIDC client_id, redirect URIs and every registry IRI are derived from it.",
     ),
     Option(
         "CLIENT_NAME",
@@ -44,8 +46,61 @@ OPTIONS: tuple[Option, ...] = (
         "SECRET_KEY",
         str,
         None,
-        "Signs session cookies. Unset: a random key per start (sessions end on restart).",
+        "Encrypts and signs session cookies. Unset: a random key is created once in "
+        "DATA_DIR/secret_key (mode 0600) and reused, so sessions survive restarts.",
         secret=True,
+    ),
+    Option(
+        "DATA_DIR",
+        str,
+        None,
+        "Where the control plane keeps its files (registry, algorithm bundles, secret key). "
+        "Unset: Flask's instance folder.",
+    ),
+    Option(
+        "REGISTRY_PATH",
+        str,
+        None,
+        "The embedded registry's on-disk store; ':memory:' keeps it in memory. Unset: "
+        "DATA_DIR/registry. One process only: use a SPARQL endpoint for several.",
+    ),
+    Option(
+        "REGISTRY_SPARQL_QUERY_URL",
+        str,
+        None,
+        "A SPARQL 1.1 query endpoint to keep the registry in instead of the embedded store "
+        "(shared deployments, several server processes).",
+    ),
+    Option(
+        "REGISTRY_SPARQL_UPDATE_URL",
+        str,
+        None,
+        "The SPARQL 1.1 update endpoint that goes with REGISTRY_SPARQL_QUERY_URL.",
+    ),
+    Option(
+        "MAX_BUNDLE_MIB",
+        int,
+        10,
+        "The largest algorithm bundle (compressed archive) accepted for upload, in MiB.",
+    ),
+    Option(
+        "SESSION_HOURS",
+        int,
+        12,
+        "How long a sign-in lasts before the person must sign in again.",
+    ),
+    Option(
+        "TRUSTED_ISSUERS",
+        str,
+        "",
+        "Space-separated Solid-OIDC issuers whose access tokens the API accepts. Empty: any "
+        "issuer a WebID profile names (the open Solid world).",
+    ),
+    Option(
+        "LOG_FORMAT",
+        str,
+        "json",
+        "'json' (one JSON object per line, for log collectors) or 'text' (for people).",
     ),
 )
 
@@ -80,6 +135,18 @@ def check(config: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"DATACAGE_{option.name} must be a {option.type.__name__}, not {value!r}."
             )
+    if config.get("LOG_FORMAT") not in ("json", "text"):
+        raise ConfigError("DATACAGE_LOG_FORMAT must be 'json' or 'text'.")
+    for name in ("MAX_BUNDLE_MIB", "SESSION_HOURS"):
+        if int(config[name]) < 1:
+            raise ConfigError(f"DATACAGE_{name} must be at least 1.")
+    if bool(config.get("REGISTRY_SPARQL_QUERY_URL")) != bool(
+        config.get("REGISTRY_SPARQL_UPDATE_URL")
+    ):
+        raise ConfigError(
+            "Set both DATACAGE_REGISTRY_SPARQL_QUERY_URL and DATACAGE_REGISTRY_SPARQL_UPDATE_URL, "
+            "or neither."
+        )
     public_url = str(config["PUBLIC_URL"])
     if not public_url.startswith(("http://", "https://")) or not public_url.endswith("/"):
         raise ConfigError(
@@ -100,7 +167,7 @@ def reference_markdown() -> str:
         "|---|---|---|---|",
     ]
     for option in OPTIONS:
-        default = "(random per start)" if option.secret else f"`{option.default!r}`"
+        default = "(generated, see meaning)" if option.secret else f"`{option.default!r}`"
         lines.append(
             f"| `DATACAGE_{option.name}` | {option.type.__name__} | {default} | "
             f"{option.description}{' Secret: never logged.' if option.secret else ''} |"

@@ -1,15 +1,21 @@
-"""The landing page and the health check."""
+"""The landing page (a signed-in person's spaces and invitations) and the health check."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, g, jsonify, render_template
+
+from ..services import services
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 def index() -> str:
-    return render_template("index.html")
+    spaces, invited = [], set()
+    if g.actor:
+        spaces = services().spaces.list_for(g.actor)
+        invited = {s.id for s in spaces if s.participant(g.actor) is None}
+    return render_template("index.html", spaces=spaces, invited_ids=invited)
 
 
 @bp.get("/healthz")

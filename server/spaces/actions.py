@@ -1,0 +1,343 @@
+"""The actions people take on spaces: the service layer every page and API call goes through.
+
+Each action loads the space's graph from the registry, checks who is asking
+(`permissions`) and whether the space's state allows it (`lifecycle`), changes the space,
+settles approvals and status, and writes the graph back in one atomic compare-and-swap. If
+someone else wrote in between, the whole action runs again on the fresh state (its checks
+included), so concurrent edits are neither lost nor half-applied.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from rdflib import URIRef
+
+from connectors.solid import errors as solid_errors
+from connectors.solid.http import Http
+from connectors.solid.oidc import issuers_of_webid
+
+from ..algorithms import Bundle, BundleError, BundleStore, read_bundle
+from ..errors import EditConflict, NotFound, Unavailable, ValidationFailed, WrongState
+from ..registry import Registry, RegistryConflict, RegistryError, RegistryUnavailable
+from . import lifecycle, permissions
+from .model import (
+    Algorithm,
+    Approval,
+    Invitation,
+    InvitationStatus,
+    Parameter,
+    Participant,
+    Role,
+    Space,
+)
+from .rdf import DamagedRecord, from_graph, space_iri, to_graph
+from .validation import SpaceFields, check_webid
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: A write that loses the compare-and-swap this many times in a row gives up with a 409.
+MAX_ATTEMPTS = 5
+
+_LIST_QUERY = """
+PREFIX dcg: <https://w3id.org/datacage/ns#>
+SELECT DISTINCT ?g WHERE {
+  GRAPH ?g {
+    ?g a dcg:CollaborationSpace .
+    { ?g dcg:participant/dcg:agent ?me }
+    UNION
+    { ?g dcg:invitation ?i . ?i dcg:invitee ?me ; dcg:status dcg:InvitationPending }
+  }
+}
+"""
+
+
+def new_id() -> str:
+    """16 lowercase base32 characters (80 random bits): unguessable, and calm in a URL."""
+    return base64.b32encode(secrets.token_bytes(10)).decode().lower()
+
+
+class Spaces:
+    """The spaces service. One per application; safe to share between request threads."""
+
+    def __init__(
+        self,
+        registry: Callable[[], Registry],
+        bundles: BundleStore,
+        http: Http,
+        public_url: str,
+        *,
+        max_bundle_bytes: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._registry = registry
+        self.bundles = bundles
+        self.http = http
+        self.public_url = public_url
+        self.max_bundle_bytes = max_bundle_bytes
+        self.clock = clock
+
+    # --- Reading ------------------------------------------------------------------------------
+
+    def get(self, space_id: str, actor: str | None) -> Space:
+        space = self._load(space_id)
+        permissions.require_view(space, actor)
+        return space
+
+    def list_for(self, actor: str | None) -> list[Space]:
+        actor = permissions.signed_in(actor)
+        rows = self._call(lambda r: r.select(_LIST_QUERY, {"me": URIRef(actor)}))
+        spaces = [self._load_iri(str(row["g"])) for row in rows]
+        return sorted((s for s in spaces if s), key=lambda s: s.created_at, reverse=True)
+
+    def bundle(self, space_id: str, actor: str | None, digest: str) -> Bundle:
+        space = self.get(space_id, actor)
+        if space.algorithm_by_digest(digest) is None:
+            raise NotFound("This space has no algorithm with that digest.")
+        try:
+            return self.bundles.get(digest)
+        except BundleError as exc:
+            log.error("stored bundle failed verification", extra={"digest": digest})
+            raise Unavailable(str(exc)) from exc
+
+    # --- Changing -----------------------------------------------------------------------------
+
+    def create(self, actor: str | None, fields: SpaceFields, owner_roles: frozenset[Role]) -> Space:
+        actor = permissions.signed_in(actor)
+        now = self.clock()
+        space_id = new_id()
+        space = Space(
+            id=space_id,
+            iri=space_iri(self.public_url, space_id),
+            name=fields.name,
+            description=fields.description,
+            owner=actor,
+            created_at=now,
+            terms=fields.terms,
+            participants=[Participant(actor, owner_roles, now)],
+        )
+        self._write(space)
+        log.info("space created", extra={"space": space.iri, "actor": actor})
+        return space
+
+    def update(self, space_id: str, actor: str | None, fields: SpaceFields) -> Space:
+        def change(space: Space, now: datetime) -> None:
+            permissions.require_owner(space, actor)
+            lifecycle.require_open(space)
+            space.name, space.description, space.terms = (
+                fields.name,
+                fields.description,
+                fields.terms,
+            )
+
+        return self._change(space_id, change)
+
+    def invite(
+        self, space_id: str, actor: str | None, webid: str, roles: frozenset[Role]
+    ) -> Invitation:
+        webid = check_webid(webid)
+        space = self.get(space_id, actor)  # refuse strangers before fetching anything for them
+        permissions.require_owner(space, actor)
+        self._check_webid_can_sign_in(webid)
+        invitation = Invitation(new_id(), webid, roles, self.clock(), str(actor))
+
+        def change(space: Space, now: datetime) -> None:
+            permissions.require_owner(space, actor)
+            lifecycle.require_open(space)
+            if space.participant(webid):
+                raise ValidationFailed({"webid": ["This WebID is already in the space."]})
+            if space.pending_invitation_for(webid):
+                raise ValidationFailed({"webid": ["This WebID is already invited."]})
+            space.invitations.append(invitation)
+
+        self._change(space_id, change)
+        return invitation
+
+    def withdraw_invitation(self, space_id: str, actor: str | None, invitation_id: str) -> Space:
+        def change(space: Space, now: datetime) -> None:
+            permissions.require_owner(space, actor)
+            lifecycle.require_open(space)
+            invitation = _pending(space, invitation_id)
+            invitation.status, invitation.answered_at = InvitationStatus.WITHDRAWN, now
+
+        return self._change(space_id, change)
+
+    def accept(self, space_id: str, actor: str | None, invitation_id: str) -> Space:
+        def change(space: Space, now: datetime) -> None:
+            invitation = space.invitation(invitation_id)
+            if invitation is None or not permissions.can_view(space, actor):
+                raise NotFound("There is no such invitation for you.")
+            permissions.require_invitee(invitation, actor)
+            lifecycle.require_open(space)
+            invitation = _pending(space, invitation_id)
+            invitation.status, invitation.answered_at = InvitationStatus.ACCEPTED, now
+            space.participants.append(Participant(invitation.webid, invitation.roles, now))
+
+        return self._change(space_id, change)
+
+    def register_algorithm(self, space_id: str, actor: str | None, data: bytes) -> Algorithm:
+        space = self.get(space_id, actor)
+        permissions.require_role(space, actor, Role.CODE_PROVIDER)
+        lifecycle.require_open(space)
+        if len(data) > self.max_bundle_bytes:
+            raise ValidationFailed(
+                {"bundle": [f"The bundle is larger than {self.max_bundle_bytes // 2**20} MiB."]}
+            )
+        try:
+            bundle = read_bundle(data)
+        except BundleError as exc:
+            raise ValidationFailed({"bundle": exc.problems}) from None
+        self.bundles.put(
+            bundle
+        )  # content-addressed and read-only: safe even if the write below loses
+        algorithm = _algorithm_of(bundle, str(actor), self.clock())
+
+        def change(space: Space, now: datetime) -> None:
+            permissions.require_role(space, actor, Role.CODE_PROVIDER)
+            lifecycle.require_open(space)
+            if space.algorithm_by_digest(algorithm.digest) is None:
+                space.algorithms.append(algorithm)
+            space.current_algorithm = algorithm.digest
+
+        space = self._change(space_id, change)
+        log.info("algorithm registered", extra={"space": space.iri, "digest": algorithm.digest})
+        return space.algorithm or algorithm
+
+    def submit_for_approval(self, space_id: str, actor: str | None) -> Space:
+        def change(space: Space, now: datetime) -> None:
+            permissions.require_owner(space, actor)
+            lifecycle.submit(space)
+
+        return self._change(space_id, change)
+
+    def approve(self, space_id: str, actor: str | None, terms_digest_seen: str) -> Space:
+        def change(space: Space, now: datetime) -> None:
+            webid = permissions.require_participant(space, actor)
+            lifecycle.require_approvable(space, terms_digest_seen)
+            if space.standing_approval_of(webid) is None:
+                space.approvals.append(
+                    Approval(new_id(), webid, terms_digest_seen, str(space.current_algorithm), now)
+                )
+
+        return self._change(space_id, change)
+
+    def withdraw_approval(self, space_id: str, actor: str | None) -> Space:
+        def change(space: Space, now: datetime) -> None:
+            webid = permissions.require_participant(space, actor)
+            lifecycle.require_open(space)
+            approval = space.standing_approval_of(webid)
+            if approval is None:
+                raise ValidationFailed("You have no standing approval to withdraw.")
+            approval.voided_at = now
+
+        return self._change(space_id, change)
+
+    def close(self, space_id: str, actor: str | None) -> Space:
+        def change(space: Space, now: datetime) -> None:
+            permissions.require_owner(space, actor)
+            lifecycle.close(space, now)
+
+        return self._change(space_id, change)
+
+    # --- Plumbing -----------------------------------------------------------------------------
+
+    def _change(self, space_id: str, change: Callable[[Space, datetime], None]) -> Space:
+        for _ in range(MAX_ATTEMPTS):
+            space = self._load(space_id)
+            now = self.clock()
+            change(space, now)
+            lifecycle.settle(space, now)
+            try:
+                self._write(space)
+                return space
+            except RegistryConflict:
+                continue  # someone else wrote first: redo the whole action on their result
+        raise EditConflict("Others are changing this space right now; please try again.")
+
+    def _write(self, space: Space) -> None:
+        expected = space.revision
+        space.revision = self._call(
+            lambda r: r.write(space.iri, to_graph(space), expected_revision=expected)
+        )
+
+    def _load(self, space_id: str) -> Space:
+        if not space_id.isalnum() or len(space_id) > 64:
+            raise NotFound("There is no such space.")
+        space = self._load_iri(space_iri(self.public_url, space_id))
+        if space is None:
+            raise NotFound("There is no such space.")
+        return space
+
+    def _load_iri(self, iri: str) -> Space | None:
+        stored = self._call(lambda r: r.read(iri))
+        if stored is None:
+            return None
+        try:
+            return from_graph(stored.name, stored.graph, stored.revision)
+        except DamagedRecord as exc:
+            log.error("damaged space record", extra={"space": iri, "reason": str(exc)})
+            raise Unavailable(
+                "The record of this space cannot be read; an operator must look."
+            ) from exc
+
+    def _call(self, operation: Callable[[Registry], T]) -> T:
+        try:
+            return operation(self._registry())
+        except RegistryConflict:
+            raise
+        except (RegistryUnavailable, RegistryError) as exc:
+            raise Unavailable(str(exc)) from exc
+
+    def _check_webid_can_sign_in(self, webid: str) -> None:
+        """A WebID that cannot sign in could never accept: say so now, not after a week."""
+        try:
+            issuers = issuers_of_webid(self.http, webid)
+        except solid_errors.SolidError as exc:
+            raise ValidationFailed(
+                {"webid": [f"We could not read the WebID profile at {webid}: {exc}"]}
+            ) from None
+        if not issuers:
+            raise ValidationFailed(
+                {
+                    "webid": [
+                        "This WebID's profile names no Solid identity provider "
+                        "(solid:oidcIssuer), so its owner could not sign in to accept."
+                    ]
+                }
+            )
+
+
+def _pending(space: Space, invitation_id: str) -> Invitation:
+    invitation = space.invitation(invitation_id)
+    if invitation is None:
+        raise NotFound("There is no such invitation.")
+    if invitation.status is not InvitationStatus.PENDING:
+        state = "accepted" if invitation.status is InvitationStatus.ACCEPTED else "withdrawn"
+        raise WrongState(f"This invitation was already {state}.")
+    return invitation
+
+
+def _algorithm_of(bundle: Bundle, actor: str, now: datetime) -> Algorithm:
+    manifest = bundle.manifest
+    shape_bytes = bundle.files[manifest.output_shape]
+    return Algorithm(
+        digest=bundle.digest,
+        name=manifest.name,
+        version=manifest.version,
+        description=manifest.description,
+        entry_point=manifest.entry_point,
+        events=tuple(manifest.events),
+        parameters=tuple(
+            Parameter(p.name, p.type, p.default, p.description) for p in manifest.parameters
+        ),
+        output_shape_digest="sha256:" + hashlib.sha256(shape_bytes).hexdigest(),
+        registered_by=actor,
+        registered_at=now,
+    )

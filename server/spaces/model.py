@@ -1,0 +1,240 @@
+"""A collaboration space as the service layer sees it: plain data, no RDF and no HTTP.
+
+`server.spaces.rdf` maps these to and from the space's named graph in the registry; the
+service functions in `server.spaces.actions` change them under the rules in
+`server.spaces.permissions` and `server.spaces.lifecycle`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rdflib import URIRef
+
+from vocab import DCG
+
+
+class Role(enum.Enum):
+    """The parts a participant can play; one participant may hold several."""
+
+    DATA_PROVIDER = DCG.DataProviderRole
+    CODE_PROVIDER = DCG.CodeProviderRole
+    DATA_CONSUMER = DCG.DataConsumerRole
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+    @classmethod
+    def from_slug(cls, slug: str) -> Role:
+        for role in cls:
+            if role.slug == slug:
+                return role
+        raise ValueError(slug)
+
+
+class SpaceStatus(enum.Enum):
+    DRAFT = DCG.SpaceDraft
+    AWAITING_APPROVAL = DCG.SpaceAwaitingApproval
+    ACTIVE = DCG.SpaceActive
+    CLOSED = DCG.SpaceClosed
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+class InvitationStatus(enum.Enum):
+    PENDING = DCG.InvitationPending
+    ACCEPTED = DCG.InvitationAccepted
+    WITHDRAWN = DCG.InvitationWithdrawn
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """One thing individuals are asked to share: a pod path or an RDF class, in plain words."""
+
+    description: str
+    path: str | None = None  # relative to the person's pod root; a trailing '/' is a container
+    rdf_class: str | None = None
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What participants agree to; changing any of it voids every approval given so far."""
+
+    purposes: tuple[str, ...]
+    legal_basis: str
+    retention: str  # an ISO 8601 duration such as P90D
+    data_requests: tuple[DataRequest, ...]
+
+
+@dataclass
+class Participant:
+    webid: str
+    roles: frozenset[Role]
+    joined_at: datetime
+
+
+@dataclass
+class Invitation:
+    id: str
+    webid: str
+    roles: frozenset[Role]
+    invited_at: datetime
+    invited_by: str
+    status: InvitationStatus = InvitationStatus.PENDING
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    default: object
+    description: str
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    digest: str  # sha256:<hex> of the bundle's canonical form
+    name: str
+    version: str
+    description: str
+    entry_point: str
+    events: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    output_shape_digest: str  # sha256:<hex> of the SHACL shapes file inside the bundle
+    registered_by: str
+    registered_at: datetime
+
+    @property
+    def hex(self) -> str:
+        return self.digest.removeprefix("sha256:")
+
+
+@dataclass
+class Approval:
+    id: str
+    webid: str
+    terms_digest: str
+    algorithm_digest: str
+    approved_at: datetime
+    voided_at: datetime | None = None
+
+    @property
+    def standing(self) -> bool:
+        return self.voided_at is None
+
+
+@dataclass
+class Space:
+    id: str
+    iri: str
+    name: str
+    description: str
+    owner: str
+    created_at: datetime
+    terms: Terms
+    status: SpaceStatus = SpaceStatus.DRAFT
+    participants: list[Participant] = field(default_factory=list)
+    invitations: list[Invitation] = field(default_factory=list)
+    algorithms: list[Algorithm] = field(default_factory=list)  # oldest first
+    current_algorithm: str | None = None  # a digest from `algorithms`
+    approvals: list[Approval] = field(default_factory=list)
+    closed_at: datetime | None = None
+    revision: int = 0  # the registry revision this was read at
+
+    # --- Reading ----------------------------------------------------------------------------
+
+    def participant(self, webid: str) -> Participant | None:
+        return next((p for p in self.participants if p.webid == webid), None)
+
+    def pending_invitation_for(self, webid: str) -> Invitation | None:
+        return next(
+            (
+                i
+                for i in self.invitations
+                if i.webid == webid and i.status is InvitationStatus.PENDING
+            ),
+            None,
+        )
+
+    def invitation(self, invitation_id: str) -> Invitation | None:
+        return next((i for i in self.invitations if i.id == invitation_id), None)
+
+    @property
+    def pending_invitations(self) -> list[Invitation]:
+        return [i for i in self.invitations if i.status is InvitationStatus.PENDING]
+
+    def holders_of(self, role: Role) -> list[str]:
+        return sorted(p.webid for p in self.participants if role in p.roles)
+
+    @property
+    def algorithm(self) -> Algorithm | None:
+        return next((a for a in self.algorithms if a.digest == self.current_algorithm), None)
+
+    def algorithm_by_digest(self, digest: str) -> Algorithm | None:
+        return next((a for a in self.algorithms if a.digest == digest), None)
+
+    @property
+    def consumers(self) -> list[str]:
+        return self.holders_of(Role.DATA_CONSUMER)
+
+    @property
+    def terms_digest(self) -> str | None:
+        """The digest of the exact tuple participants approve, or None while incomplete."""
+        algorithm = self.algorithm
+        if algorithm is None:
+            return None
+        return terms_digest(self, algorithm)
+
+    def standing_approval_of(self, webid: str) -> Approval | None:
+        current = self.terms_digest
+        return next(
+            (
+                a
+                for a in self.approvals
+                if a.webid == webid and a.standing and a.terms_digest == current
+            ),
+            None,
+        )
+
+    @property
+    def missing_approvals(self) -> list[str]:
+        return [p.webid for p in self.participants if self.standing_approval_of(p.webid) is None]
+
+
+def terms_digest(space: Space, algorithm: Algorithm) -> str:
+    """sha256 over a canonical JSON of everything an approval covers.
+
+    The issue's tuple (algorithm digest, purposes, output shape, consumers) plus the rest of
+    the terms individuals will consent to (legal basis, retention, the data requested): a data
+    provider who approved reading one file has not approved reading another.
+    """
+    document = {
+        "space": space.iri,
+        "algorithm": algorithm.digest,
+        "outputShape": algorithm.output_shape_digest,
+        "purposes": sorted(space.terms.purposes),
+        "consumers": space.consumers,
+        "legalBasis": space.terms.legal_basis,
+        "retention": space.terms.retention,
+        "dataRequests": [
+            [r.path or "", r.rdf_class or "", r.description] for r in space.terms.data_requests
+        ],
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def role_iri(role: Role) -> URIRef:
+    return URIRef(role.value)

@@ -1,0 +1,108 @@
+"""Reading the space forms (plain HTML, no JavaScript) into the service layer's input.
+
+The data-request rows are numbered fields; an "add another" button re-renders the form with
+one more row, so the form works without scripts. Retention is a number and a unit in the form
+and an ISO 8601 duration everywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from werkzeug.datastructures import MultiDict
+
+from ..spaces.model import DataRequest, Role, Space
+from ..spaces.validation import SpaceFields, check_space
+
+UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
+MAX_ROWS = 20
+
+
+@dataclass
+class SpaceForm:
+    """What the form shows: the values typed so far (or stored), and the errors per field."""
+
+    name: str = ""
+    description: str = ""
+    purposes: list[str] = field(default_factory=list)
+    legal_basis: str = ""
+    retention_amount: str = "90"
+    retention_unit: str = "D"
+    roles: list[str] = field(default_factory=list)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def retention(self) -> str:
+        return f"P{self.retention_amount.strip()}{self.retention_unit}"
+
+    def with_blank_rows(self, blanks: int = 1) -> SpaceForm:
+        room = max(0, min(blanks, MAX_ROWS - len(self.requests)))
+        self.requests += [{"kind": "path", "target": "", "description": ""}] * room
+        return self
+
+    def check(self) -> SpaceFields:
+        return check_space(
+            name=self.name,
+            description=self.description,
+            purposes=self.purposes,
+            legal_basis=self.legal_basis,
+            retention=self.retention,
+            data_requests=self.requests,
+        )
+
+
+def read_space_form(form: MultiDict[str, str]) -> SpaceForm:
+    rows = []
+    for index in range(MAX_ROWS):
+        row = {
+            part: form.get(f"request-{index}-{part}", "").strip()
+            for part in ("kind", "target", "description")
+        }
+        if row["target"] or row["description"]:
+            rows.append(row)  # blank rows are the form's spare room, not requests
+    unit = form.get("retention_unit", "D")
+    return SpaceForm(
+        name=form.get("name", ""),
+        description=form.get("description", ""),
+        purposes=form.getlist("purposes"),
+        legal_basis=form.get("legal_basis", ""),
+        retention_amount=form.get("retention_amount", ""),
+        retention_unit=unit if unit in UNITS else "D",
+        roles=[r for r in form.getlist("roles") if r in {role.slug for role in Role}],
+        requests=rows,
+    )
+
+
+def form_of(space: Space) -> SpaceForm:
+    amount, unit = split_duration(space.terms.retention)
+    return SpaceForm(
+        name=space.name,
+        description=space.description,
+        purposes=list(space.terms.purposes),
+        legal_basis=space.terms.legal_basis,
+        retention_amount=amount,
+        retention_unit=unit,
+        requests=[_row(r) for r in space.terms.data_requests],
+    )
+
+
+def _row(request: DataRequest) -> dict[str, str]:
+    if request.rdf_class:
+        return {"kind": "class", "target": request.rdf_class, "description": request.description}
+    return {"kind": "path", "target": request.path or "", "description": request.description}
+
+
+def split_duration(duration: str) -> tuple[str, str]:
+    """'P90D' -> ('90', 'D'); durations mixing units are shown in their largest unit's field."""
+    body = duration.removeprefix("P")
+    for unit in "YMWD":
+        if body.endswith(unit) and body[:-1].isdigit():
+            return body[:-1], unit
+    return body, "D"
+
+
+def describe_duration(duration: str) -> str:
+    amount, unit = split_duration(duration)
+    name = UNITS.get(unit, "")
+    return f"{amount} {name[:-1] if amount == '1' else name}".strip()

@@ -1,0 +1,202 @@
+"""The space state machine and approval rules, on plain model objects (no registry, no HTTP)."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from server.errors import WrongState
+from server.spaces import lifecycle
+from server.spaces.model import (
+    Algorithm,
+    Approval,
+    DataRequest,
+    Participant,
+    Role,
+    Space,
+    SpaceStatus,
+    Terms,
+)
+from server.spaces.rdf import from_graph, to_graph
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+OWNER, CODER, CONSUMER = (f"https://{n}.example/profile#me" for n in ("owner", "coder", "user"))
+DIGEST_A, DIGEST_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+def algorithm(digest: str = DIGEST_A, shape: str = "sha256:" + "c" * 64) -> Algorithm:
+    return Algorithm(
+        digest, "demo", "1.0.0", "A demo.", "demo:run", ("EVENT",), (), shape, CODER, NOW
+    )
+
+
+def space(**changes) -> Space:
+    s = Space(
+        id="abc",
+        iri="https://dc.example/spaces/abc",
+        name="Demo",
+        description="",
+        owner=OWNER,
+        created_at=NOW,
+        terms=Terms(
+            ("https://w3id.org/dpv#Marketing",),
+            "https://w3id.org/dpv#Consent",
+            "P90D",
+            (DataRequest("Your customer list", path="customers.ttl"),),
+        ),
+        participants=[
+            Participant(OWNER, frozenset({Role.DATA_PROVIDER}), NOW),
+            Participant(CODER, frozenset({Role.CODE_PROVIDER}), NOW),
+            Participant(CONSUMER, frozenset({Role.DATA_CONSUMER}), NOW),
+        ],
+    )
+    for name, value in changes.items():
+        setattr(s, name, value)
+    return s
+
+
+def ready_space() -> Space:
+    s = space(algorithms=[algorithm()], current_algorithm=DIGEST_A)
+    lifecycle.submit(s)
+    return s
+
+
+def approve_all(s: Space, when: datetime = NOW) -> None:
+    for p in s.participants:
+        s.approvals.append(Approval(f"ap-{p.webid[8:12]}", p.webid, s.terms_digest, DIGEST_A, when))
+    lifecycle.settle(s, when)
+
+
+def test_a_space_without_an_algorithm_or_roles_cannot_be_submitted():
+    s = space(participants=[Participant(OWNER, frozenset(), NOW)])
+    with pytest.raises(WrongState) as refused:
+        lifecycle.submit(s)
+    message = str(refused.value)
+    assert "register the algorithm" in message
+    assert "data provider" in message and "data consumer" in message
+    assert s.status is SpaceStatus.DRAFT
+
+
+def test_submitting_twice_is_a_wrong_transition():
+    s = ready_space()
+    assert s.status is SpaceStatus.AWAITING_APPROVAL
+    with pytest.raises(WrongState, match="already waiting for approvals"):
+        lifecycle.submit(s)
+
+
+def test_a_draft_cannot_be_approved():
+    s = space(algorithms=[algorithm()], current_algorithm=DIGEST_A)
+    with pytest.raises(WrongState, match="still being set up"):
+        lifecycle.require_approvable(s, s.terms_digest)
+
+
+def test_the_space_turns_active_only_when_every_participant_approved():
+    s = ready_space()
+    s.approvals.append(Approval("1", OWNER, s.terms_digest, DIGEST_A, NOW))
+    lifecycle.settle(s, NOW)
+    assert s.status is SpaceStatus.AWAITING_APPROVAL
+    assert s.missing_approvals == [CODER, CONSUMER]
+    approve_all(s)
+    assert s.status is SpaceStatus.ACTIVE
+    assert s.missing_approvals == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda s: setattr(s, "current_algorithm", DIGEST_B), id="algorithm"),
+        pytest.param(
+            lambda s: _with(s, purposes=("https://w3id.org/dpv#AcademicResearch",)), id="purpose"
+        ),
+        pytest.param(lambda s: _with(s, retention="P1Y"), id="retention"),
+        pytest.param(
+            lambda s: _with(s, data_requests=(DataRequest("Everything", path="health/"),)),
+            id="data requested",
+        ),
+        pytest.param(
+            lambda s: s.participants.append(
+                Participant("https://new.example/#me", frozenset({Role.DATA_CONSUMER}), NOW)
+            ),
+            id="consumers",
+        ),
+    ],
+)
+def test_any_change_to_the_terms_voids_every_approval_and_leaves_active(change):
+    s = ready_space()
+    s.algorithms.append(algorithm(DIGEST_B))
+    approve_all(s)
+    assert s.status is SpaceStatus.ACTIVE
+    before = s.terms_digest
+    change(s)
+    later = NOW + timedelta(minutes=5)
+    lifecycle.settle(s, later)
+    assert s.terms_digest != before
+    assert s.status is SpaceStatus.AWAITING_APPROVAL
+    assert all(a.voided_at == later for a in s.approvals)
+
+
+def _with(s: Space, **fields) -> None:
+    s.terms = replace(s.terms, **fields)
+
+
+def test_a_voided_approval_stays_void_when_the_terms_change_back():
+    s = ready_space()
+    s.algorithms.append(algorithm(DIGEST_B))
+    approve_all(s)
+    s.current_algorithm = DIGEST_B
+    lifecycle.settle(s, NOW)
+    s.current_algorithm = DIGEST_A
+    lifecycle.settle(s, NOW)
+    assert s.status is SpaceStatus.AWAITING_APPROVAL
+    assert s.missing_approvals == [OWNER, CODER, CONSUMER]
+
+
+def test_a_new_participant_who_is_no_consumer_must_still_approve():
+    s = ready_space()
+    approve_all(s)
+    s.participants.append(
+        Participant("https://dp.example/#me", frozenset({Role.DATA_PROVIDER}), NOW)
+    )
+    lifecycle.settle(s, NOW)
+    assert s.status is SpaceStatus.AWAITING_APPROVAL
+    assert s.missing_approvals == ["https://dp.example/#me"]
+
+
+def test_a_stale_terms_digest_is_refused():
+    s = ready_space()
+    with pytest.raises(WrongState, match="terms changed since you looked"):
+        lifecycle.require_approvable(s, "sha256:" + "0" * 64)
+
+
+def test_a_closed_space_refuses_everything_and_closing_is_final():
+    s = ready_space()
+    lifecycle.close(s, NOW)
+    assert s.status is SpaceStatus.CLOSED
+    for action in (
+        lambda: lifecycle.close(s, NOW),
+        lambda: lifecycle.submit(s),
+        lambda: lifecycle.require_approvable(s, s.terms_digest),
+    ):
+        with pytest.raises(WrongState, match="closed"):
+            action()
+
+
+def test_the_terms_digest_ignores_order_of_purposes_and_participants():
+    one = space(algorithms=[algorithm()], current_algorithm=DIGEST_A)
+    two = space(algorithms=[algorithm()], current_algorithm=DIGEST_A)
+    two.participants.reverse()
+    assert one.terms_digest == two.terms_digest
+
+
+def test_a_space_survives_the_round_trip_through_its_graph():
+    s = ready_space()
+    approve_all(s)
+    s.approvals[0].voided_at = NOW + timedelta(hours=1)
+    back = from_graph(s.iri, to_graph(s), revision=3)
+    assert back.revision == 3
+    for name in ("name", "owner", "terms", "status", "current_algorithm", "algorithms"):
+        assert getattr(back, name) == getattr(s, name), name
+    assert sorted(p.webid for p in back.participants) == sorted(p.webid for p in s.participants)
+    assert {(a.webid, a.terms_digest, a.voided_at) for a in back.approvals} == {
+        (a.webid, a.terms_digest, a.voided_at) for a in s.approvals
+    }

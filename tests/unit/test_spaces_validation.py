@@ -1,0 +1,116 @@
+"""What forms and the API may send for a space, and the words used when it is wrong."""
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from server.errors import ValidationFailed
+from server.spaces.validation import check_roles, check_space, check_webid
+from server.web.forms import describe_duration, read_space_form
+
+GOOD = {
+    "name": "Common customers",
+    "description": "Which customers do we share?",
+    "purposes": ["Marketing", "https://w3id.org/dpv#CustomerManagement"],
+    "legal_basis": "Consent",
+    "retention": "P90D",
+    "data_requests": [{"kind": "path", "target": "customers.ttl", "description": "Your list"}],
+}
+
+
+def problems(**changes) -> dict[str, list[str]]:
+    with pytest.raises(ValidationFailed) as refused:
+        check_space(**{**GOOD, **changes})
+    return refused.value.fields
+
+
+def test_good_input_becomes_terms_with_full_dpv_iris():
+    fields = check_space(**GOOD)
+    assert fields.terms.purposes == (
+        "https://w3id.org/dpv#CustomerManagement",
+        "https://w3id.org/dpv#Marketing",
+    )
+    assert fields.terms.legal_basis == "https://w3id.org/dpv#Consent"
+    assert fields.terms.data_requests[0].path == "customers.ttl"
+
+
+def test_an_unknown_purpose_is_named_in_the_message():
+    fields = problems(purposes=["Marketing", "WorldDomination"])
+    assert fields == {
+        "purposes": [
+            "'WorldDomination' is not a purpose we know from the Data Privacy Vocabulary (DPV); "
+            "pick one from the list."
+        ]
+    }
+
+
+def test_every_problem_is_reported_at_once_next_to_its_field():
+    fields = problems(name=" ", purposes=[], legal_basis="Whim", retention="forever")
+    assert set(fields) == {"name", "purposes", "legal_basis", "retention"}
+    assert fields["name"] == ["This is required."]
+    assert "P90D" in fields["retention"][0]
+
+
+@pytest.mark.parametrize(
+    ("retention", "message"),
+    [("P0D", "longer than zero"), ("P11Y", "ten years"), ("90 days", "ISO 8601"), ("PT5H", "ISO")],
+)
+def test_retention_must_be_a_sensible_iso_duration(retention, message):
+    assert message in problems(retention=retention)["retention"][0]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("/etc/passwd", "relative to the pod's root"),
+        ("../other-pod/x", "'..'"),
+        ("a//b", "empty segments"),
+        ("contacts?x=1", "'?'"),
+        ("https://evil.example/x", "relative"),
+        ("has space.ttl", "spaces"),
+    ],
+)
+def test_pod_paths_stay_inside_the_pod(target, message):
+    fields = problems(data_requests=[{"kind": "path", "target": target, "description": "x"}])
+    assert message in fields["data_requests-0-target"][0]
+
+
+def test_a_class_request_needs_an_iri_and_every_request_a_plain_description():
+    fields = problems(data_requests=[{"kind": "class", "target": "not an iri", "description": ""}])
+    assert "full http(s) address" in fields["data_requests-0-target"][0]
+    assert "plain words" in fields["data_requests-0-description"][0]
+
+
+def test_control_characters_and_overlong_names_are_refused():
+    assert "control characters" in problems(name="bad\x00name")["name"][0]
+    assert "under 120" in problems(name="x" * 121)["name"][0]
+
+
+def test_webids_and_roles():
+    assert check_webid(" https://a.example/card#me ") == "https://a.example/card#me"
+    with pytest.raises(ValidationFailed, match="full http"):
+        check_webid('https://a.example/"><script>')
+    with pytest.raises(ValidationFailed, match="is not a role here"):
+        check_roles(["data-provider", "overlord"])
+    with pytest.raises(ValidationFailed, match="at least one role"):
+        check_roles([])
+
+
+def test_the_form_skips_blank_rows_and_builds_the_duration():
+    form = read_space_form(
+        MultiDict(
+            [
+                ("name", "N"),
+                ("retention_amount", "6"),
+                ("retention_unit", "M"),
+                ("request-0-target", ""),
+                ("request-0-description", ""),
+                ("request-1-target", "a.ttl"),
+                ("request-1-description", "A"),
+                ("purposes", "Marketing"),
+            ]
+        )
+    )
+    assert form.retention == "P6M"
+    assert form.requests == [{"kind": "", "target": "a.ttl", "description": "A"}]
+    assert describe_duration("P6M") == "6 months"
+    assert describe_duration("P1Y") == "1 year"
