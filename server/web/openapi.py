@@ -1,0 +1,427 @@
+"""The OpenAPI 3.1 document of the JSON API (`server.web.api`), as Python data.
+
+Written by hand next to the routes rather than generated from them, so it can say what each
+route means and which refusals it can answer with; a unit test compares its paths and methods
+with the Flask url_map, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..spaces.model import Role
+
+Schema = dict[str, Any]
+
+ROLES = [role.slug for role in Role]
+STATUSES = ["draft", "awaiting-approval", "active", "closed"]
+BUNDLE_TYPES = ["application/zip", "application/gzip", "application/octet-stream"]
+
+# --- Small builders ------------------------------------------------------------------------------
+
+
+def _ref(name: str, kind: str = "schemas") -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _object(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+    }
+
+
+def _string(description: str = "", **more: Any) -> Schema:
+    return {"type": "string", **({"description": description} if description else {}), **more}
+
+
+def _array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+WEBID = _string("A WebID (http or https URL).", format="uri")
+WHEN = _string(format="date-time")
+MAYBE_WHEN = {"type": ["string", "null"], "format": "date-time"}
+DIGEST = _string("`sha256:` and 64 lowercase hex digits.", pattern="^sha256:[0-9a-f]{64}$")
+
+#: Which reusable response each refusal is; every one of them is a Problem document.
+_REFUSALS = {
+    401: ("NotSignedIn", "Not signed in, or the DPoP token or proof was not accepted."),
+    403: ("NotAuthorized", "Not allowed for this actor (or a cookie request without CSRF token)."),
+    404: ("NotFound", "No such space or invitation."),
+    409: ("Conflict", "Not possible in the space's current state, or a concurrent edit won."),
+    413: ("TooLarge", "The body is larger than the server accepts (MAX_BUNDLE_MIB)."),
+    415: ("UnsupportedMediaType", "The Content-Type is not one this operation accepts."),
+    422: ("Invalid", "The input is not valid; `errors` lists the problems per field."),
+    503: ("Unavailable", "The registry or an identity provider is not answering."),
+}
+_READ = (401, 403, 404, 503)
+_WRITE = (401, 403, 404, 409, 503)
+
+
+def _op(
+    operation_id: str,
+    summary: str,
+    ok: dict[int, Schema],
+    refusals: tuple[int, ...],
+    body: Schema | None = None,
+) -> Schema:
+    responses: dict[str, Schema] = {str(code): answer for code, answer in ok.items()}
+    for code in sorted(refusals):
+        responses[str(code)] = _ref(_REFUSALS[code][0], "responses")
+    operation: Schema = {"operationId": operation_id, "summary": summary, "responses": responses}
+    if body is not None:
+        operation["requestBody"] = {"required": True, **body}
+    return operation
+
+
+def _answer(description: str, schema: str) -> Schema:
+    return {"description": description, **_json(_ref(schema))}
+
+
+def _space(description: str = "The space after the change.") -> Schema:
+    return _answer(description, "Space")
+
+
+def _created(what: str, schema: str, location: str) -> Schema:
+    header = {"description": location, "schema": _string(format="uri")}
+    return {"description": what, "headers": {"Location": header}, **_json(_ref(schema))}
+
+
+# --- Paths -------------------------------------------------------------------------------------
+
+_OPERATIONS: dict[str, Schema] = {
+    "/api/me": {
+        "get": _op(
+            "me",
+            "Who the API sees as the caller.",
+            {200: _answer("The WebID.", "Me")},
+            (401, 503),
+        ),
+    },
+    "/api/openapi.json": {
+        "get": {
+            **_op(
+                "openapi",
+                "This document.",
+                {200: {"description": "OpenAPI 3.1.", **_json({"type": "object"})}},
+                (),
+            ),
+            "security": [],
+        },
+    },
+    "/api/spaces": {
+        "get": _op(
+            "listSpaces",
+            "The spaces the caller is in or invited to, newest first.",
+            {200: _answer("The spaces.", "SpaceList")},
+            (401, 503),
+        ),
+        "post": _op(
+            "createSpace",
+            "Create a space; the caller becomes its owner.",
+            {201: _created("The new space.", "Space", "The new space in this API.")},
+            (401, 403, 422, 503),
+            _json(_ref("SpaceCreate")),
+        ),
+    },
+    "/api/spaces/{space_id}": {
+        "get": _op("getSpace", "One space.", {200: _space("The space.")}, _READ),
+        "put": _op(
+            "updateSpace",
+            "Replace name, description and terms (owner); voids approvals of other terms.",
+            {200: _space()},
+            (*_WRITE, 422),
+            _json(_ref("SpaceUpdate")),
+        ),
+    },
+    "/api/spaces/{space_id}/invitations": {
+        "post": _op(
+            "invite",
+            "Invite a WebID with roles (owner). Its profile must name a Solid identity provider.",
+            {201: _created("The invitation.", "Invitation", "The invitation's IRI.")},
+            (*_WRITE, 422),
+            _json(_ref("InvitationCreate")),
+        ),
+    },
+    "/api/spaces/{space_id}/invitations/{invitation_id}": {
+        "delete": _op(
+            "withdrawInvitation", "Withdraw a pending invitation (owner).", {200: _space()}, _WRITE
+        ),
+    },
+    "/api/spaces/{space_id}/invitations/{invitation_id}/accept": {
+        "post": _op(
+            "acceptInvitation",
+            "Accept an invitation addressed to the caller's WebID.",
+            {200: _space()},
+            _WRITE,
+        ),
+    },
+    "/api/spaces/{space_id}/algorithm": {
+        "put": _op(
+            "registerAlgorithm",
+            "Register the algorithm bundle (code provider); it becomes the current algorithm, "
+            "which voids approvals of the previous terms.",
+            {
+                201: _created(
+                    "Registered; it is now the current algorithm.",
+                    "Algorithm",
+                    "The algorithm's IRI.",
+                ),
+                200: _answer("This bundle already was the current algorithm.", "Algorithm"),
+            },
+            (*_WRITE, 413, 415, 422),
+            {
+                "content": {
+                    t: {"schema": {"type": "string", "contentMediaType": t}} for t in BUNDLE_TYPES
+                }
+            },
+        ),
+    },
+    "/api/spaces/{space_id}/submit": {
+        "post": _op(
+            "submitForApproval",
+            "Ask the participants to approve (owner; draft only).",
+            {200: _space()},
+            _WRITE,
+        ),
+    },
+    "/api/spaces/{space_id}/approvals": {
+        "post": _op(
+            "approve",
+            "Approve the current terms, naming the terms_digest reviewed (participant).",
+            {200: _space()},
+            (*_WRITE, 422),
+            _json(_ref("ApprovalCreate")),
+        ),
+    },
+    "/api/spaces/{space_id}/approvals/mine": {
+        "delete": _op(
+            "withdrawApproval",
+            "Withdraw the caller's standing approval.",
+            {200: _space()},
+            (*_WRITE, 422),
+        ),
+    },
+    "/api/spaces/{space_id}/close": {
+        "post": _op("closeSpace", "Close the space for good (owner).", {200: _space()}, _WRITE),
+    },
+}
+
+
+def _with_path_parameters(path: str, item: Schema) -> Schema:
+    names = re.findall(r"\{(\w+)\}", path)
+    if not names:
+        return item
+    parameters = [{"name": n, "in": "path", "required": True, "schema": _string()} for n in names]
+    return {"parameters": parameters, **item}
+
+
+PATHS = {path: _with_path_parameters(path, item) for path, item in _OPERATIONS.items()}
+
+# --- Schemas -----------------------------------------------------------------------------------
+
+_CHOICE = _object(
+    {
+        "iri": _string(format="uri"),
+        "key": _string("Short name, e.g. Marketing."),
+        "label": _string(),
+    }
+)
+_DATA_REQUEST = _object(
+    {
+        "kind": _string("A file or folder in each pod, or a kind of data.", enum=["path", "class"]),
+        "target": _string(
+            "For `path`: relative to the pod root (`contacts/`); for `class`: an RDF class IRI."
+        ),
+        "description": _string("In plain words, for the people asked."),
+    },
+    required=["target", "description"],
+)
+_TERMS_INPUT: dict[str, Schema] = {
+    "name": _string(maxLength=120),
+    "description": _string(maxLength=4000),
+    "purposes": {
+        **_array(_string()),
+        "description": "DPV purposes, by key (`Marketing`) or full IRI.",
+    },
+    "legal_basis": _string("A DPV legal basis, by key (`Consent`) or full IRI."),
+    "retention": _string("ISO 8601 duration in years, months, weeks or days: `P90D`, `P1Y`."),
+    "data_requests": {**_array(_ref("DataRequest")), "maxItems": 20},
+}
+_REQUIRED_TERMS = ["name", "purposes", "legal_basis", "retention"]
+
+SCHEMAS: dict[str, Schema] = {
+    "Me": _object({"webid": WEBID}),
+    "Role": _string(enum=ROLES),
+    "Choice": _CHOICE,
+    "DataRequest": _DATA_REQUEST,
+    "SpaceUpdate": _object(_TERMS_INPUT, _REQUIRED_TERMS),
+    "SpaceCreate": _object(
+        {
+            **_TERMS_INPUT,
+            "roles": {**_array(_ref("Role")), "description": "The creator's own roles."},
+        },
+        _REQUIRED_TERMS,
+    ),
+    "InvitationCreate": _object({"webid": WEBID, "roles": {**_array(_ref("Role")), "minItems": 1}}),
+    "ApprovalCreate": _object(
+        {"terms_digest": {**DIGEST, "description": "The Space's terms_digest you reviewed."}}
+    ),
+    "Participant": _object(
+        {
+            "webid": WEBID,
+            "roles": _array(_ref("Role")),
+            "approved": {
+                "type": "boolean",
+                "description": "Has a standing approval of the current terms.",
+            },
+            "joined_at": WHEN,
+        }
+    ),
+    "Invitation": _object(
+        {
+            "id": _string(),
+            "webid": WEBID,
+            "roles": _array(_ref("Role")),
+            "status": _string(enum=["pending", "accepted", "withdrawn"]),
+            "invited_by": WEBID,
+            "invited_at": WHEN,
+            "answered_at": MAYBE_WHEN,
+        }
+    ),
+    "Parameter": _object(
+        {"name": _string(), "type": _string(), "default": {}, "description": _string()}
+    ),
+    "Algorithm": _object(
+        {
+            "digest": DIGEST,
+            "name": _string(),
+            "version": _string(),
+            "description": _string(),
+            "entry_point": _string("`module:function`."),
+            "events": _array(_string()),
+            "parameters": _array(_ref("Parameter")),
+            "output_shape_digest": DIGEST,
+            "registered_by": WEBID,
+            "registered_at": WHEN,
+        }
+    ),
+    "Space": _object(
+        {
+            "id": _string(),
+            "iri": _string("Dereferenceable: HTML, Turtle or JSON-LD by Accept.", format="uri"),
+            "name": _string(),
+            "description": _string(),
+            "status": _string(enum=STATUSES),
+            "owner": WEBID,
+            "created_at": WHEN,
+            "closed_at": MAYBE_WHEN,
+            "purposes": _array(_ref("Choice")),
+            "legal_basis": _ref("Choice"),
+            "retention": _string(),
+            "data_requests": _array(_ref("DataRequest")),
+            "participants": _array(_ref("Participant")),
+            "invitations": _array(_ref("Invitation")),
+            "algorithm": {"oneOf": [_ref("Algorithm"), {"type": "null"}]},
+            "terms_digest": {
+                "type": ["string", "null"],
+                "description": "What approvals name; null until an algorithm is registered.",
+            },
+            "missing": {
+                **_array(_string()),
+                "description": "What is still needed before the space is active, in sentences.",
+            },
+            "links": _object(
+                {
+                    "self": _string(format="uri"),
+                    "html": _string(format="uri"),
+                    "turtle": _string(format="uri"),
+                }
+            ),
+        }
+    ),
+    "SpaceList": _object({"spaces": _array(_ref("Space"))}),
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "properties": {
+            "type": _string(
+                "Names the kind of problem, e.g. /api/problems/wrong-state.", format="uri-reference"
+            ),
+            "title": _string(),
+            "status": {"type": "integer"},
+            "detail": _string("For the person."),
+            "instance": _string("Quote it when reporting the problem.", format="uri"),
+            "errors": {
+                "type": "object",
+                "description": "On 422: messages per field; '' for the body as a whole, "
+                "`data_requests-<i>-<field>` inside a data request.",
+                "additionalProperties": _array(_string()),
+            },
+        },
+        "required": ["type", "title", "status", "detail"],
+    },
+}
+
+_DPOP = (
+    "A DPoP-bound access token from the caller's Solid-OIDC identity provider, sent as "
+    "`Authorization: DPoP <token>`, with a `DPoP` header holding a fresh proof JWT "
+    "(RFC 9449 section 4) for this request: `htm` the method, `htu` this server's public URL "
+    "plus the path (no query), `ath` the token's hash, a unique `jti`, a current `iat`. "
+    "The token's `webid` claim is the caller; its profile must name the token's issuer."
+)
+
+
+def _responses() -> dict[str, Schema]:
+    responses = {}
+    for name, description in _REFUSALS.values():
+        responses[name] = {
+            "description": description,
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
+    responses["NotSignedIn"]["headers"] = {
+        "WWW-Authenticate": {"description": "The DPoP challenge.", "schema": _string()}
+    }
+    return responses
+
+
+def document(public_url: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Datacage control plane API",
+            "version": "1",
+            "description": "Collaboration spaces: terms, participants, the algorithm, approvals. "
+            "Errors are RFC 9457 problem details. See docs/api.md.",
+        },
+        "servers": [{"url": public_url.rstrip("/")}],
+        "security": [{"dpop": []}, {"session": [], "csrf": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {
+                "dpop": {"type": "http", "scheme": "DPoP", "description": _DPOP},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "A browser's sign-in; unsafe requests also need `csrf`.",
+                },
+                "csrf": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-CSRF-Token",
+                    "description": "The page's CSRF token, for cookie-authenticated changes.",
+                },
+            },
+            "schemas": SCHEMAS,
+            "responses": _responses(),
+        },
+    }
