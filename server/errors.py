@@ -64,7 +64,7 @@ class ValidationFailed(DomainError):
         if isinstance(fields, str):
             fields = {"": [fields]}
         self.fields: dict[str, list[str]] = {name: list(msgs) for name, msgs in fields.items()}
-        summary = message or "; ".join(m for msgs in self.fields.values() for m in msgs)
+        summary = message or " ".join(m for msgs in self.fields.values() for m in msgs)
         super().__init__(summary)
 
 

@@ -142,9 +142,9 @@ class Spaces:
     def invite(
         self, space_id: str, actor: str | None, webid: str, roles: frozenset[Role]
     ) -> Invitation:
-        webid = check_webid(webid)
         space = self.get(space_id, actor)  # refuse strangers before fetching anything for them
         permissions.require_owner(space, actor)
+        webid = check_webid(webid)
         self._check_webid_can_sign_in(webid)
         invitation = Invitation(new_id(), webid, roles, self.clock(), str(actor))
 
@@ -234,7 +234,7 @@ class Spaces:
             lifecycle.require_open(space)
             approval = space.standing_approval_of(webid)
             if approval is None:
-                raise ValidationFailed("You have no standing approval to withdraw.")
+                raise WrongState("You have no standing approval of the current terms to withdraw.")
             approval.voided_at = now
 
         return self._change(space_id, change)

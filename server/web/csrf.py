@@ -36,6 +36,8 @@ def check() -> None:
     """Before each request (after the actor is known)."""
     if request.method in SAFE_METHODS or g.get("auth") == "dpop":
         return
+    if g.get("actor") is None and request.path.startswith("/api/"):
+        return  # nobody to impersonate: the action itself answers 401 with a DPoP challenge
     origin = request.headers.get("Origin")
     if origin and origin != "null" and _origin(origin) != _origin(current_app.config["PUBLIC_URL"]):
         raise CsrfRejected("This request came from another site, so it was not carried out.")
