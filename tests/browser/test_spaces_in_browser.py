@@ -125,7 +125,7 @@ def test_a_space_is_set_up_approved_and_its_approvals_voided_by_a_new_algorithm(
         expect(p.get_by_role("heading", name="Invitations waiting for you")).to_be_visible()
         open_space(p, "Common customers")
         p.get_by_role("button", name="Accept the invitation").click()
-        expect(p.get_by_role("row", name=re.compile(re.escape(person.webid)))).to_be_visible()
+        expect(p.get_by_role("row", name=person.webid)).to_be_visible()
 
     # The code provider registers the algorithm; the page shows its digest.
     c = pages["coder"]
@@ -162,7 +162,8 @@ def test_a_space_is_set_up_approved_and_its_approvals_voided_by_a_new_algorithm(
     expect(o.get_by_text("Not approved")).to_have_count(3)
     screenshot(o, "approvals-voided")
 
-    browser_problems.assert_none()
+    # The only error the browser saw is the 422 of the form sent with a mistake on purpose.
+    browser_problems.assert_none(r"status of 422")
 
 
 def test_signing_in_with_a_webid_that_is_not_one_says_so(control_plane, page, screenshot):
