@@ -18,6 +18,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/solid_get.py
+	$(PY) bench/control_plane.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -67,6 +67,10 @@ class Registry(ABC):
         """The graph called `name` with its revision, or None if it does not exist."""
 
     @abstractmethod
+    def revision(self, name: str) -> int:
+        """The current revision of `name` (0 if absent): a cheap check of a cached copy."""
+
+    @abstractmethod
     def write(self, name: str, graph: Graph, *, expected_revision: int) -> int:
         """Atomically replace the graph's content with `graph` if its revision is still
         `expected_revision` (0: it must not exist yet); return the new revision.

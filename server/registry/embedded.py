@@ -63,6 +63,11 @@ class EmbeddedRegistry(Registry):
             )
         return terms.stored_graph(name, quads)
 
+    def revision(self, name: str) -> int:
+        check_name(name)
+        with self._lock:
+            return self._revision(name)
+
     def write(self, name: str, graph: Graph, *, expected_revision: int) -> int:
         check_name(name)
         expected = check_revision(expected_revision, allow_zero=True)

@@ -100,6 +100,16 @@ class SparqlRegistry(Registry):
             raise RegistryUnavailable("The registry store gave an unreadable answer.") from None
         return terms.stored_graph(name, triples)
 
+    def revision(self, name: str) -> int:
+        check_name(name)
+        rows = self.select(f"SELECT ?r WHERE {{ GRAPH <{name}> {{ <{name}> dcg:revision ?r }} }}")
+        values = [str(row["r"]) for row in rows if "r" in row]
+        if not values:
+            return 0
+        if len(values) > 1 or not values[0].isdigit():
+            raise RegistryError(f"{name} is damaged: it has no single integer revision.")
+        return int(values[0])
+
     def write(self, name: str, graph: Graph, *, expected_revision: int) -> int:
         check_name(name)
         expected = check_revision(expected_revision, allow_zero=True)

@@ -30,7 +30,7 @@ from server.registry.base import (
     Row,
     StoredGraph,
 )
-from vocab import DCG, NAMESPACES, bind_prefixes
+from vocab import DCG, NAMESPACES
 
 OxTerm = ox.NamedNode | ox.BlankNode | ox.Literal
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -123,7 +123,8 @@ def stored_graph(name: str, triples: Iterable[ox.Triple | ox.Quad]) -> StoredGra
     """Split a graph as stored into its content and revision; None if it has no revision."""
     skolem = skolem_prefix(name)
     subject = ox.NamedNode(name)
-    graph = bind_prefixes(Graph())
+    # No prefixes bound: binding ours costs more than reading a space; serialisers bind them.
+    graph = Graph()
     revisions: list[ox.Literal] = []
     for triple in triples:
         if triple.subject == subject and triple.predicate.value in _BOOKKEEPING_IRIS:

@@ -10,9 +10,12 @@ included), so concurrent edits are neither lost nor half-applied.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -43,6 +46,8 @@ from .validation import SpaceFields, check_webid
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: Spaces kept parsed in memory (each a few kilobytes), least recently used dropped first.
+CACHED_SPACES = 512
 #: A write that loses the compare-and-swap this many times in a row gives up with a 409.
 MAX_ATTEMPTS = 5
 
@@ -83,6 +88,8 @@ class Spaces:
         self.public_url = public_url
         self.max_bundle_bytes = max_bundle_bytes
         self.clock = clock
+        self._cache: OrderedDict[str, Space] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # --- Reading ------------------------------------------------------------------------------
 
@@ -266,6 +273,7 @@ class Spaces:
         space.revision = self._call(
             lambda r: r.write(space.iri, to_graph(space), expected_revision=expected)
         )
+        self._remember(space)
 
     def _load(self, space_id: str) -> Space:
         if not space_id.isalnum() or len(space_id) > 64:
@@ -276,16 +284,34 @@ class Spaces:
         return space
 
     def _load_iri(self, iri: str) -> Space | None:
+        """The space as stored now: from the cache when the registry's revision says it is current.
+
+        Reading a revision is one indexed lookup; reading and parsing a space's graph is most
+        of the cost of a page. Callers get their own copy, since actions change what they load.
+        """
+        with self._cache_lock:
+            cached = self._cache.get(iri)
+        if cached is not None and self._call(lambda r: r.revision(iri)) == cached.revision:
+            return copy.deepcopy(cached)
         stored = self._call(lambda r: r.read(iri))
         if stored is None:
             return None
         try:
-            return from_graph(stored.name, stored.graph, stored.revision)
+            space = from_graph(stored.name, stored.graph, stored.revision)
         except DamagedRecord as exc:
             log.error("damaged space record", extra={"space": iri, "reason": str(exc)})
             raise Unavailable(
                 "The record of this space cannot be read; an operator must look."
             ) from exc
+        self._remember(space)
+        return space
+
+    def _remember(self, space: Space) -> None:
+        with self._cache_lock:
+            self._cache[space.iri] = copy.deepcopy(space)
+            self._cache.move_to_end(space.iri)
+            while len(self._cache) > CACHED_SPACES:
+                self._cache.popitem(last=False)
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
         try:

@@ -185,7 +185,7 @@ def bundle(space_id: str, hex_digest: str):
     stored = _spaces().bundle(space_id, g.actor, "sha256:" + hex_digest)
     filename = f"{stored.manifest.name}-{hex_digest[:12]}.zip"
     return Response(
-        services().bundles.path(stored.digest).read_bytes(),
+        services().bundles.path_of(stored.digest).read_bytes(),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

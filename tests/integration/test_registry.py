@@ -135,6 +135,7 @@ def test_missing_graph_reads_as_none(registry: Registry) -> None:
 
 def test_each_write_increments_the_revision(registry: Registry) -> None:
     name = new_name()
+    assert registry.revision(name) == 0
     for expected in range(3):
         assert registry.write(name, space(name, sequence=expected), expected_revision=expected) == (
             expected + 1
@@ -142,6 +143,7 @@ def test_each_write_increments_the_revision(registry: Registry) -> None:
 
     stored = registry.read(name)
     assert stored.revision == 3
+    assert registry.revision(name) == 3
     assert set(stored.graph.objects(URIRef(name), DCG.sequence)) == {Literal(2)}
 
 

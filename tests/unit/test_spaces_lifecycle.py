@@ -73,7 +73,8 @@ def test_a_space_without_an_algorithm_or_roles_cannot_be_submitted():
         lifecycle.submit(s)
     message = str(refused.value)
     assert "register the algorithm" in message
-    assert "data provider" in message and "data consumer" in message
+    assert "data provider" in message
+    assert "data consumer" in message
     assert s.status is SpaceStatus.DRAFT
 
 

@@ -1,0 +1,233 @@
+"""The control plane under gunicorn: the space overview page and one API read, against /healthz.
+
+A space with four organisations, an algorithm and all approvals is seeded into an on-disk
+registry; then `datacage serve --production` (gunicorn, 1 worker x 8 threads: the embedded
+registry's shape) serves it on loopback, and a signed-in client (a real sealed session
+cookie) measures three routes:
+
+- open loop at a fixed rate (default 100 req/s): latency from each request's *scheduled*
+  start, so a stall is not hidden by the client waiting (no coordinated omission);
+- closed loop, 8 threads flat out: requests per second.
+
+/healthz (no session, no registry) is the baseline served by the same process in the same
+run: on this shared machine absolute times drift, the ratios hold. Phases run A-B-C-C-B-A.
+The target from the spaces issue is p99 < 50 ms at 100 req/s.
+
+Prints `name=value` lines; the last is `overview_p99_ms_at_rate`.
+
+    python bench/control_plane.py [--rate 100] [--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from server import create_app
+from server.algorithms import build_bundle
+from server.services import services
+from server.spaces.actions import Spaces
+from server.spaces.model import Role
+from server.spaces.validation import check_space
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-" + "0" * 58
+ORGS = [f"https://org{i}.example/profile/card#me" for i in range(4)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(data_dir: str, base: str) -> str:
+    """One active space, built through the service layer exactly as the pages build it."""
+    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET})
+    with app.app_context():
+        spaces = services().spaces
+        # The seeded WebIDs are not real profiles; inviting normally dereferences them.
+        Spaces._check_webid_can_sign_in = lambda self, webid: None  # type: ignore[method-assign]
+        fields = check_space(
+            name="Benchmark space",
+            description="Four organisations, one algorithm, every approval.",
+            purposes=["Marketing", "CustomerManagement"],
+            legal_basis="Consent",
+            retention="P90D",
+            data_requests=[
+                {"kind": "path", "target": "customers.ttl", "description": "Customers"},
+                {"kind": "path", "target": "orders/", "description": "Orders"},
+            ],
+        )
+        owner, others = ORGS[0], ORGS[1:]
+        space = spaces.create(owner, fields, frozenset({Role.DATA_PROVIDER}))
+        roles = [Role.CODE_PROVIDER, Role.DATA_CONSUMER, Role.DATA_PROVIDER]
+        for webid, role in zip(others, roles, strict=True):
+            invitation = spaces.invite(space.id, owner, webid, frozenset({role}))
+            spaces.accept(space.id, webid, invitation.id)
+        bundle = build_bundle(ROOT / "tests" / "fixtures" / "bundles" / "common-customers")
+        spaces.register_algorithm(space.id, others[0], bundle)
+        space = spaces.submit_for_approval(space.id, owner)
+        for webid in ORGS:
+            space = spaces.approve(space.id, webid, space.terms_digest)
+        assert space.status.name == "ACTIVE"
+        services().close()
+        return space.id
+
+
+def session_cookie(base: str) -> str:
+    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "PUBLIC_URL": base})
+    with app.test_request_context():
+        session = app.session_interface.session_class(
+            {"webid": ORGS[0], "signed_in_at": time.time(), "csrf_token": "t"}
+        )
+        session.modified = True
+        response = app.response_class()
+        app.session_interface.save_session(app, session, response)
+    return response.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+
+
+def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATACAGE_DATA_DIR": data_dir,
+        "DATACAGE_SECRET_KEY": SECRET,
+        "DATACAGE_PUBLIC_URL": f"http://localhost:{port}/",
+    }
+    command = [str(Path(sys.executable).with_name("datacage")), "serve", "--production"]
+    command += ["--port", str(port), "--threads", "8"]
+    server = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://localhost:{port}/healthz", timeout=1).ok:
+                return server
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+class Route:
+    def __init__(self, name: str, url: str, cookie: str | None, accept: str):
+        self.name, self.url, self.cookie, self.accept = name, url, cookie, accept
+        self._local = threading.local()
+
+    def get(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.trust_env = False
+            if self.cookie:
+                session.cookies.set("session", self.cookie)
+        response = session.get(self.url, headers={"Accept": self.accept}, timeout=10)
+        if response.status_code != 200:
+            raise SystemExit(f"{self.name}: HTTP {response.status_code}")
+
+
+def open_loop(route: Route, rate: float, seconds: float) -> list[float]:
+    """Send at a fixed rate; each latency counts from when the request was due."""
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.05
+    latencies: list[float] = []
+
+    def one(index: int) -> None:
+        due = start + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        route.get()
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(one, range(count)))
+    return latencies
+
+
+def closed_loop(route: Route, seconds: float, threads: int = 8) -> float:
+    stop = time.perf_counter() + seconds
+    counts = [0] * threads
+
+    def worker(slot: int) -> None:
+        while time.perf_counter() < stop:
+            route.get()
+            counts[slot] += 1
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, range(threads)))
+    return sum(counts) / (time.perf_counter() - began)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="datacage-bench-") as data_dir:
+        port = free_port()
+        base = f"http://localhost:{port}/"
+        space_id = seed(data_dir, base)
+        cookie = session_cookie(base)
+        server = start_server(data_dir, port)
+        try:
+            routes = [
+                Route("healthz", base + "healthz", None, "application/json"),
+                Route("overview", f"{base}spaces/{space_id}", cookie, "text/html"),
+                Route("api_read", f"{base}api/spaces/{space_id}", cookie, "application/json"),
+            ]
+            for route in routes:  # warm up: templates compiled, connections open
+                for _ in range(20):
+                    route.get()
+            latencies: dict[str, list[float]] = {r.name: [] for r in routes}
+            throughput: dict[str, list[float]] = {r.name: [] for r in routes}
+            for route in [*routes, *reversed(routes)]:
+                latencies[route.name] += open_loop(route, args.rate, args.seconds / 2)
+                throughput[route.name].append(closed_loop(route, args.seconds / 4))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(10)
+
+    figures: dict[str, float] = {}
+    for name in latencies:
+        figures[f"{name}_p50_ms_at_rate"] = statistics.median(latencies[name])
+        figures[f"{name}_p99_ms_at_rate"] = percentile(latencies[name], 0.99)
+        figures[f"{name}_max_rps"] = statistics.mean(throughput[name])
+    for name in ("overview", "api_read"):
+        figures[f"{name}_rps_ratio_to_healthz"] = (
+            figures[f"{name}_max_rps"] / figures["healthz_max_rps"]
+        )
+    print(f"rate={args.rate:g} req/s, {args.seconds:g} s per route, gunicorn 1 worker x 8 threads")
+    last = "overview_p99_ms_at_rate"
+    for name, value in figures.items():
+        if name != last:
+            print(f"{name}={value:.3f}")
+    print(f"{last}={figures[last]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
