@@ -24,7 +24,7 @@ from rdflib import URIRef
 
 from connectors.solid import errors as solid_errors
 from connectors.solid.http import Http
-from connectors.solid.oidc import issuers_of_webid
+from connectors.solid.oidc import fetch_webid_profile
 
 from ..algorithms import Bundle, BundleError, BundleStore, read_bundle
 from ..errors import EditConflict, NotFound, Unavailable, ValidationFailed, WrongState
@@ -324,7 +324,7 @@ class Spaces:
     def _check_webid_can_sign_in(self, webid: str) -> None:
         """A WebID that cannot sign in could never accept: say so now, not after a week."""
         try:
-            issuers = issuers_of_webid(self.http, webid)
+            issuers = fetch_webid_profile(self.http, webid).issuers
         except solid_errors.SolidError as exc:
             raise ValidationFailed(
                 {"webid": [f"We could not read the WebID profile at {webid}: {exc}"]}

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from connectors.solid import errors as solid_errors
 from connectors.solid.dpop import DPoPKey, ProofFactory
-from connectors.solid.oidc import PendingLogin, begin_login, complete_login, issuers_of_webid
+from connectors.solid.oidc import PendingLogin, begin_login, complete_login, fetch_webid_profile
 
 from ..services import services
 from ..spaces.validation import is_safe_iri
@@ -130,7 +130,7 @@ def _issuer_for(webid: str, chosen: str, errors: dict[str, str]) -> str:
         )
         return ""
     try:
-        issuers = issuers_of_webid(services().http, webid)
+        issuers = list(fetch_webid_profile(services().http, webid).issuers)
     except solid_errors.SolidError as exc:
         errors["webid"] = f"We could not read the profile of this WebID: {exc}"
         return ""
@@ -151,7 +151,7 @@ def _issuer_for(webid: str, chosen: str, errors: dict[str, str]) -> str:
 def _issuer_choices(webid: str, errors: dict[str, str]) -> list[str]:
     if "choose" not in errors:
         return []
-    return issuers_of_webid(services().http, webid)
+    return list(fetch_webid_profile(services().http, webid).issuers)
 
 
 def _form(next_page: str, webid: str, issuer: str, errors: dict[str, str], choices: list[str]):

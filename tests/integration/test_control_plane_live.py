@@ -188,3 +188,30 @@ def test_a_tampered_session_cookie_is_no_session_and_a_forged_post_changes_nothi
     assert "came from another site" in cross_site.text
     mine = requests.get(control_plane, cookies={"session": cookie}, timeout=10)
     assert "You are not in any space yet" in mine.text  # neither post created anything
+
+
+def test_inviting_a_webid_that_cannot_sign_in_is_refused_with_the_reason(orgs):
+    owner = orgs["owner"]
+    path = "spaces/" + owner("POST", "spaces", SPACE).body["id"]
+    no_profile = owner.user.pod + "nobody/profile/card#me"
+    roles = ["data-provider"]
+    refused = owner("POST", f"{path}/invitations", {"webid": no_profile, "roles": roles})
+    assert refused.status_code == 422
+    assert "could not read the WebID profile" in refused.body["errors"]["webid"][0]
+
+    # A readable RDF document that names no identity provider: the pod's public root listing.
+    no_issuer = owner.user.pod + "#me"
+    refused = owner("POST", f"{path}/invitations", {"webid": no_issuer, "roles": roles})
+    assert refused.status_code == 422
+    assert "names no Solid identity provider" in refused.body["errors"]["webid"][0]
+    assert owner("GET", path).body["invitations"] == []
+
+
+def test_an_oversized_upload_is_refused_before_it_is_read(orgs):
+    owner = orgs["owner"]
+    path = "spaces/" + owner("POST", "spaces", {**SPACE, "roles": ["code-provider"]}).body["id"]
+    huge = b"\0" * (11 * 2**20)
+    refused = owner("PUT", f"{path}/algorithm", huge, "application/zip")
+    assert refused.status_code == 413
+    assert "larger than this server accepts (10 MiB)" in refused.body["detail"]
+    assert owner("GET", path).body["algorithm"] is None
