@@ -28,7 +28,7 @@ from connectors.solid.oidc import fetch_webid_profile
 
 from ..algorithms import Bundle, BundleError, BundleStore, read_bundle
 from ..errors import EditConflict, NotFound, Unavailable, ValidationFailed, WrongState
-from ..registry import Registry, RegistryConflict, RegistryError, RegistryUnavailable
+from ..registry import Registry, RegistryConflict, RegistryError
 from . import lifecycle, permissions
 from .model import (
     Algorithm,
@@ -318,7 +318,7 @@ class Spaces:
             return operation(self._registry())
         except RegistryConflict:
             raise
-        except (RegistryUnavailable, RegistryError) as exc:
+        except RegistryError as exc:
             raise Unavailable(str(exc)) from exc
 
     def _check_webid_can_sign_in(self, webid: str) -> None:

@@ -109,7 +109,7 @@ def login_callback() -> Response | tuple[str, int]:
         webid=result.webid,
         issuer=pending.issuer,
         signed_in_at=time.time(),
-        csrf_token=secrets.token_urlsafe(32),
+        **{csrf.FIELD: secrets.token_urlsafe(32)},
     )
     log.info("signed in", extra={"actor": result.webid, "issuer": pending.issuer})
     return redirect(safe_next(stored.get("next")), code=303)
@@ -164,6 +164,3 @@ def _form(next_page: str, webid: str, issuer: str, errors: dict[str, str], choic
 def _failed(reason: str) -> tuple[str, int]:
     html = render_template("login.html", next="/", errors={"login": reason})
     return html, 400
-
-
-__all__ = ["bp", "csrf", "safe_next"]
