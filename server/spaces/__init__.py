@@ -2,5 +2,6 @@
 
 Read in this order: `model` (what a space is), `rdf` (its named graph in the registry),
 `validation` (what input is accepted), `permissions` (who may do what), `lifecycle` (the
-state machine and approvals), `actions` (the service functions the web layer calls).
+state machine and approvals), `store` (loading, caching and atomic writes), `actions` (the
+service functions the web layer calls).
 """

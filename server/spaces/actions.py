@@ -1,34 +1,26 @@
 """The actions people take on spaces: the service layer every page and API call goes through.
 
-Each action loads the space's graph from the registry, checks who is asking
-(`permissions`) and whether the space's state allows it (`lifecycle`), changes the space,
-settles approvals and status, and writes the graph back in one atomic compare-and-swap. If
-someone else wrote in between, the whole action runs again on the fresh state (its checks
-included), so concurrent edits are neither lost nor half-applied.
+Each action checks who is asking (`permissions`) and whether the space's state allows it
+(`lifecycle`), then changes the space; `store.SpaceStore` runs it inside one atomic
+compare-and-swap of the space's graph in the registry.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import logging
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
-
-from rdflib import URIRef
 
 from connectors.solid import errors as solid_errors
 from connectors.solid.http import Http
 from connectors.solid.oidc import fetch_webid_profile
 
 from ..algorithms import Bundle, BundleError, BundleStore, read_bundle
-from ..errors import EditConflict, NotFound, Unavailable, ValidationFailed, WrongState
-from ..registry import Registry, RegistryConflict, RegistryError
+from ..errors import NotFound, Unavailable, ValidationFailed, WrongState
+from ..registry import Registry
 from . import lifecycle, permissions
 from .model import (
     Algorithm,
@@ -40,28 +32,10 @@ from .model import (
     Role,
     Space,
 )
-from .rdf import DamagedRecord, from_graph, space_iri, to_graph
+from .store import SpaceStore
 from .validation import SpaceFields, check_webid
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-#: Spaces kept parsed in memory (each a few kilobytes), least recently used dropped first.
-CACHED_SPACES = 512
-#: A write that loses the compare-and-swap this many times in a row gives up with a 409.
-MAX_ATTEMPTS = 5
-
-_LIST_QUERY = """
-PREFIX dcg: <https://w3id.org/datacage/ns#>
-SELECT DISTINCT ?g WHERE {
-  GRAPH ?g {
-    ?g a dcg:CollaborationSpace .
-    { ?g dcg:participant/dcg:agent ?me }
-    UNION
-    { ?g dcg:invitation ?i . ?i dcg:invitee ?me ; dcg:status dcg:InvitationPending }
-  }
-}
-"""
 
 
 def new_id() -> str:
@@ -82,27 +56,23 @@ class Spaces:
         max_bundle_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
-        self._registry = registry
+        self.store = SpaceStore(registry, public_url, clock)
         self.bundles = bundles
         self.http = http
         self.public_url = public_url
         self.max_bundle_bytes = max_bundle_bytes
         self.clock = clock
-        self._cache: OrderedDict[str, Space] = OrderedDict()
-        self._cache_lock = threading.Lock()
 
     # --- Reading ------------------------------------------------------------------------------
 
     def get(self, space_id: str, actor: str | None) -> Space:
-        space = self._load(space_id)
+        space = self.store.load(space_id)
         permissions.require_view(space, actor)
         return space
 
     def list_for(self, actor: str | None) -> list[Space]:
         actor = permissions.signed_in(actor)
-        rows = self._call(lambda r: r.select(_LIST_QUERY, {"me": URIRef(actor)}))
-        spaces = [self._load_iri(str(row["g"])) for row in rows]
-        return sorted((s for s in spaces if s), key=lambda s: s.created_at, reverse=True)
+        return self.store.of(actor)
 
     def bundle(self, space_id: str, actor: str | None, digest: str) -> Bundle:
         space = self.get(space_id, actor)
@@ -122,7 +92,7 @@ class Spaces:
         space_id = new_id()
         space = Space(
             id=space_id,
-            iri=space_iri(self.public_url, space_id),
+            iri=self.store.iri_of(space_id),
             name=fields.name,
             description=fields.description,
             owner=actor,
@@ -130,7 +100,7 @@ class Spaces:
             terms=fields.terms,
             participants=[Participant(actor, owner_roles, now)],
         )
-        self._write(space)
+        self.store.write(space)
         log.info("space created", extra={"space": space.iri, "actor": actor})
         return space
 
@@ -144,7 +114,7 @@ class Spaces:
                 fields.terms,
             )
 
-        return self._change(space_id, change)
+        return self.store.change(space_id, change)
 
     def invite(
         self, space_id: str, actor: str | None, webid: str, roles: frozenset[Role]
@@ -164,7 +134,7 @@ class Spaces:
                 raise ValidationFailed({"webid": ["This WebID is already invited."]})
             space.invitations.append(invitation)
 
-        self._change(space_id, change)
+        self.store.change(space_id, change)
         return invitation
 
     def withdraw_invitation(self, space_id: str, actor: str | None, invitation_id: str) -> Space:
@@ -174,7 +144,7 @@ class Spaces:
             invitation = _pending(space, invitation_id)
             invitation.status, invitation.answered_at = InvitationStatus.WITHDRAWN, now
 
-        return self._change(space_id, change)
+        return self.store.change(space_id, change)
 
     def accept(self, space_id: str, actor: str | None, invitation_id: str) -> Space:
         def change(space: Space, now: datetime) -> None:
@@ -187,7 +157,7 @@ class Spaces:
             invitation.status, invitation.answered_at = InvitationStatus.ACCEPTED, now
             space.participants.append(Participant(invitation.webid, invitation.roles, now))
 
-        return self._change(space_id, change)
+        return self.store.change(space_id, change)
 
     def register_algorithm(self, space_id: str, actor: str | None, data: bytes) -> Algorithm:
         space = self.get(space_id, actor)
@@ -213,7 +183,7 @@ class Spaces:
                 space.algorithms.append(algorithm)
             space.current_algorithm = algorithm.digest
 
-        space = self._change(space_id, change)
+        space = self.store.change(space_id, change)
         log.info("algorithm registered", extra={"space": space.iri, "digest": algorithm.digest})
         return space.algorithm or algorithm
 
@@ -222,7 +192,7 @@ class Spaces:
             permissions.require_owner(space, actor)
             lifecycle.submit(space)
 
-        return self._change(space_id, change)
+        return self.store.change(space_id, change)
 
     def approve(self, space_id: str, actor: str | None, terms_digest_seen: str) -> Space:
         def change(space: Space, now: datetime) -> None:
@@ -233,7 +203,7 @@ class Spaces:
                     Approval(new_id(), webid, terms_digest_seen, str(space.current_algorithm), now)
                 )
 
-        return self._change(space_id, change)
+        return self.store.change(space_id, change)
 
     def withdraw_approval(self, space_id: str, actor: str | None) -> Space:
         def change(space: Space, now: datetime) -> None:
@@ -244,82 +214,14 @@ class Spaces:
                 raise WrongState("You have no standing approval of the current terms to withdraw.")
             approval.voided_at = now
 
-        return self._change(space_id, change)
+        return self.store.change(space_id, change)
 
     def close(self, space_id: str, actor: str | None) -> Space:
         def change(space: Space, now: datetime) -> None:
             permissions.require_owner(space, actor)
             lifecycle.close(space, now)
 
-        return self._change(space_id, change)
-
-    # --- Plumbing -----------------------------------------------------------------------------
-
-    def _change(self, space_id: str, change: Callable[[Space, datetime], None]) -> Space:
-        for _ in range(MAX_ATTEMPTS):
-            space = self._load(space_id)
-            now = self.clock()
-            change(space, now)
-            lifecycle.settle(space, now)
-            try:
-                self._write(space)
-                return space
-            except RegistryConflict:
-                continue  # someone else wrote first: redo the whole action on their result
-        raise EditConflict("Others are changing this space right now; please try again.")
-
-    def _write(self, space: Space) -> None:
-        expected = space.revision
-        space.revision = self._call(
-            lambda r: r.write(space.iri, to_graph(space), expected_revision=expected)
-        )
-        self._remember(space)
-
-    def _load(self, space_id: str) -> Space:
-        if not space_id.isalnum() or len(space_id) > 64:
-            raise NotFound("There is no such space.")
-        space = self._load_iri(space_iri(self.public_url, space_id))
-        if space is None:
-            raise NotFound("There is no such space.")
-        return space
-
-    def _load_iri(self, iri: str) -> Space | None:
-        """The space as stored now: from the cache when the registry's revision says it is current.
-
-        Reading a revision is one indexed lookup; reading and parsing a space's graph is most
-        of the cost of a page. Callers get their own copy, since actions change what they load.
-        """
-        with self._cache_lock:
-            cached = self._cache.get(iri)
-        if cached is not None and self._call(lambda r: r.revision(iri)) == cached.revision:
-            return copy.deepcopy(cached)
-        stored = self._call(lambda r: r.read(iri))
-        if stored is None:
-            return None
-        try:
-            space = from_graph(stored.name, stored.graph, stored.revision)
-        except DamagedRecord as exc:
-            log.error("damaged space record", extra={"space": iri, "reason": str(exc)})
-            raise Unavailable(
-                "The record of this space cannot be read; an operator must look."
-            ) from exc
-        self._remember(space)
-        return space
-
-    def _remember(self, space: Space) -> None:
-        with self._cache_lock:
-            self._cache[space.iri] = copy.deepcopy(space)
-            self._cache.move_to_end(space.iri)
-            while len(self._cache) > CACHED_SPACES:
-                self._cache.popitem(last=False)
-
-    def _call(self, operation: Callable[[Registry], T]) -> T:
-        try:
-            return operation(self._registry())
-        except RegistryConflict:
-            raise
-        except RegistryError as exc:
-            raise Unavailable(str(exc)) from exc
+        return self.store.change(space_id, change)
 
     def _check_webid_can_sign_in(self, webid: str) -> None:
         """A WebID that cannot sign in could never accept: say so now, not after a week."""

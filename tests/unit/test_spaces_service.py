@@ -70,7 +70,7 @@ def test_an_action_that_keeps_losing_the_race_gives_up_with_a_conflict(registry,
         def write(self, *args, **kwargs):
             raise RegistryConflict("someone else wrote first")
 
-    spaces._registry = lambda: AlwaysBeaten()
+    spaces.store._registry = lambda: AlwaysBeaten()
     with pytest.raises(EditConflict, match="try again"):
         spaces.close(space.id, OWNER)
 
