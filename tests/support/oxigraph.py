@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import requests
 
+from connectors.child_processes import die_with_parent_hook, terminate_group
 from connectors.solid.css.process import free_loopback_port
 
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _PORT_ATTEMPTS = 3  # another program may take the free port before oxigraph binds it
 
 
@@ -123,7 +119,7 @@ class OxigraphServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
+                preexec_fn=die_with_parent_hook(),
             )
 
     def _wait_until_ready(self, deadline: float) -> bool:
@@ -146,16 +142,8 @@ class OxigraphServer:
 
     def _terminate(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            terminate_group(process)
 
     def __enter__(self) -> OxigraphServer:
         return self.start()
@@ -171,20 +159,3 @@ class OxigraphServer:
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self._process else "stopped"
         return f"<OxigraphServer {self.base_url if self.port else '(no port)'} {state}>"
-
-
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A `preexec_fn` asking Linux to SIGTERM the child when the forking thread dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    # Everything is prepared before the fork, so the child only makes one system call.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    death_signal = ctypes.c_ulong(signal.SIGTERM)
-    parent = os.getpid()
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, death_signal)
-        if os.getppid() != parent:  # we died between fork and prctl: nobody will signal
-            os._exit(1)
-
-    return hook

@@ -16,27 +16,24 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
 import requests
 
+from connectors.child_processes import die_with_parent_hook, terminate_group
 from connectors.solid.css.errors import CssError
 
 CSS_HOME_ENV = "DATACAGE_CSS_HOME"
 CSS_PACKAGE = Path("node_modules", "@solid", "community-server")
 LOOPBACK_PRELOAD = Path(__file__).with_name("loopback.cjs")
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _LOG_TAIL_LINES = 30
 
 
@@ -101,27 +98,6 @@ def _port_is_taken(port: int) -> bool:
         except OSError:
             return True
     return False
-
-
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A `preexec_fn` asking Linux to SIGTERM the child when this process dies.
-
-    `prctl` is looked up here, in the parent, so the forked child only makes one system call.
-    The death signal fires when the *thread* that forked exits: start the server from a thread
-    that lives as long as the server (the main thread, in pytest).
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-    death_signal = ctypes.c_ulong(signal.SIGTERM)
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, death_signal)
-        if os.getppid() != parent:  # we died between fork and prctl: nobody will signal
-            os._exit(1)
-
-    return hook
 
 
 class CommunitySolidServer:
@@ -213,7 +189,7 @@ class CommunitySolidServer:
                     stderr=subprocess.STDOUT,
                     env=strip_css_env(os.environ),
                     start_new_session=True,
-                    preexec_fn=_die_with_parent_hook(),
+                    preexec_fn=die_with_parent_hook(),
                 )
             except OSError as exc:
                 raise CssError(
@@ -257,7 +233,7 @@ class CommunitySolidServer:
         atexit.unregister(self.stop)
         process, self._process = self._process, None
         if process is not None:
-            _terminate_group(process)
+            terminate_group(process)
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
@@ -276,20 +252,3 @@ class CommunitySolidServer:
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self._process else "stopped"
         return f"<CommunitySolidServer {self.base_url} {state}>"
-
-
-def _terminate_group(process: subprocess.Popen[bytes], grace: float = 5) -> None:
-    # The child leads its own session, so its pid is its process group id. Linux does not reuse
-    # that id while any member lives, so the final SIGKILL can only reach our own leftovers.
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        _signal_group(process.pid, signal.SIGKILL)
-        process.wait()
-    _signal_group(process.pid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
