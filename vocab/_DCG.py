@@ -59,6 +59,10 @@ class DCG(DefinedNamespace):
     InvitationWithdrawn: URIRef  # Taken back by the owner.
 
     # http://www.w3.org/2002/07/owl#ObjectProperty
+    readsResource: URIRef  # A pod resource the consent lets the datacage read.
+    readsContainer: URIRef  # A pod container the consent lets the datacage read, members too.
+    grantee: URIRef  # The WebID given Read: the datacage's own.
+    receipt: URIRef  # The data subject's copy of the consent receipt.
     agent: URIRef  # The WebID taking part.
     approval: URIRef  # An approval given in the space.
     invitation: URIRef  # An invitation the space sent.
@@ -85,6 +89,15 @@ class DCG(DefinedNamespace):
     verdict: URIRef  # The gate verdict on a run.
 
     # http://www.w3.org/2002/07/owl#DatatypeProperty
+    consentPeriod: URIRef  # How long a consent lasts.
+    recurringRuns: URIRef  # The space runs repeatedly.
+    accessSystem: URIRef  # "WAC" or "ACP".
+    givenAt: URIRef  # When consent was given.
+    expiresAt: URIRef  # When consent stops counting.
+    withdrawnAt: URIRef  # When consent stopped counting.
+    withdrawalReason: URIRef  # Why consent stopped counting.
+    grantRemovedAt: URIRef  # When the pod grant was removed.
+    startedAt: URIRef  # When writing a consent began.
     acceptedAt: URIRef  # When an invitation was accepted.
     entryPoint: URIRef  # module:function the datacage calls.
     handlesEvent: URIRef  # An event the algorithm handles.
