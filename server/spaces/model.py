@@ -67,6 +67,9 @@ class DataRequest:
     rdf_class: str | None = None
 
 
+DEFAULT_CONSENT_PERIOD = "P1Y"
+
+
 @dataclass(frozen=True)
 class Terms:
     """What participants agree to; changing any of it voids every approval given so far."""
@@ -75,6 +78,11 @@ class Terms:
     legal_basis: str
     retention: str  # an ISO 8601 duration such as P90D
     data_requests: tuple[DataRequest, ...]
+    # Last, with defaults, so terms built before consent existed (and spaces stored then) still
+    # read: how long each individual's consent lasts, and whether the algorithm runs repeatedly,
+    # reading consented data again at every run until the person withdraws or consent expires.
+    consent_period: str = DEFAULT_CONSENT_PERIOD  # an ISO 8601 duration, like retention
+    recurring: bool = False
 
 
 @dataclass
@@ -217,8 +225,9 @@ def terms_digest(space: Space, algorithm: Algorithm) -> str:
     """sha256 over a canonical JSON of everything an approval covers.
 
     The issue's tuple (algorithm digest, purposes, output shape, consumers) plus the rest of
-    the terms individuals will consent to (legal basis, retention, the data requested): a data
-    provider who approved reading one file has not approved reading another.
+    the terms individuals will consent to (legal basis, retention, the data requested, how long
+    consent lasts, whether runs repeat): a data provider who approved reading one file once has
+    not approved reading another, or reading it every month for years.
     """
     document = {
         "space": space.iri,
@@ -228,6 +237,8 @@ def terms_digest(space: Space, algorithm: Algorithm) -> str:
         "consumers": space.consumers,
         "legalBasis": space.terms.legal_basis,
         "retention": space.terms.retention,
+        "consentPeriod": space.terms.consent_period,
+        "recurring": space.terms.recurring,
         "dataRequests": [
             [r.path or "", r.rdf_class or "", r.description] for r in space.terms.data_requests
         ],

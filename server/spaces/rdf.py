@@ -18,6 +18,7 @@ from rdflib.term import Node
 from vocab import DCG, DCTERMS, OWL, PROV, RDF, XSD, bind_prefixes
 
 from .model import (
+    DEFAULT_CONSENT_PERIOD,
     Algorithm,
     Approval,
     DataRequest,
@@ -84,6 +85,8 @@ def to_graph(space: Space) -> Graph:
         add((s, DCG.purpose, URIRef(purpose)))
     add((s, DCG.legalBasis, URIRef(space.terms.legal_basis)))
     add((s, DCG.retentionPeriod, Literal(space.terms.retention, datatype=XSD.duration)))
+    add((s, DCG.consentPeriod, Literal(space.terms.consent_period, datatype=XSD.duration)))
+    add((s, DCG.recurringRuns, Literal(space.terms.recurring)))  # rdflib types it xsd:boolean
     if space.closed_at:
         add((s, PROV.invalidatedAtTime, _time(space.closed_at)))
     for index, request in enumerate(space.terms.data_requests):
@@ -208,6 +211,9 @@ def from_graph(name: str, graph: Graph, revision: int) -> Space:
             legal_basis=reader.iri(s, DCG.legalBasis),
             retention=reader.text(s, DCG.retentionPeriod),
             data_requests=_requests(graph, reader, s),
+            # Spaces stored before consent terms existed have neither: they get the defaults.
+            consent_period=reader.text(s, DCG.consentPeriod, DEFAULT_CONSENT_PERIOD),
+            recurring=reader.boolean(s, DCG.recurringRuns, False),
         ),
         status=_enum(SpaceStatus, reader.node(s, DCG.status), name),
         closed_at=reader.time(s, PROV.invalidatedAtTime, None),
@@ -327,6 +333,15 @@ class _Reader:
         if not isinstance(value, URIRef):
             raise DamagedRecord(f"{s} {p} should be an IRI.")
         return str(value)
+
+    def boolean(self, s: Node, p: URIRef, default: object = _MISSING) -> bool:
+        value = self._value(s, p, default)
+        if value is None:
+            return default  # type: ignore[return-value]
+        # Only a real xsd:boolean: "false" as a plain string would be truthy in Python.
+        if not isinstance(value, Literal) or value.datatype != XSD.boolean:
+            raise DamagedRecord(f"{s} {p} should be true or false.")
+        return bool(value.value)
 
     def time(self, s: Node, p: URIRef, default: object = _MISSING) -> datetime:
         value = self._value(s, p, default)

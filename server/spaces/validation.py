@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ValidationFailed
 from . import catalogue
-from .model import DataRequest, Role, Terms
+from .model import DEFAULT_CONSENT_PERIOD, DataRequest, Role, Terms
 
 MAX_NAME = 120
 MAX_DESCRIPTION = 4000
@@ -54,6 +54,8 @@ def check_space(
     legal_basis: object,
     retention: object,
     data_requests: object,
+    consent_period: object = DEFAULT_CONSENT_PERIOD,
+    recurring: object = False,
 ) -> SpaceFields:
     problems = _Problems()
     clean_name = _text(problems, "name", name, MAX_NAME, required=True)
@@ -61,8 +63,10 @@ def check_space(
     terms = Terms(
         purposes=_purposes(problems, purposes),
         legal_basis=_legal_basis(problems, legal_basis),
-        retention=_retention(problems, retention),
+        retention=_duration(problems, "retention", "retention period", retention),
         data_requests=_data_requests(problems, data_requests),
+        consent_period=_duration(problems, "consent_period", "consent period", consent_period),
+        recurring=_recurring(problems, recurring),
     )
     problems.raise_if_any()
     return SpaceFields(clean_name, clean_description, terms)
@@ -152,23 +156,34 @@ def _legal_basis(problems: _Problems, value: object) -> str:
     return choice.iri
 
 
-def _retention(problems: _Problems, value: object) -> str:
+def _duration(problems: _Problems, field: str, what: str, value: object) -> str:
+    """A whole number of days, weeks, months or years: no hours, nothing over ten years."""
     text = str(value or "").strip().upper()
     match = _DURATION.match(text)
     if not match:
         problems.add(
-            "retention",
-            "Give the retention period as a number of days, weeks, months or years "
+            field,
+            f"Give the {what} as a number of days, weeks, months or years "
             "(ISO 8601, e.g. P90D for 90 days or P1Y for a year).",
         )
         return ""
     years, months, weeks, days = (int(g or 0) for g in match.groups())
     approximate_days = years * 365 + months * 30 + weeks * 7 + days
     if approximate_days == 0:
-        problems.add("retention", "The retention period must be longer than zero.")
+        problems.add(field, f"The {what} must be longer than zero.")
     elif approximate_days > 10 * 365:
-        problems.add("retention", "Keep the retention period to ten years or less.")
+        problems.add(field, f"Keep the {what} to ten years or less.")
     return text
+
+
+def _recurring(problems: _Problems, value: object) -> bool:
+    # Only a real boolean: bool("false") is True, and 0/1 or "yes" would be guesses about intent.
+    if isinstance(value, bool):
+        return value
+    problems.add(
+        "recurring", "Say whether runs repeat with true or false: a JSON boolean, without quotes."
+    )
+    return False
 
 
 def _data_requests(problems: _Problems, value: object) -> tuple[DataRequest, ...]:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from ..errors import ValidationFailed
 from ..services import services
 from ..spaces.actions import Spaces
-from ..spaces.model import Space
+from ..spaces.model import DEFAULT_CONSENT_PERIOD, Space
 from ..spaces.permissions import signed_in
 from ..spaces.rdf import space_iri
 from ..spaces.validation import SpaceFields, check_roles, check_space
@@ -36,13 +36,15 @@ SPACE_FIELDS: dict[str, type] = {
     "legal_basis": str,
     "retention": str,
     "data_requests": list,
+    "consent_period": str,
+    "recurring": bool,
 }
 CREATE_FIELDS: dict[str, type] = {**SPACE_FIELDS, "roles": list}
 INVITATION_FIELDS: dict[str, type] = {"webid": str, "roles": list}
 APPROVAL_FIELDS: dict[str, type] = {"terms_digest": str}
 DATA_REQUEST_FIELDS: dict[str, type] = {"kind": str, "target": str, "description": str}
 
-_JSON_TYPE_NAMES = {str: "a string", list: "an array", dict: "an object"}
+_JSON_TYPE_NAMES = {str: "a string", list: "an array", dict: "an object", bool: "true or false"}
 
 
 def _spaces() -> Spaces:
@@ -235,6 +237,10 @@ def _space_fields(body: dict[str, Any]) -> SpaceFields:
         legal_basis=body.get("legal_basis"),
         retention=body.get("retention"),
         data_requests=body.get("data_requests"),
+        # Optional, like a form left at its defaults; PUT replaces the terms, so leaving them
+        # out of a PUT sets them back to the defaults.
+        consent_period=body.get("consent_period", DEFAULT_CONSENT_PERIOD),
+        recurring=body.get("recurring", False),
     )
 
 

@@ -1,8 +1,8 @@
 """Reading the space forms (plain HTML, no JavaScript) into the service layer's input.
 
 The data-request rows are numbered fields; an "add another" button re-renders the form with
-one more row, so the form works without scripts. Retention is a number and a unit in the form
-and an ISO 8601 duration everywhere else.
+one more row, so the form works without scripts. Retention and the consent period are each a
+number and a unit in the form and an ISO 8601 duration everywhere else.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class SpaceForm:
     legal_basis: str = ""
     retention_amount: str = "90"
     retention_unit: str = "D"
+    consent_period_amount: str = "1"  # the model's DEFAULT_CONSENT_PERIOD, P1Y
+    consent_period_unit: str = "Y"
+    recurring: bool = False
     roles: list[str] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -35,6 +38,10 @@ class SpaceForm:
     @property
     def retention(self) -> str:
         return f"P{self.retention_amount.strip()}{self.retention_unit}"
+
+    @property
+    def consent_period(self) -> str:
+        return f"P{self.consent_period_amount.strip()}{self.consent_period_unit}"
 
     def with_blank_rows(self, blanks: int = 1) -> SpaceForm:
         room = max(0, min(blanks, MAX_ROWS - len(self.requests)))
@@ -49,6 +56,8 @@ class SpaceForm:
             legal_basis=self.legal_basis,
             retention=self.retention,
             data_requests=self.requests,
+            consent_period=self.consent_period,
+            recurring=self.recurring,
         )
 
 
@@ -62,6 +71,7 @@ def read_space_form(form: MultiDict[str, str]) -> SpaceForm:
         if row["target"] or row["description"]:
             rows.append(row)  # blank rows are the form's spare room, not requests
     unit = form.get("retention_unit", "D")
+    consent_unit = form.get("consent_period_unit", "Y")
     return SpaceForm(
         name=form.get("name", ""),
         description=form.get("description", ""),
@@ -69,6 +79,9 @@ def read_space_form(form: MultiDict[str, str]) -> SpaceForm:
         legal_basis=form.get("legal_basis", ""),
         retention_amount=form.get("retention_amount", ""),
         retention_unit=unit if unit in UNITS else "D",
+        consent_period_amount=form.get("consent_period_amount", ""),
+        consent_period_unit=consent_unit if consent_unit in UNITS else "Y",
+        recurring="recurring" in form,  # an unticked checkbox is simply not sent
         roles=[r for r in form.getlist("roles") if r in {role.slug for role in Role}],
         requests=rows,
     )
@@ -76,6 +89,7 @@ def read_space_form(form: MultiDict[str, str]) -> SpaceForm:
 
 def form_of(space: Space) -> SpaceForm:
     amount, unit = split_duration(space.terms.retention)
+    consent_amount, consent_unit = split_duration(space.terms.consent_period)
     return SpaceForm(
         name=space.name,
         description=space.description,
@@ -83,6 +97,9 @@ def form_of(space: Space) -> SpaceForm:
         legal_basis=space.terms.legal_basis,
         retention_amount=amount,
         retention_unit=unit,
+        consent_period_amount=consent_amount,
+        consent_period_unit=consent_unit,
+        recurring=space.terms.recurring,
         requests=[_row(r) for r in space.terms.data_requests],
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..spaces.model import Role
+from ..spaces.model import DEFAULT_CONSENT_PERIOD, Role
 
 Schema = dict[str, Any]
 
@@ -255,6 +255,17 @@ _TERMS_INPUT: dict[str, Schema] = {
     "legal_basis": _string("A DPV legal basis, by key (`Consent`) or full IRI."),
     "retention": _string("ISO 8601 duration in years, months, weeks or days: `P90D`, `P1Y`."),
     "data_requests": {**_array(_ref("DataRequest")), "maxItems": 20},
+    "consent_period": _string(
+        "How long each individual's consent lasts; after it their data is no longer read. "
+        "ISO 8601 duration like `retention`.",
+        default=DEFAULT_CONSENT_PERIOD,
+    ),
+    "recurring": {
+        "type": "boolean",
+        "description": "The algorithm runs repeatedly, reading consented data again each time, "
+        "until the person withdraws or their consent ends.",
+        "default": False,
+    },
 }
 _REQUIRED_TERMS = ["name", "purposes", "legal_basis", "retention"]
 
@@ -328,6 +339,8 @@ SCHEMAS: dict[str, Schema] = {
             "legal_basis": _ref("Choice"),
             "retention": _string(),
             "data_requests": _array(_ref("DataRequest")),
+            "consent_period": _string(),
+            "recurring": {"type": "boolean"},
             "participants": _array(_ref("Participant")),
             "invitations": _array(_ref("Invitation")),
             "algorithm": {"oneOf": [_ref("Algorithm"), {"type": "null"}]},

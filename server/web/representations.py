@@ -37,6 +37,8 @@ def space_json(space: Space, public_url: str) -> dict[str, Any]:
         "legal_basis": _choice(terms.legal_basis, catalogue.legal_basis(terms.legal_basis)),
         "retention": terms.retention,
         "data_requests": [_data_request(r) for r in terms.data_requests],
+        "consent_period": terms.consent_period,
+        "recurring": terms.recurring,
         "participants": [_participant(space, p) for p in space.participants],
         "invitations": [invitation_json(i) for i in space.invitations],
         "algorithm": algorithm_json(space.algorithm) if space.algorithm else None,

@@ -18,7 +18,8 @@ import pytest
 
 from server import create_app
 from server.spaces.actions import Spaces
-from server.web.openapi import PATHS
+from server.web.api import CREATE_FIELDS, SPACE_FIELDS
+from server.web.openapi import PATHS, SCHEMAS
 
 PUBLIC_URL = "http://localhost:5000/"
 OWNER = "https://owner.example/profile/card#me"
@@ -236,6 +237,22 @@ def test_withdrawing_an_invitation_and_an_approval(callers, space):
     assert "no standing approval" in problem(alice.delete(f"{url}/approvals/mine"), 409)["detail"]
 
 
+def test_the_consent_terms_round_trip_and_default_when_left_out(callers):
+    owner = callers[OWNER]
+    space = create(owner)
+    assert (space["consent_period"], space["recurring"]) == ("P1Y", False)
+    url = f"/api/spaces/{space['id']}"
+    changed = owner.put(url, json={**SPACE, "consent_period": "p6m", "recurring": True})
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    for read in (changed.get_json(), owner.get(url).get_json()):
+        assert (read["consent_period"], read["recurring"]) == ("P6M", True)
+    turtle = owner.get(f"/spaces/{space['id']}", headers={"Accept": "text/turtle"})
+    assert 'consentPeriod "P6M"^^xsd:duration' in turtle.get_data(as_text=True)
+    # PUT replaces the terms: leaving the two out sets them back to the defaults.
+    again = owner.put(url, json=SPACE).get_json()
+    assert (again["consent_period"], again["recurring"]) == ("P1Y", False)
+
+
 def test_a_dpop_authenticated_request_acts_as_the_token_webid_without_a_csrf_token(
     app, monkeypatch
 ):
@@ -353,11 +370,14 @@ def test_an_invitation_cannot_be_accepted_twice(callers, space):
     )
 
 
-def test_approving_terms_that_changed_since_they_were_read_is_refused(callers, space):
+@pytest.mark.parametrize(
+    "change", [{"retention": "P30D"}, {"consent_period": "P6M"}, {"recurring": True}]
+)
+def test_approving_terms_that_changed_since_they_were_read_is_refused(callers, space, change):
     owner, alice, url = callers[OWNER], callers[ALICE], f"/api/spaces/{space['id']}"
     register(callers[BOB], space, bundle())
     seen = owner.post(f"{url}/submit").get_json()["terms_digest"]
-    assert owner.put(url, json={**SPACE, "retention": "P30D"}).status_code == 200
+    assert owner.put(url, json={**SPACE, **change}).status_code == 200
     approving = alice.post(f"{url}/approvals", json={"terms_digest": seen})
     assert "terms changed" in wrong_state(approving)
 
@@ -393,6 +413,12 @@ def test_nothing_changes_in_a_closed_space(callers, space):
     [
         ({"purposes": ["Astrology"]}, "purposes", "not a purpose"),
         ({"retention": "90 days"}, "retention", "ISO 8601"),
+        ({"consent_period": "one year"}, "consent_period", "consent period as a number of"),
+        ({"consent_period": "P0D"}, "consent_period", "longer than zero"),
+        ({"consent_period": "P20Y"}, "consent_period", "ten years or less"),
+        ({"consent_period": 365}, "consent_period", "should be a string, not a number"),
+        ({"recurring": "true"}, "recurring", "should be true or false, not a string"),
+        ({"recurring": 1}, "recurring", "should be true or false, not a number"),
         ({"roles": ["admin"]}, "roles", "not a role"),
         ({"nmae": "typo"}, "nmae", "not a field"),
         ({"name": 42}, "name", "should be a string"),
@@ -478,6 +504,49 @@ def test_a_bundle_over_the_size_limit_is_a_413_problem(app, callers, space):
     assert "larger than this server accepts" in problem(response, 413)["detail"]
 
 
+# --- The same terms through the HTML form -------------------------------------------------------
+
+FORM = {
+    "name": "Churn study",
+    "purposes": "Marketing",
+    "legal_basis": "Consent",
+    "retention_amount": "90",
+    "retention_unit": "D",
+    "consent_period_amount": "6",
+    "consent_period_unit": "M",
+    "recurring": "yes",
+}
+
+
+def test_the_form_sets_the_consent_terms_and_shows_them_back(callers):
+    owner = callers[OWNER]
+    new = owner.get("/spaces/new").get_data(as_text=True)
+    assert re.search(r'name="consent_period_amount"[^>]*value="1"', new)
+    created = owner.post("/spaces", data=FORM)
+    assert created.status_code == 303, created.get_data(as_text=True)
+    page = owner.get(created.headers["Location"]).get_data(as_text=True)
+    assert "<dd>6 months</dd>" in page
+    assert "Yes: each run reads" in page
+    space = owner.get("/api/spaces").get_json()["spaces"][0]
+    assert (space["consent_period"], space["recurring"]) == ("P6M", True)
+    edit = owner.get(f"/spaces/{space['id']}/edit").get_data(as_text=True)
+    assert re.search(r'id="recurring"[^>]*checked', edit)
+    # An unticked checkbox is not sent at all: that means the runs do not repeat.
+    unticked = {k: v for k, v in FORM.items() if k != "recurring"}
+    assert owner.post(f"/spaces/{space['id']}/edit", data=unticked).status_code == 303
+    assert owner.get(f"/api/spaces/{space['id']}").get_json()["recurring"] is False
+
+
+def test_a_bad_consent_period_in_the_form_is_shown_next_to_it(callers):
+    response = callers[OWNER].post("/spaces", data={**FORM, "consent_period_amount": "0"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="consent_period-error">The consent period must be longer than zero.' in page
+    assert 'href="#consent_period"' in page  # the error summary's link has a target:
+    assert 'id="consent_period"' in page
+    assert 'value="0"' in page  # what was typed stays
+
+
 # --- The OpenAPI document ------------------------------------------------------------------------
 
 
@@ -490,6 +559,16 @@ def test_the_openapi_document_lists_exactly_the_api_routes_and_methods(app):
             routes.setdefault(path, set()).update(methods)
     documented = {path: set(item) - {"parameters"} for path, item in PATHS.items()}
     assert documented == routes
+
+
+def test_the_openapi_schemas_name_exactly_the_fields_read_and_written(space):
+    json_types = {str: "string", list: "array", bool: "boolean"}
+    for schema, fields in (("SpaceUpdate", SPACE_FIELDS), ("SpaceCreate", CREATE_FIELDS)):
+        properties = SCHEMAS[schema]["properties"]
+        assert {n: p.get("type") for n, p in properties.items()} == {
+            n: json_types[kind] for n, kind in fields.items()
+        }, schema
+    assert set(SCHEMAS["Space"]["properties"]) == set(space)
 
 
 def test_the_openapi_document_is_public_json_whose_references_all_resolve(callers):

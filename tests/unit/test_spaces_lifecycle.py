@@ -4,6 +4,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rdflib import Literal, URIRef
 
 from server.errors import WrongState
 from server.spaces import lifecycle
@@ -17,7 +18,8 @@ from server.spaces.model import (
     SpaceStatus,
     Terms,
 )
-from server.spaces.rdf import from_graph, to_graph
+from server.spaces.rdf import DamagedRecord, from_graph, to_graph
+from vocab import DCG, XSD
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 OWNER, CODER, CONSUMER = (f"https://{n}.example/profile#me" for n in ("owner", "coder", "user"))
@@ -110,6 +112,8 @@ def test_the_space_turns_active_only_when_every_participant_approved():
             lambda s: _with(s, purposes=("https://w3id.org/dpv#AcademicResearch",)), id="purpose"
         ),
         pytest.param(lambda s: _with(s, retention="P1Y"), id="retention"),
+        pytest.param(lambda s: _with(s, consent_period="P6M"), id="consent period"),
+        pytest.param(lambda s: _with(s, recurring=True), id="recurring"),
         pytest.param(
             lambda s: _with(s, data_requests=(DataRequest("Everything", path="health/"),)),
             id="data requested",
@@ -201,3 +205,31 @@ def test_a_space_survives_the_round_trip_through_its_graph():
     assert {(a.webid, a.terms_digest, a.voided_at) for a in back.approvals} == {
         (a.webid, a.terms_digest, a.voided_at) for a in s.approvals
     }
+
+
+def test_the_consent_terms_survive_the_round_trip_as_typed_literals():
+    s = space()
+    _with(s, consent_period="P6M", recurring=True)
+    graph = to_graph(s)
+    subject = URIRef(s.iri)
+    assert graph.value(subject, DCG.consentPeriod) == Literal("P6M", datatype=XSD.duration)
+    assert graph.value(subject, DCG.recurringRuns) == Literal(True)
+    assert from_graph(s.iri, graph, revision=1).terms == s.terms
+
+
+def test_a_space_stored_before_the_consent_terms_existed_reads_with_the_defaults():
+    graph = to_graph(space())
+    graph.remove((None, DCG.consentPeriod, None))
+    graph.remove((None, DCG.recurringRuns, None))
+    terms = from_graph("https://dc.example/spaces/abc", graph, revision=1).terms
+    assert (terms.consent_period, terms.recurring) == ("P1Y", False)
+
+
+@pytest.mark.parametrize("stored", [Literal("false"), Literal(0), URIRef("https://x.example/")])
+def test_recurring_runs_stored_as_anything_but_a_boolean_is_a_damaged_record(stored):
+    # A plain "false" must not quietly read as True.
+    s = space()
+    graph = to_graph(s)
+    graph.set((URIRef(s.iri), DCG.recurringRuns, stored))
+    with pytest.raises(DamagedRecord, match="true or false"):
+        from_graph(s.iri, graph, revision=1)

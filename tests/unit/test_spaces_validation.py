@@ -4,8 +4,9 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from server.errors import ValidationFailed
+from server.spaces.model import DEFAULT_CONSENT_PERIOD
 from server.spaces.validation import check_roles, check_space, check_webid
-from server.web.forms import describe_duration, read_space_form
+from server.web.forms import SpaceForm, describe_duration, read_space_form
 
 GOOD = {
     "name": "Common customers",
@@ -56,6 +57,37 @@ def test_every_problem_is_reported_at_once_next_to_its_field():
 )
 def test_retention_must_be_a_sensible_iso_duration(retention, message):
     assert message in problems(retention=retention)["retention"][0]
+
+
+def test_consent_lasts_a_year_and_runs_do_not_repeat_unless_said_otherwise():
+    terms = check_space(**GOOD).terms
+    assert (terms.consent_period, terms.recurring) == ("P1Y", False)
+    terms = check_space(**GOOD, consent_period=" p6m ", recurring=True).terms
+    assert (terms.consent_period, terms.recurring) == ("P6M", True)
+
+
+@pytest.mark.parametrize(
+    ("consent_period", "message"),
+    [
+        ("P0D", "The consent period must be longer than zero."),
+        ("P11Y", "Keep the consent period to ten years or less."),
+        ("a year", "Give the consent period as a number of days"),
+        ("PT5H", "ISO 8601"),
+        ("", "ISO 8601"),
+    ],
+)
+def test_the_consent_period_is_checked_like_retention_under_its_own_name(consent_period, message):
+    fields = problems(consent_period=consent_period)
+    assert set(fields) == {"consent_period"}
+    assert message in fields["consent_period"][0]
+
+
+@pytest.mark.parametrize("recurring", ["true", "false", 1, 0, None, [True]])
+def test_recurring_must_be_a_real_boolean(recurring):
+    # bool("false") is True: anything but a real boolean would be a guess about intent.
+    assert problems(recurring=recurring) == {
+        "recurring": ["Say whether runs repeat with true or false: a JSON boolean, without quotes."]
+    }
 
 
 @pytest.mark.parametrize(
@@ -111,6 +143,30 @@ def test_the_form_skips_blank_rows_and_builds_the_duration():
         )
     )
     assert form.retention == "P6M"
+    # Fields absent from the post read as empty (and are then refused), like retention's.
+    assert (form.consent_period, form.recurring) == ("PY", False)
     assert form.requests == [{"kind": "", "target": "a.ttl", "description": "A"}]
     assert describe_duration("P6M") == "6 months"
     assert describe_duration("P1Y") == "1 year"
+
+
+def test_the_form_reads_the_consent_period_and_the_recurring_checkbox():
+    form = read_space_form(
+        MultiDict(
+            [
+                ("consent_period_amount", " 3 "),
+                ("consent_period_unit", "M"),
+                ("recurring", "yes"),
+            ]
+        )
+    )
+    assert (form.consent_period, form.recurring) == ("P3M", True)
+    odd_unit = read_space_form(
+        MultiDict([("consent_period_amount", "2"), ("consent_period_unit", "H")])
+    )
+    assert odd_unit.consent_period == "P2Y"  # an unknown unit falls back to the default's
+
+
+def test_a_new_form_starts_at_the_default_consent_period():
+    assert SpaceForm().consent_period == DEFAULT_CONSENT_PERIOD
+    assert SpaceForm().recurring is False
