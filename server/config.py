@@ -97,6 +97,13 @@ OPTIONS: tuple[Option, ...] = (
         "issuer a WebID profile names (the open Solid world).",
     ),
     Option(
+        "DATACAGE_WEBID",
+        str,
+        "",
+        "The datacage's own WebID: the only agent individuals' consents give Read access to. "
+        "Empty: spaces cannot take consent yet, and their invitation pages say so.",
+    ),
+    Option(
         "LOG_FORMAT",
         str,
         "json",

@@ -74,3 +74,11 @@ class Unavailable(DomainError):
     http_status = 503
     title = "Temporarily unavailable"
     problem_type = "/api/problems/unavailable"
+
+
+class PodRefused(DomainError):
+    """A person's pod (or their identity provider) refused or failed what we asked of it."""
+
+    http_status = 502
+    title = "Your pod did not accept the change"
+    problem_type = "/api/problems/pod-refused"

@@ -20,6 +20,8 @@ from connectors.solid.oidc import IssuerMetadata, JwksCache, fetch_issuer_metada
 from connectors.solid.oidc.access_token import AccessTokenVerifier
 
 from .algorithms import BundleStore
+from .consent.store import ConsentStore
+from .consent.vault import PodSessions, TokenVault
 from .registry import Registry, open_registry
 from .spaces.actions import Spaces
 
@@ -77,6 +79,10 @@ class Services:
             config["PUBLIC_URL"],
             max_bundle_bytes=int(config["MAX_BUNDLE_MIB"]) * 2**20,
         )
+
+        self.consents = ConsentStore(self.registry, config["PUBLIC_URL"])
+        self.pod_sessions = PodSessions(self.data_dir)
+        self.vault = TokenVault(self.data_dir)
 
     def registry(self) -> Registry:
         with self._lock:

@@ -3,8 +3,12 @@
 A person gives their WebID (we find their identity provider in its profile) or names their
 identity provider; we send them there with a fresh state, nonce and PKCE challenge kept in
 the encrypted session; on their return `complete_login` checks all three, the issuer, the ID
-token and that the WebID's own profile trusts that issuer. Only the WebID is kept: the tokens
-are dropped, because signing in to this server needs no access to the person's pod.
+token and that the WebID's own profile trusts that issuer.
+
+A plain sign-in keeps only the WebID: the tokens are dropped, because using this server needs
+no access to the person's pod. A sign-in started for consent or withdrawal (`purpose="pod"`)
+keeps the person's pod session sealed on the server for the few minutes of that flow
+(`pod_session`), and the flow deletes it when it ends.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
@@ -22,7 +27,7 @@ from connectors.solid.oidc import PendingLogin, begin_login, complete_login, fet
 
 from ..services import services
 from ..spaces.validation import is_safe_iri
-from . import csrf
+from . import csrf, pod_session
 from .identity import client_id, redirect_uri
 
 log = logging.getLogger(__name__)
@@ -60,20 +65,44 @@ def login_start() -> Response | tuple[str, int]:
     errors: dict[str, str] = {}
     try:
         if webid:
-            issuer = _issuer_for(webid, issuer, errors)
+            issuer = issuer_for(webid, issuer, errors)
         elif not issuer:
             errors["webid"] = "Give your WebID, or the address of your identity provider."
         elif not is_safe_iri(issuer):
             errors["issuer"] = "The identity provider must be a full http(s) address."
         if errors:
-            return _form(next_page, webid, issuer, errors, _issuer_choices(webid, errors))
+            return _form(next_page, webid, issuer, errors, issuer_choices(webid, errors))
         metadata, _ = services().issuers.get(issuer)
     except solid_errors.SolidError as exc:
         field = "issuer" if not webid or errors.get("choose") else "webid"
         errors[field] = f"We could not reach your identity provider: {exc}"
         return _form(next_page, webid, issuer, errors, [])
-    pending = begin_login(metadata, client_id=client_id(), redirect_uri=redirect_uri())
-    session[_PENDING] = {**pending.to_dict(), "next": next_page, "started": time.time()}
+    return send_to_issuer(metadata, next_page=next_page)
+
+
+def send_to_issuer(
+    metadata: Any,
+    *,
+    next_page: str,
+    purpose: str = "sign-in",
+    offline: bool = False,
+    carry: dict[str, str] | None = None,
+) -> Response:
+    """Redirect to the identity provider; the callback comes back to `next_page`.
+
+    `purpose="pod"` keeps the person's pod session for the flow that asked for it, with a
+    refresh token only when `offline` (a recurring space) needs one. `carry` is put back into
+    the session after sign-in (which otherwise starts it afresh).
+    """
+    scope = "openid webid offline_access" if offline else "openid webid"
+    pending = begin_login(metadata, client_id=client_id(), redirect_uri=redirect_uri(), scope=scope)
+    session[_PENDING] = {
+        **pending.to_dict(),
+        "next": safe_next(next_page),
+        "started": time.time(),
+        "purpose": purpose,
+        "carry": dict(carry or {}),
+    }
     return redirect(pending.authorization_url, code=303)
 
 
@@ -87,6 +116,7 @@ def login_callback() -> Response | tuple[str, int]:
         return _failed(
             "This sign-in was not started here, has already been used, or took too long."
         )
+    key = DPoPKey.generate()  # the tokens will be bound to it
     try:
         pending = PendingLogin.from_dict(stored)
         metadata, jwks = services().issuers.get(pending.issuer)
@@ -95,7 +125,7 @@ def login_callback() -> Response | tuple[str, int]:
             metadata,
             pending,
             request.args.to_dict(),
-            ProofFactory(DPoPKey.generate()),
+            ProofFactory(key),
             jwks,
         )
     except solid_errors.AuthenticationError as exc:
@@ -111,6 +141,11 @@ def login_callback() -> Response | tuple[str, int]:
         signed_in_at=time.time(),
         **{csrf.FIELD: secrets.token_urlsafe(32)},
     )
+    carried = stored.get("carry")
+    if isinstance(carried, dict):
+        session.update({str(k): str(v) for k, v in carried.items()})
+    if stored.get("purpose") == "pod":
+        pod_session.keep(result, pending, key)
     log.info("signed in", extra={"actor": result.webid, "issuer": pending.issuer})
     return redirect(safe_next(stored.get("next")), code=303)
 
@@ -123,7 +158,7 @@ def logout() -> Response:
     return redirect(url_for("home.index"), code=303)
 
 
-def _issuer_for(webid: str, chosen: str, errors: dict[str, str]) -> str:
+def issuer_for(webid: str, chosen: str, errors: dict[str, str]) -> str:
     if not is_safe_iri(webid):
         errors["webid"] = (
             "A WebID is a full http(s) address, such as https://you.example/profile/card#me."
@@ -148,7 +183,7 @@ def _issuer_for(webid: str, chosen: str, errors: dict[str, str]) -> str:
     return ""
 
 
-def _issuer_choices(webid: str, errors: dict[str, str]) -> list[str]:
+def issuer_choices(webid: str, errors: dict[str, str]) -> list[str]:
     if "choose" not in errors:
         return []
     return list(fetch_webid_profile(services().http, webid).issuers)

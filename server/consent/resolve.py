@@ -1,0 +1,94 @@
+"""Which resources of *this* person's pod a space's data requests mean.
+
+A request names a path under the pod root (`contacts/customers.ttl`, or a folder `health/`) or
+an RDF class, found through the person's type indexes. Only what exists is offered; a request
+that finds nothing is shown as such and nothing is granted for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+
+from connectors.solid import SolidClient
+from connectors.solid import errors as solid_errors
+from connectors.solid.oidc import fetch_webid_profile
+
+from ..spaces.model import DataRequest
+from .model import PodResource
+from .preview import Preview, preview
+
+
+@dataclass(frozen=True)
+class Found:
+    """One data request, matched (or not) in the person's pod."""
+
+    request: DataRequest
+    resource: PodResource | None  # None when nothing in the pod matches
+    preview: Preview | None = None
+    problem: str | None = None  # why it cannot be shared, in plain words
+
+    @property
+    def shareable(self) -> bool:
+        return self.resource is not None and self.problem is None
+
+
+def storage_of(client: SolidClient, webid: str) -> str:
+    """The person's pod root: the profile's `pim:storage` on the WebID's own host, else the
+    nearest `pim:Storage` above the profile document."""
+    profile = fetch_webid_profile(client.http, webid)
+    host = urlsplit(webid).netloc
+    for storage in profile.storages:
+        if urlsplit(storage).netloc == host:
+            return storage if storage.endswith("/") else storage + "/"
+    return client.find_storage(webid.split("#", 1)[0])
+
+
+def find_requested(
+    client: SolidClient, webid: str, requests: tuple[DataRequest, ...]
+) -> list[Found]:
+    storage = storage_of(client, webid)
+    found: list[Found] = []
+    for request in requests:
+        if request.path:
+            found.append(_at_path(client, storage, request))
+        elif request.rdf_class:
+            found.extend(_of_class(client, webid, request))
+    return found
+
+
+def _at_path(client: SolidClient, storage: str, request: DataRequest) -> Found:
+    path = request.path or ""
+    url = urljoin(storage, path.lstrip("/"))
+    if not url.startswith(storage):
+        return Found(request, None, problem="This path is outside your pod.")
+    return _look(client, request, PodResource(url, is_container=url.endswith("/")))
+
+
+def _of_class(client: SolidClient, webid: str, request: DataRequest) -> list[Found]:
+    from connectors.solid.type_index import find_instances  # noqa: PLC0415  (TEMP until helper lands)
+
+    try:
+        registrations = find_instances(client, webid, request.rdf_class or "")
+    except solid_errors.SolidError as exc:
+        return [Found(request, None, problem=f"Your type index could not be read: {exc}")]
+    if not registrations:
+        return [Found(request, None, problem="Your pod has no data registered of this kind.")]
+    return [
+        _look(client, request, PodResource(r.url, is_container=r.is_container))
+        for r in registrations
+    ]
+
+
+def _look(client: SolidClient, request: DataRequest, resource: PodResource) -> Found:
+    try:
+        return Found(
+            request, resource, preview(client, resource.url, is_container=resource.is_container)
+        )
+    except solid_errors.NotFound:
+        return Found(request, None, problem=f"Not in your pod ({resource.url}): nothing to share.")
+    except (solid_errors.Forbidden, solid_errors.Unauthenticated):
+        return Found(request, resource, problem="Your pod did not let this session read it.")
+    except solid_errors.SolidError as exc:
+        return Found(request, resource, problem=f"Your pod could not show it: {exc}")

@@ -1,0 +1,113 @@
+"""Where consents live in the registry: one graph per (space, person), written by compare-and-swap.
+
+The datacage reads the same graphs before every pull, so what this module writes is what decides
+whether a person's data may be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from rdflib import URIRef
+
+from ..errors import EditConflict, NotFound, Unavailable
+from ..registry import Registry, RegistryConflict, RegistryError
+from .model import Consent, ConsentHistory
+from .rdf import DamagedConsent, history_from_graph, history_graph, history_iri
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 5
+
+_OF_SUBJECT = """
+SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:agent ?me ; dcg:space ?space . } }
+"""
+_OF_SPACE = """
+SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:space ?space ; dcg:agent ?who . } }
+"""
+
+
+class ConsentStore:
+    """Consent histories in the registry; safe to share between threads."""
+
+    def __init__(self, registry: Callable[[], Registry], public_url: str):
+        self._registry = registry
+        self.public_url = public_url
+
+    def history(self, space_iri: str, subject: str) -> ConsentHistory:
+        """This person's consents to this space (an empty history if they never consented)."""
+        name = history_iri(self.public_url, space_iri, subject)
+        found = self.read(name)
+        return found or ConsentHistory(name, space_iri, subject)
+
+    def read(self, name: str) -> ConsentHistory | None:
+        stored = self._call(lambda r: r.read(name))
+        if stored is None:
+            return None
+        try:
+            return history_from_graph(stored.name, stored.graph, stored.revision)
+        except DamagedConsent as exc:
+            log.error("damaged consent record", extra={"graph": name, "reason": str(exc)})
+            raise Unavailable("A consent record cannot be read; an operator must look.") from exc
+
+    def write(self, history: ConsentHistory) -> None:
+        """Compare-and-swap: raises `RegistryConflict` if someone wrote since it was read."""
+        expected = history.revision
+        graph = history_graph(history)
+        history.revision = self._call(
+            lambda r: r.write(history.iri, graph, expected_revision=expected)
+        )
+
+    def change(
+        self, space_iri: str, subject: str, action: Callable[[ConsentHistory], T]
+    ) -> tuple[ConsentHistory, T]:
+        """Read, apply `action`, write; on a lost race redo the action on the fresh record."""
+        for _ in range(MAX_ATTEMPTS):
+            history = self.history(space_iri, subject)
+            outcome = action(history)
+            try:
+                self.write(history)
+                return history, outcome
+            except RegistryConflict:
+                continue
+        raise EditConflict("Your consent record is being changed elsewhere; please try again.")
+
+    def find(self, key: str, subject: str) -> tuple[ConsentHistory, Consent]:
+        """The consent a route names as `<digest>/<number>`, if it is `subject`'s own."""
+        digest, _, number = key.partition("/")
+        if not (digest.isalnum() and len(digest) == 32 and number.isdigit()):
+            raise NotFound("There is no such consent.")
+        history = self.read(f"{self.public_url}consents/{digest}")
+        consent = history.get(int(number)) if history else None
+        if history is None or consent is None or history.subject != subject:
+            raise NotFound("There is no such consent.")  # another person's is no different
+        return history, consent
+
+    def of_subject(self, subject: str) -> list[ConsentHistory]:
+        rows = self._call(lambda r: r.select(_OF_SUBJECT, {"me": URIRef(subject)}))
+        return [h for h in (self.read(str(row["g"])) for row in rows) if h]
+
+    def of_space(self, space_iri: str) -> list[ConsentHistory]:
+        rows = self._call(lambda r: r.select(_OF_SPACE, {"space": URIRef(space_iri)}))
+        return [h for h in (self.read(str(row["g"])) for row in rows) if h]
+
+    def in_force(self, space_iri: str, now: datetime) -> list[Consent]:
+        """The consents the datacage may rely on right now, one per person at most."""
+        found = []
+        for history in self.of_space(space_iri):
+            current = history.current(now)
+            if current is not None and current.counts_at(now):
+                found.append(current)
+        return sorted(found, key=lambda c: c.subject)
+
+    def _call(self, operation: Callable[[Registry], T]) -> T:
+        try:
+            return operation(self._registry())
+        except RegistryConflict:
+            raise
+        except RegistryError as exc:
+            raise Unavailable(str(exc)) from exc

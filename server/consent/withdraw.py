@@ -1,0 +1,109 @@
+"""Withdrawing consent: the registry first, then the pod.
+
+The registry record is what the datacage checks before every read, so marking it withdrawn
+excludes the person from every later run at once, even if their pod cannot be reached now.
+Taking the Read grant out of the pod and marking their receipt withdrawn needs their own
+session (a fresh sign-in, or for recurring spaces the refresh token kept encrypted); until that
+is done the record says the grant may remain, and their My data page offers to remove it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from connectors.solid import AccessMode, SolidClient
+from connectors.solid import errors as solid_errors
+
+from .model import Consent, ConsentHistory, ConsentState
+from .rdf import receipt_graph
+from .store import ConsentStore
+
+log = logging.getLogger(__name__)
+
+
+def mark_withdrawn(
+    store: ConsentStore,
+    consent: Consent,
+    *,
+    reason: str,
+    now: datetime,
+    state: ConsentState = ConsentState.WITHDRAWN,
+) -> Consent:
+    """Stop the consent counting (idempotent); return the record as stored."""
+
+    def change(history: ConsentHistory) -> Consent:
+        stored = history.get(consent.number)
+        if stored is None:
+            raise LookupError(consent.iri)
+        if stored.state in (ConsentState.GIVEN, ConsentState.REQUESTED):
+            stored.state, stored.withdrawn_at, stored.withdrawal_reason = state, now, reason
+        return stored
+
+    _, stored = store.change(consent.space_iri, consent.subject, change)
+    log.info("consent withdrawn", extra={"consent": consent.iri, "state": state.name})
+    return stored
+
+
+def revoke_grants(person: SolidClient, consent: Consent) -> list[str]:
+    """Take the grantee's Read off every resource of the consent; return what failed."""
+    left = []
+    for resource in consent.resources:
+        try:
+            person.access_control(resource.url).revoke(consent.grantee, [AccessMode.READ])
+        except solid_errors.NotFound:
+            continue  # the resource is gone, and its access list with it
+        except solid_errors.SolidError as exc:
+            log.warning("grant not removed", extra={"url": resource.url, "reason": str(exc)})
+            left.append(f"the datacage's read access to {resource.url}")
+    return left
+
+
+def remove_from_pod(
+    store: ConsentStore, person: SolidClient, consent: Consent, clock: Callable[[], datetime]
+) -> list[str]:
+    """With the person's own session: remove the grants and mark their receipt; return what
+    could not be done (empty when everything was)."""
+    if person.webid != consent.subject:
+        raise PermissionError("Only the person who gave a consent can change their pod.")
+    left = revoke_grants(person, consent)
+    if consent.receipt_url:
+        try:
+            person.put_graph(consent.receipt_url, receipt_graph(consent))
+        except solid_errors.SolidError as exc:
+            log.warning(
+                "receipt not updated", extra={"url": consent.receipt_url, "reason": str(exc)}
+            )
+            left.append(f"marking your receipt at {consent.receipt_url} as withdrawn")
+    if left:
+        return left
+    now = clock()
+
+    def done(history: ConsentHistory) -> None:
+        stored = history.get(consent.number)
+        if stored is not None:
+            stored.grant_removed_at = now
+
+    store.change(consent.space_iri, consent.subject, done)
+    consent.grant_removed_at = now
+    return []
+
+
+def expire_due(store: ConsentStore, space_iri: str, now: datetime) -> list[Consent]:
+    """Record as expired every given consent of the space whose time is up (the datacage
+    already treats them so; this makes the record and the My data page say it)."""
+    expired = []
+    for history in store.of_space(space_iri):
+        for consent in history.consents:
+            if consent.state is ConsentState.GIVEN and not consent.counts_at(now):
+                expired.append(
+                    mark_withdrawn(
+                        store,
+                        consent,
+                        reason="The consent period ended.",
+                        now=now,
+                        state=ConsentState.EXPIRED,
+                    )
+                )
+    return expired

@@ -1,0 +1,74 @@
+"""Which people's data a run may read, decided from the registry at the moment of reading.
+
+A consent counts only while it is given and not past its expiry. It is checked when a run is
+planned and again right before each person's data is pulled, so a withdrawal that lands
+mid-run still stops the read. A pod that refuses the datacage (403) is taken as the person
+having withdrawn (they took the grant back in their pod): the consent is recorded as such, and
+never retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..consent.model import Consent, ConsentState
+from ..consent.store import ConsentStore
+from ..consent.withdraw import mark_withdrawn
+
+
+@dataclass(frozen=True)
+class Excluded:
+    consent: Consent
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunConsents:
+    included: list[Consent]
+    excluded: list[Excluded]
+
+
+def consents_for_run(store: ConsentStore, space_iri: str, now: datetime) -> RunConsents:
+    included, excluded = [], []
+    for history in store.of_space(space_iri):
+        if not history.consents:
+            continue
+        latest = history.consents[-1]
+        state = latest.state_at(now)
+        if state is ConsentState.GIVEN:
+            included.append(latest)
+        elif state is ConsentState.EXPIRED:
+            excluded.append(
+                Excluded(latest, f"the consent expired on {latest.expires_at:%Y-%m-%d}")
+            )
+        elif state is ConsentState.WITHDRAWN:
+            excluded.append(Excluded(latest, "the consent was withdrawn"))
+        else:
+            excluded.append(Excluded(latest, "the consent was never completed"))
+    included.sort(key=lambda c: c.subject)
+    return RunConsents(included, excluded)
+
+
+def still_in_force(store: ConsentStore, consent: Consent, now: datetime) -> bool:
+    """Read the record again: never trust a consent read earlier in the run."""
+    history = store.history(consent.space_iri, consent.subject)
+    stored = history.get(consent.number)
+    return (
+        stored is not None
+        and stored.counts_at(now)
+        and stored.terms_digest == consent.terms_digest
+        and stored.resources == consent.resources
+    )
+
+
+def record_refusal(store: ConsentStore, consent: Consent, url: str, now: datetime) -> Consent:
+    return mark_withdrawn(
+        store,
+        consent,
+        reason=(
+            f"Your pod refused the datacage's read of {url} on {now:%Y-%m-%d %H:%M} UTC, "
+            "so the consent is treated as withdrawn."
+        ),
+        now=now,
+    )

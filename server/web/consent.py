@@ -1,0 +1,350 @@
+"""Individuals' side: the invitation page, consent by redirect, and My data.
+
+    /spaces/<id>/join          public: who asks, for what, which data, which algorithm
+    /spaces/<id>/join/qr.svg   the same link as a QR code
+    /spaces/<id>/consent       after sign-in at their own provider: their resources, previewed
+    /my-data                   every consent and every run that read their data; withdraw
+
+The pages only gather and show; `server.consent` does the work.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from connectors.solid import SolidClient, SolidSession
+from connectors.solid import errors as solid_errors
+from connectors.solid.oidc import fetch_webid_profile
+
+from ..consent.give import give_consent
+from ..consent.model import Consent
+from ..consent.resolve import Found, find_requested, storage_of
+from ..consent.usage import uses_of
+from ..consent.withdraw import mark_withdrawn, remove_from_pod
+from ..errors import NotSignedIn, PodRefused, WrongState
+from ..services import services
+from ..spaces.catalogue import purpose as purpose_choice
+from ..spaces.model import Space, SpaceStatus
+from ..spaces.validation import is_safe_iri
+from . import pod_session
+from .signin import issuer_choices, issuer_for, send_to_issuer
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("consent", __name__)
+
+_NOTICE = "notice"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _space(space_id: str) -> Space:
+    return services().spaces.store.load(space_id)
+
+
+def _datacage() -> str:
+    return current_app.config["DATACAGE_WEBID"]
+
+
+def _open_problem(space: Space) -> str | None:
+    """Why this space cannot take consent now, or None if it can."""
+    if space.status is not SpaceStatus.ACTIVE:
+        return {
+            SpaceStatus.DRAFT: "This space is still being set up; it cannot take consent yet.",
+            SpaceStatus.AWAITING_APPROVAL: "This space is waiting for its participants to "
+            "approve its terms; it cannot take consent yet.",
+            SpaceStatus.CLOSED: "This space has closed; it takes no more consent.",
+        }[space.status]
+    if not _datacage():
+        return "This server has no datacage identity configured yet, so no consent can be given."
+    return None
+
+
+# --- The invitation ---------------------------------------------------------------------------
+
+
+@bp.get("/spaces/<space_id>/join")
+def join(space_id: str) -> tuple[str, int]:
+    return _join_page(_space(space_id), {}, "", "", [])
+
+
+def _join_page(
+    space: Space, errors: dict[str, str], webid: str, issuer: str, choices: list[str]
+) -> tuple[str, int]:
+    problem = _open_problem(space)
+    current = None
+    if g.get("actor"):
+        current = services().consents.history(space.iri, g.actor).current(_now())
+    html = render_template(
+        "join.html",
+        space=space,
+        problem=problem,
+        purposes=[purpose_choice(p) for p in space.terms.purposes],
+        datacage=_datacage(),
+        current=current,
+        errors=errors,
+        webid=webid or (g.get("actor") or ""),
+        issuer=issuer,
+        choices=choices,
+        join_url=url_for("consent.join", space_id=space.id, _external=False),
+    )
+    status = 409 if problem and space.status is not SpaceStatus.ACTIVE else 200
+    return html, (422 if errors else status)
+
+
+@bp.get("/spaces/<space_id>/join/qr.svg")
+def join_qr(space_id: str) -> Response:
+    space = _space(space_id)
+    link = current_app.config["PUBLIC_URL"] + f"spaces/{space.id}/join"
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="svg", scale=5, border=2, title=space.name)
+    return Response(buffer.getvalue(), mimetype="image/svg+xml")
+
+
+@bp.post("/spaces/<space_id>/join")
+def start(space_id: str) -> WerkzeugResponse | tuple[str, int]:
+    space = _space(space_id)
+    problem = _open_problem(space)
+    if problem:
+        raise WrongState(problem)
+    webid = request.form.get("webid", "").strip()
+    issuer = request.form.get("issuer", "").strip()
+    errors: dict[str, str] = {}
+    try:
+        if webid:
+            issuer = issuer_for(webid, issuer, errors)
+        elif not issuer:
+            errors["webid"] = "Give your WebID, or the address of your identity provider."
+        elif not is_safe_iri(issuer):
+            errors["issuer"] = "The identity provider must be a full http(s) address."
+        if errors:
+            return _join_page(space, errors, webid, issuer, issuer_choices(webid, errors))
+        metadata, _ = services().issuers.get(issuer)
+    except solid_errors.SolidError as exc:
+        field = "issuer" if not webid or errors.get("choose") else "webid"
+        errors[field] = f"We could not reach your identity provider: {exc}"
+        return _join_page(space, errors, webid, issuer, [])
+    return send_to_issuer(
+        metadata,
+        next_page=url_for("consent.consent_page", space_id=space.id),
+        purpose="pod",
+        offline=space.terms.recurring,
+    )
+
+
+# --- The consent page -------------------------------------------------------------------------
+
+
+def _person(space: Space) -> SolidClient:
+    person = pod_session.current(g.get("actor"))
+    if person is None:
+        raise WrongState(
+            "To give consent, start from the invitation page and sign in at your identity "
+            "provider: your sign-in for consent has ended or was never started."
+        )
+    return person
+
+
+@bp.get("/spaces/<space_id>/consent")
+def consent_page(space_id: str) -> WerkzeugResponse | tuple[str, int]:
+    space = _space(space_id)
+    if not g.get("actor"):
+        return redirect(url_for("consent.join", space_id=space.id), 303)
+    problem = _open_problem(space)
+    if problem:
+        pod_session.end()
+        raise WrongState(problem)
+    person = _person(space)
+    try:
+        found = find_requested(person, g.actor, space.terms.data_requests)
+    except solid_errors.SolidError as exc:
+        raise PodRefused(
+            f"Your pod could not be read to show you what would be shared: {exc}"
+        ) from exc
+    return _consent_page(space, found)
+
+
+def _consent_page(space: Space, found: list[Found], status: int = 200, message: str = ""):
+    shareable = [f for f in found if f.shareable]
+    html = render_template(
+        "consent.html",
+        space=space,
+        found=found,
+        shareable=shareable,
+        purposes=[purpose_choice(p) for p in space.terms.purposes],
+        datacage=_datacage(),
+        message=message,
+    )
+    return html, status
+
+
+@bp.post("/spaces/<space_id>/consent")
+def answer(space_id: str) -> WerkzeugResponse | tuple[str, int]:
+    space = _space(space_id)
+    if not g.get("actor"):
+        raise NotSignedIn("Sign in to answer.")
+    if request.form.get("answer") != "accept":
+        pod_session.end()
+        log.info("consent declined", extra={"space": space.iri})
+        return render_template("consent_declined.html", space=space), 200
+    person = _person(space)
+    problem = _open_problem(space)
+    if problem:
+        pod_session.end()
+        raise WrongState(problem)
+    found = find_requested(person, g.actor, space.terms.data_requests)
+    resources = [f.resource for f in found if f.shareable and f.resource]
+    shown = sorted(request.form.getlist("resource"))
+    if request.form.get("terms_digest") != space.terms_digest or shown != sorted(
+        r.url for r in resources
+    ):
+        message = (
+            "What would be shared changed since the page was shown (the space's terms or the "
+            "data in your pod). Nothing was granted. Please look again."
+        )
+        return _consent_page(space, found, 409, message)
+    consent = give_consent(
+        services().consents,
+        space,
+        person,
+        grantee=_datacage(),
+        resources=resources,
+        storage=storage_of(person, g.actor),
+        clock=_now,
+    )
+    _keep_refresh_token_if_recurring(person, consent)
+    pod_session.end()
+    session[_NOTICE] = f"Thank you: your consent to {space.name} is recorded."
+    return redirect(url_for("consent.my_data", _anchor=f"consent-{consent.number}"), 303)
+
+
+def _keep_refresh_token_if_recurring(person: SolidClient, consent: Consent) -> None:
+    if not consent.recurring:
+        return
+    try:
+        services().vault.put(consent.iri, person.session.refresh_state())
+    except solid_errors.SolidError:
+        # No refresh token issued: the grant is still taken back when the person withdraws
+        # (they sign in then); the datacage stops reading at expiry in any case.
+        log.info("no refresh token to keep", extra={"consent": consent.iri})
+
+
+# --- My data ----------------------------------------------------------------------------------
+
+
+@bp.get("/my-data")
+def my_data() -> str:
+    if not g.get("actor"):
+        raise NotSignedIn("Sign in to see your data.")
+    histories = services().consents.of_subject(g.actor)
+    consents = sorted(
+        (c for h in histories for c in h.consents), key=lambda c: c.started_at, reverse=True
+    )
+    uses = uses_of(services().registry, g.actor)
+    return render_template(
+        "my_data.html",
+        consents=consents,
+        uses=uses,
+        now=_now(),
+        notice=session.pop(_NOTICE, None),
+    )
+
+
+@bp.post("/my-data/consents/<digest>/<int:number>/withdraw")
+def withdraw(digest: str, number: int) -> WerkzeugResponse:
+    consent = _own_consent(digest, number)
+    consent = mark_withdrawn(services().consents, consent, reason="You withdrew it.", now=_now())
+    return _clean_pod(consent, "Your consent is withdrawn: no run will read your data again.")
+
+
+@bp.post("/my-data/consents/<digest>/<int:number>/remove-grant")
+def remove_grant(digest: str, number: int) -> WerkzeugResponse:
+    consent = _own_consent(digest, number)
+    if consent.counts_at(_now()):
+        raise WrongState("This consent still counts; withdraw it to remove the access.")
+    return _clean_pod(consent, "")
+
+
+def _clean_pod(consent: Consent, notice: str) -> WerkzeugResponse:
+    """Take the grant out of the pod: with a kept refresh token at once, else by sign-in."""
+    if not consent.grant_may_remain:
+        session[_NOTICE] = notice
+        return redirect(url_for("consent.my_data"), 303)
+    kept = services().vault.get(consent.iri) if consent.recurring else None
+    if kept is not None:
+        try:
+            person = SolidClient(SolidSession.from_refresh_state(kept, http=services().http))
+            left = remove_from_pod(services().consents, person, consent, _now)
+            if not left:
+                services().vault.delete(consent.iri)
+            session[_NOTICE] = _cleaned(notice, left)
+            return redirect(url_for("consent.my_data"), 303)
+        except solid_errors.SolidError:
+            pass  # the kept sign-in no longer works: ask the person to sign in
+    metadata, _ = services().issuers.get(session.get("issuer") or _issuer_of(consent))
+    return send_to_issuer(
+        metadata,
+        next_page=url_for("consent.finish_cleaning"),
+        purpose="pod",
+        carry={"cleaning": consent.key, _NOTICE: notice},
+    )
+
+
+def _issuer_of(consent: Consent) -> str:
+    issuers = fetch_webid_profile(services().http, consent.subject).issuers
+    if not issuers:
+        raise PodRefused("Your WebID profile names no identity provider to sign in at.")
+    return issuers[0]
+
+
+@bp.get("/my-data/finish")
+def finish_cleaning() -> WerkzeugResponse:
+    key = session.pop("cleaning", None)
+    notice = session.pop(_NOTICE, "") or ""
+    person = pod_session.current(g.get("actor"))
+    if not key or person is None or not g.get("actor"):
+        pod_session.end()
+        session[_NOTICE] = (notice + " " if notice else "") + (
+            "The access in your pod could not be removed because the sign-in did not complete; "
+            "use Remove access on this page to try again."
+        )
+        return redirect(url_for("consent.my_data"), 303)
+    _, consent = services().consents.find(key, g.actor)
+    left = remove_from_pod(services().consents, person, consent, _now)
+    pod_session.end()
+    if not left:
+        services().vault.delete(consent.iri)
+    session[_NOTICE] = _cleaned(notice, left)
+    return redirect(url_for("consent.my_data"), 303)
+
+
+def _cleaned(notice: str, left: list[str]) -> str:
+    prefix = notice + " " if notice else ""
+    if not left:
+        return prefix + "The datacage's access was removed from your pod and your receipt says so."
+    return prefix + "We could not finish in your pod: " + "; ".join(left) + ". Try again later."
+
+
+def _own_consent(digest: str, number: int) -> Consent:
+    if not g.get("actor"):
+        raise NotSignedIn("Sign in to change your consents.")
+    _, consent = services().consents.find(f"{digest}/{number}", g.actor)
+    return consent
