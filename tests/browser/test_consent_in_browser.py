@@ -28,7 +28,7 @@ CUSTOMERS = b"""@prefix schema: <http://schema.org/> .
 <#shop-a> schema:customer <#me> .
 """
 ORDERS = b"order,amount\n1001,25.00\n1002,12.50\n"
-PRIVATE = b"<#diary> <http://schema.org/text> \"not for anyone\" .\n"
+PRIVATE = b'<#diary> <http://schema.org/text> "not for anyone" .\n'
 
 REQUESTS = [
     {"kind": "path", "target": "contacts/customers.ttl", "description": "Your customer record"},
@@ -41,9 +41,7 @@ def pods(request: pytest.FixtureRequest):
     """(make_account, account API) of a CSS with WAC, then of one with ACP."""
     if request.param == "wac":
         return request.getfixturevalue("make_account"), request.getfixturevalue("css_accounts")
-    return request.getfixturevalue("make_acp_account"), request.getfixturevalue(
-        "css_acp_accounts"
-    )
+    return request.getfixturevalue("make_acp_account"), request.getfixturevalue("css_acp_accounts")
 
 
 @pytest.fixture

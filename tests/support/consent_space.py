@@ -29,7 +29,7 @@ def make_active_space(
 ) -> Space:
     fields = check_space(
         name=name,
-        description="Find the customers two shops have in common, without either seeing the other's list.",
+        description="Find the customers two shops share, without either seeing the other's list.",
         purposes=["Marketing"],
         legal_basis="Consent",
         retention="P90D",
