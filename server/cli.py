@@ -61,3 +61,25 @@ def serve(host: str, port: int | None, production: bool, workers: int, threads: 
 def config_reference() -> None:
     """Print the configuration reference (Markdown) generated from the declared options."""
     click.echo(config.reference_markdown(), nl=False)
+
+
+@main.group()
+def consents() -> None:
+    """Individuals' consents."""
+
+
+@consents.command("expire")
+def expire_consents_command() -> None:
+    """Record consents past their end as expired, and take their grants back where a kept
+    refresh token allows (recurring spaces). Safe to run often, e.g. from a timer."""
+    from datetime import UTC, datetime
+
+    from .consent.expiry import expire_consents
+    from .services import services
+
+    found = services()
+    report = expire_consents(found.consents, found.vault, found.http, lambda: datetime.now(UTC))
+    click.echo(
+        f"{len(report.expired)} consent(s) expired; grants removed from {len(report.cleaned)} "
+        f"pod(s); {len(report.left)} left for their owners to remove from My data."
+    )

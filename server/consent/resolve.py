@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
 from connectors.solid.oidc import fetch_webid_profile
+from connectors.solid.type_index import find_instances
 
 from ..spaces.model import DataRequest
 from .model import PodResource
@@ -67,8 +67,6 @@ def _at_path(client: SolidClient, storage: str, request: DataRequest) -> Found:
 
 
 def _of_class(client: SolidClient, webid: str, request: DataRequest) -> list[Found]:
-    from connectors.solid.type_index import find_instances  # noqa: PLC0415  (TEMP until helper lands)
-
     try:
         registrations = find_instances(client, webid, request.rdf_class or "")
     except solid_errors.SolidError as exc:

@@ -26,6 +26,9 @@ MAX_ATTEMPTS = 5
 _OF_SUBJECT = """
 SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:agent ?me ; dcg:space ?space . } }
 """
+_EVERYTHING = """
+SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:space ?space ; dcg:agent ?who . ?c a dpv:Consent } }
+"""
 _OF_SPACE = """
 SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:space ?space ; dcg:agent ?who . } }
 """
@@ -93,6 +96,10 @@ class ConsentStore:
 
     def of_space(self, space_iri: str) -> list[ConsentHistory]:
         rows = self._call(lambda r: r.select(_OF_SPACE, {"space": URIRef(space_iri)}))
+        return [h for h in (self.read(str(row["g"])) for row in rows) if h]
+
+    def everything(self) -> list[ConsentHistory]:
+        rows = self._call(lambda r: r.select(_EVERYTHING))
         return [h for h in (self.read(str(row["g"])) for row in rows) if h]
 
     def in_force(self, space_iri: str, now: datetime) -> list[Consent]:

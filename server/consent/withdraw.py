@@ -89,21 +89,3 @@ def remove_from_pod(
     consent.grant_removed_at = now
     return []
 
-
-def expire_due(store: ConsentStore, space_iri: str, now: datetime) -> list[Consent]:
-    """Record as expired every given consent of the space whose time is up (the datacage
-    already treats them so; this makes the record and the My data page say it)."""
-    expired = []
-    for history in store.of_space(space_iri):
-        for consent in history.consents:
-            if consent.state is ConsentState.GIVEN and not consent.counts_at(now):
-                expired.append(
-                    mark_withdrawn(
-                        store,
-                        consent,
-                        reason="The consent period ended.",
-                        now=now,
-                        state=ConsentState.EXPIRED,
-                    )
-                )
-    return expired

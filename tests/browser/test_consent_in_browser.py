@@ -150,3 +150,53 @@ def test_an_individual_consents_by_redirect_and_withdraws(
     # The owner keeps full control of their own data.
     assert mine.get(pod + "contacts/customers.ttl").status == 200
     browser_problems.assert_none()
+
+
+def test_a_recurring_space_keeps_only_an_encrypted_refresh_token_and_uses_it_to_clean_up(
+    control_plane, page: Page, screenshot, tmp_path
+):
+    base, app, people = control_plane
+    person, owner, cage = people["person"], people["owner"], people["cage"]
+    mine = client_of(people["accounts"], person)
+    datacage = client_of(people["accounts"], cage)
+    listed = person.pod_url + "contacts/customers.ttl"
+    mine.put(listed, CUSTOMERS, "text/turtle")
+    space = make_active_space(app, owner.webid, REQUESTS[:1], recurring=True, name="Monthly")
+
+    page.goto(base + f"spaces/{space.id}/join")
+    page.get_by_label("Your WebID").fill(person.webid)
+    page.get_by_role("button", name="Sign in to decide").click()
+    callback = sign_in_at_css(page, email=person.email, password=person.password)
+    page.get_by_role("button", name="Accept").click()
+    expect(page.locator(".consent .status").first).to_have_text("Given")
+    assert status_of(datacage, listed) == 200
+
+    # The sign-in's callback cannot be replayed.
+    page.goto(callback)
+    expect(page.locator(".error-summary")).to_contain_text("already been used")
+
+    # Only the refresh token and its DPoP key are kept, sealed: no token in clear on disk.
+    vault = tmp_path / "data" / "vault"
+    sealed = list((vault / "refresh").glob("*.sealed"))
+    assert len(sealed) == 1
+    assert not list((vault / "flows").glob("*.sealed"))  # the flow's access token is gone
+    assert b"refresh" not in sealed[0].read_bytes()
+    assert oct((vault / "vault.key").stat().st_mode & 0o777) == "0o600"
+    assert oct(sealed[0].stat().st_mode & 0o777) == "0o600"
+
+    # When the consent period has passed, the sweep removes the grant with the kept token.
+    from datetime import UTC, datetime, timedelta
+
+    from server.consent.expiry import expire_consents
+    from server.services import services
+
+    found = services(app)
+    report = expire_consents(
+        found.consents, found.vault, found.http, lambda: datetime.now(UTC) + timedelta(days=400)
+    )
+    assert len(report.cleaned) == 1, report
+    assert status_of(datacage, listed) == 403
+    assert not list((vault / "refresh").glob("*.sealed"))
+    page.goto(base + "my-data")
+    expect(page.locator(".consent .status").first).to_have_text("Expired")
+    screenshot(page, "my-data-expired")
