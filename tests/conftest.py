@@ -94,7 +94,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the CSS test bed, however indirectly, with `css`."""
     for item in items:
         # `fixturenames` is the full closure, so fixtures built on `css` count too.
-        if "css" in getattr(item, "fixturenames", ()):
+        if {"css", "css_acp"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.css)
 
 
@@ -149,3 +149,40 @@ def make_user(
         return SolidUser(account, credentials, session, SolidClient(session))
 
     return make
+
+
+# --- Access Control Policies test bed ------------------------------------------------------------
+# A second CSS that protects pods with Access Control Policies (ACP, `.acr` documents) instead of
+# WAC. It starts only when a test asks for it. The factories are the WAC test bed's own, bound to
+# this server's account API (a fixture keeps its plain function as `__wrapped__`), so the two
+# kinds of pod are made the same way.
+
+
+@pytest.fixture(scope="session")
+def css_acp() -> Iterator[CommunitySolidServer]:
+    """One ACP-configured CSS for the session, stopped like `css` even when tests fail."""
+    with CommunitySolidServer(config="@css:config/file-acp.json") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def css_acp_accounts(css_acp: CommunitySolidServer) -> Iterator[CssAccountApi]:
+    """The account API of the ACP server."""
+    with CssAccountApi(css_acp.base_url) as api:
+        yield api
+
+
+@pytest.fixture
+def make_acp_account(
+    css_acp_accounts: CssAccountApi, pytestconfig: pytest.Config
+) -> Callable[..., PodAccount]:
+    """Factory: `make_acp_account("alice")`, as `make_account` but with a pod on the ACP server."""
+    return make_account.__wrapped__(css_acp_accounts, pytestconfig)
+
+
+@pytest.fixture
+def make_acp_user(
+    make_acp_account: Callable[..., PodAccount], css_acp_accounts: CssAccountApi
+) -> Callable[..., SolidUser]:
+    """Factory: `make_acp_user("alice")`, as `make_user` but logged in on the ACP server."""
+    return make_user.__wrapped__(make_acp_account, css_acp_accounts.create_client_credentials)

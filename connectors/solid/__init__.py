@@ -12,7 +12,7 @@ RFC 7636, OpenID Connect), `client` (Solid Protocol / LDP), `access` (WAC, ACP),
 (parsing hostile documents), `http` (timeouts, limits and error mapping), `errors`.
 """
 
-from .access import AccessControl, AccessMode
+from .access import AccessControl, AccessControlPolicies, AccessMode, WebAccessControl
 from .client import ContainerEntry, SolidClient
 from .dpop import DPoPAuth, DPoPKey, ProofFactory
 from .dpop_verify import ReplayCache, VerifiedProof, verify_dpop_proof
@@ -20,9 +20,11 @@ from .errors import SolidError
 from .http import Http, TlsSettings
 from .resource import Resource
 from .session import RefreshState, SolidSession
+from .type_index import TypeRegistration, find_instances
 
 __all__ = [
     "AccessControl",
+    "AccessControlPolicies",
     "AccessMode",
     "ContainerEntry",
     "DPoPAuth",
@@ -36,6 +38,9 @@ __all__ = [
     "SolidError",
     "SolidSession",
     "TlsSettings",
+    "TypeRegistration",
     "VerifiedProof",
+    "WebAccessControl",
+    "find_instances",
     "verify_dpop_proof",
 ]

@@ -1,8 +1,9 @@
 """Access control on pods: one contract (`AccessControl`), chosen per resource.
 
 `access_control_for` looks at what the pod advertises for the resource (`Link rel="acl"`) and
-returns the matching editor. Web Access Control is implemented; a pod that uses Access Control
-Policies is recognised and reported clearly until the ACP editor joins.
+returns the matching editor: `WebAccessControl` for an ACL document (`wac`), or
+`AccessControlPolicies` for an access control resource (`acp`, evaluated by `acp_rules`).
+A resource that advertises no access-control resource raises `UnsupportedAccessControl`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import errors
+from .acp import AccessControlPolicies
 from .base import AccessControl, AccessMode
 from .wac import WebAccessControl
 
@@ -18,7 +20,13 @@ if TYPE_CHECKING:
 
 ACP_ACCESS_CONTROL_RESOURCE = "http://www.w3.org/ns/solid/acp#AccessControlResource"
 
-__all__ = ["AccessControl", "AccessMode", "WebAccessControl", "access_control_for"]
+__all__ = [
+    "AccessControl",
+    "AccessControlPolicies",
+    "AccessMode",
+    "WebAccessControl",
+    "access_control_for",
+]
 
 
 def access_control_for(client: SolidClient, url: str) -> AccessControl:
@@ -29,10 +37,12 @@ def access_control_for(client: SolidClient, url: str) -> AccessControl:
             f'{url} does not advertise an access-control resource (no Link rel="acl").', url=url
         )
     if _is_acp(client, acl_url):
-        raise errors.UnsupportedAccessControl(
-            f"{url} is protected by Access Control Policies (ACP), which this version cannot "
-            "edit yet.",
-            url=url,
+        return AccessControlPolicies(
+            client,
+            resource.url,
+            acl_url,
+            is_container=resource.is_container,
+            is_storage=resource.is_storage,
         )
     return WebAccessControl(client, resource.url, acl_url, is_container=resource.is_container)
 
