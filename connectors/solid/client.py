@@ -247,7 +247,8 @@ class SolidClient:
     # --- Access control -----------------------------------------------------------------------
 
     def access_control(self, url: str) -> AccessControl:
-        """The access-control editor for a resource (WAC today; ACP beside it later)."""
+        """The access-control editor for a resource: Web Access Control or Access Control Policies,
+        whichever the pod uses for it."""
         return access_control_for(self, url)
 
 

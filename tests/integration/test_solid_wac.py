@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-import requests
 
 from connectors.solid import AccessMode, errors
 
@@ -122,23 +121,3 @@ def test_someone_without_control_cannot_change_access(alice_and_bob):
     with pytest.raises(errors.Forbidden):
         bob.client.access_control(alice.pod + "shared/one.txt").grant(bob.webid, ["Read"])
 
-
-def test_a_pod_using_acp_is_recognised_not_misedited(tmp_path):
-    """A CSS configured for Access Control Policies: we refuse clearly instead of writing WAC."""
-    from connectors.solid import SolidClient, SolidSession
-    from connectors.solid.css import CommunitySolidServer, CssAccountApi
-
-    with CommunitySolidServer(config="@css:config/file-acp.json", data_dir=tmp_path) as acp:
-        with CssAccountApi(acp.base_url) as api:
-            account = api.create_account(
-                email="acp@example.org", password="pw-acp-123", pod_name="acp"
-            )
-            credentials = api.create_client_credentials(account)
-        session = SolidSession.from_client_credentials(
-            acp.issuer, credentials.id, credentials.secret
-        )
-        client = SolidClient(session)
-        client.put(account.pod_url + "x.txt", "x", "text/plain")
-        with pytest.raises(errors.UnsupportedAccessControl, match="Access Control Policies"):
-            client.access_control(account.pod_url + "x.txt")
-        assert requests.get(account.pod_url + "x.txt", timeout=5).status_code == 401
