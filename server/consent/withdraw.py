@@ -88,4 +88,3 @@ def remove_from_pod(
     store.change(consent.space_iri, consent.subject, done)
     consent.grant_removed_at = now
     return []
-

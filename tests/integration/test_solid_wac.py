@@ -120,4 +120,3 @@ def test_someone_without_control_cannot_change_access(alice_and_bob):
     alice, bob = alice_and_bob
     with pytest.raises(errors.Forbidden):
         bob.client.access_control(alice.pod + "shared/one.txt").grant(bob.webid, ["Read"])
-
