@@ -9,11 +9,13 @@ its session cookie plus the X-CSRF-Token header (`server.web.actor`, `server.web
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from ..consent.withdraw import mark_withdrawn
 from ..errors import ValidationFailed
 from ..services import services
 from ..spaces.actions import Spaces
@@ -22,7 +24,7 @@ from ..spaces.permissions import signed_in
 from ..spaces.rdf import space_iri
 from ..spaces.validation import SpaceFields, check_roles, check_space
 from . import openapi
-from .representations import algorithm_json, api_url, invitation_json, space_json
+from .representations import algorithm_json, api_url, consent_json, invitation_json, space_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -250,3 +252,24 @@ def _json_kind(value: object) -> str:
     if isinstance(value, int | float):
         return "a number"
     return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "null")
+
+
+# --- A person's own consents -------------------------------------------------------------------
+
+
+@bp.get("/consents")
+def my_consents() -> Response:
+    now = datetime.now(UTC)
+    histories = services().consents.of_subject(signed_in(g.actor))
+    consents = sorted((c for h in histories for c in h.consents), key=lambda c: c.started_at)
+    return jsonify({"consents": [consent_json(c, _public_url(), now) for c in consents]})
+
+
+@bp.post("/consents/<digest>/<int:number>/withdraw")
+def withdraw_consent(digest: str, number: int) -> Response:
+    """Withdraws at once in the registry (no later run reads the data). Taking the grant out of
+    the pod needs the person's own pod session: `grant_may_remain` says so, and My data does it."""
+    now = datetime.now(UTC)
+    _, consent = services().consents.find(f"{digest}/{number}", signed_in(g.actor))
+    consent = mark_withdrawn(services().consents, consent, reason="You withdrew it.", now=now)
+    return jsonify(consent_json(consent, _public_url(), now))

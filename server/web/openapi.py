@@ -210,6 +210,24 @@ _OPERATIONS: dict[str, Schema] = {
             (*_WRITE, 422),
         ),
     },
+    "/api/consents": {
+        "get": _op(
+            "listMyConsents",
+            "The caller's own consents as a data subject, oldest first.",
+            {200: _answer("Every consent the caller gave, in any state.", "ConsentList")},
+            (401, 503),
+        ),
+    },
+    "/api/consents/{digest}/{number}/withdraw": {
+        "post": _op(
+            "withdrawConsent",
+            "Withdraw one of the caller's consents at once: no later run reads the data. "
+            "Removing the grant from the pod needs the person's pod session (My data does it); "
+            "`grant_may_remain` says whether that is still to do.",
+            {200: _answer("The consent after withdrawal.", "Consent")},
+            (401, 404, 503),
+        ),
+    },
     "/api/spaces/{space_id}/close": {
         "post": _op("closeSpace", "Close the space for good (owner).", {200: _space()}, _WRITE),
     },
@@ -269,8 +287,37 @@ _TERMS_INPUT: dict[str, Schema] = {
 }
 _REQUIRED_TERMS = ["name", "purposes", "legal_basis", "retention"]
 
+_CONSENT = _object(
+    {
+        "key": _string("`<digest>/<number>`: names the consent in this API's paths."),
+        "iri": _string(format="uri"),
+        "space": _string(format="uri"),
+        "space_name": _string(),
+        "state": _string(enum=["requested", "given", "withdrawn", "expired"]),
+        "purposes": _array(_string(format="uri")),
+        "resources": _array(
+            _object({"url": _string(format="uri"), "container": {"type": "boolean"}})
+        ),
+        "grantee": _string("The datacage's WebID, the only agent given Read.", format="uri"),
+        "access_system": {"type": ["string", "null"], "enum": ["WAC", "ACP", None]},
+        "consumers": _array(_string(format="uri")),
+        "algorithm_digest": _string(),
+        "terms_digest": _string(),
+        "recurring": {"type": "boolean"},
+        "given_at": {"type": ["string", "null"], "format": "date-time"},
+        "expires_at": _string(format="date-time"),
+        "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+        "withdrawal_reason": {"type": ["string", "null"]},
+        "receipt": {"type": ["string", "null"], "format": "uri"},
+        "grant_may_remain": {"type": "boolean"},
+        "my_data": _string("The page where the person can remove a remaining grant.", format="uri"),
+    }
+)
+
 SCHEMAS: dict[str, Schema] = {
     "Me": _object({"webid": WEBID}),
+    "Consent": _CONSENT,
+    "ConsentList": _object({"consents": _array(_ref("Consent"))}),
     "Role": _string(enum=ROLES),
     "Choice": _CHOICE,
     "DataRequest": _DATA_REQUEST,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..consent.model import Consent
 from ..spaces import catalogue, lifecycle
 from ..spaces.model import (
     Algorithm,
@@ -134,3 +135,33 @@ def _roles(roles: frozenset[Role]) -> list[str]:
 
 def _when(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def consent_json(consent: Consent, public_url: str, now: datetime) -> dict[str, Any]:
+    """A person's own consent, as they see it on My data."""
+
+    def moment(value: datetime | None) -> str | None:
+        return value.isoformat(timespec="seconds") if value else None
+
+    return {
+        "key": consent.key,
+        "iri": consent.iri,
+        "space": consent.space_iri,
+        "space_name": consent.space_name,
+        "state": consent.state_at(now).name.lower(),
+        "purposes": list(consent.purposes),
+        "resources": [{"url": r.url, "container": r.is_container} for r in consent.resources],
+        "grantee": consent.grantee,
+        "access_system": consent.access_system or None,
+        "consumers": list(consent.consumers),
+        "algorithm_digest": consent.algorithm_digest,
+        "terms_digest": consent.terms_digest,
+        "recurring": consent.recurring,
+        "given_at": moment(consent.given_at),
+        "expires_at": moment(consent.expires_at),
+        "withdrawn_at": moment(consent.withdrawn_at),
+        "withdrawal_reason": consent.withdrawal_reason,
+        "receipt": consent.receipt_url,
+        "grant_may_remain": consent.grant_may_remain and not consent.counts_at(now),
+        "my_data": public_url + "my-data",
+    }

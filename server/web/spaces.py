@@ -6,6 +6,8 @@ render the form again with the problems next to their fields.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from ..errors import ValidationFailed
@@ -111,7 +113,21 @@ def _overview_context(space: Space) -> dict[str, object]:
         "missing": lifecycle.missing_for_approval(space),
         "status_text": lifecycle.describe(space.status),
         "roles": list(Role),
+        "consent_counts": _consent_counts(space) if participant else {},
     }
+
+
+def _consent_counts(space: Space) -> dict[str, int]:
+    """How many people consent, by state: counts only, never who (that is theirs to know)."""
+    if not space.terms.data_requests:
+        return {}
+    now = datetime.now(UTC)
+    counts: dict[str, int] = {}
+    for history in services().consents.of_space(space.iri):
+        if history.consents:
+            label = history.consents[-1].state_at(now).label
+            counts[label] = counts.get(label, 0) + 1
+    return counts
 
 
 # --- Invitations -------------------------------------------------------------------------------

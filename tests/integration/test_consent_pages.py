@@ -248,3 +248,49 @@ def _make_public(person, url: str) -> None:
   acl:accessTo <{url}>; acl:mode acl:Read.""",
         "text/turtle",
     )
+
+
+def test_participants_find_the_invitation_link_and_counts_but_not_who_consented(setup):
+    app, space, person, _ = setup
+    client = browser(app, person.webid)
+    with_pod_session(app, client, person)
+    post(
+        client,
+        f"/spaces/{space.id}/consent",
+        answer="accept",
+        terms_digest=space.terms_digest,
+        resource=person.pod + "contacts/customers.ttl",
+    )
+    overview = browser(app, space.owner).get(f"/spaces/{space.id}")
+    assert f"/spaces/{space.id}/join" in overview.text
+    assert "Given: 1" in overview.text
+    assert person.webid not in overview.text
+
+
+def test_the_api_lists_a_persons_consents_and_withdraws_one(setup):
+    app, space, person, cage = setup
+    client = browser(app, person.webid)
+    with_pod_session(app, client, person)
+    post(
+        client,
+        f"/spaces/{space.id}/consent",
+        answer="accept",
+        terms_digest=space.terms_digest,
+        resource=person.pod + "contacts/customers.ttl",
+    )
+    listed = client.get("/api/consents").get_json()["consents"]
+    assert [(c["state"], c["access_system"]) for c in listed] == [("given", "WAC")]
+    assert listed[0]["resources"] == [
+        {"url": person.pod + "contacts/customers.ttl", "container": False}
+    ]
+    assert browser(app, space.owner).get("/api/consents").get_json() == {"consents": []}
+    stranger = browser(app, space.owner).post(
+        f"/api/consents/{listed[0]['key']}/withdraw", headers={"X-CSRF-Token": "t"}
+    )
+    assert stranger.status_code == 404  # someone else's consent does not exist for them
+    answer = client.post(
+        f"/api/consents/{listed[0]['key']}/withdraw", headers={"X-CSRF-Token": "t"}
+    )
+    assert answer.status_code == 200
+    assert answer.get_json()["state"] == "withdrawn"
+    assert answer.get_json()["grant_may_remain"] is True
