@@ -19,6 +19,7 @@ test: setup
 bench: setup
 	$(PY) bench/solid_get.py
 	$(PY) bench/control_plane.py
+	$(PY) bench/consent_check.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

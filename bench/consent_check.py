@@ -1,0 +1,164 @@
+"""What re-checking consent before every read costs the datacage, against the reads alone.
+
+The datacage never trusts a consent read earlier: right before each person's data is pulled it
+reads their consent record from the registry again (`server.datacage.pull`). This measures a
+full pull (re-check + reads + version recording) against bare GETs of the same resources by the
+same datacage client, on the same CSS, in the same run; rounds alternate A-B-B-A so drift on
+this shared machine hits both alike. Also reported: how long giving one consent takes (grant on
+two resources, receipt in the pod, three registry writes), as seen by the person.
+
+Prints `name=value` lines; the last is `consent_recheck_ratio=<pull/bare reads>`.
+
+    python bench/consent_check.py [--people N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connectors.solid import SolidClient, SolidSession
+from connectors.solid.css import CommunitySolidServer, CssAccountApi
+from server import create_app
+from server.algorithms import build_bundle
+from server.consent.give import give_consent
+from server.consent.model import PodResource
+from server.datacage.consents import consents_for_run
+from server.datacage.pull import pull
+from server.services import services
+from server.spaces.model import Role, Space
+from server.spaces.validation import check_space
+
+RECORD = b'<#me> <http://schema.org/email> "person@example.org"; <http://schema.org/name> "P" .\n'
+REQUESTS = [
+    {"kind": "path", "target": "contacts/customers.ttl", "description": "Your customer record"},
+    {"kind": "path", "target": "shop/orders.csv", "description": "Your orders"},
+]
+
+
+BUNDLE = Path(__file__).parents[1] / "tests" / "fixtures" / "bundles" / "common-customers"
+
+
+def active_space(app, owner: str) -> Space:
+    """The sample algorithm, registered and approved by an owner holding every role."""
+    fields = check_space(
+        name="Bench",
+        description="",
+        purposes=["Marketing"],
+        legal_basis="Consent",
+        retention="P90D",
+        data_requests=REQUESTS,
+    )
+    spaces = services(app).spaces
+    space = spaces.create(owner, fields, frozenset(Role))
+    spaces.register_algorithm(space.id, owner, build_bundle(BUNDLE))
+    spaces.submit_for_approval(space.id, owner)
+    return spaces.approve(space.id, owner, spaces.get(space.id, owner).terms_digest or "")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def client(api: CssAccountApi, account) -> SolidClient:
+    credentials = api.create_client_credentials(account)
+    return SolidClient(
+        SolidSession.from_client_credentials(credentials.issuer, credentials.id, credentials.secret)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, CommunitySolidServer() as css:
+        app = create_app(
+            {
+                "TESTING": True,
+                "PUBLIC_URL": "http://localhost/",
+                "DATA_DIR": str(Path(tmp) / "data"),
+                "REGISTRY_PATH": str(Path(tmp) / "registry"),  # on disk, as deployed
+                "LOG_FORMAT": "text",
+            }
+        )
+        logging.disable(logging.INFO)  # one line per consent and pull would drown the figures
+        with CssAccountApi(css.base_url) as api:
+
+            def account(label: str, i: int = 0):
+                return api.create_account(
+                    email=f"{label}{i}@example.org",
+                    password=f"pw-{label}-{i}-x",
+                    pod_name=f"{label}{i}",
+                )
+
+            owner, cage_account = account("owner"), account("cage")
+            cage = client(api, cage_account)
+            app.config["DATACAGE_WEBID"] = cage_account.webid
+            space = active_space(app, owner.webid)
+            store = services(app).consents
+            give_times = []
+            for i in range(args.people):
+                person_account = account("person", i)
+                person = client(api, person_account)
+                pod = person_account.pod_url
+                person.put(pod + "contacts/customers.ttl", RECORD, "text/turtle")
+                person.put(pod + "shop/orders.csv", b"order,amount\n1,9.50\n", "text/csv")
+                began = time.perf_counter()
+                give_consent(
+                    store,
+                    space,
+                    person,
+                    grantee=cage_account.webid,
+                    resources=[
+                        PodResource(pod + "contacts/customers.ttl"),
+                        PodResource(pod + "shop/orders.csv"),
+                    ],
+                    storage=pod,
+                    clock=now,
+                )
+                give_times.append(time.perf_counter() - began)
+
+        consents = consents_for_run(store, space.iri, now()).included
+        urls = [r.url for c in consents for r in c.resources]
+        assert len(consents) == args.people
+
+        def bare() -> float:
+            began = time.perf_counter()
+            for url in urls:
+                cage.get(url)
+            return time.perf_counter() - began
+
+        def checked() -> float:
+            began = time.perf_counter()
+            outcomes = pull(cage, store, consents, now)
+            elapsed = time.perf_counter() - began
+            assert all(len(o.inputs) == 2 for o in outcomes), "a pull was refused"
+            return elapsed
+
+        bare(), checked()  # warm both paths (connections, caches)
+        bare_times, pull_times = [], []
+        for round_ in range(args.rounds):
+            order = (bare, checked) if round_ % 2 == 0 else (checked, bare)
+            for side in order:
+                (bare_times if side is bare else pull_times).append(side())
+        services(app).close()  # before the temporary folder holding the registry goes
+    reads = len(urls)
+    print(f"people={args.people}")
+    print(f"reads_per_round={reads}")
+    print(f"bare_reads_per_s={reads / statistics.median(bare_times):.1f}")
+    print(f"pull_reads_per_s={reads / statistics.median(pull_times):.1f}")
+    print(f"consent_give_ms_median={1000 * statistics.median(give_times):.0f}")
+    print(
+        f"consent_recheck_ratio={statistics.median(pull_times) / statistics.median(bare_times):.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
