@@ -53,9 +53,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .web import api, consent, home, identity, signin, spaces
+    from .web import api, consent, home, identity, my_data, signin, spaces
 
-    for blueprint in (home.bp, identity.bp, signin.bp, spaces.bp, consent.bp, api.bp):
+    for blueprint in (home.bp, identity.bp, signin.bp, spaces.bp, consent.bp, my_data.bp, api.bp):
         app.register_blueprint(blueprint)
 
 

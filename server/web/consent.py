@@ -3,9 +3,9 @@
     /spaces/<id>/join          public: who asks, for what, which data, which algorithm
     /spaces/<id>/join/qr.svg   the same link as a QR code
     /spaces/<id>/consent       after sign-in at their own provider: their resources, previewed
-    /my-data                   every consent and every run that read their data; withdraw
 
-The pages only gather and show; `server.consent` does the work.
+My data and withdrawal are in `server.web.my_data`. The pages only gather and show;
+`server.consent` does the work.
 """
 
 from __future__ import annotations
@@ -28,15 +28,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connectors.solid import SolidClient, SolidSession
+from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
-from connectors.solid.oidc import fetch_webid_profile
 
 from ..consent.give import give_consent
 from ..consent.model import Consent
 from ..consent.resolve import Found, find_requested, storage_of
-from ..consent.usage import uses_of
-from ..consent.withdraw import mark_withdrawn, remove_from_pod
 from ..errors import NotSignedIn, PodRefused, WrongState
 from ..services import services
 from ..spaces.catalogue import purpose as purpose_choice
@@ -49,7 +46,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("consent", __name__)
 
-_NOTICE = "notice"
+#: A one-time message for the next My data page (also set by `server.web.my_data`).
+NOTICE = "notice"
 
 
 def _now() -> datetime:
@@ -232,8 +230,8 @@ def answer(space_id: str) -> WerkzeugResponse | tuple[str, int]:
     )
     _keep_refresh_token_if_recurring(person, consent)
     pod_session.end()
-    session[_NOTICE] = f"Thank you: your consent to {space.name} is recorded."
-    return redirect(url_for("consent.my_data", _anchor=f"consent-{consent.number}"), 303)
+    session[NOTICE] = f"Thank you: your consent to {space.name} is recorded."
+    return redirect(url_for("my_data.my_data", _anchor=f"consent-{consent.number}"), 303)
 
 
 def _keep_refresh_token_if_recurring(person: SolidClient, consent: Consent) -> None:
@@ -245,106 +243,3 @@ def _keep_refresh_token_if_recurring(person: SolidClient, consent: Consent) -> N
         # No refresh token issued: the grant is still taken back when the person withdraws
         # (they sign in then); the datacage stops reading at expiry in any case.
         log.info("no refresh token to keep", extra={"consent": consent.iri})
-
-
-# --- My data ----------------------------------------------------------------------------------
-
-
-@bp.get("/my-data")
-def my_data() -> str:
-    if not g.get("actor"):
-        raise NotSignedIn("Sign in to see your data.")
-    histories = services().consents.of_subject(g.actor)
-    consents = sorted(
-        (c for h in histories for c in h.consents), key=lambda c: c.started_at, reverse=True
-    )
-    uses = uses_of(services().registry, g.actor)
-    return render_template(
-        "my_data.html",
-        consents=consents,
-        uses=uses,
-        now=_now(),
-        notice=session.pop(_NOTICE, None),
-    )
-
-
-@bp.post("/my-data/consents/<digest>/<int:number>/withdraw")
-def withdraw(digest: str, number: int) -> WerkzeugResponse:
-    consent = _own_consent(digest, number)
-    consent = mark_withdrawn(services().consents, consent, reason="You withdrew it.", now=_now())
-    return _clean_pod(consent, "Your consent is withdrawn: no run will read your data again.")
-
-
-@bp.post("/my-data/consents/<digest>/<int:number>/remove-grant")
-def remove_grant(digest: str, number: int) -> WerkzeugResponse:
-    consent = _own_consent(digest, number)
-    if consent.counts_at(_now()):
-        raise WrongState("This consent still counts; withdraw it to remove the access.")
-    return _clean_pod(consent, "")
-
-
-def _clean_pod(consent: Consent, notice: str) -> WerkzeugResponse:
-    """Take the grant out of the pod: with a kept refresh token at once, else by sign-in."""
-    if not consent.grant_may_remain:
-        session[_NOTICE] = notice
-        return redirect(url_for("consent.my_data"), 303)
-    kept = services().vault.get(consent.iri) if consent.recurring else None
-    if kept is not None:
-        try:
-            person = SolidClient(SolidSession.from_refresh_state(kept, http=services().http))
-            left = remove_from_pod(services().consents, person, consent, _now)
-            if not left:
-                services().vault.delete(consent.iri)
-            session[_NOTICE] = _cleaned(notice, left)
-            return redirect(url_for("consent.my_data"), 303)
-        except solid_errors.SolidError:
-            pass  # the kept sign-in no longer works: ask the person to sign in
-    metadata, _ = services().issuers.get(session.get("issuer") or _issuer_of(consent))
-    return send_to_issuer(
-        metadata,
-        next_page=url_for("consent.finish_cleaning"),
-        purpose="pod",
-        carry={"cleaning": consent.key, _NOTICE: notice},
-    )
-
-
-def _issuer_of(consent: Consent) -> str:
-    issuers = fetch_webid_profile(services().http, consent.subject).issuers
-    if not issuers:
-        raise PodRefused("Your WebID profile names no identity provider to sign in at.")
-    return issuers[0]
-
-
-@bp.get("/my-data/finish")
-def finish_cleaning() -> WerkzeugResponse:
-    key = session.pop("cleaning", None)
-    notice = session.pop(_NOTICE, "") or ""
-    person = pod_session.current(g.get("actor"))
-    if not key or person is None or not g.get("actor"):
-        pod_session.end()
-        session[_NOTICE] = (notice + " " if notice else "") + (
-            "The access in your pod could not be removed because the sign-in did not complete; "
-            "use Remove access on this page to try again."
-        )
-        return redirect(url_for("consent.my_data"), 303)
-    _, consent = services().consents.find(key, g.actor)
-    left = remove_from_pod(services().consents, person, consent, _now)
-    pod_session.end()
-    if not left:
-        services().vault.delete(consent.iri)
-    session[_NOTICE] = _cleaned(notice, left)
-    return redirect(url_for("consent.my_data"), 303)
-
-
-def _cleaned(notice: str, left: list[str]) -> str:
-    prefix = notice + " " if notice else ""
-    if not left:
-        return prefix + "The datacage's access was removed from your pod and your receipt says so."
-    return prefix + "We could not finish in your pod: " + "; ".join(left) + ". Try again later."
-
-
-def _own_consent(digest: str, number: int) -> Consent:
-    if not g.get("actor"):
-        raise NotSignedIn("Sign in to change your consents.")
-    _, consent = services().consents.find(f"{digest}/{number}", g.actor)
-    return consent

@@ -258,3 +258,50 @@ def test_an_expired_consent_is_excluded_from_a_run_and_a_refused_read_counts_as_
     assert history.consents[-1].state is ConsentState.WITHDRAWN
     assert "refused" in history.consents[-1].withdrawal_reason
     assert consents_for_run(store, space.iri, clock()).included == []
+
+
+def test_a_request_for_a_kind_of_data_is_found_through_the_persons_type_index(make_user, tmp_path):
+    owner, person, cage = make_user("owner"), make_user("person"), make_user("cage")
+    app = create_app(
+        {
+            "TESTING": True,
+            "PUBLIC_URL": "http://dc.example/",
+            "DATA_DIR": str(tmp_path / "data"),
+            "REGISTRY_PATH": ":memory:",
+            "DATACAGE_WEBID": cage.webid,
+        }
+    )
+    pod = person.pod
+    person.client.put(pod + "orders/2026-01.csv", b"order,amount\n1,2\n", "text/csv")
+    index = pod + "settings/publicTypeIndex.ttl"
+    person.client.put(
+        index,
+        """@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+<#orders> a solid:TypeRegistration; solid:forClass <http://schema.org/Order>;
+    solid:instanceContainer <../orders/>.""",
+        "text/turtle",
+    )
+    person.client.patch_sparql(
+        pod + "profile/card",
+        f"INSERT DATA {{ <{person.webid}> <http://www.w3.org/ns/solid/terms#publicTypeIndex> "
+        f"<{index}> . }}",
+    )
+    space = make_active_space(
+        app,
+        owner.webid,
+        [{"kind": "class", "target": "http://schema.org/Order", "description": "Your orders"}],
+    )
+    [found] = find_requested(person.client, person.webid, space.terms.data_requests)
+    assert found.resource == PodResource(pod + "orders/", is_container=True)
+    assert found.preview.sample == ("2026-01.csv",)
+    give_consent(
+        services(app).consents,
+        space,
+        person.client,
+        grantee=cage.webid,
+        resources=[found.resource],
+        storage=pod,
+        clock=Clock(),
+    )
+    assert can_read(cage.client, pod + "orders/2026-01.csv")  # members of the folder, as shown
+    assert not can_read(cage.client, index)

@@ -268,7 +268,7 @@ def test_participants_find_the_invitation_link_and_counts_but_not_who_consented(
 
 
 def test_the_api_lists_a_persons_consents_and_withdraws_one(setup):
-    app, space, person, cage = setup
+    app, space, person, _cage = setup
     client = browser(app, person.webid)
     with_pod_session(app, client, person)
     post(
@@ -294,3 +294,24 @@ def test_the_api_lists_a_persons_consents_and_withdraws_one(setup):
     assert answer.status_code == 200
     assert answer.get_json()["state"] == "withdrawn"
     assert answer.get_json()["grant_may_remain"] is True
+
+
+def test_a_consent_iri_answers_its_subject_with_the_record_and_nobody_else(setup):
+    app, space, person, _ = setup
+    client = browser(app, person.webid)
+    with_pod_session(app, client, person)
+    post(
+        client,
+        f"/spaces/{space.id}/consent",
+        answer="accept",
+        terms_digest=space.terms_digest,
+        resource=person.pod + "contacts/customers.ttl",
+    )
+    [consent] = client.get("/api/consents").get_json()["consents"]
+    path = urlsplit(consent["iri"]).path
+    turtle = client.get(path, headers={"Accept": "text/turtle"})
+    assert turtle.mimetype == "text/turtle"
+    assert "dpv:ConsentGiven" in turtle.text
+    assert client.get(path).status_code == 303  # a browser goes to My data
+    assert browser(app, space.owner).get(path, headers={"Accept": "text/turtle"}).status_code == 404
+    assert app.test_client().get(path).status_code in (303, 401)  # signed out: sign in first
