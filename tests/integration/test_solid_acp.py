@@ -125,7 +125,7 @@ def test_revoking_one_agent_of_a_shared_policy_keeps_the_others(alice_and_bob, m
 
 def test_concurrent_grants_do_not_overwrite_each_other(alice_and_bob, make_acp_user):
     alice, bob = alice_and_bob
-    others = [bob, make_acp_user("friend")]
+    others = [bob] + [make_acp_user(f"friend{i}") for i in range(5)]
     url = alice.pod + "shared/two.txt"
     failures: list[BaseException] = []
     start = threading.Barrier(len(others))

@@ -96,13 +96,16 @@ def test_revoking_one_agent_of_a_shared_authorization_keeps_the_others(alice_and
 
 def test_concurrent_grants_do_not_overwrite_each_other(alice_and_bob, make_user):
     alice, bob = alice_and_bob
-    others = [bob] + [make_user(f"friend{i}") for i in range(3)]
+    others = [bob] + [make_user(f"friend{i}") for i in range(5)]
     url = alice.pod + "shared/two.txt"
     failures: list[BaseException] = []
+    start = threading.Barrier(len(others))  # all read the same ETag, so most writes collide
 
     def grant(user):
         try:
-            alice.client.access_control(url).grant(user.webid, ["Read"])
+            access = alice.client.access_control(url)
+            start.wait(10)
+            access.grant(user.webid, ["Read"])
         except BaseException as exc:  # reported below
             failures.append(exc)
 

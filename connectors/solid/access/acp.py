@@ -10,7 +10,7 @@ Rules this editor keeps (the evaluation itself is in `acp_rules`):
 - No edit is written if the editing WebID (and any listed owner) would lose `acl:Control`,
   counting the ancestors' member controls, denials included.
 - Writes are conditional on the ETag we read (`If-Match`, or `If-None-Match: *` for a new ACR),
-  retried a few times, so two concurrent grants never overwrite each other.
+  retried with jittered backoff, so concurrent grants never overwrite each other.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from .acp_rules import (
     policies,
 )
 from .base import AccessControl, AccessMode
+from .contention import write_attempts
 
 if TYPE_CHECKING:
     from ..client import SolidClient
 
-_WRITE_ATTEMPTS = 3
 _LINKS = (ACP.accessControl, ACP.memberAccessControl)
 _CONDITIONS = (*POSITIVE_CONDITIONS, ACP.noneOf)
 
@@ -103,7 +103,7 @@ class AccessControlPolicies(AccessControl):
 
     def _edit(self, change: Callable[[Graph], None]) -> None:
         ancestors = self._ancestors()  # never edited by us, so read once for all attempts
-        for _ in range(_WRITE_ATTEMPTS):
+        for _ in write_attempts():
             document = self._read_own()
             edited = _copy(document.graph)
             change(edited)

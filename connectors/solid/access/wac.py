@@ -6,7 +6,7 @@ Rules this editor keeps:
   what was inherited, so nobody loses access they had, the owner included.
 - No edit is written if the editing WebID (and any listed owner) would lose `acl:Control`.
 - Writes are conditional on the ETag we read (`If-Match`, or `If-None-Match: *` for a new ACL),
-  retried a few times, so two concurrent grants never overwrite each other.
+  retried with jittered backoff, so concurrent grants never overwrite each other.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from rdflib.term import Node
 
 from .. import errors
 from .base import AccessControl, AccessMode
+from .contention import write_attempts
 
 if TYPE_CHECKING:
     from ..client import SolidClient
 
 ACL = Namespace("http://www.w3.org/ns/auth/acl#")
 _SUBJECT_PREDICATES = (ACL.agent, ACL.agentClass, ACL.agentGroup, ACL.origin)
-_WRITE_ATTEMPTS = 3
 _MODES = {URIRef(mode.iri): mode for mode in AccessMode}
 
 
@@ -92,7 +92,7 @@ class WebAccessControl(AccessControl):
         return _Scope(self.acl_url, self.resource_url, include_members)
 
     def _edit(self, change) -> None:  # Callable[[Graph], None]
-        for _ in range(_WRITE_ATTEMPTS):
+        for _ in write_attempts():
             document = self._read_own()
             if not document.exists:
                 document.graph = self._seed_from_inherited()
