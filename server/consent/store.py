@@ -15,7 +15,7 @@ from rdflib import URIRef
 
 from ..errors import EditConflict, NotFound, Unavailable
 from ..registry import Registry, RegistryConflict, RegistryError
-from .model import Consent, ConsentHistory
+from .model import Consent, ConsentHistory, ConsentState
 from .rdf import DamagedConsent, history_from_graph, history_graph, history_iri
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,21 @@ SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:agent ?me ; dcg:space ?space . } }
 """
 _EVERYTHING = """
 SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:space ?space ; dcg:agent ?who . ?c a dpv:Consent } }
+"""
+# Each person's latest consent to the space: one row per person, however many consented. (Not
+# counted in SPARQL: the registry's bindings are a trailing VALUES clause, which would join
+# after a GROUP BY instead of filtering before it.)
+_LATEST = """
+SELECT ?c ?status ?expires WHERE {
+  GRAPH ?g {
+    ?g dcg:space ?space .
+    ?c a dpv:Consent ; dpv:hasConsentStatus ?status ; dcterms:identifier ?number ;
+       dcg:expiresAt ?expires .
+    FILTER NOT EXISTS {
+      ?later a dpv:Consent ; dcterms:identifier ?other . FILTER(?other > ?number)
+    }
+  }
+}
 """
 _OF_SPACE = """
 SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:space ?space ; dcg:agent ?who . } }
@@ -101,6 +116,18 @@ class ConsentStore:
     def everything(self) -> list[ConsentHistory]:
         rows = self._call(lambda r: r.select(_EVERYTHING))
         return [h for h in (self.read(str(row["g"])) for row in rows) if h]
+
+    def counts(self, space_iri: str, now: datetime) -> dict[ConsentState, int]:
+        """How many people's latest consent to the space is in each state (never who)."""
+        rows = self._call(lambda r: r.select(_LATEST, {"space": URIRef(space_iri)}))
+        counts: dict[ConsentState, int] = {}
+        for row in rows:
+            state = ConsentState(row["status"])
+            expires = row["expires"].toPython()  # type: ignore[union-attr]
+            if state is ConsentState.GIVEN and isinstance(expires, datetime) and expires <= now:
+                state = ConsentState.EXPIRED
+            counts[state] = counts.get(state, 0) + 1
+        return counts
 
     def in_force(self, space_iri: str, now: datetime) -> list[Consent]:
         """The consents the datacage may rely on right now, one per person at most."""

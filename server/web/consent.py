@@ -208,7 +208,13 @@ def answer(space_id: str) -> WerkzeugResponse | tuple[str, int]:
     if problem:
         pod_session.end()
         raise WrongState(problem)
-    found = find_requested(person, g.actor, space.terms.data_requests)
+    try:
+        found = find_requested(person, g.actor, space.terms.data_requests)
+        storage = storage_of(person, g.actor)
+    except solid_errors.SolidError as exc:
+        raise PodRefused(
+            f"Your pod could not be read, so nothing was granted or recorded: {exc}"
+        ) from exc
     resources = [f.resource for f in found if f.shareable and f.resource]
     shown = sorted(request.form.getlist("resource"))
     if request.form.get("terms_digest") != space.terms_digest or shown != sorted(
@@ -225,7 +231,7 @@ def answer(space_id: str) -> WerkzeugResponse | tuple[str, int]:
         person,
         grantee=_datacage(),
         resources=resources,
-        storage=storage_of(person, g.actor),
+        storage=storage,
         clock=_now,
     )
     _keep_refresh_token_if_recurring(person, consent)

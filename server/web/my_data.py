@@ -86,7 +86,13 @@ def _clean_pod(consent: Consent, notice: str) -> WerkzeugResponse:
             return redirect(url_for("my_data.my_data"), 303)
         except solid_errors.SolidError:
             pass  # the kept sign-in no longer works: ask the person to sign in
-    metadata, _ = services().issuers.get(session.get("issuer") or _issuer_of(consent))
+    try:
+        metadata, _ = services().issuers.get(session.get("issuer") or _issuer_of(consent))
+    except solid_errors.SolidError:
+        session[NOTICE] = _cleaned(
+            notice, ["reaching your identity provider to remove the access from your pod"]
+        )
+        return redirect(url_for("my_data.my_data"), 303)
     return send_to_issuer(
         metadata,
         next_page=url_for("my_data.finish_cleaning"),

@@ -121,13 +121,8 @@ def _consent_counts(space: Space) -> dict[str, int]:
     """How many people consent, by state: counts only, never who (that is theirs to know)."""
     if not space.terms.data_requests:
         return {}
-    now = datetime.now(UTC)
-    counts: dict[str, int] = {}
-    for history in services().consents.of_space(space.iri):
-        if history.consents:
-            label = history.consents[-1].state_at(now).label
-            counts[label] = counts.get(label, 0) + 1
-    return counts
+    counts = services().consents.counts(space.iri, datetime.now(UTC))
+    return {state.label: count for state, count in counts.items()}
 
 
 # --- Invitations -------------------------------------------------------------------------------

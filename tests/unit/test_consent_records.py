@@ -178,3 +178,38 @@ def test_a_pod_session_lasts_only_for_the_flow(tmp_path):
     sessions.lifetime = 0  # the person closed the tab and came back too late
     assert sessions.get("flow") is None
     assert not list((tmp_path / "vault" / "flows").glob("*.sealed"))  # deleted, not just hidden
+
+
+def test_counts_take_each_persons_latest_consent_as_it_stands_now():
+    from server.consent.store import ConsentStore
+    from server.registry import open_registry
+
+    with open_registry(path=":memory:") as registry:
+        store = ConsentStore(lambda: registry, "https://dc.example/")
+        space = "https://dc.example/spaces/abc"
+
+        def person(name: str, *states: ConsentState, expired: bool = False) -> None:
+            history = store.history(space, f"https://{name}.example/profile/card#me")
+            for number, state in enumerate(states, start=1):
+                ends = T0 - timedelta(days=1) if expired else T0 + timedelta(days=30)
+                history.consents.append(
+                    consent(
+                        iri=f"{history.iri}/{number}",
+                        number=number,
+                        subject=history.subject,
+                        state=state,
+                        expires_at=ends,
+                    )
+                )
+            store.write(history)
+
+        person("ana", ConsentState.WITHDRAWN, ConsentState.GIVEN)  # came back: given
+        person("bo", ConsentState.GIVEN, ConsentState.WITHDRAWN)  # left: withdrawn
+        person("cy", ConsentState.GIVEN, expired=True)  # past its end: expired
+        person("di", ConsentState.GIVEN)
+        assert store.counts(space, T0) == {
+            ConsentState.GIVEN: 2,
+            ConsentState.WITHDRAWN: 1,
+            ConsentState.EXPIRED: 1,
+        }
+        assert store.counts("https://dc.example/spaces/other", T0) == {}
