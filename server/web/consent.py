@@ -38,9 +38,8 @@ from ..errors import NotSignedIn, PodRefused, WrongState
 from ..services import services
 from ..spaces.catalogue import purpose as purpose_choice
 from ..spaces.model import Space, SpaceStatus
-from ..spaces.validation import is_safe_iri
 from . import pod_session
-from .signin import issuer_choices, issuer_for, send_to_issuer
+from .signin import find_issuer, send_to_issuer
 
 log = logging.getLogger(__name__)
 
@@ -123,25 +122,11 @@ def start(space_id: str) -> WerkzeugResponse | tuple[str, int]:
     problem = _open_problem(space)
     if problem:
         raise WrongState(problem)
-    webid = request.form.get("webid", "").strip()
-    issuer = request.form.get("issuer", "").strip()
-    errors: dict[str, str] = {}
-    try:
-        if webid:
-            issuer = issuer_for(webid, issuer, errors)
-        elif not issuer:
-            errors["webid"] = "Give your WebID, or the address of your identity provider."
-        elif not is_safe_iri(issuer):
-            errors["issuer"] = "The identity provider must be a full http(s) address."
-        if errors:
-            return _join_page(space, errors, webid, issuer, issuer_choices(webid, errors))
-        metadata, _ = services().issuers.get(issuer)
-    except solid_errors.SolidError as exc:
-        field = "issuer" if not webid or errors.get("choose") else "webid"
-        errors[field] = f"We could not reach your identity provider: {exc}"
-        return _join_page(space, errors, webid, issuer, [])
+    found = find_issuer(request.form.get("webid", ""), request.form.get("issuer", ""))
+    if found.metadata is None:
+        return _join_page(space, found.errors, found.webid, found.issuer, found.choices)
     return send_to_issuer(
-        metadata,
+        found.metadata,
         next_page=url_for("consent.consent_page", space_id=space.id),
         purpose="pod",
         offline=space.terms.recurring,

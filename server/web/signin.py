@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
@@ -23,7 +24,13 @@ from werkzeug.wrappers import Response
 
 from connectors.solid import errors as solid_errors
 from connectors.solid.dpop import DPoPKey, ProofFactory
-from connectors.solid.oidc import PendingLogin, begin_login, complete_login, fetch_webid_profile
+from connectors.solid.oidc import (
+    IssuerMetadata,
+    PendingLogin,
+    begin_login,
+    complete_login,
+    fetch_webid_profile,
+)
 
 from ..services import services
 from ..spaces.validation import is_safe_iri
@@ -60,24 +67,10 @@ def login_form() -> str:
 @bp.post("/login")
 def login_start() -> Response | tuple[str, int]:
     next_page = safe_next(request.form.get("next"))
-    webid = request.form.get("webid", "").strip()
-    issuer = request.form.get("issuer", "").strip()
-    errors: dict[str, str] = {}
-    try:
-        if webid:
-            issuer = issuer_for(webid, issuer, errors)
-        elif not issuer:
-            errors["webid"] = "Give your WebID, or the address of your identity provider."
-        elif not is_safe_iri(issuer):
-            errors["issuer"] = "The identity provider must be a full http(s) address."
-        if errors:
-            return _form(next_page, webid, issuer, errors, issuer_choices(webid, errors))
-        metadata, _ = services().issuers.get(issuer)
-    except solid_errors.SolidError as exc:
-        field = "issuer" if not webid or errors.get("choose") else "webid"
-        errors[field] = f"We could not reach your identity provider: {exc}"
-        return _form(next_page, webid, issuer, errors, [])
-    return send_to_issuer(metadata, next_page=next_page)
+    found = find_issuer(request.form.get("webid", ""), request.form.get("issuer", ""))
+    if found.metadata is None:
+        return _form(next_page, found.webid, found.issuer, found.errors, found.choices)
+    return send_to_issuer(found.metadata, next_page=next_page)
 
 
 def send_to_issuer(
@@ -158,35 +151,59 @@ def logout() -> Response:
     return redirect(url_for("home.index"), code=303)
 
 
-def issuer_for(webid: str, chosen: str, errors: dict[str, str]) -> str:
-    if not is_safe_iri(webid):
-        errors["webid"] = (
+@dataclass
+class IssuerLookup:
+    """What a sign-in form's WebID or issuer led to: the issuer's metadata, or why not."""
+
+    webid: str
+    issuer: str
+    metadata: IssuerMetadata | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)  # when the profile names several
+
+
+def find_issuer(webid: str, issuer: str) -> IssuerLookup:
+    """Resolve a sign-in form: the WebID's profile names the issuer (or the person gave one)."""
+    found = IssuerLookup(webid.strip(), issuer.strip())
+    try:
+        if found.webid:
+            found.issuer = _issuer_of_webid(found)
+        elif not found.issuer:
+            found.errors["webid"] = "Give your WebID, or the address of your identity provider."
+        elif not is_safe_iri(found.issuer):
+            found.errors["issuer"] = "The identity provider must be a full http(s) address."
+        if not found.errors:
+            found.metadata, _ = services().issuers.get(found.issuer)
+    except solid_errors.SolidError as exc:
+        target = "issuer" if not found.webid or found.choices else "webid"
+        found.errors[target] = f"We could not reach your identity provider: {exc}"
+    return found
+
+
+def _issuer_of_webid(found: IssuerLookup) -> str:
+    if not is_safe_iri(found.webid):
+        found.errors["webid"] = (
             "A WebID is a full http(s) address, such as https://you.example/profile/card#me."
         )
         return ""
     try:
-        issuers = list(fetch_webid_profile(services().http, webid).issuers)
+        issuers = list(fetch_webid_profile(services().http, found.webid).issuers)
     except solid_errors.SolidError as exc:
-        errors["webid"] = f"We could not read the profile of this WebID: {exc}"
+        found.errors["webid"] = f"We could not read the profile of this WebID: {exc}"
         return ""
     if not issuers:
-        errors["webid"] = (
+        found.errors["webid"] = (
             "This WebID's profile names no identity provider (solid:oidcIssuer), "
             "so there is nowhere to sign in."
         )
         return ""
     if len(issuers) == 1:
         return issuers[0]
-    if chosen in issuers:
-        return chosen
-    errors["choose"] = "Your profile names several identity providers; choose one."
+    if found.issuer in issuers:
+        return found.issuer
+    found.choices = issuers
+    found.errors["choose"] = "Your profile names several identity providers; choose one."
     return ""
-
-
-def issuer_choices(webid: str, errors: dict[str, str]) -> list[str]:
-    if "choose" not in errors:
-        return []
-    return list(fetch_webid_profile(services().http, webid).issuers)
 
 
 def _form(next_page: str, webid: str, issuer: str, errors: dict[str, str], choices: list[str]):
