@@ -28,8 +28,8 @@ from server import create_app
 from server.algorithms import build_bundle
 from server.consent.give import give_consent
 from server.consent.model import PodResource
-from server.datacage.consents import consents_for_run
-from server.datacage.pull import pull
+from server.datacage.consents import RegistryAuthority, consents_for_run
+from server.datacage.pull import PullLimits, pull
 from server.services import services
 from server.spaces.model import Role, Space
 from server.spaces.validation import check_space
@@ -135,26 +135,43 @@ def main() -> None:
                 cage.get(url)
             return time.perf_counter() - began
 
-        def checked() -> float:
+        authority = RegistryAuthority(store, now)
+
+        def pulled(limits: PullLimits) -> float:
             began = time.perf_counter()
-            outcomes = pull(cage, store, consents, now)
+            outcomes = pull(cage, authority, consents, limits)
             elapsed = time.perf_counter() - began
             assert all(len(o.inputs) == 2 for o in outcomes), "a pull was refused"
             return elapsed
 
-        bare(), checked()  # warm both paths (connections, caches)
-        bare_times, pull_times = [], []
+        # One person at a time against bare sequential reads: the cost of the re-checks alone.
+        def checked() -> float:
+            return pulled(PullLimits(people_at_once=1))
+
+        # The pool as the worker runs it: what parallel pulls buy against one pod server.
+        def parallel() -> float:
+            return pulled(PullLimits())
+
+        sides = {bare: [], checked: [], parallel: []}
+        for side in sides:
+            side()  # warm every path (connections, caches)
         for round_ in range(args.rounds):
-            order = (bare, checked) if round_ % 2 == 0 else (checked, bare)
+            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
             for side in order:
-                (bare_times if side is bare else pull_times).append(side())
+                sides[side].append(side())
+        bare_times, pull_times, parallel_times = sides.values()
         services(app).close()  # before the temporary folder holding the registry goes
     reads = len(urls)
     print(f"people={args.people}")
     print(f"reads_per_round={reads}")
     print(f"bare_reads_per_s={reads / statistics.median(bare_times):.1f}")
     print(f"pull_reads_per_s={reads / statistics.median(pull_times):.1f}")
+    print(f"parallel_pull_reads_per_s={reads / statistics.median(parallel_times):.1f}")
     print(f"consent_give_ms_median={1000 * statistics.median(give_times):.0f}")
+    print(
+        "parallel_pull_speedup="
+        f"{statistics.median(pull_times) / statistics.median(parallel_times):.3f}"
+    )
     print(
         f"consent_recheck_ratio={statistics.median(pull_times) / statistics.median(bare_times):.3f}"
     )

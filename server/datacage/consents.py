@@ -9,6 +9,7 @@ never retried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,3 +73,21 @@ def record_refusal(store: ConsentStore, consent: Consent, url: str, now: datetim
         ),
         now=now,
     )
+
+
+class RegistryAuthority:
+    """The consent authority read straight from the registry (the control plane's own view).
+
+    The worker process asks the control plane over HTTP instead (`ControlPlane`); both answer
+    the same two questions, so a pull does not care which one it talks to.
+    """
+
+    def __init__(self, store: ConsentStore, clock: Callable[[], datetime]):
+        self.store = store
+        self.clock = clock
+
+    def still_in_force(self, consent: Consent) -> bool:
+        return still_in_force(self.store, consent, self.clock())
+
+    def record_refusal(self, consent: Consent, url: str) -> None:
+        record_refusal(self.store, consent, url, self.clock())

@@ -1,28 +1,58 @@
 """Reading consented data from pods, person by person, exactly as each consent lists it.
 
-One person's failure is that person's part of the run, never the whole run. A 403 is a
-withdrawal signal (recorded, not retried); an unreachable pod is reported as such.
+People are read in parallel by a bounded pool, with a per-host limit so one pod server is never
+hit by every worker at once. Each read is retried with backoff when the server fails (5xx) or
+does not answer in time; anything else is final. One person's failure is that person's part of
+the run, never the whole run: a 403 is a withdrawal signal (recorded, not retried), an
+unreachable pod is reported as such. Every read keeps the ETag, so provenance can name the exact
+version used.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import random
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Protocol
+from urllib.parse import urlsplit
 
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
 
-from ..consent.model import Consent
-from ..consent.store import ConsentStore
+from ..consent.model import PodResource
 from ..consent.usage import Read
-from .consents import record_refusal, still_in_force
 
 log = logging.getLogger(__name__)
 
 #: Most resources read under one container grant, so a huge folder cannot swamp a run.
 MAX_MEMBERS = 1000
+
+
+class ConsentLike(Protocol):
+    iri: str
+    subject: str
+    resources: tuple[PodResource, ...]
+
+
+class ConsentAuthority(Protocol):
+    """Where the datacage asks whether a consent still counts, and reports a pod's refusal."""
+
+    def still_in_force(self, consent: ConsentLike) -> bool: ...
+
+    def record_refusal(self, consent: ConsentLike, url: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PullLimits:
+    people_at_once: int = 8
+    per_host: int = 4
+    attempts: int = 4
+    first_backoff_s: float = 0.2
+    longest_backoff_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -35,9 +65,10 @@ class Input:
 
 @dataclass
 class PersonOutcome:
-    consent: Consent
+    consent: ConsentLike
     inputs: list[Input] = field(default_factory=list)
     skipped: str | None = None  # why nothing was read for this person
+    withdrawn: bool = False  # the pod refused: recorded as a withdrawal
 
     @property
     def reads(self) -> list[Read]:
@@ -46,40 +77,86 @@ class PersonOutcome:
 
 def pull(
     cage: SolidClient,
-    store: ConsentStore,
-    consents: list[Consent],
-    clock: Callable[[], datetime],
+    authority: ConsentAuthority,
+    consents: Sequence[ConsentLike],
+    limits: PullLimits = PullLimits(),
 ) -> list[PersonOutcome]:
-    outcomes = []
-    for consent in consents:
-        outcome = PersonOutcome(consent)
-        outcomes.append(outcome)
-        if not still_in_force(store, consent, clock()):
+    """Read every person's consented resources; the outcomes are in the order of `consents`."""
+    hosts = _HostLimits(limits.per_host)
+    with ThreadPoolExecutor(max_workers=max(1, limits.people_at_once)) as pool:
+        futures = [
+            pool.submit(_pull_person, cage, authority, consent, hosts, limits)
+            for consent in consents
+        ]
+        return [future.result() for future in futures]
+
+
+def _pull_person(
+    cage: SolidClient,
+    authority: ConsentAuthority,
+    consent: ConsentLike,
+    hosts: _HostLimits,
+    limits: PullLimits,
+) -> PersonOutcome:
+    outcome = PersonOutcome(consent)
+    try:
+        # Checked right before this person's read, not when the run was planned.
+        if not authority.still_in_force(consent):
             outcome.skipped = "the consent no longer counts"
-            continue
+            return outcome
+        for resource in consent.resources:
+            if resource.is_container:
+                urls = _retrying(lambda r=resource: _members(cage, r.url), hosts, resource, limits)
+            else:
+                urls = [resource.url]
+            for url in urls:
+                read = _retrying(lambda u=url: cage.get(u), hosts, url, limits)
+                outcome.inputs.append(Input(url, read.etag, read.content_type, read.body))
+    except (solid_errors.Forbidden, solid_errors.Unauthenticated) as exc:
+        url = getattr(exc, "url", None) or "a consented resource"
+        authority.record_refusal(consent, url)
+        outcome.inputs.clear()  # a partial read of a withdrawn person is not used
+        outcome.withdrawn = True
+        outcome.skipped = f"the pod refused the read of {url}; recorded as withdrawn"
+    except solid_errors.SolidError as exc:
+        outcome.inputs.clear()
+        outcome.skipped = f"the pod could not be read: {exc}"
+    log.info(
+        "pulled",
+        extra={"consent": consent.iri, "inputs": len(outcome.inputs), "skipped": outcome.skipped},
+    )
+    return outcome
+
+
+def _retrying(call, hosts: _HostLimits, target: object, limits: PullLimits):
+    url = target.url if isinstance(target, PodResource) else str(target)
+    for attempt in range(limits.attempts):
         try:
-            for resource in consent.resources:
-                urls = _members(cage, resource.url) if resource.is_container else [resource.url]
-                for url in urls:
-                    read = cage.get(url)
-                    outcome.inputs.append(Input(url, read.etag, read.content_type, read.body))
-        except (solid_errors.Forbidden, solid_errors.Unauthenticated) as exc:
-            url = getattr(exc, "url", None) or "a consented resource"
-            record_refusal(store, consent, url, clock())
-            outcome.inputs.clear()  # a partial read of a withdrawn person is not used
-            outcome.skipped = f"the pod refused the read of {url}; recorded as withdrawn"
-        except solid_errors.SolidError as exc:
-            outcome.inputs.clear()
-            outcome.skipped = f"the pod could not be read: {exc}"
-        log.info(
-            "pulled",
-            extra={
-                "consent": consent.iri,
-                "inputs": len(outcome.inputs),
-                "skipped": outcome.skipped,
-            },
-        )
-    return outcomes
+            with hosts.slot(url):
+                return call()
+        except solid_errors.UpstreamError as exc:  # 5xx, timeouts, refused connections
+            if attempt + 1 == limits.attempts:
+                raise
+            ceiling = min(limits.longest_backoff_s, limits.first_backoff_s * 2**attempt)
+            wait = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+            log.info("retrying", extra={"url": url, "attempt": attempt + 1, "error": str(exc)})
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+class _HostLimits:
+    """At most `per_host` requests in flight to one scheme://host:port."""
+
+    def __init__(self, per_host: int):
+        self._per_host = max(1, per_host)
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+
+    def slot(self, url: str) -> threading.BoundedSemaphore:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            return self._slots.setdefault(origin, threading.BoundedSemaphore(self._per_host))
 
 
 def _members(cage: SolidClient, container: str) -> list[str]:
