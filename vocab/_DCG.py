@@ -91,6 +91,7 @@ class DCG(DefinedNamespace):
     # http://www.w3.org/2002/07/owl#DatatypeProperty
     consentPeriod: URIRef  # How long a consent lasts.
     recurringRuns: URIRef  # The space runs repeatedly.
+    minimumIndividuals: URIRef  # The fewest individuals an aggregate in a result may cover.
     accessSystem: URIRef  # "WAC" or "ACP".
     givenAt: URIRef  # When consent was given.
     expiresAt: URIRef  # When consent stops counting.

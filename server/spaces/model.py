@@ -68,6 +68,8 @@ class DataRequest:
 
 
 DEFAULT_CONSENT_PERIOD = "P1Y"
+#: The k threshold unless a space says otherwise: no aggregate in a result covers fewer people.
+DEFAULT_MIN_INDIVIDUALS = 5
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class Terms:
     # reading consented data again at every run until the person withdraws or consent expires.
     consent_period: str = DEFAULT_CONSENT_PERIOD  # an ISO 8601 duration, like retention
     recurring: bool = False
+    # The k threshold the output gate enforces: every aggregate in a result must cover at least
+    # this many individuals. Spaces stored before it existed read with the default.
+    min_individuals: int = DEFAULT_MIN_INDIVIDUALS
 
 
 @dataclass
@@ -226,8 +231,9 @@ def terms_digest(space: Space, algorithm: Algorithm) -> str:
 
     The issue's tuple (algorithm digest, purposes, output shape, consumers) plus the rest of
     the terms individuals will consent to (legal basis, retention, the data requested, how long
-    consent lasts, whether runs repeat): a data provider who approved reading one file once has
-    not approved reading another, or reading it every month for years.
+    consent lasts, whether runs repeat, the smallest group a result may describe): a data provider
+    who approved reading one file once has not approved reading another, or reading it every month
+    for years, or results about groups of two.
     """
     document = {
         "space": space.iri,
@@ -239,6 +245,7 @@ def terms_digest(space: Space, algorithm: Algorithm) -> str:
         "retention": space.terms.retention,
         "consentPeriod": space.terms.consent_period,
         "recurring": space.terms.recurring,
+        "minIndividuals": space.terms.min_individuals,
         "dataRequests": [
             [r.path or "", r.rdf_class or "", r.description] for r in space.terms.data_requests
         ],

@@ -19,6 +19,7 @@ from vocab import DCG, DCTERMS, OWL, PROV, RDF, XSD, bind_prefixes
 
 from .model import (
     DEFAULT_CONSENT_PERIOD,
+    DEFAULT_MIN_INDIVIDUALS,
     Algorithm,
     Approval,
     DataRequest,
@@ -87,6 +88,7 @@ def to_graph(space: Space) -> Graph:
     add((s, DCG.retentionPeriod, Literal(space.terms.retention, datatype=XSD.duration)))
     add((s, DCG.consentPeriod, Literal(space.terms.consent_period, datatype=XSD.duration)))
     add((s, DCG.recurringRuns, Literal(space.terms.recurring)))  # rdflib types it xsd:boolean
+    add((s, DCG.minimumIndividuals, Literal(space.terms.min_individuals)))  # xsd:integer
     if space.closed_at:
         add((s, PROV.invalidatedAtTime, _time(space.closed_at)))
     for index, request in enumerate(space.terms.data_requests):
@@ -214,6 +216,8 @@ def from_graph(name: str, graph: Graph, revision: int) -> Space:
             # Spaces stored before consent terms existed have neither: they get the defaults.
             consent_period=reader.text(s, DCG.consentPeriod, DEFAULT_CONSENT_PERIOD),
             recurring=reader.boolean(s, DCG.recurringRuns, False),
+            # Likewise spaces stored before the k threshold was a term.
+            min_individuals=reader.integer(s, DCG.minimumIndividuals, DEFAULT_MIN_INDIVIDUALS),
         ),
         status=_enum(SpaceStatus, reader.node(s, DCG.status), name),
         closed_at=reader.time(s, PROV.invalidatedAtTime, None),
@@ -342,6 +346,19 @@ class _Reader:
         if not isinstance(value, Literal) or value.datatype != XSD.boolean:
             raise DamagedRecord(f"{s} {p} should be true or false.")
         return bool(value.value)
+
+    def integer(self, s: Node, p: URIRef, default: object = _MISSING) -> int:
+        value = self._value(s, p, default)
+        if value is None:
+            return default  # type: ignore[return-value]
+        # Only a real xsd:integer: a plain "5", or "5.9" as a decimal, is not what was written.
+        if (
+            not isinstance(value, Literal)
+            or value.datatype != XSD.integer
+            or not isinstance(value.value, int)
+        ):
+            raise DamagedRecord(f"{s} {p} should be a whole number.")
+        return value.value
 
     def time(self, s: Node, p: URIRef, default: object = _MISSING) -> datetime:
         value = self._value(s, p, default)

@@ -14,13 +14,17 @@ from urllib.parse import urlsplit
 
 from ..errors import ValidationFailed
 from . import catalogue
-from .model import DEFAULT_CONSENT_PERIOD, DataRequest, Role, Terms
+from .model import DEFAULT_CONSENT_PERIOD, DEFAULT_MIN_INDIVIDUALS, DataRequest, Role, Terms
 
 MAX_NAME = 120
 MAX_DESCRIPTION = 4000
 MAX_REQUESTS = 20
 MAX_PATH = 512
 MAX_IRI = 2048
+# The k threshold may be raised, never lowered below the default: groups of fewer than five
+# people are too easily told apart. The upper bound only keeps the number sane.
+FEWEST_INDIVIDUALS = DEFAULT_MIN_INDIVIDUALS
+MOST_INDIVIDUALS = 1_000_000
 
 _DURATION = re.compile(r"^P(?=\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 # Characters that may not appear in an IRI we write into SPARQL or Turtle (RFC 3987 IRIREF).
@@ -56,6 +60,7 @@ def check_space(
     data_requests: object,
     consent_period: object = DEFAULT_CONSENT_PERIOD,
     recurring: object = False,
+    min_individuals: object = DEFAULT_MIN_INDIVIDUALS,
 ) -> SpaceFields:
     problems = _Problems()
     clean_name = _text(problems, "name", name, MAX_NAME, required=True)
@@ -67,6 +72,7 @@ def check_space(
         data_requests=_data_requests(problems, data_requests),
         consent_period=_duration(problems, "consent_period", "consent period", consent_period),
         recurring=_recurring(problems, recurring),
+        min_individuals=_min_individuals(problems, min_individuals),
     )
     problems.raise_if_any()
     return SpaceFields(clean_name, clean_description, terms)
@@ -184,6 +190,27 @@ def _recurring(problems: _Problems, value: object) -> bool:
         "recurring", "Say whether runs repeat with true or false: a JSON boolean, without quotes."
     )
     return False
+
+
+def _min_individuals(problems: _Problems, value: object) -> int:
+    # A real integer only (the form turns what was typed into one): True is an int in Python.
+    if not isinstance(value, int) or isinstance(value, bool):
+        problems.add(
+            "min_individuals", "Give the smallest group as a whole number of people, such as 5."
+        )
+    elif value < FEWEST_INDIVIDUALS:
+        problems.add(
+            "min_individuals",
+            f"The smallest group must be {FEWEST_INDIVIDUALS} people or more: results about "
+            "fewer people could point to someone.",
+        )
+    elif value > MOST_INDIVIDUALS:
+        problems.add(
+            "min_individuals", f"Keep the smallest group to {MOST_INDIVIDUALS:,} people or fewer."
+        )
+    else:
+        return value
+    return DEFAULT_MIN_INDIVIDUALS
 
 
 def _data_requests(problems: _Problems, value: object) -> tuple[DataRequest, ...]:

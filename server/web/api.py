@@ -19,7 +19,7 @@ from ..consent.withdraw import mark_withdrawn
 from ..errors import ValidationFailed
 from ..services import services
 from ..spaces.actions import Spaces
-from ..spaces.model import DEFAULT_CONSENT_PERIOD, Space
+from ..spaces.model import DEFAULT_CONSENT_PERIOD, DEFAULT_MIN_INDIVIDUALS, Space
 from ..spaces.permissions import signed_in
 from ..spaces.rdf import space_iri
 from ..spaces.validation import SpaceFields, check_roles, check_space
@@ -40,13 +40,20 @@ SPACE_FIELDS: dict[str, type] = {
     "data_requests": list,
     "consent_period": str,
     "recurring": bool,
+    "min_individuals": int,
 }
 CREATE_FIELDS: dict[str, type] = {**SPACE_FIELDS, "roles": list}
 INVITATION_FIELDS: dict[str, type] = {"webid": str, "roles": list}
 APPROVAL_FIELDS: dict[str, type] = {"terms_digest": str}
 DATA_REQUEST_FIELDS: dict[str, type] = {"kind": str, "target": str, "description": str}
 
-_JSON_TYPE_NAMES = {str: "a string", list: "an array", dict: "an object", bool: "true or false"}
+_JSON_TYPE_NAMES = {
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+    bool: "true or false",
+    int: "a whole number",
+}
 
 
 def _spaces() -> Spaces:
@@ -225,7 +232,9 @@ def _field_problems(
         problems[prefix + name] = [f"'{name}' is not a field here; the fields are {known}."]
     for name, kind in allowed.items():
         value = body.get(name)
-        if value is not None and not isinstance(value, kind):
+        # true is an int in Python, but never a count in JSON.
+        wrong_bool = isinstance(value, bool) and kind is not bool
+        if value is not None and (wrong_bool or not isinstance(value, kind)):
             expected, found = _JSON_TYPE_NAMES[kind], _json_kind(value)
             problems[prefix + name] = [f"'{name}' should be {expected}, not {found}."]
     return problems
@@ -243,13 +252,16 @@ def _space_fields(body: dict[str, Any]) -> SpaceFields:
         # out of a PUT sets them back to the defaults.
         consent_period=body.get("consent_period", DEFAULT_CONSENT_PERIOD),
         recurring=body.get("recurring", False),
+        min_individuals=body.get("min_individuals", DEFAULT_MIN_INDIVIDUALS),
     )
 
 
 def _json_kind(value: object) -> str:
     if isinstance(value, bool):
         return "true or false"
-    if isinstance(value, int | float):
+    if isinstance(value, float):
+        return "a number with a fraction" if not value.is_integer() else "a decimal number"
+    if isinstance(value, int):
         return "a number"
     return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "null")
 

@@ -2,7 +2,8 @@
 
 The data-request rows are numbered fields; an "add another" button re-renders the form with
 one more row, so the form works without scripts. Retention and the consent period are each a
-number and a unit in the form and an ISO 8601 duration everywhere else.
+number and a unit in the form and an ISO 8601 duration everywhere else. The smallest group is
+typed as text and becomes an integer only when it is one, so the check can say what is wrong.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from ..spaces.model import DataRequest, Role, Space
+from ..spaces.model import DEFAULT_MIN_INDIVIDUALS, DataRequest, Role, Space
 from ..spaces.validation import SpaceFields, check_space
 
 UNITS = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
@@ -31,6 +32,7 @@ class SpaceForm:
     consent_period_amount: str = "1"  # the model's DEFAULT_CONSENT_PERIOD, P1Y
     consent_period_unit: str = "Y"
     recurring: bool = False
+    min_individuals_typed: str = str(DEFAULT_MIN_INDIVIDUALS)
     roles: list[str] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -42,6 +44,11 @@ class SpaceForm:
     @property
     def consent_period(self) -> str:
         return f"P{self.consent_period_amount.strip()}{self.consent_period_unit}"
+
+    @property
+    def min_individuals(self) -> int | str:
+        typed = self.min_individuals_typed.strip()
+        return int(typed) if typed.isascii() and typed.isdigit() else typed
 
     def with_blank_rows(self, blanks: int = 1) -> SpaceForm:
         room = max(0, min(blanks, MAX_ROWS - len(self.requests)))
@@ -58,6 +65,7 @@ class SpaceForm:
             data_requests=self.requests,
             consent_period=self.consent_period,
             recurring=self.recurring,
+            min_individuals=self.min_individuals,
         )
 
 
@@ -82,6 +90,7 @@ def read_space_form(form: MultiDict[str, str]) -> SpaceForm:
         consent_period_amount=form.get("consent_period_amount", ""),
         consent_period_unit=consent_unit if consent_unit in UNITS else "Y",
         recurring="recurring" in form,  # an unticked checkbox is simply not sent
+        min_individuals_typed=form.get("min_individuals", ""),
         roles=[r for r in form.getlist("roles") if r in {role.slug for role in Role}],
         requests=rows,
     )
@@ -100,6 +109,7 @@ def form_of(space: Space) -> SpaceForm:
         consent_period_amount=consent_amount,
         consent_period_unit=consent_unit,
         recurring=space.terms.recurring,
+        min_individuals_typed=str(space.terms.min_individuals),
         requests=[_row(r) for r in space.terms.data_requests],
     )
 

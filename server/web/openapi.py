@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..spaces.model import DEFAULT_CONSENT_PERIOD, Role
+from ..spaces.model import DEFAULT_CONSENT_PERIOD, DEFAULT_MIN_INDIVIDUALS, Role
+from ..spaces.validation import FEWEST_INDIVIDUALS, MOST_INDIVIDUALS
 
 Schema = dict[str, Any]
 
@@ -284,6 +285,14 @@ _TERMS_INPUT: dict[str, Schema] = {
         "until the person withdraws or their consent ends.",
         "default": False,
     },
+    "min_individuals": {
+        "type": "integer",
+        "description": "The smallest group a result may describe: every aggregate in a result "
+        "must cover at least this many individuals, or the output gate holds the result back.",
+        "minimum": FEWEST_INDIVIDUALS,
+        "maximum": MOST_INDIVIDUALS,
+        "default": DEFAULT_MIN_INDIVIDUALS,
+    },
 }
 _REQUIRED_TERMS = ["name", "purposes", "legal_basis", "retention"]
 
@@ -388,6 +397,7 @@ SCHEMAS: dict[str, Schema] = {
             "data_requests": _array(_ref("DataRequest")),
             "consent_period": _string(),
             "recurring": {"type": "boolean"},
+            "min_individuals": {"type": "integer"},
             "participants": _array(_ref("Participant")),
             "invitations": _array(_ref("Invitation")),
             "algorithm": {"oneOf": [_ref("Algorithm"), {"type": "null"}]},

@@ -40,6 +40,7 @@ def space_json(space: Space, public_url: str) -> dict[str, Any]:
         "data_requests": [_data_request(r) for r in terms.data_requests],
         "consent_period": terms.consent_period,
         "recurring": terms.recurring,
+        "min_individuals": terms.min_individuals,
         "participants": [_participant(space, p) for p in space.participants],
         "invitations": [invitation_json(i) for i in space.invitations],
         "algorithm": algorithm_json(space.algorithm) if space.algorithm else None,

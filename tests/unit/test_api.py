@@ -253,6 +253,20 @@ def test_the_consent_terms_round_trip_and_default_when_left_out(callers):
     assert (again["consent_period"], again["recurring"]) == ("P1Y", False)
 
 
+def test_the_smallest_group_round_trips_and_defaults_to_five(callers):
+    owner = callers[OWNER]
+    space = create(owner)
+    assert space["min_individuals"] == 5
+    url = f"/api/spaces/{space['id']}"
+    changed = owner.put(url, json={**SPACE, "min_individuals": 20})
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    for read in (changed.get_json(), owner.get(url).get_json()):
+        assert read["min_individuals"] == 20
+    turtle = owner.get(f"/spaces/{space['id']}", headers={"Accept": "text/turtle"})
+    assert "minimumIndividuals 20" in turtle.get_data(as_text=True)
+    assert owner.put(url, json=SPACE).get_json()["min_individuals"] == 5
+
+
 def test_a_dpop_authenticated_request_acts_as_the_token_webid_without_a_csrf_token(
     app, monkeypatch
 ):
@@ -371,7 +385,8 @@ def test_an_invitation_cannot_be_accepted_twice(callers, space):
 
 
 @pytest.mark.parametrize(
-    "change", [{"retention": "P30D"}, {"consent_period": "P6M"}, {"recurring": True}]
+    "change",
+    [{"retention": "P30D"}, {"consent_period": "P6M"}, {"recurring": True}, {"min_individuals": 9}],
 )
 def test_approving_terms_that_changed_since_they_were_read_is_refused(callers, space, change):
     owner, alice, url = callers[OWNER], callers[ALICE], f"/api/spaces/{space['id']}"
@@ -419,6 +434,12 @@ def test_nothing_changes_in_a_closed_space(callers, space):
         ({"consent_period": 365}, "consent_period", "should be a string, not a number"),
         ({"recurring": "true"}, "recurring", "should be true or false, not a string"),
         ({"recurring": 1}, "recurring", "should be true or false, not a number"),
+        ({"min_individuals": 4}, "min_individuals", "must be 5 people or more"),
+        ({"min_individuals": 2_000_000}, "min_individuals", "1,000,000 people or fewer"),
+        ({"min_individuals": True}, "min_individuals", "a whole number, not true or false"),
+        ({"min_individuals": "10"}, "min_individuals", "a whole number, not a string"),
+        ({"min_individuals": 7.5}, "min_individuals", "a whole number, not a number with a"),
+        ({"min_individuals": 7.0}, "min_individuals", "a whole number, not a decimal number"),
         ({"roles": ["admin"]}, "roles", "not a role"),
         ({"nmae": "typo"}, "nmae", "not a field"),
         ({"name": 42}, "name", "should be a string"),
@@ -515,6 +536,7 @@ FORM = {
     "consent_period_amount": "6",
     "consent_period_unit": "M",
     "recurring": "yes",
+    "min_individuals": "5",
 }
 
 
@@ -547,6 +569,33 @@ def test_a_bad_consent_period_in_the_form_is_shown_next_to_it(callers):
     assert 'value="0"' in page  # what was typed stays
 
 
+def test_the_form_sets_the_smallest_group_and_shows_it_back(callers):
+    owner = callers[OWNER]
+    new = owner.get("/spaces/new").get_data(as_text=True)
+    assert re.search(r'type="number" id="min_individuals"[^>]*value="5"', new)
+    assert "Smallest group in a result" in new
+    created = owner.post("/spaces", data={**FORM, "min_individuals": "12"})
+    assert created.status_code == 303, created.get_data(as_text=True)
+    page = owner.get(created.headers["Location"]).get_data(as_text=True)
+    assert "<dt>Smallest group in a result</dt><dd>12 people" in page
+    space = owner.get("/api/spaces").get_json()["spaces"][0]
+    assert space["min_individuals"] == 12
+    edit = owner.get(f"/spaces/{space['id']}/edit").get_data(as_text=True)
+    assert re.search(r'id="min_individuals"[^>]*value="12"', edit)
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"), [("3", "must be 5 people or more"), ("lots", "as a whole number")]
+)
+def test_a_bad_smallest_group_in_the_form_is_shown_next_to_it(callers, typed, words):
+    response = callers[OWNER].post("/spaces", data={**FORM, "min_individuals": typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(r'id="min_individuals-error">[^<]*' + words, page)
+    assert 'href="#min_individuals"' in page
+    assert f'value="{typed}"' in page  # what was typed stays
+
+
 # --- The OpenAPI document ------------------------------------------------------------------------
 
 
@@ -562,7 +611,7 @@ def test_the_openapi_document_lists_exactly_the_api_routes_and_methods(app):
 
 
 def test_the_openapi_schemas_name_exactly_the_fields_read_and_written(space):
-    json_types = {str: "string", list: "array", bool: "boolean"}
+    json_types = {str: "string", list: "array", bool: "boolean", int: "integer"}
     for schema, fields in (("SpaceUpdate", SPACE_FIELDS), ("SpaceCreate", CREATE_FIELDS)):
         properties = SCHEMAS[schema]["properties"]
         assert {n: p.get("type") for n, p in properties.items()} == {

@@ -114,6 +114,7 @@ def test_the_space_turns_active_only_when_every_participant_approved():
         pytest.param(lambda s: _with(s, retention="P1Y"), id="retention"),
         pytest.param(lambda s: _with(s, consent_period="P6M"), id="consent period"),
         pytest.param(lambda s: _with(s, recurring=True), id="recurring"),
+        pytest.param(lambda s: _with(s, min_individuals=10), id="smallest group"),
         pytest.param(
             lambda s: _with(s, data_requests=(DataRequest("Everything", path="health/"),)),
             id="data requested",
@@ -221,8 +222,9 @@ def test_a_space_stored_before_the_consent_terms_existed_reads_with_the_defaults
     graph = to_graph(space())
     graph.remove((None, DCG.consentPeriod, None))
     graph.remove((None, DCG.recurringRuns, None))
+    graph.remove((None, DCG.minimumIndividuals, None))
     terms = from_graph("https://dc.example/spaces/abc", graph, revision=1).terms
-    assert (terms.consent_period, terms.recurring) == ("P1Y", False)
+    assert (terms.consent_period, terms.recurring, terms.min_individuals) == ("P1Y", False, 5)
 
 
 @pytest.mark.parametrize("stored", [Literal("false"), Literal(0), URIRef("https://x.example/")])
@@ -232,4 +234,23 @@ def test_recurring_runs_stored_as_anything_but_a_boolean_is_a_damaged_record(sto
     graph = to_graph(s)
     graph.set((URIRef(s.iri), DCG.recurringRuns, stored))
     with pytest.raises(DamagedRecord, match="true or false"):
+        from_graph(s.iri, graph, revision=1)
+
+
+def test_the_smallest_group_survives_the_round_trip_as_an_integer():
+    s = space()
+    _with(s, min_individuals=25)
+    graph = to_graph(s)
+    assert graph.value(URIRef(s.iri), DCG.minimumIndividuals) == Literal(25, datatype=XSD.integer)
+    assert from_graph(s.iri, graph, revision=1).terms.min_individuals == 25
+
+
+@pytest.mark.parametrize(
+    "stored", [Literal("7"), Literal("7.5", datatype=XSD.decimal), URIRef("https://x.example/")]
+)
+def test_a_smallest_group_stored_as_anything_but_an_integer_is_a_damaged_record(stored):
+    s = space()
+    graph = to_graph(s)
+    graph.set((URIRef(s.iri), DCG.minimumIndividuals, stored))
+    with pytest.raises(DamagedRecord, match="whole number"):
         from_graph(s.iri, graph, revision=1)

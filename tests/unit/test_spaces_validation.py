@@ -4,7 +4,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from server.errors import ValidationFailed
-from server.spaces.model import DEFAULT_CONSENT_PERIOD
+from server.spaces.model import DEFAULT_CONSENT_PERIOD, DEFAULT_MIN_INDIVIDUALS
 from server.spaces.validation import check_roles, check_space, check_webid
 from server.web.forms import SpaceForm, describe_duration, read_space_form
 
@@ -90,6 +90,32 @@ def test_recurring_must_be_a_real_boolean(recurring):
     }
 
 
+def test_the_smallest_group_is_five_unless_a_space_asks_for_more():
+    assert check_space(**GOOD).terms.min_individuals == DEFAULT_MIN_INDIVIDUALS == 5
+    assert check_space(**GOOD, min_individuals=5).terms.min_individuals == 5
+    assert check_space(**GOOD, min_individuals=1_000_000).terms.min_individuals == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("min_individuals", "message"),
+    [
+        (4, "The smallest group must be 5 people or more"),
+        (0, "The smallest group must be 5 people or more"),
+        (-10, "The smallest group must be 5 people or more"),
+        (1_000_001, "Keep the smallest group to 1,000,000 people or fewer."),
+        (True, "Give the smallest group as a whole number of people, such as 5."),
+        ("5", "as a whole number"),
+        (5.0, "as a whole number"),
+        (None, "as a whole number"),
+        ("five", "as a whole number"),
+    ],
+)
+def test_the_smallest_group_must_be_a_whole_number_of_five_or_more(min_individuals, message):
+    fields = problems(min_individuals=min_individuals)
+    assert set(fields) == {"min_individuals"}
+    assert message in fields["min_individuals"][0]
+
+
 @pytest.mark.parametrize(
     ("target", "message"),
     [
@@ -145,6 +171,7 @@ def test_the_form_skips_blank_rows_and_builds_the_duration():
     assert form.retention == "P6M"
     # Fields absent from the post read as empty (and are then refused), like retention's.
     assert (form.consent_period, form.recurring) == ("PY", False)
+    assert form.min_individuals == ""
     assert form.requests == [{"kind": "", "target": "a.ttl", "description": "A"}]
     assert describe_duration("P6M") == "6 months"
     assert describe_duration("P1Y") == "1 year"
@@ -170,3 +197,12 @@ def test_the_form_reads_the_consent_period_and_the_recurring_checkbox():
 def test_a_new_form_starts_at_the_default_consent_period():
     assert SpaceForm().consent_period == DEFAULT_CONSENT_PERIOD
     assert SpaceForm().recurring is False
+
+
+def test_the_form_turns_the_smallest_group_into_a_number_only_when_it_is_one():
+    assert read_space_form(MultiDict([("min_individuals", " 12 ")])).min_individuals == 12
+    # Anything else stays text, so the check can say what is wrong with what was typed.
+    assert read_space_form(MultiDict([("min_individuals", "2.5")])).min_individuals == "2.5"
+    assert read_space_form(MultiDict([("min_individuals", "-3")])).min_individuals == "-3"
+    assert read_space_form(MultiDict([("min_individuals", "\u0665")])).min_individuals == "\u0665"
+    assert SpaceForm().min_individuals == DEFAULT_MIN_INDIVIDUALS
