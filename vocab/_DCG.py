@@ -19,6 +19,7 @@ class DCG(DefinedNamespace):
     _NS = Namespace("https://w3id.org/datacage/ns#")
 
     # http://www.w3.org/2002/07/owl#Class
+    RunStatus: URIRef  # Where a run stands.
     Algorithm: URIRef  # Code, named by digest, that can be approved and run.
     Approval: URIRef  # A participant's approval of an algorithm digest.
     ApprovalStatus: URIRef  # Whether an approval stands.
@@ -49,6 +50,10 @@ class DCG(DefinedNamespace):
     DataConsumerRole: URIRef  # Receives results in their pod.
     DataProviderRole: URIRef  # Brings data to the space.
     GateBlocked: URIRef  # Results held back.
+    RunQueued: URIRef  # Waiting for the datacage.
+    RunRunning: URIRef  # Under way in the datacage.
+    RunSucceeded: URIRef  # Ended with a result that passed the gate.
+    RunFailed: URIRef  # Ended without a result.
     GatePassed: URIRef  # Results may be delivered.
     SpaceActive: URIRef  # The space is open.
     SpaceClosed: URIRef  # The space has ended.
@@ -89,6 +94,12 @@ class DCG(DefinedNamespace):
     verdict: URIRef  # The gate verdict on a run.
 
     # http://www.w3.org/2002/07/owl#DatatypeProperty
+    stage: URIRef  # What a run is doing, in plain words.
+    progress: URIRef  # How far a run has got, 0 to 1.
+    individualsIncluded: URIRef  # People whose consent counted when a run was planned.
+    individualsRead: URIRef  # People whose data a run read.
+    problem: URIRef  # Something that went wrong, in plain words.
+    runLog: URIRef  # What the algorithm logged, scrubbed of input values.
     consentPeriod: URIRef  # How long a consent lasts.
     recurringRuns: URIRef  # The space runs repeatedly.
     minimumIndividuals: URIRef  # The fewest individuals an aggregate in a result may cover.
