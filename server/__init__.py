@@ -53,9 +53,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .web import api, consent, home, identity, my_data, signin, spaces
+    from .web import api, consent, datacage_api, home, identity, my_data, runs, signin, spaces
 
-    for blueprint in (home.bp, identity.bp, signin.bp, spaces.bp, consent.bp, my_data.bp, api.bp):
+    for blueprint in (
+        home.bp,
+        identity.bp,
+        signin.bp,
+        spaces.bp,
+        consent.bp,
+        my_data.bp,
+        runs.bp,
+        api.bp,
+        datacage_api.bp,
+    ):
         app.register_blueprint(blueprint)
 
 

@@ -23,6 +23,8 @@ from .algorithms import BundleStore
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
 from .registry import Registry, open_registry
+from .runs.actions import Runs
+from .runs.store import RunStore
 from .spaces.actions import Spaces
 
 _EXTENSION = "datacage"
@@ -81,6 +83,12 @@ class Services:
         )
 
         self.consents = ConsentStore(self.registry, config["PUBLIC_URL"])
+        self.runs = Runs(
+            RunStore(self.registry, config["PUBLIC_URL"]),
+            self.spaces,
+            self.consents,
+            datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
+        )
         self.pod_sessions = PodSessions(self.data_dir)
         self.vault = TokenVault(self.data_dir)
 

@@ -26,6 +26,7 @@ def make_active_space(
     name: str = "Common customers",
     recurring: bool = False,
     consent_period: str = "P1Y",
+    bundle_source: Path = BUNDLE_SOURCE,
 ) -> Space:
     fields = check_space(
         name=name,
@@ -39,7 +40,7 @@ def make_active_space(
     )
     spaces = services(app).spaces
     space = spaces.create(owner, fields, frozenset(Role))
-    spaces.register_algorithm(space.id, owner, build_bundle(BUNDLE_SOURCE))
+    spaces.register_algorithm(space.id, owner, build_bundle(bundle_source))
     spaces.submit_for_approval(space.id, owner)
     digest = spaces.get(space.id, owner).terms_digest
     assert digest is not None

@@ -1,0 +1,251 @@
+"""The rules of runs: who may start one, which datacage may take it, what it may report.
+
+A participant starts a run of an active space whose every participant approves the current
+terms. Only the datacage named by the deployment (`DATACAGE_WEBID`, proven by its own DPoP
+token) may claim a run, report on it and finish it; the claim hands it a *job*: the run, the
+approved digest, the parameters and the consents in force. The datacage trusts nothing else from
+us: it recomputes the digest itself, puts it in its attestation evidence, and the pods check it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..consent.model import Consent
+from ..consent.store import ConsentStore
+from ..datacage.consents import RegistryAuthority, consents_for_run
+from ..errors import NotAuthorized, NotFound, ValidationFailed, WrongState
+from ..spaces import permissions
+from ..spaces.actions import Spaces, new_id
+from ..spaces.model import Space, SpaceStatus
+from .model import Attestation, Run, RunStatus
+from .store import RunStore
+
+MAX_LOG_CHARS = 256 * 1024
+MAX_REASONS = 50
+
+
+@dataclass(frozen=True)
+class Job:
+    run: Run
+    space: Space
+    consents: list[Consent]
+
+    def as_json(self) -> dict[str, Any]:
+        algorithm = self.space.algorithm
+        assert algorithm is not None  # a run is only started with one
+        return {
+            "run": {"id": self.run.id, "iri": self.run.iri},
+            "space": {
+                "id": self.space.id,
+                "iri": self.space.iri,
+                "name": self.space.name,
+                "min_individuals": self.space.terms.min_individuals,
+            },
+            "algorithm": {
+                "digest": algorithm.digest,
+                "parameters": {p.name: p.default for p in algorithm.parameters},
+            },
+            "consents": [
+                {
+                    "iri": c.iri,
+                    "subject": c.subject,
+                    "resources": [
+                        {"url": r.url, "is_container": r.is_container} for r in c.resources
+                    ],
+                }
+                for c in self.consents
+            ],
+        }
+
+
+class Runs:
+    def __init__(
+        self,
+        store: RunStore,
+        spaces: Spaces,
+        consents: ConsentStore,
+        datacage_webid: Callable[[], str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.store = store
+        self.spaces = spaces
+        self.consents = consents
+        self.datacage_webid = datacage_webid
+        self.clock = clock
+
+    # --- Participants -------------------------------------------------------------------------
+
+    def start(self, space_id: str, actor: str | None) -> Run:
+        space = self.spaces.get(space_id, actor)
+        actor = permissions.require_participant(space, actor)
+        _check_runnable(space)
+        if any(not run.status.finished for run in self.store.of_space(space.iri)):
+            raise WrongState("A run of this space is already waiting or under way.")
+        run_id = new_id()
+        algorithm = space.algorithm
+        assert algorithm is not None  # _check_runnable
+        assert space.terms_digest is not None
+        run = Run(
+            id=run_id,
+            iri=self.store.iri_of(run_id),
+            space_id=space.id,
+            space_iri=space.iri,
+            algorithm_digest=algorithm.digest,
+            terms_digest=space.terms_digest,
+            requested_by=actor,
+            requested_at=self.clock(),
+        )
+        return self.store.create(run)
+
+    def get(self, space_id: str, run_id: str, actor: str | None) -> tuple[Space, Run]:
+        space = self.spaces.get(space_id, actor)
+        permissions.require_participant(space, actor)
+        run = self.store.load(run_id)
+        if run.space_iri != space.iri:
+            raise NotFound("There is no such run.")
+        return space, run
+
+    def of_space(self, space_id: str, actor: str | None) -> list[Run]:
+        space = self.spaces.get(space_id, actor)
+        permissions.require_participant(space, actor)
+        return self.store.of_space(space.iri)
+
+    # --- The datacage -------------------------------------------------------------------------
+
+    def claim(self, actor: str | None, attestation: Attestation) -> Job | None:
+        """Hand the oldest queued run to the datacage; None when there is nothing to do."""
+        self._require_datacage(actor)
+        for queued in self.store.queued():
+            space = self.spaces.store.load(queued.space_id)
+            now = self.clock()
+            problem = _runnable_problem(space, queued)
+            if attestation.bundle_digest != queued.algorithm_digest:
+                problem = (
+                    "The datacage attested a different algorithm "
+                    f"({attestation.bundle_digest}) from the approved one."
+                )
+
+            def take(run: Run, problem: str | None = problem, now: datetime = now) -> bool:
+                if run.status is not RunStatus.QUEUED:
+                    return False  # another claim won
+                run.datacage, run.attestation, run.started_at = actor, attestation, now
+                if problem:
+                    run.status, run.finished_at = RunStatus.FAILED, now
+                    run.problems.append(problem)
+                    run.stage = "Not run."
+                    return False
+                run.status = RunStatus.RUNNING
+                run.stage = "Checking consents."
+                return True
+
+            run, taken = self.store.change(queued.id, take)
+            if not taken:
+                continue
+            planned = consents_for_run(self.consents, space.iri, now)
+
+            def plan(run: Run, count: int = len(planned.included)) -> None:
+                run.individuals_included = count
+
+            run, _ = self.store.change(run.id, plan)
+            return Job(run, space, planned.included)
+        return None
+
+    def next_digest(self, actor: str | None) -> str | None:
+        """The algorithm digest of the oldest queued run, so the datacage can attest to it."""
+        self._require_datacage(actor)
+        queued = self.store.queued()
+        return queued[0].algorithm_digest if queued else None
+
+    def bundle(self, actor: str | None, digest: str) -> bytes:
+        self._require_datacage(actor)
+        # Fetched before the claim (the datacage attests to the bundle it will run).
+        if not any(run.algorithm_digest == digest for run in self.store.queued()):
+            raise NotFound("No run waits for an algorithm with that digest.")
+        path = self.spaces.bundles.path_of(digest)
+        if not path.exists():
+            raise NotFound("The bundle is not stored here.")
+        return path.read_bytes()
+
+    def authority(self, run_id: str, actor: str | None) -> tuple[Run, RegistryAuthority]:
+        """The consent questions of a running run, answered from the registry."""
+        run = self._own_running(run_id, actor)
+        return run, RegistryAuthority(self.consents, self.clock)
+
+    def consent(self, run: Run, iri: str) -> Consent:
+        """A consent the run may ask about: one in its own space."""
+        for history in self.consents.of_space(run.space_iri):
+            for consent in history.consents:
+                if consent.iri == iri:
+                    return consent
+        raise NotFound("This run's space has no such consent.")
+
+    def report(self, run_id: str, actor: str | None, stage: str, progress: float) -> Run:
+        self._own_running(run_id, actor)
+        if not 0.0 <= progress <= 1.0:
+            raise ValidationFailed({"progress": "Progress is a number from 0 to 1."})
+
+        def change(run: Run) -> None:
+            if run.status is RunStatus.RUNNING:
+                run.stage, run.progress = stage[:500], progress
+
+        return self.store.change(run_id, change)[0]
+
+    def finish(self, run_id: str, actor: str | None, outcome: dict[str, Any]) -> Run:
+        self._own_running(run_id, actor)
+        now = self.clock()
+
+        def change(run: Run) -> None:
+            if run.status is not RunStatus.RUNNING:
+                raise WrongState("This run has already ended.")
+            run.status = RunStatus.SUCCEEDED if outcome["succeeded"] else RunStatus.FAILED
+            run.finished_at = now
+            run.stage = "Finished." if outcome["succeeded"] else "Stopped."
+            run.progress = 1.0 if outcome["succeeded"] else run.progress
+            run.individuals_read = outcome["individuals_read"]
+            run.problems.extend(p[:1000] for p in outcome["problems"][:MAX_REASONS])
+            run.log = outcome["log"][-MAX_LOG_CHARS:]
+            run.gate_passed = outcome["gate_passed"]
+            run.gate_reasons = [r[:1000] for r in outcome["gate_reasons"][:MAX_REASONS]]
+            run.result_digest = outcome["result_digest"]
+            run.result_size = outcome["result_size"]
+
+        return self.store.change(run_id, change)[0]
+
+    def _require_datacage(self, actor: str | None) -> str:
+        expected = self.datacage_webid()
+        if not expected:
+            raise WrongState("This deployment names no datacage (DATACAGE_WEBID is not set).")
+        if actor != expected:
+            raise NotAuthorized("Only this deployment's datacage may take and report runs.")
+        return actor
+
+    def _own_running(self, run_id: str, actor: str | None) -> Run:
+        actor = self._require_datacage(actor)
+        run = self.store.load(run_id)
+        if run.datacage != actor or run.status is not RunStatus.RUNNING:
+            raise WrongState("This run is not under way at this datacage.")
+        return run
+
+
+def _check_runnable(space: Space) -> None:
+    if space.status is not SpaceStatus.ACTIVE:
+        raise WrongState("Only an active space can run its algorithm.")
+    if space.algorithm is None or space.terms_digest is None:
+        raise WrongState("This space has no algorithm to run.")
+    missing = space.missing_approvals
+    if missing:
+        raise WrongState(f"{len(missing)} participant(s) have not approved the current terms.")
+
+
+def _runnable_problem(space: Space, run: Run) -> str | None:
+    try:
+        _check_runnable(space)
+    except WrongState as exc:
+        return str(exc)
+    if space.terms_digest != run.terms_digest:
+        return "The space's terms changed after the run was started; start it again."
+    return None

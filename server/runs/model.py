@@ -1,0 +1,69 @@
+"""A run as the control plane records it: what was asked, how far the datacage got, how it ended."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from vocab import DCG
+
+
+class RunStatus(enum.Enum):
+    QUEUED = DCG.RunQueued
+    RUNNING = DCG.RunRunning
+    SUCCEEDED = DCG.RunSucceeded
+    FAILED = DCG.RunFailed
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """What the datacage's evidence said when it claimed the run (checked by the pods, too)."""
+
+    provider: str
+    code_measurement: str
+    bundle_digest: str
+    key_sha256: str
+
+
+@dataclass
+class Run:
+    id: str
+    iri: str
+    space_id: str
+    space_iri: str
+    algorithm_digest: str
+    terms_digest: str
+    requested_by: str
+    requested_at: datetime
+    status: RunStatus = RunStatus.QUEUED
+    stage: str = "Waiting for the datacage to pick it up."
+    progress: float = 0.0  # 0..1, as far as the datacage can tell
+    datacage: str | None = None  # the WebID that claimed it
+    attestation: Attestation | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    individuals_included: int = 0  # consents in force when the run was planned
+    individuals_read: int = 0
+    problems: list[str] = field(default_factory=list)  # plain words, never naming a person
+    log: str = ""  # what the algorithm wrote, scrubbed of every input value
+    gate_passed: bool | None = None
+    gate_reasons: list[str] = field(default_factory=list)
+    result_digest: str | None = None
+    result_size: int | None = None
+    revision: int = 0
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or datetime.now(self.started_at.tzinfo)
+        return (end - self.started_at).total_seconds()

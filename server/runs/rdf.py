@@ -1,0 +1,162 @@
+"""A run as RDF: a `dcg:Run` (a `prov:Activity`) in its own registry graph, named by its IRI.
+
+PROV carries the when and who (`prov:startedAtTime`, `prov:endedAtTime`, `prov:wasStartedBy`
+the participant who asked, `prov:wasAssociatedWith` the datacage); our vocabulary carries the
+rest: status and stage, the attestation the datacage presented, counts of individuals, and
+the output gate's verdict with its reasons.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.term import Node
+
+from vocab import DCG, DCTERMS, PROV, RDF, XSD, bind_prefixes
+
+from .model import Attestation, Run, RunStatus
+
+
+class DamagedRun(ValueError):
+    """A run graph that lacks what every run must have."""
+
+
+def run_iri(public_url: str, run_id: str) -> str:
+    return f"{public_url}runs/{run_id}"
+
+
+def to_graph(run: Run) -> Graph:
+    graph = bind_prefixes(Graph())
+    r = URIRef(run.iri)
+    add = graph.add
+    add((r, RDF.type, DCG.Run))
+    add((r, DCTERMS.identifier, Literal(run.id)))
+    add((r, DCG.space, URIRef(run.space_iri)))
+    add((r, DCG.digest, Literal(run.algorithm_digest)))
+    add((r, DCG.termsDigest, Literal(run.terms_digest)))
+    add((r, PROV.wasStartedBy, URIRef(run.requested_by)))
+    add((r, DCTERMS.created, _time(run.requested_at)))
+    add((r, DCG.status, run.status.value))
+    add((r, DCG.stage, Literal(run.stage)))
+    add((r, DCG.progress, Literal(round(run.progress, 4), datatype=XSD.decimal)))
+    add((r, DCG.individualsIncluded, Literal(run.individuals_included)))
+    add((r, DCG.individualsRead, Literal(run.individuals_read)))
+    if run.datacage:
+        add((r, PROV.wasAssociatedWith, URIRef(run.datacage)))
+    if run.started_at:
+        add((r, PROV.startedAtTime, _time(run.started_at)))
+    if run.finished_at:
+        add((r, PROV.endedAtTime, _time(run.finished_at)))
+    for index, problem in enumerate(run.problems):
+        add((r, DCG.problem, Literal(f"{index:04d} {problem}")))  # numbered: RDF has no order
+    if run.log:
+        add((r, DCG.runLog, Literal(run.log)))
+    if run.attestation:
+        e = URIRef(run.iri + "#evidence")
+        add((r, DCG.evidence, e))
+        add((e, RDF.type, DCG.AttestationEvidence))
+        add((e, DCG.attestationProvider, Literal(run.attestation.provider)))
+        add((e, DCG.measurement, Literal(run.attestation.code_measurement)))
+        add((e, DCG.digest, Literal(run.attestation.bundle_digest)))
+        add((e, DCG.keyThumbprint, Literal(run.attestation.key_sha256)))
+    if run.gate_passed is not None:
+        v = URIRef(run.iri + "#verdict")
+        add((r, DCG.verdict, v))
+        add((v, RDF.type, DCG.GateVerdict))
+        add((v, DCG.status, DCG.GatePassed if run.gate_passed else DCG.GateBlocked))
+        for index, reason in enumerate(run.gate_reasons):
+            add((v, DCG.problem, Literal(f"{index:04d} {reason}")))
+    if run.result_digest:
+        res = URIRef(run.iri + "#result")
+        add((r, DCG.result, res))
+        add((res, RDF.type, DCG.Result))
+        add((res, PROV.wasGeneratedBy, r))
+        add((res, DCG.digest, Literal(run.result_digest)))
+        add((res, DCTERMS.extent, Literal(run.result_size or 0)))
+    return graph
+
+
+def from_graph(name: str, graph: Graph, revision: int) -> Run:
+    r = URIRef(name)
+    if (r, RDF.type, DCG.Run) not in graph:
+        raise DamagedRun(f"{name} is not a run.")
+    run = Run(
+        id=_text(graph, r, DCTERMS.identifier),
+        iri=name,
+        space_id="",
+        space_iri=_text(graph, r, DCG.space),
+        algorithm_digest=_text(graph, r, DCG.digest),
+        terms_digest=_text(graph, r, DCG.termsDigest),
+        requested_by=_text(graph, r, PROV.wasStartedBy),
+        requested_at=_moment(graph, r, DCTERMS.created),
+        status=_status(graph.value(r, DCG.status)),
+        stage=_text(graph, r, DCG.stage),
+        progress=float(_literal(graph, r, DCG.progress)),
+        individuals_included=int(_literal(graph, r, DCG.individualsIncluded)),
+        individuals_read=int(_literal(graph, r, DCG.individualsRead)),
+        revision=revision,
+    )
+    run.space_id = run.space_iri.rstrip("/").rsplit("/", 1)[-1]
+    datacage = graph.value(r, PROV.wasAssociatedWith)
+    run.datacage = str(datacage) if datacage is not None else None
+    if graph.value(r, PROV.startedAtTime) is not None:
+        run.started_at = _moment(graph, r, PROV.startedAtTime)
+    if graph.value(r, PROV.endedAtTime) is not None:
+        run.finished_at = _moment(graph, r, PROV.endedAtTime)
+    run.problems = _numbered(graph, r, DCG.problem)
+    run.log = str(graph.value(r, DCG.runLog) or "")
+    evidence = graph.value(r, DCG.evidence)
+    if evidence is not None:
+        run.attestation = Attestation(
+            provider=_text(graph, evidence, DCG.attestationProvider),
+            code_measurement=_text(graph, evidence, DCG.measurement),
+            bundle_digest=_text(graph, evidence, DCG.digest),
+            key_sha256=_text(graph, evidence, DCG.keyThumbprint),
+        )
+    verdict = graph.value(r, DCG.verdict)
+    if verdict is not None:
+        run.gate_passed = graph.value(verdict, DCG.status) == DCG.GatePassed
+        run.gate_reasons = _numbered(graph, verdict, DCG.problem)
+    result = graph.value(r, DCG.result)
+    if result is not None:
+        run.result_digest = _text(graph, result, DCG.digest)
+        run.result_size = int(_literal(graph, result, DCTERMS.extent))
+    return run
+
+
+def _time(moment: datetime) -> Literal:
+    return Literal(moment.isoformat(timespec="seconds"), datatype=XSD.dateTime)
+
+
+def _literal(graph: Graph, s: Node, p: URIRef) -> object:
+    value = graph.value(s, p)
+    if not isinstance(value, Literal):
+        raise DamagedRun(f"{s} has no {p}.")
+    return value.toPython()
+
+
+def _text(graph: Graph, s: Node, p: URIRef) -> str:
+    value = graph.value(s, p)
+    if value is None:
+        raise DamagedRun(f"{s} has no {p}.")
+    return str(value)
+
+
+def _moment(graph: Graph, s: Node, p: URIRef) -> datetime:
+    value = _literal(graph, s, p)
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise DamagedRun(f"{s} has a {p} that is not a time with a zone.")
+    return value
+
+
+def _status(node: Node | None) -> RunStatus:
+    for status in RunStatus:
+        if status.value == node:
+            return status
+    raise DamagedRun(f"Unknown run status {node}.")
+
+
+def _numbered(graph: Graph, s: Node, p: URIRef) -> list[str]:
+    values = sorted(str(v) for v in graph.objects(s, p))
+    return [v.split(" ", 1)[1] if " " in v else v for v in values]

@@ -1,0 +1,95 @@
+"""Where runs live in the registry: one graph per run, changed by compare-and-swap.
+
+The datacage's progress reports and a participant's page view can land at the same moment, so
+every change re-reads the run and redoes the change if someone wrote first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from rdflib import URIRef
+
+from ..errors import EditConflict, NotFound, Unavailable
+from ..registry import Registry, RegistryConflict, RegistryError
+from .model import Run, RunStatus
+from .rdf import DamagedRun, from_graph, run_iri, to_graph
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 8
+
+_OF_SPACE = """
+SELECT ?g ?at WHERE { GRAPH ?g { ?g a dcg:Run ; dcg:space ?space ; dcterms:created ?at } }
+"""
+_QUEUED = """
+SELECT ?g ?at WHERE { GRAPH ?g { ?g a dcg:Run ; dcg:status ?queued ; dcterms:created ?at } }
+"""
+
+
+class RunStore:
+    def __init__(self, registry: Callable[[], Registry], public_url: str):
+        self._registry = registry
+        self.public_url = public_url
+
+    def iri_of(self, run_id: str) -> str:
+        return run_iri(self.public_url, run_id)
+
+    def create(self, run: Run) -> Run:
+        run.revision = self._call(lambda r: r.write(run.iri, to_graph(run), expected_revision=0))
+        return run
+
+    def load(self, run_id: str) -> Run:
+        if not (run_id.isalnum() and len(run_id) <= 64):
+            raise NotFound("There is no such run.")
+        stored = self._call(lambda r: r.read(self.iri_of(run_id)))
+        if stored is None:
+            raise NotFound("There is no such run.")
+        try:
+            return from_graph(stored.name, stored.graph, stored.revision)
+        except DamagedRun as exc:
+            log.error("damaged run record", extra={"graph": stored.name, "reason": str(exc)})
+            raise Unavailable("A run record cannot be read; an operator must look.") from exc
+
+    def change(self, run_id: str, action: Callable[[Run], T]) -> tuple[Run, T]:
+        """Read, apply `action`, write; on a lost race redo the action on the fresh record."""
+        for _ in range(MAX_ATTEMPTS):
+            run = self.load(run_id)
+            outcome = action(run)
+            try:
+                run.revision = self._call(
+                    lambda r, run=run: r.write(
+                        run.iri, to_graph(run), expected_revision=run.revision
+                    )
+                )
+                return run, outcome
+            except RegistryConflict:
+                continue
+        raise EditConflict("This run is being changed elsewhere; please try again.")
+
+    def of_space(self, space_iri: str) -> list[Run]:
+        """The space's runs, newest first."""
+        rows = self._call(lambda r: r.select(_OF_SPACE, {"space": URIRef(space_iri)}))
+        names = [
+            str(row["g"])
+            for row in sorted(rows, key=lambda row: row["at"].toPython(), reverse=True)
+        ]
+        return [self.load(name.rsplit("/", 1)[-1]) for name in names]
+
+    def queued(self) -> list[Run]:
+        """Runs waiting for a datacage, oldest first."""
+        rows = self._call(lambda r: r.select(_QUEUED, {"queued": RunStatus.QUEUED.value}))
+        rows = sorted(rows, key=lambda row: row["at"].toPython())
+        names = [str(row["g"]) for row in rows]
+        return [self.load(name.rsplit("/", 1)[-1]) for name in names]
+
+    def _call(self, operation: Callable[[Registry], T]) -> T:
+        try:
+            return operation(self._registry())
+        except RegistryConflict:
+            raise
+        except RegistryError as exc:
+            raise Unavailable(str(exc)) from exc

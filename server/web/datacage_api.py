@@ -1,0 +1,158 @@
+"""The job protocol between the control plane and the datacage (JSON over HTTP, DPoP-authenticated).
+
+Only the deployment's datacage (`DATACAGE_WEBID`, proven by its own DPoP-bound token) gets past
+`Runs`: it asks which algorithm the next run needs, fetches that bundle, claims the run with
+the attestation it made for exactly that bundle, then asks before each person's pull whether
+their consent still counts, reports refusals, reads and progress, and finishes the run.
+Everything it sends is checked as hostile: exact fields, exact JSON types, sane sizes.
+
+    GET  /api/datacage/next                     -> {"digest": "sha256:..."} or 204
+    GET  /api/datacage/bundles/<digest>         -> the bundle (zip)
+    POST /api/datacage/claim                    {"attestation": {...}} -> the job, or 204
+    GET  /api/datacage/runs/<id>/consent?iri=   -> {"in_force": true|false}
+    POST /api/datacage/runs/<id>/refusals       {"consent", "url"}
+    POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
+    POST /api/datacage/runs/<id>/progress       {"stage", "progress"}
+    POST /api/datacage/runs/<id>/finish         {"succeeded", "individuals_read", ...}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from ..consent.usage import Read, record_use
+from ..errors import ValidationFailed
+from ..runs.actions import Runs
+from ..runs.model import Attestation
+from ..services import services
+from ..spaces.permissions import signed_in
+
+bp = Blueprint("datacage_api", __name__, url_prefix="/api/datacage")
+
+_ATTESTATION = {"provider": str, "code_measurement": str, "bundle_digest": str, "key_sha256": str}
+_FINISH = {
+    "succeeded": bool,
+    "individuals_read": int,
+    "problems": list,
+    "log": str,
+    "gate_passed": (bool, type(None)),
+    "gate_reasons": list,
+    "result_digest": (str, type(None)),
+    "result_size": (int, type(None)),
+}
+_MAX_READS = 10_000
+
+
+def _runs() -> Runs:
+    return services().runs
+
+
+@bp.before_request
+def _require_sign_in() -> None:
+    signed_in(g.actor)
+
+
+@bp.get("/next")
+def next_run() -> Response:
+    digest = _runs().next_digest(g.actor)
+    return jsonify({"digest": digest}) if digest else Response(status=204)
+
+
+@bp.get("/bundles/<digest>")
+def bundle(digest: str) -> Response:
+    data = _runs().bundle(g.actor, digest)
+    return Response(data, mimetype="application/zip")
+
+
+@bp.post("/claim")
+def claim() -> Response:
+    body = _body({"attestation": dict})
+    attestation = Attestation(**_fields(body["attestation"], _ATTESTATION, "attestation"))
+    job = _runs().claim(g.actor, attestation)
+    return jsonify(job.as_json()) if job else Response(status=204)
+
+
+@bp.get("/runs/<run_id>/consent")
+def consent_in_force(run_id: str) -> Response:
+    run, authority = _runs().authority(run_id, g.actor)
+    consent = _runs().consent(run, request.args.get("iri", ""))
+    return jsonify({"in_force": authority.still_in_force(consent)})
+
+
+@bp.post("/runs/<run_id>/refusals")
+def refusal(run_id: str) -> Response:
+    body = _body({"consent": str, "url": str})
+    run, authority = _runs().authority(run_id, g.actor)
+    consent = _runs().consent(run, body["consent"])
+    if not any(body["url"].startswith(r.url) for r in consent.resources):
+        raise ValidationFailed({"url": ["The refused URL is not one the consent lists."]})
+    authority.record_refusal(consent, body["url"])
+    return Response(status=204)
+
+
+@bp.post("/runs/<run_id>/usage")
+def usage(run_id: str) -> Response:
+    body = _body({"consent": str, "reads": list})
+    run, authority = _runs().authority(run_id, g.actor)
+    consent = _runs().consent(run, body["consent"])
+    if len(body["reads"]) > _MAX_READS:
+        raise ValidationFailed({"reads": [f"At most {_MAX_READS} reads per record."]})
+    reads = []
+    for index, item in enumerate(body["reads"]):
+        read = _fields(item, {"url": str, "version": (str, type(None))}, f"reads-{index}")
+        if not any(read["url"].startswith(r.url) for r in consent.resources):
+            raise ValidationFailed({f"reads-{index}": ["This URL is not one the consent lists."]})
+        reads.append(Read(read["url"], read["version"]))
+    record_use(
+        services().registry(), run.iri, consent, reads, authority.clock(), run.algorithm_digest
+    )
+    return Response(status=204)
+
+
+@bp.post("/runs/<run_id>/progress")
+def progress(run_id: str) -> Response:
+    body = _body({"stage": str, "progress": (int, float)})
+    _runs().report(run_id, g.actor, body["stage"], float(body["progress"]))
+    return Response(status=204)
+
+
+@bp.post("/runs/<run_id>/finish")
+def finish(run_id: str) -> Response:
+    body = _body(_FINISH)
+    for name in ("problems", "gate_reasons"):
+        if not all(isinstance(item, str) for item in body[name]):
+            raise ValidationFailed({name: ["Each entry must be a string."]})
+    _runs().finish(run_id, g.actor, body)
+    return Response(status=204)
+
+
+def _body(allowed: dict[str, Any]) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed({"": ["Send a JSON object with Content-Type: application/json."]})
+    return _fields(body, allowed, "")
+
+
+def _fields(value: object, allowed: dict[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationFailed({where: ["Expected a JSON object."]})
+    problems: dict[str, list[str]] = {}
+    for name in value.keys() - allowed.keys():
+        problems[f"{where}{name}"] = ["Unknown field."]
+    for name, kind in allowed.items():
+        item = value.get(name)
+        # bool is an int in Python, but a JSON true is not a count.
+        if (
+            name not in value
+            or not isinstance(item, kind)
+            or (
+                isinstance(item, bool)
+                and bool not in (kind if isinstance(kind, tuple) else (kind,))
+            )
+        ):
+            problems[f"{where}{name}"] = ["Missing, or of the wrong JSON type."]
+    if problems:
+        raise ValidationFailed(problems)
+    return dict(value)

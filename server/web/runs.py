@@ -1,0 +1,39 @@
+"""Runs as participants see them: start one, follow its progress, read how it ended.
+
+This is the code provider's view of a run: status, progress, the stage the datacage reached,
+what the algorithm logged (scrubbed of every input value by the datacage before it left), the
+duration and the output gate's verdict. Never the inputs, never who they came from: people
+appear as counts only.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from ..runs.actions import Runs
+from ..services import services
+
+bp = Blueprint("runs", __name__)
+
+
+def _runs() -> Runs:
+    return services().runs
+
+
+@bp.post("/spaces/<space_id>/runs")
+def start(space_id: str) -> Response:
+    run = _runs().start(space_id, g.actor)
+    return redirect(url_for("runs.show", space_id=space_id, run_id=run.id), 303)
+
+
+@bp.get("/spaces/<space_id>/runs")
+def index(space_id: str) -> str:
+    space = services().spaces.get(space_id, g.actor)
+    return render_template("runs.html", space=space, runs=_runs().of_space(space_id, g.actor))
+
+
+@bp.get("/spaces/<space_id>/runs/<run_id>")
+def show(space_id: str, run_id: str) -> str:
+    space, run = _runs().get(space_id, run_id, g.actor)
+    return render_template("run.html", space=space, run=run)
