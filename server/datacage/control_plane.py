@@ -1,0 +1,174 @@
+"""The datacage's side of the job protocol: a client of the control plane's `/api/datacage/`.
+
+It speaks as the datacage's own Solid identity (a DPoP-bound token from client credentials), so
+the control plane knows who asks, and it is the pull's consent authority for a run: before each
+person's read it asks whether their consent still counts, and it reports a pod's refusal. What
+comes back is checked like any outside input (`Job.from_json`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from connectors.solid import SolidClient
+from connectors.solid import errors as solid_errors
+
+from ..consent.model import PodResource
+from ..consent.usage import Read
+
+MAX_BUNDLE_BYTES = 64 << 20
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane refused a request or answered with something unusable."""
+
+
+@dataclass(frozen=True)
+class JobConsent:
+    iri: str
+    subject: str
+    resources: tuple[PodResource, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    run_id: str
+    run_iri: str
+    space_iri: str
+    space_name: str
+    min_individuals: int
+    digest: str
+    parameters: dict[str, Any]
+    consents: tuple[JobConsent, ...]
+
+    @classmethod
+    def from_json(cls, body: object) -> Job:
+        try:
+            run, space, algorithm = body["run"], body["space"], body["algorithm"]  # type: ignore[index]
+            consents = tuple(
+                JobConsent(
+                    _str(c["iri"]),
+                    _str(c["subject"]),
+                    tuple(
+                        PodResource(_str(r["url"]), bool(r["is_container"])) for r in c["resources"]
+                    ),
+                )
+                for c in body["consents"]  # type: ignore[index]
+            )
+            min_individuals = space["min_individuals"]
+            if not isinstance(min_individuals, int) or isinstance(min_individuals, bool):
+                raise TypeError("min_individuals")
+            parameters = algorithm["parameters"]
+            if not isinstance(parameters, dict):
+                raise TypeError("parameters")
+            return cls(
+                _str(run["id"]),
+                _str(run["iri"]),
+                _str(space["iri"]),
+                _str(space["name"]),
+                min_individuals,
+                _str(algorithm["digest"]),
+                parameters,
+                consents,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ControlPlaneError(
+                f"The control plane sent a job we cannot read ({exc})."
+            ) from exc
+
+
+class ControlPlane:
+    def __init__(self, client: SolidClient, base_url: str):
+        self.client = client
+        self.base = base_url.rstrip("/") + "/api/datacage/"
+
+    # --- Taking a job -------------------------------------------------------------------------
+
+    def next_digest(self) -> str | None:
+        body = self._call("GET", "next")
+        return _str(body["digest"]) if body else None
+
+    def bundle(self, digest: str) -> bytes:
+        response = self.client.session.request("GET", self.base + "bundles/" + digest)
+        self._check(response)
+        return self.client.http.read(response, limit=MAX_BUNDLE_BYTES)
+
+    def claim(self, attestation: dict[str, str]) -> Job | None:
+        body = self._call("POST", "claim", {"attestation": attestation})
+        return Job.from_json(body) if body else None
+
+    # --- During the run: the consent authority of `pull` --------------------------------------
+
+    def for_run(self, run_id: str) -> RunReporter:
+        return RunReporter(self, run_id)
+
+    # --- Plumbing -----------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body)
+        response = self.client.session.request(method, self.base + path, headers=headers, data=data)
+        self._check(response)
+        if response.status_code == 204:
+            response.close()
+            return None
+        raw = self.client.http.read(response, limit=MAX_BUNDLE_BYTES)
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise ControlPlaneError("The control plane answered with something not JSON.") from exc
+
+    def _check(self, response) -> None:  # requests.Response
+        if response.status_code < 400:
+            return
+        try:
+            detail = json.loads(self.client.http.read(response, limit=64 << 10)).get("detail")
+        except (ValueError, AttributeError, solid_errors.SolidError):
+            detail = None
+        raise ControlPlaneError(
+            f"The control plane refused {response.request.method} {response.url} "
+            f"({response.status_code}): {detail or 'no reason given'}"
+        )
+
+
+class RunReporter:
+    """One run's conversation with the control plane."""
+
+    def __init__(self, plane: ControlPlane, run_id: str):
+        self.plane = plane
+        self.path = f"runs/{run_id}/"
+
+    def still_in_force(self, consent: JobConsent) -> bool:
+        body = self.plane._call("GET", self.path + "consent?" + urlencode({"iri": consent.iri}))
+        return body is not None and body.get("in_force") is True
+
+    def record_refusal(self, consent: JobConsent, url: str) -> None:
+        self.plane._call("POST", self.path + "refusals", {"consent": consent.iri, "url": url})
+
+    def record_use(self, consent: JobConsent, reads: list[Read]) -> None:
+        self.plane._call(
+            "POST",
+            self.path + "usage",
+            {
+                "consent": consent.iri,
+                "reads": [{"url": r.url, "version": r.version} for r in reads],
+            },
+        )
+
+    def progress(self, stage: str, fraction: float) -> None:
+        self.plane._call("POST", self.path + "progress", {"stage": stage, "progress": fraction})
+
+    def finish(self, outcome: dict[str, Any]) -> None:
+        self.plane._call("POST", self.path + "finish", outcome)
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
