@@ -69,6 +69,7 @@ class PersonOutcome:
     inputs: list[Input] = field(default_factory=list)
     skipped: str | None = None  # why nothing was read for this person
     withdrawn: bool = False  # the pod refused: recorded as a withdrawal
+    lapsed: bool = False  # the consent stopped counting between planning and reading
 
     @property
     def reads(self) -> list[Read]:
@@ -103,6 +104,7 @@ def _pull_person(
         # Checked right before this person's read, not when the run was planned.
         if not authority.still_in_force(consent):
             outcome.skipped = "the consent no longer counts"
+            outcome.lapsed = True
             return outcome
         for resource in consent.resources:
             if resource.is_container:
