@@ -103,6 +103,8 @@ class DCG(DefinedNamespace):
     consentPeriod: URIRef  # How long a consent lasts.
     recurringRuns: URIRef  # The space runs repeatedly.
     minimumIndividuals: URIRef  # The fewest individuals an aggregate in a result may cover.
+    individuals: URIRef  # How many distinct individuals an aggregate derives from.
+    mayContainIdentifiers: URIRef  # A property shape's values may hold input identifiers.
     accessSystem: URIRef  # "WAC" or "ACP".
     givenAt: URIRef  # When consent was given.
     expiresAt: URIRef  # When consent stops counting.
