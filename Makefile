@@ -20,6 +20,7 @@ bench: setup
 	$(PY) bench/solid_get.py
 	$(PY) bench/control_plane.py
 	$(PY) bench/consent_check.py
+	$(PY) bench/output_gate.py
 
 lint: setup
 	$(VENV)/bin/ruff check .
