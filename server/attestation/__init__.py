@@ -1,0 +1,64 @@
+"""Attestation: the enclave key, evidence of what runs behind it, and how pods check it.
+
+The datacage side: `EnclaveKey.generate()`, `measure_datacage_code()`, a provider's
+`attest(key, Measurement(code, bundle))`, then `client_certificate(key, evidence)` and
+`key.tls_files(certificate)` for mutual TLS. The pod provider's side: `TrustPolicy`,
+`verify_peer_certificate` / `verify_evidence`, and the `admission` app behind nginx.
+See docs/attestation.md.
+"""
+
+from . import hardware as _hardware  # noqa: F401  (registers the hardware verifier stubs)
+from .enclave_key import EnclaveKey, public_key_sha256
+from .errors import (
+    AttestationError,
+    BadSignature,
+    MalformedEvidence,
+    MeasurementNotApproved,
+    StaleEvidence,
+    UnknownProvider,
+    UntrustedProvider,
+    VerifierUnavailable,
+    WrongKeyBinding,
+)
+from .evidence import FORMAT, Evidence, parse_evidence
+from .measurement import Measurement, measure_datacage_code
+from .providers import AttestationProvider, EvidenceVerifier, register, registered_providers
+from .ratls import (
+    EVIDENCE_OID,
+    client_certificate,
+    evidence_from_certificate,
+    verify_peer_certificate,
+)
+from .software import SoftwareAttestationProvider
+from .verify import TrustPolicy, VerifiedEvidence, verify_evidence
+
+__all__ = [
+    "EVIDENCE_OID",
+    "FORMAT",
+    "AttestationError",
+    "AttestationProvider",
+    "BadSignature",
+    "EnclaveKey",
+    "Evidence",
+    "EvidenceVerifier",
+    "MalformedEvidence",
+    "Measurement",
+    "MeasurementNotApproved",
+    "SoftwareAttestationProvider",
+    "StaleEvidence",
+    "TrustPolicy",
+    "UnknownProvider",
+    "UntrustedProvider",
+    "VerifiedEvidence",
+    "VerifierUnavailable",
+    "WrongKeyBinding",
+    "client_certificate",
+    "evidence_from_certificate",
+    "measure_datacage_code",
+    "parse_evidence",
+    "public_key_sha256",
+    "register",
+    "registered_providers",
+    "verify_evidence",
+    "verify_peer_certificate",
+]

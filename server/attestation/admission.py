@@ -1,0 +1,152 @@
+"""The pod provider's admission check: nginx asks it whether a datacage may come in.
+
+nginx terminates TLS with `ssl_verify_client optional_no_ca` (the datacage's RA-TLS certificate
+is self-signed, so no CA can vouch for it) and, for every pod request, makes an `auth_request`
+subrequest here with the client certificate in the `X-Client-Cert` header
+(`$ssl_client_escaped_cert`, URL-encoded PEM). We answer 204 when the evidence in it verifies
+against the trust policy, 403 otherwise; nginx then forwards the request to the pod server or
+refuses it, so a refused datacage never reaches the pod server at all.
+
+The policy is a TOML file, re-read when it changes (a newly approved bundle needs no restart)::
+
+    code_digests = ["sha256:..."]        # datacage code releases the provider approves
+    bundle_digests = ["sha256:..."]      # algorithm bundles the provider approves
+    allow_software = false               # accept the software stand-in (proves nothing!)
+    software_key_files = ["cage.pub"]    # its trusted Ed25519 keys, relative to this file
+    max_age_seconds = 3600               # how old evidence may be
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tomllib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote
+
+from flask import Flask, Response, request
+
+from .errors import AttestationError
+from .ratls import MAX_CERTIFICATE_BYTES, verify_peer_certificate
+from .verify import DEFAULT_MAX_AGE, TrustPolicy
+
+log = logging.getLogger(__name__)
+
+CERT_HEADER = "X-Client-Cert"
+_POLICY_KEYS = {
+    "code_digests",
+    "bundle_digests",
+    "allow_software",
+    "software_keys",
+    "software_key_files",
+    "max_age_seconds",
+}
+
+
+class PolicyError(ValueError):
+    """The admission policy file is missing or wrong; the message says where."""
+
+
+def load_policy(path: Path) -> TrustPolicy:
+    """Read a TOML trust policy strictly: unknown keys and wrong types are errors."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"Cannot read the admission policy {path}: {exc}") from None
+    unknown = set(data) - _POLICY_KEYS
+    if unknown:
+        raise PolicyError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}.")
+    keys = list(_strings(data, "software_keys", path))
+    for name in _strings(data, "software_key_files", path):
+        try:
+            keys.append((path.parent / name).read_text(encoding="ascii"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{path}: cannot read the software key {name}: {exc}") from None
+    allow = data.get("allow_software", False)
+    age = data.get("max_age_seconds", int(DEFAULT_MAX_AGE.total_seconds()))
+    if not isinstance(allow, bool) or type(age) is not int:
+        raise PolicyError(f"{path}: allow_software must be true/false, max_age_seconds a number.")
+    try:
+        return TrustPolicy(
+            frozenset(_strings(data, "code_digests", path)),
+            frozenset(_strings(data, "bundle_digests", path)),
+            allow_software=allow,
+            software_keys=tuple(keys),
+            max_age=timedelta(seconds=age),
+        )
+    except ValueError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+
+
+def _strings(data: dict[str, object], key: str, path: Path) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(f"{path}: {key} must be a list of strings.")
+    return value
+
+
+class PolicyFile:
+    """The policy in a file, re-read when the file's modification time or size changes."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._policy = self.current()
+
+    def current(self) -> TrustPolicy:
+        stat = os.stat(self.path)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                self._policy = load_policy(self.path)
+                self._stamp = stamp
+            return self._policy
+
+
+def create_app(
+    policy: TrustPolicy | PolicyFile | Path | str,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Flask:
+    """The admission app; `policy` is a policy, or the path of its TOML file."""
+    if isinstance(policy, str | Path):
+        policy = PolicyFile(Path(policy))
+    current = policy.current if isinstance(policy, PolicyFile) else (lambda: policy)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 0
+
+    @app.route("/", defaults={"_path": ""}, methods=["GET", "HEAD"])
+    @app.route("/<path:_path>", methods=["GET", "HEAD"])
+    def admit(_path: str) -> Response:
+        target = request.headers.get("X-Original-URI", "?")[:200]
+        escaped = request.headers.get(CERT_HEADER, "")
+        if not escaped:
+            return _refuse(target, "no client certificate was presented")
+        if len(escaped) > 3 * MAX_CERTIFICATE_BYTES:
+            return _refuse(target, "the client certificate is too large")
+        try:
+            verified = verify_peer_certificate(unquote(escaped), current(), clock())
+        except AttestationError as exc:
+            return _refuse(target, str(exc))
+        log.info(
+            "admitted %s: %s evidence%s for code %s, bundle %s, key %s",
+            target,
+            verified.provider,
+            "" if verified.hardware_backed else " (SOFTWARE stand-in, not hardware)",
+            verified.measurement.datacage_code,
+            verified.measurement.bundle_digest,
+            verified.public_key_sha256[:16],
+        )
+        return Response(status=204)
+
+    return app
+
+
+def _refuse(target: str, reason: str) -> Response:
+    # The reason stays in our log: nginx shows the client its own plain 403 page.
+    log.warning("refused %s: %s", target, reason)
+    return Response(status=403)

@@ -1,0 +1,135 @@
+"""`datacage verify` and `datacage admission`: attestation checks from the command line.
+
+These are plain click commands listed in `commands`; server/cli.py registers them on the
+`datacage` group, so they need no Flask app context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from .errors import AttestationError
+from .ratls import verify_peer_certificate
+from .verify import DEFAULT_MAX_AGE, TrustPolicy, VerifiedEvidence, verify_evidence
+
+_PEM_CERT = b"-----BEGIN CERTIFICATE-----"
+
+
+@click.command("verify")
+@click.argument("evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--code", "codes", multiple=True, required=True, help="Approved code digest.")
+@click.option("--bundle", "bundles", multiple=True, required=True, help="Approved bundle digest.")
+@click.option(
+    "--allow-software",
+    is_flag=True,
+    help="Accept the software stand-in (it proves nothing about hardware).",
+)
+@click.option(
+    "--software-key",
+    "software_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A trusted software stand-in public key (PEM file).",
+)
+@click.option(
+    "--key-sha256",
+    default=None,
+    help="For raw evidence: SHA-256 (hex) of the enclave public key it must be bound to.",
+)
+@click.option(
+    "--max-age",
+    type=int,
+    default=int(DEFAULT_MAX_AGE.total_seconds()),
+    show_default=True,
+    help="Oldest acceptable evidence, in seconds.",
+)
+def verify_command(
+    evidence: Path,
+    codes: tuple[str, ...],
+    bundles: tuple[str, ...],
+    allow_software: bool,
+    software_keys: tuple[Path, ...],
+    key_sha256: str | None,
+    max_age: int,
+) -> None:
+    """Check EVIDENCE (a JSON file, or a PEM certificate carrying it) against approvals."""
+    data = evidence.read_bytes()
+    try:
+        policy = TrustPolicy(
+            frozenset(codes),
+            frozenset(bundles),
+            allow_software=allow_software,
+            software_keys=tuple(path.read_text() for path in software_keys),
+            max_age=timedelta(seconds=max_age),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    now = datetime.now(UTC)
+    try:
+        if data.lstrip().startswith(_PEM_CERT):
+            verified = verify_peer_certificate(data, policy, now)
+        else:
+            if key_sha256 is None:
+                raise click.UsageError(
+                    "Raw evidence needs --key-sha256: the hash of the key it must be bound to "
+                    "(a certificate carries its key, so it needs none)."
+                )
+            verified = verify_evidence(
+                data, public_key_sha256=key_sha256.lower(), policy=policy, now=now
+            )
+    except AttestationError as exc:
+        click.echo(f"REFUSED: {exc}")
+        raise SystemExit(1) from None
+    click.echo(_verdict(verified, data))
+
+
+def _verdict(verified: VerifiedEvidence, data: bytes) -> str:
+    lines = [
+        "ACCEPTED: the evidence verifies against the approvals given.",
+        f"  provider:      {verified.provider}",
+        f"  datacage code: {verified.measurement.datacage_code}",
+        f"  bundle:        {verified.measurement.bundle_digest}",
+        f"  issued at:     {verified.issued_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"  key sha256:    {verified.public_key_sha256}",
+        f"  file sha256:   {hashlib.sha256(data).hexdigest()}",
+    ]
+    if not verified.hardware_backed:
+        lines.append(
+            "  WARNING: software stand-in evidence. It proves nothing about hardware, memory "
+            "encryption or the code that really runs."
+        )
+    return "\n".join(lines)
+
+
+@click.command("admission")
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=9180, show_default=True)
+def admission_command(config: str, host: str, port: int) -> None:
+    """Serve the admission check that nginx's auth_request asks (pod provider side)."""
+    from werkzeug.serving import make_server
+
+    from .admission import PolicyError, create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        app = create_app(Path(config))
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from None
+    server = make_server(host, port, app, threaded=True)
+    click.echo(f"Admission check on http://{host}:{port}/ with the policy {config}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+#: Registered by server/cli.py on the `datacage` group.
+commands: list[click.Command] = [verify_command, admission_command]
