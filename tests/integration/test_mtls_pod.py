@@ -1,0 +1,210 @@
+"""Mutual TLS bound to the enclave key, against a real nginx in front of a real CSS.
+
+A pod owner grants the datacage's WebID Read on a folder. Datacages then read from it through
+nginx, each with its own enclave key and RA-TLS certificate. Only the one running the approved
+measurement, with fresh evidence from a trusted provider bound to its own key, gets through;
+for every other one, nginx's access log shows no CSS upstream and CSS's own log shows no GET.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.solid import AccessMode, SolidClient, SolidSession, errors
+from connectors.solid.css import ClientCredentials, CssAccountApi, PodAccount
+from connectors.solid.http import Http, TlsSettings
+from server.attestation import (
+    EnclaveKey,
+    Evidence,
+    Measurement,
+    SoftwareAttestationProvider,
+    TrustPolicy,
+    client_certificate,
+    measure_datacage_code,
+)
+from tests.support.nginx import AttestedPodGateway, attested_pod_gateway
+
+APPROVED_BUNDLE = "sha256:" + hashlib.sha256(b"the approved bundle").hexdigest()
+OTHER_BUNDLE = "sha256:" + hashlib.sha256(b"a bundle nobody approved").hexdigest()
+OTHER_CODE = "sha256:" + hashlib.sha256(b"a patched datacage").hexdigest()
+
+
+@dataclass
+class Bed:
+    gateway: AttestedPodGateway
+    provider: SoftwareAttestationProvider
+    datacage: ClientCredentials
+    folder: str  # the owner's folder the datacage's WebID may read
+    owner: SolidClient
+
+    @property
+    def approved(self) -> Measurement:
+        return Measurement(measure_datacage_code(), APPROVED_BUNDLE)
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
+    provider = SoftwareAttestationProvider(tmp_path_factory.mktemp("cage") / "attestation")
+    policy = TrustPolicy.approving(
+        [Measurement(measure_datacage_code(), APPROVED_BUNDLE)],
+        allow_software=True,
+        software_keys=(provider.public_key_pem(),),
+    )
+    began = time.monotonic()
+    with attested_pod_gateway(policy) as gateway:
+        print(f"nginx + CSS + admission started in {time.monotonic() - began:.1f} s")
+        accounts = CssAccountApi(gateway.base_url, session=_account_session(gateway))
+        owner_account = _account(accounts, "owner")
+        cage_account = _account(accounts, "datacage")
+        owner_credentials = accounts.create_client_credentials(owner_account, "owner-script")
+        owner = SolidClient(
+            SolidSession.from_client_credentials(
+                owner_credentials.issuer,
+                owner_credentials.id,
+                owner_credentials.secret,
+                http=Http(gateway.owner_session()),
+            )
+        )
+        folder = owner_account.pod_url + "shared/"
+        owner.put(folder + "readme.txt", "shared with the datacage", "text/plain")
+        owner.access_control(folder).grant(
+            cage_account.webid, [AccessMode.READ], include_members=True
+        )
+        yield Bed(
+            gateway,
+            provider,
+            accounts.create_client_credentials(cage_account, "datacage"),
+            folder,
+            owner,
+        )
+
+
+def _account_session(gateway: AttestedPodGateway):
+    # The account API is the identity provider's: reachable through nginx without attestation.
+    session = gateway.owner_session()
+    session.adapters.pop(gateway.base_url)
+    session.verify = str(gateway.ca)
+    return session
+
+
+def _account(accounts: CssAccountApi, label: str) -> PodAccount:
+    name = f"{label}-{uuid.uuid4().hex[:8]}"
+    return accounts.create_account(
+        email=f"{name}@example.org", password=secrets.token_urlsafe(18), pod_name=name
+    )
+
+
+@pytest.fixture
+def resource(bed: Bed) -> str:
+    """A fresh resource in the granted folder, never read by anyone yet."""
+    url = bed.folder + f"{uuid.uuid4().hex}.txt"
+    bed.owner.put(url, "consented data", "text/plain")
+    return url
+
+
+@pytest.fixture
+def datacage(bed: Bed) -> Callable[..., SolidClient]:
+    """Factory: a datacage client signed in as the datacage WebID, presenting `cert_files`."""
+    stack: list[object] = []
+
+    def make(cert_files: tuple[str, str] | None) -> SolidClient:
+        tls = TlsSettings(verify=str(bed.gateway.ca), cert=cert_files)
+        http = Http(tls=tls)
+        stack.append(http.session)
+        creds = bed.datacage
+        return SolidClient(
+            SolidSession.from_client_credentials(creds.issuer, creds.id, creds.secret, http=http)
+        )
+
+    yield make
+    for session in stack:
+        session.close()  # type: ignore[attr-defined]
+
+
+def _read_with(bed, datacage, key: EnclaveKey, evidence: Evidence | bytes, url: str) -> str:
+    certificate = client_certificate(key, evidence)
+    with key.tls_files(certificate) as files:
+        return datacage(files).get(url).text()
+
+
+def assert_never_reached_css(bed: Bed, url: str, caplog, reason: str) -> None:
+    """Refused by the admission check for `reason`, with no trace of the request at CSS."""
+    path = bed.gateway.path_of(url)
+    refusals = [r.getMessage() for r in caplog.records if r.name == "server.attestation.admission"]
+    assert any(m.startswith(f"refused {path}: ") and reason in m for m in refusals), refusals
+    lines = bed.gateway.nginx.log_lines_for(path)
+    assert lines, "nginx logged no request for the resource"
+    assert all(" 403 " in line for line in lines)
+    css_upstream = f"127.0.0.1:{bed.gateway.css.port}"
+    assert not any(css_upstream in line for line in lines), lines
+    assert not bed.gateway.css.received_get(path)
+
+
+def test_the_approved_datacage_reads_what_the_owner_granted(bed, datacage, resource):
+    key = EnclaveKey.generate()
+    evidence = bed.provider.attest(key, bed.approved)
+    assert _read_with(bed, datacage, key, evidence, resource) == "consented data"
+    # The control for the refusal tests: this observable does show a request that got through.
+    path = bed.gateway.path_of(resource)
+    assert any(
+        f"127.0.0.1:{bed.gateway.css.port}" in ln for ln in bed.gateway.nginx.log_lines_for(path)
+    )
+    assert bed.gateway.css.received_get(path)
+
+
+@pytest.mark.parametrize(
+    "measurement",
+    [
+        pytest.param(lambda m: Measurement(m.datacage_code, OTHER_BUNDLE), id="other-bundle"),
+        pytest.param(lambda m: Measurement(OTHER_CODE, m.bundle_digest), id="other-code"),
+    ],
+)
+def test_a_datacage_running_an_unapproved_measurement_never_reaches_the_pod(
+    caplog, bed, datacage, resource, measurement
+):
+    key = EnclaveKey.generate()
+    evidence = bed.provider.attest(key, measurement(bed.approved))
+    with pytest.raises(errors.Forbidden):
+        _read_with(bed, datacage, key, evidence, resource)
+    assert_never_reached_css(bed, resource, caplog, "which is not approved")
+
+
+def test_no_client_certificate_is_refused(caplog, bed, datacage, resource):
+    with pytest.raises(errors.Forbidden):
+        datacage(None).get(resource)
+    assert_never_reached_css(bed, resource, caplog, "no client certificate was presented")
+
+
+def test_evidence_copied_from_another_key_is_refused(caplog, bed, datacage, resource):
+    attested, thief = EnclaveKey.generate(), EnclaveKey.generate()
+    evidence = bed.provider.attest(attested, bed.approved)
+    with pytest.raises(errors.Forbidden):
+        _read_with(bed, datacage, thief, evidence, resource)
+    assert_never_reached_css(bed, resource, caplog, "the evidence was made for another key")
+
+
+def test_evidence_signed_by_an_untrusted_software_key_is_refused(
+    caplog, bed, datacage, resource, tmp_path: Path
+):
+    stranger = SoftwareAttestationProvider(tmp_path / "attestation")
+    key = EnclaveKey.generate()
+    with pytest.raises(errors.Forbidden):
+        _read_with(bed, datacage, key, stranger.attest(key, bed.approved), resource)
+    assert_never_reached_css(bed, resource, caplog, "software key this policy does not trust")
+
+
+def test_stale_evidence_is_refused(caplog, bed, datacage, resource):
+    key = EnclaveKey.generate()
+    evidence = bed.provider.attest(key, bed.approved, now=datetime.now(UTC) - timedelta(hours=2))
+    with pytest.raises(errors.Forbidden):
+        _read_with(bed, datacage, key, evidence, resource)
+    assert_never_reached_css(bed, resource, caplog, "the datacage must attest again")

@@ -1,0 +1,410 @@
+"""A real nginx with mutual TLS and attestation admission in front of a real CSS, for tests.
+
+The pod provider's side of docs/attestation.md, as a test bed:
+
+    datacage --mTLS (RA-TLS cert)--> nginx :N --auth_request--> admission app (thread)
+                                          \\--proxy (only if admitted)--> CSS on 127.0.0.1:P
+
+* nginx runs from a private prefix (`nginx -p DIR -e DIR/error.log -c DIR/nginx.conf`,
+  `daemon off`, its own process group, SIGTERM when we die; see connectors/child_processes.py).
+* A test CA made with `cryptography` signs nginx's certificate for localhost/127.0.0.1.
+* CSS's base URL is `https://localhost:N/`, the URL every client uses: DPoP `htu`s and token
+  issuers must match it. nginx sets `Host` and `X-Forwarded-Proto` for CSS and blanks any
+  `X-Forwarded-Host`/`Forwarded` a client sends (CSS trusts those headers).
+* Pod paths need admission. The identity provider (`/.well-known/`, `/.oidc/`, `/.account/`)
+  and WebID documents (`/<pod>/profile/card`) do not: a datacage signs in before it runs
+  anything, and every Solid server, CSS itself included, must read WebID documents and the
+  issuer's keys to check a token. CSS fetches those from `https://localhost:N/`, so node is
+  given the test CA (`NODE_EXTRA_CA_CERTS`).
+* Pod owners are not datacages: `owner_session()` reaches CSS on its loopback port, standing in
+  for the provider's ordinary front door, with the headers nginx would set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+from pathlib import Path
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from werkzeug.serving import make_server
+
+from connectors.child_processes import die_with_parent_hook, terminate_group
+from connectors.solid.css import CommunitySolidServer
+from connectors.solid.css.process import free_loopback_port
+from server.attestation.admission import create_app
+from server.attestation.verify import TrustPolicy
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+# --- A test CA for nginx's server certificate ---------------------------------------------------
+
+
+def make_test_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """(ca.pem, server.pem, server.key) in `folder`: a CA and a localhost server certificate."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "datacage test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths[2].chmod(0o600)
+    return paths
+
+
+# --- The admission app, in a thread -------------------------------------------------------------
+
+
+class AdmissionServer:
+    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug)."""
+
+    def __init__(self, policy: TrustPolicy):
+        self.server = make_server("127.0.0.1", 0, create_app(policy), threaded=True)
+        self.port = self.server.server_port
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AdmissionServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- nginx ----------------------------------------------------------------------------------------
+
+_CONFIG = """\
+daemon off;
+master_process on;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log info;
+{user}
+events {{ worker_connections 256; }}
+
+http {{
+    client_body_temp_path {prefix}/temp/body;
+    proxy_temp_path {prefix}/temp/proxy;
+    fastcgi_temp_path {prefix}/temp/fastcgi;
+    uwsgi_temp_path {prefix}/temp/uwsgi;
+    scgi_temp_path {prefix}/temp/scgi;
+
+    # Which upstream served each request: the proof that a refused request never reached CSS.
+    log_format attested '$request_id "$request" $status upstream="$upstream_addr" '
+                        'client_cert="$ssl_client_verify"';
+    access_log {prefix}/access.log attested;
+
+    upstream pod_server {{ server 127.0.0.1:{css_port}; keepalive 8; }}
+    upstream admission {{ server 127.0.0.1:{admission_port}; }}
+
+{server}
+}}
+"""
+
+#: The pod provider's server block; docs/attestation.md shows the same with real names.
+SERVER_BLOCK = """\
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name {host};
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        # RA-TLS certificates are self-signed: ask for one, let the admission check judge it.
+        ssl_verify_client optional_no_ca;
+        client_max_body_size 10m;
+
+        # Asked before every pod request; 2xx lets it through, 401/403 refuse it.
+        location = /_admission {{
+            internal;
+            proxy_pass http://admission;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
+            proxy_set_header X-Original-URI $request_uri;
+        }}
+
+        # The identity provider and WebID documents: no attestation (see the module docstring).
+        location ^~ /.well-known/ {{ {proxy} }}
+        location ^~ /.oidc/ {{ {proxy} }}
+        location ^~ /.account/ {{ {proxy} }}
+        location ~ ^/[^/]+/profile/card$ {{ {proxy} }}
+
+        # Everything else is pod data: only an admitted datacage gets through.
+        location / {{
+            auth_request /_admission;
+            {proxy}
+        }}
+    }}
+"""
+
+_PROXY = (
+    "proxy_pass http://pod_server; "
+    "proxy_http_version 1.1; "
+    'proxy_set_header Connection ""; '
+    "proxy_set_header Host {public_host}; "
+    "proxy_set_header X-Forwarded-Proto https; "
+    # CSS believes these headers: a client must not choose the URL CSS thinks it was asked.
+    'proxy_set_header X-Forwarded-Host ""; '
+    'proxy_set_header Forwarded "";'
+)
+
+
+class Nginx:
+    """nginx from a private prefix, in its own process group; `stop()` stops the group."""
+
+    def __init__(
+        self, prefix: Path, *, port: int, css_port: int, admission_port: int, cert: Path, key: Path
+    ):
+        self.prefix, self.port = prefix, port
+        public_host = f"localhost:{port}"
+        server = SERVER_BLOCK.format(
+            port=port,
+            host="localhost",
+            cert=cert,
+            key=key,
+            proxy=_PROXY.format(public_host=public_host),
+        )
+        self.config = _CONFIG.format(
+            prefix=prefix,
+            css_port=css_port,
+            admission_port=admission_port,
+            server=server,
+            # As root, workers would drop to `nobody`, who cannot use this private prefix.
+            user="user root;" if os.geteuid() == 0 else "",
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def access_log(self) -> Path:
+        return self.prefix / "access.log"
+
+    def start(self, timeout: float = 10) -> Nginx:
+        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
+        (self.prefix / "nginx.conf").write_text(self.config)
+        argv = [
+            NGINX,
+            "-p",
+            str(self.prefix),
+            "-e",
+            str(self.prefix / "error.log"),
+            "-c",
+            str(self.prefix / "nginx.conf"),
+        ]
+        check = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx refused its configuration:\n{check.stderr}")
+        self._process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent_hook(),
+        )
+        deadline = time.monotonic() + timeout
+        while not _accepts(self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"nginx did not start:\n{self.error_log_tail()}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            terminate_group(process)
+
+    def error_log_tail(self, lines: int = 20) -> str:
+        path = self.prefix / "error.log"
+        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
+
+    def log_lines_for(self, path: str) -> list[str]:
+        """Access log lines of requests for `path` (waits briefly: nginx logs after the reply)."""
+        pattern = re.compile(rf'"[A-Z]+ {re.escape(path)}[ ?]')
+        for _ in range(50):
+            lines = [ln for ln in self.access_log.read_text().splitlines() if pattern.search(ln)]
+            if lines:
+                return lines
+            time.sleep(0.02)
+        return []
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+# --- CSS behind nginx ----------------------------------------------------------------------------
+
+
+class PodServerBehindNginx(CommunitySolidServer):
+    """CSS on a loopback port whose public base URL is nginx's `https://localhost:N/`.
+
+    It logs at `info`, so its log names every request it received: the CSS-side proof that a
+    refused datacage never reached it.
+    """
+
+    def __init__(self, *, public_port: int, ca: Path, **options: object):
+        super().__init__(log_level="info", **options)  # type: ignore[arg-type]
+        self.public_port = public_port
+        self.ca = ca
+
+    @property
+    def base_url(self) -> str:
+        return f"https://localhost:{self.public_port}/"
+
+    def command(self, data_dir: Path) -> list[str]:
+        # `env` execs node in place, so the process group and death signal are unchanged.
+        return ["env", f"NODE_EXTRA_CA_CERTS={self.ca}", *super().command(data_dir)]
+
+    def _wait_until_ready(self, deadline: float) -> None:
+        # Probe CSS itself (not through nginx) with the headers nginx would add.
+        probe = f"http://127.0.0.1:{self.port}/.well-known/openid-configuration"
+        headers = {"Host": f"localhost:{self.public_port}", "X-Forwarded-Proto": "https"}
+        with requests.Session() as session:
+            session.trust_env = False
+            while True:
+                if self._process is None or self._process.poll() is not None:
+                    raise RuntimeError(f"CSS exited while starting:\n{self.log_tail()}")
+                with contextlib.suppress(requests.RequestException):
+                    if session.get(probe, headers=headers, timeout=0.5).status_code == 200:
+                        return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"CSS did not start in time:\n{self.log_tail()}")
+                time.sleep(0.1)
+
+    def received_get(self, path: str) -> bool:
+        """Whether CSS logged a GET for exactly `path`."""
+        log = self.log_path.read_text() if self.log_path else ""
+        return f"Received GET request for {path}\n" in log
+
+
+class _FrontDoor(requests.adapters.HTTPAdapter):
+    """Send `https://localhost:N/...` straight to CSS, as the provider's ordinary entrance."""
+
+    def __init__(self, public_port: int, css_port: int):
+        super().__init__()
+        self.public, self.inner = f"https://localhost:{public_port}", f"http://127.0.0.1:{css_port}"
+        self.host = f"localhost:{public_port}"
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        # The DPoP proof was made for the public URL before this point, as CSS will see it.
+        assert (request.url or "").startswith(self.public)
+        request.url = self.inner + request.url[len(self.public) :]
+        request.headers["Host"] = self.host
+        request.headers["X-Forwarded-Proto"] = "https"
+        response = super().send(request, **kwargs)  # type: ignore[arg-type]
+        response.url = self.public + response.url[len(self.inner) :]
+        return response
+
+
+@dataclass
+class AttestedPodGateway:
+    """The running test bed: nginx on `base_url`, CSS behind it, the admission check."""
+
+    base_url: str
+    ca: Path
+    nginx: Nginx
+    css: PodServerBehindNginx
+    admission: AdmissionServer
+
+    def owner_session(self) -> requests.Session:
+        """A cookie-less requests session for pod owners, entering beside nginx."""
+        session = requests.Session()
+        session.trust_env = False
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        session.mount(self.base_url, _FrontDoor(self.nginx.port, self.css.port))
+        return session
+
+    def path_of(self, url: str) -> str:
+        assert url.startswith(self.base_url)
+        return "/" + url[len(self.base_url) :]
+
+
+@contextlib.contextmanager
+def attested_pod_gateway(policy: TrustPolicy) -> Iterator[AttestedPodGateway]:
+    """Start admission, nginx and CSS (in that order); stop all of them afterwards."""
+    prefix = Path(tempfile.mkdtemp(prefix="datacage-nginx-"))
+    try:
+        ca, cert, key = make_test_ca(prefix)
+        nginx_port, css_port = free_loopback_port(), free_loopback_port()
+        with AdmissionServer(policy) as admission:
+            nginx = Nginx(
+                prefix,
+                port=nginx_port,
+                css_port=css_port,
+                admission_port=admission.port,
+                cert=cert,
+                key=key,
+            ).start()
+            try:
+                css = PodServerBehindNginx(public_port=nginx_port, ca=ca, port=css_port)
+                with css:
+                    yield AttestedPodGateway(css.base_url, ca, nginx, css, admission)
+            finally:
+                nginx.stop()
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
