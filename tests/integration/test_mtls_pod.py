@@ -37,6 +37,9 @@ APPROVED_BUNDLE = "sha256:" + hashlib.sha256(b"the approved bundle").hexdigest()
 OTHER_BUNDLE = "sha256:" + hashlib.sha256(b"a bundle nobody approved").hexdigest()
 OTHER_CODE = "sha256:" + hashlib.sha256(b"a patched datacage").hexdigest()
 
+# A CSS of its own (not the session's `css` fixture), so mark it as the conftest hook would.
+pytestmark = pytest.mark.css
+
 
 @dataclass
 class Bed:
