@@ -96,8 +96,8 @@ class ControlPlane:
         self._check(response)
         return self.client.http.read(response, limit=MAX_BUNDLE_BYTES)
 
-    def claim(self, attestation: dict[str, str]) -> Job | None:
-        body = self._call("POST", "claim", {"attestation": attestation})
+    def claim(self, evidence: str) -> Job | None:
+        body = self._call("POST", "claim", {"evidence": evidence})
         return Job.from_json(body) if body else None
 
     # --- During the run: the consent authority of `pull` --------------------------------------

@@ -32,6 +32,7 @@ class Attestation:
     code_measurement: str
     bundle_digest: str
     key_sha256: str
+    evidence: str = ""  # the evidence document itself, so anyone can check it later
 
 
 @dataclass

@@ -60,6 +60,8 @@ def to_graph(run: Run) -> Graph:
         add((e, DCG.measurement, Literal(run.attestation.code_measurement)))
         add((e, DCG.digest, Literal(run.attestation.bundle_digest)))
         add((e, DCG.keyThumbprint, Literal(run.attestation.key_sha256)))
+        if run.attestation.evidence:
+            add((e, RDF.value, Literal(run.attestation.evidence)))
     if run.gate_passed is not None:
         v = URIRef(run.iri + "#verdict")
         add((r, DCG.verdict, v))
@@ -113,6 +115,7 @@ def from_graph(name: str, graph: Graph, revision: int) -> Run:
             code_measurement=_text(graph, evidence, DCG.measurement),
             bundle_digest=_text(graph, evidence, DCG.digest),
             key_sha256=_text(graph, evidence, DCG.keyThumbprint),
+            evidence=str(graph.value(evidence, RDF.value) or ""),
         )
     verdict = graph.value(r, DCG.verdict)
     if verdict is not None:

@@ -8,7 +8,7 @@ Everything it sends is checked as hostile: exact fields, exact JSON types, sane 
 
     GET  /api/datacage/next                     -> {"digest": "sha256:..."} or 204
     GET  /api/datacage/bundles/<digest>         -> the bundle (zip)
-    POST /api/datacage/claim                    {"attestation": {...}} -> the job, or 204
+    POST /api/datacage/claim                    {"evidence": "<evidence JSON>"} -> job, or 204
     GET  /api/datacage/runs/<id>/consent?iri=   -> {"in_force": true|false}
     POST /api/datacage/runs/<id>/refusals       {"consent", "url"}
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from ..attestation import AttestationError, parse_evidence
 from ..consent.usage import Read, record_use
 from ..errors import ValidationFailed
 from ..runs.actions import Runs
@@ -31,7 +32,6 @@ from ..spaces.permissions import signed_in
 
 bp = Blueprint("datacage_api", __name__, url_prefix="/api/datacage")
 
-_ATTESTATION = {"provider": str, "code_measurement": str, "bundle_digest": str, "key_sha256": str}
 _FINISH = {
     "succeeded": bool,
     "individuals_read": int,
@@ -68,8 +68,20 @@ def bundle(digest: str) -> Response:
 
 @bp.post("/claim")
 def claim() -> Response:
-    body = _body({"attestation": dict})
-    attestation = Attestation(**_fields(body["attestation"], _ATTESTATION, "attestation"))
+    body = _body({"evidence": str})
+    try:
+        evidence = parse_evidence(body["evidence"].encode())
+    except AttestationError as exc:
+        raise ValidationFailed({"evidence": [str(exc)]}) from None
+    # Recorded as presented; the pods verify it against their own trust policy before any
+    # data flows (docs/attestation.md), and anyone can check it later with `datacage verify`.
+    attestation = Attestation(
+        provider=evidence.provider,
+        code_measurement=evidence.measurement.datacage_code,
+        bundle_digest=evidence.measurement.bundle_digest,
+        key_sha256=evidence.report_data,
+        evidence=evidence.to_bytes().decode(),
+    )
     job = _runs().claim(g.actor, attestation)
     return jsonify(job.as_json()) if job else Response(status=204)
 

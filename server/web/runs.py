@@ -8,7 +8,8 @@ appear as counts only.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, url_for
+from flask import Blueprint, abort, g, redirect, render_template, url_for
+from flask import Response as FlaskResponse
 from werkzeug.wrappers import Response
 
 from ..runs.actions import Runs
@@ -37,3 +38,16 @@ def index(space_id: str) -> str:
 def show(space_id: str, run_id: str) -> str:
     space, run = _runs().get(space_id, run_id, g.actor)
     return render_template("run.html", space=space, run=run)
+
+
+@bp.get("/spaces/<space_id>/runs/<run_id>/evidence.json")
+def evidence(space_id: str, run_id: str) -> FlaskResponse:
+    """The attestation evidence the datacage presented, for `datacage verify`."""
+    _, run = _runs().get(space_id, run_id, g.actor)
+    if run.attestation is None or not run.attestation.evidence:
+        abort(404)
+    return FlaskResponse(
+        run.attestation.evidence,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="run-{run.id}-evidence.json"'},
+    )
