@@ -1,0 +1,224 @@
+"""``run_algorithm``: check the bundle is the approved one, run it sealed, watch it, report."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from server.algorithms.digest import bundle_digest
+from server.algorithms.errors import BundleError
+from server.algorithms.manifest import parse_manifest
+from server.algorithms.paths import MANIFEST_PATH
+
+from . import workspace
+from .command import binds, command
+from .interpreter import host_interpreter
+from .launch import preexec, staging_point
+from .model import Outcome, SandboxLimits, SandboxRun
+from .seccomp import filter_bpf
+from .streams import LogTail, SandboxInfo, StatusReader
+from .verdict import Observed, classify
+
+_OUTPUT_CHECK_S = 0.25
+_DRAIN_S = 2.0  # for the readers to see end of file once the sandbox is gone
+_GRACE_S = 1.0  # for bwrap to reap the killed sandbox before its own group is killed
+
+
+def run_algorithm(
+    bundle_files: Mapping[str, bytes],
+    approved_digest: str,
+    inputs_dir: Path,
+    output_dir: Path,
+    parameters: Mapping[str, object],
+    *,
+    limits: SandboxLimits = SandboxLimits(),  # noqa: B008 - frozen, so sharing it is safe
+    work_dir: Path,
+    on_progress: Callable[[float], None] | None = None,
+) -> SandboxRun:
+    """Run the approved bundle on the staged inputs; see docs/algorithm-runtime.md."""
+    started = time.monotonic()
+    refusal, entry_point = _refusal(bundle_files, approved_digest)
+    if refusal or entry_point is None:
+        return SandboxRun(Outcome.REFUSED, refusal or "", None, 0.0, "", 0.0)
+    run_dir = workspace.make_run_dir(Path(work_dir))
+    try:
+        return _run(
+            bundle_files, entry_point, Path(inputs_dir), Path(output_dir), parameters,
+            limits, run_dir, on_progress, started,
+        )  # fmt: skip
+    finally:
+        workspace.wipe(run_dir)
+
+
+def _refusal(files: Mapping[str, bytes], approved: str) -> tuple[str | None, str | None]:
+    try:
+        actual = bundle_digest(files)
+    except ValueError as error:
+        return f"The bundle was not run: {error}.", None
+    if not hmac.compare_digest(actual.encode(), str(approved).encode()):
+        return (
+            f"The bundle was not run: its digest is {actual}, but the approved digest is "
+            f"{approved}. The code changed after it was approved."
+        ), None
+    try:
+        return None, parse_manifest(files[MANIFEST_PATH]).entry_point
+    except (KeyError, BundleError) as error:
+        return f"The bundle was not run: its manifest cannot be read ({error}).", None
+
+
+def _run(
+    files: Mapping[str, bytes],
+    entry_point: str,
+    inputs_dir: Path,
+    output_dir: Path,
+    parameters: Mapping[str, object],
+    limits: SandboxLimits,
+    run_dir: Path,
+    on_progress: Callable[[float], None] | None,
+    started: float,
+) -> SandboxRun:
+    status_r, status_w = os.pipe()
+    log_r, log_w = os.pipe()
+    info_r, info_w = os.pipe()
+    seccomp_fd = os.memfd_create("datacage-seccomp", 0)
+    parent_ends = [status_r, log_r, info_r]
+    child_ends = [status_w, log_w, info_w, seccomp_fd]
+    try:
+        os.write(seccomp_fd, filter_bpf())
+        os.lseek(seccomp_fd, 0, os.SEEK_SET)
+        workspace.write_bundle(files, run_dir / "bundle")
+        workspace.write_runtime(run_dir / "runtime", entry_point, parameters, status_w)
+        workspace.prepare_output(output_dir)
+        workspace.hand_over(inputs_dir, workspace.SANDBOX_UID, workspace.SANDBOX_GID)
+        interpreter = host_interpreter()
+        stage = staging_point()
+        run_dirs = {
+            "bundle": run_dir / "bundle",
+            "input": inputs_dir,
+            "runtime": run_dir / "runtime",
+            "output": output_dir,
+        }
+        staged = binds(interpreter, run_dirs)
+        argv = command(interpreter, staged, stage, limits, seccomp_fd, info_w)
+        try:
+            process = subprocess.Popen(  # noqa: S603 - a fixed program, arguments built here
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=(status_w, seccomp_fd, info_w),
+                env={},  # bwrap's own environment is what /proc/1/environ shows inside
+                start_new_session=True,  # one process group to kill on the wall clock
+                preexec_fn=preexec(stage, staged, limits),
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            reason = f"The sandbox could not start, so nothing was run ({error})."
+            return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
+        for fd in child_ends:
+            os.close(fd)
+        child_ends = []
+        log, status = LogTail(log_r, limits.log_bytes), StatusReader(status_r)
+        info = SandboxInfo(info_r)
+        parent_ends = []  # the reader threads close them
+        try:
+            seen = _watch(process, info, status, output_dir, limits, on_progress, started, log)
+        finally:
+            info.close()
+        outcome, reason = classify(seen, status, limits)
+        if outcome is Outcome.OUTPUT_TOO_LARGE:
+            workspace.empty(output_dir)
+        return SandboxRun(
+            outcome,
+            reason,
+            seen.exit_code,
+            round(time.monotonic() - started, 3),
+            seen.log,
+            status.progress,
+        )
+    finally:
+        for fd in parent_ends + child_ends:
+            os.close(fd)
+        owner = (os.getuid(), os.getgid())
+        for tree in (inputs_dir, output_dir):
+            if tree.exists():
+                workspace.hand_over(tree, *owner)
+
+
+def _watch(
+    process: subprocess.Popen,
+    info: SandboxInfo,
+    status: StatusReader,
+    output_dir: Path,
+    limits: SandboxLimits,
+    on_progress: Callable[[float], None] | None,
+    started: float,
+    log: LogTail,
+) -> Observed:
+    """Wait for the sandbox to end, killing it on the wall clock or an overflowing output."""
+    deadline = started + limits.wall_seconds
+    next_output_check = time.monotonic() + _OUTPUT_CHECK_S
+    killed_for: str | None = None
+    killed_at = 0.0
+    reported = 0.0
+    pause = 0.001
+    while True:
+        pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        now = time.monotonic()
+        if killed_for is None and now >= deadline:
+            killed_for, killed_at = "wall", _kill_sandbox(process, info)
+        elif killed_for is None and now >= next_output_check:
+            next_output_check = now + _OUTPUT_CHECK_S
+            if _output_over(output_dir, limits):
+                killed_for, killed_at = "output", _kill_sandbox(process, info)
+        elif killed_for is not None and now >= killed_at + _GRACE_S:
+            _kill_group(process)  # bwrap did not end with its child: end it too
+        reported = _report(status.progress, reported, on_progress)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+    exit_code = os.waitstatus_to_exitcode(wait_status)
+    process.returncode = exit_code  # reaped here, with its resource usage
+    _kill_group(process)  # nothing of the group may outlive the run
+    status.join(_DRAIN_S)
+    _report(status.progress, reported, on_progress)
+    return Observed(
+        exit_code=exit_code,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        killed_for=killed_for,
+        output_too_large=_output_over(output_dir, limits),
+        log=log.text(_DRAIN_S),
+    )
+
+
+def _kill_sandbox(process: subprocess.Popen, info: SandboxInfo) -> float:
+    """Kill the sandbox's pid 1 (the kernel then kills everything in its pid namespace), so
+    that bwrap reaps it and exits; without its pid yet, kill bwrap's process group."""
+    if info.pidfd is None:
+        _kill_group(process)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(info.pidfd, signal.SIGKILL)
+    return time.monotonic()
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _output_over(output_dir: Path, limits: SandboxLimits) -> bool:
+    size, entries = workspace.output_size(output_dir, limits.output_files)
+    return size > limits.output_bytes or entries > limits.output_files
+
+
+def _report(progress: float, reported: float, on_progress: Callable[[float], None] | None) -> float:
+    if on_progress is not None and progress != reported:
+        on_progress(progress)
+    return progress
