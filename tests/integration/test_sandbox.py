@@ -334,3 +334,13 @@ def test_the_run_folder_is_wiped_when_the_run_itself_raises(tmp_path):
         run(bundle, tmp_path)
     assert leftovers(tmp_path / "work") == []
     assert (output / "stale.ttl").read_text() == "# from an earlier run"
+
+
+def test_an_async_entry_point_is_awaited(tmp_path):
+    bundle = make_bundle(
+        tmp_path / "src",
+        "import asyncio\n\nasync def run(ctx):\n    await asyncio.sleep(0)\n    return '# async'\n",
+    )
+    ran, output = run(bundle, tmp_path)
+    assert ran.outcome is Outcome.SUCCEEDED, ran
+    assert (output / "result.ttl").read_text() == "# async"

@@ -4,10 +4,11 @@ Started as ``python -I -S -B /runtime/bootstrap.py`` with nothing but the standa
 its path, because it shares a process with the participants' code and must not bring any of
 ours along. It reads /runtime/run.json (entry point, parameters, the status descriptor) and
 /input/index.json, and reports progress and its end to the datacage as JSON lines on the
-status descriptor, never on stdout, which belongs to the algorithm's log.
+status descriptor, never on stdout, which belongs to the algorithm's log. (A run file given
+as the first argument, with other folders under "paths", runs it outside the sandbox: the
+benchmark's baseline, never the datacage.)
 """
 
-import asyncio
 import contextlib
 import importlib
 import inspect
@@ -106,7 +107,13 @@ def _entry(entry_point):
 
 
 def main():
-    run = json.loads(Path("/runtime/run.json").read_text(encoding="utf-8"))
+    global BUNDLE, INPUT, OUTPUT
+    run_file = sys.argv[1] if len(sys.argv) > 1 else "/runtime/run.json"
+    run = json.loads(Path(run_file).read_text(encoding="utf-8"))
+    paths = run.get("paths", {})
+    BUNDLE = Path(paths.get("bundle", BUNDLE))
+    INPUT = Path(paths.get("input", INPUT))
+    OUTPUT = Path(paths.get("output", OUTPUT))
     status = os.fdopen(run["status_fd"], "w", encoding="utf-8")
     os.set_inheritable(status.fileno(), False)  # the algorithm's own children do not get it
     # This process is pid 1 of the sandbox, and the kernel does not deliver a signal to pid 1
@@ -118,7 +125,9 @@ def main():
         ctx = Context(run["parameters"], _people(), status)
         function = _entry(run["entry_point"])
         result = function(ctx)
-        if inspect.iscoroutine(result):
+        if inspect.iscoroutine(result):  # an async def entry point
+            import asyncio  # only then: it takes longer to import than a trivial run
+
             result = asyncio.run(result)
         if isinstance(result, str):
             ctx.write_result(result)

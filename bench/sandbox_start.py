@@ -1,0 +1,136 @@
+"""What the sandbox costs per run, against the same bootstrap run by plain ``python -I -S``.
+
+A trivial algorithm (it reads the input index of two people and returns one line of Turtle) is
+run through `server.datacage.sandbox.run_algorithm` (digest check, bundle written out, the
+private mount namespace, bubblewrap, seccomp, rlimits, the watcher, ownership handed over and
+back, the run folder wiped) and, in the same process, by the same bootstrap with the same base
+interpreter and no isolation at all. Rounds alternate A-B-B-A so drift on a shared machine
+hits both alike; one warm-up run of each is not counted (it finds the interpreter's libraries).
+
+Prints `name=value` lines; the last is `sandbox_overhead_ratio=<sandbox/plain>`.
+
+    python bench/sandbox_start.py [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from server.algorithms import build_bundle, read_bundle
+from server.datacage.sandbox import Outcome, run_algorithm
+from server.datacage.sandbox.interpreter import host_interpreter
+from server.datacage.sandbox.workspace import BOOTSTRAP
+
+MANIFEST = """[algorithm]
+name = "bench-trivial"
+version = "1.0.0"
+description = "Reads the index and says how many people there are."
+entry_point = "trivial:run"
+events = ["BENCH"]
+output_shape = "shapes/out.ttl"
+"""
+SHAPE = """@prefix sh: <http://www.w3.org/ns/shacl#> .
+@prefix ex: <https://example.org/bench#> .
+ex:S a sh:NodeShape ; sh:targetClass ex:Report .
+"""
+ALGORITHM = """def run(ctx):
+    ctx.progress(1.0)
+    return f"<https://example.org/bench#r> <https://example.org/bench#people> {len(ctx.people)} ."
+"""
+
+
+def make_bundle(root: Path):
+    (root / "shapes").mkdir(parents=True)
+    (root / "manifest.toml").write_text(MANIFEST)
+    (root / "shapes" / "out.ttl").write_text(SHAPE)
+    (root / "trivial.py").write_text(ALGORITHM)
+    return read_bundle(build_bundle(root))
+
+
+def stage(inputs: Path) -> None:
+    inputs.mkdir(mode=0o700)
+    people = []
+    for n in (1, 2):
+        (inputs / f"person-{n}").mkdir(mode=0o700)
+        (inputs / f"person-{n}" / "1").write_text("order,amount\n1,2\n")
+        resource = {"file": f"person-{n}/1", "name": "orders.csv", "content_type": "text/csv"}
+        people.append({"id": f"person-{n}", "resources": [resource]})
+    (inputs / "index.json").write_text(json.dumps({"people": people}))
+
+
+def sandboxed(bundle, root: Path) -> float:
+    output = root / "out-sandbox"
+    started = time.perf_counter()
+    ran = run_algorithm(bundle.files, bundle.digest, root / "input", output, {}, work_dir=root)
+    elapsed = time.perf_counter() - started
+    if ran.outcome is not Outcome.SUCCEEDED:
+        raise SystemExit(f"the sandboxed run failed: {ran.reason}\n{ran.log}")
+    shutil.rmtree(output)
+    return elapsed
+
+
+def plain(bundle, root: Path) -> float:
+    """The same bootstrap on the same files, by plain ``python -I -S -B``: no isolation."""
+    source, output, runtime = root / "plain-bundle", root / "out-plain", root / "plain-runtime"
+    started = time.perf_counter()
+    for path, data in bundle.files.items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_bytes(data)
+    output.mkdir()
+    runtime.mkdir()
+    reader, writer = os.pipe()
+    paths = {"bundle": str(source), "input": str(root / "input"), "output": str(output)}
+    run = {"entry_point": "trivial:run", "parameters": {}, "status_fd": writer, "paths": paths}
+    (runtime / "run.json").write_text(json.dumps(run))
+    executable = str(host_interpreter().executable)
+    argv = [executable, "-I", "-S", "-B", str(BOOTSTRAP), str(runtime / "run.json")]
+    process = subprocess.run(argv, pass_fds=(writer,), capture_output=True, check=False)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as status:
+        done = b'"done": true' in status.read()
+    elapsed = time.perf_counter() - started
+    if process.returncode or not done or not (output / "result.ttl").exists():
+        raise SystemExit(f"the plain run failed: {process.stderr.decode()}")
+    for folder in (source, output, runtime):
+        shutil.rmtree(folder)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    rounds = parser.parse_args().rounds
+    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as name:
+        root = Path(name)
+        bundle = make_bundle(root / "src")
+        stage(root / "input")
+        first_sandbox, first_plain = sandboxed(bundle, root), plain(bundle, root)  # warm-up
+        times: dict[str, list[float]] = {"sandbox": [], "plain": []}
+        for index in range(rounds):
+            order = ("sandbox", "plain") if index % 2 == 0 else ("plain", "sandbox")
+            for which in order:
+                run = sandboxed if which == "sandbox" else plain
+                times[which].append(run(bundle, root))
+    sandbox_ms = statistics.median(times["sandbox"]) * 1000
+    plain_ms = statistics.median(times["plain"]) * 1000
+    print(f"python={sys.version.split()[0]} rounds={rounds}")
+    print(f"first_sandbox_run_ms={first_sandbox * 1000:.1f}")
+    print(f"first_plain_run_ms={first_plain * 1000:.1f}")
+    print(f"sandbox_run_ms_min={min(times['sandbox']) * 1000:.1f}")
+    print(f"plain_run_ms_min={min(times['plain']) * 1000:.1f}")
+    print(f"sandbox_run_ms_median={sandbox_ms:.1f}")
+    print(f"plain_run_ms_median={plain_ms:.1f}")
+    print(f"sandbox_overhead_ratio={sandbox_ms / plain_ms:.2f}")
+
+
+if __name__ == "__main__":
+    main()
