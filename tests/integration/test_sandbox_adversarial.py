@@ -88,7 +88,6 @@ def test_unix_sockets_under_the_hosts_tmp_and_run_are_unreachable(tmp_path):
     assert "CONNECTED" not in ran.log
     for path in paths:
         assert f"{path}: PermissionError(1, 'Operation not permitted')" in ran.log
-    assert "socketpair: PermissionError" in ran.log
 
 
 def test_the_datacages_key_file_cannot_be_read(tmp_path):

@@ -17,9 +17,9 @@ import pyseccomp
 
 # Each name is refused with EPERM. Grouped by why.
 REFUSED_SYSCALLS: tuple[str, ...] = (
-    # No network and no local IPC endpoints: a socket of any family is refused.
+    # No network and no local IPC endpoints: a socket of any family is refused. socketpair
+    # stays: its two ends are joined to each other only, and asyncio's event loop needs one.
     "socket",
-    "socketpair",
     # Other processes and their memory.
     "ptrace",
     "process_vm_readv",
