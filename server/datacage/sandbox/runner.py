@@ -90,23 +90,24 @@ def _run(
     parent_ends = [status_r, log_r, info_r]
     child_ends = [status_w, log_w, info_w, seccomp_fd]
     try:
-        os.write(seccomp_fd, filter_bpf())
-        os.lseek(seccomp_fd, 0, os.SEEK_SET)
-        workspace.write_bundle(files, run_dir / "bundle")
-        workspace.write_runtime(run_dir / "runtime", entry_point, parameters, status_w)
-        workspace.prepare_output(output_dir)
-        workspace.hand_over(inputs_dir, workspace.SANDBOX_UID, workspace.SANDBOX_GID)
-        interpreter = host_interpreter()
-        stage = staging_point()
-        run_dirs = {
-            "bundle": run_dir / "bundle",
-            "input": inputs_dir,
-            "runtime": run_dir / "runtime",
-            "output": output_dir,
-        }
-        staged = binds(interpreter, run_dirs)
-        argv = command(interpreter, staged, stage, limits, seccomp_fd, info_w)
+        workspace.prepare_output(output_dir)  # a caller's mistake: raises ValueError
         try:
+            os.write(seccomp_fd, filter_bpf())
+            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            workspace.write_bundle(files, run_dir / "bundle")
+            workspace.write_runtime(run_dir / "runtime", entry_point, parameters, status_w)
+            workspace.hand_over(output_dir, workspace.SANDBOX_UID, workspace.SANDBOX_GID)
+            workspace.hand_over(inputs_dir, workspace.SANDBOX_UID, workspace.SANDBOX_GID)
+            interpreter = host_interpreter()
+            stage = staging_point()
+            run_dirs = {
+                "bundle": run_dir / "bundle",
+                "input": inputs_dir,
+                "runtime": run_dir / "runtime",
+                "output": output_dir,
+            }
+            staged = binds(interpreter, run_dirs)
+            argv = command(interpreter, staged, stage, limits, seccomp_fd, info_w)
             process = subprocess.Popen(  # noqa: S603 - a fixed program, arguments built here
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -117,7 +118,8 @@ def _run(
                 start_new_session=True,  # one process group to kill on the wall clock
                 preexec_fn=preexec(stage, staged, limits),
             )
-        except (OSError, subprocess.SubprocessError) as error:
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            # Not running as root, no bubblewrap, no staging folder: never run unisolated.
             reason = f"The sandbox could not start, so nothing was run ({error})."
             return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
         for fd in child_ends:

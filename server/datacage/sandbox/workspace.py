@@ -57,7 +57,7 @@ def prepare_output(output_dir: Path) -> None:
     output_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if any(output_dir.iterdir()):
         raise ValueError(f"The output folder {output_dir} must be empty before a run.")
-    _sandbox_dir(output_dir)
+    output_dir.chmod(0o700)
 
 
 def hand_over(tree: Path, uid: int, gid: int) -> None:
