@@ -8,7 +8,6 @@ control lives in `connectors.solid.access`, reached through `access_control()`.
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -152,8 +151,15 @@ class SolidClient:
         return self._write("PUT", _as_container(url), headers, b"")
 
     def ensure_container(self, url: str) -> None:
-        with contextlib.suppress(errors.PreconditionFailed):  # already there
+        """Create the container unless it is already there (and is a container)."""
+        try:
             self.create_container(url)
+        except (errors.PreconditionFailed, errors.Conflict):
+            # Already there: 412 by the book; CSS answers 409 to any PUT on an existing
+            # container before it looks at If-None-Match. A 409 could also mean a document
+            # sits at that path, so make sure what is there is a container.
+            if not self.head(_as_container(url)).is_container:
+                raise
 
     def patch(
         self,

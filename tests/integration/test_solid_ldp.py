@@ -152,3 +152,17 @@ def test_errors_say_what_happened(make_user):
         alice.client.get_graph(alice.pod + "not-rdf.txt")
     with pytest.raises(errors.UpstreamUnavailable):
         SolidClient().get("http://localhost:1/nothing-listens-here")
+
+
+def test_ensure_container_is_idempotent_even_when_the_container_has_members(make_user):
+    # CSS answers 409, not 412, to a conditional PUT on an existing container: found when a
+    # person's second consent wrote its receipt next to the first one.
+    alice = make_user("alice")
+    folder = alice.pod + "receipts/"
+    alice.client.ensure_container(folder)
+    alice.client.put(folder + "one.ttl", b"<#a> <#b> <#c> .", "text/turtle")
+    alice.client.ensure_container(folder)
+    assert [e.url for e in alice.client.list_container(folder)] == [folder + "one.ttl"]
+    alice.client.put(alice.pod + "plain", b"not a folder", "text/plain")
+    with pytest.raises(errors.SolidError):
+        alice.client.ensure_container(alice.pod + "plain")
