@@ -83,3 +83,102 @@ def expire_consents_command() -> None:
         f"{len(report.expired)} consent(s) expired; grants removed from {len(report.cleaned)} "
         f"pod(s); {len(report.left)} left for their owners to remove from My data."
     )
+
+
+@main.command(with_appcontext=False)
+@click.option(
+    "--control-plane",
+    envvar="DATACAGE_CONTROL_PLANE",
+    required=True,
+    help="The control plane's public URL.",
+)
+@click.option(
+    "--issuer",
+    envvar="DATACAGE_ISSUER",
+    required=True,
+    help="The identity provider of the datacage's WebID.",
+)
+@click.option(
+    "--client-id",
+    envvar="DATACAGE_CLIENT_ID",
+    required=True,
+    help="Client credentials id of the datacage's WebID.",
+)
+@click.option(
+    "--client-secret-file",
+    envvar="DATACAGE_CLIENT_SECRET_FILE",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the secret (0600).",
+)
+@click.option(
+    "--data-dir",
+    envvar="DATACAGE_WORKER_DIR",
+    default="instance/datacage",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The datacage's private folder: work area, results, attestation key.",
+)
+@click.option(
+    "--pod-ca",
+    envvar="DATACAGE_POD_CA",
+    default=None,
+    help="CA bundle for pods' TLS certificates (default: the system's).",
+)
+@click.option("--once", is_flag=True, help="Run at most one waiting job, then stop.")
+@click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
+def worker(
+    control_plane: str,
+    issuer: str,
+    client_id: str,
+    client_secret_file: str,
+    data_dir: str,
+    pod_ca: str | None,
+    once: bool,
+    poll: float,
+) -> None:
+    """Run the datacage: take jobs from the control plane and carry them out."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    from .attestation import SoftwareAttestationProvider
+    from .datacage.job import JobSettings
+    from .datacage.worker import Identity, Worker
+    from .logs import configure
+
+    configure("text")
+    root = Path(data_dir)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = Path(client_secret_file).read_text().strip()
+    cage = Worker(
+        control_plane,
+        Identity(issuer, client_id, secret),
+        SoftwareAttestationProvider(root / "attestation"),
+        JobSettings(work_root=root / "work", results_dir=root / "results"),
+        pod_ca=pod_ca,
+    )
+    if once:
+        report = cage.run_once()
+        click.echo(
+            "No run was waiting."
+            if report is None
+            else f"Run {'succeeded' if report.succeeded else 'did not succeed'}."
+        )
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        cage.serve(stop, poll)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _register_attestation_commands() -> None:
+    from .attestation.cli import commands
+
+    for command in commands:
+        main.add_command(command)
+
+
+_register_attestation_commands()

@@ -1,0 +1,196 @@
+"""One job, start to end, inside the datacage: pull, stage, run in the sandbox, gate, report.
+
+The only place personal data is in the clear is the job's private work directory (0700), and
+it is removed on every path out of `execute`, failures included. What goes back to the control
+plane is counts, plain-words problems that name no person, the algorithm's log scrubbed of
+every value read from a pod, and the gate's verdict. A result that passes the gate is kept in
+the datacage's result store (0600) for delivery; a refused one is deleted by the gate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.solid import SolidClient
+
+from .control_plane import Job, RunReporter
+from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
+from .pull import PersonOutcome, PullLimits, pull
+from .sandbox import Outcome, SandboxLimits, run_algorithm
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    work_root: Path  # private scratch space; each job gets a fresh folder inside
+    results_dir: Path  # results that passed the gate, waiting for delivery
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    pull: PullLimits = field(default_factory=PullLimits)
+
+
+@dataclass
+class JobReport:
+    succeeded: bool
+    individuals_read: int = 0
+    problems: list[str] = field(default_factory=list)
+    log: str = ""
+    gate_passed: bool | None = None
+    gate_reasons: list[str] = field(default_factory=list)
+    result_digest: str | None = None
+    result_size: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def execute(
+    job: Job,
+    bundle_files: Mapping[str, bytes],
+    output_shape,  # rdflib.Graph: the approved shape, from the bundle itself
+    cage: SolidClient,
+    reporter: RunReporter,
+    settings: JobSettings,
+) -> JobReport:
+    work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
+    try:
+        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the only copy of the inputs goes here
+    reporter.finish(report.as_json())
+    log.info(
+        "job finished",
+        extra={"run": job.run_id, "succeeded": report.succeeded, "gate": report.gate_passed},
+    )
+    return report
+
+
+def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Path) -> JobReport:
+    reporter.progress("Reading consented data from pods.", 0.05)
+    outcomes = pull(cage, reporter, job.consents, settings.pull)
+    read = [o for o in outcomes if o.inputs]
+    for outcome in read:
+        reporter.record_use(outcome.consent, outcome.reads)
+    report = JobReport(succeeded=False, individuals_read=len(read))
+    report.problems.extend(_pull_problems(outcomes))
+    if len(read) < job.min_individuals:
+        report.problems.append(
+            f"Only {len(read)} individual(s) could be read; this space needs at least "
+            f"{job.min_individuals} in every result, so the algorithm was not run."
+        )
+        return report
+
+    identifiers = InputIdentifiers.collect(
+        PersonInputs(o.consent.subject, [(i.url, i.content_type or "", i.body) for i in o.inputs])
+        for o in read
+    )
+    inputs_dir, output_dir = work / "input", work / "output"
+    _stage(read, inputs_dir)
+    del outcomes, read  # the staged copy is the one the algorithm reads
+
+    reporter.progress("Running the algorithm.", 0.3)
+    last = [0.0]
+
+    def on_progress(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= _PROGRESS_EVERY_S:
+            last[0] = now
+            reporter.progress("Running the algorithm.", 0.3 + 0.6 * max(0.0, min(1.0, fraction)))
+
+    ran = run_algorithm(
+        bundle_files,
+        job.digest,
+        inputs_dir,
+        output_dir,
+        job.parameters,
+        limits=settings.sandbox,
+        work_dir=work,
+        on_progress=on_progress,
+    )
+    report.log = scrub(ran.log, identifiers)
+    if ran.outcome is not Outcome.SUCCEEDED:
+        report.problems.append(scrub(ran.reason, identifiers))
+        return report
+
+    reporter.progress("Checking the output.", 0.92)
+    verdict = check_output(
+        output_dir,
+        GatePolicy(shape=output_shape, min_individuals=job.min_individuals),
+        identifiers,
+        individuals_in_run=report.individuals_read,
+    )
+    report.gate_passed = verdict.passed
+    report.gate_reasons = list(verdict.reasons)
+    if not verdict.passed or verdict.graph is None:
+        report.problems.append("The output gate held the result back; nothing left the datacage.")
+        return report
+    data = verdict.graph.serialize(format="turtle").encode()
+    report.result_digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    report.result_size = len(data)
+    _keep_result(settings.results_dir, job.run_id, data)
+    report.succeeded = True
+    return report
+
+
+def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:
+    """What went wrong, counted by kind: a code provider must not learn whose pod failed."""
+    withdrawn = sum(1 for o in outcomes if o.withdrawn)
+    lapsed = sum(1 for o in outcomes if o.lapsed)
+    unreadable = sum(1 for o in outcomes if o.skipped) - withdrawn - lapsed
+    problems = []
+    if withdrawn:
+        problems.append(f"{withdrawn} pod(s) refused the read; counted as withdrawn consent.")
+    if unreadable:
+        problems.append(f"{unreadable} pod(s) could not be read (down or failing); left out.")
+    if lapsed:
+        problems.append(f"{lapsed} consent(s) stopped counting before the read; left out.")
+    return problems
+
+
+def _stage(outcomes: list[PersonOutcome], inputs_dir: Path) -> None:
+    """The input layout of docs/algorithm-runtime.md; people in random order, numbered."""
+    _private_dir(inputs_dir)
+    order = sorted(outcomes, key=lambda _: secrets.randbits(64))  # no link to consent order
+    people = []
+    for number, outcome in enumerate(order, start=1):
+        person = f"person-{number}"
+        _private_dir(inputs_dir / person)
+        resources = []
+        for index, item in enumerate(outcome.inputs, start=1):
+            relative = f"{person}/{index}"
+            (inputs_dir / relative).write_bytes(item.body)
+            resources.append(
+                {
+                    "file": relative,
+                    "name": item.url.rstrip("/").rsplit("/", 1)[-1],
+                    "content_type": (item.content_type or "application/octet-stream"),
+                }
+            )
+        people.append({"id": person, "resources": resources})
+    (inputs_dir / "index.json").write_text(json.dumps({"people": people}))
+
+
+def _keep_result(results_dir: Path, run_id: str, data: bytes) -> None:
+    _private_dir(results_dir)
+    target = results_dir / f"{run_id}.ttl"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path

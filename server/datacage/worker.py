@@ -1,0 +1,110 @@
+"""The datacage worker: its own process, its own identity, its own key; it takes jobs and runs them.
+
+At start it makes the enclave key (in memory, never exported) and signs in as the datacage's
+WebID with client credentials. For each job it fetches the bundle the next run needs, checks it
+(`read_bundle` recomputes the digest from the files), has the attestation provider vouch for
+*this* code and *this* bundle bound to *this* key, and claims the run with that evidence. Pulls
+then go out with a client certificate carrying the evidence (RA-TLS), so a pod behind an
+attestation-checking proxy refuses a datacage that is not running the approved measurement
+before any request reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from connectors.solid import SolidClient, SolidSession
+from connectors.solid.http import Http, TlsSettings
+
+from ..algorithms import BundleError, read_bundle
+from ..attestation import (
+    AttestationProvider,
+    EnclaveKey,
+    Measurement,
+    client_certificate,
+    measure_datacage_code,
+)
+from .control_plane import ControlPlane, ControlPlaneError
+from .job import JobReport, JobSettings, execute
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    issuer: str
+    client_id: str
+    client_secret: str
+
+
+class Worker:
+    def __init__(
+        self,
+        control_plane_url: str,
+        identity: Identity,
+        provider: AttestationProvider,
+        settings: JobSettings,
+        *,
+        pod_ca: str | None = None,  # a CA bundle for pods' TLS certificates, if not the system's
+    ):
+        self.key = EnclaveKey.generate()
+        self.provider = provider
+        self.settings = settings
+        self.identity = identity
+        self.pod_ca = pod_ca
+        self.plane = ControlPlane(self._client(None), control_plane_url)
+        log.info(
+            "datacage started",
+            extra={"provider": provider.name, "key_sha256": self.key.public_key_sha256()},
+        )
+
+    def run_once(self) -> JobReport | None:
+        """Take and run one job; None when no run is waiting."""
+        digest = self.plane.next_digest()
+        if digest is None:
+            return None
+        try:
+            bundle = read_bundle(self.plane.bundle(digest))
+        except BundleError as exc:
+            log.error("bundle refused", extra={"digest": digest, "problems": exc.problems})
+            return None
+        measurement = Measurement(measure_datacage_code(), bundle.digest)
+        evidence = self.provider.attest(self.key, measurement)
+        job = self.plane.claim(evidence.to_bytes().decode())
+        if job is None:
+            return None
+        log.info("job claimed", extra={"run": job.run_id, "people": len(job.consents)})
+        with ExitStack() as stack:
+            certificate = client_certificate(self.key, evidence)
+            cert_file, key_file = stack.enter_context(self.key.tls_files(certificate))
+            cage = self._client((cert_file, key_file))
+            return execute(
+                job,
+                bundle.files,
+                bundle.output_shape,
+                cage,
+                self.plane.for_run(job.run_id),
+                self.settings,
+            )
+
+    def serve(self, stop: threading.Event, poll_seconds: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                if self.run_once() is not None:
+                    continue  # there may be more waiting
+            except ControlPlaneError as exc:
+                log.error("control plane", extra={"error": str(exc)})
+            stop.wait(poll_seconds)
+
+    def _client(self, cert: tuple[str, str] | None) -> SolidClient:
+        tls = TlsSettings(verify=self.pod_ca, cert=cert)
+        session = SolidSession.from_client_credentials(
+            self.identity.issuer,
+            self.identity.client_id,
+            self.identity.client_secret,
+            http=Http(tls=tls),
+        )
+        return SolidClient(session)
