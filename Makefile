@@ -21,6 +21,7 @@ bench: setup
 	$(PY) bench/control_plane.py
 	$(PY) bench/consent_check.py
 	$(PY) bench/output_gate.py
+	$(PY) bench/sandbox_start.py
 
 lint: setup
 	$(VENV)/bin/ruff check .
