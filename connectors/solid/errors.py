@@ -75,6 +75,13 @@ class TooLarge(SolidError):
 # --- Upstream trouble -------------------------------------------------------------------------
 
 
+class CertificateRefused(SolidError):
+    """The server refused our TLS client certificate (nginx's 495/496): for the datacage, its
+    attestation evidence was not accepted. Not a refusal of the identity, so not a withdrawal."""
+
+    http_status = 502
+
+
 class UpstreamError(SolidError):
     """The server failed on its side (5xx) or answered with something we cannot use."""
 

@@ -176,6 +176,9 @@ _STATUS_ERRORS: dict[int, type[errors.SolidError]] = {
     413: errors.TooLarge,
     415: errors.UnsupportedRequest,
     501: errors.UnsupportedRequest,
+    # nginx's own codes for a client certificate it refuses (495) or that is missing (496).
+    495: errors.CertificateRefused,
+    496: errors.CertificateRefused,
 }
 
 _STATUS_WORDS: dict[int, str] = {
@@ -189,6 +192,8 @@ _STATUS_WORDS: dict[int, str] = {
     413: "was refused as too large by the server",
     415: "does not accept this content type",
     501: "is not supported by this server",
+    495: "refused our client certificate (for a datacage: its attestation was not accepted)",
+    496: "asked for a client certificate we did not present",
 }
 
 

@@ -148,12 +148,18 @@ def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:
     """What went wrong, counted by kind: a code provider must not learn whose pod failed."""
     withdrawn = sum(1 for o in outcomes if o.withdrawn)
     lapsed = sum(1 for o in outcomes if o.lapsed)
-    unreadable = sum(1 for o in outcomes if o.skipped) - withdrawn - lapsed
+    not_admitted = sum(1 for o in outcomes if o.attestation_refused)
+    unreadable = sum(1 for o in outcomes if o.skipped) - withdrawn - lapsed - not_admitted
     problems = []
     if withdrawn:
         problems.append(f"{withdrawn} pod(s) refused the read; counted as withdrawn consent.")
     if unreadable:
         problems.append(f"{unreadable} pod(s) could not be read (down or failing); left out.")
+    if not_admitted:
+        problems.append(
+            f"{not_admitted} pod(s) did not accept the datacage's attestation (the code or "
+            "algorithm it runs is not one their provider approved); left out."
+        )
     if lapsed:
         problems.append(f"{lapsed} consent(s) stopped counting before the read; left out.")
     return problems

@@ -70,6 +70,7 @@ class PersonOutcome:
     skipped: str | None = None  # why nothing was read for this person
     withdrawn: bool = False  # the pod refused: recorded as a withdrawal
     lapsed: bool = False  # the consent stopped counting between planning and reading
+    attestation_refused: bool = False  # the pod's gate did not admit this datacage
 
     @property
     def reads(self) -> list[Read]:
@@ -120,6 +121,10 @@ def _pull_person(
         outcome.inputs.clear()  # a partial read of a withdrawn person is not used
         outcome.withdrawn = True
         outcome.skipped = f"the pod refused the read of {url}; recorded as withdrawn"
+    except solid_errors.CertificateRefused:
+        outcome.inputs.clear()  # the pod's gate refused our attestation: not the person's doing
+        outcome.skipped = "the pod's server did not accept the datacage's attestation"
+        outcome.attestation_refused = True
     except solid_errors.SolidError as exc:
         outcome.inputs.clear()
         outcome.skipped = f"the pod could not be read: {exc}"
@@ -137,8 +142,9 @@ def _retrying(call, hosts: _HostLimits, target: object, limits: PullLimits):
             with hosts.slot(url):
                 return call()
         except solid_errors.UpstreamError as exc:  # 5xx, timeouts, refused connections
-            if attempt + 1 == limits.attempts:
-                raise
+            status = getattr(exc, "status", None)
+            if attempt + 1 == limits.attempts or (status is not None and status < 500):
+                raise  # out of attempts, or an answer that will not change by asking again
             ceiling = min(limits.longest_backoff_s, limits.first_backoff_s * 2**attempt)
             wait = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
             log.info("retrying", extra={"url": url, "attempt": attempt + 1, "error": str(exc)})

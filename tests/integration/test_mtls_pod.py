@@ -146,7 +146,7 @@ def assert_never_reached_css(bed: Bed, url: str, caplog, reason: str) -> None:
     assert any(m.startswith(f"refused {path}: ") and reason in m for m in refusals), refusals
     lines = bed.gateway.nginx.log_lines_for(path)
     assert lines, "nginx logged no request for the resource"
-    assert all(" 403 " in line for line in lines)
+    assert all(" 495 " in line for line in lines)
     css_upstream = f"127.0.0.1:{bed.gateway.css.port}"
     assert not any(css_upstream in line for line in lines), lines
     assert not bed.gateway.css.received_get(path)
@@ -176,13 +176,13 @@ def test_a_datacage_running_an_unapproved_measurement_never_reaches_the_pod(
 ):
     key = EnclaveKey.generate()
     evidence = bed.provider.attest(key, measurement(bed.approved))
-    with pytest.raises(errors.Forbidden):
+    with pytest.raises(errors.CertificateRefused):
         _read_with(bed, datacage, key, evidence, resource)
     assert_never_reached_css(bed, resource, caplog, "which is not approved")
 
 
 def test_no_client_certificate_is_refused(caplog, bed, datacage, resource):
-    with pytest.raises(errors.Forbidden):
+    with pytest.raises(errors.CertificateRefused):
         datacage(None).get(resource)
     assert_never_reached_css(bed, resource, caplog, "no client certificate was presented")
 
@@ -190,7 +190,7 @@ def test_no_client_certificate_is_refused(caplog, bed, datacage, resource):
 def test_evidence_copied_from_another_key_is_refused(caplog, bed, datacage, resource):
     attested, thief = EnclaveKey.generate(), EnclaveKey.generate()
     evidence = bed.provider.attest(attested, bed.approved)
-    with pytest.raises(errors.Forbidden):
+    with pytest.raises(errors.CertificateRefused):
         _read_with(bed, datacage, thief, evidence, resource)
     assert_never_reached_css(bed, resource, caplog, "the evidence was made for another key")
 
@@ -200,7 +200,7 @@ def test_evidence_signed_by_an_untrusted_software_key_is_refused(
 ):
     stranger = SoftwareAttestationProvider(tmp_path / "attestation")
     key = EnclaveKey.generate()
-    with pytest.raises(errors.Forbidden):
+    with pytest.raises(errors.CertificateRefused):
         _read_with(bed, datacage, key, stranger.attest(key, bed.approved), resource)
     assert_never_reached_css(bed, resource, caplog, "software key this policy does not trust")
 
@@ -208,6 +208,6 @@ def test_evidence_signed_by_an_untrusted_software_key_is_refused(
 def test_stale_evidence_is_refused(caplog, bed, datacage, resource):
     key = EnclaveKey.generate()
     evidence = bed.provider.attest(key, bed.approved, now=datetime.now(UTC) - timedelta(hours=2))
-    with pytest.raises(errors.Forbidden):
+    with pytest.raises(errors.CertificateRefused):
         _read_with(bed, datacage, key, evidence, resource)
     assert_never_reached_css(bed, resource, caplog, "the datacage must attest again")

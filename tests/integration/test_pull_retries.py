@@ -125,3 +125,23 @@ def test_no_more_than_the_per_host_limit_is_in_flight_at_once():
         )
     assert all(o.inputs for o in outcomes)
     assert 1 < pod.most_in_flight <= 3
+
+
+def test_a_pod_gate_refusing_the_attestation_is_not_a_withdrawal_and_not_retried():
+    pod = Pod({"/gated.csv": [495]})
+    with serve_wsgi(pod) as base:
+        authority = Authority()
+        (outcome,) = pull(SolidClient(), authority, [consent(1, base + "gated.csv")], FAST)
+    assert outcome.attestation_refused
+    assert not outcome.withdrawn
+    assert authority.refused == []  # nobody's consent changes
+    assert pod.hits["/gated.csv"] == 1
+    assert "attestation" in (outcome.skipped or "")
+
+
+def test_a_client_error_is_not_retried():
+    pod = Pod({"/teapot.csv": [418]})
+    with serve_wsgi(pod) as base:
+        (outcome,) = pull(SolidClient(), Authority(), [consent(1, base + "teapot.csv")], FAST)
+    assert outcome.inputs == []
+    assert pod.hits["/teapot.csv"] == 1

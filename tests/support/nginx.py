@@ -190,10 +190,16 @@ SERVER_BLOCK = """\
         location ^~ /.account/ {{ {proxy} }}
         location ~ ^/[^/]+/profile/card$ {{ {proxy} }}
 
-        # Everything else is pod data: only an admitted datacage gets through.
+        # Everything else is pod data: only an admitted datacage gets through. A refusal is
+        # answered 495 (nginx's "client certificate error"), so the datacage can tell "your
+        # attestation was not accepted" from the pod's own 403 ("no grant": a withdrawal).
         location / {{
             auth_request /_admission;
+            error_page 401 403 = @not_admitted;
             {proxy}
+        }}
+        location @not_admitted {{
+            return 495 "The client certificate's attestation was not accepted.\n";
         }}
     }}
 """
