@@ -14,7 +14,7 @@ from typing import TypeVar
 from rdflib import URIRef
 
 from ..errors import EditConflict, NotFound, Unavailable
-from ..registry import Registry, RegistryConflict, RegistryError
+from ..registry import Registry, RegistryConflict, guard
 from .model import Consent, ConsentHistory, ConsentState
 from .rdf import DamagedConsent, history_from_graph, history_graph, history_iri
 
@@ -139,9 +139,4 @@ class ConsentStore:
         return sorted(found, key=lambda c: c.subject)
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
-        try:
-            return operation(self._registry())
-        except RegistryConflict:
-            raise
-        except RegistryError as exc:
-            raise Unavailable(str(exc)) from exc
+        return guard.call(self._registry, operation)

@@ -13,7 +13,7 @@ from typing import TypeVar
 from rdflib import URIRef
 
 from ..errors import EditConflict, NotFound, Unavailable
-from ..registry import Registry, RegistryConflict, RegistryError
+from ..registry import Registry, RegistryConflict, guard
 from .model import Run, RunStatus
 from .rdf import DamagedRun, from_graph, run_iri, to_graph
 
@@ -87,9 +87,4 @@ class RunStore:
         return [self.load(name.rsplit("/", 1)[-1]) for name in names]
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
-        try:
-            return operation(self._registry())
-        except RegistryConflict:
-            raise
-        except RegistryError as exc:
-            raise Unavailable(str(exc)) from exc
+        return guard.call(self._registry, operation)

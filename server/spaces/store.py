@@ -20,7 +20,7 @@ from typing import TypeVar
 from rdflib import URIRef
 
 from ..errors import EditConflict, NotFound, Unavailable
-from ..registry import Registry, RegistryConflict, RegistryError
+from ..registry import Registry, RegistryConflict, guard
 from . import lifecycle
 from .model import Space
 from .rdf import DamagedRecord, from_graph, space_iri, to_graph
@@ -125,9 +125,4 @@ class SpaceStore:
                 self._cache.popitem(last=False)
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
-        try:
-            return operation(self._registry())
-        except RegistryConflict:
-            raise
-        except RegistryError as exc:
-            raise Unavailable(str(exc)) from exc
+        return guard.call(self._registry, operation)
