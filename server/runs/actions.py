@@ -119,15 +119,14 @@ class Runs:
     def claim(self, actor: str | None, attestation: Attestation) -> Job | None:
         """Hand the oldest queued run to the datacage; None when there is nothing to do."""
         self._require_datacage(actor)
+        # Only a run of the very bundle the evidence names: the datacage attests before it
+        # claims, and a run that needs another bundle waits for a claim of its own.
         for queued in self.store.queued():
+            if queued.algorithm_digest != attestation.bundle_digest:
+                continue
             space = self.spaces.store.load(queued.space_id)
             now = self.clock()
             problem = _runnable_problem(space, queued)
-            if attestation.bundle_digest != queued.algorithm_digest:
-                problem = (
-                    "The datacage attested a different algorithm "
-                    f"({attestation.bundle_digest}) from the approved one."
-                )
 
             def take(run: Run, problem: str | None = problem, now: datetime = now) -> bool:
                 if run.status is not RunStatus.QUEUED:

@@ -79,17 +79,28 @@ def test_a_space_whose_approval_was_withdrawn_cannot_run(runs):
         runs.start(space.id, OWNER)
 
 
-def test_only_the_datacage_claims_and_a_claim_for_another_bundle_fails_the_run(runs):
+def test_only_the_datacage_claims_and_only_a_run_of_the_attested_bundle(runs):
     space = active_space(runs)
     run = runs.start(space.id, OWNER)
     with pytest.raises(NotAuthorized):
         runs.claim(STRANGER, attestation(run.algorithm_digest))
     assert runs.next_digest(CAGE) == run.algorithm_digest
     assert runs.claim(CAGE, attestation("sha256:" + "0" * 64)) is None
+    assert runs.store.load(run.id).status is RunStatus.QUEUED  # waits for the right claim
+    job = runs.claim(CAGE, attestation(run.algorithm_digest))
+    assert job is not None
+    assert job.run.status is RunStatus.RUNNING
+    assert runs.next_digest(CAGE) is None
+
+
+def test_a_run_whose_space_changed_after_it_was_started_fails_at_the_claim(runs):
+    space = active_space(runs)
+    run = runs.start(space.id, OWNER)
+    runs.spaces.withdraw_approval(space.id, OWNER)
+    assert runs.claim(CAGE, attestation(run.algorithm_digest)) is None
     failed = runs.store.load(run.id)
     assert failed.status is RunStatus.FAILED
-    assert "different algorithm" in failed.problems[0]
-    assert runs.next_digest(CAGE) is None
+    assert "Only an active space" in failed.problems[0]  # withdrawing reopens approval
 
 
 def test_a_claimed_run_reports_progress_and_finishes_once(runs):
