@@ -71,6 +71,9 @@ class Worker:
         except BundleError as exc:
             log.error("bundle refused", extra={"digest": digest, "problems": exc.problems})
             return None
+        if bundle.digest != digest:  # the control plane served other files than it named
+            log.error("bundle digest mismatch", extra={"asked": digest, "got": bundle.digest})
+            return None
         measurement = Measurement(measure_datacage_code(), bundle.digest)
         evidence = self.provider.attest(self.key, measurement)
         job = self.plane.claim(evidence.to_bytes().decode())
