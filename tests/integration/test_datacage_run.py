@@ -7,36 +7,19 @@ looks at the effects: the registry's run record, usage records, the kept result,
 from __future__ import annotations
 
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from server import create_app
-from server.attestation import SoftwareAttestationProvider
-from server.consent.give import give_consent
-from server.consent.model import PodResource
 from server.consent.usage import uses_of
-from server.datacage.job import JobSettings
-from server.datacage.sandbox import SandboxLimits
-from server.datacage.worker import Identity, Worker
 from server.errors import NotAuthorized
 from server.runs.model import RunStatus
 from server.services import services
-from tests.support.consent_space import make_active_space
+from tests.support.datacage_world import LEAK, SURVEY, consented_space, fill_pods, make_worker
 from tests.support.live_server import serve_wsgi
 
-BUNDLES = Path(__file__).parents[1] / "fixtures" / "bundles"
-SURVEY, LEAK = BUNDLES / "shop-survey", BUNDLES / "shop-leak"
-REQUESTS = [
-    {"kind": "path", "target": "contacts/customers.ttl", "description": "Your customer record"},
-    {"kind": "path", "target": "shop/orders.csv", "description": "Your orders"},
-]
 PEOPLE = 6
-
-
-def record(n: int) -> bytes:
-    return f'<#me> <http://schema.org/email> "shopper{n}@example.org" .\n'.encode()
 
 
 @pytest.fixture
@@ -46,7 +29,7 @@ def world(make_user, tmp_path):
     holder: dict = {}
 
     def build(base: str):
-        app = create_app(
+        holder["app"] = create_app(
             {
                 "TESTING": True,
                 "PUBLIC_URL": base,
@@ -55,48 +38,18 @@ def world(make_user, tmp_path):
                 "DATACAGE_WEBID": cage.webid,
             }
         )
-        holder["app"] = app
-        return app
+        return holder["app"]
 
     with serve_wsgi(build=build) as base:
         app = holder["app"]
-        for n, person in enumerate(people):
-            pod = person.pod
-            person.client.put(pod + "contacts/customers.ttl", record(n), "text/turtle")
-            orders = "order,amount\n" + "".join(f"{i},9.50\n" for i in range(n + 1))
-            person.client.put(pod + "shop/orders.csv", orders.encode(), "text/csv")
+        fill_pods(people)
 
-        def consented_space(bundle_source: Path, name: str):
-            space = make_active_space(
-                app, owner.webid, REQUESTS, bundle_source=bundle_source, name=name
-            )
-            for person in people:
-                give_consent(
-                    services(app).consents,
-                    services(app).spaces.get(space.id, owner.webid),
-                    person.client,
-                    grantee=cage.webid,
-                    resources=[
-                        PodResource(person.pod + "contacts/customers.ttl"),
-                        PodResource(person.pod + "shop/orders.csv"),
-                    ],
-                    storage=person.pod,
-                    clock=lambda: datetime.now(UTC),
-                )
-            return space
+        def consented(bundle: Path, name: str):
+            return consented_space(app, owner.webid, people, cage.webid, bundle, name)
 
-        space = consented_space(SURVEY, "Shop survey")
-        worker = Worker(
-            base,
-            Identity(cage.credentials.issuer, cage.credentials.id, cage.credentials.secret),
-            SoftwareAttestationProvider(tmp_path / "cage" / "attestation"),
-            JobSettings(
-                work_root=tmp_path / "cage" / "work",
-                results_dir=tmp_path / "cage" / "results",
-                sandbox=SandboxLimits(wall_seconds=30, cpu_seconds=20),
-            ),
-        )
-        holder.update(consented_space=consented_space)
+        space = consented(SURVEY, "Shop survey")
+        worker = make_worker(base, cage, tmp_path / "cage")
+        holder.update(consented_space=consented)
         yield app, space, owner, people, worker, tmp_path, holder
 
 

@@ -1,0 +1,71 @@
+"""People with pods full of shop data, consents to a space, and a datacage worker: the world a
+run needs, built through the real services (the consent pages have tests of their own)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask
+
+from server.attestation import SoftwareAttestationProvider
+from server.consent.give import give_consent
+from server.consent.model import PodResource
+from server.datacage.job import JobSettings
+from server.datacage.sandbox import SandboxLimits
+from server.datacage.worker import Identity, Worker
+from server.services import services
+from server.spaces.model import Space
+from tests.support.consent_space import make_active_space
+
+BUNDLES = Path(__file__).parents[1] / "fixtures" / "bundles"
+SURVEY, LEAK = BUNDLES / "shop-survey", BUNDLES / "shop-leak"
+REQUESTS = [
+    {"kind": "path", "target": "contacts/customers.ttl", "description": "Your customer record"},
+    {"kind": "path", "target": "shop/orders.csv", "description": "Your orders"},
+]
+
+
+def fill_pods(people: list) -> None:
+    """Person n has a customer record with an e-mail address and n + 1 orders."""
+    for n, person in enumerate(people):
+        record = f'<#me> <http://schema.org/email> "shopper{n}@example.org" .\n'
+        person.client.put(person.pod + "contacts/customers.ttl", record.encode(), "text/turtle")
+        orders = "order,amount\n" + "".join(f"{i},9.50\n" for i in range(n + 1))
+        person.client.put(person.pod + "shop/orders.csv", orders.encode(), "text/csv")
+
+
+def consented_space(
+    app: Flask, owner: str, people: list, cage_webid: str, bundle: Path, name: str
+) -> Space:
+    """An approved space running `bundle`, to which every person consented."""
+    space = make_active_space(app, owner, REQUESTS, bundle_source=bundle, name=name)
+    for person in people:
+        give_consent(
+            services(app).consents,
+            services(app).spaces.get(space.id, owner),
+            person.client,
+            grantee=cage_webid,
+            resources=[
+                PodResource(person.pod + "contacts/customers.ttl"),
+                PodResource(person.pod + "shop/orders.csv"),
+            ],
+            storage=person.pod,
+            clock=lambda: datetime.now(UTC),
+        )
+    return space
+
+
+def make_worker(control_plane: str, cage, folder: Path) -> Worker:
+    """A datacage worker signed in as `cage` (a test user), working in `folder`."""
+    credentials = cage.credentials
+    return Worker(
+        control_plane,
+        Identity(credentials.issuer, credentials.id, credentials.secret),
+        SoftwareAttestationProvider(folder / "attestation"),
+        JobSettings(
+            work_root=folder / "work",
+            results_dir=folder / "results",
+            sandbox=SandboxLimits(wall_seconds=30, cpu_seconds=20),
+        ),
+    )
