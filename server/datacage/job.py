@@ -67,6 +67,14 @@ def execute(
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
     try:
         report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work)
+    except Exception:
+        # The run must still end, or it would show "running" forever. The words name no
+        # input; the traceback goes to the datacage's own log, never to the code provider.
+        log.exception("job failed inside the datacage", extra={"run": job.run_id})
+        report = JobReport(
+            succeeded=False,
+            problems=["The datacage failed while carrying out the run; its operator must look."],
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the only copy of the inputs goes here
     reporter.finish(report.as_json())

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from connectors.solid import SolidClient, SolidSession
+from connectors.solid.errors import SolidError
 from connectors.solid.http import Http, TlsSettings
 
 from ..algorithms import BundleError, read_bundle
@@ -98,8 +99,8 @@ class Worker:
             try:
                 if self.run_once() is not None:
                     continue  # there may be more waiting
-            except ControlPlaneError as exc:
-                log.error("control plane", extra={"error": str(exc)})
+            except (ControlPlaneError, SolidError) as exc:  # try again at the next poll
+                log.error("no job taken", extra={"error": str(exc)})
             stop.wait(poll_seconds)
 
     def _client(self, cert: tuple[str, str] | None) -> SolidClient:
