@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from server import create_app
 from server.services import services
 from tests.browser.test_spaces_in_browser import open_space, sign_in
-from tests.support.datacage_world import SURVEY, consented_space, fill_pods, make_worker
-from tests.support.live_server import serve_wsgi
+from tests.support.datacage_world import (
+    SURVEY,
+    consented_space,
+    fill_pods,
+    make_worker,
+    serve_control_plane,
+)
 
 PEOPLE = 5
 
@@ -25,23 +29,7 @@ PEOPLE = 5
 def world(make_user, tmp_path: Path):
     owner, cage = make_user("owner"), make_user("cage")
     people = [make_user(f"shopper{n}") for n in range(PEOPLE)]
-    holder: dict = {}
-
-    def build(base: str):
-        holder["app"] = create_app(
-            {
-                "TESTING": True,
-                "PUBLIC_URL": base,
-                "DATA_DIR": str(tmp_path / "control"),
-                "REGISTRY_PATH": ":memory:",
-                "DATACAGE_WEBID": cage.webid,
-                "LOG_FORMAT": "text",
-            }
-        )
-        return holder["app"]
-
-    with serve_wsgi(build=build) as base:
-        app = holder["app"]
+    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
         fill_pods(people)
         space = consented_space(app, owner.webid, people, cage.webid, SURVEY, "Shop survey")
         yield base, app, space, owner, make_worker(base, cage, tmp_path / "cage")

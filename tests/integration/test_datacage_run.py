@@ -11,13 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from server import create_app
 from server.consent.usage import uses_of
 from server.errors import NotAuthorized
 from server.runs.model import RunStatus
 from server.services import services
-from tests.support.datacage_world import LEAK, SURVEY, consented_space, fill_pods, make_worker
-from tests.support.live_server import serve_wsgi
+from tests.support.datacage_world import (
+    LEAK,
+    SURVEY,
+    consented_space,
+    fill_pods,
+    make_worker,
+    serve_control_plane,
+)
 
 PEOPLE = 6
 
@@ -26,22 +31,7 @@ PEOPLE = 6
 def world(make_user, tmp_path):
     owner, cage = make_user("owner"), make_user("cage")
     people = [make_user(f"shopper{n}") for n in range(PEOPLE)]
-    holder: dict = {}
-
-    def build(base: str):
-        holder["app"] = create_app(
-            {
-                "TESTING": True,
-                "PUBLIC_URL": base,
-                "DATA_DIR": str(tmp_path / "control"),
-                "REGISTRY_PATH": ":memory:",
-                "DATACAGE_WEBID": cage.webid,
-            }
-        )
-        return holder["app"]
-
-    with serve_wsgi(build=build) as base:
-        app = holder["app"]
+    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
         fill_pods(people)
 
         def consented(bundle: Path, name: str):
@@ -49,8 +39,7 @@ def world(make_user, tmp_path):
 
         space = consented(SURVEY, "Shop survey")
         worker = make_worker(base, cage, tmp_path / "cage")
-        holder.update(consented_space=consented)
-        yield app, space, owner, people, worker, tmp_path, holder
+        yield app, space, owner, people, worker, tmp_path, {"consented_space": consented}
 
 
 def test_a_run_pulls_from_every_pod_runs_in_the_sandbox_and_keeps_a_gated_result(world):

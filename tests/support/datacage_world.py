@@ -3,11 +3,14 @@ run needs, built through the real services (the consent pages have tests of thei
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
 
+from server import create_app
 from server.attestation import SoftwareAttestationProvider
 from server.consent.give import give_consent
 from server.consent.model import PodResource
@@ -17,6 +20,7 @@ from server.datacage.worker import Identity, Worker
 from server.services import services
 from server.spaces.model import Space
 from tests.support.consent_space import make_active_space
+from tests.support.live_server import serve_wsgi
 
 BUNDLES = Path(__file__).parents[1] / "fixtures" / "bundles"
 SURVEY, LEAK = BUNDLES / "shop-survey", BUNDLES / "shop-leak"
@@ -69,3 +73,24 @@ def make_worker(control_plane: str, cage, folder: Path) -> Worker:
             sandbox=SandboxLimits(wall_seconds=30, cpu_seconds=20),
         ),
     )
+
+
+@contextmanager
+def serve_control_plane(folder: Path, datacage_webid: str) -> Iterator[tuple[str, Flask]]:
+    """A live control plane naming `datacage_webid` as its datacage: (its URL, the app)."""
+    built: list[Flask] = []
+
+    def build(base: str) -> Flask:
+        config = {
+            "TESTING": True,
+            "PUBLIC_URL": base,
+            "DATA_DIR": str(folder),
+            "REGISTRY_PATH": ":memory:",
+            "DATACAGE_WEBID": datacage_webid,
+            "LOG_FORMAT": "text",
+        }
+        built.append(create_app(config))
+        return built[0]
+
+    with serve_wsgi(build=build) as base:
+        yield base, built[0]
