@@ -186,3 +186,8 @@ def make_acp_user(
 ) -> Callable[..., SolidUser]:
     """Factory: `make_acp_user("alice")`, as `make_user` but logged in on the ACP server."""
     return make_user.__wrapped__(make_acp_account, css_acp_accounts.create_client_credentials)
+
+
+# --- Object storage emulators (push connectors) ------------------------------------------------
+# moto's S3 server and Azurite, started on first use, once per session (tests/support/emulators.py).
+from tests.support.emulators import azurite, moto_s3, moto_s3_strict  # noqa: E402, F401

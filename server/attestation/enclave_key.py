@@ -57,6 +57,11 @@ class EnclaveKey:
         """Sign a certificate for this key with this key (self-signed, RA-TLS style)."""
         return builder.public_key(self.public_key).sign(self.__private, hashes.SHA256())
 
+    def open_sealed(self, suite: object, sealed: bytes, info: bytes) -> bytes:
+        """Open an HPKE (RFC 9180, base mode) message sealed to this key: a pushed dataset's
+        data key (server/push/envelope.py). The private key is used here, never handed out."""
+        return suite.decrypt(sealed, self.__private, info)  # type: ignore[attr-defined]
+
     @contextlib.contextmanager
     def tls_files(self, certificate: x509.Certificate) -> Iterator[tuple[str, str]]:
         """(certificate path, key path) for `requests`' `cert=`, both in sealed memfds.
