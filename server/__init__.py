@@ -67,6 +67,9 @@ def _register_blueprints(app: Flask) -> None:
         datacage_api.bp,
     ):
         app.register_blueprint(blueprint)
+    from .web import push_api  # organisations' pushed datasets (docs/push.md)
+
+    app.register_blueprint(push_api.bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

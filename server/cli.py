@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 from urllib.parse import urlsplit
@@ -182,3 +183,4 @@ def _register_attestation_commands() -> None:
 
 
 _register_attestation_commands()
+main.add_command(importlib.import_module("server.push.cli").push)  # `datacage push`, docs/push.md

@@ -130,3 +130,14 @@ class DCG(DefinedNamespace):
     resourcePath: URIRef  # A pod path a data request covers.
     retentionPeriod: URIRef  # How long results and records may be kept.
     sequence: URIRef  # Position of an event in the audit log.
+
+    # Push: organisations' datasets encrypted to the enclave key (issue 8, docs/push.md)
+    pushedDataset: URIRef  # A dataset pushed to the space.
+    connector: URIRef  # The kind of storage a dataset is kept in.
+    storageLocation: URIRef  # Where an encrypted dataset is kept.
+    readGrant: URIRef  # The datacage's read-only credential, as JSON.
+    tableSchema: URIRef  # A table's declared columns, as JSON.
+    evidenceDigest: URIRef  # SHA-256 of the evidence data was encrypted after.
+    enclaveKeyDigest: URIRef  # SHA-256 of the enclave public key.
+    evidenceDocument: URIRef  # The evidence as published.
+    enclavePublicKey: URIRef  # The enclave's public key (PEM) evidence vouches for.

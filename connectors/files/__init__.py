@@ -83,5 +83,3 @@ class FileConnector(Connector):
             raise ConnectorError(f"The file {path} cannot be read: {exc.strerror}.") from None
         with stream:
             yield stream, os.fstat(stream.fileno()).st_size
-
-

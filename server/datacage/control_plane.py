@@ -18,6 +18,7 @@ from connectors.solid import errors as solid_errors
 
 from ..consent.model import PodResource
 from ..consent.usage import Read
+from .datasets import JobDataset
 
 MAX_BUNDLE_BYTES = 64 << 20
 
@@ -43,6 +44,8 @@ class Job:
     digest: str
     parameters: dict[str, Any]
     consents: tuple[JobConsent, ...]
+    # Organisations' pushed datasets (server/datacage/datasets.py); none in older jobs.
+    datasets: tuple[JobDataset, ...] = ()
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -73,6 +76,7 @@ class Job:
                 _str(algorithm["digest"]),
                 parameters,
                 consents,
+                tuple(JobDataset.from_json(d) for d in body.get("datasets", [])),  # type: ignore[union-attr]
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ControlPlaneError(
@@ -99,6 +103,15 @@ class ControlPlane:
     def claim(self, evidence: str) -> Job | None:
         body = self._call("POST", "claim", {"evidence": evidence})
         return Job.from_json(body) if body else None
+
+    # --- Push: the evidence data providers encrypt to (docs/push.md) ------------------------
+
+    def wanted_digests(self) -> list[str]:
+        body = self._call("GET", "push/wanted")
+        return [_str(d) for d in body["digests"]]
+
+    def publish_evidence(self, evidence: str, public_key_pem: str) -> None:
+        self._call("POST", "push/evidence", {"evidence": evidence, "public_key": public_key_pem})
 
     # --- During the run: the consent authority of `pull` --------------------------------------
 

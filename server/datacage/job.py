@@ -24,6 +24,7 @@ from typing import Any
 from connectors.solid import SolidClient
 
 from .control_plane import Job, RunReporter
+from .datasets import DatacageKeys, DatasetProblem, FetchReporter, add_to_index, stage_datasets
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
@@ -63,10 +64,11 @@ def execute(
     cage: SolidClient,
     reporter: RunReporter,
     settings: JobSettings,
+    keys: DatacageKeys | None = None,  # opens organisations' pushed datasets (docs/push.md)
 ) -> JobReport:
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
     try:
-        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work)
+        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work, keys)
     except Exception:
         # The run must still end, or it would show "running" forever. The words name no
         # input; the traceback goes to the datacage's own log, never to the code provider.
@@ -85,7 +87,9 @@ def execute(
     return report
 
 
-def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Path) -> JobReport:
+def _execute(
+    job, bundle_files, output_shape, cage, reporter, settings, work: Path, keys=None
+) -> JobReport:
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
@@ -107,6 +111,10 @@ def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Pa
     inputs_dir, output_dir = work / "input", work / "output"
     _stage(read, inputs_dir)
     del outcomes, read  # the staged copy is the one the algorithm reads
+    problem = _stage_pushed(job, keys, inputs_dir, reporter)
+    if problem:
+        report.problems.append(problem)
+        return report
 
     reporter.progress("Running the algorithm.", 0.3)
     last = [0.0]
@@ -150,6 +158,31 @@ def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Pa
     _keep_result(settings.results_dir, job.run_id, data)
     report.succeeded = True
     return report
+
+
+def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter) -> str | None:
+    """Stage the space's pushed datasets beside the people (None), or say why not."""
+    if not job.datasets:
+        return None
+    if keys is None:
+        return "This datacage cannot open pushed datasets (it was started without its key)."
+    reporter.progress("Fetching organisations' datasets.", 0.2)
+    progress = FetchReporter(reporter.progress)
+    try:
+        entries = stage_datasets(
+            job.datasets,
+            space_iri=job.space_iri,
+            bundle_digest=job.digest,
+            keys=keys,
+            inputs_dir=inputs_dir,
+            progress=progress,
+        )
+    except DatasetProblem as exc:
+        return f"{exc} The algorithm was not run."
+    finally:
+        progress.close()
+    add_to_index(inputs_dir, entries)
+    return None
 
 
 def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
 
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.errors import SolidError
@@ -29,9 +32,13 @@ from ..attestation import (
     measure_datacage_code,
 )
 from .control_plane import ControlPlane, ControlPlaneError
+from .datasets import DatacageKeys
 from .job import JobReport, JobSettings, execute
 
 log = logging.getLogger(__name__)
+
+#: Evidence is published again after this long, well inside a provider's default max age (1 h).
+PUBLISH_EVERY_S = 20 * 60.0
 
 
 @dataclass(frozen=True)
@@ -57,13 +64,42 @@ class Worker:
         self.identity = identity
         self.pod_ca = pod_ca
         self.plane = ControlPlane(self._client(None), control_plane_url)
+        self.keys = DatacageKeys(self.key)
+        self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
         log.info(
             "datacage started",
             extra={"provider": provider.name, "key_sha256": self.key.public_key_sha256()},
         )
 
+    def publish_evidence(self) -> int:
+        """Publish evidence for each open space's algorithm, when new or getting old.
+
+        Data providers encrypt their datasets to the key this evidence vouches for
+        (docs/push.md). It attests the *digest* the control plane names; the bundle's files
+        are checked against that digest when a run of it is taken, before any data is opened.
+        Returns how many were published.
+        """
+        now, count = time.monotonic(), 0
+        for digest in self.plane.wanted_digests():
+            if now - self._published.get(digest, -PUBLISH_EVERY_S) < PUBLISH_EVERY_S:
+                continue
+            measurement = Measurement(measure_datacage_code(), digest)
+            evidence = self.provider.attest(self.key, measurement).to_bytes()
+            self.keys.remember(evidence, measurement)
+            pem = self.key.public_key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            self.plane.publish_evidence(evidence.decode(), pem.decode())
+            self._published[digest] = now
+            count += 1
+        return count
+
     def run_once(self) -> JobReport | None:
         """Take and run one job; None when no run is waiting."""
+        try:
+            self.publish_evidence()
+        except ControlPlaneError as exc:  # pushes wait; pulls need no published evidence
+            log.error("evidence not published", extra={"error": str(exc)})
         digest = self.plane.next_digest()
         if digest is None:
             return None
@@ -77,6 +113,7 @@ class Worker:
             return None
         measurement = Measurement(measure_datacage_code(), bundle.digest)
         evidence = self.provider.attest(self.key, measurement)
+        self.keys.remember(evidence.to_bytes(), measurement)
         job = self.plane.claim(evidence.to_bytes().decode())
         if job is None:
             return None
@@ -92,6 +129,7 @@ class Worker:
                 cage,
                 self.plane.for_run(job.run_id),
                 self.settings,
+                self.keys,
             )
 
     def serve(self, stop: threading.Event, poll_seconds: float = 5.0) -> None:

@@ -191,9 +191,13 @@ def open_stream(
     key: KeyOpener,
     expected: tuple[str, str],
     *,
+    check_context: Callable[[Context], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """Decrypt `source` chunk by chunk, checking it is for `expected` (space IRI, dataset name).
+
+    `check_context` may refuse the header's context before anything is decrypted (the datacage
+    checks that the evidence named is one it issued, for the bundle it is about to run).
 
     Yields plaintext chunks. A chunk is yielded only after its tag verified, but a later chunk
     may still fail: the caller writes to a temporary file and keeps it only when the iteration
@@ -212,6 +216,8 @@ def open_stream(
             f"(key {header.context.key_sha256[:16]}...; this datacage holds "
             f"{key.public_key_sha256()[:16]}..., a restart makes a new one); push it again."
         )
+    if check_context is not None:
+        check_context(header.context)
     try:
         data_key = key.open_sealed(HPKE_SUITE, header.sealed_key, context_info(header.context))
     except (InvalidTag, ValueError):

@@ -29,6 +29,7 @@ from ..runs.actions import Runs
 from ..runs.model import Attestation
 from ..services import services
 from ..spaces.permissions import signed_in
+from .push_api import push_service
 
 bp = Blueprint("datacage_api", __name__, url_prefix="/api/datacage")
 
@@ -83,7 +84,11 @@ def claim() -> Response:
         evidence=evidence.to_bytes().decode(),
     )
     job = _runs().claim(g.actor, attestation)
-    return jsonify(job.as_json()) if job else Response(status=204)
+    if job is None:
+        return Response(status=204)
+    # Organisations' pushed datasets travel with the job, read grants included (docs/push.md).
+    datasets = [d.for_job() for d in push_service().datasets(job.space.iri)]
+    return jsonify({**job.as_json(), "datasets": datasets})
 
 
 @bp.get("/runs/<run_id>/consent")

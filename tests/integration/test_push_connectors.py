@@ -74,7 +74,8 @@ def test_s3_upload_and_presigned_read(moto_s3, bucket, tmp_path):
     stored, grant = round_trip(connector, tmp_path)
     assert stored.location == f"s3://{bucket}/data.dcgpush"
     # The grant is a URL for this key alone: the provider's secret is not in it.
-    assert "X-Amz-Signature" in grant["url"] and "testing" not in grant["url"].split("?")[0]
+    assert "X-Amz-Signature" in grant["url"]
+    assert "testing" not in grant["url"].split("?")[0]
 
 
 def test_s3_bucket_that_does_not_exist(moto_s3, tmp_path):
@@ -96,7 +97,11 @@ def test_s3_credentials_that_do_not_work(moto_s3_strict):
 
 def test_azure_upload_and_sas_read(azurite, container, tmp_path):
     connector = registry.get("azure-blob")(
-        {"container": container, "blob": "data.dcgpush", "connection_string": azurite.connection_string}
+        {
+            "container": container,
+            "blob": "data.dcgpush",
+            "connection_string": azurite.connection_string,
+        }
     )
     connector.test_connection()
     stored, grant = round_trip(connector, tmp_path)
@@ -147,13 +152,16 @@ def test_file_connector(tmp_path):
     missing = registry.get("file")({"folder": str(tmp_path / "nope"), "name": "x"})
     with pytest.raises(ConnectorError, match="does not exist"):
         missing.test_connection()
-    with pytest.raises(ConnectorError, match="is the folder mounted"), registry.get(
-        "file"
-    ).open_grant({"path": str(tmp_path / "gone")}):
+    with (
+        pytest.raises(ConnectorError, match="is the folder mounted"),
+        registry.get("file").open_grant({"path": str(tmp_path / "gone")}),
+    ):
         pass
     assert isinstance(stored, Stored)
 
 
 def test_options_are_checked_against_the_schema():
-    with pytest.raises(ConfigurationInvalid, match="bucket is required.*unknown option 'colour'"):
+    with pytest.raises(ConfigurationInvalid) as refused:
         registry.get("s3")({"key": "k", "colour": "blue"})
+    assert "unknown option 'colour'" in str(refused.value)
+    assert "bucket is required" in str(refused.value)

@@ -65,7 +65,7 @@ def start(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=die_with_parent_hook(),  # noqa: PLW1509
+        preexec_fn=die_with_parent_hook(),
         cwd=scratch,
         env={**os.environ, **(env or {})},
     )

@@ -1,0 +1,102 @@
+"""Push over HTTP: the datacage publishes its evidence, data providers fetch it and register.
+
+    GET  /api/datacage/push/wanted            (datacage) -> {"digests": ["sha256:..."]}
+    POST /api/datacage/push/evidence          (datacage) {"evidence", "public_key"} -> 204
+    GET  /api/spaces/<id>/push/evidence       (data provider) -> evidence, key, hashes
+    POST /api/spaces/<id>/datasets            (data provider) the registration -> 201 dataset
+    GET  /api/spaces/<id>/datasets            (participants) -> {"datasets": [...]}
+
+Callers authenticate as everywhere in the API: a DPoP-bound Solid access token
+(`server.web.actor`). Read grants are never served here; only the job carries them.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from ..errors import ValidationFailed
+from ..push.records import PushedDataset
+from ..push.service import PushService
+from ..services import services
+from ..spaces.permissions import signed_in
+
+bp = Blueprint("push_api", __name__)
+_EXTENSION = "datacage-push"
+
+
+def push_service(app: Flask | None = None) -> PushService:
+    """The push service of this application, made on first use beside `services()`."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get(_EXTENSION)
+    if found is None:
+        shared = services(app)
+        found = app.extensions[_EXTENSION] = PushService(
+            shared.registry,
+            shared.spaces,
+            app.config["PUBLIC_URL"],
+            datacage_webid=lambda: app.config.get("DATACAGE_WEBID") or "",
+            clock=shared.spaces.clock,
+        )
+    return found
+
+
+def _json_object() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed({"": ["Send a JSON object with Content-Type: application/json."]})
+    return body
+
+
+@bp.get("/api/datacage/push/wanted")
+def wanted() -> Response:
+    return jsonify({"digests": push_service().wanted_digests(signed_in(g.actor))})
+
+
+@bp.post("/api/datacage/push/evidence")
+def publish() -> Response:
+    body = _json_object()
+    if set(body) != {"evidence", "public_key"} or not all(
+        isinstance(v, str) for v in body.values()
+    ):
+        raise ValidationFailed({"": ['Send {"evidence": "...", "public_key": "<PEM>"}.']})
+    push_service().publish(signed_in(g.actor), body["evidence"], body["public_key"])
+    return Response(status=204)
+
+
+@bp.get("/api/spaces/<space_id>/push/evidence")
+def evidence(space_id: str) -> Response:
+    space, published = push_service().evidence_for(space_id, g.actor)
+    return jsonify(
+        {
+            "space": space.iri,
+            "bundle_digest": published.bundle_digest,
+            "evidence": published.evidence,
+            "evidence_sha256": published.evidence_sha256,
+            "public_key": published.public_key_pem,
+            "published_at": published.published_at.isoformat(),
+        }
+    )
+
+
+@bp.post("/api/spaces/<space_id>/datasets")
+def register(space_id: str) -> Response:
+    dataset = push_service().register(space_id, g.actor, _json_object())
+    response = jsonify(dataset.public())
+    response.status_code = 201
+    response.headers["Location"] = dataset.iri
+    return response
+
+
+@bp.get("/api/spaces/<space_id>/datasets")
+def datasets(space_id: str) -> Response:
+    found = push_service().of_space(space_id, g.actor)
+    return jsonify({"datasets": [d.public() for d in found]})
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict:
+    def pushed_datasets(space) -> list[PushedDataset]:
+        """The space's datasets for the overview page (no grants are shown)."""
+        return push_service().datasets(space.iri)
+
+    return {"pushed_datasets": pushed_datasets}
