@@ -1,0 +1,366 @@
+"""Push end to end, over real servers: CSS pods and identities, a live control plane, a real
+datacage worker and sandbox, moto's S3 server, Azurite and a folder.
+
+An organisation (the space's data provider) checks the datacage's published evidence against
+its own trust policy, encrypts its customer table to the attested key, uploads it with each
+connector and registers it; the datacage fetches, decrypts, checks and stages the tables, and
+the approved algorithm reads them from input/index.json. Then each kind of bad input, each
+refused in plain words with nothing decrypted, staged or registered.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from connectors import registry
+from connectors.base import ConnectorError
+from server.attestation import measure_datacage_code
+from server.attestation.admission import load_policy
+from server.push.errors import EvidenceRefused, PushError, SchemaMismatch
+from server.push.provider import PushRequest, push_dataset
+from server.runs.model import RunStatus
+from server.services import services
+from server.web.push_api import push_service
+from tests.support.datacage_world import (
+    BUNDLES,
+    consented_space,
+    fill_pods,
+    make_worker,
+    serve_control_plane,
+)
+
+PEOPLE = 5
+TALLY = BUNDLES / "push-tally"
+SCHEMA = {"columns": [{"name": "email", "type": "string"}, {"name": "orders", "type": "integer"}]}
+
+
+def customers(tmp_path: Path, rows: int, name="customers.csv", extra="") -> Path:
+    path = tmp_path / name
+    lines = "".join(f"customer{n}@shop.example,{n % 4}\n" for n in range(rows))
+    path.write_text("email,orders\n" + lines + extra)
+    return path
+
+
+def orders_of(rows: int) -> int:
+    return sum(n % 4 for n in range(rows))
+
+
+@pytest.fixture
+def world(make_user, tmp_path, moto_s3, azurite):
+    owner, cage = make_user("org"), make_user("cage")
+    people = [make_user(f"person{n}") for n in range(PEOPLE)]
+    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
+        fill_pods(people)
+        space = consented_space(app, owner.webid, people, cage.webid, TALLY, "Pushed tally")
+        worker = make_worker(base, cage, tmp_path / "cage")
+        assert worker.publish_evidence() == 1
+        yield World(app, base, space, owner, people, cage, worker, tmp_path, moto_s3, azurite)
+
+
+class World:
+    def __init__(self, app, base, space, owner, people, cage, worker, tmp, s3, azure):
+        self.app, self.base, self.space, self.owner = app, base, space, owner
+        self.people, self.cage, self.worker, self.tmp = people, cage, worker, tmp
+        self.s3, self.azure = s3, azure
+
+    def policy(self, bundle: str | None = None, code: str | None = None) -> Path:
+        path = self.tmp / f"policy-{secrets.token_hex(3)}.toml"
+        (self.tmp / "cage.pub").write_text(self.worker.provider.public_key_pem())
+        path.write_text(
+            f'code_digests = ["{code or measure_datacage_code()}"]\n'
+            f'bundle_digests = ["{bundle or self.space.algorithm.digest}"]\n'
+            "allow_software = true\n"
+            'software_key_files = ["cage.pub"]\n'
+        )
+        return path
+
+    def bucket(self) -> str:
+        name = f"org-{secrets.token_hex(4)}"
+        self.s3_client().create_bucket(Bucket=name)
+        return name
+
+    def s3_client(self):
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def s3_connector(self, bucket: str, key: str = "customers.dcgpush"):
+        return registry.get("s3")(
+            {
+                "bucket": bucket,
+                "key": key,
+                "endpoint_url": self.s3.url,
+                "access_key_id": "testing",
+                "secret_access_key": "testing",
+            }
+        )
+
+    def azure_connector(self, connection_string: str | None = None):
+        container = f"org-{secrets.token_hex(4)}"
+        BlobServiceClient.from_connection_string(
+            self.azure.connection_string, api_version="2025-05-05"
+        ).create_container(container)
+        return registry.get("azure-blob")(
+            {
+                "container": container,
+                "blob": "customers.dcgpush",
+                "connection_string": connection_string or self.azure.connection_string,
+            }
+        )
+
+    def file_connector(self, name: str = "customers.dcgpush"):
+        folder = self.tmp / "share"
+        folder.mkdir(exist_ok=True)
+        return registry.get("file")({"folder": str(folder), "name": name})
+
+    def push(self, source, name, connector, *, policy=None, space_id=None, schema=SCHEMA):
+        request = PushRequest(
+            control_plane=self.base,
+            space_id=space_id or self.space.id,
+            name=name,
+            source=source,
+            format="csv",
+            schema=schema,
+            connector=connector,
+            grant_lifetime=timedelta(hours=1),
+        )
+        seen: list[tuple[str, int]] = []
+
+        def progress(label, total):
+            seen.append((label, total))
+            return (lambda n: None), (lambda: None)
+
+        result = push_dataset(
+            self.owner.session,
+            request,
+            load_policy(policy or self.policy()),
+            datetime.now(UTC),
+            progress,
+        )
+        assert [label for label, _ in seen] == ["Encrypting", "Uploading"]
+        return result
+
+    def run(self, space=None):
+        runs = services(self.app).runs
+        started = runs.start((space or self.space).id, self.owner.webid)
+        self.worker.run_once()
+        return runs.store.load(started.id)
+
+    def datasets(self, space=None):
+        return push_service(self.app).datasets((space or self.space).iri)
+
+    def nothing_left_in_the_datacage(self, run) -> None:
+        assert not any((self.tmp / "cage" / "work").iterdir())
+        assert not (self.tmp / "cage" / "results" / f"{run.id}.ttl").exists()
+
+
+def test_three_connectors_push_and_the_algorithm_reads_every_table(world):
+    sizes = {"s3": 40, "azure-blob": 25, "file": 7}
+    world.push(
+        customers(world.tmp, 40, "a.csv"), "customers-s3", world.s3_connector(world.bucket())
+    )
+    world.push(customers(world.tmp, 25, "b.csv"), "customers-azure", world.azure_connector())
+    world.push(customers(world.tmp, 7, "c.csv"), "customers-file", world.file_connector())
+
+    registered = world.datasets()
+    assert {d.connector for d in registered} == set(sizes)
+    assert all(d.provider == world.owner.webid for d in registered)
+    assert all(d.key_sha256 == world.worker.key.public_key_sha256() for d in registered)
+    # What is stored is ciphertext: not a customer address in it.
+    share = (world.tmp / "share" / "customers.dcgpush").read_bytes()
+    assert b"customer1@shop.example" not in share
+    assert share.startswith(b"DCGPUSH1")
+
+    run = world.run()
+    assert run.status is RunStatus.SUCCEEDED, run.problems
+    result = (world.tmp / "cage" / "results" / f"{run.id}.ttl").read_text()
+    assert "tally:datasets 3" in result
+    assert f"tally:rows {sum(sizes.values())}" in result
+    assert f"tally:orders {sum(orders_of(n) for n in sizes.values())}" in result
+    assert "read 3 datasets and 5 people" in run.log
+    assert not any((world.tmp / "cage" / "work").iterdir())  # the decrypted tables are gone
+
+
+def test_the_space_overview_lists_the_pushed_datasets_without_grants(world):
+    world.push(customers(world.tmp, 3), "customers-file", world.file_connector())
+    client = world.app.test_client()
+    with client.session_transaction() as session:
+        session["webid"], session["signed_in_at"] = world.owner.webid, time.time()
+    page = client.get(f"/spaces/{world.space.id}").get_data(as_text=True)
+    assert "Pushed datasets" in page
+    assert "customers-file" in page
+    assert str(world.tmp / "share") in page  # the location
+    listed = world.owner.session.request(
+        "GET", world.base + f"api/spaces/{world.space.id}/datasets"
+    ).json()["datasets"]
+    assert [d["name"] for d in listed] == ["customers-file"]
+    assert "grant" not in listed[0]
+
+
+def test_evidence_for_another_bundle_is_refused_and_nothing_is_uploaded(world):
+    bucket = world.bucket()
+    policy = world.policy(bundle="sha256:" + "0" * 64)
+    with pytest.raises(EvidenceRefused, match="does not verify against your trust policy"):
+        world.push(customers(world.tmp, 3), "customers", world.s3_connector(bucket), policy=policy)
+    assert world.s3_client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert world.datasets() == []
+    code_policy = world.policy(code="sha256:" + "1" * 64)
+    with pytest.raises(EvidenceRefused, match="datacage code"):
+        world.push(customers(world.tmp, 3), "c", world.file_connector(), policy=code_policy)
+    assert not (world.tmp / "share" / "customers.dcgpush").exists()
+
+
+def test_a_bucket_that_does_not_exist_and_credentials_that_do_not_work(world):
+    with pytest.raises(ConnectorError, match="'no-such-bucket' does not exist"):
+        world.push(customers(world.tmp, 3), "customers", world.s3_connector("no-such-bucket"))
+    wrong = world.azure.connection_string.replace("Eby8", "AAAA")
+    with pytest.raises(ConnectorError, match="credentials do not work"):
+        world.push(customers(world.tmp, 3), "customers", world.azure_connector(wrong))
+    assert world.datasets() == []
+
+
+def test_a_csv_that_does_not_match_its_schema_is_refused_before_encrypting(world):
+    bad = customers(world.tmp, 5, extra="someone@shop.example,many\n")
+    with pytest.raises(SchemaMismatch, match=r"Row 6, column 'orders' \(column 2\)"):
+        world.push(bad, "customers", world.file_connector())
+    assert not (world.tmp / "share" / "customers.dcgpush").exists()
+    assert world.datasets() == []
+
+
+def test_the_datacage_checks_the_schema_again_after_decrypting(world):
+    # A provider registers a schema other than the table it encrypted: the datacage refuses
+    # the table with row and column named, and stages nothing.
+    world.push(customers(world.tmp, 5), "customers", world.file_connector())
+    (registered,) = world.datasets()
+    fields = {
+        **{k: v for k, v in registered.for_job().items() if k not in ("id", "provider")},
+        "location": registered.location,
+        "schema": {
+            "columns": [{"name": "email", "type": "string"}, {"name": "orders", "type": "date"}]
+        },
+    }
+    push_service(world.app).register(world.space.id, world.owner.webid, fields)
+    run = world.run()
+    assert run.status is RunStatus.FAILED
+    assert any("Row 1, column 'orders' (column 2)" in p for p in run.problems), run.problems
+    assert any("The algorithm was not run" in p for p in run.problems)
+    assert "customer0@shop.example" not in " ".join(run.problems)  # a value is never shown
+    assert run.log == ""
+    world.nothing_left_in_the_datacage(run)
+
+
+def test_tampered_or_swapped_ciphertext_is_refused(world):
+    world.push(customers(world.tmp, 300), "customers", world.file_connector())
+    stored = world.tmp / "share" / "customers.dcgpush"
+    data = bytearray(stored.read_bytes())
+    data[-40] ^= 1
+    stored.write_bytes(bytes(data))
+    run = world.run()
+    assert run.status is RunStatus.FAILED
+    assert any("does not verify" in p for p in run.problems), run.problems
+    world.nothing_left_in_the_datacage(run)
+
+    # A valid envelope for the same space and name, but not the one registered.
+    world.push(customers(world.tmp, 4), "customers", world.file_connector("other.dcgpush"))
+    (world.tmp / "share" / "other.dcgpush").rename(stored)
+    world.push(customers(world.tmp, 4), "customers", world.file_connector("third.dcgpush"))
+    registered = world.datasets()[0]
+    fields = {
+        **{k: v for k, v in registered.for_job().items() if k not in ("id", "provider")},
+        "location": str(stored),
+        "grant": {"path": str(stored)},
+    }
+    push_service(world.app).register(world.space.id, world.owner.webid, fields)
+    run = world.run()
+    assert any("is not the one that was registered" in p for p in run.problems), run.problems
+
+
+def test_a_truncated_envelope_is_refused(world):
+    world.push(customers(world.tmp, 300), "customers", world.file_connector())
+    stored = world.tmp / "share" / "customers.dcgpush"
+    stored.write_bytes(stored.read_bytes()[:-100])
+    run = world.run()
+    assert run.status is RunStatus.FAILED
+    assert any("cut short" in p or "does not verify" in p for p in run.problems), run.problems
+    world.nothing_left_in_the_datacage(run)
+
+
+def test_a_dataset_copied_into_another_space_is_refused(world):
+    world.push(customers(world.tmp, 5), "customers", world.file_connector())
+    (registered,) = world.datasets()
+    other = consented_space(
+        world.app, world.owner.webid, world.people, world.cage.webid, TALLY, "Other tally"
+    )
+    fields = {
+        **{k: v for k, v in registered.for_job().items() if k not in ("id", "provider")},
+        "location": registered.location,
+    }
+    push_service(world.app).register(other.id, world.owner.webid, fields)
+    run = world.run(other)
+    assert run.status is RunStatus.FAILED
+    assert any("was made for the dataset 'customers' of the space" in p for p in run.problems)
+    world.nothing_left_in_the_datacage(run)
+
+
+def test_a_restarted_datacage_says_the_data_must_be_pushed_again(world):
+    world.push(customers(world.tmp, 5), "customers", world.file_connector())
+    restarted = make_worker(world.base, world.cage, world.tmp / "cage")  # a new enclave key
+    world.worker = restarted
+    run = world.run()
+    assert run.status is RunStatus.FAILED
+    assert any(
+        "encrypted to a datacage key that no longer exists" in p and "push it again" in p
+        for p in run.problems
+    ), run.problems
+    world.nothing_left_in_the_datacage(run)
+    # The restarted datacage published its new key; registering for the old one is refused.
+    (old,) = world.datasets()
+    fields = {
+        **{k: v for k, v in old.for_job().items() if k not in ("id", "provider")},
+        "location": old.location,
+    }
+    with pytest.raises(Exception, match="no longer exists"):
+        push_service(world.app).register(world.space.id, world.owner.webid, fields)
+    # Pushing again works.
+    world.push(customers(world.tmp, 5), "customers", world.file_connector())
+    assert world.run().status is RunStatus.SUCCEEDED
+
+
+def test_only_data_providers_fetch_evidence_and_register(world):
+    person = world.people[0]  # a participant of the space, but not a data provider
+    answer = person.session.request(
+        "GET", world.base + f"api/spaces/{world.space.id}/push/evidence"
+    )
+    assert answer.status_code == 403
+    answer = person.session.request(
+        "POST",
+        world.base + f"api/spaces/{world.space.id}/datasets",
+        data="{}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code in (403, 404)
+    request = PushRequest(
+        world.base,
+        world.space.id,
+        "x",
+        customers(world.tmp, 1),
+        "csv",
+        SCHEMA,
+        world.file_connector(),
+        timedelta(hours=1),
+    )
+    policy = load_policy(world.policy())
+    with pytest.raises(PushError, match="refused GET"):
+        push_dataset(person.session, request, policy, datetime.now(UTC))
+    assert world.datasets() == []
