@@ -13,6 +13,7 @@ usual places (environment, profile) and never leave this machine.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,7 @@ def dataset_command(
 
 
 def _progress_bar(label: str, total: int):
-    bar = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"))
+    bar = click.progressbar(length=total, label=label, file=sys.stderr)
     bar.__enter__()
     return bar.update, lambda: bar.__exit__(None, None, None)
 

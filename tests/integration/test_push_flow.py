@@ -10,6 +10,7 @@ refused in plain words with nothing decrypted, staged or registered.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,13 @@ from pathlib import Path
 import boto3
 import pytest
 from azure.storage.blob import BlobServiceClient
+from click.testing import CliRunner
 
 from connectors import registry
 from connectors.base import ConnectorError
 from server.attestation import measure_datacage_code
 from server.attestation.admission import load_policy
+from server.cli import main
 from server.push.errors import EvidenceRefused, PushError, SchemaMismatch
 from server.push.provider import PushRequest, push_dataset
 from server.runs.model import RunStatus
@@ -364,3 +367,57 @@ def test_only_data_providers_fetch_evidence_and_register(world):
     with pytest.raises(PushError, match="refused GET"):
         push_dataset(person.session, request, policy, datetime.now(UTC))
     assert world.datasets() == []
+
+
+def test_the_push_command_line(world):
+    credentials = world.owner.credentials
+    secret = world.tmp / "secret"
+    secret.write_text(credentials.secret)
+    secret.chmod(0o600)
+    columns = world.tmp / "columns.json"
+    columns.write_text(json.dumps(SCHEMA))
+    share = world.tmp / "share"
+    share.mkdir()
+    common = [
+        "--control-plane",
+        world.base,
+        "--space",
+        world.space.iri,  # its URL works as well as its id
+        "--issuer",
+        credentials.issuer,
+        "--client-id",
+        credentials.id,
+        "--client-secret-file",
+        str(secret),
+        "--policy",
+        str(world.policy()),
+    ]
+    runner = CliRunner()
+    checked = runner.invoke(main, ["push", "evidence", *common])
+    assert checked.exit_code == 0, checked.output
+    assert "Evidence verified: software-unattested (SOFTWARE STAND-IN" in checked.output
+
+    table = ["--format", "csv", "--schema", str(columns), "--connector", "file"]
+    where = ["-o", f"folder={share}", "-o", "name=customers.dcgpush"]
+    source = customers(world.tmp, 12)
+    pushed = runner.invoke(
+        main, ["push", "dataset", str(source), *common, "--name", "customers", *table, *where]
+    )
+    assert pushed.exit_code == 0, pushed.output
+    assert "Pushed 'customers'" in pushed.output
+    assert [d.name for d in world.datasets()] == ["customers"]
+
+    bad = customers(world.tmp, 2, "bad.csv", extra="x@shop.example,1.5\n")
+    refused = runner.invoke(
+        main, ["push", "dataset", str(bad), *common, "--name", "other", *table, *where]
+    )
+    assert refused.exit_code == 1
+    assert "Row 3, column 'orders' (column 2)" in refused.output
+    assert "Traceback" not in refused.output
+    missing = runner.invoke(
+        main,
+        ["push", "dataset", str(source), *common, "--name", "x", *table, "-o", "folder=/nope"],
+    )
+    assert missing.exit_code == 1
+    assert "name is required" in missing.output
+    assert [d.name for d in world.datasets()] == ["customers"]
