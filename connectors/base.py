@@ -91,6 +91,10 @@ class Connector(ABC):
 
     # --- The provider's side -------------------------------------------------------------------
 
+    def use_identity(self, session, datacage_webid: str) -> None:  # noqa: B027
+        """Connectors that write as the provider's WebID (solid) take its Solid session and
+        the datacage's WebID to grant; storage with its own credentials ignores both."""
+
     @abstractmethod
     def test_connection(self) -> None:
         """Raise `ConnectorError` saying what is wrong (no bucket, bad credentials...)."""
@@ -109,9 +113,11 @@ class Connector(ABC):
     @abstractmethod
     @contextmanager
     def open_grant(
-        cls, grant: Mapping[str, str], *, timeout: float = 30.0
+        cls, grant: Mapping[str, str], *, timeout: float = 30.0, solid_client: Any = None
     ) -> Iterator[tuple[BinaryIO, int | None]]:
-        """(a readable stream, its size if known) of the granted object."""
+        """(a readable stream, its size if known) of the granted object.
+
+        `solid_client` is the datacage's own Solid client, for grants to a WebID (solid)."""
 
 
 def check_configuration(schema: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

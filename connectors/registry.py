@@ -12,7 +12,12 @@ import importlib
 from .base import Connector, ConnectorUnavailable
 
 _CONNECTORS: dict[str, type[Connector]] = {}
-_BUILT_IN = ("connectors.files", "connectors.s3", "connectors.azure_blob")
+_BUILT_IN = (
+    "connectors.files",
+    "connectors.s3",
+    "connectors.azure_blob",
+    "connectors.solid_push",
+)
 _loaded = False
 
 

@@ -133,7 +133,7 @@ class AzureBlobConnector(Connector):
     @classmethod
     @contextmanager
     def open_grant(
-        cls, grant: Mapping[str, str], *, timeout: float = 30.0
+        cls, grant: Mapping[str, str], *, timeout: float = 30.0, solid_client: Any = None
     ) -> Iterator[tuple[BinaryIO, int | None]]:
         with open_url(grant, "Azure Blob", timeout=timeout) as opened:
             yield opened

@@ -70,7 +70,7 @@ class FileConnector(Connector):
     @classmethod
     @contextmanager
     def open_grant(
-        cls, grant: Mapping[str, str], *, timeout: float = 30.0
+        cls, grant: Mapping[str, str], *, timeout: float = 30.0, solid_client: Any = None
     ) -> Iterator[tuple[BinaryIO, int | None]]:
         path = grant.get("path")
         if not isinstance(path, str) or not os.path.isabs(path):

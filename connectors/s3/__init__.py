@@ -104,7 +104,7 @@ class S3Connector(Connector):
     @classmethod
     @contextmanager
     def open_grant(
-        cls, grant: Mapping[str, str], *, timeout: float = 30.0
+        cls, grant: Mapping[str, str], *, timeout: float = 30.0, solid_client: Any = None
     ) -> Iterator[tuple[BinaryIO, int | None]]:
         with open_url(grant, "S3", timeout=timeout) as opened:
             yield opened

@@ -106,6 +106,7 @@ def stage_datasets(
     inputs_dir: Path,
     progress: FetchProgress | None = None,
     max_bytes: int = 64 << 30,
+    solid_client: Any = None,  # the datacage's own Solid client, for datasets in pods
 ) -> list[dict[str, Any]]:
     """Stage every dataset; return the `"datasets"` entries of index.json (see the contract)."""
     entries = []
@@ -114,7 +115,7 @@ def stage_datasets(
         folder = inputs_dir / "datasets" / staged_id
         try:
             file_name = _stage_one(
-                dataset, space_iri, bundle_digest, keys, folder, progress, max_bytes
+                dataset, space_iri, bundle_digest, keys, folder, progress, max_bytes, solid_client
             )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # nothing half-decrypted stays
@@ -133,7 +134,9 @@ def stage_datasets(
     return entries
 
 
-def _stage_one(dataset, space_iri, bundle_digest, keys, folder, progress, max_bytes) -> str:
+def _stage_one(
+    dataset, space_iri, bundle_digest, keys, folder, progress, max_bytes, solid_client
+) -> str:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = folder / ".partial"
     connector = connector_types().get(dataset.connector)
@@ -147,7 +150,7 @@ def _stage_one(dataset, space_iri, bundle_digest, keys, folder, progress, max_by
         _check_evidence(dataset, context, keys, bundle_digest)
 
     try:
-        with connector.open_grant(dataset.grant) as (stream, size):
+        with connector.open_grant(dataset.grant, solid_client=solid_client) as (stream, size):
             counted = _Counting(stream, dataset.name, size or dataset.size, progress, max_bytes)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:

@@ -111,7 +111,7 @@ def _execute(
     inputs_dir, output_dir = work / "input", work / "output"
     _stage(read, inputs_dir)
     del outcomes, read  # the staged copy is the one the algorithm reads
-    problem = _stage_pushed(job, keys, inputs_dir, reporter)
+    problem = _stage_pushed(job, keys, inputs_dir, reporter, cage)
     if problem:
         report.problems.append(problem)
         return report
@@ -160,7 +160,7 @@ def _execute(
     return report
 
 
-def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter) -> str | None:
+def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage) -> str | None:
     """Stage the space's pushed datasets beside the people (None), or say why not."""
     if not job.datasets:
         return None
@@ -176,6 +176,7 @@ def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter) -> st
             keys=keys,
             inputs_dir=inputs_dir,
             progress=progress,
+            solid_client=cage,
         )
     except DatasetProblem as exc:
         return f"{exc} The algorithm was not run."

@@ -74,6 +74,7 @@ def push_dataset(
     check_file(request.source, request.format, request.schema, request.name)
     answer = _get(session, base + f"api/spaces/{quote(request.space_id)}/push/evidence")
     target = check_target(answer, space_iri=space, policy=policy, now=now)
+    request.connector.use_identity(session, str(answer.get("datacage") or ""))
     request.connector.test_connection()
     scratch = Path(tempfile.mkdtemp(prefix="datacage-push-"))  # 0700
     try:

@@ -69,6 +69,7 @@ def evidence(space_id: str) -> Response:
     return jsonify(
         {
             "space": space.iri,
+            "datacage": current_app.config.get("DATACAGE_WEBID") or "",
             "bundle_digest": published.bundle_digest,
             "evidence": published.evidence,
             "evidence_sha256": published.evidence_sha256,

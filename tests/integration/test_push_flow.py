@@ -421,3 +421,23 @@ def test_the_push_command_line(world):
     assert missing.exit_code == 1
     assert "name is required" in missing.output
     assert [d.name for d in world.datasets()] == ["customers"]
+
+
+def test_a_dataset_in_the_providers_own_pod(world):
+    # The Solid connector: written as the provider's WebID, Read granted to the datacage alone.
+    url = world.owner.pod + "customers.dcgpush"
+    world.push(customers(world.tmp, 9), "customers-pod", registry.get("solid")({"url": url}))
+    (registered,) = world.datasets()
+    assert registered.grant == {"url": url, "webid": world.cage.webid}
+    stranger = world.people[0].session.request("GET", url)
+    assert stranger.status_code == 403
+    run = world.run()
+    assert run.status is RunStatus.SUCCEEDED, run.problems
+    result = (world.tmp / "cage" / "results" / f"{run.id}.ttl").read_text()
+    assert "tally:rows 9" in result
+
+    # The provider takes Read back in its pod: the next run says so, and reads nothing.
+    world.owner.client.access_control(url).revoke(world.cage.webid)
+    run = world.run()
+    assert run.status is RunStatus.FAILED
+    assert any("must grant Read again" in p for p in run.problems), run.problems

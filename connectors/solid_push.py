@@ -1,0 +1,116 @@
+"""The `solid` push connector: the existing Solid client (`connectors/solid/`), wrapped.
+
+The provider writes the envelope into its own pod as its WebID (the DPoP session it signed in
+with) and grants the datacage's WebID Read on that one resource (WAC or ACP, whichever the pod
+speaks); the datacage reads it with its own Solid identity and, where the pod checks
+attestation, its RA-TLS certificate. No credential is handed out: the grant names the resource
+and the WebID, and the provider can take it back in its pod at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .base import Connector, ConnectorError, Progress, Stored
+from .registry import register
+from .solid import SolidClient
+from .solid import errors as solid_errors
+from .solid.http import raise_for_status
+
+
+@register
+class SolidPodConnector(Connector):
+    type = "solid"
+    title = "A resource in the provider's own Solid pod"
+
+    def __init__(self, configuration: Mapping[str, Any]):
+        super().__init__(configuration)
+        self.client: SolidClient | None = None
+        self.grantee: str | None = None
+
+    @classmethod
+    def configuration_schema(cls) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {"url": {"type": "string", "title": "Resource URL in your pod"}},
+            "required": ["url"],
+            "secret": [],
+        }
+
+    def use_identity(self, session, datacage_webid: str) -> None:
+        self.client, self.grantee = SolidClient(session), datacage_webid
+
+    def _client(self) -> SolidClient:
+        if self.client is None:
+            raise ConnectorError("The solid connector writes as your WebID: sign in first.")
+        return self.client
+
+    def test_connection(self) -> None:
+        container = self.configuration["url"].rsplit("/", 1)[0] + "/"
+        try:
+            self._client().head(container)
+        except solid_errors.NotFound:
+            raise ConnectorError(f"The container {container} does not exist in the pod.") from None
+        except (solid_errors.Forbidden, solid_errors.Unauthenticated):
+            raise ConnectorError(f"Your WebID may not use {container}.") from None
+        except solid_errors.SolidError as exc:
+            raise ConnectorError(f"The pod could not be reached: {exc}") from None
+
+    def upload(self, source: Path, progress: Progress | None = None) -> Stored:
+        url = self.configuration["url"]
+        try:
+            with open(source, "rb") as data:
+                # Streamed from the file (requests reads it in blocks), with progress.
+                self._client().put(url, _Reading(data, progress), "application/octet-stream")  # type: ignore[arg-type]
+        except solid_errors.SolidError as exc:
+            raise ConnectorError(f"The upload to {url} failed: {exc}") from None
+        return Stored(url, source.stat().st_size)
+
+    def read_grant(self, stored: Stored, lifetime: timedelta, now: datetime) -> dict[str, str]:
+        if not self.grantee:
+            raise ConnectorError("The datacage's WebID is not known, so Read cannot be granted.")
+        try:
+            self._client().access_control(stored.location).grant(self.grantee, ["Read"])
+        except solid_errors.SolidError as exc:
+            raise ConnectorError(f"Read could not be granted on {stored.location}: {exc}") from None
+        return {"url": stored.location, "webid": self.grantee}
+
+    @classmethod
+    @contextmanager
+    def open_grant(
+        cls, grant: Mapping[str, str], *, timeout: float = 30.0, solid_client=None
+    ) -> Iterator[tuple[BinaryIO, int | None]]:
+        url = grant.get("url", "")
+        if solid_client is None:
+            raise ConnectorError("Reading from a pod needs the datacage's Solid identity.")
+        response = solid_client.session.request("GET", url, headers={"Accept": "*/*"})
+        try:
+            raise_for_status(response)
+        except (solid_errors.Forbidden, solid_errors.Unauthenticated):
+            response.close()
+            raise ConnectorError(
+                f"The pod refused the datacage's read of {url}: the provider must grant Read again."
+            ) from None
+        except solid_errors.SolidError as exc:
+            response.close()
+            raise ConnectorError(f"Reading {url} failed: {exc}") from None
+        try:
+            size = response.headers.get("Content-Length")
+            yield response.raw, int(size) if size and size.isdigit() else None
+        finally:
+            response.close()
+
+
+class _Reading:
+    def __init__(self, data: BinaryIO, progress: Progress | None):
+        self.data, self.progress = data, progress
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.data.read(size)
+        if self.progress and block:
+            self.progress(len(block))
+        return block
