@@ -441,3 +441,41 @@ def test_a_dataset_in_the_providers_own_pod(world):
     run = world.run()
     assert run.status is RunStatus.FAILED
     assert any("must grant Read again" in p for p in run.problems), run.problems
+
+
+def test_graphs_and_parquet_tables_are_staged_too(world):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    graph = world.tmp / "products.ttl"
+    graph.write_text('<https://shop.example/p/1> <http://schema.org/name> "Kettle" .\n')
+    table = world.tmp / "stock.parquet"
+    pq.write_table(pa.table({"sku": ["k1", "k2"], "count": [3, 4]}), table)
+    stock = {"columns": [{"name": "sku", "type": "string"}, {"name": "count", "type": "integer"}]}
+
+    def push(source, name, fmt, schema):
+        request = PushRequest(
+            world.base,
+            world.space.id,
+            name,
+            source,
+            fmt,
+            schema,
+            world.file_connector(f"{name}.dcgpush"),
+            timedelta(hours=1),
+        )
+        return push_dataset(
+            world.owner.session, request, load_policy(world.policy()), datetime.now(UTC)
+        )
+
+    push(graph, "products", "turtle", None)
+    push(table, "stock", "parquet", stock)
+    broken = world.tmp / "broken.ttl"
+    broken.write_text("<https://shop.example/p/1> <name> .\n")
+    with pytest.raises(PushError, match="does not parse"):
+        push(broken, "broken", "turtle", None)
+    assert [d.format for d in world.datasets()] == ["turtle", "parquet"]
+    run = world.run()
+    assert run.status is RunStatus.SUCCEEDED, run.problems
+    result = (world.tmp / "cage" / "results" / f"{run.id}.ttl").read_text()
+    assert "tally:datasets 2" in result
