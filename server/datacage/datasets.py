@@ -40,6 +40,7 @@ from ..attestation import EnclaveKey, Measurement
 from ..push import envelope
 from ..push.errors import EnclaveKeyGone, PushError
 from ..push.formats import EXTENSIONS, check_file
+from .gate import InputIdentifiers, PersonInputs
 
 log = logging.getLogger(__name__)
 
@@ -260,3 +261,24 @@ class FetchReporter:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
+
+
+#: Pushed files up to this size are also read for the output gate's identifiers (in memory).
+GATE_SCAN_BYTES = 32 << 20
+_GATE_TYPES = {"csv": "text/csv", "turtle": "text/turtle", "jsonld": "application/ld+json"}
+
+
+def dataset_identifiers(inputs_dir: Path, entries: list[dict[str, Any]]) -> InputIdentifiers:
+    """Identifiers in the staged datasets (e-mail addresses, names, ...), for the output gate
+    and the log scrubber, as for people's inputs. Parquet is not scanned, nor files over
+    `GATE_SCAN_BYTES` (a log line says so)."""
+    found = []
+    for entry in entries:
+        path = inputs_dir / entry["file"]
+        media_type = _GATE_TYPES.get(entry["format"])
+        if media_type is None or path.stat().st_size > GATE_SCAN_BYTES:
+            log.warning("dataset not scanned for identifiers", extra={"dataset": entry["id"]})
+            continue
+        resource = (f"urn:datacage:pushed:{entry['id']}", media_type, path.read_bytes())
+        found.append(PersonInputs(entry["provider"], [resource]))
+    return InputIdentifiers.collect(found)

@@ -24,7 +24,14 @@ from typing import Any
 from connectors.solid import SolidClient
 
 from .control_plane import Job, RunReporter
-from .datasets import DatacageKeys, DatasetProblem, FetchReporter, add_to_index, stage_datasets
+from .datasets import (
+    DatacageKeys,
+    DatasetProblem,
+    FetchReporter,
+    add_to_index,
+    dataset_identifiers,
+    stage_datasets,
+)
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
@@ -111,10 +118,15 @@ def _execute(
     inputs_dir, output_dir = work / "input", work / "output"
     _stage(read, inputs_dir)
     del outcomes, read  # the staged copy is the one the algorithm reads
-    problem = _stage_pushed(job, keys, inputs_dir, reporter, cage)
+    problem, pushed = _stage_pushed(job, keys, inputs_dir, reporter, cage)
     if problem:
         report.problems.append(problem)
         return report
+    if pushed:  # what organisations pushed must not leave verbatim either
+        extra = dataset_identifiers(inputs_dir, pushed)
+        identifiers = InputIdentifiers(
+            identifiers.values | extra.values, {**extra.kinds, **identifiers.kinds}
+        )
 
     reporter.progress("Running the algorithm.", 0.3)
     last = [0.0]
@@ -160,12 +172,13 @@ def _execute(
     return report
 
 
-def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage) -> str | None:
-    """Stage the space's pushed datasets beside the people (None), or say why not."""
+def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage):
+    """Stage the space's pushed datasets beside the people: (None, index entries), or
+    (why not, [])."""
     if not job.datasets:
-        return None
+        return None, []
     if keys is None:
-        return "This datacage cannot open pushed datasets (it was started without its key)."
+        return "This datacage cannot open pushed datasets (it was started without its key).", []
     reporter.progress("Fetching organisations' datasets.", 0.2)
     progress = FetchReporter(reporter.progress)
     try:
@@ -179,11 +192,11 @@ def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage)
             solid_client=cage,
         )
     except DatasetProblem as exc:
-        return f"{exc} The algorithm was not run."
+        return f"{exc} The algorithm was not run.", []
     finally:
         progress.close()
     add_to_index(inputs_dir, entries)
-    return None
+    return None, entries
 
 
 def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:

@@ -479,3 +479,29 @@ def test_graphs_and_parquet_tables_are_staged_too(world):
     assert run.status is RunStatus.SUCCEEDED, run.problems
     result = (world.tmp / "cage" / "results" / f"{run.id}.ttl").read_text()
     assert "tally:datasets 2" in result
+
+
+def test_a_pushed_value_copied_into_the_result_is_held_back_and_scrubbed(world):
+    leaky = consented_space(
+        world.app,
+        world.owner.webid,
+        world.people,
+        world.cage.webid,
+        BUNDLES / "push-leak",
+        "Leaky tally",
+    )
+    assert world.worker.publish_evidence() == 1  # the new space's algorithm
+    policy = world.policy(bundle=leaky.algorithm.digest)
+    world.push(
+        customers(world.tmp, 3),
+        "customers",
+        world.file_connector(),
+        policy=policy,
+        space_id=leaky.id,
+    )
+    run = world.run(leaky)
+    assert run.gate_passed is False
+    assert run.status is RunStatus.FAILED
+    assert "customer0@shop.example" not in run.log
+    assert "[removed]" in run.log
+    world.nothing_left_in_the_datacage(run)
