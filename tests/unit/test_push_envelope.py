@@ -5,13 +5,18 @@ Small chunks (16 bytes) so that a few hundred bytes make many chunks to cut, swa
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import struct
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from server.attestation import EnclaveKey
+from server.attestation import EnclaveKey, public_key_sha256
 from server.push import envelope
 from server.push.envelope import MAGIC, TAG_SIZE, Context, open_stream, read_header, seal
 from server.push.errors import EnclaveKeyGone, EnvelopeDamaged, NotForThisContext
@@ -154,3 +159,55 @@ def test_sealing_refuses_a_context_for_another_key(key):
     with pytest.raises(ValueError, match="another key"):
         seal(io.BytesIO(b""), io.BytesIO(), other.public_key, context(key))
     assert envelope.SUITE_NAME.startswith("HPKE-base DHKEM(P-256,HKDF-SHA256)")
+
+
+def test_the_bytes_are_as_docs_push_md_describes():
+    # Rebuild the decryption from the documented layout alone, with a plain P-256 key.
+    private = ec.generate_private_key(ec.SECP256R1())
+    ctx = Context(SPACE, "customers", "ab" * 32, public_key_sha256(private.public_key()))
+    out = io.BytesIO()
+    seal(io.BytesIO(b"x" * 20), out, private.public_key(), ctx, chunk_size=CHUNK)
+    data = out.getvalue()
+    assert data[:8] == b"DCGPUSH1"
+    (length,) = struct.unpack(">I", data[8:12])
+    header_bytes = data[12 : 12 + length]
+    header = json.loads(header_bytes)
+    assert header_bytes == json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    info = (
+        b"datacage-push-v1 data key\n"
+        + json.dumps(
+            {
+                "dataset": "customers",
+                "evidence_sha256": "ab" * 32,
+                "key_sha256": ctx.key_sha256,
+                "space": SPACE,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+    )
+    sealed_key = base64.urlsafe_b64decode(header["sealed_key"] + "==")
+    assert len(sealed_key) == 65 + 32 + 16
+    suite = Suite(KEM.P256, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+    data_key = suite.decrypt(sealed_key, private, info)
+    prefix = base64.urlsafe_b64decode(header["nonce_prefix"] + "==")
+    aad = hashlib.sha256(data[:12] + header_bytes).digest()
+    body = data[12 + length :]
+    aead = AESGCM(data_key)
+    first = aead.decrypt(prefix + struct.pack(">IB", 0, 0), body[: CHUNK + 16], aad)
+    last = aead.decrypt(prefix + struct.pack(">IB", 1, 1), body[CHUNK + 16 :], aad)
+    assert first + last == b"x" * 20
+
+
+def test_the_datacage_fetch_reports_progress_on_a_terminal(capsys):
+    from server.datacage.datasets import FetchReporter
+
+    reports = []
+    progress = FetchReporter(
+        lambda stage, fraction: reports.append((stage, fraction)), terminal=True
+    )
+    for done in range(0, 101, 10):
+        progress("customers", done, 100)
+    progress.close()
+    assert "Fetching customers" in capsys.readouterr().err
+    assert reports[0] == ("Fetching the dataset customers: 0%.", 0.2)  # then once a second
