@@ -10,6 +10,7 @@ refused in plain words with nothing decrypted, staged or registered.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -364,8 +365,11 @@ def test_only_data_providers_fetch_evidence_and_register(world):
         timedelta(hours=1),
     )
     policy = load_policy(world.policy())
-    with pytest.raises(PushError, match="refused GET"):
+    with pytest.raises(PushError, match=r"refused GET .*\(403\): You are not part of this space"):
         push_dataset(person.session, request, policy, datetime.now(UTC))
+    nowhere = dataclasses.replace(request, space_id="nosuchspace")
+    with pytest.raises(PushError, match=r"\(404\): There is no such space"):
+        push_dataset(world.owner.session, nowhere, policy, datetime.now(UTC))
     assert world.datasets() == []
 
 
