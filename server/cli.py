@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
 from . import config, create_app
+from .sdk.cli import sdk as sdk_commands
 
 
 def _create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -182,3 +183,4 @@ def _register_attestation_commands() -> None:
 
 
 _register_attestation_commands()
+main.add_command(sdk_commands)  # `datacage sdk build|run`: the code provider's local tools
