@@ -31,6 +31,15 @@ _RDF_TYPES = {
     "text/n3": "n3",
 }
 _DATASET_RDF = {"turtle": "turtle", "jsonld": "json-ld"}
+_VCARD = "http://www.w3.org/2006/vcard/ns#"
+#: Where pods keep e-mail addresses: schema.org, FOAF (mailto: IRIs) and vCard.
+EMAIL_PREDICATES = (
+    URIRef("http://schema.org/email"),
+    URIRef("https://schema.org/email"),
+    URIRef("http://xmlns.com/foaf/0.1/mbox"),
+    URIRef(_VCARD + "hasEmail"),
+    URIRef(_VCARD + "email"),
+)
 
 
 class InputError(ValueError):
@@ -80,6 +89,18 @@ class Individuals:
     def rows(self, name: str | None = None) -> list[dict[str, str]]:
         """Everyone's CSV rows, each with a ``person`` column saying whose it is."""
         return [{"person": person.id, **row} for person in self.people for row in person.rows(name)]
+
+    def emails(self) -> Iterator[tuple[str, str]]:
+        """(person id, address as written) for every e-mail address in each person's RDF,
+        following vcard:hasEmail to the node whose vcard:value holds it."""
+        value = URIRef(_VCARD + "value")
+        for person in self.people:
+            graph = person.graph()
+            for predicate in EMAIL_PREDICATES:
+                for found in graph.objects(None, predicate):
+                    inner = [str(v) for v in graph.objects(found, value)]
+                    for address in inner or [str(found)]:
+                        yield person.id, address
 
     def values(self, *predicates: URIRef) -> Iterator[tuple[str, str]]:
         """(person id, value) for every value of ``predicates`` in each person's RDF."""

@@ -32,19 +32,22 @@ def shape_problems(result: Graph, shape: Graph) -> list[str]:
     problems: list[str] = []
     if len(result) == 0:
         return ["the result holds no statements"]
+    names = Graph()  # prefixes of the shape and the result, to name things as their author does
+    for prefix, namespace in [*shape.namespaces(), *result.namespaces()]:
+        names.bind(prefix, namespace, override=False)
     for node_shape in set(shape.subjects(SH.targetClass, None)):
         properties = [_property(shape, p) for p in shape.objects(node_shape, SH.property)]
         allowed = {p["path"] for p in properties} | _ignored(shape, node_shape)
         closed = shape.value(node_shape, SH.closed) == Literal(True)
         for focus in sorted(_focus_nodes(result, shape, node_shape), key=str):
-            name = _name(result, focus)
+            name = _name(names, focus)
             if closed:
                 for predicate in sorted(set(result.predicates(focus, None)) - allowed, key=str):
                     problems.append(
-                        f"{name} has {_name(result, predicate)}, which the shape does not allow"
+                        f"{name} has {_name(names, predicate)}, which the shape does not allow"
                     )
             for prop in properties:
-                problems += _property_problems(result, focus, name, prop)
+                problems += _property_problems(result, names, focus, name, prop)
             count = list(result.objects(focus, DCG_INDIVIDUALS))
             if len(count) != 1 or not _is_integer(count[0]):
                 problems.append(f"{name} needs exactly one integer dcg:individuals")
@@ -61,12 +64,14 @@ def _property(shape: Graph, node: Node) -> dict[str, object]:
     }
 
 
-def _property_problems(result: Graph, focus: Node, name: str, prop: dict) -> list[str]:
+def _property_problems(
+    result: Graph, names: Graph, focus: Node, name: str, prop: dict
+) -> list[str]:
     path = prop["path"]
     if not isinstance(path, URIRef):
         return []  # a path expression: left to the gate's pySHACL
     values = list(result.objects(focus, path))
-    label, problems = _name(result, path), []
+    label, problems = _name(names, path), []
     if prop["min"] is not None and len(values) < prop["min"]:
         problems.append(f"{name} needs at least {prop['min']} {label}")
     if prop["max"] is not None and len(values) > prop["max"]:
@@ -74,7 +79,7 @@ def _property_problems(result: Graph, focus: Node, name: str, prop: dict) -> lis
     for value in values:
         datatype = prop["datatype"]
         if datatype is not None and _datatype(value) != datatype:
-            problems.append(f"{name}'s {label} must be a {_name(result, datatype)}")
+            problems.append(f"{name}'s {label} must be a {_name(names, datatype)}")
         bound = prop["min_inclusive"]
         if isinstance(bound, Literal) and isinstance(value, Literal):
             try:

@@ -6,6 +6,8 @@ vocabularies (``vocab``) and what they need (rdflib and pyparsing, ``cryptograph
 where this server imports them from. Nothing else of the server's environment is reachable:
 not Flask, not ``server``, not the rest of site-packages, which stays masked. The shared
 libraries their extension modules link to are bound like the interpreter's (found with ldd).
+``rbcl`` (datafuse's optional ristretto255) is not bound: it writes libsodium to a temporary
+file at import and loads it from there; inside, X25519 is the group.
 """
 
 from __future__ import annotations

@@ -6,15 +6,12 @@ private set intersection (``datafuse``: a fresh key per holder, no shared salt) 
 report to the data user that says how many customers they share, never which.
 """
 
-from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib import Graph, Literal, URIRef
 
 from datacage_sdk import dispatch, on
 from datafuse import PartySet, group_named, match, normalise_emails
 from vocab import DCG, DF, RDF, XSD
 
-SCHEMA, VCARD = Namespace("http://schema.org/"), Namespace("http://www.w3.org/2006/vcard/ns#")
-FOAF = Namespace("http://xmlns.com/foaf/0.1/")
-EMAILS = (SCHEMA.email, FOAF.mbox, VCARD.hasEmail, VCARD.email)
 REPORT = URIRef("https://w3id.org/datacage/datafuse/report#common-customers")
 
 
@@ -23,13 +20,7 @@ def holders(run):
     plus = bool(run.parameters["plus_addressing"])
     sets = []
     if len(run.individuals):
-        found = []
-        for person in run.individuals.people:
-            graph = person.graph()
-            for predicate in EMAILS:
-                for value in graph.objects(None, predicate):
-                    # vcard:hasEmail may name a node whose vcard:value is the address.
-                    found += [str(v) for v in graph.objects(value, VCARD.value)] or [str(value)]
+        found = [address for _, address in run.individuals.emails()]
         sets.append(PartySet("individuals", normalise_emails(found, plus_addressing=plus)))
     column = run.parameters["email_column"]
     for dataset in run.datasets:

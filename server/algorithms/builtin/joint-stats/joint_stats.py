@@ -8,20 +8,17 @@ then computed, and any figure over fewer than ``min_group`` individuals is suppr
 
 from decimal import Decimal
 
-from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib import Graph, Literal, URIRef
 
 from datacage_sdk import dispatch, on
 from datafuse import PartySet, joint_statistics, match, normalise_email, normalise_emails
 from vocab import DCG, DF, RDF, XSD
 
-SCHEMA, VCARD = Namespace("http://schema.org/"), Namespace("http://www.w3.org/2006/vcard/ns#")
-FOAF = Namespace("http://xmlns.com/foaf/0.1/")
-EMAILS = (SCHEMA.email, FOAF.mbox, VCARD.hasEmail, VCARD.email)
 BASE = "https://w3id.org/datacage/datafuse/report#"
 
 
 def individuals_set(run, plus):
-    found = [value for _, value in run.individuals.values(*EMAILS)]
+    found = [address for _, address in run.individuals.emails()]
     return PartySet("individuals", normalise_emails(found, plus_addressing=plus))
 
 
