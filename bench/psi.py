@@ -114,7 +114,8 @@ def main() -> None:
     args = parser.parse_args()
 
     first, second = addresses(args.size, args.overlap)
-    expected = {i for i, value in enumerate(first) if value in set(second)}
+    theirs_set = set(second)
+    expected = {i for i, value in enumerate(first) if value in theirs_set}
     cores = available_cores()
     cost_before = multiplication_cost()
     ours, found, multiplications = run_datafuse(first, second)

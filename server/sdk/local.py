@@ -30,7 +30,7 @@ from server.datacage.gate import (
     check_output,
     scrub,
 )
-from server.datacage.sandbox import SandboxLimits, SandboxRun, run_algorithm
+from server.datacage.sandbox import Outcome, SandboxLimits, SandboxRun, run_algorithm
 
 SAMPLE_BASE = "https://samples.datacage.invalid/"
 CONTENT_TYPES = {
@@ -90,7 +90,7 @@ def run_locally(
             work_dir=work,
         )
         log = scrub(ran.log, identifiers)
-        if ran.outcome.value != "succeeded":
+        if ran.outcome is not Outcome.SUCCEEDED:
             return LocalRun(bundle.digest, ran, None, log, None)
         verdict = check_output(
             work / "output",

@@ -176,6 +176,27 @@ def test_the_sdk_changes_nothing_the_sandbox_guarantees(tmp_path, samples):
     assert "rdflib at /usr/lib/datacage/python/rdflib" in local.log
 
 
+def test_matching_uses_every_core_inside_the_sandbox(tmp_path, samples):
+    folder, _ = samples
+    bundle = sdk_bundle(
+        tmp_path,
+        """
+        import os
+        from datafuse import PartySet, match
+
+        def main(ctx):
+            first = [f"c{n}@example.org" for n in range(6000)]
+            second = [f"c{n}@example.org" for n in range(5000, 12000)]
+            found = match([PartySet("a", first), PartySet("b", second)], workers=2)
+            times = os.times()
+            ctx.log(f"size={found.size} children={times.children_user > 0}")
+        """,
+    )
+    local = run_locally(bundle, folder)
+    assert local.sandbox.outcome is Outcome.SUCCEEDED, local.log
+    assert "size=1000 children=True" in local.log  # forked blinders ran, without /dev/shm
+
+
 def test_an_sdk_output_that_breaks_the_shape_fails_inside_the_sandbox(tmp_path, samples):
     folder, _ = samples
     bundle = sdk_bundle(
