@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint bench setup system-packages clean
 
@@ -16,13 +17,20 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
-bench: setup
+bench: setup $(BENCH_STAMP)
 	$(PY) bench/solid_get.py
 	$(PY) bench/control_plane.py
 	$(PY) bench/consent_check.py
 	$(PY) bench/output_gate.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/push_crypto.py
+	$(PY) bench/psi.py
+
+# bench/psi.py's baseline (openmined-psi pins protobuf exactly): only for `make bench`.
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip check
+	touch $@
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
 from . import config, create_app
+from .sdk.cli import sdk as sdk_commands
 
 
 def _create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -184,3 +185,4 @@ def _register_attestation_commands() -> None:
 
 _register_attestation_commands()
 main.add_command(importlib.import_module("server.push.cli").push)  # `datacage push`, docs/push.md
+main.add_command(sdk_commands)  # `datacage sdk build|run`: the code provider's local tools

@@ -28,6 +28,7 @@ from rdflib.namespace import (
 from vocab._ACL import ACL
 from vocab._ACP import ACP
 from vocab._DCG import DCG
+from vocab._DF import DF
 from vocab._DPV import DPV
 from vocab._INTEROP import INTEROP
 from vocab._LDP import LDP
@@ -40,6 +41,7 @@ __all__ = [
     "ACP",
     "DCG",
     "DCTERMS",
+    "DF",
     "DPV",
     "FOAF",
     "INTEROP",
@@ -71,6 +73,8 @@ VOCABULARIES: dict[str, type[DefinedNamespace]] = {
     "notify": NOTIFY,
     "pim": PIM,
     "solid": SOLID,
+    # DataFuse (issue 7): the built-in matching algorithms' output vocabulary.
+    "datafuse": DF,
 }
 
 # Prefix -> namespace, as bound on every graph we serialise.
@@ -79,6 +83,7 @@ NAMESPACES: dict[str, type[DefinedNamespace]] = {
     "acp": ACP,
     "dcg": DCG,
     "dcterms": DCTERMS,
+    "df": DF,
     "dpv": DPV,
     "foaf": FOAF,
     "interop": INTEROP,

@@ -18,8 +18,9 @@ Vocabulary = tuple[str, DefinedNamespaceMeta, Graph]
 
 NAMES = sorted(vocab.VOCABULARIES)
 
-# External vocabularies we only hold a subset of; our own ontology is not one of them.
-SUBSETS = [name for name in NAMES if name != "datacage"]
+# External vocabularies we only hold a subset of; our own ontologies are not among them.
+OWN = {"datacage", "datafuse"}
+SUBSETS = [name for name in NAMES if name not in OWN]
 
 LINKS = (RDFS.subClassOf, RDFS.subPropertyOf, RDFS.domain, RDFS.range)
 

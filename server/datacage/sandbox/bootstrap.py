@@ -21,6 +21,8 @@ import traceback
 from pathlib import Path
 
 BUNDLE, INPUT, OUTPUT = Path("/bundle"), Path("/input"), Path("/output")
+# The SDK's packages, bound read-only by the datacage (server/datacage/sandbox/libraries.py).
+SDK_PATH = "/usr/lib/datacage/python"
 _RESULT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _MESSAGE_CHARS = 2000
 
@@ -57,6 +59,7 @@ class Context:
         self.people = people
         self.inputs = {person.id: person.resources for person in people}
         self.output_dir = OUTPUT
+        self.input_dir, self.bundle_dir = INPUT, BUNDLE  # for the SDK: datasets, manifest
         self._status = status
         self._last = None
 
@@ -120,6 +123,7 @@ def main():
     # that has no handler: without this, the CPU soft limit would pass unnoticed.
     signal.signal(signal.SIGXCPU, lambda number, _: _cpu_limit(status, number))
     sys.path.insert(0, str(BUNDLE))
+    sys.path.append(paths.get("sdk", SDK_PATH))
     sys.stdout.reconfigure(line_buffering=True)  # keep print() and ctx.log() in order in the log
     try:
         ctx = Context(run["parameters"], _people(), status)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .interpreter import Interpreter
 from .launch import Bind
+from .libraries import sdk_libraries
 from .model import SandboxLimits
 from .workspace import SANDBOX_GID, SANDBOX_UID
 
@@ -46,10 +47,15 @@ def bwrap_path() -> str:
 
 def binds(interpreter: Interpreter, run_dirs: dict[str, Path]) -> list[Bind]:
     """Every host path the sandbox sees, named for the staging folder (see :mod:`.launch`)."""
-    host = [interpreter.executable, interpreter.stdlib, *interpreter.read_only]
+    sdk = sdk_libraries()
+    extra = [f for f in sdk.linked_folders if f not in interpreter.read_only]
+    host = [interpreter.executable, interpreter.stdlib, *interpreter.read_only, *extra]
     staged = [Bind(path, f"host{i}", path.is_dir(), str(path)) for i, path in enumerate(host)]
     for name, path in run_dirs.items():
         staged.append(Bind(path, name, True, f"/{name}", writable=name == "output"))
+    # The SDK and its dependencies, read-only (see .libraries); bwrap makes the mount points.
+    for i, library in enumerate(sdk.packages):
+        staged.append(Bind(library.source, f"sdk{i}", library.is_dir, library.target))
     return staged
 
 
