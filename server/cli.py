@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -182,3 +183,4 @@ def _register_attestation_commands() -> None:
 
 
 _register_attestation_commands()
+main.add_command(import_module("server.provenance.cli").verify_result_command)  # issue 6

@@ -130,3 +130,14 @@ class DCG(DefinedNamespace):
     resourcePath: URIRef  # A pod path a data request covers.
     retentionPeriod: URIRef  # How long results and records may be kept.
     sequence: URIRef  # Position of an event in the audit log.
+
+    # --- Result delivery and signed provenance (issue 6, part A) ---
+    # http://www.w3.org/2002/07/owl#Class
+    ResultDestination: URIRef  # A consumer's designated container for one space's results.
+    # http://www.w3.org/2002/07/owl#ObjectProperty
+    grantedMode: URIRef  # A mode the datacage holds on a destination.
+    # http://www.w3.org/2002/07/owl#DatatypeProperty
+    signature: URIRef  # Detached ES256 JWS over the canonical result graph.
+    evidenceDocument: URIRef  # The attestation evidence document itself.
+    deliveryState: URIRef  # delivered, retrying, failed, destroyed or no-destination.
+    deliveryAttempts: URIRef  # Times the datacage tried to write a result.
