@@ -141,3 +141,4 @@ class DCG(DefinedNamespace):
     evidenceDocument: URIRef  # The attestation evidence document itself.
     deliveryState: URIRef  # delivered, retrying, failed, destroyed or no-destination.
     deliveryAttempts: URIRef  # Times the datacage tried to write a result.
+    notified: URIRef  # The consumer's inbox took the notification.

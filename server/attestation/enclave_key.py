@@ -54,7 +54,7 @@ class EnclaveKey:
         return public_key_sha256(self.public_key)
 
     def sign_es256(self, data: bytes) -> bytes:
-        """An ECDSA P-256 / SHA-256 signature of `data`, DER-encoded (results' JWS, RFC 7518 3.4)."""
+        """An ECDSA P-256 SHA-256 signature of `data`, DER (results' JWS, RFC 7518 3.4)."""
         return self.__private.sign(data, ec.ECDSA(hashes.SHA256()))
 
     def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:

@@ -18,12 +18,15 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from connectors.solid import SolidClient
 
+from ..provenance import InputUse
 from .control_plane import Job, RunReporter
+from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
@@ -39,6 +42,13 @@ class JobSettings:
     results_dir: Path  # results that passed the gate, waiting for delivery
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
     pull: PullLimits = field(default_factory=PullLimits)
+    # Results on their way to consumers' pods (issue 6); default: `<results_dir>/../delivery`.
+    delivery_root: Path | None = None
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+
+    @property
+    def delivery_dir(self) -> Path:
+        return self.delivery_root or self.results_dir.parent / "delivery"
 
 
 @dataclass
@@ -63,10 +73,11 @@ def execute(
     cage: SolidClient,
     reporter: RunReporter,
     settings: JobSettings,
+    outbox: Outbox | None = None,  # signs and delivers a gated result (issue 6)
 ) -> JobReport:
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
     try:
-        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work)
+        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work, outbox)
     except Exception:
         # The run must still end, or it would show "running" forever. The words name no
         # input; the traceback goes to the datacage's own log, never to the code provider.
@@ -85,12 +96,16 @@ def execute(
     return report
 
 
-def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Path) -> JobReport:
+def _execute(
+    job, bundle_files, output_shape, cage, reporter, settings, work: Path, outbox=None
+) -> JobReport:
+    started = datetime.now(UTC)
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
+    used = [InputUse(o.consent.iri, tuple(r.version for r in o.reads)) for o in read]
     report = JobReport(succeeded=False, individuals_read=len(read))
     report.problems.extend(_pull_problems(outcomes))
     if len(read) < job.min_individuals:
@@ -148,6 +163,8 @@ def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Pa
     report.result_digest = "sha256:" + hashlib.sha256(data).hexdigest()
     report.result_size = len(data)
     _keep_result(settings.results_dir, job.run_id, data)
+    if outbox is not None:
+        outbox.send(job, verdict.graph, report.result_digest, started, used)
     report.succeeded = True
     return report
 

@@ -29,6 +29,7 @@ from ..attestation import (
     measure_datacage_code,
 )
 from .control_plane import ControlPlane, ControlPlaneError
+from .delivery import Deliveries, DeliveryQueue, Outbox
 from .job import JobReport, JobSettings, execute
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,13 @@ class Worker:
         self.identity = identity
         self.pod_ca = pod_ca
         self.plane = ControlPlane(self._client(None), control_plane_url)
+        # Results waiting for consumers' pods survive a restart: the queue is files (issue 6).
+        self.deliveries = Deliveries(
+            DeliveryQueue(settings.delivery_dir),
+            self.plane.client,
+            lambda run_id, state: self.plane.for_run(run_id).delivery(state),
+            settings.delivery,
+        )
         log.info(
             "datacage started",
             extra={"provider": provider.name, "key_sha256": self.key.public_key_sha256()},
@@ -92,11 +100,17 @@ class Worker:
                 cage,
                 self.plane.for_run(job.run_id),
                 self.settings,
+                Outbox(self.deliveries, self.key, evidence, self.plane.client.webid or ""),
             )
+
+    def deliver_pending(self) -> None:
+        """Retry the deliveries that are due (results of earlier runs, before a restart too)."""
+        self.deliveries.retry_due()
 
     def serve(self, stop: threading.Event, poll_seconds: float = 5.0) -> None:
         while not stop.is_set():
             try:
+                self.deliver_pending()
                 if self.run_once() is not None:
                     continue  # there may be more waiting
             except (ControlPlaneError, SolidError) as exc:  # try again at the next poll

@@ -1,4 +1,4 @@
-"""Why a delivered result was refused, in plain words (attestation failures keep their own class)."""
+"""Why a delivered result was refused, in plain words (attestation keeps its own errors)."""
 
 from __future__ import annotations
 

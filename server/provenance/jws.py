@@ -49,10 +49,12 @@ def sign_detached(payload: bytes, public_key: ec.EllipticCurvePublicKey, sign) -
 
 
 def verify_detached(jws: str, payload: bytes) -> ec.EllipticCurvePublicKey:
-    """Check the signature over `payload`; return the key that made it. Raises, never returns False."""
+    """Check the signature over `payload`; return the key that made it (raises, never False)."""
     parts = jws.split(".")
     if len(parts) != 3 or parts[1] != "" or len(parts[0]) > _MAX_HEADER:
-        raise MalformedResult("The signature is not a detached compact JWS (<header>..<signature>).")
+        raise MalformedResult(
+            "The signature is not a detached compact JWS (<header>..<signature>)."
+        )
     header = _header(parts[0])
     key = _key(header.get("jwk"))
     raw = _unb64(parts[2])

@@ -103,5 +103,7 @@ def _parse(document: bytes) -> Graph:
 def _one(graph: Graph, subject, predicate: URIRef, what: str):
     values = list(graph.objects(subject, predicate))
     if len(values) != 1:
-        raise MalformedResult(f"The result's provenance must name {what} once ({len(values)} found).")
+        raise MalformedResult(
+            f"The result's provenance must name {what} once ({len(values)} found)."
+        )
     return values[0]

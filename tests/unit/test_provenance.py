@@ -1,4 +1,4 @@
-"""Signed provenance of results: describe, sign, verify; one changed triple or signature is refused."""
+"""Signed provenance of results: describe, sign, verify; a changed triple or signature fails."""
 
 from __future__ import annotations
 
