@@ -4,19 +4,24 @@ queue on disk until they land exactly once."""
 
 from __future__ import annotations
 
+import secrets
 import stat
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 import requests
 from click.testing import CliRunner
 from rdflib import Graph, Literal, URIRef
 
+from connectors.solid import SolidClient, SolidSession
 from connectors.solid import errors as solid_errors
+from connectors.solid.css import CommunitySolidServer, CssAccountApi
+from connectors.solid.css.process import free_loopback_port
 from server.attestation import TrustPolicy
 from server.cli import main as cli
-from server.datacage.delivery import DeliverySettings
+from server.datacage.delivery import DeliverySettings, deliver
 from server.delivery import statuses_of
 from server.provenance import ResultNotAuthentic, verify_result
 from server.runs.model import RunStatus
@@ -168,3 +173,115 @@ def test_a_pod_that_refuses_fails_the_delivery_holds_it_sealed_then_destroys_it(
     html = page.get(f"/spaces/{world['space'].id}/runs/{run.id}").get_data(as_text=True)
     assert "run-deliveries" in html
     assert "Destroyed" in html
+
+
+# --- The consumer's own CSS, killed mid-delivery ----------------------------------------------
+
+
+@pytest.fixture
+def consumer_css(tmp_path):
+    """A CSS of the consumer's own (its own process, data folder and port), restartable."""
+    folder, port = tmp_path / "consumer-css", free_loopback_port()
+    servers = [CommunitySolidServer(port=port, data_dir=folder).start()]
+
+    def restart() -> None:
+        servers.append(CommunitySolidServer(port=port, data_dir=folder).start())
+
+    yield servers, restart
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def far_world(make_user, consumer_css, tmp_path):
+    servers, restart = consumer_css
+    with CssAccountApi(servers[0].base_url) as api:
+        account = api.create_account(
+            email="far@example.org", password=secrets.token_urlsafe(18), pod_name="far"
+        )
+        credentials = api.create_client_credentials(account)
+    session = SolidSession.from_client_credentials(
+        credentials.issuer, credentials.id, credentials.secret
+    )
+    owner = SimpleNamespace(webid=account.webid, pod=account.pod_url, client=SolidClient(session))
+    cage = make_user("cage")
+    people = [make_user(f"shopper{n}") for n in range(PEOPLE)]
+    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
+        fill_pods(people)
+        space = consented_space(app, owner.webid, people, cage.webid, SURVEY, "Shop survey")
+        inbox = add_inbox(owner)
+        designated(app, space, owner, cage.webid)
+        yield SimpleNamespace(
+            app=app,
+            base=base,
+            space=space,
+            owner=owner,
+            cage=cage,
+            inbox=inbox,
+            tmp=tmp_path,
+            servers=servers,
+            restart=restart,
+        )
+
+
+def _results(world) -> list[str]:
+    return [e.url for e in world.owner.client.list_container(world.owner.pod + "results/")]
+
+
+def test_a_consumer_pod_down_mid_delivery_gets_the_result_once_after_a_worker_restart(far_world):
+    w = far_world
+    runs = services(w.app).runs
+    started = runs.start(w.space.id, w.owner.webid)
+    w.servers[0].stop()  # the consumer's pod goes down before the result is ready
+    first = make_worker(w.base, w.cage, w.tmp / "cage", FAST)
+    first.run_once()
+    run = runs.store.load(started.id)
+    assert run.status is RunStatus.SUCCEEDED, run.problems
+    [status] = statuses_of(services(w.app).registry, run.iri)
+    assert (status.state, status.attempts) == ("retrying", 1)
+    assert "unreachable" in status.detail or "HTTP" in status.detail
+
+    # The worker stops; a new one starts on the same folder; the consumer's pod comes back.
+    del first
+    w.restart()
+    second = make_worker(w.base, w.cage, w.tmp / "cage", FAST)
+    second.deliver_pending()
+    second.deliver_pending()  # nothing left to do: no second copy
+    [status] = statuses_of(services(w.app).registry, run.iri)
+    assert (status.state, status.attempts, status.notified) == ("delivered", 2, True)
+    assert _results(w) == [status.location]
+    assert len(w.owner.client.list_container(w.inbox)) == 1
+    body = w.owner.client.get(status.location, accept="text/turtle").body
+    verify_result(body, policy=_policy(w.app, run, second), now=run.finished_at)
+
+
+def test_an_answer_lost_after_the_pod_stored_the_result_does_not_make_a_second_copy(
+    far_world, monkeypatch
+):
+    w = far_world
+    real = deliver.write_result
+
+    def stored_then_cut_off(client, container, name, document):
+        real(client, container, name, document)  # the pod has it ...
+        w.servers[-1].stop()  # ... and goes down before the datacage hears so
+        raise solid_errors.UpstreamUnavailable("The connection dropped.", url=container)
+
+    monkeypatch.setattr(deliver, "write_result", stored_then_cut_off)
+    runs = services(w.app).runs
+    started = runs.start(w.space.id, w.owner.webid)
+    worker = make_worker(w.base, w.cage, w.tmp / "cage", FAST)
+    worker.run_once()
+    run = runs.store.load(started.id)
+    [status] = statuses_of(services(w.app).registry, run.iri)
+    assert status.state == "retrying"
+
+    monkeypatch.setattr(deliver, "write_result", real)
+    w.restart()
+    again = make_worker(w.base, w.cage, w.tmp / "cage", FAST)  # after a restart, too
+    again.deliver_pending()
+    [status] = statuses_of(services(w.app).registry, run.iri)
+    assert status.state == "delivered"
+    assert "confirmed by an append" in status.detail  # the retry met the stored copy
+    assert _results(w) == [status.location]
+    body = w.owner.client.get(status.location, accept="text/turtle").body
+    verify_result(body, policy=_policy(w.app, run, again), now=run.finished_at)
