@@ -67,6 +67,9 @@ def _register_blueprints(app: Flask) -> None:
         datacage_api.bp,
     ):
         app.register_blueprint(blueprint)
+    from .web.results import bp as results_bp  # where consumers want results (issue 6)
+
+    app.register_blueprint(results_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
