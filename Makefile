@@ -22,6 +22,7 @@ bench: setup
 	$(PY) bench/consent_check.py
 	$(PY) bench/output_gate.py
 	$(PY) bench/sandbox_start.py
+	$(PY) bench/delivery.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

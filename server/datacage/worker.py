@@ -105,7 +105,10 @@ class Worker:
 
     def deliver_pending(self) -> None:
         """Retry the deliveries that are due (results of earlier runs, before a restart too)."""
-        self.deliveries.retry_due()
+        try:
+            self.deliveries.retry_due()
+        except OSError:  # a full or failing disk must not stop the worker taking jobs
+            log.exception("delivery pass failed")
 
     def serve(self, stop: threading.Event, poll_seconds: float = 5.0) -> None:
         while not stop.is_set():

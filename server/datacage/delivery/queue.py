@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -24,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+log = logging.getLogger(__name__)
 
 #: The states of one delivery. `delivered` and `destroyed` are final.
 PENDING, DELIVERED, FAILED, DESTROYED = "retrying", "delivered", "failed", "destroyed"
@@ -91,7 +94,10 @@ class DeliveryQueue:
         found = []
         for run_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
             for path in sorted(run_dir.glob("*.json")):
-                found.append(Entry(**json.loads(path.read_bytes())))
+                try:
+                    found.append(Entry(**json.loads(path.read_bytes())))
+                except (ValueError, TypeError):  # written atomically, so only by hand
+                    log.error("delivery entry unreadable, left alone", extra={"file": str(path)})
         return found
 
     # --- Ending -------------------------------------------------------------------------------
