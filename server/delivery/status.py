@@ -19,6 +19,7 @@ from vocab import DCG, PROV, RDF, XSD, bind_prefixes
 
 from ..errors import ValidationFailed
 from ..registry import Registry
+from ..spaces.validation import is_safe_iri
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,20 @@ def record_delivery(
     """Check and keep one report (`body` already has the right JSON types)."""
     if body["state"] not in DELIVERY_STATES:
         raise ValidationFailed({"state": [f"One of {', '.join(DELIVERY_STATES)}."]})
-    location = body["location"]
+    location, detail = body["location"], body["detail"][:1000]
+    if location is not None and not is_safe_iri(location):
+        raise ValidationFailed({"location": ["An http(s) address, or null."]})
     if location is not None and (container is None or not location.startswith(container)):
-        raise ValidationFailed({"location": ["Not in the container the consumer designated."]})
+        # Queued before the consumer moved or removed their container: the report is still
+        # true, but we link only into the container they chose now.
+        location, detail = None, f"{detail} (in a container you have since changed)"
     status = DeliveryStatus(
         run,
         body["consumer"],
         body["state"],
         max(0, body["attempts"]),
         location,
-        body["detail"][:1000],
+        detail,
         body["notified"],
         at,
     )

@@ -22,7 +22,7 @@ from connectors.solid.css.process import free_loopback_port
 from server.attestation import TrustPolicy
 from server.cli import main as cli
 from server.datacage.delivery import DeliverySettings, deliver
-from server.delivery import statuses_of
+from server.delivery import Destination, statuses_of
 from server.provenance import ResultNotAuthentic, verify_result
 from server.runs.model import RunStatus
 from server.services import services
@@ -285,3 +285,28 @@ def test_an_answer_lost_after_the_pod_stored_the_result_does_not_make_a_second_c
     assert _results(w) == [status.location]
     body = w.owner.client.get(status.location, accept="text/turtle").body
     verify_result(body, policy=_policy(w.app, run, again), now=run.finished_at)
+
+
+def test_a_container_outside_the_consumers_own_pod_is_refused_by_the_datacage(world, make_user):
+    """The control plane is not trusted with where results go: a destination it names in
+    somebody else's pod (here written straight into the registry) gets nothing."""
+    app, owner, cage = world["app"], world["owner"], world["cage"]
+    stranger = make_user("stranger")
+    elsewhere = stranger.pod + "drop/"
+    stranger.client.ensure_container(elsewhere)
+    stranger.client.access_control(elsewhere).grant(cage.webid, ["Append"], include_members=True)
+    services(app).destinations.put(
+        Destination(
+            world["space"].iri, owner.webid, elsewhere, ("Append",), "WAC", datetime.now(UTC), None
+        )
+    )
+    worker = make_worker(world["base"], cage, world["tmp"] / "cage")
+    runs = services(app).runs
+    started = runs.start(world["space"].id, owner.webid)
+    worker.run_once()
+    run = runs.store.load(started.id)
+    [status] = statuses_of(services(app).registry, run.iri)
+    assert status.state == "destroyed"
+    assert "not in a storage the consumer's WebID profile names" in status.detail
+    assert stranger.client.list_container(elsewhere) == []
+    assert not list((world["tmp"] / "cage" / "delivery").glob("*/result.sealed"))

@@ -78,14 +78,10 @@ def test_delivery_reports_are_checked_kept_and_only_for_a_run_the_datacage_deliv
     )
     with pytest.raises(ValidationFailed):
         record_delivery(registry(), claimed.iri, {**report, "state": "lost"}, NOW, CONTAINER)
-    with pytest.raises(ValidationFailed):  # a location outside the designated container
-        record_delivery(
-            registry(),
-            claimed.iri,
-            {**report, "location": "https://evil.example/x"},
-            NOW,
-            CONTAINER,
-        )
+    moved = {**report, "location": "https://elsewhere.example/x"}  # queued before a change
+    assert record_delivery(registry(), claimed.iri, moved, NOW, CONTAINER).location is None
+    with pytest.raises(ValidationFailed):
+        record_delivery(registry(), claimed.iri, {**report, "location": "file:///x"}, NOW, None)
 
 
 def _entry(run_id: str = "run1") -> Entry:

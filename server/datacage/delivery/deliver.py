@@ -25,6 +25,7 @@ from connectors.solid import errors as solid_errors
 
 from ..control_plane import ControlPlaneError, DeliveryTarget
 from .notify import notify
+from .owner import consumer_pod
 from .queue import DELIVERED, DESTROYED, FAILED, FINAL, DeliveryQueue, Entry
 from .writer import write_result
 
@@ -127,6 +128,13 @@ class Deliveries:
             return
         entry.attempts += 1
         try:
+            owner = consumer_pod(self.client, entry.consumer)
+            if not owner.holds(entry.container):
+                self._refuse(entry)
+                return
+            entry.inbox = (
+                owner.inbox
+            )  # LDN discovery from the profile, not the control plane's word
             written = write_result(self.client, entry.container, entry.name, document)
         except solid_errors.SolidError as exc:
             self._failed_attempt(entry, now, exc)
@@ -190,6 +198,17 @@ class Deliveries:
         else:
             entry.notified = True
         self.queue.save(entry)
+
+    def _refuse(self, entry: Entry) -> None:
+        # The job comes from the control plane, which the datacage does not trust with where
+        # results go: only a container in a storage the consumer's own profile names.
+        entry.state = DESTROYED
+        entry.detail = (
+            "Refused: the container is not in a storage the consumer's WebID profile names "
+            "(pim:storage), so nothing was written."
+        )
+        self.queue.save(entry)
+        log.warning("delivery refused", extra={"run": entry.run_id, "consumer": entry.consumer})
 
     def _destroy(self, entry: Entry) -> None:
         entry.state = DESTROYED
