@@ -21,7 +21,7 @@ from connectors.solid import SolidClient
 from ..delivery import designate, remove_designation
 from ..delivery.notifications import subscription_services
 from ..delivery.setup import default_container
-from ..errors import NotSignedIn, WrongState
+from ..errors import NotSignedIn, ValidationFailed, WrongState
 from ..services import services
 from ..spaces import permissions
 from ..spaces.model import Role, Space
@@ -100,31 +100,48 @@ def choose(space_id: str) -> str:
         destination=destination,
         container=container,
         datacage=_datacage(),
+        errors={},
     )
 
 
 @bp.post("/spaces/<space_id>/results/choose")
-def save(space_id: str) -> Response:
+def save(space_id: str) -> Response | tuple[str, int]:
     if not g.get("actor"):
         raise NotSignedIn("Sign in to choose where results go.")
     space = _consumer_space(space_id)
     person = _person()
     try:
-        if request.form.get("action") == "remove":
-            lines = remove_designation(services().destinations, space, person, datacage=_datacage())
-            lines.append("Results of this space will no longer be delivered to your pod.")
-        else:
-            done = designate(
-                services().destinations,
-                space,
-                person,
-                request.form.get("container", ""),
-                datacage=_datacage(),
-                clock=lambda: datetime.now(UTC),
-            )
-            lines = done.done + _subscription_help(person, done.destination.container)
-    finally:
+        return _save(space, person)
+    except ValidationFailed as exc:  # a container we cannot use: say so, keep the sign-in
+        html = render_template(
+            "results_choose.html",
+            space=space,
+            destination=services().destinations.get(space.iri, g.actor),
+            container=request.form.get("container", ""),
+            datacage=_datacage(),
+            errors={name: " ".join(m) for name, m in exc.fields.items()},
+        )
+        return html, 422
+    except Exception:  # the pod refused or the registry failed: this sign-in has done its part
         pod_session.end()
+        raise
+
+
+def _save(space: Space, person: SolidClient) -> Response:
+    if request.form.get("action") == "remove":
+        lines = remove_designation(services().destinations, space, person, datacage=_datacage())
+        lines.append("Results of this space will no longer be delivered to your pod.")
+    else:
+        done = designate(
+            services().destinations,
+            space,
+            person,
+            request.form.get("container", ""),
+            datacage=_datacage(),
+            clock=lambda: datetime.now(UTC),
+        )
+        lines = done.done + _subscription_help(person, done.destination.container)
+    pod_session.end()
     session[_NOTICE] = lines
     return redirect(url_for("results.show", space_id=space.id), 303)
 

@@ -60,6 +60,12 @@ def test_a_consumer_designates_a_container_receives_a_run_and_stops_again(
     container = owner.pod + f"datacage-results/{space.id}/"
     expect(page.get_by_label("Container in your pod")).to_have_value(container)
     screenshot(page, "choose")
+    # Somewhere outside their own pod is refused in plain words; the sign-in still holds.
+    page.get_by_label("Container in your pod").fill(cage.pod + "drop/")
+    page.get_by_role("button", name="Grant and save").click()
+    expect(page.locator("#container-error")).to_contain_text("inside your own pod")
+    assert not can_append(cage, container)
+    page.get_by_label("Container in your pod").fill(container)
     page.get_by_role("button", name="Grant and save").click()
     notice = page.locator("#notice")
     expect(notice).to_contain_text(f"Append on {container}")
@@ -105,4 +111,4 @@ def test_a_consumer_designates_a_container_receives_a_run_and_stops_again(
     expect(page.locator("#no-destination")).to_be_visible()
     screenshot(page, "stopped")
     assert not can_append(cage, elsewhere)
-    browser_problems.assert_none()
+    browser_problems.assert_none(r"status of 422 .*results/choose")  # the refused container
