@@ -34,6 +34,7 @@ from tests.support.datacage_world import (
     serve_control_plane,
 )
 from tests.support.delivery_world import add_inbox, designated
+from vocab import DCG, DPV, PROV, RDF
 
 PEOPLE = 5
 FAST = DeliverySettings(
@@ -104,6 +105,10 @@ def test_a_result_lands_in_the_consumers_container_signed_private_and_announced(
     assert verified.run == run.iri
     assert verified.algorithm_digest == run.algorithm_digest
     assert len(verified.consents) == PEOPLE
+    described = Graph().parse(data=body, format="turtle")
+    assert (URIRef(cage.webid), RDF.type, PROV.SoftwareAgent) in described
+    assert (URIRef(run.iri), DCG.purpose, DPV.Marketing) in described
+    assert (URIRef(run.iri), PROV.wasAssociatedWith, URIRef(cage.webid)) in described
     for person in world["people"]:  # the gate's promise holds: no pod URL in the result
         assert person.pod not in body.decode()
     # Nothing is left in the datacage once every delivery is done and reported.
