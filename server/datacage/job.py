@@ -18,7 +18,6 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +98,6 @@ def execute(
 def _execute(
     job, bundle_files, output_shape, cage, reporter, settings, work: Path, outbox=None
 ) -> JobReport:
-    started = datetime.now(UTC)
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
@@ -164,7 +162,7 @@ def _execute(
     report.result_size = len(data)
     _keep_result(settings.results_dir, job.run_id, data)
     if outbox is not None:
-        outbox.send(job, verdict.graph, report.result_digest, started, used)
+        outbox.send(job, verdict.graph, report.result_digest, used)
     report.succeeded = True
     return report
 

@@ -7,7 +7,7 @@ makes it, `job._execute` calls `send` once, right after the result was kept.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rdflib import Graph
@@ -26,22 +26,17 @@ class Outbox:
     evidence: Evidence
     datacage: str  # the datacage's WebID
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Made by the worker right before the job starts: the run's start as the datacage saw it.
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def send(
-        self,
-        job: Job,
-        result: Graph,
-        result_digest: str,
-        started_at: datetime,
-        inputs: list[InputUse],
-    ) -> None:
+    def send(self, job: Job, result: Graph, result_digest: str, inputs: list[InputUse]) -> None:
         facts = RunFacts(
             run_iri=job.run_iri,
             space_iri=job.space_iri,
             purposes=job.purposes,
             algorithm_digest=job.digest,
             datacage=self.datacage,
-            started_at=started_at,
+            started_at=self.started_at,
             ended_at=self.clock(),
             evidence=self.evidence.to_bytes().decode(),
             provider=self.evidence.provider,
