@@ -70,6 +70,9 @@ def _register_blueprints(app: Flask) -> None:
     from .web import push_api  # organisations' pushed datasets (docs/push.md)
 
     app.register_blueprint(push_api.bp)
+    from .web.results import bp as results_bp  # where consumers want results (issue 6)
+
+    app.register_blueprint(results_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -22,6 +22,7 @@ from connectors.solid.oidc.access_token import AccessTokenVerifier
 from .algorithms import BundleStore
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
+from .delivery import DestinationStore
 from .registry import Registry, open_registry
 from .runs.actions import Runs
 from .runs.store import RunStore
@@ -83,11 +84,13 @@ class Services:
         )
 
         self.consents = ConsentStore(self.registry, config["PUBLIC_URL"])
+        self.destinations = DestinationStore(self.registry)  # result delivery (issue 6)
         self.runs = Runs(
             RunStore(self.registry, config["PUBLIC_URL"]),
             self.spaces,
             self.consents,
             datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
+            destinations=self.destinations,
         )
         self.pod_sessions = PodSessions(self.data_dir)
         self.vault = TokenVault(self.data_dir)

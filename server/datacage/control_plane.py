@@ -35,6 +35,15 @@ class JobConsent:
 
 
 @dataclass(frozen=True)
+class DeliveryTarget:
+    """Where one consumer wants this space's results: a container in their pod (issue 6)."""
+
+    consumer: str
+    container: str
+    inbox: str | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     run_id: str
     run_iri: str
@@ -46,6 +55,10 @@ class Job:
     consents: tuple[JobConsent, ...]
     # Organisations' pushed datasets (server/datacage/datasets.py); none in older jobs.
     datasets: tuple[JobDataset, ...] = ()
+    # Result delivery (issue 6); absent from older control planes' jobs.
+    purposes: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+    deliveries: tuple[DeliveryTarget, ...] = ()
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -77,8 +90,18 @@ class Job:
                 parameters,
                 consents,
                 tuple(JobDataset.from_json(d) for d in body.get("datasets", [])),  # type: ignore[union-attr]
+                tuple(_str(p) for p in space.get("purposes", [])),
+                tuple(_str(c) for c in space.get("consumers", [])),
+                tuple(
+                    DeliveryTarget(
+                        _str(d["consumer"]),
+                        _str(d["container"]),
+                        None if d.get("inbox") is None else _str(d["inbox"]),
+                    )
+                    for d in body.get("deliveries", [])  # type: ignore[union-attr]
+                ),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ControlPlaneError(
                 f"The control plane sent a job we cannot read ({exc})."
             ) from exc
@@ -179,6 +202,10 @@ class RunReporter:
 
     def finish(self, outcome: dict[str, Any]) -> None:
         self.plane._call("POST", self.path + "finish", outcome)
+
+    def delivery(self, state: dict[str, Any]) -> None:
+        """One consumer's delivery state (issue 6); allowed after `finish` too."""
+        self.plane._call("POST", self.path + "deliveries", state)
 
 
 def _str(value: object) -> str:

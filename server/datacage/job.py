@@ -23,6 +23,7 @@ from typing import Any
 
 from connectors.solid import SolidClient
 
+from ..provenance import InputUse
 from .control_plane import Job, RunReporter
 from .datasets import (
     DatacageKeys,
@@ -32,6 +33,7 @@ from .datasets import (
     dataset_identifiers,
     stage_datasets,
 )
+from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
@@ -47,6 +49,13 @@ class JobSettings:
     results_dir: Path  # results that passed the gate, waiting for delivery
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
     pull: PullLimits = field(default_factory=PullLimits)
+    # Results on their way to consumers' pods (issue 6); default: `<results_dir>/../delivery`.
+    delivery_root: Path | None = None
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+
+    @property
+    def delivery_dir(self) -> Path:
+        return self.delivery_root or self.results_dir.parent / "delivery"
 
 
 @dataclass
@@ -72,10 +81,13 @@ def execute(
     reporter: RunReporter,
     settings: JobSettings,
     keys: DatacageKeys | None = None,  # opens organisations' pushed datasets (docs/push.md)
+    outbox: Outbox | None = None,  # signs and delivers a gated result (issue 6)
 ) -> JobReport:
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
     try:
-        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work, keys)
+        report = _execute(
+            job, bundle_files, output_shape, cage, reporter, settings, work, keys, outbox
+        )
     except Exception:
         # The run must still end, or it would show "running" forever. The words name no
         # input; the traceback goes to the datacage's own log, never to the code provider.
@@ -95,13 +107,14 @@ def execute(
 
 
 def _execute(
-    job, bundle_files, output_shape, cage, reporter, settings, work: Path, keys=None
+    job, bundle_files, output_shape, cage, reporter, settings, work: Path, keys=None, outbox=None
 ) -> JobReport:
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
+    used = [InputUse(o.consent.iri, tuple(r.version for r in o.reads)) for o in read]
     report = JobReport(succeeded=False, individuals_read=len(read))
     report.problems.extend(_pull_problems(outcomes))
     if len(read) < job.min_individuals:
@@ -168,6 +181,8 @@ def _execute(
     report.result_digest = "sha256:" + hashlib.sha256(data).hexdigest()
     report.result_size = len(data)
     _keep_result(settings.results_dir, job.run_id, data)
+    if outbox is not None:
+        outbox.send(job, verdict.graph, report.result_digest, used)
     report.succeeded = True
     return report
 

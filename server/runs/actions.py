@@ -10,13 +10,14 @@ us: it recomputes the digest itself, puts it in its attestation evidence, and th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..consent.model import Consent
 from ..consent.store import ConsentStore
 from ..datacage.consents import RegistryAuthority, consents_for_run
+from ..delivery import Destination, DestinationStore
 from ..errors import NotAuthorized, NotFound, ValidationFailed, WrongState
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
@@ -33,6 +34,7 @@ class Job:
     run: Run
     space: Space
     consents: list[Consent]
+    destinations: list[Destination] = field(default_factory=list)  # issue 6
 
     def as_json(self) -> dict[str, Any]:
         algorithm = self.space.algorithm
@@ -44,6 +46,8 @@ class Job:
                 "iri": self.space.iri,
                 "name": self.space.name,
                 "min_individuals": self.space.terms.min_individuals,
+                "purposes": sorted(self.space.terms.purposes),
+                "consumers": self.space.consumers,
             },
             "algorithm": {
                 "digest": algorithm.digest,
@@ -59,6 +63,7 @@ class Job:
                 }
                 for c in self.consents
             ],
+            "deliveries": [d.as_job() for d in self.destinations],
         }
 
 
@@ -70,7 +75,9 @@ class Runs:
         consents: ConsentStore,
         datacage_webid: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        destinations: DestinationStore | None = None,  # where consumers want results (issue 6)
     ):
+        self.destinations = destinations
         self.store = store
         self.spaces = spaces
         self.consents = consents
@@ -150,7 +157,10 @@ class Runs:
                 run.individuals_included = count
 
             run, _ = self.store.change(run.id, plan)
-            return Job(run, space, planned.included)
+            targets = (
+                self.destinations.of_space(space.iri, space.consumers) if self.destinations else []
+            )
+            return Job(run, space, planned.included, targets)
         return None
 
     def next_digest(self, actor: str | None) -> str | None:
@@ -213,6 +223,14 @@ class Runs:
             run.result_size = outcome["result_size"]
 
         return self.store.change(run_id, change)[0]
+
+    def delivering(self, run_id: str, actor: str | None) -> tuple[Space, Run]:
+        """A run whose result this datacage delivers: one it claimed, under way or succeeded."""
+        actor = self._require_datacage(actor)
+        run = self.store.load(run_id)
+        if run.datacage != actor or run.status not in (RunStatus.RUNNING, RunStatus.SUCCEEDED):
+            raise WrongState("This run has no result at this datacage to deliver.")
+        return self.spaces.store.load(run.space_id), run
 
     def _require_datacage(self, actor: str | None) -> str:
         expected = self.datacage_webid()

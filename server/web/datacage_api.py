@@ -14,6 +14,8 @@ Everything it sends is checked as hostile: exact fields, exact JSON types, sane 
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
     POST /api/datacage/runs/<id>/progress       {"stage", "progress"}
     POST /api/datacage/runs/<id>/finish         {"succeeded", "individuals_read", ...}
+    POST /api/datacage/runs/<id>/deliveries     {"consumer", "state", "attempts", "location",
+                                                 "detail", "notified"} (after finish too)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from ..attestation import AttestationError, parse_evidence
 from ..consent.usage import Read, record_use
+from ..delivery import record_delivery
 from ..errors import ValidationFailed
 from ..runs.actions import Runs
 from ..runs.model import Attestation
@@ -142,6 +145,29 @@ def finish(run_id: str) -> Response:
         if not all(isinstance(item, str) for item in body[name]):
             raise ValidationFailed({name: ["Each entry must be a string."]})
     _runs().finish(run_id, g.actor, body)
+    return Response(status=204)
+
+
+_DELIVERY = {
+    "consumer": str,
+    "state": str,
+    "attempts": int,
+    "location": (str, type(None)),
+    "detail": str,
+    "notified": bool,
+}
+
+
+@bp.post("/runs/<run_id>/deliveries")
+def delivery(run_id: str) -> Response:
+    """How one consumer's delivery stands (issue 6); accepted after the run finished, too."""
+    body = _body(_DELIVERY)
+    space, run = _runs().delivering(run_id, g.actor)
+    if body["consumer"] not in space.consumers:
+        raise ValidationFailed({"consumer": ["Not a data consumer of this run's space."]})
+    destination = services().destinations.get(space.iri, body["consumer"])
+    container = destination.container if destination else None
+    record_delivery(services().registry(), run.iri, body, _runs().clock(), container)
     return Response(status=204)
 
 
