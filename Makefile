@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint bench setup system-packages clean
 
@@ -25,7 +26,6 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/psi.py
 
 # bench/psi.py's baseline (openmined-psi pins protobuf exactly): only for `make bench`.
-BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m pip check
