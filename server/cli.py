@@ -182,3 +182,7 @@ def _register_attestation_commands() -> None:
 
 
 _register_attestation_commands()
+
+from .audit.cli import audit as _audit  # noqa: E402  (issue 6: the audit trail)
+
+main.add_command(_audit)

@@ -130,3 +130,9 @@ class DCG(DefinedNamespace):
     resourcePath: URIRef  # A pod path a data request covers.
     retentionPeriod: URIRef  # How long results and records may be kept.
     sequence: URIRef  # Position of an event in the audit log.
+
+    # The audit trail's chain per space, and usage receipts in pods (issue 6, part B)
+    AuditLog: URIRef  # The head of one space's audit chain.
+    auditAction: URIRef  # What happened, as a short code.
+    usageRecords: URIRef  # Pod container the datacage may append usage records to.
+    resultsSentTo: URIRef  # A consumer who received a run's results.

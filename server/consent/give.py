@@ -17,6 +17,7 @@ from urllib.parse import quote
 from connectors.solid import AccessMode, SolidClient
 from connectors.solid import errors as solid_errors
 
+from ..audit.events import individual
 from ..errors import PodRefused, WrongState
 from ..spaces.model import Space
 from .model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
@@ -71,6 +72,9 @@ def give_consent(
     except Exception as exc:
         left = _roll_back(store, person, consent, granted, receipt_written, clock)
         raise PodRefused(_failure_message(exc, left)) from exc
+    store.audit.record(
+        space.iri, "consent-given", individual(consent.iri), "Consent given.", consent.iri
+    )
     log.info("consent given", extra={"space": space.iri, "consent": consent.iri})
     return consent
 

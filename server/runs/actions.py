@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..audit.trail import NoAudit
 from ..consent.model import Consent
 from ..consent.store import ConsentStore
 from ..datacage.consents import RegistryAuthority, consents_for_run
@@ -70,7 +71,9 @@ class Runs:
         consents: ConsentStore,
         datacage_webid: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit=None,  # server.audit.AuditTrail: start, claim, pulls, refusals, finish
     ):
+        self.audit = audit or NoAudit()
         self.store = store
         self.spaces = spaces
         self.consents = consents
@@ -99,7 +102,9 @@ class Runs:
             requested_by=actor,
             requested_at=self.clock(),
         )
-        return self.store.create(run)
+        run = self.store.create(run)
+        self.audit.record(space.iri, "run-started", actor, "Run requested.", run.iri)
+        return run
 
     def get(self, space_id: str, run_id: str, actor: str | None) -> tuple[Space, Run]:
         space = self.spaces.get(space_id, actor)
@@ -143,7 +148,17 @@ class Runs:
 
             run, taken = self.store.change(queued.id, take)
             if not taken:
+                if problem and run.datacage == actor and run.status is RunStatus.FAILED:
+                    self.audit.record(space.iri, "run-refused", actor, problem, run.iri)
                 continue
+            self.audit.record(
+                space.iri,
+                "run-claimed",
+                actor,
+                f"Claimed by the datacage with {attestation.provider} attestation evidence "
+                f"for {attestation.bundle_digest}.",
+                run.iri,
+            )
             planned = consents_for_run(self.consents, space.iri, now)
 
             def plan(run: Run, count: int = len(planned.included)) -> None:
@@ -212,7 +227,30 @@ class Runs:
             run.result_digest = outcome["result_digest"]
             run.result_size = outcome["result_size"]
 
-        return self.store.change(run_id, change)[0]
+        run = self.store.change(run_id, change)[0]
+        self.audit.record(run.space_iri, "run-finished", actor, _finish_summary(run), run.iri)
+        return run
+
+    def audit_use(self, run: Run, consent: Consent, reads: int) -> None:
+        """A pull: the run read this many resources under this consent (no URL: it names them)."""
+        self.audit.record(
+            run.space_iri,
+            "data-pulled",
+            run.datacage,
+            f"Read {reads} resource(s) under a consent.",
+            run.iri,
+            consent.iri,
+        )
+
+    def audit_refusal(self, run: Run, consent: Consent) -> None:
+        self.audit.record(
+            run.space_iri,
+            "pull-refused",
+            run.datacage,
+            "A pod refused the read; the consent counts as withdrawn.",
+            run.iri,
+            consent.iri,
+        )
 
     def _require_datacage(self, actor: str | None) -> str:
         expected = self.datacage_webid()
@@ -228,6 +266,14 @@ class Runs:
         if run.datacage != actor or run.status is not RunStatus.RUNNING:
             raise WrongState("This run is not under way at this datacage.")
         return run
+
+
+def _finish_summary(run: Run) -> str:
+    verdict = {True: "passed the result", False: "held the result back", None: "was not reached"}
+    return (
+        f"The run {'succeeded' if run.status is RunStatus.SUCCEEDED else 'failed'} after reading "
+        f"{run.individuals_read} individual(s); the output gate {verdict[run.gate_passed]}."
+    )
 
 
 def _check_runnable(space: Space) -> None:

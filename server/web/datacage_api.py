@@ -101,6 +101,7 @@ def refusal(run_id: str) -> Response:
     if not any(body["url"].startswith(r.url) for r in consent.resources):
         raise ValidationFailed({"url": ["The refused URL is not one the consent lists."]})
     authority.record_refusal(consent, body["url"])
+    _runs().audit_refusal(run, consent)
     return Response(status=204)
 
 
@@ -120,6 +121,7 @@ def usage(run_id: str) -> Response:
     record_use(
         services().registry(), run.iri, consent, reads, authority.clock(), run.algorithm_digest
     )
+    _runs().audit_use(run, consent, len(reads))
     return Response(status=204)
 
 
