@@ -78,6 +78,18 @@ def revoke_grants(person: SolidClient, consent: Consent) -> list[str]:
         except solid_errors.SolidError as exc:
             log.warning("grant not removed", extra={"url": resource.url, "reason": str(exc)})
             left.append(f"the datacage's read access to {resource.url}")
+    if consent.usage_records:
+        try:
+            person.access_control(consent.usage_records).revoke(
+                consent.grantee, [AccessMode.APPEND]
+            )
+        except solid_errors.NotFound:
+            pass  # the person removed the container, and its access list with it
+        except solid_errors.SolidError as exc:
+            log.warning(
+                "grant not removed", extra={"url": consent.usage_records, "reason": str(exc)}
+            )
+            left.append(f"the datacage's access to add usage records in {consent.usage_records}")
     return left
 
 

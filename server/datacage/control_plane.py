@@ -31,6 +31,9 @@ class JobConsent:
     iri: str
     subject: str
     resources: tuple[PodResource, ...]
+    # Usage receipts (issue 6): the Append-only container next to the receipt, and purposes.
+    usage_records: str | None = None
+    purposes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Job:
     digest: str
     parameters: dict[str, Any]
     consents: tuple[JobConsent, ...]
+    consumers: tuple[str, ...] = ()  # the space's data consumers
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -55,6 +59,8 @@ class Job:
                     tuple(
                         PodResource(_str(r["url"]), bool(r["is_container"])) for r in c["resources"]
                     ),
+                    _optional_str(c.get("usage_records")),
+                    tuple(_str(p) for p in c.get("purposes", ())),
                 )
                 for c in body["consents"]  # type: ignore[index]
             )
@@ -73,6 +79,7 @@ class Job:
                 _str(algorithm["digest"]),
                 parameters,
                 consents,
+                tuple(_str(c) for c in space.get("consumers", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ControlPlaneError(
@@ -166,6 +173,10 @@ class RunReporter:
 
     def finish(self, outcome: dict[str, Any]) -> None:
         self.plane._call("POST", self.path + "finish", outcome)
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)
 
 
 def _str(value: object) -> str:

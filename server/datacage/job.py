@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from .control_plane import Job, RunReporter
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
+from .usage_receipts import Use, write_usage_receipts
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,9 @@ def execute(
     settings: JobSettings,
 ) -> JobReport:
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
+    uses: list[Use] = []  # filled once the pull is done: whose data this run read
     try:
-        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work)
+        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work, uses)
     except Exception:
         # The run must still end, or it would show "running" forever. The words name no
         # input; the traceback goes to the datacage's own log, never to the code provider.
@@ -77,6 +80,7 @@ def execute(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the only copy of the inputs goes here
+    _write_receipts(job, cage, uses, report)
     reporter.finish(report.as_json())
     log.info(
         "job finished",
@@ -85,12 +89,15 @@ def execute(
     return report
 
 
-def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Path) -> JobReport:
+def _execute(
+    job, bundle_files, output_shape, cage, reporter, settings, work: Path, uses: list[Use]
+) -> JobReport:
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
+    uses.extend(_use_of(o) for o in read)
     report = JobReport(succeeded=False, individuals_read=len(read))
     report.problems.extend(_pull_problems(outcomes))
     if len(read) < job.min_individuals:
@@ -150,6 +157,42 @@ def _execute(job, bundle_files, output_shape, cage, reporter, settings, work: Pa
     _keep_result(settings.results_dir, job.run_id, data)
     report.succeeded = True
     return report
+
+
+def _use_of(outcome: PersonOutcome) -> Use:
+    consent = outcome.consent
+    return Use(
+        consent.iri,
+        getattr(consent, "usage_records", None),
+        tuple(getattr(consent, "purposes", ())),
+        tuple(outcome.reads),
+        datetime.now(UTC),
+    )
+
+
+def _write_receipts(job: Job, cage: SolidClient, uses: list[Use], report: JobReport) -> None:
+    """One usage record in each read person's pod, on every path out of a run that read data.
+
+    Which consumers received results: for now the space's consumers when the run produced a
+    result (delivery, issue 6 part A, will pass the consumers it actually delivered to).
+    """
+    if not uses:
+        return
+    try:
+        receipts = write_usage_receipts(
+            cage,
+            uses,
+            run_iri=job.run_iri,
+            run_id=job.run_id,
+            space_iri=job.space_iri,
+            digest=job.digest,
+            consumers=job.consumers if report.succeeded else (),
+        )
+    except Exception:  # never the run's failure: the result and its report still go out
+        log.exception("usage records not written", extra={"run": job.run_id})
+        report.problems.append("Usage records could not be written into individuals' pods.")
+        return
+    report.problems.extend(receipts.problems)
 
 
 def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:

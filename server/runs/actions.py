@@ -45,6 +45,7 @@ class Job:
                 "iri": self.space.iri,
                 "name": self.space.name,
                 "min_individuals": self.space.terms.min_individuals,
+                "consumers": list(self.space.consumers),
             },
             "algorithm": {
                 "digest": algorithm.digest,
@@ -57,6 +58,8 @@ class Job:
                     "resources": [
                         {"url": r.url, "is_container": r.is_container} for r in c.resources
                     ],
+                    "usage_records": c.usage_records,  # None: given before usage records
+                    "purposes": list(c.purposes),
                 }
                 for c in self.consents
             ],
@@ -229,6 +232,10 @@ class Runs:
 
         run = self.store.change(run_id, change)[0]
         self.audit.record(run.space_iri, "run-finished", actor, _finish_summary(run), run.iri)
+        if run.status is RunStatus.SUCCEEDED:
+            # For now the space's consumers, as the datacage's pod records say; the delivery
+            # report (issue 6 part A) should call `store.results_sent` with those it reached.
+            self.store.results_sent(run.iri, self.spaces.store.load(run.space_id).consumers)
         return run
 
     def audit_use(self, run: Run, consent: Consent, reads: int) -> None:

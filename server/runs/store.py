@@ -86,5 +86,11 @@ class RunStore:
         names = [str(row["g"]) for row in rows]
         return [self.load(name.rsplit("/", 1)[-1]) for name in names]
 
+    def results_sent(self, run_iri: str, consumers: list[str]) -> int:
+        """Mark the run's usage records with the consumers who received its results."""
+        from ..consent.usage import record_results_sent
+
+        return self._call(lambda r: record_results_sent(r, run_iri, consumers))
+
     def _call(self, operation: Callable[[Registry], T]) -> T:
         return guard.call(self._registry, operation)
