@@ -186,3 +186,18 @@ def test_an_entry_iri_answers_with_its_rdf(callers, space):
     assert response.status_code == 200
     assert "space-created" in response.get_data(as_text=True)
     assert callers[ALICE].get(f"/spaces/{space['id']}/audit/0").status_code == 303
+
+
+def test_the_openapi_document_lists_the_audit_routes(app):
+    import re
+
+    from server.web.openapi import AUDIT_PATHS
+
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ("audit.sparql", "audit.download"):
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+            routes[path] = {m.lower() for m in rule.methods or ()} - {"head", "options"}
+    assert {path: set(item) - {"parameters"} for path, item in AUDIT_PATHS.items()} == routes
+    served = app.test_client().get("/api/openapi.json").get_json()
+    assert set(AUDIT_PATHS) <= set(served["paths"])
