@@ -94,11 +94,16 @@ def run_query(
     except (SyntaxError, ValueError, OSError) as exc:
         raise QueryRefused(f"The query could not be run: {exc}") from None
     wanted = list(accept)
-    if isinstance(results, ox.QueryTriples):
-        media = _pick(wanted, GRAPH_TYPES)
-        return results.serialize(format=GRAPH_TYPES[media]), media
-    media = _pick(wanted, SOLUTION_TYPES)
-    return results.serialize(format=SOLUTION_TYPES[media]), media
+    # pyoxigraph's results may only be dropped on the thread that made them (they are not
+    # Send): serialise and release them here, never leave them to a collector elsewhere.
+    try:
+        if isinstance(results, ox.QueryTriples):
+            media = _pick(wanted, GRAPH_TYPES)
+            return results.serialize(format=GRAPH_TYPES[media]), media
+        media = _pick(wanted, SOLUTION_TYPES)
+        return results.serialize(format=SOLUTION_TYPES[media]), media
+    finally:
+        del results
 
 
 def _pick(accept: list[str], offered: dict) -> str:
