@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..audit.trail import NoAudit
+from ..audit.trail import AuditTrail, NoAudit
 from ..consent.model import Consent
 from ..consent.store import ConsentStore
 from ..datacage.consents import RegistryAuthority, consents_for_run
@@ -74,7 +74,7 @@ class Runs:
         consents: ConsentStore,
         datacage_webid: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        audit=None,  # server.audit.AuditTrail: start, claim, pulls, refusals, finish
+        audit: AuditTrail | None = None,  # start, claim, pulls, refusals, finish
     ):
         self.audit = audit or NoAudit()
         self.store = store

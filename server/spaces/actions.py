@@ -19,7 +19,7 @@ from connectors.solid.http import Http
 from connectors.solid.oidc import fetch_webid_profile
 
 from ..algorithms import Bundle, BundleError, BundleStore, read_bundle
-from ..audit.trail import NoAudit
+from ..audit.trail import AuditTrail, NoAudit
 from ..errors import NotFound, Unavailable, ValidationFailed, WrongState
 from ..registry import Registry
 from . import lifecycle, permissions
@@ -56,7 +56,7 @@ class Spaces:
         *,
         max_bundle_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        audit=None,  # server.audit.AuditTrail: every change below is appended after it is saved
+        audit: AuditTrail | None = None,  # each change below is appended once saved
     ):
         self.audit = audit or NoAudit()
         self.store = SpaceStore(registry, public_url, clock)
