@@ -218,3 +218,44 @@ def test_the_command_exits_0_when_intact_and_1_naming_the_entry(tmp_path, monkey
     assert result.exit_code == 1
     assert f"at {name}" in result.output
     assert runner.invoke(main, ["audit", "verify", "--space", "abc"]).exit_code == 0
+
+
+# --- Consent events ----------------------------------------------------------------------------
+
+
+def test_consent_events_name_a_pseudonym_and_an_unchanged_withdrawal_is_not_logged(trail, registry):
+    from server.consent.model import ConsentState
+    from server.consent.rdf import consent_iri, history_iri
+    from server.consent.store import ConsentStore
+    from server.consent.withdraw import mark_withdrawn
+    from tests.unit.test_consent_records import consent as make_consent
+
+    store = ConsentStore(lambda: registry, PUBLIC_URL, audit=trail)
+    subject = "https://ana.example/profile/card#me"
+    given = make_consent(
+        iri=consent_iri(history_iri(PUBLIC_URL, SPACE, subject), 1),
+        space_iri=SPACE,
+        subject=subject,
+        state=ConsentState.GIVEN,
+    )
+    store.change(SPACE, subject, lambda history: history.consents.append(given))
+    mark_withdrawn(store, given, reason="You withdrew it.", now=T0)
+    mark_withdrawn(store, given, reason="Again.", now=T0)  # already withdrawn: no new event
+    entries = trail.entries(SPACE)
+    assert [e.event.action for e in entries] == ["consent-withdrawn"]
+    agent = entries[0].event.agent
+    assert agent == given.iri.rsplit("/", 1)[0] + "#person"
+    assert subject not in str(registry.read(entries[0].iri).graph.serialize(format="nt"))
+    assert given.iri in entries[0].event.about
+
+    other = "https://ben.example/profile/card#me"
+    lapsed = make_consent(
+        iri=consent_iri(history_iri(PUBLIC_URL, SPACE, other), 1),
+        space_iri=SPACE,
+        subject=other,
+        state=ConsentState.GIVEN,
+    )
+    store.change(SPACE, other, lambda history: history.consents.append(lapsed))
+    mark_withdrawn(store, lapsed, reason="Ended.", now=T0, state=ConsentState.EXPIRED)
+    expired = trail.entries(SPACE)[-1]
+    assert (expired.event.action, expired.event.agent) == ("consent-expired", PUBLIC_URL)
