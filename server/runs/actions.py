@@ -9,6 +9,7 @@ us: it recomputes the digest itself, puts it in its attestation evidence, and th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,12 +19,14 @@ from ..audit.trail import AuditTrail, NoAudit
 from ..consent.model import Consent
 from ..consent.store import ConsentStore
 from ..datacage.consents import RegistryAuthority, consents_for_run
-from ..errors import NotAuthorized, NotFound, ValidationFailed, WrongState
+from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
 from ..spaces.model import Space, SpaceStatus
 from .model import Attestation, Run, RunStatus
 from .store import RunStore
+
+log = logging.getLogger(__name__)
 
 MAX_LOG_CHARS = 256 * 1024
 MAX_REASONS = 50
@@ -235,7 +238,10 @@ class Runs:
         if run.status is RunStatus.SUCCEEDED:
             # For now the space's consumers, as the datacage's pod records say; the delivery
             # report (issue 6 part A) should call `store.results_sent` with those it reached.
-            self.store.results_sent(run.iri, self.spaces.store.load(run.space_id).consumers)
+            try:
+                self.store.results_sent(run.iri, self.spaces.store.load(run.space_id).consumers)
+            except DomainError:  # the run did end; My data lacks its consumers until fixed
+                log.exception("consumers not added to usage records", extra={"run": run.iri})
         return run
 
     def audit_use(self, run: Run, consent: Consent, reads: int) -> None:

@@ -12,6 +12,7 @@ from rdflib import Graph, Literal, URIRef
 
 from connectors.solid import errors as solid_errors
 from server import create_app
+from server.audit import verify_space
 from server.consent.give import give_consent
 from server.consent.model import PodResource
 from server.consent.usage import Read, uses_of
@@ -99,6 +100,14 @@ def test_after_a_run_each_person_has_a_usage_record_only_they_can_read(world):
         uses = uses_of(services(app).registry, person.webid)
         assert [(u.run, u.results_sent_to) for u in uses] == [(run.iri, (owner.webid,))]
     assert not person_has_records(old, run.id)
+    # The run's events are in the space's trail, chained.
+    trail = services(app).audit
+    actions = [e.event.action for e in trail.entries(space.iri)]
+    assert actions.count("consent-given") == PEOPLE
+    assert actions[-(PEOPLE + 3) :] == ["run-started", "run-claimed"] + ["data-pulled"] * PEOPLE + [
+        "run-finished"
+    ]
+    assert verify_space(trail, services(app).registry(), space.iri).entries == len(actions)
 
 
 def person_has_records(person, run_id: str) -> bool:
