@@ -95,9 +95,9 @@ def _execute(
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
+    uses.extend(_use_of(o) for o in read)  # first: read is read, even if a report below fails
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
-    uses.extend(_use_of(o) for o in read)
     report = JobReport(succeeded=False, individuals_read=len(read))
     report.problems.extend(_pull_problems(outcomes))
     if len(read) < job.min_individuals:
