@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import BNode, Node
 
-from vocab import DCG, DCTERMS, PROV, RDF, XSD, bind_prefixes
+from vocab import DCG, DCTERMS, PROV, RDF, XSD
 
 #: The "previous hash" of the first entry of every chain.
 GENESIS = "sha256:" + "0" * 64
@@ -77,7 +77,7 @@ def _time(at: datetime) -> Literal:
 
 def entry_graph(space_iri: str, sequence: int, event: Event, previous_hash: str) -> Graph:
     """The entry's graph, its `dcg:eventHash` included."""
-    graph = bind_prefixes(Graph())
+    graph = Graph()  # no prefixes bound: it is hashed and stored, never shown as Turtle here
     e = URIRef(entry_iri(space_iri, sequence))
     activity = URIRef(f"{e}#activity")
     when = _time(event.at)

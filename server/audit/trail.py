@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from rdflib import Graph, Literal, URIRef
 
-from vocab import DCG, RDF, XSD, bind_prefixes
+from vocab import DCG, RDF, XSD
 
 from ..registry import Registry, RegistryConflict, RegistryError
 from .entry import GENESIS, Entry, Event, entry_from_graph, entry_graph, entry_iri, head_iri
@@ -83,8 +83,13 @@ class AuditTrail:
         for _ in range(MAX_ATTEMPTS):
             head = registry.read(head_iri(space_iri))
             sequence, previous = _position(head.graph if head else None, space_iri)
-            while (ahead := registry.read(entry_iri(space_iri, sequence))) is not None:
-                previous = entry_from_graph(ahead.name, ahead.graph).hash  # the head lagged
+            # The head lags after a lost head write: walk past what it does not know (a
+            # revision check first: cheaper than a read, and almost always 0).
+            while registry.revision(entry_iri(space_iri, sequence)):
+                ahead = registry.read(entry_iri(space_iri, sequence))
+                if ahead is None:
+                    continue  # deleted between the two calls: try this position again
+                previous = entry_from_graph(ahead.name, ahead.graph).hash
                 sequence += 1
             graph = entry_graph(space_iri, sequence, event, previous)
             try:
@@ -174,7 +179,7 @@ def _position_of(name: str, prefix: str) -> int:
 
 
 def _head_graph(space_iri: str, entry: Entry) -> Graph:
-    graph = bind_prefixes(Graph())
+    graph = Graph()
     name = URIRef(head_iri(space_iri))
     graph.add((name, RDF.type, DCG.AuditLog))
     graph.add((name, DCG.space, URIRef(space_iri)))
