@@ -53,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--edits", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--entries", type=int, default=5000)
+    parser.add_argument("--entries", type=int, default=2000)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as folder, EmbeddedRegistry(f"{folder}/r") as registry:
