@@ -120,4 +120,12 @@ def remove_from_pod(
 
     store.change(consent.space_iri, consent.subject, done)
     consent.grant_removed_at = now
+    store.audit.record(
+        consent.space_iri,
+        "consent-grant-removed",
+        individual(consent.iri),
+        "The datacage's access was taken out of the pod.",
+        consent.iri,
+        at=now,
+    )
     return []

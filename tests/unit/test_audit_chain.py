@@ -259,3 +259,29 @@ def test_consent_events_name_a_pseudonym_and_an_unchanged_withdrawal_is_not_logg
     mark_withdrawn(store, lapsed, reason="Ended.", now=T0, state=ConsentState.EXPIRED)
     expired = trail.entries(SPACE)[-1]
     assert (expired.event.action, expired.event.agent) == ("consent-expired", PUBLIC_URL)
+
+
+def test_a_delivery_is_appended_for_the_lead_s_delivery_report(trail, registry):
+    from server.audit.events import record_delivery
+
+    run = PUBLIC_URL + "runs/r1"
+    consumer = "https://insights.example/profile/card#me"
+    cage = "https://cage.example/profile/card#me"
+    record_delivery(
+        trail, space_iri=SPACE, run_iri=run, consumer=consumer, delivered=True, agent=cage
+    )
+    record_delivery(
+        trail,
+        space_iri=SPACE,
+        run_iri=run,
+        consumer=consumer,
+        delivered=False,
+        agent=cage,
+        detail="The pod answered 507.",
+    )
+    done, failed = trail.entries(SPACE)
+    assert (done.event.action, done.event.agent) == ("result-delivered", cage)
+    assert set(done.event.about) == {SPACE, run, consumer}
+    assert failed.event.action == "delivery-failed"
+    assert failed.event.summary.endswith("The pod answered 507.")
+    assert verify_space(trail, registry, SPACE).entries == 2
