@@ -35,11 +35,24 @@ class Intact:
     space_iri: str
     entries: int
     head_hash: str  # the last entry's hash (GENESIS for an empty chain)
+    hashes: tuple[str, ...] = ()  # every entry's hash, in order
+
+    def require_contains(self, noted: str) -> int:
+        """Raise `ChainBroken` unless a hash noted earlier (e.g. a head shown on the audit page)
+        is still one of the chain's: a chain rewritten before that point would lose it.
+        Return the position of the entry it names."""
+        if noted not in self.hashes:
+            raise ChainBroken(
+                self.space_iri + "/audit",
+                f"no entry has the hash {noted}: the chain was rewritten since it was noted.",
+            )
+        return self.hashes.index(noted)
 
 
 def verify_space(trail: AuditTrail, registry: Registry, space_iri: str) -> Intact:
     """Raise `ChainBroken` at the first wrong entry; return the chain's length and head hash."""
     previous, expected = GENESIS, 0
+    hashes: list[str] = []
     names = trail.entry_names(space_iri)
     for name in names:
         if name != entry_iri(space_iri, expected):
@@ -68,6 +81,7 @@ def verify_space(trail: AuditTrail, registry: Registry, space_iri: str) -> Intac
                 "or entries were reordered.",
             )
         previous, expected = entry.hash, expected + 1
+        hashes.append(entry.hash)
     head = trail.head(space_iri)
     if head is not None:
         last, last_hash = head
@@ -83,4 +97,4 @@ def verify_space(trail: AuditTrail, registry: Registry, space_iri: str) -> Intac
             )
     elif names:
         raise ChainBroken(space_iri + "/audit", "the chain's head is missing.")
-    return Intact(space_iri, expected, previous)
+    return Intact(space_iri, expected, previous, tuple(hashes))

@@ -218,6 +218,15 @@ def test_the_command_exits_0_when_intact_and_1_naming_the_entry(tmp_path, monkey
     assert result.exit_code == 1
     assert f"at {name}" in result.output
     assert runner.invoke(main, ["audit", "verify", "--space", "abc"]).exit_code == 0
+    with app.app_context():
+        head = verify_space(found.audit, registry, SPACE).head_hash
+    kept = runner.invoke(main, ["audit", "verify", "--space", "abc", "--expect", head])
+    assert kept.exit_code == 0, kept.output
+    assert "the noted hash is entry 2" in kept.output
+    lost = runner.invoke(main, ["audit", "verify", "--space", "abc", "--expect", GENESIS])
+    assert lost.exit_code == 1
+    assert "rewritten" in lost.output
+    assert runner.invoke(main, ["audit", "verify", "--expect", head]).exit_code == 2
 
 
 # --- Consent events ----------------------------------------------------------------------------
@@ -285,3 +294,21 @@ def test_a_delivery_is_appended_for_the_lead_s_delivery_report(trail, registry):
     assert failed.event.action == "delivery-failed"
     assert failed.event.summary.endswith("The pod answered 507.")
     assert verify_space(trail, registry, SPACE).entries == 2
+
+
+def test_a_noted_head_catches_a_chain_rewritten_from_scratch(trail, registry):
+    fill(trail, 4)
+    noted = verify_space(trail, registry, SPACE).head_hash
+    assert verify_space(trail, registry, SPACE).require_contains(noted) == 3
+    # The attacker rewrites every entry and the head: the chain verifies again, on its own...
+    for n in range(4):
+        name = entry_iri(SPACE, n)
+        registry.delete(name, expected_revision=registry.revision(name))
+    head = head_iri(SPACE)
+    registry.delete(head, expected_revision=registry.revision(head))
+    for n in range(4):
+        trail.record(SPACE, "space-edited", OWNER, f"Forged {n}.", at=T0)
+    rewritten = verify_space(trail, registry, SPACE)
+    # ...but no longer holds the hash a participant noted.
+    with pytest.raises(ChainBroken, match="rewritten"):
+        rewritten.require_contains(noted)
