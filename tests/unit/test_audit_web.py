@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from rdflib import Dataset, Graph
@@ -201,3 +202,20 @@ def test_the_openapi_document_lists_the_audit_routes(app):
     assert {path: set(item) - {"parameters"} for path, item in AUDIT_PATHS.items()} == routes
     served = app.test_client().get("/api/openapi.json").get_json()
     assert set(AUDIT_PATHS) <= set(served["paths"])
+
+
+def test_a_query_that_never_ends_is_stopped(callers, space, monkeypatch):
+    from server.audit import query
+
+    monkeypatch.setattr(query, "QUERY_SECONDS", 1)
+    endless = (
+        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n2 ?o ."
+        " ?p ?q ?r . ?s ?t ?u }"
+    )
+    url = f"/spaces/{space['id']}/audit/sparql"
+    started = time.monotonic()
+    body = problem(callers[ALICE].get(url, query_string={"query": endless}), 400)
+    assert "longer than 1 seconds" in body["detail"]
+    assert time.monotonic() - started < 10
+    # The server still answers the next one.
+    assert actions(callers[ALICE], space["id"])[0] == "space-created"
