@@ -75,6 +75,7 @@ def test_a_participant_reads_the_trail_queries_it_and_exports_it(
     results = person.locator("#runs td.results")
     expect(results).to_have_count(1)
     expect(results).to_contain_text(owner.webid)
+    expect(person.locator("#runs td.purposes")).to_contain_text("Marketing")
     expect(person.locator("a.usage-records")).to_contain_text("consent-receipts/")
     screenshot(person, "my-data-results")
     browser_problems.assert_none()
