@@ -6,6 +6,7 @@ crash the run."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 from rdflib import Graph, Literal, URIRef
@@ -211,3 +212,17 @@ def test_on_access_control_policies_the_datacage_may_only_append(make_acp_user, 
         consumers=[],
     )
     assert refused.failed == 1
+
+
+def test_the_trail_answers_a_participant_s_dpop_token_and_refuses_another(make_user, tmp_path):
+    owner, stranger, cage = make_user("owner"), make_user("stranger"), make_user("cage")
+    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
+        space = make_active_space(app, owner.webid, REQUESTS, bundle_source=SURVEY)
+        query = urlencode({"query": "ASK { ?e dcg:auditAction 'terms-approved' }"})
+        url = f"{base}spaces/{space.id}/audit/sparql?{query}"
+        accept = {"Accept": "application/sparql-results+json"}
+        answer = owner.client.session.request("GET", url, headers=accept)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["boolean"] is True
+        refused = stranger.client.session.request("GET", url, headers=accept)
+        assert refused.status_code == 403
