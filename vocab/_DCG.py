@@ -152,3 +152,9 @@ class DCG(DefinedNamespace):
     deliveryState: URIRef  # delivered, retrying, failed, destroyed or no-destination.
     deliveryAttempts: URIRef  # Times the datacage tried to write a result.
     notified: URIRef  # The consumer's inbox took the notification.
+
+    # The audit trail's chain per space, and usage receipts in pods (issue 6, part B)
+    AuditLog: URIRef  # The head of one space's audit chain.
+    auditAction: URIRef  # What happened, as a short code.
+    usageRecords: URIRef  # Pod container the datacage may append usage records to.
+    resultsSentTo: URIRef  # A consumer who received a run's results.

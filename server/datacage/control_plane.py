@@ -32,6 +32,9 @@ class JobConsent:
     iri: str
     subject: str
     resources: tuple[PodResource, ...]
+    # Usage receipts (issue 6): the Append-only container next to the receipt, and purposes.
+    usage_records: str | None = None
+    purposes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Job:
                     tuple(
                         PodResource(_str(r["url"]), bool(r["is_container"])) for r in c["resources"]
                     ),
+                    _optional_str(c.get("usage_records")),
+                    tuple(_str(p) for p in c.get("purposes", ())),
                 )
                 for c in body["consents"]  # type: ignore[index]
             )
@@ -206,6 +211,10 @@ class RunReporter:
     def delivery(self, state: dict[str, Any]) -> None:
         """One consumer's delivery state (issue 6); allowed after `finish` too."""
         self.plane._call("POST", self.path + "deliveries", state)
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)
 
 
 def _str(value: object) -> str:

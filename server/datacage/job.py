@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
+from .usage_receipts import Use, write_usage_receipts
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +86,10 @@ def execute(
     outbox: Outbox | None = None,  # signs and delivers a gated result (issue 6)
 ) -> JobReport:
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
+    uses: list[Use] = []  # filled once the pull is done: whose data this run read
     try:
         report = _execute(
-            job, bundle_files, output_shape, cage, reporter, settings, work, keys, outbox
+            job, bundle_files, output_shape, cage, reporter, settings, work, uses, keys, outbox
         )
     except Exception:
         # The run must still end, or it would show "running" forever. The words name no
@@ -98,6 +101,9 @@ def execute(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the only copy of the inputs goes here
+    # Results go only to consumers who designated a container; the others receive nothing.
+    sent_to = tuple(d.consumer for d in job.deliveries) if outbox and report.succeeded else ()
+    _write_receipts(job, cage, uses, sent_to, report)
     reporter.finish(report.as_json())
     log.info(
         "job finished",
@@ -107,11 +113,21 @@ def execute(
 
 
 def _execute(
-    job, bundle_files, output_shape, cage, reporter, settings, work: Path, keys=None, outbox=None
+    job,
+    bundle_files,
+    output_shape,
+    cage,
+    reporter,
+    settings,
+    work: Path,
+    uses: list[Use],
+    keys: DatacageKeys | None = None,
+    outbox: Outbox | None = None,
 ) -> JobReport:
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
+    uses.extend(_use_of(o) for o in read)  # first: read is read, even if a report below fails
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
     used = [InputUse(o.consent.iri, tuple(r.version for r in o.reads)) for o in read]
@@ -212,6 +228,44 @@ def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage)
         progress.close()
     add_to_index(inputs_dir, entries)
     return None, entries
+
+
+def _use_of(outcome: PersonOutcome) -> Use:
+    consent = outcome.consent
+    return Use(
+        consent.iri,
+        getattr(consent, "usage_records", None),
+        tuple(getattr(consent, "purposes", ())),
+        tuple(outcome.reads),
+        datetime.now(UTC),
+    )
+
+
+def _write_receipts(
+    job: Job, cage: SolidClient, uses: list[Use], sent_to: tuple[str, ...], report: JobReport
+) -> None:
+    """One usage record in each read person's pod, on every path out of a run that read data.
+
+    `sent_to`: the consumers the result was handed to for delivery (queued, signed, retried
+    until delivered or failed: docs/delivery.md), none when the run produced no result.
+    """
+    if not uses:
+        return
+    try:
+        receipts = write_usage_receipts(
+            cage,
+            uses,
+            run_iri=job.run_iri,
+            run_id=job.run_id,
+            space_iri=job.space_iri,
+            digest=job.digest,
+            consumers=sent_to,
+        )
+    except Exception:  # never the run's failure: the result and its report still go out
+        log.exception("usage records not written", extra={"run": job.run_id})
+        report.problems.append("Usage records could not be written into individuals' pods.")
+        return
+    report.problems.extend(receipts.problems)
 
 
 def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:

@@ -26,7 +26,6 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from ..attestation import AttestationError, parse_evidence
 from ..consent.usage import Read, record_use
-from ..delivery import record_delivery
 from ..errors import ValidationFailed
 from ..runs.actions import Runs
 from ..runs.model import Attestation
@@ -109,6 +108,7 @@ def refusal(run_id: str) -> Response:
     if not any(body["url"].startswith(r.url) for r in consent.resources):
         raise ValidationFailed({"url": ["The refused URL is not one the consent lists."]})
     authority.record_refusal(consent, body["url"])
+    _runs().audit_refusal(run, consent)
     return Response(status=204)
 
 
@@ -128,6 +128,7 @@ def usage(run_id: str) -> Response:
     record_use(
         services().registry(), run.iri, consent, reads, authority.clock(), run.algorithm_digest
     )
+    _runs().audit_use(run, consent, len(reads))
     return Response(status=204)
 
 
@@ -161,13 +162,7 @@ _DELIVERY = {
 @bp.post("/runs/<run_id>/deliveries")
 def delivery(run_id: str) -> Response:
     """How one consumer's delivery stands (issue 6); accepted after the run finished, too."""
-    body = _body(_DELIVERY)
-    space, run = _runs().delivering(run_id, g.actor)
-    if body["consumer"] not in space.consumers:
-        raise ValidationFailed({"consumer": ["Not a data consumer of this run's space."]})
-    destination = services().destinations.get(space.iri, body["consumer"])
-    container = destination.container if destination else None
-    record_delivery(services().registry(), run.iri, body, _runs().clock(), container)
+    _runs().report_delivery(run_id, g.actor, _body(_DELIVERY))
     return Response(status=204)
 
 
