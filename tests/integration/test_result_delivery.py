@@ -21,6 +21,7 @@ from connectors.solid.css import CommunitySolidServer, CssAccountApi
 from connectors.solid.css.process import free_loopback_port
 from server.attestation import TrustPolicy
 from server.cli import main as cli
+from server.consent.usage import uses_of
 from server.datacage.delivery import DeliverySettings, deliver
 from server.delivery import Destination, statuses_of
 from server.provenance import ResultNotAuthentic, verify_result
@@ -111,6 +112,15 @@ def test_a_result_lands_in_the_consumers_container_signed_private_and_announced(
     assert (URIRef(run.iri), PROV.wasAssociatedWith, URIRef(cage.webid)) in described
     for person in world["people"]:  # the gate's promise holds: no pod URL in the result
         assert person.pod not in body.decode()
+    # Each person's usage record, in their pod and on My data, names the consumer reached.
+    for person in world["people"]:
+        consent = services(app).consents.history(world["space"].iri, person.webid).consents[-1]
+        record_url = f"{consent.usage_records}{run.id}.ttl"
+        record, _ = person.client.get_graph(record_url)
+        sent_to = set(record.objects(URIRef(record_url + "#use"), DCG.resultsSentTo))
+        assert sent_to == {URIRef(owner.webid)}
+        [use] = uses_of(services(app).registry, person.webid)
+        assert use.results_sent_to == (owner.webid,)
     # Nothing is left in the datacage once every delivery is done and reported.
     assert not any((world["tmp"] / "cage" / "delivery").glob("*/*"))
 

@@ -85,7 +85,9 @@ def test_after_a_run_each_person_has_a_usage_record_only_they_can_read(world):
         assert (record, PROV.wasGeneratedBy, URIRef(run.iri)) in graph
         assert (record, DCG.usedConsent, URIRef(consent.iri)) in graph
         assert set(graph.objects(record, DPV.hasPurpose)) == {URIRef(p) for p in consent.purposes}
-        assert set(graph.objects(record, DCG.resultsSentTo)) == {URIRef(owner.webid)}
+        # The space's consumer designated no container, so no result went anywhere: the
+        # record says so (test_result_delivery checks the consumer named once one is reached).
+        assert set(graph.objects(record, DCG.resultsSentTo)) == set()
         read = {
             str(graph.value(node, PROV.atLocation)): graph.value(node, DCG.inputVersion)
             for node in graph.objects(record, PROV.used)
@@ -99,14 +101,20 @@ def test_after_a_run_each_person_has_a_usage_record_only_they_can_read(world):
         assert forbidden(people[0].client, url)
         # My data shows the same facts, consumers included.
         uses = uses_of(services(app).registry, person.webid)
-        assert [(u.run, u.results_sent_to) for u in uses] == [(run.iri, (owner.webid,))]
+        assert [(u.run, u.results_sent_to) for u in uses] == [(run.iri, ())]
     assert not person_has_records(old, run.id)
     # The run's events are in the space's trail, chained.
     trail = services(app).audit
     actions = [e.event.action for e in trail.entries(space.iri)]
     assert actions.count("consent-given") == PEOPLE
-    assert actions[-(PEOPLE + 3) :] == ["run-started", "run-claimed"] + ["data-pulled"] * PEOPLE + [
-        "run-finished"
+    # The consumer has no container, so the delivery ends at once ("no-destination").
+    pulls = ["data-pulled"] * PEOPLE
+    assert actions[-(PEOPLE + 4) :] == [
+        "run-started",
+        "run-claimed",
+        *pulls,
+        "delivery-failed",
+        "run-finished",
     ]
     assert verify_space(trail, services(app).registry(), space.iri).entries == len(actions)
 
