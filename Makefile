@@ -9,8 +9,9 @@ BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run test lint bench setup system-packages clean
 
+# The whole demo (docs/demo.md); `datacage serve` runs the control plane alone.
 run: setup
-	$(VENV)/bin/datacage serve
+	$(VENV)/bin/datacage demo
 
 test: setup
 	$(VENV)/bin/ruff check .

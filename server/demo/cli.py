@@ -1,0 +1,223 @@
+"""`datacage demo`: start everything, tell the story with progress bars, wait for Ctrl-C.
+
+Each step prints what it did; the slow ones (seeding pods, consents) show a progress bar. With
+`--check` it stops after checking the reports against plain sets and exits 0, or 1 with the
+reason. Whatever happens, every process and thread it started is stopped before it returns.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urljoin
+
+import click
+
+from connectors.solid.css import CssError
+from connectors.solid.errors import SolidError
+
+from ..config import ConfigError
+from ..errors import DomainError
+from ..push.errors import PushError
+from ..runs.model import Run, RunStatus
+from ..spaces.model import Space
+from . import check, seed, story
+from .consent_flow import ConsentFlowError, answer_invitation
+from .stack import Account, DemoStack, fresh_folder, quiet_logs
+
+T = TypeVar("T")
+_PARALLEL = 4  # CSS is one node process; a few requests in flight keep it busy, more queue
+
+
+@dataclass
+class Outcome:
+    """What the story tells at the end."""
+
+    lines: list[str] = field(default_factory=list)
+    urls: list[tuple[str, str, str]] = field(default_factory=list)  # (label, url, how)
+
+
+@click.command("demo")
+@click.option("--people", default=60, show_default=True, type=click.IntRange(5, 1000),
+              help="Individuals with pods (nine in ten consent).")  # fmt: skip
+@click.option("--check", "--no-wait", "check_only", is_flag=True,
+              help="Set up, run, check the reports, print, exit 0 or 1: no waiting.")  # fmt: skip
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
+              help="The control plane's port (0: a free one).")  # fmt: skip
+@click.option("--css-port", default=3000, show_default=True, type=click.IntRange(0, 65535),
+              help="The Community Solid Server's port (0: a free one).")  # fmt: skip
+@click.option("--folder", default="instance/demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The demo's data; emptied and made afresh at every start.")  # fmt: skip
+def demo(people: int, check_only: bool, port: int, css_port: int, folder: Path) -> None:
+    """Run the whole product locally on seeded pods: the seed use case, end to end."""
+    began = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
+    stack = DemoStack(fresh_folder(folder), css_port=css_port or None, control_port=port)
+    try:
+        outcome = _tell(stack, people)
+        _print(outcome, stack, time.monotonic() - began)
+        if not check_only:
+            click.echo("Press Ctrl-C to stop everything the demo started.")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        click.echo("\nStopping...")
+    except (CssError, SolidError, DomainError, PushError, ConfigError, story.DemoFailed,
+            check.ReportMismatch, ConsentFlowError) as exc:  # fmt: skip
+        raise click.ClickException(f"The demo stopped: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"The demo stopped: {exc}. Is --port {port} free?") from None
+    finally:
+        stack.close()
+        click.echo("Stopped the Community Solid Server, the control plane and the datacage.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _tell(stack: DemoStack, people: int) -> Outcome:
+    out = Outcome()
+    click.echo(f"Demo folder: {stack.folder} (made afresh; logs in demo.log)")
+    click.echo("Starting the Community Solid Server...", nl=False)
+    click.echo(f" ready on {stack.css.base_url} in {stack.start_css():.1f} s")
+    retailer, bank, cage = (
+        stack.create(m, with_client=True) for m in (seed.RETAILER, seed.BANK, seed.DATACAGE)
+    )
+    persons = _in_parallel(
+        f"Seeding {people} people's pods", range(people), lambda n: _seed_person(stack, n)
+    )
+    out.lines.append(
+        f"{people} people have pods with a customer record and orders; the retailer, the bank "
+        "and the datacage have accounts of their own."
+    )
+    app = stack.start_control_plane(cage.webid)
+    quiet_logs(stack.folder)
+    worker = stack.start_worker(cage)
+    click.echo(f"Control plane on {stack.control_plane}; the datacage worker is polling it.")
+
+    spaces = [story.set_up_space(app, plan, retailer, bank) for plan in story.PLANS]
+    story.add_inbox(retailer)
+    containers = [story.choose_results_container(app, s, retailer, cage.webid) for s in spaces]
+    out.lines.append(
+        "The retailer set up " + " and ".join(f"'{s.name}'" for s in spaces) + ", invited the "
+        "bank, both approved; results go to its pod, notices to its inbox."
+    )
+    for space in spaces:
+        story.wait_for_evidence(app, space, bank)
+        story.push_bank_list(
+            stack.control_plane, stack.folder, space, bank, worker.provider.public_key_pem(), people
+        )
+    out.lines.append(
+        f"The bank checked the datacage's evidence and pushed its {len(seed.bank_rows(people))} "
+        "customers, encrypted to the enclave key, once per space (bank/share/)."
+    )
+
+    answers = [(space, person) for space in spaces for person in persons]
+    _in_parallel(
+        f"Consent pages ({len(answers)} answers)",
+        answers,
+        lambda pair: answer_invitation(
+            stack.control_plane, pair[0].id, pair[1], accept=seed.consents(_number(pair[1]))
+        ),
+    )
+    yes = sum(1 for n in range(people) if seed.consents(n))
+    out.lines.append(
+        f"{yes} people accepted each space on its consent page (signing in at CSS), "
+        f"{people - yes} declined."
+    )
+
+    runs = [story.start_run(app, space, retailer) for space in spaces]
+    finished = _in_parallel(
+        "Running in the datacage", runs, lambda run: story.wait_for_run(app, run), parallel=1
+    )
+    client = retailer.client()
+    checks = (check.check_common_customers, check.check_joint_stats)
+    for space, container, (run, statuses), verify in zip(
+        spaces, containers, finished, checks, strict=True
+    ):
+        out.lines.append(_run_line(space, run))
+        if run.status is not RunStatus.SUCCEEDED:
+            raise story.DemoFailed(f"The run of {space.name} failed: {' '.join(run.problems)}")
+        [status] = statuses
+        if status.state != "delivered" or status.location is None:
+            raise story.DemoFailed(f"The report of {space.name} was not delivered: {status.detail}")
+        out.lines.append(f"  delivered into the retailer's pod ({container})")
+        out.lines.append("  " + verify(check.read_report(client, status.location), people))
+        out.urls.append(
+            (f"{space.name}: the report", status.location,
+             f"readable by the retailer only (a Solid app signed in as {seed.RETAILER.email}); "
+             f"its delivery shows on {story.run_page(stack.control_plane, space, run)}")
+        )  # fmt: skip
+    first = spaces[0]
+    out.urls[:0] = [
+        (
+            "Space overview",
+            urljoin(stack.control_plane, f"spaces/{first.id}"),
+            f"sign in with the WebID {retailer.webid}, then at CSS as "
+            f"{seed.RETAILER.email} / {seed.PASSWORD}",
+        ),
+        (
+            "An individual's My data",
+            urljoin(stack.control_plane, "my-data"),
+            f"sign in with the WebID {persons[0].webid}, then at CSS as "
+            f"{persons[0].member.email} / {seed.PASSWORD}",
+        ),
+    ]
+    return out
+
+
+def _seed_person(stack: DemoStack, n: int) -> Account:
+    account = stack.create(seed.person(n), with_client=True)
+    client = account.client()
+    pod = account.pod.pod_url
+    client.put(pod + seed.CUSTOMERS_PATH, seed.customer_record(n).encode(), "text/turtle")
+    client.put(pod + seed.ORDERS_PATH, seed.orders_csv(n).encode(), "text/csv")
+    return account
+
+
+def _number(person: Account) -> int:
+    return int(person.member.label.removeprefix("person"))
+
+
+def _in_parallel(
+    label: str, items: Iterable[T], work: Callable[[T], object], parallel: int = _PARALLEL
+) -> list:
+    """`work` on each item, a few at a time, under a progress bar; results in item order."""
+    items = list(items)
+    results: list[object] = [None] * len(items)
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="demo")
+    try:
+        futures = {pool.submit(work, item): index for index, item in enumerate(items)}
+        with click.progressbar(length=len(items), label=label.ljust(30), show_eta=False) as bar:
+            for done in as_completed(futures):
+                results[futures[done]] = done.result()
+                bar.update(1)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return results
+
+
+def _run_line(space: Space, run: Run) -> str:
+    gate = {True: "passed", False: "stopped it", None: "was not reached"}[run.gate_passed]
+    return (
+        f"{space.name}: run {run.id} {run.status.label.lower()}, {run.individuals_read} pods "
+        f"read, output gate {gate}"
+    )
+
+
+def _print(outcome: Outcome, stack: DemoStack, seconds: float) -> None:
+    click.echo("\nWhat happened")
+    for line in outcome.lines:
+        click.echo(f"  {line}")
+    click.echo("\nOpen in a browser")
+    for label, url, how in outcome.urls:
+        click.echo(f"  {label}: {url}")
+        click.echo(f"      {how}")
+    click.echo(f"\ndemo ready in {seconds:.0f} s (control plane {stack.control_plane})")

@@ -1,0 +1,157 @@
+"""The demo's processes: CSS (a child process), the control plane and the datacage (threads).
+
+`DemoStack` starts them in order and stops all of them, in reverse, from `close()`, whatever
+happened in between: a demo that leaves a node process or a bound port behind is worse than
+one that fails. CSS is started from the calling (main) thread, since Linux signals the child
+when the thread that forked it exits (`connectors.child_processes`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from connectors.solid import SolidClient, SolidSession
+from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
+
+from .. import create_app
+from ..attestation import SoftwareAttestationProvider
+from ..datacage.job import JobSettings
+from ..datacage.worker import Identity, Worker
+from .seed import PASSWORD, Member
+
+_STOP_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Account:
+    """A seeded CSS account: who it is in the demo, its pod and (for scripts) a client."""
+
+    member: Member
+    pod: PodAccount
+    credentials: ClientCredentials | None = None
+
+    @property
+    def webid(self) -> str:
+        return self.pod.webid
+
+    def client(self) -> SolidClient:
+        if self.credentials is None:
+            raise ValueError(f"{self.member.label} has no client credentials in the demo")
+        c = self.credentials
+        return SolidClient(SolidSession.from_client_credentials(c.issuer, c.id, c.secret))
+
+
+def fresh_folder(folder: Path) -> Path:
+    """The demo's folder, emptied: every start is a new world (docs/demo.md says so)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(mode=0o700, parents=True)
+    return folder
+
+
+class DemoStack:
+    """CSS, the control plane and the worker for one demo; `close()` stops what was started."""
+
+    def __init__(self, folder: Path, *, css_port: int | None, control_port: int) -> None:
+        self.folder = folder
+        self.css = CommunitySolidServer(port=css_port, data_dir=folder / "css")
+        self.accounts = CssAccountApi(self.css.base_url)
+        self._control_port = control_port
+        self._exit = ExitStack()
+        self._server: BaseWSGIServer | None = None
+        self.app: Flask | None = None
+        self.worker: Worker | None = None
+        self._stop_worker = threading.Event()
+
+    @property
+    def control_plane(self) -> str:
+        port = self._server.server_port if self._server else self._control_port
+        return f"http://localhost:{port}/"
+
+    def start_css(self) -> float:
+        self._exit.callback(self.css.stop)
+        self._exit.callback(self.accounts.close)
+        self.css.start()
+        return self.css.startup_seconds or 0.0
+
+    def create(self, member: Member, *, with_client: bool = False) -> Account:
+        pod = self.accounts.create_account(
+            email=member.email, password=PASSWORD, pod_name=member.label
+        )
+        credentials = self.accounts.create_client_credentials(pod, "demo") if with_client else None
+        return Account(member, pod, credentials)
+
+    def start_control_plane(self, datacage_webid: str) -> Flask:
+        """Bind first (port 0 lets the kernel choose), then build the app that names its URL."""
+        self._server = make_server("127.0.0.1", self._control_port, _not_ready, threaded=True)
+        self._exit.callback(self._server.server_close)
+        self.app = create_app(
+            {
+                "PUBLIC_URL": self.control_plane,
+                "DATA_DIR": str(self.folder / "control"),
+                "DATACAGE_WEBID": datacage_webid,
+                "CLIENT_NAME": "Datacage demo",
+                "LOG_FORMAT": "text",
+            }
+        )
+        self._server.app = self.app
+        thread = threading.Thread(target=self._server.serve_forever, name="control-plane")
+        thread.start()
+        self._exit.callback(thread.join, _STOP_SECONDS)
+        self._exit.callback(self._server.shutdown)
+        return self.app
+
+    def start_worker(self, cage: Account, poll_seconds: float = 1.0) -> Worker:
+        assert cage.credentials is not None
+        root = self.folder / "datacage"
+        root.mkdir(mode=0o700, exist_ok=True)
+        c = cage.credentials
+        self.worker = Worker(
+            self.control_plane,
+            Identity(c.issuer, c.id, c.secret),
+            SoftwareAttestationProvider(root / "attestation"),
+            JobSettings(work_root=root / "work", results_dir=root / "results"),
+        )
+        thread = threading.Thread(
+            target=self.worker.serve, args=(self._stop_worker, poll_seconds), name="datacage"
+        )
+        thread.start()
+        self._exit.callback(thread.join, _STOP_SECONDS * 6)  # a run in progress finishes first
+        self._exit.callback(self._stop_worker.set)
+        return self.worker
+
+    def close(self) -> None:
+        self._exit.close()
+
+    def __enter__(self) -> DemoStack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def quiet_logs(folder: Path) -> None:
+    """The product's logs go to `<folder>/demo.log`: the terminal is for the story."""
+    handler = logging.FileHandler(folder / "demo.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("server", "connectors", "werkzeug"):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+
+
+def _not_ready(environ: object, start_response) -> list[bytes]:
+    # Never called: the app replaces it before the server thread starts.
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"not ready"]
