@@ -43,7 +43,7 @@ class Outcome:
 
 
 @click.command("demo")
-@click.option("--people", default=60, show_default=True, type=click.IntRange(5, 1000),
+@click.option("--people", default=50, show_default=True, type=click.IntRange(5, 1000),
               help="Individuals with pods (nine in ten consent).")  # fmt: skip
 @click.option("--check", "--no-wait", "check_only", is_flag=True,
               help="Set up, run, check the reports, print, exit 0 or 1: no waiting.")  # fmt: skip
