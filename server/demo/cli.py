@@ -28,7 +28,7 @@ from ..runs.model import Run, RunStatus
 from ..spaces.model import Space
 from . import check, seed, story
 from .consent_flow import ConsentFlowError, answer_invitation
-from .stack import Account, DemoStack, fresh_folder, quiet_logs
+from .stack import Account, DemoStack, StartRefused, fresh_folder, quiet_logs, require_free_port
 
 T = TypeVar("T")
 _PARALLEL = 4  # CSS is one node process; a few requests in flight keep it busy, more queue
@@ -58,7 +58,12 @@ def demo(people: int, check_only: bool, port: int, css_port: int, folder: Path) 
     """Run the whole product locally on seeded pods: the seed use case, end to end."""
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
-    stack = DemoStack(fresh_folder(folder), css_port=css_port or None, control_port=port)
+    try:
+        require_free_port(port, "--port")
+        require_free_port(css_port, "--css-port")
+        stack = DemoStack(fresh_folder(folder), css_port=css_port or None, control_port=port)
+    except (StartRefused, CssError) as exc:  # nothing started yet
+        raise click.ClickException(str(exc)) from None
     try:
         outcome = _tell(stack, people)
         _print(outcome, stack, time.monotonic() - began)
@@ -71,8 +76,8 @@ def demo(people: int, check_only: bool, port: int, css_port: int, folder: Path) 
     except (CssError, SolidError, DomainError, PushError, ConfigError, story.DemoFailed,
             check.ReportMismatch, ConsentFlowError) as exc:  # fmt: skip
         raise click.ClickException(f"The demo stopped: {exc}") from None
-    except OSError as exc:
-        raise click.ClickException(f"The demo stopped: {exc}. Is --port {port} free?") from None
+    except OSError as exc:  # a port taken between our check and the bind, a full disk
+        raise click.ClickException(f"The demo stopped: {exc}.") from None
     finally:
         stack.close()
         click.echo("Stopped the Community Solid Server, the control plane and the datacage.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -49,12 +50,45 @@ class Account:
         return SolidClient(SolidSession.from_client_credentials(c.issuer, c.id, c.secret))
 
 
+MARKER = ".datacage-demo"  # what makes a folder ours to empty
+
+
+class StartRefused(RuntimeError):
+    """The demo will not start: its folder holds others' files, or a port is taken."""
+
+
 def fresh_folder(folder: Path) -> Path:
-    """The demo's folder, emptied: every start is a new world (docs/demo.md says so)."""
+    """The demo's folder, emptied: every start is a new world (docs/demo.md says so).
+
+    Only a folder the demo made (it holds `MARKER`) or an empty one is emptied, so a mistyped
+    `--folder ~` loses nothing.
+    """
     if folder.exists():
+        if not folder.is_dir():
+            raise StartRefused(f"{folder} is a file, not a folder; pick another --folder.")
+        if any(folder.iterdir()) and not (folder / MARKER).is_file():
+            raise StartRefused(
+                f"{folder} holds files the demo did not make, so it is not emptied; "
+                "pick another --folder."
+            )
         shutil.rmtree(folder)
     folder.mkdir(mode=0o700, parents=True)
+    (folder / MARKER).write_text("Made by `datacage demo`: emptied at its next start.\n")
     return folder
+
+
+def require_free_port(port: int, option: str) -> None:
+    """Refuse a taken port before anything starts (0 asks for a free one)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise StartRefused(
+                f"Port {port} on 127.0.0.1 is already in use; pass {option} 0 for a free one."
+            ) from None
 
 
 class DemoStack:
