@@ -19,7 +19,7 @@ from rdflib import Graph, Literal, URIRef
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi, PodAccount
 from server.demo import seed
-from tests.support.demo_run import processes_using, run_to_end
+from tests.support.demo_run import RunningDemo, processes_using, run_to_end
 from vocab import DCG, DF, RDF
 
 PEOPLE = 12
@@ -88,3 +88,17 @@ def test_the_demo_runs_to_the_reports_in_the_data_users_pod_and_stops_everything
 
 def _graph(client: SolidClient, url: str) -> Graph:
     return Graph().parse(data=client.get(url, accept="text/turtle").body, format="turtle")
+
+
+def test_ctrl_c_while_it_sets_up_stops_everything_it_started(tmp_path):
+    folder = tmp_path / "demo"
+    demo = RunningDemo(folder, 5)
+    try:
+        demo.until("Control plane on", timeout=100)  # CSS, pods, control plane and worker up
+        assert processes_using(folder)  # the CSS child, found by its data folder
+        assert demo.interrupt() == 0
+    finally:
+        demo.kill()
+    assert "Stopped the Community Solid Server" in demo.output.text
+    assert "Traceback" not in demo.output.text
+    assert processes_using(folder) == []

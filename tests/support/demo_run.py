@@ -73,15 +73,19 @@ class RunningDemo:
         )
 
     def ready(self, timeout: float) -> DemoOutput:
+        return self.until("demo ready", timeout)
+
+    def until(self, start: str, timeout: float) -> DemoOutput:
+        """Read the output up to a line starting with `start`."""
         deadline = time.monotonic() + timeout
         assert self.process.stdout is not None
         for line in self.process.stdout:  # blocks per line; the demo prints often
             self.output.lines.append(line.rstrip("\n"))
-            if line.startswith("demo ready"):
+            if line.startswith(start):
                 return self.output
             if time.monotonic() > deadline:
                 break
-        raise AssertionError(f"The demo did not get ready:\n{self.output.text}")
+        raise AssertionError(f"The demo never printed {start!r}:\n{self.output.text}")
 
     def interrupt(self, timeout: float = 60) -> int:
         """What Ctrl-C does: SIGINT, then wait for it to stop everything and exit."""
