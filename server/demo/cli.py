@@ -139,8 +139,9 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
     )
 
     runs = [story.start_run(app, space, retailer) for space in spaces]
+    patience = 120 + 2 * people  # seconds: pulls grow with the people
     finished = _in_parallel(
-        "Running in the datacage", runs, lambda run: story.wait_for_run(app, run), parallel=1
+        "Running in the datacage", runs, lambda r: story.wait_for_run(app, r, patience), parallel=1
     )
     client = retailer.client()
     checks = (check.check_common_customers, check.check_joint_stats)
@@ -153,7 +154,8 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
         [status] = statuses
         if status.state != "delivered" or status.location is None:
             raise story.DemoFailed(f"The report of {space.name} was not delivered: {status.detail}")
-        out.lines.append(f"  delivered into the retailer's pod ({container})")
+        notice = "; a notice went to its inbox" if status.notified else "; no inbox notice"
+        out.lines.append(f"  delivered into the retailer's pod ({container}){notice}")
         out.lines.append("  " + verify(check.read_report(client, status.location), people))
         out.urls.append(
             (f"{space.name}: the report", status.location,
