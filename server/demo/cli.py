@@ -87,8 +87,37 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+@dataclass(frozen=True)
+class Cast:
+    """Everyone in the demo, with their CSS accounts."""
+
+    retailer: Account
+    bank: Account
+    cage: Account
+    persons: list[Account]
+
+
 def _tell(stack: DemoStack, people: int) -> Outcome:
+    """The whole story, step by step; each step adds its line to what is told at the end."""
     out = Outcome()
+    cast = _seed(stack, people, out)
+    stack.start_control_plane(cast.cage.webid)
+    quiet_logs(stack.folder)
+    worker = stack.start_worker(cast.cage)
+    click.echo(f"Control plane on {stack.control_plane}; the datacage worker is polling it.")
+    spaces = _organisations(stack, cast, worker.provider.public_key_pem(), people, out)
+    _individuals(stack, cast, spaces, people, out)
+    _runs(stack, cast, spaces, people, out)
+    out.urls[:0] = [
+        ("Space overview", urljoin(stack.control_plane, f"spaces/{spaces[0].id}"),
+         _how_to_sign_in(cast.retailer)),
+        ("An individual's My data", urljoin(stack.control_plane, "my-data"),
+         _how_to_sign_in(cast.persons[0])),
+    ]  # fmt: skip
+    return out
+
+
+def _seed(stack: DemoStack, people: int, out: Outcome) -> Cast:
     click.echo(f"Demo folder: {stack.folder} (made afresh; logs in demo.log)")
     click.echo("Starting the Community Solid Server...", nl=False)
     click.echo(f" ready on {stack.css.base_url} in {stack.start_css():.1f} s")
@@ -102,35 +131,44 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
         f"{people} people have pods with a customer record and orders; the retailer, the bank "
         "and the datacage have accounts of their own."
     )
-    app = stack.start_control_plane(cage.webid)
-    quiet_logs(stack.folder)
-    worker = stack.start_worker(cage)
-    click.echo(f"Control plane on {stack.control_plane}; the datacage worker is polling it.")
+    return Cast(retailer, bank, cage, persons)
 
-    spaces = [story.set_up_space(app, plan, retailer, bank) for plan in story.PLANS]
-    story.add_inbox(retailer)
-    containers = [story.choose_results_container(app, s, retailer, cage.webid) for s in spaces]
+
+def _organisations(
+    stack: DemoStack, cast: Cast, enclave_key_pem: str, people: int, out: Outcome
+) -> list[Space]:
+    """The retailer's spaces, approved by both; its results container; the bank's pushes."""
+    app = stack.app
+    assert app is not None
+    spaces = [story.set_up_space(app, plan, cast.retailer, cast.bank) for plan in story.PLANS]
+    story.add_inbox(cast.retailer)
+    for space in spaces:
+        story.choose_results_container(app, space, cast.retailer, cast.cage.webid)
     out.lines.append(
         "The retailer set up " + " and ".join(f"'{s.name}'" for s in spaces) + ", invited the "
         "bank, both approved; results go to its pod, notices to its inbox."
     )
     for space in spaces:
-        story.wait_for_evidence(app, space, bank)
+        story.wait_for_evidence(app, space, cast.bank)
         story.push_bank_list(
-            stack.control_plane, stack.folder, space, bank, worker.provider.public_key_pem(), people
+            stack.control_plane, stack.folder, space, cast.bank, enclave_key_pem, people
         )
     out.lines.append(
         f"The bank checked the datacage's evidence and pushed its {len(seed.bank_rows(people))} "
         "customers, encrypted to the enclave key, once per space (bank/share/)."
     )
+    return spaces
 
-    answers = [(space, person) for space in spaces for person in persons]
+
+def _individuals(
+    stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: Outcome
+) -> None:
+    """Every person answers every space's invitation on its pages; most accept."""
+    answers = [(space, n, person) for space in spaces for n, person in enumerate(cast.persons)]
     _in_parallel(
         f"Consent pages ({len(answers)} answers)",
         answers,
-        lambda pair: answer_invitation(
-            stack.control_plane, pair[0].id, pair[1], accept=seed.consents(_number(pair[1]))
-        ),
+        lambda a: answer_invitation(stack.control_plane, a[0].id, a[2], accept=seed.consents(a[1])),
     )
     yes = sum(1 for n in range(people) if seed.consents(n))
     out.lines.append(
@@ -138,46 +176,40 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
         f"{people - yes} declined."
     )
 
-    runs = [story.start_run(app, space, retailer) for space in spaces]
+
+def _runs(stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: Outcome) -> None:
+    """Both runs, waited for; each report read back from the retailer's pod and checked."""
+    app = stack.app
+    assert app is not None
+    runs = [story.start_run(app, space, cast.retailer) for space in spaces]
     patience = 120 + 2 * people  # seconds: pulls grow with the people
     finished = _in_parallel(
         "Running in the datacage", runs, lambda r: story.wait_for_run(app, r, patience), parallel=1
     )
-    client = retailer.client()
+    client = cast.retailer.client()
     checks = (check.check_common_customers, check.check_joint_stats)
-    for space, container, (run, statuses), verify in zip(
-        spaces, containers, finished, checks, strict=True
-    ):
+    for space, (run, statuses), verify in zip(spaces, finished, checks, strict=True):
         out.lines.append(_run_line(space, run))
         if run.status is not RunStatus.SUCCEEDED:
             raise story.DemoFailed(f"The run of {space.name} failed: {' '.join(run.problems)}")
         [status] = statuses
         if status.state != "delivered" or status.location is None:
             raise story.DemoFailed(f"The report of {space.name} was not delivered: {status.detail}")
-        notice = "; a notice went to its inbox" if status.notified else "; no inbox notice"
-        out.lines.append(f"  delivered into the retailer's pod ({container}){notice}")
+        notice = "a notice went to its inbox" if status.notified else "no inbox notice"
+        out.lines.append(f"  delivered into the retailer's pod; {notice}")
         out.lines.append("  " + verify(check.read_report(client, status.location), people))
         out.urls.append(
             (f"{space.name}: the report", status.location,
              f"readable by the retailer only (a Solid app signed in as {seed.RETAILER.email}); "
              f"its delivery shows on {story.run_page(stack.control_plane, space, run)}")
         )  # fmt: skip
-    first = spaces[0]
-    out.urls[:0] = [
-        (
-            "Space overview",
-            urljoin(stack.control_plane, f"spaces/{first.id}"),
-            f"sign in with the WebID {retailer.webid}, then at CSS as "
-            f"{seed.RETAILER.email} / {seed.PASSWORD}",
-        ),
-        (
-            "An individual's My data",
-            urljoin(stack.control_plane, "my-data"),
-            f"sign in with the WebID {persons[0].webid}, then at CSS as "
-            f"{persons[0].member.email} / {seed.PASSWORD}",
-        ),
-    ]
-    return out
+
+
+def _how_to_sign_in(account: Account) -> str:
+    return (
+        f"sign in with the WebID {account.webid}, then at CSS as "
+        f"{account.member.email} / {seed.PASSWORD}"
+    )
 
 
 def _seed_person(stack: DemoStack, n: int) -> Account:
@@ -187,10 +219,6 @@ def _seed_person(stack: DemoStack, n: int) -> Account:
     client.put(pod + seed.CUSTOMERS_PATH, seed.customer_record(n).encode(), "text/turtle")
     client.put(pod + seed.ORDERS_PATH, seed.orders_csv(n).encode(), "text/csv")
     return account
-
-
-def _number(person: Account) -> int:
-    return int(person.member.label.removeprefix("person"))
 
 
 def _in_parallel(
