@@ -2,14 +2,16 @@
 Ctrl-C: every process it started stops.
 
 Each person signs in the way the demo tells them to (their WebID on our sign-in page, then
-CSS's own screens with the printed e-mail and password). The report lives in the retailer's
-pod, which a browser alone cannot read (CSS wants a DPoP-bound token on every request, which
-only a Solid app sends): the test plays that app, fetching with credentials the retailer makes
-for itself at CSS, and shows the Turtle as text (a browser has no Turtle viewer).
+CSS's own screens with the printed e-mail and password); the run page printed beside the report
+shows its delivery. The report lives in the retailer's pod, which a browser alone cannot read
+(CSS wants a DPoP-bound token on every request, which only a Solid app sends): the test plays
+that app, fetching with credentials the retailer makes for itself at CSS, and shows the Turtle
+as text (a browser has no Turtle viewer).
 """
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -56,6 +58,10 @@ def test_the_printed_urls_show_the_space_my_data_and_the_report_then_ctrl_c_stop
     expect(page.get_by_role("heading", level=1, name="Common customers")).to_be_visible()
     expect(page.locator("#space-status")).to_contain_text("Active")
     screenshot(page, "space-overview")
+    run_page = re.search(r"its delivery shows on (\S+)", output.text)[1]
+    page.goto(run_page)
+    expect(page.locator("#run-deliveries .delivery-delivered")).to_be_visible()
+    screenshot(page, "run-page-delivered")
 
     # My data, as the first person (who accepted both spaces).
     mine = new_context().new_page()
