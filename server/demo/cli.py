@@ -7,6 +7,7 @@ reason. Whatever happens, every process and thread it started is stopped before 
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -65,12 +66,15 @@ def demo(people: int, check_only: bool, port: int, css_port: int, folder: Path) 
     except (StartRefused, CssError) as exc:  # nothing started yet
         raise click.ClickException(str(exc)) from None
     try:
-        outcome = _tell(stack, people)
-        _print(outcome, stack, time.monotonic() - began)
-        if not check_only:
-            click.echo("Press Ctrl-C to stop everything the demo started.")
-            while True:
-                time.sleep(3600)
+        # The terminal is the story's: whatever else writes to stderr (the worker's own
+        # progress bars, a thread's traceback) goes to demo.log beside the product's logs.
+        with (stack.folder / "demo.log").open("a") as log, contextlib.redirect_stderr(log):
+            outcome = _tell(stack, people)
+            _print(outcome, stack, time.monotonic() - began)
+            if not check_only:
+                click.echo("Press Ctrl-C to stop everything the demo started.")
+                while True:
+                    time.sleep(3600)
     except KeyboardInterrupt:
         click.echo("\nStopping...")
     except (CssError, SolidError, DomainError, PushError, ConfigError, story.DemoFailed,

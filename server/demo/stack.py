@@ -26,6 +26,7 @@ from .. import create_app
 from ..attestation import SoftwareAttestationProvider
 from ..datacage.job import JobSettings
 from ..datacage.worker import Identity, Worker
+from ..services import services
 from .seed import PASSWORD, Member
 
 _STOP_SECONDS = 10
@@ -137,6 +138,7 @@ class DemoStack:
             }
         )
         self._server.app = self.app
+        self._exit.callback(services(self.app).close)  # the registry, once the server is down
         thread = threading.Thread(target=self._server.serve_forever, name="control-plane")
         thread.start()
         self._exit.callback(thread.join, _STOP_SECONDS)
