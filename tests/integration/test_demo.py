@@ -90,6 +90,7 @@ def _graph(client: SolidClient, url: str) -> Graph:
     return Graph().parse(data=client.get(url, accept="text/turtle").body, format="turtle")
 
 
+@pytest.mark.timeout(200)  # ~20 s alone; CSS and the pods take longer on a busy machine
 def test_ctrl_c_while_it_sets_up_stops_everything_it_started(tmp_path):
     folder = tmp_path / "demo"
     demo = RunningDemo(folder, 5)
