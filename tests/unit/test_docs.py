@@ -46,6 +46,10 @@ RUN_ELSEWHERE = {
 # Commands quick and self-contained enough for this test to run them (in a fresh data folder).
 RUN_HERE = {"config-reference", "push connectors", "consents expire"}
 
+# Pages other branches write at the same time: a link to one is not an error while it does not
+# exist yet. Once it exists, every check applies to it as to any other page.
+WRITTEN_ELSEWHERE = {"docs/demo.md", "docs/deployment.md"}
+
 ILLUSTRATIVE = "<!-- illustrative -->"
 SHELL_LANGUAGES = {"sh", "shell", "console", "bash"}
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
@@ -151,6 +155,10 @@ def is_external(target: str) -> bool:
     return bool(re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I)) or target.startswith("//")
 
 
+def pending(file: Path) -> bool:
+    return file.is_relative_to(ROOT) and str(file.relative_to(ROOT)) in WRITTEN_ELSEWHERE
+
+
 def resolve(source: Path, target: str) -> tuple[Path, str]:
     file_part, _, anchor = target.partition("#")
     return (source if not file_part else (source.parent / file_part).resolve()), anchor
@@ -166,7 +174,7 @@ def test_every_relative_link_lands_on_a_file_and_a_heading():
             if is_external(target):
                 continue
             file, anchor = resolve(path, target)
-            if not file.exists():
+            if not file.exists() and not pending(file):
                 problems.append(f"{where(path, line)}: link to {target}: no such file")
             elif anchor and file.suffix == ".md" and anchor not in anchors(file):
                 problems.append(
@@ -459,7 +467,7 @@ def fake(words: str, illustrative: bool = False) -> Command:
 
 
 @pytest.mark.parametrize(
-    "words, message",
+    ("words", "message"),
     [
         ("nosuch", "is not a command"),
         ("audit nosuch", "`datacage audit nosuch` is not a command"),
@@ -470,9 +478,12 @@ def fake(words: str, illustrative: bool = False) -> Command:
     ],
 )
 def test_the_checker_refuses_what_does_not_exist(words: str, message: str):
-    with pytest.raises(AssertionError, match=re.escape(message)):
+    def check() -> None:
         _, leaf, parsed = check_command(fake(words))
         check_runnable(fake(words), leaf, parsed)
+
+    with pytest.raises(AssertionError, match=re.escape(message)):
+        check()
 
 
 def test_illustrative_commands_keep_their_option_names_checked():
