@@ -77,10 +77,14 @@ def expire_consents_command() -> None:
     from datetime import UTC, datetime
 
     from .consent.expiry import expire_consents
+    from .errors import Unavailable
     from .services import services
 
     found = services()
-    report = expire_consents(found.consents, found.vault, found.http, lambda: datetime.now(UTC))
+    try:
+        report = expire_consents(found.consents, found.vault, found.http, lambda: datetime.now(UTC))
+    except Unavailable as exc:  # e.g. the embedded store held by a running server
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"{len(report.expired)} consent(s) expired; grants removed from {len(report.cleaned)} "
         f"pod(s); {len(report.left)} left for their owners to remove from My data."
