@@ -114,7 +114,7 @@ def blocks(path: Path) -> Iterator[Block]:
         )
 
 
-def prose_lines(path: Path) -> Iterator[tuple[int, str]]:
+def prose_lines(path: Path, *, keep_code: bool = False) -> Iterator[tuple[int, str]]:
     """Lines outside fenced blocks, with inline code removed (links there are not links)."""
     fence = None
     for number, text in enumerate(path.read_text().splitlines(), 1):
@@ -126,7 +126,7 @@ def prose_lines(path: Path) -> Iterator[tuple[int, str]]:
             if text.strip().startswith(fence):
                 fence = None
             continue
-        yield number, INLINE_CODE.sub("", text)
+        yield number, text if keep_code else INLINE_CODE.sub("", text)
 
 
 def links(path: Path) -> Iterator[tuple[int, str]]:
@@ -150,7 +150,7 @@ def slug(heading: str) -> str:
 def anchors(path: Path) -> set[str]:
     found: set[str] = set()
     seen: dict[str, int] = {}
-    for _, text in prose_lines(path):
+    for _, text in prose_lines(path, keep_code=True):
         heading = HEADING.match(text)
         if not heading:
             continue
@@ -385,17 +385,8 @@ INLINE_COMMAND = re.compile(r"`(datacage [^`]+)`")
 
 def inline_commands() -> Iterator[Command]:
     """`datacage push dataset` in a sentence: its path and option names must exist too."""
-    fence = None
     for path in markdown_files():
-        for number, text in enumerate(path.read_text().splitlines(), 1):
-            opening = FENCE.match(text)
-            if fence is None and opening:
-                fence = opening.group(2)
-                continue
-            if fence is not None:
-                if text.strip().startswith(fence):
-                    fence = None
-                continue
+        for number, text in prose_lines(path, keep_code=True):
             for match in INLINE_COMMAND.finditer(text):
                 words = words_of(match.group(1))[1:]
                 if words[:1] and words[0] in COMMANDS_ELSEWHERE and words[0] not in main.commands:
@@ -540,6 +531,10 @@ def test_illustrative_commands_keep_their_option_names_checked():
     check_command(fake("verify-result R --code sha256:<x y> [--allow-software]", True))
     with pytest.raises(AssertionError, match="--codes is not an option"):
         check_command(fake("verify-result R --codes sha256:... [--allow-software]", True))
+
+
+def test_headings_keep_their_code_in_anchors():
+    assert "datacage-verify" in anchors(DOCS / "attestation.md")
 
 
 def test_anchors_follow_githubs_rule():
