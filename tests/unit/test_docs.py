@@ -34,7 +34,7 @@ README = ROOT / "README.md"
 
 # Command paths a test runs end to end through the CLI, with the file of that test. The check
 # below makes sure the file exists and invokes the command (its last word, quoted).
-RUN_ELSEWHERE = {
+RUN_ELSEWHERE = {  # (or the benchmark, or the demo's test support)
     "audit verify": "tests/unit/test_audit_chain.py",
     "verify": "tests/unit/test_attestation.py",
     "verify-result": "tests/integration/test_result_delivery.py",
@@ -42,7 +42,7 @@ RUN_ELSEWHERE = {
     "sdk run": "tests/integration/test_sdk_local.py",
     "push evidence": "tests/integration/test_push_flow.py",
     "push dataset": "tests/integration/test_push_flow.py",
-    "serve": "bench/control_plane.py",
+    "serve": "bench/control_plane.py",  # a benchmark (`make bench`) serving under gunicorn
     "demo": "tests/support/demo_run.py",  # for tests/integration/test_demo.py (branch issue9-demo)
 }
 # Commands quick and self-contained enough for this test to run them (in a fresh data folder).
@@ -91,27 +91,21 @@ class Block:
 
 def blocks(path: Path) -> Iterator[Block]:
     lines = path.read_text().splitlines()
-    index = 0
+    index, last_prose = 0, ""  # the last non-blank line before a block: maybe its marker
     while index < len(lines):
         opening = FENCE.match(lines[index])
         if not opening:
+            last_prose = lines[index].strip() or last_prose
             index += 1
             continue
-        fence = opening.group(2)
-        before = [text.strip() for text in lines[:index] if text.strip()]
-        start, body = index, []
+        fence, start, body = opening.group(2), index, []
         index += 1
         while index < len(lines) and not lines[index].strip().startswith(fence):
             body.append(lines[index])
             index += 1
         index += 1
-        yield Block(
-            path,
-            start + 1,
-            opening.group(3).lower(),
-            body,
-            bool(before) and before[-1] == ILLUSTRATIVE,
-        )
+        yield Block(path, start + 1, opening.group(3).lower(), body, last_prose == ILLUSTRATIVE)
+        last_prose = ""
 
 
 def prose_lines(path: Path, *, keep_code: bool = False) -> Iterator[tuple[int, str]]:
