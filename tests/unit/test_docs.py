@@ -252,6 +252,11 @@ def words_of(command_line: str) -> list[str]:
     return words[:cut]
 
 
+def not_yet_here(words: list[str]) -> bool:
+    """A command another branch adds (COMMANDS_ELSEWHERE), before it is merged."""
+    return bool(words) and words[0] in COMMANDS_ELSEWHERE and words[0] not in main.commands
+
+
 def documented_commands(program: str) -> Iterator[Command]:
     for path in markdown_files():
         for block in blocks(path):
@@ -259,7 +264,7 @@ def documented_commands(program: str) -> Iterator[Command]:
                 continue
             for line, text in shell_lines(block):
                 words = words_of(text)
-                if words and Path(words[0]).name == program:
+                if words and Path(words[0]).name == program and not not_yet_here(words[1:]):
                     yield Command(path, line, words[1:], block.illustrative)
 
 
@@ -383,9 +388,8 @@ def inline_commands() -> Iterator[Command]:
         for number, text in prose_lines(path, keep_code=True):
             for match in INLINE_COMMAND.finditer(text):
                 words = words_of(match.group(1))[1:]
-                if words[:1] and words[0] in COMMANDS_ELSEWHERE and words[0] not in main.commands:
-                    continue
-                yield Command(path, number, words, illustrative=True)
+                if not not_yet_here(words):
+                    yield Command(path, number, words, illustrative=True)
 
 
 COMMANDS = list(documented_commands("datacage"))
