@@ -66,6 +66,7 @@ FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
 LINK = re.compile(r"!?\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+\"[^\"]*\")?\s*$")
 INLINE_CODE = re.compile(r"(`+).+?\1")
+ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
@@ -249,7 +250,10 @@ def words_of(command_line: str) -> list[str]:
     except ValueError:
         words = command_line.split()
     cut = next((i for i, w in enumerate(words) if w in {"|", ">", ">>", "&&", "||", ";"}), None)
-    return words[:cut]
+    words = words[:cut]
+    while words and ENV_ASSIGNMENT.match(words[0]):  # `DATACAGE_X=1 datacage worker`
+        words = words[1:]
+    return words
 
 
 def not_yet_here(words: list[str]) -> bool:
