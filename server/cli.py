@@ -157,15 +157,25 @@ def worker(
     root = Path(data_dir)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = Path(client_secret_file).read_text().strip()
-    cage = Worker(
-        control_plane,
-        Identity(issuer, client_id, secret),
-        SoftwareAttestationProvider(root / "attestation"),
-        JobSettings(work_root=root / "work", results_dir=root / "results"),
-        pod_ca=pod_ca,
-    )
+    from connectors.solid.errors import SolidError
+
+    from .datacage.control_plane import ControlPlaneError
+
+    try:  # signing in happens here: a refused secret is one line, not a traceback
+        cage = Worker(
+            control_plane,
+            Identity(issuer, client_id, secret),
+            SoftwareAttestationProvider(root / "attestation"),
+            JobSettings(work_root=root / "work", results_dir=root / "results"),
+            pod_ca=pod_ca,
+        )
+    except (ControlPlaneError, SolidError) as exc:
+        raise click.ClickException(str(exc)) from None
     if once:
-        report = cage.run_once()
+        try:
+            report = cage.run_once()
+        except (ControlPlaneError, SolidError) as exc:  # the loop below logs these and retries
+            raise click.ClickException(str(exc)) from None
         click.echo(
             "No run was waiting."
             if report is None
