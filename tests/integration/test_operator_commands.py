@@ -1,6 +1,6 @@
-"""The operator's long-running commands, as docs/operations.md shows them: `datacage worker`
-(signed in at a real CSS as the datacage's WebID, asking a live control plane for work) and
-`datacage admission` (answering nginx's question), each run as its own process."""
+"""The operator's long-running commands, as docs/operations.md shows them, each its own
+process: `datacage worker` (signed in at a real CSS as the datacage's WebID, asking a live
+control plane for work), `datacage admission` (answering nginx's question), `datacage serve`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -105,3 +106,47 @@ def test_the_admission_command_names_a_bad_policy(tmp_path):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "allow_softwar" in done.stderr
+
+
+def test_the_serve_command_answers_its_health_check(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DATACAGE_DATA_DIR": str(tmp_path)}
+    env.pop("DATACAGE_PUBLIC_URL", None)
+    served = subprocess.Popen(
+        [str(DATACAGE), "serve", "--production", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert "Datacage control plane on" in served.stdout.readline()
+        answer = _get_when_up(f"http://127.0.0.1:{port}/healthz")
+        assert answer.status_code == 200
+    finally:
+        served.send_signal(signal.SIGINT)
+        served.wait(timeout=20)
+        served.stdout.close()
+
+
+def test_serve_refuses_two_processes_on_the_embedded_registry(tmp_path):
+    done = subprocess.run(
+        [str(DATACAGE), "serve", "--production", "--workers", "2", "--port", str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DATACAGE_DATA_DIR": str(tmp_path)},
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "one process only" in done.stderr
+
+
+def _get_when_up(url: str) -> requests.Response:
+    """gunicorn prints before it binds: retry briefly on a refused connection."""
+    for _ in range(100):
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return requests.get(url, timeout=5)

@@ -34,7 +34,7 @@ README = ROOT / "README.md"
 
 # Command paths a test runs end to end through the CLI, with the file of that test. The check
 # below makes sure the file exists and invokes the command (its last word, quoted).
-RUN_ELSEWHERE = {  # (or the benchmark, or the demo's test support)
+RUN_ELSEWHERE = {
     "audit verify": "tests/unit/test_audit_chain.py",
     "verify": "tests/unit/test_attestation.py",
     "verify-result": "tests/integration/test_result_delivery.py",
@@ -42,7 +42,7 @@ RUN_ELSEWHERE = {  # (or the benchmark, or the demo's test support)
     "sdk run": "tests/integration/test_sdk_local.py",
     "push evidence": "tests/integration/test_push_flow.py",
     "push dataset": "tests/integration/test_push_flow.py",
-    "serve": "bench/control_plane.py",  # a benchmark (`make bench`) serving under gunicorn
+    "serve": "tests/integration/test_operator_commands.py",
     "worker": "tests/integration/test_operator_commands.py",
     "admission": "tests/integration/test_operator_commands.py",
     "demo": "tests/support/demo_run.py",  # for tests/integration/test_demo.py (branch issue9-demo)
