@@ -17,8 +17,8 @@ WORKDIR /opt/css
 EXPOSE 3000
 # CSS's base URL is its public (nginx) URL, so the probe names it as nginx would. Not a
 # CSS_* variable: CSS turns every one of those into an option and exits on unknown ones.
-ENV POD_PUBLIC_HOST=localhost:3000
+ENV POD_PUBLIC_HOST=localhost:3000 POD_PUBLIC_PROTO=http
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "require('http').get({host: '127.0.0.1', port: 3000, path: '/.well-known/openid-configuration', headers: {host: process.env.POD_PUBLIC_HOST, 'x-forwarded-proto': 'https'}}, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
+  CMD ["node", "-e", "require('http').get({host: '127.0.0.1', port: 3000, path: '/.well-known/openid-configuration', headers: {host: process.env.POD_PUBLIC_HOST, 'x-forwarded-proto': process.env.POD_PUBLIC_PROTO}}, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 ENTRYPOINT ["node", "node_modules/@solid/community-server/bin/server.js"]
 CMD ["-c", "@css:config/file.json", "-f", "/data", "-p", "3000", "-b", "http://localhost:3000/"]

@@ -18,8 +18,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import threading
+import time
 import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -539,6 +541,124 @@ def test_make_certs_keeps_its_ca_and_names_every_host(tmp_path):
     for secret in ("ca.key", "server.key"):
         assert (tmp_path / secret).stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "trust.pem").read_text().endswith(ca.decode())
+
+
+def _image_health_command(name: str) -> list[str]:
+    return _command(_instructions(_dockerfile(name), "HEALTHCHECK")[-1].split("CMD", 1)[1])
+
+
+@pytest.mark.css
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start CSS as the image's uid 1000")
+def test_the_css_health_check_against_css_started_as_compose_starts_it(compose, tmp_path):
+    """CSS with the compose file's arguments, as uid 1000 on a read-only root (bubblewrap
+    stands in for the container): it starts, writes only its data folder, and the image's
+    own health check command, with the compose file's environment, says healthy."""
+    service = compose["services"]["css"]
+    argv = list(service["command"])
+    port = free_loopback_port()
+    assert argv[argv.index("-p") + 1] == "3000"
+    argv[argv.index("-p") + 1] = str(port)
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, 1000, 1000)
+    inside = "/tmp/data"  # noqa: S108 - under the sandbox's own tmpfs, not the host's /tmp
+    argv[argv.index("-f") + 1] = inside
+    loopback = ROOT / "connectors" / "solid" / "css" / "loopback.cjs"  # this machine's rule
+    server = ROOT / "node_modules" / "@solid" / "community-server" / "bin" / "server.js"
+    sandbox = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # Docker mounts a `tmpfs:` world-writable and sticky, as here.
+    sandbox += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(data), inside]  # noqa: S108
+    sandbox += ["--die-with-parent", "--"]
+    sandbox += ["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups"]
+    css = subprocess.Popen(
+        [*sandbox, "env", "-i", "PATH=/usr/bin:/bin", "node", "-r", str(loopback), str(server),
+         *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    check = _image_health_command("css")
+    assert check[:2] == ["node", "-e"]
+    probe = [*check[:2], check[2].replace("port: 3000", f"port: {port}")]
+    environment = {"PATH": "/usr/bin:/bin", **service["environment"]}
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(probe, env=environment, check=False).returncode != 0:
+            assert css.poll() is None, css.stdout.read().decode() if css.stdout else ""
+            assert time.monotonic() < deadline, "CSS did not become healthy in 60 s"
+            time.sleep(0.5)
+        wrong = {**environment, "POD_PUBLIC_PROTO": "http"}  # not as nginx asks: not healthy
+        assert subprocess.run(probe, env=wrong, check=False).returncode == 1
+        assert (data / ".internal").is_dir()
+    finally:
+        os.killpg(css.pid, signal.SIGTERM)
+        css.wait(timeout=10)
+
+
+def _image_env(name: str) -> dict[str, str]:
+    """The final stage's ENV instructions (KEY=VALUE form), PATH left out."""
+    found = {}
+    for instruction in _instructions(_final_stage(_dockerfile(name)), "ENV"):
+        for word in shlex.split(instruction):
+            key, _, value = word.partition("=")
+            found[key] = value
+    found.pop("PATH", None)
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the server as the image's uid")
+def test_the_control_plane_serves_as_its_image_runs_it(compose, tmp_path):
+    """`datacage serve --production` as the image's uid 10001 on a read-only root with only its
+    data folder writable (bubblewrap stands in for the container), with the image's and the
+    compose file's environment: it starts, keeps its session key in the data folder (0600),
+    and the image's own health check command says healthy."""
+    command = _command(_instructions(_dockerfile("control-plane"), "CMD")[-1])
+    port = free_loopback_port()
+    command[command.index("--host") + 1] = "127.0.0.1"  # only loopback on this machine
+    command[command.index("--port") + 1] = str(port)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    os.chown(data, 10001, 10001)
+    inside = "/tmp/data"  # noqa: S108 - under the sandbox's own tmpfs, not the host's /tmp
+    environment = {
+        "PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin",
+        **_image_env("control-plane"),
+        **compose["services"]["control-plane"]["environment"],
+        "DATACAGE_DATA_DIR": inside,
+    }
+    # The interpreter may live under /root (pyenv): a tmpfs over /root keeps only it visible.
+    python = Path(os.path.realpath(ROOT / ".venv" / "bin" / "python"))
+    sandbox = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    if str(python).startswith("/root/"):
+        home = Path("/root", python.relative_to("/root").parts[0])
+        sandbox += ["--tmpfs", "/root", "--ro-bind", str(home), str(home)]
+    # Docker mounts a `tmpfs:` world-writable and sticky, as here.
+    sandbox += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(data), inside]  # noqa: S108
+    sandbox += ["--die-with-parent", "--"]
+    sandbox += ["setpriv", "--reuid", "10001", "--regid", "10001", "--clear-groups", "env", "-i"]
+    sandbox += [f"{key}={value}" for key, value in environment.items()]
+    server = subprocess.Popen(
+        [*sandbox, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    check = _image_health_command("control-plane")
+    assert check[1:3] == ["/usr/local/bin/datacage-healthcheck", "http"]
+    probe = [str(ROOT / ".venv" / "bin" / "python"), str(DOCKER / "healthcheck.py"), "http"]
+    probe.append(check[3].replace(":5000/", f":{port}/"))
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            assert time.monotonic() < deadline, "the control plane did not answer in 60 s"
+            time.sleep(0.3)
+        key = data / "secret_key"
+        assert key.stat().st_uid == 10001
+        assert key.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
 
 
 # --- Building the images, where a daemon exists ----------------------------------------------
