@@ -446,9 +446,7 @@ def test_the_gateway_admits_only_an_attested_datacage_to_pod_data(compose, certs
                         (policy.parent / "cage.pub").write_text(provider.public_key_pem())
                         admitted = http.get(base, verify=ca, cert=cert_files)
                     assert admitted.status_code != 495, admitted.text
-                log = (prefix / "access.log").read_text().splitlines()
-                pod_reads = [line for line in log if '"GET / HTTP' in line]
-                assert len(pod_reads) == 3
+                pod_reads = _logged(prefix / "access.log", '"GET / HTTP', 3)
                 assert [f"127.0.0.1:{css_port}" in line for line in pod_reads] == [
                     False,
                     False,
@@ -456,6 +454,16 @@ def test_the_gateway_admits_only_an_attested_datacage_to_pod_data(compose, certs
                 ]
         finally:
             nginx.stop()
+
+
+def _logged(log: Path, needle: str, count: int) -> list[str]:
+    """The access log's lines with `needle`, waiting briefly: nginx logs after the reply."""
+    for _ in range(100):
+        lines = [line for line in log.read_text().splitlines() if needle in line]
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.02)
+    raise AssertionError(f"{log} has {len(lines)} of {count} lines with {needle!r}")
 
 
 # --- Health checks ---------------------------------------------------------------------------
@@ -659,6 +667,54 @@ def test_the_control_plane_serves_as_its_image_runs_it(compose, tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=15)
+
+
+_SANDBOX_PROBE = """
+import sys
+from pathlib import Path
+from server.datacage.sandbox import run_algorithm
+from tests.integration.test_sandbox import FAST, PEOPLE, make_bundle, stage_inputs
+root = Path(sys.argv[2])
+bundle = make_bundle(root / "src", sys.argv[1])
+inputs = stage_inputs(root / "in", PEOPLE)
+ran = run_algorithm(bundle.files, bundle.digest, inputs, root / "out", {}, limits=FAST,
+                    work_dir=root / "work")
+print(ran.outcome.name)
+"""
+_RESULT = (
+    "def run(ctx):\n    return '@prefix ex: <https://example.org/t#> .\\n[] a ex:Report .\\n'\n"
+)
+_SLEEPER = "import time\ndef run(ctx):\n    time.sleep(30)\n"
+
+
+def _sandbox_with(caps: set[str], body: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """One real run through `run_algorithm` as root with only `caps`, as in the container."""
+    bounding = ",".join(["-all", *sorted(f"+{cap.lower()}" for cap in caps)])
+    python = str(ROOT / ".venv" / "bin" / "python")
+    return subprocess.run(
+        ["setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--no-new-privs",
+         python, "-c", _SANDBOX_PROBE, body, str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as the datacage's container runs")
+def test_the_sandbox_needs_exactly_the_capabilities_the_compose_file_grants(compose, tmp_path):
+    granted = set(compose["services"]["datacage"]["cap_add"])
+    ran = _sandbox_with(granted, _RESULT, tmp_path / "all")
+    assert ran.stdout.strip() == "SUCCEEDED", ran.stderr
+    for cap in sorted(granted - {"KILL"}):
+        ran = _sandbox_with(granted - {cap}, _RESULT, tmp_path / cap)
+        assert ran.stdout.strip() == "REFUSED", f"without {cap}: {ran.stdout} {ran.stderr[-500:]}"
+    # KILL: a run that outlives its wall clock belongs to another uid, and must be killed.
+    assert _sandbox_with(granted, _SLEEPER, tmp_path / "sleep").stdout.strip() == "TIMED_OUT"
+    ran = _sandbox_with(granted - {"KILL"}, _SLEEPER, tmp_path / "sleep-without-kill")
+    assert ran.stdout.strip() != "TIMED_OUT"
+    assert "PermissionError" in ran.stderr
 
 
 # --- Building the images, where a daemon exists ----------------------------------------------
