@@ -23,10 +23,12 @@ RUN groupadd --system --gid 10001 datacage \
  && useradd --system --uid 10001 --gid datacage --home-dir /var/lib/datacage \
       --shell /usr/sbin/nologin datacage \
  && install -d -o datacage -g datacage -m 0700 /var/lib/datacage \
- && install -d -o datacage -g datacage -m 0755 /etc/datacage/certs
+ && install -d -o datacage -g datacage -m 0755 /etc/datacage/certs \
+ && install -d -o datacage -g datacage -m 0700 /var/lib/datacage-identity
 COPY --from=build /opt/datacage /opt/datacage
 COPY docker/healthcheck.py /usr/local/bin/datacage-healthcheck
 COPY docker/make_certs.py /opt/datacage/share/make_certs.py
+COPY docker/bootstrap_identity.py /opt/datacage/share/bootstrap_identity.py
 ENV PATH=/opt/datacage/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -54,13 +54,15 @@ APPROVED_BUNDLE = "sha256:" + "ab" * 32
 
 # --- Reading the compose file as compose would --------------------------------------------------
 
-_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+_VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?::-([^}]*))?\}")
 
 
 def interpolate(value: object, environ: dict[str, str]) -> object:
-    """Compose's `${NAME}` / `${NAME:-default}` substitution, on every string of the file."""
+    """Compose's `${NAME}` / `${NAME:-default}` substitution (`$$` is a `$`), on every string."""
     if isinstance(value, str):
-        return _VARIABLE.sub(lambda m: environ.get(m[1]) or (m[2] or ""), value)
+        return _VARIABLE.sub(
+            lambda m: "$" if m[0] == "$$" else environ.get(m[1]) or (m[2] or ""), value
+        )
     if isinstance(value, list):
         return [interpolate(v, environ) for v in value]
     if isinstance(value, dict):
@@ -94,7 +96,8 @@ def _instructions(text: str, name: str) -> list[str]:
 
 def test_the_compose_file_brings_up_the_whole_product(compose):
     assert set(compose["services"]) == {
-        "certs", "css", "control-plane", "admission", "entrance", "gateway", "datacage",
+        "certs", "identity", "css", "control-plane", "admission", "entrance", "gateway",
+        "datacage",
     }  # fmt: skip
     services = compose["services"]
     assert _volumes(services["css"])["/data"] == "pods"
@@ -102,7 +105,10 @@ def test_the_compose_file_brings_up_the_whole_product(compose):
     assert _volumes(services["datacage"])["/var/lib/datacage-worker"] == "datacage"
     for name in ("entrance", "gateway"):
         assert _volumes(services[name])["/etc/nginx/certs"] == "certs"
-    assert set(compose["volumes"]) == {"certs", "pods", "control-plane", "datacage"}
+    assert _volumes(services["identity"])["/var/lib/datacage-identity"] == "cage-identity"
+    assert _volumes(services["datacage"])["/run/datacage-identity"] == "cage-identity"
+    kept = {"certs", "cage-identity", "pods", "control-plane", "datacage"}
+    assert set(compose["volumes"]) == kept
     for service in services.values():
         for source in _volumes(service).values():
             if source.startswith("."):
@@ -113,7 +119,7 @@ def test_only_the_datacage_runs_as_root_and_with_exactly_the_capabilities_its_sa
     compose,
 ):
     services = compose["services"]
-    for name in ("certs", "css", "control-plane", "admission"):
+    for name in ("certs", "identity", "css", "control-plane", "admission"):
         assert services[name]["user"].split(":")[0] not in ("0", "root"), name
         assert services[name]["cap_drop"] == ["ALL"], name
     cage = services["datacage"]
@@ -145,7 +151,7 @@ def test_the_datacage_reaches_only_the_gateway(compose):
 
 def test_every_long_running_service_has_a_health_check(compose):
     for name, service in compose["services"].items():
-        if name == "certs":
+        if name in ("certs", "identity"):
             assert service["restart"] == "no"  # a one-shot
             continue
         image_check = name in DOCKERFILES and _instructions(_dockerfile(name), "HEALTHCHECK")
@@ -167,18 +173,16 @@ def test_the_urls_agree_with_each_other(compose):
 
 
 def test_secrets_come_from_files_never_from_the_compose_file_or_the_images(compose):
-    cage = compose["services"]["datacage"]
-    assert cage["secrets"] == ["cage_client_secret"]
-    assert cage["environment"]["DATACAGE_CLIENT_SECRET_FILE"] == "/run/secrets/cage_client_secret"
-    source = DOCKER / compose["secrets"]["cage_client_secret"]["file"]
-    assert source.parent == DOCKER / "secrets"
-    ignored = subprocess.run(
-        ["git", "check-ignore", "-q", str(source)], cwd=ROOT, check=False
-    ).returncode
-    assert ignored == 0, "the secret's file must be ignored by git"
-    for service in compose["services"].values():
+    services = compose["services"]
+    cage = services["datacage"]
+    secret_file = cage["environment"]["DATACAGE_CLIENT_SECRET_FILE"]
+    assert secret_file == "/run/datacage-identity/client_secret"
+    assert _volumes(cage)["/run/datacage-identity"] == "cage-identity"
+    assert "cage-identity:/run/datacage-identity:ro" in cage["volumes"]
+    for service in services.values():
         for key in service.get("environment", {}):
             assert "SECRET" not in key or key.endswith("_FILE"), key
+        assert "secrets" not in service or service["secrets"] == []
     for path in DOCKERFILES.values():
         assert not re.search(r"^(ENV|ARG)\s+\S*SECRET", path.read_text(), flags=re.MULTILINE)
 
@@ -249,8 +253,14 @@ def test_every_variable_the_compose_file_gives_the_worker_is_one_it_reads(compos
     from server.cli import worker
 
     read = {param.envvar for param in worker.params if param.envvar}
-    given = set(compose["services"]["datacage"]["environment"])
-    assert given == read, given ^ read
+    cage = compose["services"]["datacage"]
+    given = set(cage["environment"])
+    # The client id comes from the identity volume, set by the command's shell.
+    assert cage["command"][:2] == ["sh", "-c"]
+    assert cage["command"][2] == (
+        'DATACAGE_CLIENT_ID="$(cat /run/datacage-identity/client_id)" exec datacage worker'
+    )
+    assert given | {"DATACAGE_CLIENT_ID"} == read, given ^ read
 
 
 def test_the_compose_commands_are_our_cli_s(compose):
@@ -258,11 +268,15 @@ def test_the_compose_commands_are_our_cli_s(compose):
     assert admission[:2] == ["datacage", "admission"]
     options = _datacage_help("admission")
     assert all(word in options for word in admission[2:] if word.startswith("--"))
-    certs = compose["services"]["certs"]["command"]
-    assert certs[1] == "/opt/datacage/share/make_certs.py"
-    assert "COPY docker/make_certs.py /opt/datacage/share/make_certs.py" in _dockerfile(
-        "control-plane"
-    )
+    image = _dockerfile("control-plane")
+    for service, script in (("certs", "make_certs.py"), ("identity", "bootstrap_identity.py")):
+        command = compose["services"][service]["command"]
+        assert command[:2] == ["python", f"/opt/datacage/share/{script}"]
+        assert f"COPY docker/{script} /opt/datacage/share/{script}" in image
+    identity = compose["services"]["identity"]["command"]
+    assert identity[2] == compose["services"]["datacage"]["environment"]["DATACAGE_ISSUER"]
+    webid = compose["services"]["control-plane"]["environment"]["DATACAGE_DATACAGE_WEBID"]
+    assert webid == f"{identity[2]}{identity[3]}/profile/card#me"
 
 
 def test_a_non_editable_install_carries_every_file_of_our_packages():
@@ -337,14 +351,18 @@ def _values(compose: dict, service: str, **overrides: str) -> dict[str, str]:
 
 
 @functools.cache
-def _make_certs() -> Callable[..., bool]:
-    """docker/make_certs.py is a script copied into the image, not a module of ours."""
-    spec = importlib.util.spec_from_file_location("docker_make_certs", DOCKER / "make_certs.py")
+def _script(name: str) -> object:
+    """A script of docker/, copied into the image: not a module of ours, so loaded by path."""
+    spec = importlib.util.spec_from_file_location(f"docker_{name}", DOCKER / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.make_certs
+    return module
+
+
+def _make_certs() -> Callable[..., bool]:
+    return _script("make_certs").make_certs  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -715,6 +733,43 @@ def test_the_sandbox_needs_exactly_the_capabilities_the_compose_file_grants(comp
     ran = _sandbox_with(granted - {"KILL"}, _SLEEPER, tmp_path / "sleep-without-kill")
     assert ran.stdout.strip() != "TIMED_OUT"
     assert "PermissionError" in ran.stderr
+
+
+@pytest.mark.css
+def test_the_identity_bootstrap_makes_working_client_credentials_once(css, tmp_path):
+    from connectors.solid import SolidSession
+
+    bootstrap = _script("bootstrap_identity").bootstrap  # type: ignore[attr-defined]
+    pod = f"cage-{os.urandom(4).hex()}"
+    out = tmp_path / "identity"
+    assert bootstrap(css.base_url, pod, out, within=30) is True
+    for name in ("client_id", "client_secret", "webid", "account.json"):
+        assert (out / name).stat().st_mode & 0o777 == 0o600, name
+    webid = (out / "webid").read_text().strip()
+    assert webid == f"{css.base_url}{pod}/profile/card#me"
+    session = SolidSession.from_client_credentials(
+        css.issuer, (out / "client_id").read_text(), (out / "client_secret").read_text()
+    )
+    assert session.webid == webid
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert bootstrap(css.base_url, pod, out, within=30) is False  # a restart keeps it
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_the_identity_bootstrap_says_when_the_pod_server_never_answers(tmp_path):
+    script = DOCKER / "bootstrap_identity.py"
+    url = f"http://127.0.0.1:{free_loopback_port()}/"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c",
+         "import runpy, sys; mod = runpy.run_path(sys.argv[1]); "
+         "mod['bootstrap'](sys.argv[2], 'cage', __import__('pathlib').Path(sys.argv[3]), within=1)",
+         str(script), url, str(tmp_path / "out")],
+        capture_output=True, text=True, check=False, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"The pod server at {url} did not answer within 1 s." in result.stderr
+    assert not (tmp_path / "out" / "client_id").exists()
 
 
 # --- Building the images, where a daemon exists ----------------------------------------------
