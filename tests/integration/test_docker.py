@@ -70,9 +70,27 @@ def interpolate(value: object, environ: dict[str, str]) -> object:
     return value
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Refuses a key given twice in one mapping, as compose's own YAML parser does."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys = [key.value for key, _ in node.value]
+    twice = {key for key in keys if keys.count(key) > 1}
+    if twice:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"keys given twice: {twice}", node.start_mark
+        )
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return interpolate(yaml.safe_load((DOCKER / "compose.yaml").read_text()), {})
+    text = (DOCKER / "compose.yaml").read_text()
+    return interpolate(yaml.load(text, Loader=_StrictLoader), {})  # noqa: S506 - a safe loader
 
 
 def _volumes(service: dict) -> dict[str, str]:
