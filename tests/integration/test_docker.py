@@ -724,12 +724,17 @@ _SLEEPER = "import time\ndef run(ctx):\n    time.sleep(30)\n"
 
 
 def _sandbox_with(caps: set[str], body: str, folder: Path) -> subprocess.CompletedProcess[str]:
-    """One real run through `run_algorithm` as root with only `caps`, as in the container."""
+    """One real run through `run_algorithm` as root with only `caps`, on a read-only root with
+    a writable work folder and an unmasked /proc, as in the container (bubblewrap stands in)."""
+    folder.mkdir(parents=True)
     bounding = ",".join(["-all", *sorted(f"+{cap.lower()}" for cap in caps)])
     python = str(ROOT / ".venv" / "bin" / "python")
+    container = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc"]
+    container += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(folder), str(folder)]  # noqa: S108
+    container += ["--die-with-parent", "--"]
     return subprocess.run(
-        ["setpriv", "--bounding-set", bounding, "--inh-caps", "-all", "--no-new-privs",
-         python, "-c", _SANDBOX_PROBE, body, str(folder)],
+        [*container, "setpriv", "--bounding-set", bounding, "--inh-caps", "-all",
+         "--no-new-privs", python, "-c", _SANDBOX_PROBE, body, str(folder)],
         cwd=ROOT,
         capture_output=True,
         text=True,
