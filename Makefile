@@ -31,6 +31,7 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m pip check
 	touch $@
+	$(PY) bench/delivery.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 #: Below this, starting workers costs more than it saves.
 MIN_PARALLEL = 2000
 _CHUNKS_PER_WORKER = 8
+#: At most this many workers: their chunk numbers must fit the task pipe's buffer at once.
+MAX_WORKERS = 64
 _TASK = struct.Struct("<I")
 _HEADER = struct.Struct("<II")  # chunk number, bytes that follow
 
@@ -35,6 +37,7 @@ def parallel_map(
     """``work(items)`` computed in chunks by ``workers`` processes; results are ``size`` bytes."""
     if workers <= 1 or len(items) < MIN_PARALLEL:
         return work(items)
+    workers = min(workers, MAX_WORKERS)
     step = -(-len(items) // (workers * _CHUNKS_PER_WORKER))
     chunks = [items[i : i + step] for i in range(0, len(items), step)]
     tasks_r, tasks_w = os.pipe()

@@ -54,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from .web import api, consent, datacage_api, home, identity, my_data, runs, signin, spaces
+    from .web import audit as audit_pages
 
     for blueprint in (
         home.bp,
@@ -65,11 +66,15 @@ def _register_blueprints(app: Flask) -> None:
         runs.bp,
         api.bp,
         datacage_api.bp,
+        audit_pages.bp,
     ):
         app.register_blueprint(blueprint)
     from .web import push_api  # organisations' pushed datasets (docs/push.md)
 
     app.register_blueprint(push_api.bp)
+    from .web.results import bp as results_bp  # where consumers want results (issue 6)
+
+    app.register_blueprint(results_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

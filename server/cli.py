@@ -186,3 +186,5 @@ def _register_attestation_commands() -> None:
 _register_attestation_commands()
 main.add_command(importlib.import_module("server.push.cli").push)  # `datacage push`, docs/push.md
 main.add_command(sdk_commands)  # `datacage sdk build|run`: the code provider's local tools
+main.add_command(importlib.import_module("server.provenance.cli").verify_result_command)  # issue 6
+main.add_command(importlib.import_module("server.audit.cli").audit)  # `datacage audit verify`

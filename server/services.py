@@ -20,8 +20,10 @@ from connectors.solid.oidc import IssuerMetadata, JwksCache, fetch_issuer_metada
 from connectors.solid.oidc.access_token import AccessTokenVerifier
 
 from .algorithms import BundleStore
+from .audit import AuditTrail
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
+from .delivery import DestinationStore
 from .registry import Registry, open_registry
 from .runs.actions import Runs
 from .runs.store import RunStore
@@ -74,20 +76,25 @@ class Services:
         self.issuers = IssuerCache(self.http)
         trusted = config["TRUSTED_ISSUERS"].split()
         self.access_tokens = AccessTokenVerifier(self.http, trusted_issuers=trusted or None)
+        self.audit = AuditTrail(self.registry, config["PUBLIC_URL"])
         self.spaces = Spaces(
             self.registry,
             self.bundles,
             self.http,
             config["PUBLIC_URL"],
             max_bundle_bytes=int(config["MAX_BUNDLE_MIB"]) * 2**20,
+            audit=self.audit,
         )
 
-        self.consents = ConsentStore(self.registry, config["PUBLIC_URL"])
+        self.consents = ConsentStore(self.registry, config["PUBLIC_URL"], audit=self.audit)
+        self.destinations = DestinationStore(self.registry)  # result delivery (issue 6)
         self.runs = Runs(
             RunStore(self.registry, config["PUBLIC_URL"]),
             self.spaces,
             self.consents,
             datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
+            destinations=self.destinations,
+            audit=self.audit,
         )
         self.pod_sessions = PodSessions(self.data_dir)
         self.vault = TokenVault(self.data_dir)

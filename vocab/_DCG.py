@@ -141,3 +141,20 @@ class DCG(DefinedNamespace):
     enclaveKeyDigest: URIRef  # SHA-256 of the enclave public key.
     evidenceDocument: URIRef  # The evidence as published.
     enclavePublicKey: URIRef  # The enclave's public key (PEM) evidence vouches for.
+
+    # --- Result delivery and signed provenance (issue 6, part A) ---
+    # http://www.w3.org/2002/07/owl#Class
+    ResultDestination: URIRef  # A consumer's designated container for one space's results.
+    # http://www.w3.org/2002/07/owl#ObjectProperty
+    grantedMode: URIRef  # A mode the datacage holds on a destination.
+    # http://www.w3.org/2002/07/owl#DatatypeProperty
+    signature: URIRef  # Detached ES256 JWS over the canonical result graph.
+    deliveryState: URIRef  # delivered, retrying, failed, destroyed or no-destination.
+    deliveryAttempts: URIRef  # Times the datacage tried to write a result.
+    notified: URIRef  # The consumer's inbox took the notification.
+
+    # The audit trail's chain per space, and usage receipts in pods (issue 6, part B)
+    AuditLog: URIRef  # The head of one space's audit chain.
+    auditAction: URIRef  # What happened, as a short code.
+    usageRecords: URIRef  # Pod container the datacage may append usage records to.
+    resultsSentTo: URIRef  # A consumer who received a run's results.

@@ -53,6 +53,10 @@ class EnclaveKey:
     def public_key_sha256(self) -> str:
         return public_key_sha256(self.public_key)
 
+    def sign_es256(self, data: bytes) -> bytes:
+        """An ECDSA P-256 SHA-256 signature of `data`, DER (results' JWS, RFC 7518 3.4)."""
+        return self.__private.sign(data, ec.ECDSA(hashes.SHA256()))
+
     def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
         """Sign a certificate for this key with this key (self-signed, RA-TLS style)."""
         return builder.public_key(self.public_key).sign(self.__private, hashes.SHA256())

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from connectors.solid import AccessMode, SolidClient
 from connectors.solid import errors as solid_errors
 
+from ..audit.events import individual
 from ..errors import PodRefused, WrongState
 from ..spaces.model import Space
 from .model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
@@ -32,6 +33,11 @@ RECEIPTS_CONTAINER = "consent-receipts/"
 
 def receipt_url(storage: str, consent: Consent) -> str:
     return f"{storage}{RECEIPTS_CONTAINER}{quote(consent.space_id)}-{consent.number}.ttl"
+
+
+def usage_records_url(storage: str, consent: Consent) -> str:
+    """The container, next to the receipt, where the datacage appends a record of each use."""
+    return f"{storage}{RECEIPTS_CONTAINER}{quote(consent.space_id)}-{consent.number}-usage/"
 
 
 def give_consent(
@@ -63,16 +69,28 @@ def give_consent(
             granted.append(resource)
             consent.access_system = control.system
         consent.receipt_url = receipt_url(storage, consent)
-        consent.state, consent.given_at = ConsentState.GIVEN, clock()
         person.ensure_container(storage + RECEIPTS_CONTAINER)
+        _grant_usage_records(person, consent, grantee, usage_records_url(storage, consent))
+        consent.state, consent.given_at = ConsentState.GIVEN, clock()
         person.put_graph(consent.receipt_url, receipt_graph(consent), if_none_match="*")
         receipt_written = True
         store.change(space.iri, subject, lambda h: _commit(h, consent))
     except Exception as exc:
         left = _roll_back(store, person, consent, granted, receipt_written, clock)
         raise PodRefused(_failure_message(exc, left)) from exc
+    store.audit.record(
+        space.iri, "consent-given", individual(consent.iri), "Consent given.", consent.iri
+    )
     log.info("consent given", extra={"space": space.iri, "consent": consent.iri})
     return consent
+
+
+def _grant_usage_records(person: SolidClient, consent: Consent, grantee: str, url: str) -> None:
+    """Append, and nothing else, on a container of its own: the datacage can add a record of
+    each use (an N3 Patch that only inserts) but can neither read, change nor delete one."""
+    person.ensure_container(url)
+    consent.usage_records = url  # from here on, a roll-back takes the grant back
+    person.access_control(url).grant(grantee, [AccessMode.APPEND], include_members=True)
 
 
 def _reserve(
@@ -152,6 +170,11 @@ def _roll_back(
             left.append(f"the receipt at {consent.receipt_url}")
     consent.resources = tuple(granted)
     left += revoke_grants(person, consent)
+    if consent.usage_records and not left:
+        try:
+            person.delete(consent.usage_records)  # still empty: no run used this consent
+        except solid_errors.SolidError:
+            log.warning("empty usage container left", extra={"url": consent.usage_records})
 
     def forget(history: ConsentHistory) -> None:
         stored = history.get(consent.number)

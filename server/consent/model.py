@@ -69,6 +69,9 @@ class Consent:
     withdrawn_at: datetime | None = None
     withdrawal_reason: str | None = None
     grant_removed_at: datetime | None = None
+    # Where the datacage may append a record of each run's use, next to the receipt (Append
+    # only, granted with the Read); None for consents given before usage records existed.
+    usage_records: str | None = None
 
     @property
     def key(self) -> str:

@@ -98,6 +98,8 @@ def add_consent(graph: Graph, consent: Consent) -> None:
         add((c, DCG.withdrawalReason, Literal(consent.withdrawal_reason)))
     if consent.grant_removed_at:
         add((c, DCG.grantRemovedAt, _time(consent.grant_removed_at)))
+    if consent.usage_records:
+        add((c, DCG.usageRecords, URIRef(consent.usage_records)))
     _add_agreement(graph, consent)
 
 
@@ -187,6 +189,7 @@ def consent_from_graph(graph: Graph, node: URIRef) -> Consent:
     space = str(one(DCG.space))
     receipt = graph.value(node, DCG.receipt)
     reason = graph.value(node, DCG.withdrawalReason)
+    usage_records = graph.value(node, DCG.usageRecords)
     return Consent(
         iri=str(node),
         number=int(one(DCTERMS.identifier)),
@@ -212,6 +215,7 @@ def consent_from_graph(graph: Graph, node: URIRef) -> Consent:
         withdrawn_at=maybe_time(DCG.withdrawnAt),
         withdrawal_reason=str(reason) if reason is not None else None,
         grant_removed_at=maybe_time(DCG.grantRemovedAt),
+        usage_records=str(usage_records) if usage_records is not None else None,
     )
 
 

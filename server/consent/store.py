@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from rdflib import URIRef
 
+from ..audit.trail import AuditTrail, NoAudit
 from ..errors import EditConflict, NotFound, Unavailable
 from ..registry import Registry, RegistryConflict, guard
 from .model import Consent, ConsentHistory, ConsentState
@@ -52,9 +53,12 @@ SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:space ?space ; dcg:agent ?who . } }
 class ConsentStore:
     """Consent histories in the registry; safe to share between threads."""
 
-    def __init__(self, registry: Callable[[], Registry], public_url: str):
+    def __init__(
+        self, registry: Callable[[], Registry], public_url: str, audit: AuditTrail | None = None
+    ):
         self._registry = registry
         self.public_url = public_url
+        self.audit: AuditTrail | NoAudit = audit or NoAudit()  # consents, withdrawals
 
     def history(self, space_iri: str, subject: str) -> ConsentHistory:
         """This person's consents to this space (an empty history if they never consented)."""

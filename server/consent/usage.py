@@ -15,7 +15,7 @@ from rdflib import Graph, Literal, URIRef
 
 from vocab import DCG, DCTERMS, PROV, RDF, XSD, bind_prefixes
 
-from ..registry import Registry
+from ..registry import Registry, RegistryConflict
 from .model import Consent
 
 
@@ -33,6 +33,7 @@ class Usage:
     algorithm_digest: str
     at: datetime
     reads: tuple[Read, ...]
+    results_sent_to: tuple[str, ...] = ()  # consumers who received the run's results
 
 
 _USES_OF = """
@@ -73,6 +74,31 @@ def record_use(
     return name
 
 
+_USAGE_OF_RUN = "SELECT ?g WHERE { GRAPH ?g { ?g a dcg:UsageRecord ; prov:wasGeneratedBy ?run } }"
+_SENT = "SELECT ?g ?to WHERE { GRAPH ?g { ?g a dcg:UsageRecord ; dcg:resultsSentTo ?to } }"
+
+
+def record_results_sent(registry: Registry, run: str, consumers: list[str]) -> int:
+    """Add the consumers who received the run's results to each of its usage records (the
+    person's My data shows them); return how many records were changed."""
+    changed = 0
+    for row in registry.select(_USAGE_OF_RUN, {"run": URIRef(run)}):
+        name = str(row["g"])
+        for _ in range(8):  # a concurrent write of the same record: read it again
+            stored = registry.read(name)
+            if stored is None:
+                break
+            for consumer in consumers:
+                stored.graph.add((URIRef(name), DCG.resultsSentTo, URIRef(consumer)))
+            try:
+                registry.write(name, stored.graph, expected_revision=stored.revision)
+                changed += 1
+                break
+            except RegistryConflict:
+                continue
+    return changed
+
+
 def uses_of(registry: Callable[[], Registry], subject: str) -> list[Usage]:
     """Every recorded use of this person's data, newest first."""
     grouped: dict[str, dict] = {}
@@ -91,6 +117,9 @@ def uses_of(registry: Callable[[], Registry], subject: str) -> list[Usage]:
         if "url" in row:
             version = str(row["version"]) if "version" in row else None
             entry["reads"].add(Read(str(row["url"]), version))
+    sent: dict[str, set[str]] = {}
+    for row in registry().select(_SENT):
+        sent.setdefault(str(row["g"]), set()).add(str(row["to"]))
     uses = [
         Usage(
             e["run"],
@@ -99,7 +128,8 @@ def uses_of(registry: Callable[[], Registry], subject: str) -> list[Usage]:
             e["digest"],
             e["at"],
             tuple(sorted(e["reads"], key=lambda r: r.url)),
+            tuple(sorted(sent.get(name, ()))),
         )
-        for e in grouped.values()
+        for name, e in grouped.items()
     ]
     return sorted(uses, key=lambda u: u.at, reverse=True)

@@ -16,6 +16,7 @@ from datetime import datetime
 from connectors.solid import AccessMode, SolidClient
 from connectors.solid import errors as solid_errors
 
+from ..audit.events import individual
 from .model import Consent, ConsentHistory, ConsentState
 from .rdf import receipt_graph
 from .store import ConsentStore
@@ -33,17 +34,37 @@ def mark_withdrawn(
 ) -> Consent:
     """Stop the consent counting (idempotent); return the record as stored."""
 
-    def change(history: ConsentHistory) -> Consent:
+    def change(history: ConsentHistory) -> tuple[Consent, bool]:
         stored = history.get(consent.number)
         if stored is None:
             raise LookupError(consent.iri)
         if stored.state in (ConsentState.GIVEN, ConsentState.REQUESTED):
             stored.state, stored.withdrawn_at, stored.withdrawal_reason = state, now, reason
-        return stored
+            return stored, True
+        return stored, False
 
-    _, stored = store.change(consent.space_iri, consent.subject, change)
+    _, (stored, changed) = store.change(consent.space_iri, consent.subject, change)
+    if changed:
+        _audit_end(store, stored, now)
     log.info("consent withdrawn", extra={"consent": consent.iri, "state": state.name})
     return stored
+
+
+def _audit_end(store: ConsentStore, consent: Consent, now: datetime) -> None:
+    # The reason is not logged: a pod's refusal names the URL it refused, and so the person.
+    if consent.state is ConsentState.EXPIRED:
+        store.audit.record(
+            consent.space_iri, "consent-expired", None, "Consent expired.", consent.iri, at=now
+        )
+    else:
+        store.audit.record(
+            consent.space_iri,
+            "consent-withdrawn",
+            individual(consent.iri),
+            "Consent withdrawn.",
+            consent.iri,
+            at=now,
+        )
 
 
 def revoke_grants(person: SolidClient, consent: Consent) -> list[str]:
@@ -57,6 +78,18 @@ def revoke_grants(person: SolidClient, consent: Consent) -> list[str]:
         except solid_errors.SolidError as exc:
             log.warning("grant not removed", extra={"url": resource.url, "reason": str(exc)})
             left.append(f"the datacage's read access to {resource.url}")
+    if consent.usage_records:
+        try:
+            person.access_control(consent.usage_records).revoke(
+                consent.grantee, [AccessMode.APPEND]
+            )
+        except solid_errors.NotFound:
+            pass  # the person removed the container, and its access list with it
+        except solid_errors.SolidError as exc:
+            log.warning(
+                "grant not removed", extra={"url": consent.usage_records, "reason": str(exc)}
+            )
+            left.append(f"the datacage's access to add usage records in {consent.usage_records}")
     return left
 
 
@@ -87,4 +120,12 @@ def remove_from_pod(
 
     store.change(consent.space_iri, consent.subject, done)
     consent.grant_removed_at = now
+    store.audit.record(
+        consent.space_iri,
+        "consent-grant-removed",
+        individual(consent.iri),
+        "The datacage's access was taken out of the pod.",
+        consent.iri,
+        at=now,
+    )
     return []

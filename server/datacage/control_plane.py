@@ -32,6 +32,18 @@ class JobConsent:
     iri: str
     subject: str
     resources: tuple[PodResource, ...]
+    # Usage receipts (issue 6): the Append-only container next to the receipt, and purposes.
+    usage_records: str | None = None
+    purposes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryTarget:
+    """Where one consumer wants this space's results: a container in their pod (issue 6)."""
+
+    consumer: str
+    container: str
+    inbox: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,10 @@ class Job:
     consents: tuple[JobConsent, ...]
     # Organisations' pushed datasets (server/datacage/datasets.py); none in older jobs.
     datasets: tuple[JobDataset, ...] = ()
+    # Result delivery (issue 6); absent from older control planes' jobs.
+    purposes: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+    deliveries: tuple[DeliveryTarget, ...] = ()
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -58,6 +74,8 @@ class Job:
                     tuple(
                         PodResource(_str(r["url"]), bool(r["is_container"])) for r in c["resources"]
                     ),
+                    _optional_str(c.get("usage_records")),
+                    tuple(_str(p) for p in c.get("purposes", ())),
                 )
                 for c in body["consents"]  # type: ignore[index]
             )
@@ -77,8 +95,18 @@ class Job:
                 parameters,
                 consents,
                 tuple(JobDataset.from_json(d) for d in body.get("datasets", [])),  # type: ignore[union-attr]
+                tuple(_str(p) for p in space.get("purposes", [])),
+                tuple(_str(c) for c in space.get("consumers", [])),
+                tuple(
+                    DeliveryTarget(
+                        _str(d["consumer"]),
+                        _str(d["container"]),
+                        None if d.get("inbox") is None else _str(d["inbox"]),
+                    )
+                    for d in body.get("deliveries", [])  # type: ignore[union-attr]
+                ),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ControlPlaneError(
                 f"The control plane sent a job we cannot read ({exc})."
             ) from exc
@@ -179,6 +207,14 @@ class RunReporter:
 
     def finish(self, outcome: dict[str, Any]) -> None:
         self.plane._call("POST", self.path + "finish", outcome)
+
+    def delivery(self, state: dict[str, Any]) -> None:
+        """One consumer's delivery state (issue 6); allowed after `finish` too."""
+        self.plane._call("POST", self.path + "deliveries", state)
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)
 
 
 def _str(value: object) -> str:

@@ -18,11 +18,13 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from connectors.solid import SolidClient
 
+from ..provenance import InputUse
 from .control_plane import Job, RunReporter
 from .datasets import (
     DatacageKeys,
@@ -32,9 +34,11 @@ from .datasets import (
     dataset_identifiers,
     stage_datasets,
 )
+from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
+from .usage_receipts import Use, write_usage_receipts
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,13 @@ class JobSettings:
     results_dir: Path  # results that passed the gate, waiting for delivery
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
     pull: PullLimits = field(default_factory=PullLimits)
+    # Results on their way to consumers' pods (issue 6); default: `<results_dir>/../delivery`.
+    delivery_root: Path | None = None
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+
+    @property
+    def delivery_dir(self) -> Path:
+        return self.delivery_root or self.results_dir.parent / "delivery"
 
 
 @dataclass
@@ -72,10 +83,14 @@ def execute(
     reporter: RunReporter,
     settings: JobSettings,
     keys: DatacageKeys | None = None,  # opens organisations' pushed datasets (docs/push.md)
+    outbox: Outbox | None = None,  # signs and delivers a gated result (issue 6)
 ) -> JobReport:
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
+    uses: list[Use] = []  # filled once the pull is done: whose data this run read
     try:
-        report = _execute(job, bundle_files, output_shape, cage, reporter, settings, work, keys)
+        report = _execute(
+            job, bundle_files, output_shape, cage, reporter, settings, work, uses, keys, outbox
+        )
     except Exception:
         # The run must still end, or it would show "running" forever. The words name no
         # input; the traceback goes to the datacage's own log, never to the code provider.
@@ -86,6 +101,9 @@ def execute(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the only copy of the inputs goes here
+    # Results go only to consumers who designated a container; the others receive nothing.
+    sent_to = tuple(d.consumer for d in job.deliveries) if outbox and report.succeeded else ()
+    _write_receipts(job, cage, uses, sent_to, report)
     reporter.finish(report.as_json())
     log.info(
         "job finished",
@@ -95,13 +113,24 @@ def execute(
 
 
 def _execute(
-    job, bundle_files, output_shape, cage, reporter, settings, work: Path, keys=None
+    job,
+    bundle_files,
+    output_shape,
+    cage,
+    reporter,
+    settings,
+    work: Path,
+    uses: list[Use],
+    keys: DatacageKeys | None = None,
+    outbox: Outbox | None = None,
 ) -> JobReport:
     reporter.progress("Reading consented data from pods.", 0.05)
     outcomes = pull(cage, reporter, job.consents, settings.pull)
     read = [o for o in outcomes if o.inputs]
+    uses.extend(_use_of(o) for o in read)  # first: read is read, even if a report below fails
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
+    used = [InputUse(o.consent.iri, tuple(r.version for r in o.reads)) for o in read]
     report = JobReport(succeeded=False, individuals_read=len(read))
     report.problems.extend(_pull_problems(outcomes))
     if len(read) < job.min_individuals:
@@ -168,6 +197,8 @@ def _execute(
     report.result_digest = "sha256:" + hashlib.sha256(data).hexdigest()
     report.result_size = len(data)
     _keep_result(settings.results_dir, job.run_id, data)
+    if outbox is not None:
+        outbox.send(job, verdict.graph, report.result_digest, used)
     report.succeeded = True
     return report
 
@@ -197,6 +228,44 @@ def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage)
         progress.close()
     add_to_index(inputs_dir, entries)
     return None, entries
+
+
+def _use_of(outcome: PersonOutcome) -> Use:
+    consent = outcome.consent
+    return Use(
+        consent.iri,
+        getattr(consent, "usage_records", None),
+        tuple(getattr(consent, "purposes", ())),
+        tuple(outcome.reads),
+        datetime.now(UTC),
+    )
+
+
+def _write_receipts(
+    job: Job, cage: SolidClient, uses: list[Use], sent_to: tuple[str, ...], report: JobReport
+) -> None:
+    """One usage record in each read person's pod, on every path out of a run that read data.
+
+    `sent_to`: the consumers the result was handed to for delivery (queued, signed, retried
+    until delivered or failed: docs/delivery.md), none when the run produced no result.
+    """
+    if not uses:
+        return
+    try:
+        receipts = write_usage_receipts(
+            cage,
+            uses,
+            run_iri=job.run_iri,
+            run_id=job.run_id,
+            space_iri=job.space_iri,
+            digest=job.digest,
+            consumers=sent_to,
+        )
+    except Exception:  # never the run's failure: the result and its report still go out
+        log.exception("usage records not written", extra={"run": job.run_id})
+        report.problems.append("Usage records could not be written into individuals' pods.")
+        return
+    report.problems.extend(receipts.problems)
 
 
 def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:

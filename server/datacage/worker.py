@@ -34,6 +34,7 @@ from ..attestation import (
 )
 from .control_plane import ControlPlane, ControlPlaneError
 from .datasets import DatacageKeys
+from .delivery import Deliveries, DeliveryQueue, Outbox
 from .job import JobReport, JobSettings, execute
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,13 @@ class Worker:
         self.plane = ControlPlane(self._client(None), control_plane_url)
         self.keys = DatacageKeys(self.key)
         self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
+        # Results waiting for consumers' pods survive a restart: the queue is files (issue 6).
+        self.deliveries = Deliveries(
+            DeliveryQueue(settings.delivery_dir),
+            self.plane.client,
+            lambda run_id, state: self.plane.for_run(run_id).delivery(state),
+            settings.delivery,
+        )
         log.info(
             "datacage started",
             extra={"provider": provider.name, "key_sha256": self.key.public_key_sha256()},
@@ -131,7 +139,15 @@ class Worker:
                 self.plane.for_run(job.run_id),
                 self.settings,
                 self.keys,
+                Outbox(self.deliveries, self.key, evidence, self.plane.client.webid or ""),
             )
+
+    def deliver_pending(self) -> None:
+        """Retry the deliveries that are due (results of earlier runs, before a restart too)."""
+        try:
+            self.deliveries.retry_due()
+        except OSError:  # a full or failing disk must not stop the worker taking jobs
+            log.exception("delivery pass failed")
 
     def serve(
         self, stop: threading.Event, poll_seconds: float = 5.0, heartbeat: Path | None = None
@@ -140,6 +156,7 @@ class Worker:
         the control plane (a container's health check reads its age, docker/healthcheck.py)."""
         while not stop.is_set():
             try:
+                self.deliver_pending()
                 ran = self.run_once()
                 if heartbeat is not None:
                     heartbeat.touch()

@@ -76,19 +76,11 @@ def connectors_command() -> None:
 @_identity_options
 def evidence_command(**options: Any) -> None:
     """Fetch the datacage's evidence for the space and check it; encrypt nothing."""
-    from . import provider
-    from .target import check_target
+    from .provider import fetch_target
 
     session, policy, space_id = _sign_in(options)
-    base = options["control_plane"].rstrip("/") + "/"
-    answer = _run(lambda: provider._get(session, base + f"api/spaces/{space_id}/push/evidence"))
-    target = _run(
-        lambda: check_target(
-            answer,
-            space_iri=provider.space_iri(options["control_plane"], space_id),
-            policy=policy,
-            now=datetime.now(UTC),
-        )
+    target, _ = _run(
+        lambda: fetch_target(session, options["control_plane"], space_id, policy, datetime.now(UTC))
     )
     _describe(target)
 

@@ -70,11 +70,11 @@ def push_dataset(
     progress: ProgressFactory | None = None,
 ) -> PushResult:
     base = request.control_plane.rstrip("/") + "/"
-    space = space_iri(request.control_plane, request.space_id)
     check_file(request.source, request.format, request.schema, request.name)
-    answer = _get(session, base + f"api/spaces/{quote(request.space_id)}/push/evidence")
-    target = check_target(answer, space_iri=space, policy=policy, now=now)
-    request.connector.use_identity(session, str(answer.get("datacage") or ""))
+    target, datacage_webid = fetch_target(
+        session, request.control_plane, request.space_id, policy, now
+    )
+    request.connector.use_identity(session, datacage_webid)
     request.connector.test_connection()
     scratch = Path(tempfile.mkdtemp(prefix="datacage-push-"))  # 0700
     try:
@@ -108,6 +108,18 @@ def push_dataset(
             "push again to register it."
         ) from None
     return PushResult(registered, target, size)
+
+
+def fetch_target(
+    session, control_plane: str, space_id: str, policy: TrustPolicy, now: datetime
+) -> tuple[PushTarget, str]:
+    """The space's datacage key, checked against `policy`, and the datacage's WebID."""
+    url = control_plane.rstrip("/") + f"/api/spaces/{quote(space_id)}/push/evidence"
+    answer = _get(session, url)
+    space = space_iri(control_plane, space_id)
+    return check_target(answer, space_iri=space, policy=policy, now=now), str(
+        answer.get("datacage") or ""
+    )
 
 
 def _seal(request, target: PushTarget, sealed: Path, progress) -> tuple[str, int]:

@@ -9,20 +9,26 @@ us: it recomputes the digest itself, puts it in its attestation evidence, and th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..audit.events import record_delivery as record_delivery_event
+from ..audit.trail import AuditTrail, NoAudit
 from ..consent.model import Consent
 from ..consent.store import ConsentStore
 from ..datacage.consents import RegistryAuthority, consents_for_run
-from ..errors import NotAuthorized, NotFound, ValidationFailed, WrongState
+from ..delivery import Destination, DestinationStore
+from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
 from ..spaces.model import Space, SpaceStatus
 from .model import Attestation, Run, RunStatus
 from .store import RunStore
+
+log = logging.getLogger(__name__)
 
 MAX_LOG_CHARS = 256 * 1024
 MAX_REASONS = 50
@@ -33,6 +39,7 @@ class Job:
     run: Run
     space: Space
     consents: list[Consent]
+    destinations: list[Destination] = field(default_factory=list)  # issue 6
 
     def as_json(self) -> dict[str, Any]:
         algorithm = self.space.algorithm
@@ -44,6 +51,8 @@ class Job:
                 "iri": self.space.iri,
                 "name": self.space.name,
                 "min_individuals": self.space.terms.min_individuals,
+                "purposes": sorted(self.space.terms.purposes),
+                "consumers": list(self.space.consumers),
             },
             "algorithm": {
                 "digest": algorithm.digest,
@@ -56,9 +65,12 @@ class Job:
                     "resources": [
                         {"url": r.url, "is_container": r.is_container} for r in c.resources
                     ],
+                    "usage_records": c.usage_records,  # None: given before usage records
+                    "purposes": list(c.purposes),
                 }
                 for c in self.consents
             ],
+            "deliveries": [d.as_job() for d in self.destinations],
         }
 
 
@@ -70,7 +82,11 @@ class Runs:
         consents: ConsentStore,
         datacage_webid: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        destinations: DestinationStore | None = None,  # where consumers want results (issue 6)
+        audit: AuditTrail | None = None,  # start, claim, pulls, refusals, finish
     ):
+        self.destinations = destinations
+        self.audit = audit or NoAudit()
         self.store = store
         self.spaces = spaces
         self.consents = consents
@@ -99,7 +115,9 @@ class Runs:
             requested_by=actor,
             requested_at=self.clock(),
         )
-        return self.store.create(run)
+        run = self.store.create(run)
+        self.audit.record(space.iri, "run-started", actor, "Run requested.", run.iri)
+        return run
 
     def get(self, space_id: str, run_id: str, actor: str | None) -> tuple[Space, Run]:
         space = self.spaces.get(space_id, actor)
@@ -143,14 +161,27 @@ class Runs:
 
             run, taken = self.store.change(queued.id, take)
             if not taken:
+                if problem and run.datacage == actor and run.status is RunStatus.FAILED:
+                    self.audit.record(space.iri, "run-refused", actor, problem, run.iri)
                 continue
+            self.audit.record(
+                space.iri,
+                "run-claimed",
+                actor,
+                f"Claimed by the datacage with {attestation.provider} attestation evidence "
+                f"for {attestation.bundle_digest}.",
+                run.iri,
+            )
             planned = consents_for_run(self.consents, space.iri, now)
 
             def plan(run: Run, count: int = len(planned.included)) -> None:
                 run.individuals_included = count
 
             run, _ = self.store.change(run.id, plan)
-            return Job(run, space, planned.included)
+            targets = (
+                self.destinations.of_space(space.iri, space.consumers) if self.destinations else []
+            )
+            return Job(run, space, planned.included, targets)
         return None
 
     def next_digest(self, actor: str | None) -> str | None:
@@ -212,7 +243,70 @@ class Runs:
             run.result_digest = outcome["result_digest"]
             run.result_size = outcome["result_size"]
 
-        return self.store.change(run_id, change)[0]
+        run = self.store.change(run_id, change)[0]
+        self.audit.record(run.space_iri, "run-finished", actor, _finish_summary(run), run.iri)
+        return run
+
+    def report_delivery(self, run_id: str, actor: str | None, body: dict[str, Any]):
+        """One consumer's delivery state, from the datacage that claimed the run.
+
+        Accepted after the run finished too (retries outlive it). A delivery that ended
+        (delivered, failed, destroyed, no destination) goes into the audit trail; a delivered
+        one also into the usage records, so each person's My data names who received results.
+        """
+        space, run = self.delivering(run_id, actor)
+        if body["consumer"] not in space.consumers:
+            raise ValidationFailed({"consumer": ["Not a data consumer of this run's space."]})
+        destination = (
+            self.destinations.get(space.iri, body["consumer"]) if self.destinations else None
+        )
+        container = destination.container if destination else None
+        status = self.store.record_delivery(run.iri, body, self.clock(), container)
+        if status.state != "retrying":
+            record_delivery_event(
+                self.audit,
+                space_iri=space.iri,
+                run_iri=run.iri,
+                consumer=status.consumer,
+                delivered=status.state == "delivered",
+                agent=run.datacage or "",
+                detail=status.detail,
+            )
+        if status.state == "delivered":
+            try:
+                self.store.results_sent(run.iri, [status.consumer])
+            except DomainError:  # delivered all the same; My data lacks the name until fixed
+                log.exception("consumer not added to usage records", extra={"run": run.iri})
+        return status
+
+    def audit_use(self, run: Run, consent: Consent, reads: int) -> None:
+        """A pull: the run read this many resources under this consent (no URL: it names them)."""
+        self.audit.record(
+            run.space_iri,
+            "data-pulled",
+            run.datacage,
+            f"Read {reads} resource(s) under a consent.",
+            run.iri,
+            consent.iri,
+        )
+
+    def audit_refusal(self, run: Run, consent: Consent) -> None:
+        self.audit.record(
+            run.space_iri,
+            "pull-refused",
+            run.datacage,
+            "A pod refused the read; the consent counts as withdrawn.",
+            run.iri,
+            consent.iri,
+        )
+
+    def delivering(self, run_id: str, actor: str | None) -> tuple[Space, Run]:
+        """A run whose result this datacage delivers: one it claimed, under way or succeeded."""
+        actor = self._require_datacage(actor)
+        run = self.store.load(run_id)
+        if run.datacage != actor or run.status not in (RunStatus.RUNNING, RunStatus.SUCCEEDED):
+            raise WrongState("This run has no result at this datacage to deliver.")
+        return self.spaces.store.load(run.space_id), run
 
     def _require_datacage(self, actor: str | None) -> str:
         expected = self.datacage_webid()
@@ -228,6 +322,14 @@ class Runs:
         if run.datacage != actor or run.status is not RunStatus.RUNNING:
             raise WrongState("This run is not under way at this datacage.")
         return run
+
+
+def _finish_summary(run: Run) -> str:
+    verdict = {True: "passed the result", False: "held the result back", None: "was not reached"}
+    return (
+        f"The run {'succeeded' if run.status is RunStatus.SUCCEEDED else 'failed'} after reading "
+        f"{run.individuals_read} individual(s); the output gate {verdict[run.gate_passed]}."
+    )
 
 
 def _check_runnable(space: Space) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from rdflib import URIRef
@@ -85,6 +86,18 @@ class RunStore:
         rows = sorted(rows, key=lambda row: row["at"].toPython())
         names = [str(row["g"]) for row in rows]
         return [self.load(name.rsplit("/", 1)[-1]) for name in names]
+
+    def results_sent(self, run_iri: str, consumers: list[str]) -> int:
+        """Mark the run's usage records with the consumers who received its results."""
+        from ..consent.usage import record_results_sent
+
+        return self._call(lambda r: record_results_sent(r, run_iri, consumers))
+
+    def record_delivery(self, run_iri: str, body: dict, at: datetime, container: str | None):
+        """Keep one consumer's delivery report on the run (server.delivery.status)."""
+        from ..delivery import record_delivery
+
+        return self._call(lambda r: record_delivery(r, run_iri, body, at, container))
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
         return guard.call(self._registry, operation)

@@ -19,6 +19,7 @@ from connectors.solid.http import Http
 from connectors.solid.oidc import fetch_webid_profile
 
 from ..algorithms import Bundle, BundleError, BundleStore, read_bundle
+from ..audit.trail import AuditTrail, NoAudit
 from ..errors import NotFound, Unavailable, ValidationFailed, WrongState
 from ..registry import Registry
 from . import lifecycle, permissions
@@ -55,7 +56,9 @@ class Spaces:
         *,
         max_bundle_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit: AuditTrail | None = None,  # each change below is appended once saved
     ):
+        self.audit = audit or NoAudit()
         self.store = SpaceStore(registry, public_url, clock)
         self.bundles = bundles
         self.http = http
@@ -101,6 +104,7 @@ class Spaces:
             participants=[Participant(actor, owner_roles, now)],
         )
         self.store.write(space)
+        self.audit.record(space.iri, "space-created", actor, f"Space created: {space.name}.")
         log.info("space created", extra={"space": space.iri, "actor": actor})
         return space
 
@@ -114,7 +118,7 @@ class Spaces:
                 fields.terms,
             )
 
-        return self.store.change(space_id, change)
+        return self._audited(self.store.change(space_id, change), "space-edited", actor, "Edited.")
 
     def invite(
         self, space_id: str, actor: str | None, webid: str, roles: frozenset[Role]
@@ -134,7 +138,8 @@ class Spaces:
                 raise ValidationFailed({"webid": ["This WebID is already invited."]})
             space.invitations.append(invitation)
 
-        self.store.change(space_id, change)
+        space = self.store.change(space_id, change)
+        self._audited(space, "participant-invited", actor, f"Invited {webid}.", invitation.webid)
         return invitation
 
     def withdraw_invitation(self, space_id: str, actor: str | None, invitation_id: str) -> Space:
@@ -144,7 +149,8 @@ class Spaces:
             invitation = _pending(space, invitation_id)
             invitation.status, invitation.answered_at = InvitationStatus.WITHDRAWN, now
 
-        return self.store.change(space_id, change)
+        space = self.store.change(space_id, change)
+        return self._audited(space, "invitation-withdrawn", actor, "An invitation was withdrawn.")
 
     def accept(self, space_id: str, actor: str | None, invitation_id: str) -> Space:
         def change(space: Space, now: datetime) -> None:
@@ -157,7 +163,9 @@ class Spaces:
             invitation.status, invitation.answered_at = InvitationStatus.ACCEPTED, now
             space.participants.append(Participant(invitation.webid, invitation.roles, now))
 
-        return self.store.change(space_id, change)
+        return self._audited(
+            self.store.change(space_id, change), "participant-joined", actor, "Joined."
+        )
 
     def register_algorithm(self, space_id: str, actor: str | None, data: bytes) -> Algorithm:
         space = self.get(space_id, actor)
@@ -184,6 +192,7 @@ class Spaces:
             space.current_algorithm = algorithm.digest
 
         space = self.store.change(space_id, change)
+        self._audited(space, "algorithm-registered", actor, f"Algorithm {algorithm.digest}.")
         log.info("algorithm registered", extra={"space": space.iri, "digest": algorithm.digest})
         return space.algorithm or algorithm
 
@@ -192,7 +201,8 @@ class Spaces:
             permissions.require_owner(space, actor)
             lifecycle.submit(space)
 
-        return self.store.change(space_id, change)
+        space = self.store.change(space_id, change)
+        return self._audited(space, "terms-submitted", actor, "Terms submitted for approval.")
 
     def approve(self, space_id: str, actor: str | None, terms_digest_seen: str) -> Space:
         def change(space: Space, now: datetime) -> None:
@@ -203,7 +213,8 @@ class Spaces:
                     Approval(new_id(), webid, terms_digest_seen, str(space.current_algorithm), now)
                 )
 
-        return self.store.change(space_id, change)
+        space = self.store.change(space_id, change)
+        return self._audited(space, "terms-approved", actor, f"Approved terms {terms_digest_seen}.")
 
     def withdraw_approval(self, space_id: str, actor: str | None) -> Space:
         def change(space: Space, now: datetime) -> None:
@@ -214,14 +225,19 @@ class Spaces:
                 raise WrongState("You have no standing approval of the current terms to withdraw.")
             approval.voided_at = now
 
-        return self.store.change(space_id, change)
+        space = self.store.change(space_id, change)
+        return self._audited(space, "approval-withdrawn", actor, "Approval withdrawn.")
 
     def close(self, space_id: str, actor: str | None) -> Space:
         def change(space: Space, now: datetime) -> None:
             permissions.require_owner(space, actor)
             lifecycle.close(space, now)
 
-        return self.store.change(space_id, change)
+        return self._audited(self.store.change(space_id, change), "space-closed", actor, "Closed.")
+
+    def _audited(self, space: Space, action: str, actor: str | None, summary: str, *about: str):
+        self.audit.record(space.iri, action, actor, summary, *about)
+        return space
 
     def _check_webid_can_sign_in(self, webid: str) -> None:
         """A WebID that cannot sign in could never accept: say so now, not after a week."""

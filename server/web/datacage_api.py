@@ -14,6 +14,8 @@ Everything it sends is checked as hostile: exact fields, exact JSON types, sane 
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
     POST /api/datacage/runs/<id>/progress       {"stage", "progress"}
     POST /api/datacage/runs/<id>/finish         {"succeeded", "individuals_read", ...}
+    POST /api/datacage/runs/<id>/deliveries     {"consumer", "state", "attempts", "location",
+                                                 "detail", "notified"} (after finish too)
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def refusal(run_id: str) -> Response:
     if not any(body["url"].startswith(r.url) for r in consent.resources):
         raise ValidationFailed({"url": ["The refused URL is not one the consent lists."]})
     authority.record_refusal(consent, body["url"])
+    _runs().audit_refusal(run, consent)
     return Response(status=204)
 
 
@@ -125,6 +128,7 @@ def usage(run_id: str) -> Response:
     record_use(
         services().registry(), run.iri, consent, reads, authority.clock(), run.algorithm_digest
     )
+    _runs().audit_use(run, consent, len(reads))
     return Response(status=204)
 
 
@@ -142,6 +146,23 @@ def finish(run_id: str) -> Response:
         if not all(isinstance(item, str) for item in body[name]):
             raise ValidationFailed({name: ["Each entry must be a string."]})
     _runs().finish(run_id, g.actor, body)
+    return Response(status=204)
+
+
+_DELIVERY = {
+    "consumer": str,
+    "state": str,
+    "attempts": int,
+    "location": (str, type(None)),
+    "detail": str,
+    "notified": bool,
+}
+
+
+@bp.post("/runs/<run_id>/deliveries")
+def delivery(run_id: str) -> Response:
+    """How one consumer's delivery stands (issue 6); accepted after the run finished, too."""
+    _runs().report_delivery(run_id, g.actor, _body(_DELIVERY))
     return Response(status=204)
 
 

@@ -50,6 +50,7 @@ def my_data() -> str:
         "my_data.html",
         consents=consents,
         uses=uses,
+        consent_of={c.iri: c for c in consents},  # each use's purposes are its consent's
         now=_now(),
         notice=session.pop(NOTICE, None),
     )

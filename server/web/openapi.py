@@ -463,6 +463,93 @@ def _responses() -> dict[str, Schema]:
     return responses
 
 
+# --- The audit trail (issue 6): served by server.web.audit, outside /api/ ---------------------
+
+_SPARQL_ANSWER = {
+    "description": "SELECT and ASK: SPARQL results (JSON by default, or XML, CSV, TSV as "
+    "asked in Accept); CONSTRUCT and DESCRIBE: Turtle or N-Triples.",
+    "content": {
+        media: {"schema": {}}
+        for media in (
+            "application/sparql-results+json",
+            "application/sparql-results+xml",
+            "text/csv",
+            "text/tab-separated-values",
+            "text/turtle",
+            "application/n-triples",
+        )
+    },
+}
+_SPARQL_REFUSED = {
+    "description": "Not a query (updates are refused), a SERVICE clause, or malformed.",
+    "content": {"application/problem+json": {"schema": _ref("Problem")}},
+}
+_QUERY = {"name": "query", "in": "query", "required": True, "schema": _string()}
+AUDIT_PATHS = {
+    path: _with_path_parameters(path, item)
+    for path, item in {
+        "/spaces/{space_id}/audit/sparql": {
+            "get": {
+                **_op(
+                    "queryAuditTrail",
+                    "SPARQL 1.1 Protocol query over the space's audit trail alone (participants). "
+                    "Each entry is a named graph; the default graph is their union.",
+                    {200: _SPARQL_ANSWER, 400: _SPARQL_REFUSED},
+                    _READ,
+                ),
+                "parameters": [_QUERY],
+            },
+            "post": _op(
+                "queryAuditTrailByPost",
+                "The same, the query sent as `application/sparql-query` or a `query` form field.",
+                {200: _SPARQL_ANSWER, 400: _SPARQL_REFUSED},
+                _READ,
+                {
+                    "content": {
+                        "application/sparql-query": {"schema": _string()},
+                        "application/x-www-form-urlencoded": {
+                            "schema": _object({"query": _string()})
+                        },
+                    }
+                },
+            ),
+        },
+        "/spaces/{space_id}/audit/export": {
+            "get": {
+                **_op(
+                    "exportAuditTrail",
+                    "The space's whole trail as a download (participants).",
+                    {
+                        200: {
+                            "description": "Turtle (entries merged), N-Quads (one named graph "
+                            "per entry) or JSON-LD.",
+                            "content": {
+                                media: {"schema": {}}
+                                for media in (
+                                    "text/turtle",
+                                    "application/n-quads",
+                                    "application/ld+json",
+                                )
+                            },
+                        },
+                        400: _SPARQL_REFUSED,
+                    },
+                    _READ,
+                ),
+                "parameters": [
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "required": False,
+                        "schema": _string(enum=["turtle", "nquads", "jsonld"], default="turtle"),
+                    }
+                ],
+            },
+        },
+    }.items()
+}
+
+
 def document(public_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -474,7 +561,7 @@ def document(public_url: str) -> dict[str, Any]:
         },
         "servers": [{"url": public_url.rstrip("/")}],
         "security": [{"dpop": []}, {"session": [], "csrf": []}],
-        "paths": PATHS,
+        "paths": {**PATHS, **AUDIT_PATHS},
         "components": {
             "securitySchemes": {
                 "dpop": {"type": "http", "scheme": "DPoP", "description": _DPOP},

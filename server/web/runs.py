@@ -12,6 +12,7 @@ from flask import Blueprint, abort, g, redirect, render_template, url_for
 from flask import Response as FlaskResponse
 from werkzeug.wrappers import Response
 
+from ..delivery import statuses_of
 from ..runs.actions import Runs
 from ..services import services
 
@@ -37,7 +38,8 @@ def index(space_id: str) -> str:
 @bp.get("/spaces/<space_id>/runs/<run_id>")
 def show(space_id: str, run_id: str) -> str:
     space, run = _runs().get(space_id, run_id, g.actor)
-    return render_template("run.html", space=space, run=run)
+    deliveries = statuses_of(services().registry, run.iri)  # issue 6
+    return render_template("run.html", space=space, run=run, deliveries=deliveries)
 
 
 @bp.get("/spaces/<space_id>/runs/<run_id>/evidence.json")

@@ -1,14 +1,20 @@
 """DataFuse through the whole datacage: control plane, real worker, real CSS pods, real sandbox
 (with the SDK bound), real gate. The seed use case needs an organisation's dataset beside the
-pods, which reaches the datacage through the push connectors (issue 8, built in another
-branch): that one test waits for them; the others run now.
+pods, pushed encrypted to the enclave key (docs/push.md); the report goes into the data user's pod.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from rdflib import Graph, Literal, URIRef
 
+from connectors import registry
+from server.attestation import measure_datacage_code
+from server.attestation.admission import load_policy
+from server.delivery import statuses_of
+from server.push.provider import PushRequest, push_dataset
 from server.runs.model import RunStatus
 from server.services import services
 from tests.support.datacage_world import (
@@ -17,10 +23,19 @@ from tests.support.datacage_world import (
     make_worker,
     serve_control_plane,
 )
-from tests.support.datafuse_samples import COMMON_CUSTOMERS, SCHEMA, organisation_csv
+from tests.support.datafuse_samples import (
+    COMMON_CUSTOMERS,
+    SCHEMA,
+    customer_record,
+    expected_common,
+    organisation_csv,
+    organisation_rows,
+)
+from tests.support.delivery_world import add_inbox, designated
 from vocab import DCG, DF
 
 PEOPLE = 6
+SEED_PEOPLE = 8  # every third of the bank's addresses is plus-addressed: 5 match as written
 REPORT = URIRef("https://w3id.org/datacage/datafuse/report#common-customers")
 
 
@@ -52,31 +67,65 @@ def test_the_builtin_bundle_runs_in_the_worker_and_needs_a_second_holder(world):
     assert not (tmp_path / "cage" / "results" / f"{run.id}.ttl").exists()
 
 
-@pytest.mark.skip(reason="needs the push connectors (issue 8)")
-def test_check_common_demo_customers_end_to_end(world):
-    app, space, owner, _people, worker, tmp_path, make_user = world
-    bank = make_user("bank")
-    shared = range(1, PEOPLE)  # five of the six shoppers are the bank's customers too
-    rows = [(f"Shopper{n}@Example.org", 30_000 + n) for n in shared]
-    rows += [(f"stranger{n}@elsewhere.example", 40_000) for n in range(20)]
-    # The bank registers its customer list with the space and pushes it encrypted to the
-    # datacage's enclave key (issue 8); the job then carries it in `datasets` and stages it in
-    # input/datasets/ per the layout contract (docs/algorithm-runtime.md).
-    from tests.support.push_world import push_dataset  # comes with the push connectors
+def test_check_common_demo_customers_end_to_end(make_user, tmp_path):
+    """The seed use case: the individuals' pods and the bank's pushed customer list, matched in
+    the datacage, and the report delivered into the data user's pod, checked against plain sets.
+    """
+    bank, cage = make_user("bank"), make_user("cage")  # the bank holds every role of its space
+    people = [make_user(f"customer{n}") for n in range(SEED_PEOPLE)]
+    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
+        fill_pods(people)
+        for n, person in enumerate(people):  # the ways pods spell e-mail addresses
+            body = customer_record(n).encode()
+            person.client.put(person.pod + "contacts/customers.ttl", body, "text/turtle")
+        space = consented_space(app, bank.webid, people, cage.webid, COMMON_CUSTOMERS, "Seed")
+        add_inbox(bank)
+        designated(app, space, bank, cage.webid)
+        worker = make_worker(base, cage, tmp_path / "cage")
+        assert worker.publish_evidence() == 1
 
-    push_dataset(app, space, bank, "bank-customers", organisation_csv(rows).encode(), SCHEMA)
-    runs = services(app).runs
-    started = runs.start(space.id, owner.webid)
-    assert worker.run_once() is not None
-    run = runs.store.load(started.id)
-    assert run.status is RunStatus.SUCCEEDED, run.problems
-    assert run.gate_passed is True
-    text = (tmp_path / "cage" / "results" / f"{run.id}.ttl").read_text()
-    graph = Graph().parse(data=text, format="turtle")
-    plain = {f"shopper{n}@example.org" for n in range(PEOPLE)} & {e.lower() for e, _ in rows}
-    assert len(plain) == 5
-    assert graph.value(REPORT, DF.commonCustomers) == Literal(len(plain))
-    assert graph.value(REPORT, DF.parties) == Literal(2)
-    assert graph.value(REPORT, DCG.individuals) == Literal(PEOPLE)
-    assert "example.org" not in text
-    assert "matched 2 data holders (individuals: 6, dataset-1: 25)" in run.log
+        # The bank checks the datacage's evidence, encrypts its list to the enclave key,
+        # stores it in its own folder and registers it with the space (docs/push.md).
+        rows = organisation_rows(SEED_PEOPLE, range(SEED_PEOPLE))
+        source = tmp_path / "bank-customers.csv"
+        source.write_text(organisation_csv(rows))
+        (tmp_path / "cage.pub").write_text(worker.provider.public_key_pem())
+        policy = tmp_path / "policy.toml"
+        policy.write_text(
+            f'code_digests = ["{measure_datacage_code()}"]\n'
+            f'bundle_digests = ["{space.algorithm.digest}"]\n'
+            'allow_software = true\nsoftware_key_files = ["cage.pub"]\n'
+        )
+        share = tmp_path / "share"
+        share.mkdir()
+        request = PushRequest(
+            control_plane=base,
+            space_id=space.id,
+            name="bank-customers",
+            source=source,
+            format="csv",
+            schema=SCHEMA,
+            connector=registry.get("file")({"folder": str(share), "name": "bank.dcgpush"}),
+            grant_lifetime=timedelta(hours=1),
+        )
+        push_dataset(bank.session, request, load_policy(policy), datetime.now(UTC))
+        assert b"customer1@shop.example" not in (share / "bank.dcgpush").read_bytes()
+
+        runs = services(app).runs
+        started = runs.start(space.id, bank.webid)
+        assert worker.run_once() is not None
+        run = runs.store.load(started.id)
+        assert run.status is RunStatus.SUCCEEDED, run.problems
+        assert run.gate_passed is True
+
+        [status] = statuses_of(services(app).registry, run.iri)
+        assert status.state == "delivered", status.detail
+        body = bank.client.get(status.location, accept="text/turtle").body
+        report = Graph().parse(data=body, format="turtle")
+        plain = expected_common(SEED_PEOPLE, rows, plus=False)
+        assert len(plain) >= 5  # above the bundle's smallest reported overlap
+        assert report.value(REPORT, DF.commonCustomers) == Literal(len(plain))
+        assert report.value(REPORT, DF.parties) == Literal(2)
+        assert report.value(REPORT, DCG.individuals) == Literal(SEED_PEOPLE)
+        assert "shop.example" not in body.decode()  # counts only: no address left the cage
+        assert f"matched 2 data holders (individuals: {SEED_PEOPLE}, dataset-1: " in run.log

@@ -93,6 +93,7 @@ def test_the_worker_heartbeat_is_what_the_datacage_health_check_reads(tmp_path):
         stop.set()  # this look reached the control plane: a beat, then the loop ends
 
     worker.run_once = look_for_work  # type: ignore[method-assign]
+    worker.deliver_pending = lambda: None  # type: ignore[method-assign]
     worker.serve(stop, poll_seconds=0.01, heartbeat=heartbeat)
     assert looks == [False, False]
     assert heartbeat.exists()

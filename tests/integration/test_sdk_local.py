@@ -23,6 +23,7 @@ from tests.support.datafuse_samples import (
     COMMON_CUSTOMERS,
     JOINT_STATS,
     expected_common,
+    person_email,
     write_samples,
 )
 from vocab import DCG, DF, XSD
@@ -58,6 +59,18 @@ def test_common_customers_reports_the_plain_set_count(samples, plus):
     assert "shop.example" not in local.result  # a count, never an address
     assert "matched 2 data holders (individuals: 12, dataset-1: 34)" in local.log
     assert local.digest == read_bundle(build_bundle(COMMON_CUSTOMERS)).digest
+
+
+def test_three_holders_are_matched_all_together(tmp_path):
+    rows = write_samples(tmp_path, PEOPLE, SHARED)
+    second = [person_email(n).upper() for n in range(0, PEOPLE, 2)] + ["other@elsewhere.example"]
+    (tmp_path / "datasets" / "shop-b.csv").write_text("email\n" + "\n".join(second) + "\n")
+    local = run_locally(COMMON_CUSTOMERS, tmp_path, parameters={"min_overlap": 1})
+    graph = result_graph(local)
+    plain = expected_common(PEOPLE, rows, plus=False) & {e.lower() for e in second}
+    assert len(plain) == 3
+    assert graph.value(REPORT, DF.commonCustomers) == Literal(len(plain))
+    assert graph.value(REPORT, DF.parties) == Literal(3)
 
 
 def test_a_small_overlap_is_reported_as_suppressed(samples):
@@ -250,6 +263,21 @@ def test_the_cli_builds_and_runs_a_bundle(tmp_path, samples):
     assert refused.exit_code == 1
     assert "covers 12 individuals" in refused.output or "at least 13" in refused.output
     assert refused.output.strip().splitlines()[-1] == "verdict=refused"
+
+
+def test_a_missing_sdk_package_refuses_the_run_in_plain_words(tmp_path, samples, monkeypatch):
+    from server.datacage.sandbox import libraries
+
+    folder, _ = samples
+    monkeypatch.setattr(libraries, "SDK_PACKAGES", (*libraries.SDK_PACKAGES, "not_installed_x"))
+    libraries.sdk_libraries.cache_clear()
+    try:
+        local = run_locally(COMMON_CUSTOMERS, folder)
+    finally:
+        libraries.sdk_libraries.cache_clear()
+    assert local.sandbox.outcome is Outcome.REFUSED
+    assert "could not start, so nothing was run" in local.sandbox.reason
+    assert "'not_installed_x' is not installed" in local.sandbox.reason
 
 
 def test_bad_samples_and_parameters_are_plain_errors(tmp_path):

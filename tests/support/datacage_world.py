@@ -14,6 +14,7 @@ from server import create_app
 from server.attestation import SoftwareAttestationProvider
 from server.consent.give import give_consent
 from server.consent.model import PodResource
+from server.datacage.delivery import DeliverySettings
 from server.datacage.job import JobSettings
 from server.datacage.sandbox import SandboxLimits
 from server.datacage.worker import Identity, Worker
@@ -60,7 +61,9 @@ def consented_space(
     return space
 
 
-def make_worker(control_plane: str, cage, folder: Path) -> Worker:
+def make_worker(
+    control_plane: str, cage, folder: Path, delivery: DeliverySettings | None = None
+) -> Worker:
     """A datacage worker signed in as `cage` (a test user), working in `folder`."""
     credentials = cage.credentials
     return Worker(
@@ -71,6 +74,7 @@ def make_worker(control_plane: str, cage, folder: Path) -> Worker:
             work_root=folder / "work",
             results_dir=folder / "results",
             sandbox=SandboxLimits(wall_seconds=30, cpu_seconds=20),
+            delivery=delivery or DeliverySettings(),
         ),
     )
 

@@ -11,7 +11,10 @@ from datafuse.groups import BlindingError
 from datafuse.parallel import parallel_map
 from datafuse.party import Party
 
-rbcl = pytest.importorskip("rbcl")  # the test extra installs it: ristretto255 is tested too
+
+def test_both_groups_are_offered_with_the_test_extra():
+    # rbcl is in the test extra, so ristretto255 is tested below beside the X25519 default.
+    assert sorted(GROUPS) == ["ristretto255", "x25519"]
 
 
 def emails(prefix: str, numbers) -> list[str]:

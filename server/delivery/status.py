@@ -1,0 +1,127 @@
+"""How each delivery went, as the datacage reports it: one registry graph per (run, consumer).
+
+The datacage reports every change of state (`retrying`, `delivered`, `failed`, `destroyed`,
+`no-destination`); the last one wins. These graphs are what the run page shows, and the events the
+audit trail can take up (each write is logged as "delivery reported").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rdflib import Graph, Literal, URIRef
+
+from vocab import DCG, PROV, RDF, XSD, bind_prefixes
+
+from ..errors import ValidationFailed
+from ..registry import Registry
+from ..spaces.validation import is_safe_iri
+
+log = logging.getLogger(__name__)
+
+DELIVERY_STATES = ("retrying", "delivered", "failed", "destroyed", "no-destination")
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    run: str
+    consumer: str
+    state: str
+    attempts: int
+    location: str | None
+    detail: str
+    notified: bool
+    at: datetime
+
+
+_OF_RUN = """
+SELECT ?g ?consumer ?state ?attempts ?location ?detail ?notified ?at WHERE {
+  GRAPH ?g {
+    ?g a dcg:Delivery ; dcg:result ?run ; dcg:deliveredTo ?consumer ; dcg:deliveryState ?state ;
+       dcg:deliveryAttempts ?attempts ; dcg:plainDescription ?detail ; prov:generatedAtTime ?at ;
+       dcg:notified ?notified .
+    OPTIONAL { ?g prov:atLocation ?location }
+  }
+}
+"""
+
+
+def record_delivery(
+    registry: Registry, run: str, body: dict, at: datetime, container: str | None
+) -> DeliveryStatus:
+    """Check and keep one report (`body` already has the right JSON types)."""
+    if body["state"] not in DELIVERY_STATES:
+        raise ValidationFailed({"state": [f"One of {', '.join(DELIVERY_STATES)}."]})
+    location, detail = body["location"], body["detail"][:1000]
+    if location is not None and not is_safe_iri(location):
+        raise ValidationFailed({"location": ["An http(s) address, or null."]})
+    if location is not None and (container is None or not location.startswith(container)):
+        # Queued before the consumer moved or removed their container: the report is still
+        # true, but we link only into the container they chose now.
+        location, detail = None, f"{detail} (in a container you have since changed)"
+    status = DeliveryStatus(
+        run,
+        body["consumer"],
+        body["state"],
+        max(0, body["attempts"]),
+        location,
+        detail,
+        body["notified"],
+        at,
+    )
+    name = f"{run}/deliveries/{hashlib.sha256(status.consumer.encode()).hexdigest()[:24]}"
+    registry.write(name, _graph(name, status), expected_revision=registry.revision(name))
+    log.info(
+        "delivery reported",
+        extra={
+            "run": run,
+            "consumer": status.consumer,
+            "state": status.state,
+            "attempts": status.attempts,
+            "notified": status.notified,
+        },
+    )
+    return status
+
+
+def statuses_of(registry: Callable[[], Registry], run: str) -> list[DeliveryStatus]:
+    found = []
+    for row in registry().select(_OF_RUN, {"run": URIRef(run)}):
+        found.append(
+            DeliveryStatus(
+                run,
+                str(row["consumer"]),
+                str(row["state"]),
+                int(row["attempts"].toPython()),  # type: ignore[union-attr]
+                str(row["location"]) if "location" in row else None,
+                str(row["detail"]),
+                bool(row["notified"].toPython()),  # type: ignore[union-attr]
+                row["at"].toPython(),  # type: ignore[union-attr]
+            )
+        )
+    return sorted(found, key=lambda s: s.consumer)
+
+
+def _graph(name: str, s: DeliveryStatus) -> Graph:
+    graph, node = bind_prefixes(Graph()), URIRef(name)
+    graph.add((node, RDF.type, DCG.Delivery))
+    graph.add((node, DCG.result, URIRef(s.run)))
+    graph.add((node, DCG.deliveredTo, URIRef(s.consumer)))
+    graph.add((node, DCG.deliveryState, Literal(s.state)))
+    graph.add((node, DCG.deliveryAttempts, Literal(s.attempts)))
+    graph.add((node, DCG.plainDescription, Literal(s.detail)))
+    graph.add((node, DCG.notified, Literal(s.notified)))
+    graph.add(
+        (
+            node,
+            PROV.generatedAtTime,
+            Literal(s.at.isoformat(timespec="seconds"), datatype=XSD.dateTime),
+        )
+    )
+    if s.location:
+        graph.add((node, PROV.atLocation, URIRef(s.location)))
+    return graph
