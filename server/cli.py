@@ -185,7 +185,7 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        cage.serve(stop, poll)
+        cage.serve(stop, poll, heartbeat=root / "heartbeat")  # docker/healthcheck.py
     except KeyboardInterrupt:
         stop.set()
 
