@@ -48,6 +48,18 @@ SELECT ?g ?consumer ?state ?attempts ?location ?detail ?notified ?at WHERE {
   }
 }
 """
+# The same, for all the runs of a space: each delivery joined to its run's own graph.
+_OF_SPACE = """
+SELECT ?run ?consumer ?state ?attempts ?location ?detail ?notified ?at WHERE {
+  GRAPH ?g {
+    ?g a dcg:Delivery ; dcg:result ?run ; dcg:deliveredTo ?consumer ; dcg:deliveryState ?state ;
+       dcg:deliveryAttempts ?attempts ; dcg:plainDescription ?detail ; prov:generatedAtTime ?at ;
+       dcg:notified ?notified .
+    OPTIONAL { ?g prov:atLocation ?location }
+  }
+  GRAPH ?run { ?run a dcg:Run ; dcg:space ?space }
+}
+"""
 
 
 def record_delivery(
@@ -89,21 +101,28 @@ def record_delivery(
 
 
 def statuses_of(registry: Callable[[], Registry], run: str) -> list[DeliveryStatus]:
-    found = []
-    for row in registry().select(_OF_RUN, {"run": URIRef(run)}):
-        found.append(
-            DeliveryStatus(
-                run,
-                str(row["consumer"]),
-                str(row["state"]),
-                int(row["attempts"].toPython()),  # type: ignore[union-attr]
-                str(row["location"]) if "location" in row else None,
-                str(row["detail"]),
-                bool(row["notified"].toPython()),  # type: ignore[union-attr]
-                row["at"].toPython(),  # type: ignore[union-attr]
-            )
-        )
-    return sorted(found, key=lambda s: s.consumer)
+    rows = registry().select(_OF_RUN, {"run": URIRef(run)})
+    return sorted((_status(run, row) for row in rows), key=lambda s: s.consumer)
+
+
+def statuses_of_space(registry: Callable[[], Registry], space_iri: str) -> list[DeliveryStatus]:
+    """Every delivery of every run of the space, in one query (the dashboard)."""
+    rows = registry().select(_OF_SPACE, {"space": URIRef(space_iri)})
+    found = [_status(str(row["run"]), row) for row in rows]
+    return sorted(found, key=lambda s: (s.run, s.consumer))
+
+
+def _status(run: str, row: dict) -> DeliveryStatus:
+    return DeliveryStatus(
+        run,
+        str(row["consumer"]),
+        str(row["state"]),
+        int(row["attempts"].toPython()),  # type: ignore[union-attr]
+        str(row["location"]) if "location" in row else None,
+        str(row["detail"]),
+        bool(row["notified"].toPython()),  # type: ignore[union-attr]
+        row["at"].toPython(),  # type: ignore[union-attr]
+    )
 
 
 def _graph(name: str, s: DeliveryStatus) -> Graph:
