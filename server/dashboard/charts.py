@@ -24,7 +24,7 @@ def consents_chart(days: list[Day]) -> Markup:
     top = _nice(max(max(d.in_force, d.given, d.withdrawn, d.expired) for d in days))
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     slot = plot_w / len(days)
-    bar = max(1.0, min(10.0, (slot - 2) / 3))
+    bar = max(1.0, min(16.0, (slot - 4) / 3))
 
     def y(v: float) -> float:
         return _TOP + plot_h - plot_h * v / top

@@ -18,6 +18,8 @@ from ..runs.model import RunSummary
 
 #: The consents chart shows at most this many days (the latest); older ones stay in the counts.
 MAX_DAYS = 60
+#: ... and at least this many, so that a week-old space's first days read as a week.
+MIN_DAYS = 7
 #: The runs chart shows at most this many runs (the latest).
 MAX_RUNS = 20
 
@@ -77,9 +79,10 @@ class Figures:
     charted_runs: list[RunSummary] = field(default_factory=list)
 
 
-def per_day(consents: list[ConsentDates], now: datetime) -> list[Day]:
+def per_day(consents: list[ConsentDates], now: datetime, at_least: int = 1) -> list[Day]:
     """Given, withdrawn and expired per day (UTC), and how many were in force at each day's end
-    (now, for today), from the first day a consent was given until today; empty if none was."""
+    (now, for today), from the first day a consent was given (or `at_least` days back) until
+    today; empty if none was ever given."""
     given: Counter[date] = Counter()
     withdrawn: Counter[date] = Counter()
     expired: Counter[date] = Counter()
@@ -93,7 +96,7 @@ def per_day(consents: list[ConsentDates], now: datetime) -> list[Day]:
             expired[c.expires_at.date()] += 1
     if not given:
         return []
-    first = min(given)
+    first = min(min(given), now.date() - timedelta(days=at_least - 1))
     days, in_force = [], 0
     for n in range((now.date() - first).days + 1):
         day = first + timedelta(days=n)

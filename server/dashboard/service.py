@@ -49,7 +49,7 @@ class Dashboard:
         datasets = self.push.datasets(space.iri)
         head = self.audit.head(space.iri)
 
-        days = f.per_day(consents, now)
+        days = f.per_day(consents, now, at_least=f.MIN_DAYS)
         last = runs[-1] if runs else None
         last_deliveries = [d for d in deliveries if last and d.run == last.iri]
         in_force = days[-1].in_force if days else 0

@@ -12,7 +12,7 @@ import pytest
 from server.consent.model import ConsentState
 from server.consent.store import ConsentDates
 from server.dashboard import charts
-from server.dashboard.figures import Consumer, Flow, Provider, per_day
+from server.dashboard.figures import Consumer, Day, Flow, Provider, per_day
 from server.dashboard.svg import element
 from server.delivery import record_delivery
 from server.push.records import PushedDataset, datasets_graph_name, datasets_to_graph
@@ -53,6 +53,11 @@ def test_consents_are_counted_per_day_given_withdrawn_expired_and_in_force():
         (0, 0, 1, 2),
     ]
     assert per_day([], NOW) == []
+    # A young space's chart still spans a week, its first days empty.
+    week = per_day(dates, NOW, at_least=7)
+    assert [d.day.day for d in week] == [4, 5, 6, 7, 8, 9, 10]
+    assert week[:3] == [Day(at(n).date()) for n in (4, 5, 6)]
+    assert week[3:] == days
     # A consent ending later today is still in force now.
     later = [ConsentDates(ConsentState.GIVEN, at(10, 20), at(9), None)]
     assert per_day(later, NOW)[-1].in_force == 1
