@@ -1,7 +1,8 @@
 """Gathering a space's dashboard: one registry query per kind of figure, whatever the space's size.
 
-Consents (dates only), runs (in brief), deliveries (of every run), pushed datasets (one graph)
-and the audit trail's head: five reads. Nothing loads a run or a consent history one by one.
+Consents (dates only), runs (in brief), deliveries (the state of each, and the last run's in
+full), pushed datasets (one graph) and the audit trail's head: six reads. Nothing loads a run
+or a consent history one by one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 
 from ..audit.trail import AuditTrail
 from ..consent.store import ConsentStore
-from ..delivery.status import statuses_of_space
+from ..delivery.status import states_of_space, statuses_of
 from ..push.service import PushService
 from ..registry import Registry, guard
 from ..runs.store import RunStore
@@ -45,13 +46,15 @@ class Dashboard:
     def gather(self, space: Space, now: datetime) -> f.Figures:
         consents = self.consents.dates(space.iri)
         runs = self.runs.summaries(space.iri)
-        deliveries = guard.call(self._registry, lambda r: statuses_of_space(lambda: r, space.iri))
+        states = guard.call(self._registry, lambda r: states_of_space(lambda: r, space.iri))
+        last = runs[-1] if runs else None
+        last_deliveries = (
+            guard.call(self._registry, lambda r: statuses_of(lambda: r, last.iri)) if last else []
+        )
         datasets = self.push.datasets(space.iri)
         head = self.audit.head(space.iri)
 
         days = f.per_day(consents, now, at_least=f.MIN_DAYS)
-        last = runs[-1] if runs else None
-        last_deliveries = [d for d in deliveries if last and d.run == last.iri]
         in_force = days[-1].in_force if days else 0
         return f.Figures(
             days=days[-f.MAX_DAYS :],
@@ -63,7 +66,7 @@ class Dashboard:
             runs=runs,
             charted_runs=runs[-f.MAX_RUNS :],
             outcomes=f.outcomes(runs),
-            deliveries=dict(sorted(Counter(d.state for d in deliveries).items())),
+            deliveries=dict(sorted(Counter(state for _, state in states).items())),
             last_deliveries=last_deliveries,
             datasets=len(datasets),
             audit_length=head[0] + 1 if head else 0,
