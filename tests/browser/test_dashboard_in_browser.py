@@ -1,8 +1,9 @@
-"""A participant opens a space's dashboard in the browser after a real run: five people consented
-from their own pods (real CSS), the datacage worker (real sandbox, software attestation) read
-them and delivered the result into the consumer's pod. The page shows it in figures and
-drawings: counts, the run's verdict, the delivery, and who provides, what runs, who receives.
-Never a person's name or data, and nothing the CSP would refuse (no script, no inline style)."""
+"""A participant opens a space's dashboard in the browser after a real run: five people
+consented from their own pods (real CSS), the datacage worker (real sandbox, software
+attestation) read them and delivered the result into the consumer's pod, then one person
+withdrew. The page shows it in figures and drawings: counts, the run's verdict, the delivery,
+and who provides, what runs, who receives. Never a person's name or data, and nothing the CSP
+would refuse (no script, no inline style)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from server.consent.withdraw import mark_withdrawn, remove_from_pod
 from server.services import services
 from tests.browser.test_spaces_in_browser import open_space, sign_in
 from tests.support.datacage_world import (
@@ -46,6 +48,13 @@ def test_the_dashboard_shows_consents_the_run_its_delivery_and_the_data_flow(
     outcome = worker.run_once()
     assert outcome is not None
     assert outcome.succeeded
+    # Then one person withdraws, from their own pod as the My data page does.
+    consents, leaver = services(app).consents, people[-1]
+    with app.app_context():
+        given = consents.history(space.iri, leaver.webid).consents[-1]
+        gone = mark_withdrawn(consents, given, reason="You withdrew it.", now=datetime.now(UTC))
+        assert remove_from_pod(consents, leaver.client, gone, lambda: datetime.now(UTC)) == []
+    staying = PEOPLE - 1
 
     sign_in(page, base, owner.account)
     open_space(page, space.name)
@@ -53,8 +62,8 @@ def test_the_dashboard_shows_consents_the_run_its_delivery_and_the_data_flow(
     expect(page.get_by_role("heading", level=1)).to_contain_text(space.name)
 
     # The figures at the top.
-    expect(page.locator("#tile-consents .tile-figure")).to_have_text(str(PEOPLE))
-    expect(page.locator("#tile-consents")).to_contain_text(f"{PEOPLE} given · 0 withdrawn")
+    expect(page.locator("#tile-consents .tile-figure")).to_have_text(str(staying))
+    expect(page.locator("#tile-consents")).to_contain_text(f"{PEOPLE} given · 1 withdrawn")
     expect(page.locator("#tile-runs .tile-figure")).to_have_text("1")
     expect(page.locator("#tile-runs")).to_contain_text("1 passed")
     expect(page.locator("#tile-deliveries .tile-figure")).to_have_text("1")
@@ -65,7 +74,7 @@ def test_the_dashboard_shows_consents_the_run_its_delivery_and_the_data_flow(
     expect(flow).to_be_visible()
     for label in (
         "Individuals' pods",
-        f"{PEOPLE} consents in force",
+        f"{staying} consents in force",
         "shop-survey 1.0.0",
         "software stand-in:",
         "proves nothing about hardware",
@@ -81,7 +90,7 @@ def test_the_dashboard_shows_consents_the_run_its_delivery_and_the_data_flow(
     page.get_by_text("The figures as a table").click()
     today = datetime.now(UTC).strftime("%d %b %Y")
     row = page.locator("#consents-table tbody tr").first
-    expect(row.locator("td")).to_have_text([today, str(PEOPLE), "0", "0", str(PEOPLE)])
+    expect(row.locator("td")).to_have_text([today, str(PEOPLE), "1", "0", str(staying)])
     page.get_by_text("The runs as a table").click()
     run_row = page.locator("#runs-table tbody tr").first
     expect(run_row).to_contain_text("Succeeded")
