@@ -20,7 +20,7 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 52, 16, 34, 40
 
 
 def consents_chart(days: list[Day]) -> Markup:
-    """Bars of consents given, withdrawn and expired each day; a line of those in force."""
+    """Bars of consents given, withdrawn and expired each day; a step line of those in force."""
     top = _nice(max(max(d.in_force, d.given, d.withdrawn, d.expired) for d in days))
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     slot = plot_w / len(days)
@@ -37,7 +37,8 @@ def consents_chart(days: list[Day]) -> Markup:
         ):
             if value:
                 bars.append(_bar(x0 + k * bar, y(value), bar, y(0) - y(value), f"bar-{kind}"))
-        points.append((_LEFT + (i + 0.5) * slot, y(d.in_force)))
+        # A step: the count holds through the day (it is the count at the day's end).
+        points += [(_LEFT + i * slot, y(d.in_force)), (_LEFT + (i + 1) * slot, y(d.in_force))]
     line = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
     last = days[-1]
     return drawing(
@@ -202,7 +203,9 @@ def _provider_node(p: Provider):
     lines += [(f"▪ {d}", "node-line") for d in shown]
     if len(p.datasets) > len(shown):
         lines.append((f"and {len(p.datasets) - len(shown)} more", "node-note"))
-    if not p.datasets:
+    if p.datasets:
+        lines.append(("pushed encrypted to the datacage's key", "node-note"))
+    else:
         lines.append(("no dataset pushed yet", "node-note"))
     return _box(lines, "node", p.webid)
 
