@@ -65,8 +65,9 @@ def consents_chart(days: list[Day]) -> Markup:
     )
 
 
-def runs_chart(runs: list) -> Markup:
-    """One bar per run: how many people it read (of how many it included), coloured by verdict."""
+def runs_chart(runs: list, first: int = 1) -> Markup:
+    """One bar per run: how many people it read (of how many it included), coloured by verdict.
+    `first` is the number of the first run shown (the chart shows the latest ones)."""
     top = _nice(max(max(r.individuals_included, r.individuals_read) for r in runs))
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     slot = plot_w / max(len(runs), 4)
@@ -78,7 +79,9 @@ def runs_chart(runs: list) -> Markup:
     marks = []
     for i, r in enumerate(runs):
         x = _LEFT + i * slot + (slot - width) / 2
-        label = f"Run {i + 1}: {r.outcome}, read {r.individuals_read} of {r.individuals_included}"
+        label = (
+            f"Run {first + i}: {r.outcome}, read {r.individuals_read} of {r.individuals_included}"
+        )
         marks.append(
             element(
                 "g",
@@ -107,7 +110,7 @@ def runs_chart(runs: list) -> Markup:
                 text(
                     x + width / 2,
                     _H - _BOTTOM + 18,
-                    f"#{i + 1}",
+                    f"#{first + i}",
                     text_anchor="middle",
                     class_="tick",
                 ),

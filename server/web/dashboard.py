@@ -43,5 +43,9 @@ def page(space_id: str) -> str:
         figures=figures,
         flow=charts.flow_drawing(space.name, figures.flow),
         consents_chart=charts.consents_chart(figures.days) if figures.days else None,
-        runs_chart=charts.runs_chart(figures.charted_runs) if figures.runs else None,
+        runs_chart=charts.runs_chart(
+            figures.charted_runs, first=len(figures.runs) - len(figures.charted_runs) + 1
+        )
+        if figures.runs
+        else None,
     )

@@ -16,7 +16,7 @@ from server.dashboard.figures import Consumer, Day, Flow, Provider, per_day
 from server.dashboard.svg import element
 from server.delivery import record_delivery
 from server.push.records import PushedDataset, datasets_graph_name, datasets_to_graph
-from server.runs.model import Attestation, Run, RunStatus
+from server.runs.model import Attestation, Run, RunStatus, RunSummary
 from server.services import services
 from server.web.dashboard import dashboard
 from tests.unit.test_api import ALICE, BOB, OWNER, STRANGER, bundle, create, register
@@ -220,3 +220,23 @@ def test_charts_label_their_axes_and_say_in_words_what_they_show():
     assert desc == "3 days from 8 Mar to 10 Mar: 1 given, 0 withdrawn, 0 expired; 1 in force now."
     labels = [e.text for e in tree.iter(f"{SVG}text")]
     assert {"8 Mar", "10 Mar", "0", "In force", "Given"} <= set(labels)
+
+
+def test_runs_are_numbered_as_in_the_table_and_coloured_by_their_verdict():
+    def summary(status, gate):
+        return RunSummary("https://dc.example/runs/r", status, at(1), "d", 6, 5, gate_passed=gate)
+
+    runs = [
+        summary(RunStatus.SUCCEEDED, True),
+        summary(RunStatus.FAILED, False),  # the gate blocked it
+        summary(RunStatus.FAILED, None),  # it failed before the gate
+        summary(RunStatus.RUNNING, None),
+    ]
+    assert [r.outcome for r in runs] == ["Passed", "Blocked", "Failed", "Running"]
+    tree = ElementTree.fromstring(str(charts.runs_chart(runs, first=18)))  # noqa: S314 (our own)
+    labels = [e.text for e in tree.iter(f"{SVG}text")]
+    assert [t for t in labels if t.startswith("#")] == ["#18", "#19", "#20", "#21"]
+    bars = [e.get("class") for e in tree.iter(f"{SVG}rect")]
+    assert {"outcome-passed", "outcome-blocked", "outcome-failed", "outcome-running"} <= set(bars)
+    desc = tree.find(f"{SVG}desc").text
+    assert desc == "4 runs: 1 blocked; 1 failed; 1 passed; 1 running. Bar height: individuals read."
