@@ -111,14 +111,19 @@ def outcomes(runs: list[RunSummary]) -> dict[str, int]:
     return dict(sorted(counted.items()))
 
 
-def delivery_word(state: str | None, has_run: bool) -> str:
-    if not has_run:
+def delivery_word(state: str | None, last_run: RunSummary | None) -> str:
+    """What the last run's delivery to one consumer came to, in a few words."""
+    if last_run is None:
         return "no run yet"
-    return {
-        None: "nothing reported yet",
-        "no-destination": "no container chosen",
-        "destroyed": "destroyed unsent",
-    }.get(state, state or "")
+    if state is not None:
+        return {"no-destination": "no container chosen", "destroyed": "destroyed unsent"}.get(
+            state, state
+        )
+    if not last_run.status.finished:
+        return "run in progress"
+    if not last_run.gate_passed:
+        return f"nothing sent ({last_run.outcome.lower()})"
+    return "nothing reported yet"
 
 
 def providers(webids: list[str], datasets: list[PushedDataset]) -> tuple[Provider, ...]:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from ..audit.trail import AuditTrail
 from ..consent.store import ConsentStore
-from ..delivery.status import states_of_space, statuses_of
+from ..delivery.status import DeliveryStatus, states_of_space, statuses_of
 from ..push.service import PushService
 from ..registry import Registry, guard
 from ..runs.store import RunStore
@@ -47,10 +47,7 @@ class Dashboard:
         consents = self.consents.dates(space.iri)
         runs = self.runs.summaries(space.iri)
         states = guard.call(self._registry, lambda r: states_of_space(lambda: r, space.iri))
-        last = runs[-1] if runs else None
-        last_deliveries = (
-            guard.call(self._registry, lambda r: statuses_of(lambda: r, last.iri)) if last else []
-        )
+        last_deliveries = self._deliveries_of(runs[-1].iri) if runs else []
         datasets = self.push.datasets(space.iri)
         head = self.audit.head(space.iri)
 
@@ -74,6 +71,9 @@ class Dashboard:
             flow=_flow(space, in_force, runs, last_deliveries, datasets),
         )
 
+    def _deliveries_of(self, run_iri: str) -> list[DeliveryStatus]:
+        return guard.call(self._registry, lambda r: statuses_of(lambda: r, run_iri))
+
 
 def _flow(space: Space, in_force: int, runs, last_deliveries, datasets) -> f.Flow:
     algorithm = space.algorithm
@@ -86,7 +86,7 @@ def _flow(space: Space, in_force: int, runs, last_deliveries, datasets) -> f.Flo
         attestation, hardware = f"attested by {attested.attestation_provider}", True
     state_of = {d.consumer: d.state for d in last_deliveries}
     consumers = tuple(
-        f.Consumer(webid, f.delivery_word(state_of.get(webid), bool(runs)))
+        f.Consumer(webid, f.delivery_word(state_of.get(webid), runs[-1] if runs else None))
         for webid in space.consumers
     )
     return f.Flow(

@@ -12,7 +12,7 @@ import pytest
 from server.consent.model import ConsentState
 from server.consent.store import ConsentDates
 from server.dashboard import charts
-from server.dashboard.figures import Consumer, Day, Flow, Provider, per_day
+from server.dashboard.figures import Consumer, Day, Flow, Provider, delivery_word, per_day
 from server.dashboard.svg import element
 from server.delivery import record_delivery
 from server.push.records import PushedDataset, datasets_graph_name, datasets_to_graph
@@ -240,3 +240,17 @@ def test_runs_are_numbered_as_in_the_table_and_coloured_by_their_verdict():
     assert {"outcome-passed", "outcome-blocked", "outcome-failed", "outcome-running"} <= set(bars)
     desc = tree.find(f"{SVG}desc").text
     assert desc == "4 runs: 1 blocked; 1 failed; 1 passed; 1 running. Bar height: individuals read."
+
+
+def test_each_consumer_reads_what_the_last_run_came_to_for_them():
+    def last(status, gate):
+        return RunSummary("https://dc.example/runs/r", status, at(1), "d", 6, 5, gate_passed=gate)
+
+    assert delivery_word(None, None) == "no run yet"
+    assert delivery_word("delivered", last(RunStatus.SUCCEEDED, True)) == "delivered"
+    assert delivery_word("no-destination", last(RunStatus.SUCCEEDED, True)) == (
+        "no container chosen"
+    )
+    assert delivery_word(None, last(RunStatus.RUNNING, None)) == "run in progress"
+    assert delivery_word(None, last(RunStatus.FAILED, False)) == "nothing sent (blocked)"
+    assert delivery_word(None, last(RunStatus.SUCCEEDED, True)) == "nothing reported yet"
