@@ -31,7 +31,8 @@ def element(tag: str, /, *children: Child | Iterable[Child], **attributes: objec
             continue
         name = "class" if name == "class_" else name.replace("_", "-")
         _check_name(name)
-        parts.append(f'{name}="{escape(_number(value))}"')
+        shown = _number(value) if isinstance(value, int | float) else escape(str(value))
+        parts.append(f'{name}="{shown}"')
     inner = Markup("").join(_flatten(children))
     # Safe: names are checked above, values and text are escaped, `inner` is our own Markup.
     return Markup(f"<{' '.join(parts)}>{inner}</{tag}>")  # noqa: S704
@@ -70,10 +71,11 @@ def _check_name(name: str) -> None:
         raise ValueError(f"Not an SVG element or attribute name: {name!r}")
 
 
-def _number(value: object) -> str:
+def _number(value: int | float) -> str:
+    """Numbers need no escaping; coordinates need no more than a tenth of a unit."""
     if isinstance(value, float):
         return f"{value:.1f}".rstrip("0").rstrip(".")
-    return str(value)
+    return str(int(value))
 
 
 def _flatten(children: Iterable[Child | Iterable[Child]]) -> Iterable[Markup]:
