@@ -194,7 +194,7 @@ def _people_node(count: int):
     lines = [
         ("Individuals' pods", "node-title"),
         (f"{count} consent{'' if count == 1 else 's'} in force", "node-figure"),
-        ("pulled over mutual TLS, with consent", "node-note"),
+        ("read by the datacage, with consent", "node-note"),
     ]
     return _box(lines, "node node-people", "Individuals' pods")
 
