@@ -21,18 +21,20 @@ test: setup
 bench: setup $(BENCH_STAMP)
 	$(PY) bench/solid_get.py
 	$(PY) bench/control_plane.py
+	$(PY) bench/dashboard.py
 	$(PY) bench/consent_check.py
 	$(PY) bench/output_gate.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/push_crypto.py
 	$(PY) bench/psi.py
+	$(PY) bench/delivery.py
+	$(PY) bench/audit_trail.py
 
 # bench/psi.py's baseline (openmined-psi pins protobuf exactly): only for `make bench`.
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m pip check
 	touch $@
-	$(PY) bench/delivery.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

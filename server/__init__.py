@@ -75,6 +75,9 @@ def _register_blueprints(app: Flask) -> None:
     from .web.results import bp as results_bp  # where consumers want results (issue 6)
 
     app.register_blueprint(results_bp)
+    from .web.dashboard import bp as dashboard_bp  # a space's figures, drawn (issue 9)
+
+    app.register_blueprint(dashboard_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -77,10 +77,14 @@ def expire_consents_command() -> None:
     from datetime import UTC, datetime
 
     from .consent.expiry import expire_consents
+    from .errors import Unavailable
     from .services import services
 
     found = services()
-    report = expire_consents(found.consents, found.vault, found.http, lambda: datetime.now(UTC))
+    try:
+        report = expire_consents(found.consents, found.vault, found.http, lambda: datetime.now(UTC))
+    except Unavailable as exc:  # e.g. the embedded store held by a running server
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"{len(report.expired)} consent(s) expired; grants removed from {len(report.cleaned)} "
         f"pod(s); {len(report.left)} left for their owners to remove from My data."
@@ -153,15 +157,25 @@ def worker(
     root = Path(data_dir)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = Path(client_secret_file).read_text().strip()
-    cage = Worker(
-        control_plane,
-        Identity(issuer, client_id, secret),
-        SoftwareAttestationProvider(root / "attestation"),
-        JobSettings(work_root=root / "work", results_dir=root / "results"),
-        pod_ca=pod_ca,
-    )
+    from connectors.solid.errors import SolidError
+
+    from .datacage.control_plane import ControlPlaneError
+
+    try:  # signing in happens here: a refused secret is one line, not a traceback
+        cage = Worker(
+            control_plane,
+            Identity(issuer, client_id, secret),
+            SoftwareAttestationProvider(root / "attestation"),
+            JobSettings(work_root=root / "work", results_dir=root / "results"),
+            pod_ca=pod_ca,
+        )
+    except (ControlPlaneError, SolidError) as exc:
+        raise click.ClickException(str(exc)) from None
     if once:
-        report = cage.run_once()
+        try:
+            report = cage.run_once()
+        except (ControlPlaneError, SolidError) as exc:  # the loop below logs these and retries
+            raise click.ClickException(str(exc)) from None
         click.echo(
             "No run was waiting."
             if report is None
@@ -171,7 +185,7 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        cage.serve(stop, poll)
+        cage.serve(stop, poll, heartbeat=root / "heartbeat")  # docker/healthcheck.py
     except KeyboardInterrupt:
         stop.set()
 

@@ -29,11 +29,15 @@ def audit() -> None:
 )
 def verify_command(spaces: tuple[str, ...], noted: str | None) -> None:
     """Check every entry's hash and link; exit 0 only if every chain is intact."""
+    from ..registry.base import RegistryUnavailable
     from ..services import services
     from .verify import ChainBroken, verify_space
 
     found = services()
-    trail, registry = found.audit, found.registry()
+    try:
+        trail, registry = found.audit, found.registry()
+    except RegistryUnavailable as exc:  # e.g. the embedded store held by a running server
+        raise click.ClickException(str(exc)) from None
     if noted and len(spaces) != 1:
         raise click.UsageError("--expect checks one chain: give exactly one --space.")
     wanted = [s if "/" in s else found.spaces.store.iri_of(s) for s in spaces] or trail.spaces()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -48,6 +49,29 @@ SELECT ?c ?status ?expires WHERE {
 _OF_SPACE = """
 SELECT DISTINCT ?g WHERE { GRAPH ?g { ?g dcg:space ?space ; dcg:agent ?who . } }
 """
+# Every consent to the space with its dates, and nothing naming the person (the dashboard).
+# The dates come as plain strings: turning a thousand xsd:dateTime literals into rdflib terms
+# costs twice as much as the query itself, and `datetime.fromisoformat` reads them directly.
+_DATES = """
+SELECT ?status (STR(?e) AS ?expires) (STR(?gv) AS ?given) (STR(?w) AS ?withdrawn) WHERE {
+  GRAPH ?g {
+    ?g dcg:space ?space .
+    ?c a dpv:Consent ; dpv:hasConsentStatus ?status ; dcg:expiresAt ?e .
+    OPTIONAL { ?c dcg:givenAt ?gv }
+    OPTIONAL { ?c dcg:withdrawnAt ?w }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class ConsentDates:
+    """When one consent was given, withdrawn and ends: all a count over time needs, never who."""
+
+    state: ConsentState
+    expires_at: datetime
+    given_at: datetime | None
+    withdrawn_at: datetime | None
 
 
 class ConsentStore:
@@ -132,6 +156,19 @@ class ConsentStore:
                 state = ConsentState.EXPIRED
             counts[state] = counts.get(state, 0) + 1
         return counts
+
+    def dates(self, space_iri: str) -> list[ConsentDates]:
+        """Every consent to the space (all of each person's, oldest or not), in one query."""
+        rows = self._call(lambda r: r.select(_DATES, {"space": URIRef(space_iri)}))
+        return [
+            ConsentDates(
+                ConsentState(row["status"]),
+                datetime.fromisoformat(row["expires"]),
+                datetime.fromisoformat(row["given"]) if "given" in row else None,
+                datetime.fromisoformat(row["withdrawn"]) if "withdrawn" in row else None,
+            )
+            for row in rows
+        ]
 
     def in_force(self, space_iri: str, now: datetime) -> list[Consent]:
         """The consents the datacage may rely on right now, one per person at most."""

@@ -16,6 +16,7 @@ import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
@@ -148,11 +149,18 @@ class Worker:
         except OSError:  # a full or failing disk must not stop the worker taking jobs
             log.exception("delivery pass failed")
 
-    def serve(self, stop: threading.Event, poll_seconds: float = 5.0) -> None:
+    def serve(
+        self, stop: threading.Event, poll_seconds: float = 5.0, heartbeat: Path | None = None
+    ) -> None:
+        """Take jobs until `stop`; `heartbeat` is touched after each look for work that reached
+        the control plane (a container's health check reads its age, docker/healthcheck.py)."""
         while not stop.is_set():
             try:
                 self.deliver_pending()
-                if self.run_once() is not None:
+                ran = self.run_once()
+                if heartbeat is not None:
+                    heartbeat.touch()
+                if ran is not None:
                     continue  # there may be more waiting
             except (ControlPlaneError, SolidError) as exc:  # try again at the next poll
                 log.error("no job taken", extra={"error": str(exc)})

@@ -68,3 +68,40 @@ class Run:
             return None
         end = self.finished_at or datetime.now(self.started_at.tzinfo)
         return (end - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a dashboard shows of a run, read for all of a space's runs in one query."""
+
+    iri: str
+    status: RunStatus
+    requested_at: datetime
+    algorithm_digest: str
+    individuals_included: int
+    individuals_read: int
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    gate_passed: bool | None = None
+    attestation_provider: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.iri.rsplit("/", 1)[-1]
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def outcome(self) -> str:
+        """One word for a chart: the gate's verdict where there is one, else the status."""
+        if self.gate_passed is False:
+            return "Blocked"
+        if self.status is RunStatus.FAILED:
+            return "Failed"
+        if self.gate_passed:
+            return "Passed"
+        return self.status.label

@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rdflib import URIRef
 
+from vocab import DCG
+
 from ..errors import EditConflict, NotFound, Unavailable
 from ..registry import Registry, RegistryConflict, guard
-from .model import Run, RunStatus
+from .model import Run, RunStatus, RunSummary
 from .rdf import DamagedRun, from_graph, run_iri, to_graph
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,19 @@ MAX_ATTEMPTS = 8
 
 _OF_SPACE = """
 SELECT ?g ?at WHERE { GRAPH ?g { ?g a dcg:Run ; dcg:space ?space ; dcterms:created ?at } }
+"""
+# One row per run of the space with what a dashboard shows (no log, no problems, no evidence).
+_SUMMARIES = """
+SELECT ?g ?status ?at ?digest ?included ?read ?started ?ended ?gate ?provider WHERE {
+  GRAPH ?g {
+    ?g a dcg:Run ; dcg:space ?space ; dcg:status ?status ; dcterms:created ?at ;
+       dcg:digest ?digest ; dcg:individualsIncluded ?included ; dcg:individualsRead ?read .
+    OPTIONAL { ?g prov:startedAtTime ?started }
+    OPTIONAL { ?g prov:endedAtTime ?ended }
+    OPTIONAL { ?g dcg:verdict ?verdict . ?verdict dcg:status ?gate }
+    OPTIONAL { ?g dcg:evidence ?evidence . ?evidence dcg:attestationProvider ?provider }
+  }
+}
 """
 _QUEUED = """
 SELECT ?g ?at WHERE { GRAPH ?g { ?g a dcg:Run ; dcg:status ?queued ; dcterms:created ?at } }
@@ -80,6 +95,32 @@ class RunStore:
         ]
         return [self.load(name.rsplit("/", 1)[-1]) for name in names]
 
+    def summaries(self, space_iri: str) -> list[RunSummary]:
+        """The space's runs in brief, oldest first: one query, however many runs."""
+        rows = self._call(lambda r: r.select(_SUMMARIES, {"space": URIRef(space_iri)}))
+        found = []
+        for row in rows:
+            try:
+                status = next(s for s in RunStatus if s.value == row["status"])
+            except StopIteration:
+                log.error("damaged run record", extra={"graph": str(row["g"])})
+                continue
+            found.append(
+                RunSummary(
+                    iri=str(row["g"]),
+                    status=status,
+                    requested_at=_python(row, "at"),
+                    algorithm_digest=str(row["digest"]),
+                    individuals_included=int(_python(row, "included")),
+                    individuals_read=int(_python(row, "read")),
+                    started_at=_python(row, "started"),
+                    finished_at=_python(row, "ended"),
+                    gate_passed=row["gate"] == DCG.GatePassed if "gate" in row else None,
+                    attestation_provider=str(row["provider"]) if "provider" in row else None,
+                )
+            )
+        return sorted(found, key=lambda s: s.requested_at)
+
     def queued(self) -> list[Run]:
         """Runs waiting for a datacage, oldest first."""
         rows = self._call(lambda r: r.select(_QUEUED, {"queued": RunStatus.QUEUED.value}))
@@ -101,3 +142,8 @@ class RunStore:
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
         return guard.call(self._registry, operation)
+
+
+def _python(row: dict, name: str) -> Any:
+    value = row.get(name)
+    return value.toPython() if value is not None else None

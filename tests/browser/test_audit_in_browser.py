@@ -19,6 +19,7 @@ from tests.support.datacage_world import (
     make_worker,
     serve_control_plane,
 )
+from tests.support.delivery_world import designated
 
 PEOPLE = 5
 
@@ -30,6 +31,7 @@ def world(make_user, tmp_path: Path):
     with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
         fill_pods(people)
         space = consented_space(app, owner.webid, people, cage.webid, SURVEY, "Audited survey")
+        designated(app, space, owner, cage.webid)  # the consumer wants results in their pod
         services(app).runs.start(space.id, owner.webid)
         report = make_worker(base, cage, tmp_path / "cage").run_once()
         assert report is not None
@@ -51,6 +53,7 @@ def test_a_participant_reads_the_trail_queries_it_and_exports_it(
     expect(page.locator('[data-action="consent-given"]')).to_have_count(PEOPLE)
     expect(page.locator('[data-action="data-pulled"]')).to_have_count(PEOPLE)
     expect(page.locator('[data-action="run-finished"]')).to_contain_text("output gate passed")
+    expect(page.locator('[data-action="result-delivered"]')).to_contain_text(owner.webid)
     expect(rows.last).to_contain_text("space-created")
     for person in people:  # individuals appear by pseudonym, never by WebID or pod
         expect(page.locator("main")).not_to_contain_text(person.webid)

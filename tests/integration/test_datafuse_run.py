@@ -13,10 +13,12 @@ from rdflib import Graph, Literal, URIRef
 from connectors import registry
 from server.attestation import measure_datacage_code
 from server.attestation.admission import load_policy
+from server.dashboard.figures import Consumer, Provider
 from server.delivery import statuses_of
 from server.push.provider import PushRequest, push_dataset
 from server.runs.model import RunStatus
 from server.services import services
+from server.web.dashboard import dashboard
 from tests.support.datacage_world import (
     consented_space,
     fill_pods,
@@ -129,3 +131,14 @@ def test_check_common_demo_customers_end_to_end(make_user, tmp_path):
         assert report.value(REPORT, DCG.individuals) == Literal(SEED_PEOPLE)
         assert "shop.example" not in body.decode()  # counts only: no address left the cage
         assert f"matched 2 data holders (individuals: {SEED_PEOPLE}, dataset-1: " in run.log
+
+        # The space's dashboard draws the same flow: the people's pods and the bank's pushed
+        # list in, the matching algorithm, the report delivered to the bank (issue 9).
+        with app.app_context():
+            shown = services(app).spaces.get(space.id, bank.webid)
+            figures = dashboard(app).gather(shown, datetime.now(UTC))
+        assert figures.flow.individuals == SEED_PEOPLE
+        assert figures.flow.providers == (Provider(bank.webid, ("bank-customers",)),)
+        assert figures.flow.consumers == (Consumer(bank.webid, "delivered"),)
+        assert figures.datasets == 1
+        assert figures.outcomes == {"Passed": 1}

@@ -1,0 +1,100 @@
+"""Gathering a space's dashboard: one registry query per kind of figure, whatever the space's size.
+
+Consents (dates only), runs (in brief), deliveries (the state of each, and the last run's in
+full), pushed datasets (one graph) and the audit trail's head: six reads. Nothing loads a run
+or a consent history one by one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from ..audit.trail import AuditTrail
+from ..consent.store import ConsentStore
+from ..delivery.status import DeliveryStatus, states_of_space, statuses_of
+from ..push.service import PushService
+from ..registry import Registry, guard
+from ..runs.store import RunStore
+from ..spaces import permissions
+from ..spaces.actions import Spaces
+from ..spaces.model import Role, Space
+from . import figures as f
+
+
+class Dashboard:
+    def __init__(
+        self,
+        registry: Callable[[], Registry],
+        spaces: Spaces,
+        consents: ConsentStore,
+        runs: RunStore,
+        push: PushService,
+        audit: AuditTrail,
+    ):
+        self._registry = registry
+        self.spaces, self.consents, self.runs = spaces, consents, runs
+        self.push, self.audit = push, audit
+
+    def figures(self, space_id: str, actor: str | None, now: datetime) -> tuple[Space, f.Figures]:
+        """The space and its figures, for its participants only (as its runs are)."""
+        space = self.spaces.get(space_id, actor)
+        permissions.require_participant(space, actor)
+        return space, self.gather(space, now)
+
+    def gather(self, space: Space, now: datetime) -> f.Figures:
+        consents = self.consents.dates(space.iri)
+        runs = self.runs.summaries(space.iri)
+        states = guard.call(self._registry, lambda r: states_of_space(lambda: r, space.iri))
+        last_deliveries = self._deliveries_of(runs[-1].iri) if runs else []
+        datasets = self.push.datasets(space.iri)
+        head = self.audit.head(space.iri)
+
+        days = f.per_day(consents, now, at_least=f.MIN_DAYS)
+        in_force = days[-1].in_force if days else 0
+        return f.Figures(
+            days=days[-f.MAX_DAYS :],
+            more_days=max(0, len(days) - f.MAX_DAYS),
+            consents_in_force=in_force,
+            consents_given=sum(d.given for d in days),
+            consents_withdrawn=sum(d.withdrawn for d in days),
+            consents_expired=sum(d.expired for d in days),
+            runs=runs,
+            charted_runs=runs[-f.MAX_RUNS :],
+            outcomes=f.outcomes(runs),
+            deliveries=dict(sorted(Counter(state for _, state in states).items())),
+            last_deliveries=last_deliveries,
+            datasets=len(datasets),
+            audit_length=head[0] + 1 if head else 0,
+            audit_head=head[1] if head else None,
+            flow=_flow(space, in_force, runs, last_deliveries, datasets),
+        )
+
+    def _deliveries_of(self, run_iri: str) -> list[DeliveryStatus]:
+        return guard.call(self._registry, lambda r: statuses_of(lambda: r, run_iri))
+
+
+def _flow(space: Space, in_force: int, runs, last_deliveries, datasets) -> f.Flow:
+    algorithm = space.algorithm
+    attested = next((r for r in reversed(runs) if r.attestation_provider), None)
+    if attested is None:
+        attestation, hardware = "not attested yet: no run has started", False
+    elif attested.attestation_provider.startswith("software"):  # type: ignore[union-attr]
+        attestation, hardware = "software stand-in: proves nothing about hardware", False
+    else:
+        attestation, hardware = f"attested by {attested.attestation_provider}", True
+    state_of = {d.consumer: d.state for d in last_deliveries}
+    consumers = tuple(
+        f.Consumer(webid, f.delivery_word(state_of.get(webid), runs[-1] if runs else None))
+        for webid in space.consumers
+    )
+    return f.Flow(
+        individuals=in_force if space.terms.data_requests else None,
+        providers=f.providers(space.holders_of(Role.DATA_PROVIDER), datasets),
+        algorithm=f"{algorithm.name} {algorithm.version}" if algorithm else None,
+        digest=algorithm.digest if algorithm else None,
+        attestation=attestation,
+        hardware=hardware,
+        consumers=consumers,
+    )
