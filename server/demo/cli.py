@@ -115,6 +115,8 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
     out.urls[:0] = [
         ("Space overview", urljoin(stack.control_plane, f"spaces/{spaces[0].id}"),
          _how_to_sign_in(cast.retailer)),
+        ("Space dashboard", urljoin(stack.control_plane, f"spaces/{spaces[0].id}/dashboard"),
+         "consents over time, runs, deliveries, how data flows (signed in as above)"),
         ("An individual's My data", urljoin(stack.control_plane, "my-data"),
          _how_to_sign_in(cast.persons[0])),
     ]  # fmt: skip

@@ -58,6 +58,11 @@ def test_the_printed_urls_show_the_space_my_data_and_the_report_then_ctrl_c_stop
     expect(page.get_by_role("heading", level=1, name="Common customers")).to_be_visible()
     expect(page.locator("#space-status")).to_contain_text("Active")
     screenshot(page, "space-overview")
+    page.goto(output.url("Space dashboard"))
+    consenting = sum(1 for n in range(PEOPLE) if seed.consents(n))
+    expect(page.locator("#tile-consents .tile-figure")).to_have_text(str(consenting))
+    expect(page.locator("#tile-deliveries .tile-figure")).to_have_text("1")
+    screenshot(page, "space-dashboard")
     run_page = re.search(r"its delivery shows on (\S+)", output.text)[1]
     page.goto(run_page)
     expect(page.locator("#run-deliveries .delivery-delivered")).to_be_visible()
