@@ -128,10 +128,17 @@ class DemoStack:
         """Bind first (port 0 lets the kernel choose), then build the app that names its URL."""
         self._server = make_server("127.0.0.1", self._control_port, _not_ready, threaded=True)
         self._exit.callback(self._server.server_close)
+        # Every setting that could reach outside the demo is pinned, so a DATACAGE_* variable
+        # left in the shell (a real registry, say) is never written to by the demo.
+        control = self.folder / "control"
         self.app = create_app(
             {
                 "PUBLIC_URL": self.control_plane,
-                "DATA_DIR": str(self.folder / "control"),
+                "DATA_DIR": str(control),
+                "REGISTRY_PATH": str(control / "registry"),
+                "REGISTRY_SPARQL_QUERY_URL": None,
+                "REGISTRY_SPARQL_UPDATE_URL": None,
+                "TRUSTED_ISSUERS": self.css.issuer,
                 "DATACAGE_WEBID": datacage_webid,
                 "CLIENT_NAME": "Datacage demo",
                 "LOG_FORMAT": "text",
