@@ -45,7 +45,7 @@ RUN_ELSEWHERE = {
     "serve": "tests/integration/test_operator_commands.py",
     "worker": "tests/integration/test_operator_commands.py",
     "admission": "tests/integration/test_operator_commands.py",
-    "demo": "tests/support/demo_run.py",  # for tests/integration/test_demo.py (branch issue9-demo)
+    "demo": "tests/support/demo_run.py",  # the helper tests/integration/test_demo.py runs
 }
 # Commands quick and self-contained enough for this test to run them (in a fresh data folder).
 RUN_HERE = {"config-reference", "push connectors", "consents expire"}
@@ -53,11 +53,6 @@ RUN_HERE = {"config-reference", "push connectors", "consents expire"}
 # path in the docs must be in one of these three tables, so a gap is written down, not hidden.
 SHOWN_ONLY: dict[str, str] = {}
 
-# Commands other branches add at the same time: named in prose before they exist.
-COMMANDS_ELSEWHERE = {"demo"}
-# Pages other branches write at the same time: a link to one is not an error while it does not
-# exist yet. Once it exists, every check applies to it as to any other page.
-WRITTEN_ELSEWHERE = {"docs/demo.md", "docs/deployment.md"}
 
 ILLUSTRATIVE = "<!-- illustrative -->"
 SHELL_LANGUAGES = {"sh", "shell", "console", "bash"}
@@ -159,10 +154,6 @@ def is_external(target: str) -> bool:
     return bool(re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I)) or target.startswith("//")
 
 
-def pending(file: Path) -> bool:
-    return file.is_relative_to(ROOT) and str(file.relative_to(ROOT)) in WRITTEN_ELSEWHERE
-
-
 def resolve(source: Path, target: str) -> tuple[Path, str]:
     file_part, _, anchor = target.partition("#")
     return (source if not file_part else (source.parent / file_part).resolve()), anchor
@@ -178,7 +169,7 @@ def test_every_relative_link_lands_on_a_file_and_a_heading():
             if is_external(target):
                 continue
             file, anchor = resolve(path, target)
-            if not file.exists() and not pending(file):
+            if not file.exists():
                 problems.append(f"{where(path, line)}: link to {target}: no such file")
             elif anchor and file.suffix == ".md" and anchor not in anchors(file):
                 problems.append(
@@ -255,11 +246,6 @@ def words_of(command_line: str) -> list[str]:
     return words
 
 
-def not_yet_here(words: list[str]) -> bool:
-    """A command another branch adds (COMMANDS_ELSEWHERE), before it is merged."""
-    return bool(words) and words[0] in COMMANDS_ELSEWHERE and words[0] not in main.commands
-
-
 def documented_commands(program: str) -> Iterator[Command]:
     for path in markdown_files():
         for block in blocks(path):
@@ -267,7 +253,7 @@ def documented_commands(program: str) -> Iterator[Command]:
                 continue
             for line, text in shell_lines(block):
                 words = words_of(text)
-                if words and Path(words[0]).name == program and not not_yet_here(words[1:]):
+                if words and Path(words[0]).name == program:
                     yield Command(path, line, words[1:], block.illustrative)
 
 
@@ -390,9 +376,7 @@ def inline_commands() -> Iterator[Command]:
     for path in markdown_files():
         for number, text in prose_lines(path, keep_code=True):
             for match in INLINE_COMMAND.finditer(text):
-                words = words_of(match.group(1))[1:]
-                if not not_yet_here(words):
-                    yield Command(path, number, words, illustrative=True)
+                yield Command(path, number, words_of(match.group(1))[1:], illustrative=True)
 
 
 COMMANDS = list(documented_commands("datacage"))
@@ -453,8 +437,6 @@ def test_every_documented_command_is_run_or_named_as_shown_only():
 
 @pytest.mark.parametrize("path", sorted(RUN_ELSEWHERE))
 def test_the_tests_named_as_running_a_command_do_run_it(path: str):
-    if path in COMMANDS_ELSEWHERE and path not in main.commands:
-        pytest.skip(f"`datacage {path}` is being added on another branch")
     test_file = ROOT / RUN_ELSEWHERE[path]
     assert test_file.exists(), f"RUN_ELSEWHERE names {test_file}, which does not exist"
     last = path.split()[-1]
