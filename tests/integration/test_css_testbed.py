@@ -46,7 +46,11 @@ def _wait_gone(pid: int, timeout: float = 10) -> bool:
 
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        if sock.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+        # With no listener, a connect to a port in the ephemeral range can pick that very port
+        # as its source and connect to itself (TCP simultaneous open): not a server.
+        return sock.getsockname() != sock.getpeername()
 
 
 @pytest.fixture
