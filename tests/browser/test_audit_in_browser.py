@@ -12,13 +12,7 @@ from rdflib import Graph
 
 from server.services import services
 from tests.browser.test_spaces_in_browser import open_space, sign_in
-from tests.support.datacage_world import (
-    SURVEY,
-    consented_space,
-    fill_pods,
-    make_worker,
-    serve_control_plane,
-)
+from tests.support.datacage_world import survey_world
 from tests.support.delivery_world import designated
 
 PEOPLE = 5
@@ -26,17 +20,15 @@ PEOPLE = 5
 
 @pytest.fixture
 def world(make_user, tmp_path: Path):
-    owner, cage = make_user("owner"), make_user("cage")
-    people = [make_user(f"audited{n}") for n in range(PEOPLE)]
-    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
-        fill_pods(people)
-        space = consented_space(app, owner.webid, people, cage.webid, SURVEY, "Audited survey")
-        designated(app, space, owner, cage.webid)  # the consumer wants results in their pod
-        services(app).runs.start(space.id, owner.webid)
-        report = make_worker(base, cage, tmp_path / "cage").run_once()
+    with survey_world(
+        make_user, tmp_path, people=PEOPLE, person="audited", name="Audited survey"
+    ) as w:
+        designated(w.app, w.space, w.owner, w.cage.webid)  # the consumer wants results in their pod
+        services(w.app).runs.start(w.space.id, w.owner.webid)
+        report = w.worker().run_once()
         assert report is not None
         assert report.succeeded, report.problems
-        yield base, space, owner, people
+        yield w.base, w.space, w.owner, w.people
 
 
 def test_a_participant_reads_the_trail_queries_it_and_exports_it(

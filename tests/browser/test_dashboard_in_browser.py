@@ -16,13 +16,7 @@ from playwright.sync_api import expect
 from server.consent.withdraw import mark_withdrawn, remove_from_pod
 from server.services import services
 from tests.browser.test_spaces_in_browser import open_space, sign_in
-from tests.support.datacage_world import (
-    SURVEY,
-    consented_space,
-    fill_pods,
-    make_worker,
-    serve_control_plane,
-)
+from tests.support.datacage_world import survey_world
 from tests.support.delivery_world import designated
 
 PEOPLE = 5
@@ -30,13 +24,9 @@ PEOPLE = 5
 
 @pytest.fixture
 def world(make_user, tmp_path: Path):
-    owner, cage = make_user("owner"), make_user("cage")
-    people = [make_user(f"shopper{n}") for n in range(PEOPLE)]
-    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
-        fill_pods(people)
-        space = consented_space(app, owner.webid, people, cage.webid, SURVEY, "Shop survey")
-        designated(app, space, owner, cage.webid)
-        yield base, app, space, owner, people, make_worker(base, cage, tmp_path / "cage")
+    with survey_world(make_user, tmp_path, people=PEOPLE) as w:
+        designated(w.app, w.space, w.owner, w.cage.webid)
+        yield w.base, w.app, w.space, w.owner, w.people, w.worker()
 
 
 def test_the_dashboard_shows_consents_the_run_its_delivery_and_the_data_flow(

@@ -13,27 +13,15 @@ from playwright.sync_api import expect
 from connectors.solid import errors as solid_errors
 from tests.browser.css_screens import sign_in_at_css
 from tests.browser.test_spaces_in_browser import open_space, sign_in
-from tests.support.datacage_world import (
-    SURVEY,
-    consented_space,
-    fill_pods,
-    make_worker,
-    serve_control_plane,
-)
+from tests.support.datacage_world import survey_world
 from tests.support.delivery_world import add_inbox
-
-PEOPLE = 5
 
 
 @pytest.fixture
 def world(make_user, tmp_path: Path):
-    owner, cage = make_user("owner"), make_user("cage")
-    people = [make_user(f"shopper{n}") for n in range(PEOPLE)]
-    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
-        fill_pods(people)
-        space = consented_space(app, owner.webid, people, cage.webid, SURVEY, "Shop survey")
-        inbox = add_inbox(owner)
-        yield base, space, owner, cage, inbox, make_worker(base, cage, tmp_path / "cage")
+    with survey_world(make_user, tmp_path) as w:
+        inbox = add_inbox(w.owner)
+        yield w.base, w.space, w.owner, w.cage, inbox, w.worker()
 
 
 def can_append(cage, container: str) -> bool:

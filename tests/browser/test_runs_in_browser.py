@@ -14,25 +14,15 @@ from playwright.sync_api import expect
 
 from server.services import services
 from tests.browser.test_spaces_in_browser import open_space, sign_in
-from tests.support.datacage_world import (
-    SURVEY,
-    consented_space,
-    fill_pods,
-    make_worker,
-    serve_control_plane,
-)
+from tests.support.datacage_world import survey_world
 
 PEOPLE = 5
 
 
 @pytest.fixture
 def world(make_user, tmp_path: Path):
-    owner, cage = make_user("owner"), make_user("cage")
-    people = [make_user(f"shopper{n}") for n in range(PEOPLE)]
-    with serve_control_plane(tmp_path / "control", cage.webid) as (base, app):
-        fill_pods(people)
-        space = consented_space(app, owner.webid, people, cage.webid, SURVEY, "Shop survey")
-        yield base, app, space, owner, make_worker(base, cage, tmp_path / "cage")
+    with survey_world(make_user, tmp_path, people=PEOPLE) as w:
+        yield w.base, w.app, w.space, w.owner, w.worker()
 
 
 def test_a_code_provider_starts_a_run_and_watches_it_end_with_a_gated_result(

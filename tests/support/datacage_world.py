@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,3 +99,40 @@ def serve_control_plane(folder: Path, datacage_webid: str) -> Iterator[tuple[str
 
     with serve_wsgi(build=build) as base:
         yield base, built[0]
+
+
+@dataclass
+class SurveyWorld:
+    """What a run needs: a live control plane, an approved space to which everyone consented,
+    the owner (holding every role), the datacage's account and the people."""
+
+    base: str
+    app: Flask
+    space: Space
+    owner: object
+    cage: object
+    people: list
+    folder: Path
+
+    def worker(self, delivery: DeliverySettings | None = None) -> Worker:
+        return make_worker(self.base, self.cage, self.folder / "cage", delivery)
+
+
+@contextmanager
+def survey_world(
+    make_user,
+    folder: Path,
+    *,
+    people: int = 5,
+    person: str = "shopper",
+    owner: str = "owner",
+    name: str = "Shop survey",
+    bundle: Path = SURVEY,
+) -> Iterator[SurveyWorld]:
+    """`people` test users with shop data in their pods, consented to a space running `bundle`."""
+    holder, cage = make_user(owner), make_user("cage")
+    persons = [make_user(f"{person}{n}") for n in range(people)]
+    with serve_control_plane(folder / "control", cage.webid) as (base, app):
+        fill_pods(persons)
+        space = consented_space(app, holder.webid, persons, cage.webid, bundle, name)
+        yield SurveyWorld(base, app, space, holder, cage, persons, folder)
