@@ -6,8 +6,10 @@ These are plain click commands listed in `commands`; server/cli.py registers the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,55 +22,82 @@ from .verify import DEFAULT_MAX_AGE, TrustPolicy, VerifiedEvidence, verify_evide
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 
 
+def trust_policy_options(max_age_help: str) -> Callable[[Callable], Callable]:
+    """The approvals a verifier holds evidence to, as options: `verify` and `verify-result`.
+
+    The command receives them as one `policy` (a `TrustPolicy`), already checked.
+    """
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def with_policy(*args, codes, bundles, allow_software, software_keys, max_age, **kwargs):
+            try:
+                policy = TrustPolicy(
+                    frozenset(codes),
+                    frozenset(bundles),
+                    allow_software=allow_software,
+                    software_keys=tuple(path.read_text() for path in software_keys),
+                    max_age=timedelta(seconds=max_age),
+                )
+            except ValueError as exc:
+                raise click.BadParameter(str(exc)) from None
+            return command(*args, policy=policy, **kwargs)
+
+        options = [
+            click.option(
+                "--code", "codes", multiple=True, required=True, help="Approved code digest."
+            ),
+            click.option(
+                "--bundle", "bundles", multiple=True, required=True, help="Approved bundle digest."
+            ),
+            click.option(
+                "--allow-software",
+                is_flag=True,
+                help="Accept the software stand-in (it proves nothing about hardware).",
+            ),
+            click.option(
+                "--software-key",
+                "software_keys",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="A trusted software stand-in public key (PEM file).",
+            ),
+            click.option(
+                "--max-age",
+                type=int,
+                default=int(DEFAULT_MAX_AGE.total_seconds()),
+                show_default=True,
+                help=max_age_help,
+            ),
+        ]
+        for option in reversed(options):
+            with_policy = option(with_policy)
+        return with_policy
+
+    return decorate
+
+
+def software_warning(verified: VerifiedEvidence) -> list[str]:
+    """The line every verdict on software stand-in evidence ends with."""
+    if verified.hardware_backed:
+        return []
+    return [
+        "  WARNING: software stand-in evidence. It proves nothing about hardware, memory "
+        "encryption or the code that really runs."
+    ]
+
+
 @click.command("verify")
 @click.argument("evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--code", "codes", multiple=True, required=True, help="Approved code digest.")
-@click.option("--bundle", "bundles", multiple=True, required=True, help="Approved bundle digest.")
-@click.option(
-    "--allow-software",
-    is_flag=True,
-    help="Accept the software stand-in (it proves nothing about hardware).",
-)
-@click.option(
-    "--software-key",
-    "software_keys",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A trusted software stand-in public key (PEM file).",
-)
+@trust_policy_options("Oldest acceptable evidence, in seconds.")
 @click.option(
     "--key-sha256",
     default=None,
     help="For raw evidence: SHA-256 (hex) of the enclave public key it must be bound to.",
 )
-@click.option(
-    "--max-age",
-    type=int,
-    default=int(DEFAULT_MAX_AGE.total_seconds()),
-    show_default=True,
-    help="Oldest acceptable evidence, in seconds.",
-)
-def verify_command(
-    evidence: Path,
-    codes: tuple[str, ...],
-    bundles: tuple[str, ...],
-    allow_software: bool,
-    software_keys: tuple[Path, ...],
-    key_sha256: str | None,
-    max_age: int,
-) -> None:
+def verify_command(evidence: Path, key_sha256: str | None, policy: TrustPolicy) -> None:
     """Check EVIDENCE (a JSON file, or a PEM certificate carrying it) against approvals."""
     data = evidence.read_bytes()
-    try:
-        policy = TrustPolicy(
-            frozenset(codes),
-            frozenset(bundles),
-            allow_software=allow_software,
-            software_keys=tuple(path.read_text() for path in software_keys),
-            max_age=timedelta(seconds=max_age),
-        )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
     now = datetime.now(UTC)
     try:
         if data.lstrip().startswith(_PEM_CERT):
@@ -98,12 +127,7 @@ def _verdict(verified: VerifiedEvidence, data: bytes) -> str:
         f"  key sha256:    {verified.public_key_sha256}",
         f"  file sha256:   {hashlib.sha256(data).hexdigest()}",
     ]
-    if not verified.hardware_backed:
-        lines.append(
-            "  WARNING: software stand-in evidence. It proves nothing about hardware, memory "
-            "encryption or the code that really runs."
-        )
-    return "\n".join(lines)
+    return "\n".join(lines + software_warning(verified))
 
 
 @click.command("admission")
