@@ -182,6 +182,41 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def measure(routes: list[Route], rate: float, seconds: float, warmup: int) -> dict[str, float]:
+    """Each route open loop at `rate` and flat out, phases A-B-C-C-B-A after a warm-up.
+
+    The figures: p50 and p99 latency at the rate and the mean req/s flat out per route, and
+    every other route's req/s as a ratio to the first route's (the baseline of the same run).
+    """
+    for route in routes:  # warm up: templates compiled, connections open
+        for _ in range(warmup):
+            route.get()
+    latencies: dict[str, list[float]] = {r.name: [] for r in routes}
+    throughput: dict[str, list[float]] = {r.name: [] for r in routes}
+    for route in [*routes, *reversed(routes)]:
+        latencies[route.name] += open_loop(route, rate, seconds / 2)
+        throughput[route.name].append(closed_loop(route, seconds / 4))
+    figures: dict[str, float] = {}
+    for name in latencies:
+        figures[f"{name}_p50_ms_at_rate"] = statistics.median(latencies[name])
+        figures[f"{name}_p99_ms_at_rate"] = percentile(latencies[name], 0.99)
+        figures[f"{name}_max_rps"] = statistics.mean(throughput[name])
+    baseline = figures[f"{routes[0].name}_max_rps"]
+    for route in routes[1:]:
+        figures[f"{route.name}_rps_ratio_to_{routes[0].name}"] = (
+            figures[f"{route.name}_max_rps"] / baseline
+        )
+    return figures
+
+
+def print_figures(figures: dict[str, float], last: str) -> None:
+    """`name=value` lines, `last` printed last (the figure a reader looks for)."""
+    for name, value in figures.items():
+        if name != last:
+            print(f"{name}={value:.3f}")
+    print(f"{last}={figures[last]:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=100.0)
@@ -200,33 +235,12 @@ def main() -> None:
                 Route("overview", f"{base}spaces/{space_id}", cookie, "text/html"),
                 Route("api_read", f"{base}api/spaces/{space_id}", cookie, "application/json"),
             ]
-            for route in routes:  # warm up: templates compiled, connections open
-                for _ in range(20):
-                    route.get()
-            latencies: dict[str, list[float]] = {r.name: [] for r in routes}
-            throughput: dict[str, list[float]] = {r.name: [] for r in routes}
-            for route in [*routes, *reversed(routes)]:
-                latencies[route.name] += open_loop(route, args.rate, args.seconds / 2)
-                throughput[route.name].append(closed_loop(route, args.seconds / 4))
+            figures = measure(routes, args.rate, args.seconds, warmup=20)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(10)
-
-    figures: dict[str, float] = {}
-    for name in latencies:
-        figures[f"{name}_p50_ms_at_rate"] = statistics.median(latencies[name])
-        figures[f"{name}_p99_ms_at_rate"] = percentile(latencies[name], 0.99)
-        figures[f"{name}_max_rps"] = statistics.mean(throughput[name])
-    for name in ("overview", "api_read"):
-        figures[f"{name}_rps_ratio_to_healthz"] = (
-            figures[f"{name}_max_rps"] / figures["healthz_max_rps"]
-        )
     print(f"rate={args.rate:g} req/s, {args.seconds:g} s per route, gunicorn 1 worker x 8 threads")
-    last = "overview_p99_ms_at_rate"
-    for name, value in figures.items():
-        if name != last:
-            print(f"{name}={value:.3f}")
-    print(f"{last}={figures[last]:.3f}")
+    print_figures(figures, "overview_p99_ms_at_rate")
 
 
 if __name__ == "__main__":

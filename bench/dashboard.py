@@ -22,7 +22,6 @@ import argparse
 import logging
 import os
 import signal
-import statistics
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -34,10 +33,9 @@ from control_plane import (  # the sibling script, found from this folder
     ORGS,
     SECRET,
     Route,
-    closed_loop,
     free_port,
-    open_loop,
-    percentile,
+    measure,
+    print_figures,
     seed,
     session_cookie,
     start_server,
@@ -148,36 +146,16 @@ def main() -> None:
                 Route("overview", f"{base}spaces/{space_id}", cookie, "text/html"),
                 Route("dashboard", f"{base}spaces/{space_id}/dashboard", cookie, "text/html"),
             ]
-            for route in routes:  # warm up: templates compiled, connections open
-                for _ in range(10):
-                    route.get()
-            latencies: dict[str, list[float]] = {r.name: [] for r in routes}
-            throughput: dict[str, list[float]] = {r.name: [] for r in routes}
-            for route in [*routes, *reversed(routes)]:
-                latencies[route.name] += open_loop(route, args.rate, args.seconds / 2)
-                throughput[route.name].append(closed_loop(route, args.seconds / 4))
+            figures = measure(routes, args.rate, args.seconds, warmup=10)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(10)
 
-    figures: dict[str, float] = {}
-    for name in latencies:
-        figures[f"{name}_p50_ms_at_rate"] = statistics.median(latencies[name])
-        figures[f"{name}_p99_ms_at_rate"] = percentile(latencies[name], 0.99)
-        figures[f"{name}_max_rps"] = statistics.mean(throughput[name])
-    for name in ("overview", "dashboard"):
-        figures[f"{name}_rps_ratio_to_healthz"] = (
-            figures[f"{name}_max_rps"] / figures["healthz_max_rps"]
-        )
     print(
         f"rate={args.rate:g} req/s, {args.seconds:g} s per route, {args.consents} consents, "
         f"{args.runs} runs, gunicorn 1 worker x 8 threads"
     )
-    last = "dashboard_p99_ms_at_rate"
-    for name, value in figures.items():
-        if name != last:
-            print(f"{name}={value:.3f}")
-    print(f"{last}={figures[last]:.3f}")
+    print_figures(figures, "dashboard_p99_ms_at_rate")
 
 
 if __name__ == "__main__":
