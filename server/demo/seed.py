@@ -59,7 +59,12 @@ def address(n: int) -> str:
 
 def customer_record(n: int) -> str:
     """Person n's customer record (Turtle), in one of four spellings of the address."""
-    mail = address(n)
+    return spelled_record(address(n), n)
+
+
+def spelled_record(mail: str, n: int) -> str:
+    """A customer record giving `mail` the n-th of the four ways pods write an address: schema
+    e-mail, foaf:mbox with an upper-case mailto:, vCard through a node, padded title case."""
     if n % 4 == 1:
         return f"<#me> <http://xmlns.com/foaf/0.1/mbox> <mailto:{mail.upper()}> .\n"
     if n % 4 == 2:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from server.demo.seed import spelled_record
+
 BUILTIN = Path(__file__).parents[2] / "server" / "algorithms" / "builtin"
 COMMON_CUSTOMERS, JOINT_STATS = BUILTIN / "common-customers", BUILTIN / "joint-stats"
 SCHEMA = {"columns": [{"name": "email", "type": "string"}, {"name": "income", "type": "integer"}]}
@@ -21,18 +23,8 @@ def person_email(n: int) -> str:
 
 
 def customer_record(n: int) -> str:
-    """Person n's record, in one of four spellings."""
-    address = person_email(n)
-    if n % 4 == 1:
-        return f"<#me> <http://xmlns.com/foaf/0.1/mbox> <mailto:{address.upper()}> ."
-    if n % 4 == 2:
-        return (
-            "@prefix v: <http://www.w3.org/2006/vcard/ns#> .\n"
-            f"<#me> v:hasEmail <#email> . <#email> v:value <mailto:{address}> ."
-        )
-    if n % 4 == 3:
-        return f'<#me> <http://schema.org/email> "  {address.title()} " .'
-    return f'<#me> <http://schema.org/email> "{address}" .'
+    """Person n's record, in one of four spellings (the demo's own seed writes them alike)."""
+    return spelled_record(person_email(n), n)
 
 
 def organisation_rows(people: int, shared: range) -> list[tuple[str, int]]:
