@@ -12,6 +12,9 @@ What it says, and what it leaves out on purpose:
   person, and the output gate promises that no result carries one. (Hashed URLs were rejected
   too: a pod URL is easy to guess, and one hash per guess confirms it.) Whoever can look the
   consent up in the registry (the participants of the space) can relate it to its receipt;
+- the run used each organisation's pushed dataset: its provider (an organisation's WebID), its
+  registered name and the digest of the envelope as stored (docs/push.md), so a consumer can ask
+  the provider which version of its data a result came from;
 - the space and its purposes.
 """
 
@@ -22,7 +25,7 @@ from datetime import datetime
 
 from rdflib import Graph, Literal, URIRef
 
-from vocab import DCG, PROV, RDF, XSD, bind_prefixes
+from vocab import DCG, PROV, RDF, RDFS, XSD, bind_prefixes
 
 from .canonical import skolemize
 
@@ -31,6 +34,13 @@ from .canonical import skolemize
 class InputUse:
     consent: str  # the consent IRI in the registry
     versions: tuple[str | None, ...]  # the ETag of each resource read under it
+
+
+@dataclass(frozen=True)
+class DatasetUse:
+    provider: str  # the organisation that pushed it
+    name: str  # its registered name in the space
+    ciphertext_digest: str  # sha256:<hex> of the envelope as stored and fetched
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class RunFacts:
     key_thumbprint: str  # RFC 7638, of the enclave key that signs
     result_digest: str  # sha256 of the gated output as the algorithm produced it
     inputs: tuple[InputUse, ...]
+    datasets: tuple[DatasetUse, ...] = ()
 
 
 def result_iri(run_iri: str) -> str:
@@ -106,6 +117,15 @@ def describe(result: Graph, facts: RunFacts) -> Graph:
             add((node, DCG.usedConsent, URIRef(use.consent)))
             if version:
                 add((node, DCG.inputVersion, Literal(version)))
+    datasets = sorted(facts.datasets, key=lambda d: (d.provider, d.name))
+    for number, dataset in enumerate(datasets, start=1):
+        node = URIRef(f"{facts.run_iri}#dataset-{number}")
+        add((run, PROV.used, node))
+        add((node, RDF.type, PROV.Entity))
+        add((node, RDF.type, DCG.Dataset))
+        add((node, PROV.wasAttributedTo, URIRef(dataset.provider)))
+        add((node, RDFS.label, Literal(dataset.name)))
+        add((node, DCG.digest, Literal(dataset.ciphertext_digest)))
     return graph
 
 

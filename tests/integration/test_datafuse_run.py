@@ -11,10 +11,11 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 
 from connectors import registry
-from server.attestation import measure_datacage_code
+from server.attestation import TrustPolicy, measure_datacage_code
 from server.attestation.admission import load_policy
 from server.dashboard.figures import Consumer, Provider
 from server.delivery import statuses_of
+from server.provenance import verify_result
 from server.push.provider import PushRequest, push_dataset
 from server.runs.model import RunStatus
 from server.services import services
@@ -34,7 +35,7 @@ from tests.support.datafuse_samples import (
     organisation_rows,
 )
 from tests.support.delivery_world import add_inbox, designated
-from vocab import DCG, DF
+from vocab import DCG, DF, PROV, RDF, RDFS
 
 PEOPLE = 6
 SEED_PEOPLE = 8  # every third of the bank's addresses is plus-addressed: 5 match as written
@@ -110,7 +111,7 @@ def test_check_common_demo_customers_end_to_end(make_user, tmp_path):
             connector=registry.get("file")({"folder": str(share), "name": "bank.dcgpush"}),
             grant_lifetime=timedelta(hours=1),
         )
-        push_dataset(bank.session, request, load_policy(policy), datetime.now(UTC))
+        pushed = push_dataset(bank.session, request, load_policy(policy), datetime.now(UTC))
         assert b"customer1@shop.example" not in (share / "bank.dcgpush").read_bytes()
 
         runs = services(app).runs
@@ -130,6 +131,19 @@ def test_check_common_demo_customers_end_to_end(make_user, tmp_path):
         assert report.value(REPORT, DF.parties) == Literal(2)
         assert report.value(REPORT, DCG.individuals) == Literal(SEED_PEOPLE)
         assert "shop.example" not in body.decode()  # counts only: no address left the cage
+        # Its provenance names the bank's list by the digest of exactly what was pushed.
+        [dataset] = report.subjects(RDF.type, DCG.Dataset)
+        assert report.value(dataset, PROV.wasAttributedTo) == URIRef(bank.webid)
+        assert report.value(dataset, RDFS.label) == Literal("bank-customers")
+        digest = pushed.registered["ciphertext_digest"]
+        assert report.value(dataset, DCG.digest) == Literal(digest)
+        policy = TrustPolicy(
+            frozenset({run.attestation.code_measurement}),
+            frozenset({space.algorithm.digest}),
+            allow_software=True,
+            software_keys=(worker.provider.public_key_pem(),),
+        )
+        assert verify_result(body, policy=policy, now=run.finished_at).run == run.iri
         assert f"matched 2 data holders (individuals: {SEED_PEOPLE}, dataset-1: " in run.log
 
         # The space's dashboard draws the same flow: the people's pods and the bank's pushed

@@ -14,7 +14,7 @@ from rdflib import Graph
 
 from ...attestation import EnclaveKey
 from ...attestation.evidence import Evidence
-from ...provenance import InputUse, RunFacts, key_thumbprint, signed_document
+from ...provenance import DatasetUse, InputUse, RunFacts, key_thumbprint, signed_document
 from ..control_plane import Job
 from .deliver import Deliveries
 
@@ -44,6 +44,9 @@ class Outbox:
             key_thumbprint=key_thumbprint(self.key),
             result_digest=result_digest,
             inputs=tuple(inputs),
+            datasets=tuple(
+                DatasetUse(d.provider, d.name, d.ciphertext_digest) for d in job.datasets
+            ),
         )
         document = signed_document(result, facts, self.key)
         self.deliveries.start(
