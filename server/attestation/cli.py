@@ -96,8 +96,18 @@ def software_warning(verified: VerifiedEvidence) -> list[str]:
     help="For raw evidence: SHA-256 (hex) of the enclave public key it must be bound to.",
 )
 def verify_command(evidence: Path, key_sha256: str | None, policy: TrustPolicy) -> None:
-    """Check EVIDENCE (a JSON file, or a PEM certificate carrying it) against approvals."""
+    """Check EVIDENCE (a JSON file, or a PEM certificate carrying it) against approvals.
+
+    A result delivered into your pod (a Turtle document) is checked too, as `verify-result`
+    does: its signature, the key its evidence binds, and that evidence.
+    """
     data = evidence.read_bytes()
+    head = data.lstrip()
+    if not head.startswith((b"{", _PEM_CERT)):  # neither evidence nor a certificate: a result
+        from ..provenance.cli import check_result  # provenance builds on attestation, not back
+
+        check_result(data, policy)
+        return
     now = datetime.now(UTC)
     try:
         if data.lstrip().startswith(_PEM_CERT):

@@ -18,8 +18,13 @@ from .verify import verify_result
 @trust_policy_options("Oldest acceptable evidence at the run's end, in seconds.")
 def verify_result_command(result: Path, policy: TrustPolicy) -> None:
     """Check RESULT (a Turtle document from your pod) came, unchanged, from an attested datacage."""
+    check_result(result.read_bytes(), policy)
+
+
+def check_result(document: bytes, policy: TrustPolicy) -> None:
+    """Print the verdict on a delivered result, exit 1 if refused (`datacage verify` too)."""
     try:
-        verified = verify_result(result.read_bytes(), policy=policy, now=datetime.now(UTC))
+        verified = verify_result(document, policy=policy, now=datetime.now(UTC))
     except (ResultVerificationError, AttestationError) as exc:
         click.echo(f"REFUSED: {exc}")
         raise SystemExit(1) from None

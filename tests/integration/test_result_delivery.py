@@ -150,6 +150,21 @@ def test_a_result_lands_in_the_consumers_container_signed_private_and_announced(
     assert "REFUSED" in refused.output
     with pytest.raises(ResultNotAuthentic):
         verify_result(path.read_bytes(), policy=policy, now=run.finished_at)
+    # `datacage verify` knows a result from evidence, and gives the same verdicts.
+    assert CliRunner().invoke(cli, ["verify", *args[1:]]).exit_code == 1
+    path.write_bytes(body)
+    again = CliRunner().invoke(cli, ["verify", *args[1:]])
+    assert again.exit_code == 0, again.output
+    assert "signed by the attested datacage's enclave key" in again.output
+    forged = Graph().parse(data=body, format="turtle")  # the same triples, another signature
+    [(signed, _, jws)] = forged.triples((None, DCG.signature, None))
+    tail = "BB" if str(jws).endswith("AA") else "AA"
+    forged.set((signed, DCG.signature, Literal(str(jws)[:-2] + tail)))
+    path.write_bytes(forged.serialize(format="turtle").encode())
+    for command in ("verify", "verify-result"):
+        changed = CliRunner().invoke(cli, [command, *args[1:]])
+        assert changed.exit_code == 1, changed.output
+        assert "REFUSED" in changed.output
 
 
 def test_a_pod_that_refuses_fails_the_delivery_holds_it_sealed_then_destroys_it(world):
