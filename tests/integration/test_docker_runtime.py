@@ -31,6 +31,15 @@ from tests.support.docker_files import (
 )
 
 
+def _private_tmp(*binds: str) -> list[str]:
+    """A fresh /tmp as Docker's `tmpfs:` mounts it (world-writable, sticky), keeping this
+    checkout visible if it lives under /tmp (CI may clone there), then `binds` (pairs)."""
+    mounts = ["--perms", "1777", "--tmpfs", "/tmp"]  # noqa: S108
+    if ROOT.resolve().is_relative_to("/tmp"):  # noqa: S108
+        mounts += ["--ro-bind", str(ROOT.resolve()), str(ROOT.resolve())]
+    return [*mounts, *binds]
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return load_compose()
@@ -142,8 +151,7 @@ def test_the_css_health_check_against_css_started_as_compose_starts_it(compose, 
     loopback = ROOT / "connectors" / "solid" / "css" / "loopback.cjs"  # this machine's rule
     server = ROOT / "node_modules" / "@solid" / "community-server" / "bin" / "server.js"
     sandbox = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    # Docker mounts a `tmpfs:` world-writable and sticky, as here.
-    sandbox += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(data), inside]  # noqa: S108
+    sandbox += _private_tmp("--bind", str(data), inside)
     sandbox += ["--die-with-parent", "--"]
     sandbox += ["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups"]
     css = subprocess.Popen(
@@ -197,8 +205,7 @@ def test_the_control_plane_serves_as_its_image_runs_it(compose, tmp_path):
     if str(python).startswith("/root/"):
         home = Path("/root", python.relative_to("/root").parts[0])
         sandbox += ["--tmpfs", "/root", "--ro-bind", str(home), str(home)]
-    # Docker mounts a `tmpfs:` world-writable and sticky, as here.
-    sandbox += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(data), inside]  # noqa: S108
+    sandbox += _private_tmp("--bind", str(data), inside)
     sandbox += ["--die-with-parent", "--"]
     sandbox += ["setpriv", "--reuid", "10001", "--regid", "10001", "--clear-groups", "env", "-i"]
     sandbox += [f"{key}={value}" for key, value in environment.items()]
@@ -251,7 +258,7 @@ def _sandbox_with(caps: set[str], body: str, folder: Path) -> subprocess.Complet
     bounding = ",".join(["-all", *sorted(f"+{cap.lower()}" for cap in caps)])
     python = str(PYTHON)
     container = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", "/proc", "/proc"]
-    container += ["--perms", "1777", "--tmpfs", "/tmp", "--bind", str(folder), str(folder)]  # noqa: S108
+    container += _private_tmp("--bind", str(folder), str(folder))
     container += ["--die-with-parent", "--"]
     return subprocess.run(
         [*container, "setpriv", "--bounding-set", bounding, "--inh-caps", "-all",
