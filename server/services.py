@@ -23,7 +23,9 @@ from .algorithms import BundleStore
 from .audit import AuditTrail
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
+from .dashboard import Dashboard
 from .delivery import DestinationStore
+from .push.service import PushService
 from .registry import Registry, open_registry
 from .runs.actions import Runs
 from .runs.store import RunStore
@@ -95,6 +97,16 @@ class Services:
             datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
             destinations=self.destinations,
             audit=self.audit,
+        )
+        self.push = PushService(  # organisations' pushed datasets (docs/push.md)
+            self.registry,
+            self.spaces,
+            config["PUBLIC_URL"],
+            datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
+            clock=self.spaces.clock,
+        )
+        self.dashboard = Dashboard(
+            self.registry, self.spaces, self.consents, self.runs.store, self.push, self.audit
         )
         self.pod_sessions = PodSessions(self.data_dir)
         self.vault = TokenVault(self.data_dir)

@@ -6,31 +6,17 @@ draws them as inline SVG (the CSP allows no script), the template adds a table u
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, g, render_template
+from flask import Blueprint, Flask, g, render_template
 
 from ..dashboard import Dashboard, charts
 from ..services import services
-from .push_api import push_service
 
 bp = Blueprint("dashboard", __name__)
-_EXTENSION = "datacage.dashboard"
 
 
 def dashboard(app: Flask | None = None) -> Dashboard:
-    """The dashboard service of this application, made on first use beside `services()`."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get(_EXTENSION)
-    if found is None:
-        shared = services(app)
-        found = app.extensions[_EXTENSION] = Dashboard(
-            shared.registry,
-            shared.spaces,
-            shared.consents,
-            shared.runs.store,
-            push_service(app),
-            shared.audit,
-        )
-    return found
+    """The dashboard service of this application (kept with the others on `services()`)."""
+    return services(app).dashboard
 
 
 @bp.get("/spaces/<space_id>/dashboard")

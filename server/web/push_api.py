@@ -21,23 +21,11 @@ from ..services import services
 from ..spaces.permissions import signed_in
 
 bp = Blueprint("push_api", __name__)
-_EXTENSION = "datacage-push"
 
 
 def push_service(app: Flask | None = None) -> PushService:
-    """The push service of this application, made on first use beside `services()`."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get(_EXTENSION)
-    if found is None:
-        shared = services(app)
-        found = app.extensions[_EXTENSION] = PushService(
-            shared.registry,
-            shared.spaces,
-            app.config["PUBLIC_URL"],
-            datacage_webid=lambda: app.config.get("DATACAGE_WEBID") or "",
-            clock=shared.spaces.clock,
-        )
-    return found
+    """The push service of this application (kept with the others on `services()`)."""
+    return services(app).push
 
 
 def _json_object() -> dict:
