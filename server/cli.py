@@ -131,6 +131,22 @@ def expire_consents_command() -> None:
     default=None,
     help="CA bundle for pods' TLS certificates (default: the system's).",
 )
+@click.option(
+    "--pod-gateway",
+    "pod_gateways",
+    envvar="DATACAGE_POD_GATEWAY",
+    multiple=True,
+    metavar="ORIGIN=HOST:PORT",
+    help="Read the pods at ORIGIN through their provider's attestation gateway at HOST:PORT "
+    "(where DNS does not send the datacage there already). Repeatable.",
+)
+@click.option(
+    "--allow-plain-http-pods",
+    envvar="DATACAGE_ALLOW_PLAIN_HTTP_PODS",
+    is_flag=True,
+    help="Development only: also read pods served over plain http (no TLS, no attestation "
+    "check). Runs that do say so on their page and in their results.",
+)
 @click.option("--once", is_flag=True, help="Run at most one waiting job, then stop.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
 def worker(
@@ -140,20 +156,33 @@ def worker(
     client_secret_file: str,
     data_dir: str,
     pod_ca: str | None,
+    pod_gateways: tuple[str, ...],
+    allow_plain_http_pods: bool,
     once: bool,
     poll: float,
 ) -> None:
     """Run the datacage: take jobs from the control plane and carry them out."""
+    import logging
     import signal
     import threading
     from pathlib import Path
+
+    from connectors.solid.connect_to import parse_route
 
     from .attestation import SoftwareAttestationProvider
     from .datacage.job import JobSettings
     from .datacage.worker import Identity, Worker
     from .logs import configure
 
+    try:
+        routes = dict(parse_route(text) for text in pod_gateways)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pod-gateway") from None
     configure("text")
+    if allow_plain_http_pods:
+        logging.getLogger("server.datacage").warning(
+            "pods served over plain http will be read: a development setting, said in each run"
+        )
     root = Path(data_dir)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = Path(client_secret_file).read_text().strip()
@@ -166,8 +195,13 @@ def worker(
             control_plane,
             Identity(issuer, client_id, secret),
             SoftwareAttestationProvider(root / "attestation"),
-            JobSettings(work_root=root / "work", results_dir=root / "results"),
+            JobSettings(
+                work_root=root / "work",
+                results_dir=root / "results",
+                allow_plain_http_pods=allow_plain_http_pods,
+            ),
             pod_ca=pod_ca,
+            pod_routes=routes,
         )
     except (ControlPlaneError, SolidError) as exc:
         raise click.ClickException(str(exc)) from None

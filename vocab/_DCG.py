@@ -98,6 +98,7 @@ class DCG(DefinedNamespace):
     progress: URIRef  # How far a run has got, 0 to 1.
     individualsIncluded: URIRef  # People whose consent counted when a run was planned.
     individualsRead: URIRef  # People whose data a run read.
+    pullTransport: URIRef  # How a run read pods: "tls" or "plain-http" (development).
     problem: URIRef  # Something that went wrong, in plain words.
     runLog: URIRef  # What the algorithm logged, scrubbed of input values.
     consentPeriod: URIRef  # How long a consent lasts.

@@ -36,7 +36,7 @@ from .datasets import (
 )
 from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
-from .pull import PersonOutcome, PullLimits, pull
+from .pull import PLAIN_HTTP, TLS, PersonOutcome, PullLimits, pull
 from .sandbox import Outcome, SandboxLimits, run_algorithm
 from .usage_receipts import Use, write_usage_receipts
 
@@ -54,6 +54,9 @@ class JobSettings:
     # Results on their way to consumers' pods (issue 6); default: `<results_dir>/../delivery`.
     delivery_root: Path | None = None
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    # Development only: read pods served over plain http (no TLS, so no attestation gateway).
+    # A run that did says so on its page and in its result's provenance.
+    allow_plain_http_pods: bool = False
 
     @property
     def delivery_dir(self) -> Path:
@@ -70,6 +73,8 @@ class JobReport:
     gate_reasons: list[str] = field(default_factory=list)
     result_digest: str | None = None
     result_size: int | None = None
+    # How pods were read: "tls" (with the RA-TLS client certificate), or PLAIN_HTTP.
+    pull_transport: str = TLS
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -125,13 +130,17 @@ def _execute(
     outbox: Outbox | None = None,
 ) -> JobReport:
     reporter.progress("Reading consented data from pods.", 0.05)
-    outcomes = pull(cage, reporter, job.consents, settings.pull)
+    outcomes = pull(
+        cage, reporter, job.consents, settings.pull, allow_plain_http=settings.allow_plain_http_pods
+    )
     read = [o for o in outcomes if o.inputs]
     uses.extend(_use_of(o) for o in read)  # first: read is read, even if a report below fails
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
     used = [InputUse(o.consent.iri, tuple(r.version for r in o.reads)) for o in read]
     report = JobReport(succeeded=False, individuals_read=len(read))
+    if any(o.plain_http for o in read):
+        report.pull_transport = PLAIN_HTTP
     report.problems.extend(_pull_problems(outcomes))
     if len(read) < job.min_individuals:
         report.problems.append(
@@ -198,7 +207,9 @@ def _execute(
     report.result_size = len(data)
     _keep_result(settings.results_dir, job.run_id, data)
     if outbox is not None:
-        outbox.send(job, verdict.graph, report.result_digest, used)
+        outbox.send(
+            job, verdict.graph, report.result_digest, used, pull_transport=report.pull_transport
+        )
     report.succeeded = True
     return report
 
@@ -273,8 +284,14 @@ def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:
     withdrawn = sum(1 for o in outcomes if o.withdrawn)
     lapsed = sum(1 for o in outcomes if o.lapsed)
     not_admitted = sum(1 for o in outcomes if o.attestation_refused)
-    unreadable = sum(1 for o in outcomes if o.skipped) - withdrawn - lapsed - not_admitted
+    not_tls = sum(1 for o in outcomes if o.transport_refused)
+    unreadable = sum(1 for o in outcomes if o.skipped) - withdrawn - lapsed - not_admitted - not_tls
     problems = []
+    if not_tls:
+        problems.append(
+            f"{not_tls} pod(s) are served over plain http, which the datacage does not read "
+            "(no TLS, so no attestation check by their provider); left out."
+        )
     if withdrawn:
         problems.append(f"{withdrawn} pod(s) refused the read; counted as withdrawn consent.")
     if unreadable:

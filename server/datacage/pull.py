@@ -28,6 +28,10 @@ from ..consent.usage import Read
 
 log = logging.getLogger(__name__)
 
+#: How a run read pods, as its report and its result's provenance say: over TLS with the
+#: datacage's RA-TLS client certificate, or (a development setting) over plain http.
+TLS, PLAIN_HTTP = "tls", "plain-http"
+
 #: Most resources read under one container grant, so a huge folder cannot swamp a run.
 MAX_MEMBERS = 1000
 
@@ -71,6 +75,8 @@ class PersonOutcome:
     withdrawn: bool = False  # the pod refused: recorded as a withdrawal
     lapsed: bool = False  # the consent stopped counting between planning and reading
     attestation_refused: bool = False  # the pod's gate did not admit this datacage
+    transport_refused: bool = False  # a pod on plain http, and the development setting is off
+    plain_http: bool = False  # read over plain http (the development setting allowed it)
 
     @property
     def reads(self) -> list[Read]:
@@ -82,12 +88,20 @@ def pull(
     authority: ConsentAuthority,
     consents: Sequence[ConsentLike],
     limits: PullLimits = PullLimits(),
+    *,
+    allow_plain_http: bool = False,
 ) -> list[PersonOutcome]:
-    """Read every person's consented resources; the outcomes are in the order of `consents`."""
+    """Read every person's consented resources; the outcomes are in the order of `consents`.
+
+    Pods are read over TLS only, with the datacage's RA-TLS client certificate, so a pod
+    provider's attestation gateway can check the evidence before any byte flows. A pod on
+    plain http is left out unless `allow_plain_http` (a development setting) says otherwise,
+    and then the outcome says so, for the run's page and its provenance.
+    """
     hosts = _HostLimits(limits.per_host)
     with ThreadPoolExecutor(max_workers=max(1, limits.people_at_once)) as pool:
         futures = [
-            pool.submit(_pull_person, cage, authority, consent, hosts, limits)
+            pool.submit(_pull_person, cage, authority, consent, hosts, limits, allow_plain_http)
             for consent in consents
         ]
         return [future.result() for future in futures]
@@ -99,8 +113,16 @@ def _pull_person(
     consent: ConsentLike,
     hosts: _HostLimits,
     limits: PullLimits,
+    allow_plain_http: bool = False,
 ) -> PersonOutcome:
     outcome = PersonOutcome(consent)
+    plain = [r.url for r in consent.resources if urlsplit(r.url).scheme != "https"]
+    if plain and not allow_plain_http:
+        # Checked before anything is asked of the pod: no token or proof goes out in clear.
+        outcome.skipped = "the pod is not served over TLS; the datacage reads only over TLS"
+        outcome.transport_refused = True
+        return outcome
+    outcome.plain_http = bool(plain)
     try:
         # Checked right before this person's read, not when the run was planned.
         if not authority.still_in_force(consent):

@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from cryptography.hazmat.primitives import serialization
 
 from connectors.solid import SolidClient, SolidSession
+from connectors.solid.connect_to import ConnectTo
 from connectors.solid.errors import SolidError
 from connectors.solid.http import Http, TlsSettings
 
@@ -59,12 +62,16 @@ class Worker:
         settings: JobSettings,
         *,
         pod_ca: str | None = None,  # a CA bundle for pods' TLS certificates, if not the system's
+        pod_routes: Mapping[str, tuple[str, int]] | None = None,
     ):
+        """`pod_routes` sends the datacage's reads of a pod origin to another address (its
+        provider's attestation gateway) where DNS does not: see `connectors.solid.connect_to`."""
         self.key = EnclaveKey.generate()
         self.provider = provider
         self.settings = settings
         self.identity = identity
         self.pod_ca = pod_ca
+        self.pod_routes = dict(pod_routes or {})
         self.plane = ControlPlane(self._client(None), control_plane_url)
         self.keys = DatacageKeys(self.key)
         self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
@@ -167,11 +174,16 @@ class Worker:
             stop.wait(poll_seconds)
 
     def _client(self, cert: tuple[str, str] | None) -> SolidClient:
+        """The long-lived client (no certificate: the control plane, deliveries), or a run's
+        client presenting the RA-TLS certificate, whose pod requests take `pod_routes`."""
         tls = TlsSettings(verify=self.pod_ca, cert=cert)
+        session = requests.Session()
+        if cert is not None and self.pod_routes:
+            session.mount("https://", ConnectTo(self.pod_routes))
         session = SolidSession.from_client_credentials(
             self.identity.issuer,
             self.identity.client_id,
             self.identity.client_secret,
-            http=Http(tls=tls),
+            http=Http(session, tls=tls),
         )
         return SolidClient(session)

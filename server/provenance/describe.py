@@ -59,6 +59,7 @@ class RunFacts:
     result_digest: str  # sha256 of the gated output as the algorithm produced it
     inputs: tuple[InputUse, ...]
     datasets: tuple[DatasetUse, ...] = ()
+    pull_transport: str = "tls"  # or "plain-http": a development setting, said in the result
 
 
 def result_iri(run_iri: str) -> str:
@@ -91,6 +92,7 @@ def describe(result: Graph, facts: RunFacts) -> Graph:
     add((run, DCG.algorithm, algorithm))
     add((run, PROV.used, algorithm))
     add((run, DCG.evidence, attestation))
+    add((run, DCG.pullTransport, Literal(facts.pull_transport)))
     for purpose in facts.purposes:
         add((run, DCG.purpose, URIRef(purpose)))
 

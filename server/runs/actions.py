@@ -242,6 +242,7 @@ class Runs:
             run.gate_reasons = [r[:1000] for r in outcome["gate_reasons"][:MAX_REASONS]]
             run.result_digest = outcome["result_digest"]
             run.result_size = outcome["result_size"]
+            run.pull_transport = outcome.get("pull_transport")
 
         run = self.store.change(run_id, change)[0]
         self.audit.record(run.space_iri, "run-finished", actor, _finish_summary(run), run.iri)

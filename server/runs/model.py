@@ -60,6 +60,7 @@ class Run:
     gate_reasons: list[str] = field(default_factory=list)
     result_digest: str | None = None
     result_size: int | None = None
+    pull_transport: str | None = None  # "tls", or "plain-http" (a development setting)
     revision: int = 0
 
     @property

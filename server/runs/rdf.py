@@ -42,6 +42,8 @@ def to_graph(run: Run) -> Graph:
     add((r, DCG.progress, Literal(round(run.progress, 4), datatype=XSD.decimal)))
     add((r, DCG.individualsIncluded, Literal(run.individuals_included)))
     add((r, DCG.individualsRead, Literal(run.individuals_read)))
+    if run.pull_transport:
+        add((r, DCG.pullTransport, Literal(run.pull_transport)))
     if run.datacage:
         add((r, PROV.wasAssociatedWith, URIRef(run.datacage)))
     if run.started_at:
@@ -108,6 +110,8 @@ def from_graph(name: str, graph: Graph, revision: int) -> Run:
         run.finished_at = _moment(graph, r, PROV.endedAtTime)
     run.problems = _numbered(graph, r, DCG.problem)
     run.log = str(graph.value(r, DCG.runLog) or "")
+    transport = graph.value(r, DCG.pullTransport)
+    run.pull_transport = str(transport) if transport is not None else None
     evidence = graph.value(r, DCG.evidence)
     if evidence is not None:
         run.attestation = Attestation(

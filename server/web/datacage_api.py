@@ -44,7 +44,10 @@ _FINISH = {
     "gate_reasons": list,
     "result_digest": (str, type(None)),
     "result_size": (int, type(None)),
+    "pull_transport": str,
 }
+#: How a datacage may say it read pods (server/datacage/pull.py).
+_PULL_TRANSPORTS = ("tls", "plain-http")
 _MAX_READS = 10_000
 
 
@@ -145,6 +148,8 @@ def finish(run_id: str) -> Response:
     for name in ("problems", "gate_reasons"):
         if not all(isinstance(item, str) for item in body[name]):
             raise ValidationFailed({name: ["Each entry must be a string."]})
+    if body["pull_transport"] not in _PULL_TRANSPORTS:
+        raise ValidationFailed({"pull_transport": [f"One of {', '.join(_PULL_TRANSPORTS)}."]})
     _runs().finish(run_id, g.actor, body)
     return Response(status=204)
 

@@ -231,7 +231,9 @@ def test_an_expired_consent_is_excluded_from_a_run_and_a_refused_read_counts_as_
     assert [e.consent.subject for e in run.excluded] == [other.webid]
     assert "expired" in run.excluded[0].reason
 
-    outcomes = pull(cage.client, RegistryAuthority(store, clock), run.included)
+    outcomes = pull(
+        cage.client, RegistryAuthority(store, clock), run.included, allow_plain_http=True
+    )
     assert [i.url for i in outcomes[0].inputs] == [
         person.pod + "contacts/customers.ttl",
         person.pod + "shop/orders.csv",
@@ -251,7 +253,9 @@ def test_an_expired_consent_is_excluded_from_a_run_and_a_refused_read_counts_as_
     # The person takes the grant back in their pod, outside this server: the next pull sees 403,
     # records a withdrawal, and the run after that no longer includes them.
     person.client.access_control(person.pod + "contacts/customers.ttl").revoke(cage.webid)
-    outcomes = pull(cage.client, RegistryAuthority(store, clock), run.included)
+    outcomes = pull(
+        cage.client, RegistryAuthority(store, clock), run.included, allow_plain_http=True
+    )
     assert outcomes[0].inputs == []
     assert "refused" in outcomes[0].skipped
     history = store.history(space.iri, person.webid)

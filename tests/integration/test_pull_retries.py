@@ -13,8 +13,15 @@ from werkzeug.wrappers import Request, Response
 from connectors.solid import SolidClient
 from server.consent.model import PodResource
 from server.datacage.control_plane import JobConsent
-from server.datacage.pull import PullLimits, pull
+from server.datacage.pull import PullLimits
+from server.datacage.pull import pull as pull_over_any_transport
 from tests.support.live_server import serve_wsgi
+
+
+def pull(*args, **kwargs):
+    """The pull, with the development setting: these test pods are plain-http servers."""
+    return pull_over_any_transport(*args, allow_plain_http=True, **kwargs)
+
 
 FAST = PullLimits(attempts=4, first_backoff_s=0.01, longest_backoff_s=0.05)
 
@@ -145,3 +152,18 @@ def test_a_client_error_is_not_retried():
         (outcome,) = pull(SolidClient(), Authority(), [consent(1, base + "teapot.csv")], FAST)
     assert outcome.inputs == []
     assert pod.hits["/teapot.csv"] == 1
+
+
+def test_a_pod_on_plain_http_is_not_read_unless_the_development_setting_allows_it():
+    pod = Pod({})
+    with serve_wsgi(pod) as base:
+        authority = Authority()
+        (refused,) = pull_over_any_transport(
+            SolidClient(), authority, [consent(1, base + "a.csv")], FAST
+        )
+        (allowed,) = pull(SolidClient(), authority, [consent(2, base + "b.csv")], FAST)
+    assert refused.transport_refused and refused.inputs == []
+    assert "TLS" in (refused.skipped or "")
+    assert not refused.withdrawn and authority.refused == []  # nobody's consent changes
+    assert pod.hits.get("/a.csv", 0) == 0  # refused before anything went out in clear
+    assert allowed.plain_http and allowed.inputs

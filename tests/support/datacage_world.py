@@ -76,6 +76,8 @@ def make_worker(
             results_dir=folder / "results",
             sandbox=SandboxLimits(wall_seconds=30, cpu_seconds=20),
             delivery=delivery or DeliverySettings(),
+            # The session's CSS serves plain http: the development setting, said in each run.
+            allow_plain_http_pods=True,
         ),
     )
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import requests
 
@@ -117,8 +118,16 @@ class CommunitySolidServer:
         node: str = "node",
         css_home: Path | None = None,
         seed_config: Path | None = None,
+        public_url: str | None = None,
+        extra_ca: Path | None = None,
     ) -> None:
+        """`public_url` (with `extra_ca`, the CA of its certificate) puts CSS behind a TLS
+        front such as nginx: CSS still listens on `http://127.0.0.1:port`, but names itself
+        and checks DPoP proofs by the public URL, and trusts that CA when it fetches its own
+        WebIDs and keys through the front."""
         self.css_home = find_css_home(css_home)
+        self.public_url = public_url
+        self.extra_ca = extra_ca
         self.port = port if port is not None else free_loopback_port()
         self.config = config
         self.log_level = log_level
@@ -131,7 +140,7 @@ class CommunitySolidServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://localhost:{self.port}/"
+        return self.public_url or f"http://localhost:{self.port}/"
 
     @property
     def issuer(self) -> str:
@@ -152,6 +161,8 @@ class CommunitySolidServer:
     def command(self, data_dir: Path) -> list[str]:
         """The node command line that runs CSS (without starting anything)."""
         argv = [self.node, "-r", str(LOOPBACK_PRELOAD), str(self.css_home / "bin" / "server.js")]
+        if self.extra_ca is not None:  # `env` execs node in place: same process group
+            argv = ["env", f"NODE_EXTRA_CA_CERTS={self.extra_ca}", *argv]
         argv += ["-c", self.config, "-f", str(data_dir), "-p", str(self.port)]
         argv += ["-b", self.base_url, "-l", self.log_level]
         if self.seed_config is not None:
@@ -201,7 +212,10 @@ class CommunitySolidServer:
         process = self._process
         if process is None:
             raise CssError("The Community Solid Server was not started.")
-        probe = f"{self.base_url}.well-known/openid-configuration"
+        # Probe CSS itself, with the headers a TLS front adds, not the front.
+        probe = f"http://127.0.0.1:{self.port}/.well-known/openid-configuration"
+        public = urlsplit(self.base_url)
+        headers = {"Host": public.netloc, "X-Forwarded-Proto": public.scheme}
         with requests.Session() as session:
             session.trust_env = False  # a proxy from the environment must not see localhost
             while True:
@@ -212,7 +226,7 @@ class CommunitySolidServer:
                         f"Last lines of its log:\n{self.log_tail()}"
                     )
                 with contextlib.suppress(requests.RequestException):
-                    if session.get(probe, timeout=0.5).status_code == 200:
+                    if session.get(probe, headers=headers, timeout=0.5).status_code == 200:
                         return
                 if time.monotonic() > deadline:
                     raise CssError(

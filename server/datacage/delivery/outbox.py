@@ -29,7 +29,15 @@ class Outbox:
     # Made by the worker right before the job starts: the run's start as the datacage saw it.
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def send(self, job: Job, result: Graph, result_digest: str, inputs: list[InputUse]) -> None:
+    def send(
+        self,
+        job: Job,
+        result: Graph,
+        result_digest: str,
+        inputs: list[InputUse],
+        *,
+        pull_transport: str = "tls",
+    ) -> None:
         facts = RunFacts(
             run_iri=job.run_iri,
             space_iri=job.space_iri,
@@ -47,6 +55,7 @@ class Outbox:
             datasets=tuple(
                 DatasetUse(d.provider, d.name, d.ciphertext_digest) for d in job.datasets
             ),
+            pull_transport=pull_transport,
         )
         document = signed_document(result, facts, self.key)
         self.deliveries.start(
