@@ -174,7 +174,13 @@ def _individuals(
     _in_parallel(
         f"Consent pages ({len(answers)} answers)",
         answers,
-        lambda a: answer_invitation(stack.control_plane, a[0].id, a[2], accept=seed.consents(a[1])),
+        lambda a: answer_invitation(
+            stack.control_plane,
+            a[0].id,
+            a[2],
+            accept=seed.consents(a[1]),
+            ca_bundle=str(stack.ca_bundle),
+        ),
     )
     yes = sum(1 for n in range(people) if seed.consents(n))
     out.lines.append(
@@ -198,6 +204,8 @@ def _runs(stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: O
         out.lines.append(_run_line(space, run))
         if run.status is not RunStatus.SUCCEEDED:
             raise story.DemoFailed(f"The run of {space.name} failed: {' '.join(run.problems)}")
+        if run.pull_transport != "tls":
+            raise story.DemoFailed(f"The run of {space.name} did not read pods over TLS.")
         [status] = statuses
         if status.state != "delivered" or status.location is None:
             raise story.DemoFailed(f"The report of {space.name} was not delivered: {status.detail}")
@@ -209,6 +217,14 @@ def _runs(stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: O
              f"readable by the retailer only (a Solid app signed in as {seed.RETAILER.email}); "
              f"its delivery shows on {story.run_page(stack.control_plane, space, run)}")
         )  # fmt: skip
+    pulls = stack.pods.pulls()
+    if pulls.admitted == 0:
+        raise story.DemoFailed("No pod read went through the pod provider's attestation gateway.")
+    out.lines.append(
+        f"Every pod read went through the pod provider's attestation gateway: {pulls.admitted} "
+        f"request(s) admitted on the datacage's RA-TLS certificate (software stand-in evidence), "
+        f"{pulls.refused} refused; none over plain http."
+    )
 
 
 def _how_to_sign_in(account: Account) -> str:

@@ -55,7 +55,14 @@ def _form(html: str, form_id: str, page: str) -> list[tuple[str, str]]:
     return parser.forms[form_id]
 
 
-def answer_invitation(control_plane: str, space_id: str, person: Account, *, accept: bool) -> str:
+def answer_invitation(
+    control_plane: str,
+    space_id: str,
+    person: Account,
+    *,
+    accept: bool,
+    ca_bundle: str | bool = True,
+) -> str:
     """Walk the invitation as `person` and accept or decline; return the page we end on."""
     browser = requests.Session()
     browser.trust_env = False  # the demo is on localhost: no proxy may see it
@@ -75,6 +82,7 @@ def answer_invitation(control_plane: str, space_id: str, person: Account, *, acc
             password=PASSWORD,
             webid=person.webid,
             redirect_uri=redirect_uri,
+            verify=ca_bundle,
         )
         shown = _ok(
             browser.get(f"{redirect_uri}?{urlencode(callback)}", timeout=_TIMEOUT), "consent page"

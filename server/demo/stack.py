@@ -1,4 +1,10 @@
-"""The demo's processes: CSS (a child process), the control plane and the datacage (threads).
+"""The demo's processes: the pod provider (CSS behind nginx, child processes, with its admission
+app), the control plane and the datacage (threads).
+
+The pod provider serves pods over https through two doors (server/demo/gateway.py): people and
+the control plane use the ordinary entrance; the datacage reads only through the attestation
+gateway, which admits its RA-TLS certificate under the provider's policy (the demo's own
+datacage code and built-in algorithms, and this demo's software stand-in key).
 
 `DemoStack` starts them in order and stops all of them, in reverse, from `close()`, whatever
 happened in between: a demo that leaves a node process or a bound port behind is worse than
@@ -9,6 +15,7 @@ when the thread that forked it exits (`connectors.child_processes`).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import threading
@@ -16,18 +23,29 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import certifi
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
+from connectors.solid.css.process import free_loopback_port
 
-from .. import create_app
-from ..attestation import SoftwareAttestationProvider
+from .. import algorithms, create_app
+from ..algorithms import build_bundle, read_bundle
+from ..attestation import (
+    Measurement,
+    SoftwareAttestationProvider,
+    TrustPolicy,
+    measure_datacage_code,
+)
 from ..datacage.job import JobSettings
 from ..datacage.worker import Identity, Worker
 from ..services import services
+from .gateway import PodProvider
 from .seed import PASSWORD, Member
+
+BUILTIN = Path(algorithms.__file__).parent / "builtin"
 
 _STOP_SECONDS = 10
 
@@ -97,8 +115,26 @@ class DemoStack:
 
     def __init__(self, folder: Path, *, css_port: int | None, control_port: int) -> None:
         self.folder = folder
-        self.css = CommunitySolidServer(port=css_port, data_dir=folder / "css")
-        self.accounts = CssAccountApi(self.css.base_url)
+        (folder / "datacage").mkdir(mode=0o700, exist_ok=True)
+        self.provider = SoftwareAttestationProvider(folder / "datacage" / "attestation")
+        (folder / "pod-provider").mkdir(mode=0o700, exist_ok=True)
+        self.pods = PodProvider(
+            folder / "pod-provider",
+            entrance_port=css_port or free_loopback_port(),
+            policy=_provider_policy(self.provider),
+        )
+        self.css = CommunitySolidServer(
+            port=self.pods.css_port,
+            data_dir=folder / "css",
+            public_url=self.pods.public_url,
+            extra_ca=self.pods.ca,
+        )
+        # Every client of this process (the control plane's, the scripts') trusts the pod
+        # provider's CA beside the system's; sessions that ignore the environment get it too.
+        self.ca_bundle = folder / "ca-bundle.pem"
+        system = os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
+        self.ca_bundle.write_bytes(Path(system).read_bytes() + b"\n" + self.pods.ca.read_bytes())
+        self.accounts = CssAccountApi(self.css.base_url, verify=str(self.ca_bundle))
         self._control_port = control_port
         self._exit = ExitStack()
         self._server: BaseWSGIServer | None = None
@@ -112,6 +148,12 @@ class DemoStack:
         return f"http://localhost:{port}/"
 
     def start_css(self) -> float:
+        """The pod provider: its doors (nginx, admission) first, then CSS behind them."""
+        previous = os.environ.get("REQUESTS_CA_BUNDLE")
+        os.environ["REQUESTS_CA_BUNDLE"] = str(self.ca_bundle)
+        self._exit.callback(_restore_env, "REQUESTS_CA_BUNDLE", previous)
+        self._exit.callback(self.pods.stop)
+        self.pods.start()
         self._exit.callback(self.css.stop)
         self._exit.callback(self.accounts.close)
         self.css.start()
@@ -160,8 +202,10 @@ class DemoStack:
         self.worker = Worker(
             self.control_plane,
             Identity(c.issuer, c.id, c.secret),
-            SoftwareAttestationProvider(root / "attestation"),
+            self.provider,
             JobSettings(work_root=root / "work", results_dir=root / "results"),
+            pod_ca=str(self.ca_bundle),
+            pod_routes=self.pods.route,  # every pod read through the attestation gateway
         )
         thread = threading.Thread(
             target=self.worker.serve, args=(self._stop_worker, poll_seconds), name="datacage"
@@ -192,6 +236,25 @@ def quiet_logs(folder: Path) -> None:
         logger.addHandler(handler)
         logger.propagate = False
         logger.setLevel(logging.INFO)
+
+
+def _provider_policy(provider: SoftwareAttestationProvider) -> TrustPolicy:
+    """The pod provider's policy: this datacage's code running a built-in algorithm, attested
+    by this demo's software stand-in (the demo has no hardware; its evidence says so)."""
+    code = measure_datacage_code()
+    folders = sorted(p.parent for p in BUILTIN.glob("*/manifest.toml"))
+    return TrustPolicy.approving(
+        [Measurement(code, read_bundle(build_bundle(folder)).digest) for folder in folders],
+        allow_software=True,
+        software_keys=(provider.public_key_pem(),),
+    )
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _not_ready(environ: object, start_response) -> list[bytes]:

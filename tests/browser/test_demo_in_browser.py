@@ -6,7 +6,8 @@ CSS's own screens with the printed e-mail and password); the run page printed be
 shows its delivery. The report lives in the retailer's pod, which a browser alone cannot read
 (CSS wants a DPoP-bound token on every request, which only a Solid app sends): the test plays
 that app, fetching with credentials the retailer makes for itself at CSS, and shows the Turtle
-as text (a browser has no Turtle viewer).
+as text (a browser has no Turtle viewer). The demo's pod provider serves https with a CA of
+its own (in the demo folder): the browser is told to accept it, the test's clients trust it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from playwright.sync_api import Route, expect
 
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import CssAccountApi, PodAccount
+from connectors.solid.http import Http, TlsSettings
 from server.demo import seed
 from tests.browser.test_spaces_in_browser import sign_in
 from tests.support.demo_run import RunningDemo, processes_using
@@ -52,7 +54,8 @@ def test_the_printed_urls_show_the_space_my_data_and_the_report_then_ctrl_c_stop
     retailer = person(output, seed.RETAILER)
 
     # The space overview, as the retailer who set it up.
-    page = new_context().new_page()
+    ca = str(folder / "pod-provider" / "ca.pem")  # the demo's pod provider's own CA
+    page = new_context(ignore_https_errors=True).new_page()
     sign_in(page, base, retailer)
     page.goto(output.url("Space overview"))
     expect(page.get_by_role("heading", level=1, name="Common customers")).to_be_visible()
@@ -69,7 +72,7 @@ def test_the_printed_urls_show_the_space_my_data_and_the_report_then_ctrl_c_stop
     screenshot(page, "run-page-delivered")
 
     # My data, as the first person (who accepted both spaces).
-    mine = new_context().new_page()
+    mine = new_context(ignore_https_errors=True).new_page()
     sign_in(mine, base, person(output, seed.person(0)))
     mine.goto(output.url("An individual's My data"))
     expect(mine.get_by_role("heading", level=1, name="My data")).to_be_visible()
@@ -79,8 +82,8 @@ def test_the_printed_urls_show_the_space_my_data_and_the_report_then_ctrl_c_stop
 
     # The report in the retailer's pod, fetched as a Solid app signed in as the retailer does.
     report_url = output.url("Common customers: the report")
-    assert requests.get(report_url, timeout=10).status_code == 401  # not for anyone else
-    client = retailer_client(output.css_base)
+    assert requests.get(report_url, timeout=10, verify=ca).status_code == 401  # not for others
+    client = retailer_client(output.css_base, ca)
     reader = new_context().new_page()
 
     def as_the_retailer(route: Route) -> None:
@@ -101,13 +104,15 @@ def test_the_printed_urls_show_the_space_my_data_and_the_report_then_ctrl_c_stop
         requests.get(base, timeout=5)
 
 
-def retailer_client(css_base: str) -> SolidClient:
+def retailer_client(css_base: str, ca: str) -> SolidClient:
     account = PodAccount(
         seed.RETAILER.email, seed.PASSWORD, css_base + "retailer/",
         css_base + "retailer/profile/card#me", css_base,
     )  # fmt: skip
-    with CssAccountApi(css_base) as accounts:
+    with CssAccountApi(css_base, verify=ca) as accounts:
         credentials = accounts.create_client_credentials(account, "browser-test")
     return SolidClient(
-        SolidSession.from_client_credentials(css_base, credentials.id, credentials.secret)
+        SolidSession.from_client_credentials(
+            css_base, credentials.id, credentials.secret, http=Http(tls=TlsSettings(verify=ca))
+        )
     )

@@ -2,13 +2,15 @@
 reports in the data user's pod, then read back again after it stopped and checked against
 plain sets computed here from the demo's own inputs.
 
-The demo runs as a child process with its own CSS, control plane and datacage worker (real
-sandbox, real consent pages). Afterwards nothing it started may still run; the test then
-starts a CSS of its own on the demo's pod folder and reads the reports as the retailer.
+The demo runs as a child process with its own pod provider (CSS behind nginx's entrance and
+attestation gateway), control plane and datacage worker (real sandbox, real consent pages).
+Afterwards nothing it started may still run; the test then starts a pod provider of its own on
+the demo's pod folder and reads the reports as the retailer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 
@@ -18,7 +20,10 @@ from rdflib import Graph, Literal, URIRef
 
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi, PodAccount
+from connectors.solid.http import Http, TlsSettings
+from server.attestation import TrustPolicy
 from server.demo import seed
+from server.demo.gateway import PodProvider
 from tests.support.demo_run import RunningDemo, processes_using, run_to_end
 from vocab import DCG, DF, RDF
 
@@ -49,23 +54,41 @@ def test_the_demo_runs_to_the_reports_in_the_data_users_pod_and_stops_everything
     declined = PEOPLE - len(consenting)
     assert f"{len(consenting)} people accepted each space" in output.text
     assert f"{declined} declined" in output.text
+    gateway = re.search(
+        r"attestation gateway: (\d+) request\(s\) admitted.*, (\d+) refused", output.text
+    )
+    assert gateway, output.text
+    assert int(gateway[1]) >= len(consenting)  # every consenting person's pod, at least
+    assert "none over plain http" in output.text
 
     # The pods outlive the demo on disk: a CSS of our own on the same folder and port serves
     # them again, and the retailer reads its reports with credentials of its own.
     port = int(re.search(r":(\d+)/$", output.css_base)[1])
-    with CommunitySolidServer(port=port, data_dir=folder / "css") as css:
-        with CssAccountApi(css.base_url) as accounts:
+    (tmp_path / "front").mkdir()
+    pods = PodProvider(tmp_path / "front", entrance_port=port, policy=NOBODY).start()
+    css = CommunitySolidServer(
+        port=pods.css_port, data_dir=folder / "css", public_url=pods.public_url, extra_ca=pods.ca
+    )
+    trusting = requests.Session()
+    trusting.verify = str(pods.ca)
+    with pods_stopped(pods), css:
+        with CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
             retailer = PodAccount(
                 seed.RETAILER.email, seed.PASSWORD, css.base_url + "retailer/",
                 css.base_url + "retailer/profile/card#me", css.base_url,
             )  # fmt: skip
             credentials = accounts.create_client_credentials(retailer, "test")
         client = SolidClient(
-            SolidSession.from_client_credentials(css.base_url, credentials.id, credentials.secret)
+            SolidSession.from_client_credentials(
+                css.base_url,
+                credentials.id,
+                credentials.secret,
+                http=Http(tls=TlsSettings(verify=str(pods.ca))),
+            )
         )
         common_report = _graph(client, output.url("Common customers: the report"))
         stats_report = _graph(client, output.url("Joint statistics: the report"))
-        stranger = requests.get(output.url("Common customers: the report"), timeout=10)
+        stranger = trusting.get(output.url("Common customers: the report"), timeout=10)
         assert stranger.status_code == 401  # the retailer's alone
 
     node = URIRef(REPORTS + "common-customers")
@@ -84,6 +107,18 @@ def test_the_demo_runs_to_the_reports_in_the_data_users_pod_and_stops_everything
         text = report.serialize(format="turtle")
         assert "@shop.example" not in text  # counts only: no address left the cage
         assert "@elsewhere.example" not in text
+
+
+#: The re-started provider's gateway admits no datacage: only the retailer reads, at the entrance.
+NOBODY = TrustPolicy.approving([])
+
+
+@contextlib.contextmanager
+def pods_stopped(pods: PodProvider):
+    try:
+        yield pods
+    finally:
+        pods.stop()
 
 
 def _graph(client: SolidClient, url: str) -> Graph:

@@ -162,8 +162,11 @@ def test_a_pod_on_plain_http_is_not_read_unless_the_development_setting_allows_i
             SolidClient(), authority, [consent(1, base + "a.csv")], FAST
         )
         (allowed,) = pull(SolidClient(), authority, [consent(2, base + "b.csv")], FAST)
-    assert refused.transport_refused and refused.inputs == []
+    assert refused.transport_refused
+    assert refused.inputs == []
     assert "TLS" in (refused.skipped or "")
-    assert not refused.withdrawn and authority.refused == []  # nobody's consent changes
+    assert not refused.withdrawn
+    assert authority.refused == []
     assert pod.hits.get("/a.csv", 0) == 0  # refused before anything went out in clear
-    assert allowed.plain_http and allowed.inputs
+    assert allowed.plain_http
+    assert allowed.inputs

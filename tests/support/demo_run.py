@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DATACAGE = Path(sys.executable).with_name("datacage")
-_URL = re.compile(r"^  (?P<label>[^:]+(?:: the report)?): (?P<url>http://\S+)$")
+_URL = re.compile(r"^  (?P<label>[^:]+(?:: the report)?): (?P<url>https?://\S+)$")
 
 
 @dataclass
@@ -36,7 +36,7 @@ class DemoOutput:
 
     @property
     def css_base(self) -> str:
-        found = re.search(r"ready on (http://localhost:\d+/)", self.text)
+        found = re.search(r"ready on (https://localhost:\d+/)", self.text)
         assert found, self.text
         return found[1]
 

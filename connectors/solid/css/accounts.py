@@ -56,15 +56,23 @@ class CssAccountApi:
     """Create accounts, pods and client credentials on one CSS through its JSON API.
 
     A `session` passed in is used as is; it should not keep cookies (see `_no_cookie_session`).
+    `verify` is the CA bundle of a CSS served with a private CA (the demo's pod provider).
     """
 
     def __init__(
-        self, base_url: str, *, session: requests.Session | None = None, timeout: float = 15
+        self,
+        base_url: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 15,
+        verify: str | bool = True,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = timeout
         self._owns_session = session is None
         self.session = session or _no_cookie_session()
+        if session is None:
+            self.session.verify = verify
 
     def create_account(self, *, email: str, password: str, pod_name: str) -> PodAccount:
         """Create an account, give it a password login and a pod named `pod_name`.

@@ -26,10 +26,14 @@ def complete_password_login(
     webid: str,
     redirect_uri: str,
     timeout: float = 15,
+    verify: str | bool = True,
 ) -> dict[str, str]:
-    """Log in, pick `webid` and consent; return the query parameters sent to `redirect_uri`."""
+    """Log in, pick `webid` and consent; return the query parameters sent to `redirect_uri`.
+
+    `verify`: a CA bundle for an identity provider served with a private CA (the demo's)."""
     browser = requests.Session()
     browser.trust_env = False
+    browser.verify = verify
     base = f"{urlsplit(authorization_url).scheme}://{urlsplit(authorization_url).netloc}/"
     account = urljoin(base, ".account/")
 

@@ -1,0 +1,281 @@
+"""The datacage's pulls through the attestation gateway against a bare client, same nginx, same run.
+
+One pod provider (server/demo/gateway.py): CSS behind nginx, whose attestation gateway asks the
+admission app about every pod request. A pod owner grants the datacage's WebID Read on a folder
+of ~400-byte Turtle resources, one per person.
+
+- **ours**: the datacage's real pull (`server.datacage.pull.pull`), the run's RA-TLS client
+  certificate carrying software stand-in evidence (checked by the admission app on every
+  request), a DPoP proof per request from our Solid client, the consent re-check hook, and
+  each resource parsed as Turtle, as the datacage does before staging it.
+- **bare**: `requests` + PyJWT (nothing of ours), the same token type and a fresh DPoP proof per
+  request, presenting a plain client certificate to a door of the same nginx that checks it
+  against a CA and asks nobody (no admission), and no parsing.
+
+Both sides read the same resources with the same concurrency; rounds alternate A-B-B-A so the
+shared machine's drift hits both alike. The figure is the ratio of median rates (ours / bare):
+what attestation at the gateway, our client and the parse cost, on top of what CSS itself costs.
+
+Prints `name=value` lines; the last one is `pull_ratio=<ours/bare>`.
+
+    python bench/pull_ratio.py [--people N] [--rounds R] [--threads T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from rdflib import Graph
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from solid_get import TURTLE, BareClient  # the sibling script, found from this folder
+
+from connectors.solid import AccessMode, SolidClient, SolidSession
+from connectors.solid.connect_to import ConnectTo
+from connectors.solid.css import CommunitySolidServer, CssAccountApi
+from connectors.solid.css.process import free_loopback_port
+from connectors.solid.http import Http, TlsSettings
+from server.attestation import (
+    EnclaveKey,
+    Measurement,
+    SoftwareAttestationProvider,
+    TrustPolicy,
+    client_certificate,
+    measure_datacage_code,
+)
+from server.consent.model import PodResource
+from server.datacage.control_plane import JobConsent
+from server.datacage.pull import PullLimits, pull
+from server.demo.gateway import PodProvider
+
+BUNDLE = "sha256:" + hashlib.sha256(b"the benchmark's approved bundle").hexdigest()
+
+#: The baseline's door: a plain client certificate checked against a CA, no admission app.
+BASELINE = """\
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        ssl_verify_client on;
+        ssl_client_certificate {client_ca};
+        location / {{ proxy_pass http://pod_server; }}
+    }}
+"""
+
+
+class InForce:
+    """The consent authority: every consent counts, and a refusal would be a bench failure."""
+
+    def still_in_force(self, consent: object) -> bool:
+        return True
+
+    def record_refusal(self, consent: object, url: str) -> None:
+        raise RuntimeError(f"the pod refused {url}: the benchmark's grant is wrong")
+
+
+def plain_client_certificate(folder: Path) -> tuple[Path, Path, Path]:
+    """(client CA, client certificate, client key): an ordinary X.509 client identity."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench client CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench client")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = folder / "client-ca.pem", folder / "client.pem", folder / "client.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+def median_rates(sides: dict[str, Callable[[], None]], rounds: int, count: int) -> dict[str, float]:
+    rates: dict[str, list[float]] = {name: [] for name in sides}
+    for index in range(rounds):
+        order = list(sides.items())
+        if index % 2:
+            order.reverse()  # A-B, B-A, ...
+        for name, work in order:
+            began = time.perf_counter()
+            work()
+            rates[name].append(count / (time.perf_counter() - began))
+        print(
+            f"  round {index + 1}/{rounds}: "
+            + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
+            flush=True,
+        )
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=200, help="resources read per round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=8, help="reads in flight, both sides")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="datacage-bench-pulls-"))
+    cage_dir = folder / "cage"
+    provider = SoftwareAttestationProvider(cage_dir / "attestation")
+    policy = TrustPolicy.approving(
+        [Measurement(measure_datacage_code(), BUNDLE)],
+        allow_software=True,
+        software_keys=(provider.public_key_pem(),),
+    )
+    client_ca, client_cert, client_key = plain_client_certificate(folder)
+    baseline_port = free_loopback_port()
+    (folder / "front").mkdir()
+    pods = PodProvider(
+        folder / "front",
+        entrance_port=free_loopback_port(),
+        policy=policy,
+        extra_servers=BASELINE.format(port=baseline_port, client_ca=client_ca),
+    )
+    print("Starting the pod provider (nginx, admission, CSS)...", flush=True)
+    pods.start()
+    css = CommunitySolidServer(port=pods.css_port, public_url=pods.public_url, extra_ca=pods.ca)
+    try:
+        with css, CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
+            plain = (client_cert, client_key)
+            figures = _measure(args, pods, accounts, provider, plain, baseline_port)
+    finally:
+        pods.stop()
+    for name, value in figures.items():
+        print(f"{name}={value:.3f}" if "ratio" in name else f"{name}={value:.1f}")
+    print(f"pull_ratio={figures['pull_ratio']:.3f}")
+
+
+def _measure(
+    args, pods: PodProvider, accounts: CssAccountApi, provider, plain_cert, baseline_port: int
+) -> dict[str, float]:
+    ca = str(pods.ca)
+    owner_account = accounts.create_account(
+        email="owner@example.org", password=uuid.uuid4().hex, pod_name="owner"
+    )
+    cage_account = accounts.create_account(
+        email="cage@example.org", password=uuid.uuid4().hex, pod_name="cage"
+    )
+    owner_creds = accounts.create_client_credentials(owner_account, "owner")
+    owner = SolidClient(
+        SolidSession.from_client_credentials(
+            owner_creds.issuer, owner_creds.id, owner_creds.secret, http=Http(tls=TlsSettings(ca))
+        )
+    )
+    folder = owner_account.pod_url + "people/"
+    urls = [f"{folder}{n:05d}.ttl" for n in range(args.people)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda url: owner.put(url, TURTLE, "text/turtle"), urls))
+    owner.access_control(folder).grant(cage_account.webid, [AccessMode.READ], include_members=True)
+    consents = [
+        JobConsent(f"https://dc.example/consents/{n}", f"{url}#me", (PodResource(url),))
+        for n, url in enumerate(urls)
+    ]
+
+    # Ours: the run's enclave key, its evidence, its RA-TLS certificate, through the gateway.
+    key = EnclaveKey.generate()
+    evidence = provider.attest(key, Measurement(measure_datacage_code(), BUNDLE))
+    cage_creds = accounts.create_client_credentials(cage_account, "datacage")
+    with key.tls_files(client_certificate(key, evidence)) as cert_files:
+        session = requests.Session()
+        session.mount("https://", ConnectTo(pods.route))
+        cage = SolidClient(
+            SolidSession.from_client_credentials(
+                cage_creds.issuer,
+                cage_creds.id,
+                cage_creds.secret,
+                http=Http(session, tls=TlsSettings(verify=ca, cert=cert_files)),
+            )
+        )
+        limits = PullLimits(people_at_once=args.threads, per_host=args.threads)
+
+        def ours() -> None:
+            for outcome in pull(cage, InForce(), consents, limits):
+                if not outcome.inputs:
+                    raise RuntimeError(f"a pull failed: {outcome.skipped}")
+                for item in outcome.inputs:
+                    Graph().parse(data=item.body, format="turtle", publicID=item.url)
+
+        # Bare: a plain client certificate at the baseline door, the same token type.
+        bare_creds = accounts.create_client_credentials(cage_account, "bare")
+        bare = BareClient(bare_creds.issuer, bare_creds.id, bare_creds.secret)
+        bare.http.verify = ca
+        bare.http.trust_env = False
+        bare.http.cert = tuple(str(p) for p in plain_cert)
+        public = pods.public_url
+        host = public.split("//", 1)[1].rstrip("/")  # CSS checks htu and Host by this name
+        baseline = f"https://localhost:{baseline_port}/"
+
+        def bare_get(url: str) -> bytes:
+            response = bare.http.get(
+                baseline + url[len(public) :],
+                timeout=30,
+                headers={
+                    "Host": host,
+                    "Authorization": f"DPoP {bare.token}",
+                    "DPoP": bare.proof("GET", url, bare.ath),
+                },
+            )
+            response.raise_for_status()
+            return response.content
+
+        def bare_side() -> None:
+            with ThreadPoolExecutor(args.threads) as pool:
+                list(pool.map(bare_get, urls))
+
+        assert bare_get(urls[0]) == TURTLE.encode(), "the baseline must read the same thing"
+        ours()  # warm: sign-in, connections, admission
+        bare_side()
+        before = pods.pulls()
+        rates = median_rates({"ours": ours, "bare": bare_side}, args.rounds, len(urls))
+        after = pods.pulls()
+    admitted = after.admitted - before.admitted
+    if admitted < args.rounds * len(urls):
+        raise RuntimeError(f"only {admitted} reads went through the gateway's admission")
+    return {
+        "pull_ours_per_s": rates["ours"],
+        "pull_bare_per_s": rates["bare"],
+        "pull_ratio": rates["ours"] / rates["bare"],
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""The demo's pod provider: CSS behind nginx, with an ordinary entrance and an attestation gateway.
+
+The shape of docker/compose.yaml on one machine, with two ports where compose has two networks:
+
+    people, the control plane --https--> entrance :E ---------------------------\\
+    datacage --mTLS (RA-TLS cert)--> gateway :G --auth_request--> admission app    >--> CSS :P
+                                              \\--proxy (only if admitted)-------/
+
+CSS's public URL is the entrance's, `https://localhost:E/`, for everyone: WebIDs, issuers, DPoP
+`htu`s. The datacage reaches the same URL through the gateway (the worker's `pod_routes`, as
+`curl --connect-to` does), which passes the identity provider and WebID documents freely and pod
+data only to a datacage whose RA-TLS certificate the admission app accepts under the provider's
+policy. Its access log names every pod request and whether it reached CSS: the demo's story
+counts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from connectors.child_processes import die_with_parent_hook, terminate_group
+from connectors.solid.css.process import free_loopback_port
+
+from ..attestation.admission import create_app
+from ..attestation.verify import TrustPolicy
+from .certificates import make_local_ca
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class GatewayError(RuntimeError):
+    """nginx or the admission app would not start."""
+
+
+_CONFIG = """\
+daemon off;
+master_process on;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+{user}
+events {{ worker_connections 512; }}
+
+http {{
+    client_body_temp_path {prefix}/temp/body;
+    proxy_temp_path {prefix}/temp/proxy;
+    fastcgi_temp_path {prefix}/temp/fastcgi;
+    uwsgi_temp_path {prefix}/temp/uwsgi;
+    scgi_temp_path {prefix}/temp/scgi;
+
+    # Which door, which upstream, which client certificate: the proof of every pull's path.
+    log_format attested '$server_port "$request" $status upstream="$upstream_addr" '
+                        'client_cert="$ssl_client_verify"';
+    access_log {prefix}/access.log attested;
+
+    upstream pod_server {{ server 127.0.0.1:{css_port}; keepalive 16; }}
+    upstream admission {{ server 127.0.0.1:{admission_port}; keepalive 4; }}
+
+    # CSS rebuilds request URLs (so DPoP htu) from these, and believes X-Forwarded-Host and
+    # Forwarded: a client must not choose them.
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host {public_host};
+    proxy_set_header X-Forwarded-Proto https;
+    proxy_set_header X-Forwarded-Host "";
+    proxy_set_header Forwarded "";
+
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    client_max_body_size 10m;
+
+{servers}
+}}
+"""
+
+#: The ordinary entrance: people, pod owners' apps, the control plane. No client certificate;
+#: the pod's own access control decides who reads what.
+ENTRANCE = """\
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        location / {{ proxy_pass http://pod_server; }}
+    }}
+"""
+
+#: The attestation gateway, as in docker/nginx/gateway and docs/attestation.md.
+GATEWAY = """\
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        # RA-TLS certificates are self-signed: ask for one, let the admission app judge it.
+        ssl_verify_client optional_no_ca;
+
+        location = /_admission {{
+            internal;
+            proxy_pass http://admission;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
+            proxy_set_header X-Original-URI $request_uri;
+        }}
+
+        # The identity provider and WebID documents: a datacage signs in before it attests.
+        location ^~ /.well-known/ {{ proxy_pass http://pod_server; }}
+        location ^~ /.oidc/ {{ proxy_pass http://pod_server; }}
+        location ^~ /.account/ {{ proxy_pass http://pod_server; }}
+        location ~ ^/[^/]+/profile/card$ {{ proxy_pass http://pod_server; }}
+
+        # Pod data: only an admitted datacage. A refusal is 495, so the datacage tells it from
+        # the pod's own 403 (a withdrawn grant).
+        location / {{
+            auth_request /_admission;
+            error_page 401 403 = @not_admitted;
+            proxy_pass http://pod_server;
+        }}
+        location @not_admitted {{
+            return 495 "The client certificate's attestation was not accepted.\\n";
+        }}
+    }}
+"""
+
+
+class NginxProcess:
+    """nginx from a private prefix with a given configuration, in its own process group."""
+
+    def __init__(self, prefix: Path, config: str, port: int):
+        self.prefix, self.config, self.port = prefix, config, port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def access_log(self) -> Path:
+        return self.prefix / "access.log"
+
+    def start(self, timeout: float = 10) -> NginxProcess:
+        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
+        conf = self.prefix / "nginx.conf"
+        conf.write_text(self.config)
+        argv = [
+            NGINX,
+            "-p",
+            str(self.prefix),
+            "-e",
+            str(self.prefix / "error.log"),
+            "-c",
+            str(conf),
+        ]
+        try:
+            # Our own binary and configuration, never request data.
+            check = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)  # noqa: S603
+        except OSError as exc:
+            raise GatewayError(f"nginx could not be run ({exc.strerror}); install nginx.") from None
+        if check.returncode != 0:
+            raise GatewayError(f"nginx refused its configuration:\n{check.stderr}")
+        self._process = subprocess.Popen(  # noqa: S603
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent_hook(),
+        )
+        deadline = time.monotonic() + timeout
+        while not _accepts(self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise GatewayError(f"nginx did not start:\n{self.error_log_tail()}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            terminate_group(process)
+
+    def error_log_tail(self, lines: int = 20) -> str:
+        path = self.prefix / "error.log"
+        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
+
+
+class AdmissionServer:
+    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug)."""
+
+    def __init__(self, policy: object):
+        self.server = make_server("127.0.0.1", 0, create_app(policy), threaded=True)  # type: ignore[arg-type]
+        self.port = self.server.server_port
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AdmissionServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass(frozen=True)
+class PullCount:
+    """What the gateway's access log says of pod-data requests (not sign-in, not WebIDs)."""
+
+    admitted: int  # reached CSS with an admitted RA-TLS certificate
+    refused: int  # stopped at the gateway
+
+
+_LOG_LINE = re.compile(r'^(?P<port>\d+) "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" (?P<status>\d{3}) ')
+_OPEN_PATHS = re.compile(r"^/(\.well-known|\.oidc|\.account)/|^/[^/]+/profile/card$")
+
+
+class PodProvider:
+    """CSS's public front for the demo: `entrance` and `gateway` ports, the CA, the pull log."""
+
+    def __init__(
+        self, folder: Path, *, entrance_port: int, policy: TrustPolicy, extra_servers: str = ""
+    ):
+        """`extra_servers`: more nginx `server` blocks in the same `http` block (a benchmark's
+        baseline door, say); they may use the `pod_server` upstream."""
+        self.folder = folder
+        self.extra_servers = extra_servers
+        self.entrance_port = entrance_port
+        self.gateway_port = free_loopback_port()
+        self.css_port = free_loopback_port()
+        self.policy = policy
+        self.ca, self._cert, self._key = make_local_ca(folder, days=30)
+        self._admission: AdmissionServer | None = None
+        self._nginx: NginxProcess | None = None
+
+    @property
+    def public_url(self) -> str:
+        return f"https://localhost:{self.entrance_port}/"
+
+    @property
+    def route(self) -> dict[str, tuple[str, int]]:
+        """The worker's `pod_routes`: the public origin through the gateway."""
+        return {self.public_url.rstrip("/"): ("127.0.0.1", self.gateway_port)}
+
+    def start(self) -> PodProvider:
+        self._admission = AdmissionServer(self.policy).__enter__()
+        servers = ENTRANCE.format(port=self.entrance_port) + GATEWAY.format(port=self.gateway_port)
+        servers += self.extra_servers
+        config = _CONFIG.format(
+            prefix=self.folder,
+            css_port=self.css_port,
+            admission_port=self._admission.port,
+            public_host=f"localhost:{self.entrance_port}",
+            cert=self._cert,
+            key=self._key,
+            servers=servers,
+            # As root, workers would drop to `nobody`, who cannot use this private prefix.
+            user="user root;" if os.geteuid() == 0 else "",
+        )
+        self._nginx = NginxProcess(self.folder, config, self.entrance_port).start()
+        if not _accepts(self.gateway_port):
+            raise GatewayError(f"nginx does not answer on the gateway's port {self.gateway_port}.")
+        return self
+
+    def stop(self) -> None:
+        if self._nginx is not None:
+            self._nginx.stop()
+            self._nginx = None
+        if self._admission is not None:
+            self._admission.__exit__(None, None, None)
+            self._admission = None
+
+    def pulls(self) -> PullCount:
+        """Pod-data requests through the gateway: admitted (reached CSS) and refused."""
+        log = self.folder / "access.log"
+        admitted = refused = 0
+        for line in log.read_text().splitlines() if log.exists() else ():
+            found = _LOG_LINE.match(line)
+            if not found or int(found["port"]) != self.gateway_port:
+                continue
+            if _OPEN_PATHS.search(found["path"].split("?", 1)[0]):
+                continue
+            if 'upstream="-"' in line or found["status"] == "495":
+                refused += 1
+            else:
+                admitted += 1
+        return PullCount(admitted, refused)
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
