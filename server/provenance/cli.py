@@ -21,6 +21,14 @@ def verify_result_command(result: Path, policy: TrustPolicy) -> None:
     check_result(result.read_bytes(), policy)
 
 
+def _transport(transport: str | None) -> str:
+    if transport == "tls":
+        return "TLS, with the datacage's RA-TLS certificate"
+    if transport == "plain-http":
+        return "PLAIN HTTP (a development setting: no TLS, no attestation check by pods)"
+    return "not stated (a result from before datacages said so)"
+
+
 def check_result(document: bytes, policy: TrustPolicy) -> None:
     """Print the verdict on a delivered result, exit 1 if refused (`datacage verify` too)."""
     try:
@@ -38,5 +46,6 @@ def check_result(document: bytes, policy: TrustPolicy) -> None:
         f"  datacage code: {evidence.measurement.datacage_code}",
         f"  provider:      {evidence.provider}",
         f"  consents used: {len(verified.consents)}",
+        f"  pods read over: {_transport(verified.pull_transport)}",
     ]
     click.echo("\n".join(lines + software_warning(evidence)))

@@ -44,6 +44,8 @@ class VerifiedResult:
     ended_at: datetime
     consents: tuple[str, ...]
     evidence: VerifiedEvidence
+    # "tls", "plain-http" (a development setting), or None for results made before it was said
+    pull_transport: str | None = None
 
 
 def verify_result(document: bytes, *, policy: TrustPolicy, now: datetime) -> VerifiedResult:
@@ -86,7 +88,13 @@ def verify_result(document: bytes, *, policy: TrustPolicy, now: datetime) -> Ver
         ended_at=ended_at,
         consents=tuple(sorted(str(c) for c in graph.objects(run, DCG.usedConsent))),
         evidence=verified,
+        pull_transport=_optional_text(graph, run, DCG.pullTransport),
     )
+
+
+def _optional_text(graph: Graph, subject, predicate) -> str | None:
+    value = graph.value(subject, predicate)
+    return str(value) if value is not None else None
 
 
 def _parse(document: bytes) -> Graph:

@@ -63,9 +63,17 @@ def consented_space(
 
 
 def make_worker(
-    control_plane: str, cage, folder: Path, delivery: DeliverySettings | None = None
+    control_plane: str,
+    cage,
+    folder: Path,
+    delivery: DeliverySettings | None = None,
+    *,
+    allow_plain_http: bool = True,
 ) -> Worker:
-    """A datacage worker signed in as `cage` (a test user), working in `folder`."""
+    """A datacage worker signed in as `cage` (a test user), working in `folder`.
+
+    The session's CSS serves plain http, so the development setting is on unless a test asks
+    for the default (TLS only)."""
     credentials = cage.credentials
     return Worker(
         control_plane,
@@ -76,8 +84,7 @@ def make_worker(
             results_dir=folder / "results",
             sandbox=SandboxLimits(wall_seconds=30, cpu_seconds=20),
             delivery=delivery or DeliverySettings(),
-            # The session's CSS serves plain http: the development setting, said in each run.
-            allow_plain_http_pods=True,
+            allow_plain_http_pods=allow_plain_http,
         ),
     )
 

@@ -71,6 +71,7 @@ def test_a_genuine_result_verifies_and_says_what_made_it(made):
     assert verified.algorithm_digest == BUNDLE
     assert verified.consents == ("https://cp.example/consents/abc/1",)
     assert verified.evidence.provider.startswith("software")
+    assert verified.pull_transport == "tls"  # said under the signature
     graph = Graph().parse(data=document, format="turtle")
     assert (URIRef(RUN), PROV.startedAtTime, None) in graph
     assert len(list(graph.objects(URIRef(RUN), PROV.used))) == 3  # algorithm + two inputs
