@@ -23,15 +23,10 @@ The pod provider's side of docs/attestation.md, as a test bed:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import os
 import re
 import shutil
-import socket
-import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,97 +34,14 @@ from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from werkzeug.serving import make_server
 
-from connectors.child_processes import die_with_parent_hook, terminate_group
 from connectors.solid.css import CommunitySolidServer
 from connectors.solid.css.process import free_loopback_port
-from server.attestation.admission import create_app
 from server.attestation.verify import TrustPolicy
+from server.demo.certificates import make_local_ca
+from server.demo.gateway import AdmissionServer, NginxProcess
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-# --- A test CA for nginx's server certificate ---------------------------------------------------
-
-
-def make_test_ca(folder: Path) -> tuple[Path, Path, Path]:
-    """(ca.pem, server.pem, server.key) in `folder`: a CA and a localhost server certificate."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "datacage test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    paths[2].chmod(0o600)
-    return paths
-
-
-# --- The admission app, in a thread -------------------------------------------------------------
-
-
-class AdmissionServer:
-    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug)."""
-
-    def __init__(self, policy: TrustPolicy):
-        self.server = make_server("127.0.0.1", 0, create_app(policy), threaded=True)
-        self.port = self.server.server_port
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> AdmissionServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- nginx ----------------------------------------------------------------------------------------
@@ -216,13 +128,12 @@ _PROXY = (
 )
 
 
-class Nginx:
+class Nginx(NginxProcess):
     """nginx from a private prefix, in its own process group; `stop()` stops the group."""
 
     def __init__(
         self, prefix: Path, *, port: int, css_port: int, admission_port: int, cert: Path, key: Path
     ):
-        self.prefix, self.port = prefix, port
         public_host = f"localhost:{port}"
         server = SERVER_BLOCK.format(
             port=port,
@@ -231,7 +142,7 @@ class Nginx:
             key=key,
             proxy=_PROXY.format(public_host=public_host),
         )
-        self.config = _CONFIG.format(
+        config = _CONFIG.format(
             prefix=prefix,
             css_port=css_port,
             admission_port=admission_port,
@@ -239,52 +150,7 @@ class Nginx:
             # As root, workers would drop to `nobody`, who cannot use this private prefix.
             user="user root;" if os.geteuid() == 0 else "",
         )
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def access_log(self) -> Path:
-        return self.prefix / "access.log"
-
-    def start(self, timeout: float = 10) -> Nginx:
-        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
-        (self.prefix / "nginx.conf").write_text(self.config)
-        argv = [
-            NGINX,
-            "-p",
-            str(self.prefix),
-            "-e",
-            str(self.prefix / "error.log"),
-            "-c",
-            str(self.prefix / "nginx.conf"),
-        ]
-        check = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)
-        if check.returncode != 0:
-            raise RuntimeError(f"nginx refused its configuration:\n{check.stderr}")
-        self._process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent_hook(),
-        )
-        deadline = time.monotonic() + timeout
-        while not _accepts(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"nginx did not start:\n{self.error_log_tail()}")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            terminate_group(process)
-
-    def error_log_tail(self, lines: int = 20) -> str:
-        path = self.prefix / "error.log"
-        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
+        super().__init__(prefix, config, port)
 
     def log_lines_for(self, path: str) -> list[str]:
         """Access log lines of requests for `path` (waits briefly: nginx logs after the reply)."""
@@ -295,12 +161,6 @@ class Nginx:
                 return lines
             time.sleep(0.02)
         return []
-
-
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False
 
 
 # --- CSS behind nginx ----------------------------------------------------------------------------
@@ -314,33 +174,12 @@ class PodServerBehindNginx(CommunitySolidServer):
     """
 
     def __init__(self, *, public_port: int, ca: Path, **options: object):
-        super().__init__(log_level="info", **options)  # type: ignore[arg-type]
-        self.public_port = public_port
-        self.ca = ca
-
-    @property
-    def base_url(self) -> str:
-        return f"https://localhost:{self.public_port}/"
-
-    def command(self, data_dir: Path) -> list[str]:
-        # `env` execs node in place, so the process group and death signal are unchanged.
-        return ["env", f"NODE_EXTRA_CA_CERTS={self.ca}", *super().command(data_dir)]
-
-    def _wait_until_ready(self, deadline: float) -> None:
-        # Probe CSS itself (not through nginx) with the headers nginx would add.
-        probe = f"http://127.0.0.1:{self.port}/.well-known/openid-configuration"
-        headers = {"Host": f"localhost:{self.public_port}", "X-Forwarded-Proto": "https"}
-        with requests.Session() as session:
-            session.trust_env = False
-            while True:
-                if self._process is None or self._process.poll() is not None:
-                    raise RuntimeError(f"CSS exited while starting:\n{self.log_tail()}")
-                with contextlib.suppress(requests.RequestException):
-                    if session.get(probe, headers=headers, timeout=0.5).status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"CSS did not start in time:\n{self.log_tail()}")
-                time.sleep(0.1)
+        super().__init__(  # type: ignore[arg-type]
+            log_level="info",
+            public_url=f"https://localhost:{public_port}/",
+            extra_ca=ca,
+            **options,
+        )
 
     def received_get(self, path: str) -> bool:
         """Whether CSS logged a GET for exactly `path`."""
@@ -395,7 +234,7 @@ def attested_pod_gateway(policy: TrustPolicy) -> Iterator[AttestedPodGateway]:
     """Start admission, nginx and CSS (in that order); stop all of them afterwards."""
     prefix = Path(tempfile.mkdtemp(prefix="datacage-nginx-"))
     try:
-        ca, cert, key = make_test_ca(prefix)
+        ca, cert, key = make_local_ca(prefix)
         nginx_port, css_port = free_loopback_port(), free_loopback_port()
         with AdmissionServer(policy) as admission:
             nginx = Nginx(
