@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from solid_get import TURTLE, BareClient  # the sibling script, found from this folder
 
 from connectors.solid import AccessMode, SolidClient, SolidSession
-from connectors.solid.connect_to import ConnectTo
+from connectors.solid.connect_to import mount_routes
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
 from connectors.solid.css.process import free_loopback_port
 from connectors.solid.http import Http, TlsSettings
@@ -221,7 +221,7 @@ def _measure(
     cage_creds = accounts.create_client_credentials(cage_account, "datacage")
     with key.tls_files(client_certificate(key, evidence)) as cert_files:
         session = requests.Session()
-        session.mount("https://", ConnectTo(pods.route))
+        mount_routes(session, pods.route)  # as the worker does
         cage = SolidClient(
             SolidSession.from_client_credentials(
                 cage_creds.issuer,

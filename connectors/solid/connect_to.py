@@ -63,6 +63,18 @@ class ConnectTo(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+def mount_routes(session: requests.Session, routes: Mapping[str, tuple[str, int]]) -> None:
+    """Mount `ConnectTo` on `session` for the routed origins only, so every other URL keeps the
+    session's own adapters (an egress policy's, say). The route's address was named by the
+    operator, like the control plane's, so it is not a participant's choice to check."""
+    adapter = ConnectTo(routes)
+    for origin in adapter.routes:
+        parts = urlsplit(origin)
+        session.mount(f"{origin}/", adapter)
+        if parts.port == (443 if parts.scheme == "https" else 80):  # written without the port
+            session.mount(f"{parts.scheme}://{parts.hostname}/", adapter)
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)

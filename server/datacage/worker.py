@@ -23,7 +23,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from connectors.solid import SolidClient, SolidSession
-from connectors.solid.connect_to import ConnectTo
+from connectors.solid.connect_to import mount_routes
 from connectors.solid.errors import SolidError
 from connectors.solid.http import Http, TlsSettings
 
@@ -179,7 +179,7 @@ class Worker:
         tls = TlsSettings(verify=self.pod_ca, cert=cert)
         session = requests.Session()
         if cert is not None and self.pod_routes:
-            session.mount("https://", ConnectTo(self.pod_routes))
+            mount_routes(session, self.pod_routes)
         session = SolidSession.from_client_credentials(
             self.identity.issuer,
             self.identity.client_id,

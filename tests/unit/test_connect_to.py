@@ -11,7 +11,7 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from connectors.solid.connect_to import ConnectTo, parse_route
+from connectors.solid.connect_to import ConnectTo, mount_routes, parse_route
 from connectors.solid.css.process import free_loopback_port
 from server.demo.certificates import make_local_ca
 
@@ -80,6 +80,25 @@ def test_other_origins_are_not_routed(tmp_path):
 def test_a_route_that_is_not_origin_equals_address_is_refused_in_words(text, problem):
     with pytest.raises(ValueError, match=problem):
         parse_route(text)
+
+
+def test_mounted_routes_leave_every_other_url_to_the_sessions_own_adapters(tmp_path):
+    class Refuse(requests.adapters.HTTPAdapter):
+        def send(self, request, **kwargs):
+            raise requests.exceptions.ConnectionError("not routed: refused")
+
+    public_port = 4431  # routed: nothing needs to listen there
+    with tls_server(tmp_path) as (port, ca):
+        session = requests.Session()
+        session.trust_env = False
+        session.mount("https://", Refuse())  # stands in for an egress policy's adapter
+        mount_routes(session, {f"https://localhost:{public_port}": ("127.0.0.1", port)})
+        routed = session.get(f"https://localhost:{public_port}/a", verify=ca, timeout=5)
+        with pytest.raises(requests.exceptions.ConnectionError, match="not routed"):
+            session.get("https://localhost:44310/a", verify=ca, timeout=5)  # same prefix
+        with pytest.raises(requests.exceptions.ConnectionError, match="not routed"):
+            session.get(f"https://localhost:{port}/a", verify=ca, timeout=5)
+    assert routed.text == f"localhost:{public_port} /a"
 
 
 def test_a_route_names_the_origin_with_its_port():
