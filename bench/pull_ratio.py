@@ -24,7 +24,6 @@ Prints `name=value` lines; the last one is `pull_ratio=<ours/bare>`.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import logging
 import os
@@ -38,10 +37,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from rdflib import Graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -64,6 +59,7 @@ from server.attestation import (
 from server.consent.model import PodResource
 from server.datacage.control_plane import JobConsent
 from server.datacage.pull import PullLimits, pull
+from server.demo.certificates import make_client_identity
 from server.demo.gateway import PodProvider
 
 BUNDLE = "sha256:" + hashlib.sha256(b"the benchmark's approved bundle").hexdigest()
@@ -88,46 +84,6 @@ class InForce:
 
     def record_refusal(self, consent: object, url: str) -> None:
         raise RuntimeError(f"the pod refused {url}: the benchmark's grant is wrong")
-
-
-def plain_client_certificate(folder: Path) -> tuple[Path, Path, Path]:
-    """(client CA, client certificate, client key): an ordinary X.509 client identity."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench client CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench client")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = folder / "client-ca.pem", folder / "client.pem", folder / "client.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
 
 
 def median_rates(sides: dict[str, Callable[[], None]], rounds: int, count: int) -> dict[str, float]:
@@ -163,7 +119,7 @@ def main() -> None:
         allow_software=True,
         software_keys=(provider.public_key_pem(),),
     )
-    client_ca, client_cert, client_key = plain_client_certificate(folder)
+    client_ca, client_cert, client_key = make_client_identity(folder)
     baseline_port = free_loopback_port()
     (folder / "front").mkdir()
     pods = PodProvider(

@@ -43,7 +43,7 @@ class GatewayError(RuntimeError):
     """nginx or the admission app would not start."""
 
 
-_CONFIG = """\
+NGINX_CONFIG = """\
 daemon off;
 master_process on;
 worker_processes 1;
@@ -250,7 +250,7 @@ class PodProvider:
         self._admission = AdmissionServer(self.policy).__enter__()
         servers = ENTRANCE.format(port=self.entrance_port) + GATEWAY.format(port=self.gateway_port)
         servers += self.extra_servers
-        config = _CONFIG.format(
+        config = NGINX_CONFIG.format(
             prefix=self.folder,
             css_port=self.css_port,
             admission_port=self._admission.port,

@@ -39,93 +39,9 @@ from connectors.solid.css import CommunitySolidServer
 from connectors.solid.css.process import free_loopback_port
 from server.attestation.verify import TrustPolicy
 from server.demo.certificates import make_local_ca
-from server.demo.gateway import AdmissionServer, NginxProcess
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
+from server.demo.gateway import GATEWAY, NGINX_CONFIG, AdmissionServer, NginxProcess
 
 # --- nginx ----------------------------------------------------------------------------------------
-
-_CONFIG = """\
-daemon off;
-master_process on;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-{user}
-events {{ worker_connections 256; }}
-
-http {{
-    client_body_temp_path {prefix}/temp/body;
-    proxy_temp_path {prefix}/temp/proxy;
-    fastcgi_temp_path {prefix}/temp/fastcgi;
-    uwsgi_temp_path {prefix}/temp/uwsgi;
-    scgi_temp_path {prefix}/temp/scgi;
-
-    # Which upstream served each request: the proof that a refused request never reached CSS.
-    log_format attested '$request_id "$request" $status upstream="$upstream_addr" '
-                        'client_cert="$ssl_client_verify"';
-    access_log {prefix}/access.log attested;
-
-    upstream pod_server {{ server 127.0.0.1:{css_port}; keepalive 8; }}
-    upstream admission {{ server 127.0.0.1:{admission_port}; }}
-
-{server}
-}}
-"""
-
-#: The pod provider's server block; docs/attestation.md shows the same with real names.
-SERVER_BLOCK = """\
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name {host};
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        # RA-TLS certificates are self-signed: ask for one, let the admission check judge it.
-        ssl_verify_client optional_no_ca;
-        client_max_body_size 10m;
-
-        # Asked before every pod request; 2xx lets it through, 401/403 refuse it.
-        location = /_admission {{
-            internal;
-            proxy_pass http://admission;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
-            proxy_set_header X-Original-URI $request_uri;
-        }}
-
-        # The identity provider and WebID documents: no attestation (see the module docstring).
-        location ^~ /.well-known/ {{ {proxy} }}
-        location ^~ /.oidc/ {{ {proxy} }}
-        location ^~ /.account/ {{ {proxy} }}
-        location ~ ^/[^/]+/profile/card$ {{ {proxy} }}
-
-        # Everything else is pod data: only an admitted datacage gets through. A refusal is
-        # answered 495 (nginx's "client certificate error"), so the datacage can tell "your
-        # attestation was not accepted" from the pod's own 403 ("no grant": a withdrawal).
-        location / {{
-            auth_request /_admission;
-            error_page 401 403 = @not_admitted;
-            {proxy}
-        }}
-        location @not_admitted {{
-            return 495 "The client certificate's attestation was not accepted.\n";
-        }}
-    }}
-"""
-
-_PROXY = (
-    "proxy_pass http://pod_server; "
-    "proxy_http_version 1.1; "
-    'proxy_set_header Connection ""; '
-    "proxy_set_header Host {public_host}; "
-    "proxy_set_header X-Forwarded-Proto https; "
-    # CSS believes these headers: a client must not choose the URL CSS thinks it was asked.
-    'proxy_set_header X-Forwarded-Host ""; '
-    'proxy_set_header Forwarded "";'
-)
 
 
 class Nginx(NginxProcess):
@@ -134,19 +50,15 @@ class Nginx(NginxProcess):
     def __init__(
         self, prefix: Path, *, port: int, css_port: int, admission_port: int, cert: Path, key: Path
     ):
-        public_host = f"localhost:{port}"
-        server = SERVER_BLOCK.format(
-            port=port,
-            host="localhost",
-            cert=cert,
-            key=key,
-            proxy=_PROXY.format(public_host=public_host),
-        )
-        config = _CONFIG.format(
+        # The product's gateway (server/demo/gateway.py), here the pod provider's only door.
+        config = NGINX_CONFIG.format(
             prefix=prefix,
             css_port=css_port,
             admission_port=admission_port,
-            server=server,
+            public_host=f"localhost:{port}",
+            cert=cert,
+            key=key,
+            servers=GATEWAY.format(port=port),
             # As root, workers would drop to `nobody`, who cannot use this private prefix.
             user="user root;" if os.geteuid() == 0 else "",
         )
