@@ -99,12 +99,33 @@ def pull(
     and then the outcome says so, for the run's page and its provenance.
     """
     hosts = _HostLimits(limits.per_host)
+    outcomes: list[PersonOutcome | None] = [None] * len(consents)
     with ThreadPoolExecutor(max_workers=max(1, limits.people_at_once)) as pool:
-        futures = [
-            pool.submit(_pull_person, cage, authority, consent, hosts, limits, allow_plain_http)
-            for consent in consents
-        ]
-        return [future.result() for future in futures]
+        futures = {
+            index: pool.submit(
+                _pull_person, cage, authority, consents[index], hosts, limits, allow_plain_http
+            )
+            for index in _across_pod_servers(consents)
+        }
+        for index, future in futures.items():
+            outcomes[index] = future.result()
+    return outcomes  # type: ignore[return-value]
+
+
+def _across_pod_servers(consents: Sequence[ConsentLike]) -> list[int]:
+    """Consent indices taken in turn from each pod server: the pool's threads then spread
+    over every server at once, instead of queueing behind one server's per-host limit while
+    the others wait (people arrive grouped by provider, in the order they consented)."""
+    by_server: dict[str, list[int]] = {}
+    for index, consent in enumerate(consents):
+        first = consent.resources[0].url if consent.resources else ""
+        parts = urlsplit(first)
+        by_server.setdefault(f"{parts.scheme}://{parts.netloc}", []).append(index)
+    queues = list(by_server.values())
+    order: list[int] = []
+    for turn in range(max((len(q) for q in queues), default=0)):
+        order.extend(q[turn] for q in queues if turn < len(q))
+    return order
 
 
 def _pull_person(

@@ -51,6 +51,14 @@ class Pod:
         self.in_flight = 0
         self.most_in_flight = 0
         self.lock = threading.Lock()
+        self.busy: list[tuple[float, float]] = []  # (start, end) of each answer
+
+    def overlapped_with(self, other: Pod) -> bool:
+        """Whether this pod answered while `other` was answering too, most of the time."""
+        ours = (min(s for s, _ in self.busy), max(e for _, e in self.busy))
+        theirs = (min(s for s, _ in other.busy), max(e for _, e in other.busy))
+        both = min(ours[1], theirs[1]) - max(ours[0], theirs[0])
+        return both > 0.5 * min(ours[1] - ours[0], theirs[1] - theirs[0])
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -60,9 +68,11 @@ class Pod:
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             statuses = self.script.get(request.path, [])
             status = statuses.pop(0) if statuses else 200
+        began = time.monotonic()
         time.sleep(self.delay)
         with self.lock:
             self.in_flight -= 1
+            self.busy.append((began, time.monotonic()))
         headers = {"ETag": f'"v{self.hits[request.path]}"'} if status == 200 else {}
         body = b"order,amount\n1,2\n" if status == 200 else b"no"
         return Response(body, status, headers, content_type="text/csv")(environ, start_response)
@@ -170,3 +180,19 @@ def test_a_pod_on_plain_http_is_not_read_unless_the_development_setting_allows_i
     assert pod.hits.get("/a.csv", 0) == 0  # refused before anything went out in clear
     assert allowed.plain_http
     assert allowed.inputs
+
+
+def test_people_on_several_pod_servers_are_read_from_all_of_them_at_once():
+    # People arrive grouped by provider; one server's per-host limit must not hold the others.
+    first, second = Pod({}, delay=0.15), Pod({}, delay=0.15)
+    with serve_wsgi(first) as a, serve_wsgi(second) as b:
+        consents = [consent(n, a + f"a{n}.csv") for n in range(6)]
+        consents += [consent(10 + n, b + f"b{n}.csv") for n in range(6)]
+        outcomes = pull(
+            SolidClient(), Authority(), consents, PullLimits(people_at_once=4, per_host=2)
+        )
+    assert [o.consent for o in outcomes] == consents  # the outcomes keep the consents' order
+    assert all(o.inputs for o in outcomes)
+    # Both servers were kept at their limit together (all four threads busy), not one by one.
+    assert first.most_in_flight == second.most_in_flight == 2
+    assert first.overlapped_with(second)
