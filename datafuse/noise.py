@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 LAPLACE = "laplace"
@@ -156,6 +157,7 @@ def sum_sensitivity(term: DifferentialPrivacy) -> float:
     return max(abs(term.lower), abs(term.upper))
 
 
+@lru_cache(maxsize=32)
 def calibrate(term: DifferentialPrivacy, families: int) -> Scales:
     """The smallest scales OpenDP proves private for each family's share of epsilon."""
     share = term.epsilon / families
@@ -171,6 +173,7 @@ def _search(make: Callable[[float], object], d_in: float, d_out: float) -> float
     return float(dp.binary_search_param(make, d_in=d_in, d_out=d_out))
 
 
+@lru_cache(maxsize=8)
 def _integer_laplace(*, vector: bool) -> Callable[[float], object]:
     dp = _opendp()
     if vector:
@@ -180,9 +183,14 @@ def _integer_laplace(*, vector: bool) -> Callable[[float], object]:
     return lambda scale: dp.m.make_laplace(domain, metric, scale)
 
 
-def _real_laplace() -> Callable[[float], object]:
+@lru_cache(maxsize=8)
+def _real_laplace(*, vector: bool = False) -> Callable[[float], object]:
     dp = _opendp()
-    domain, metric = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
+    atom = dp.atom_domain(T=float, nan=False)
+    if vector:
+        domain, metric = dp.vector_domain(atom), dp.l1_distance(T=float)
+    else:
+        domain, metric = atom, dp.absolute_distance(T=float)
     return lambda scale: dp.m.make_laplace(domain, metric, scale)
 
 
@@ -195,9 +203,12 @@ class OpenDPSampler:
         return list(_integer_laplace(vector=True)(scale)([int(v) for v in values]))
 
     def real(self, value: float, scale: float) -> float:
+        return self.reals([value], scale)[0]
+
+    def reals(self, values: Sequence[float], scale: float) -> list[float]:
         if scale == 0:
-            return value
-        return float(_real_laplace()(scale)(float(value)))
+            return list(values)
+        return [float(v) for v in _real_laplace(vector=True)(scale)([float(v) for v in values])]
 
 
 def _opendp():
