@@ -53,11 +53,14 @@ def joint_statistics(
     statistics: Sequence[str] = STATISTICS,
     privacy: DifferentialPrivacy | None = None,
     sampler: Sampler | None = None,
+    population: int | None = None,
 ) -> Statistics:
     """Figures of ``attribute`` over ``labels`` (one per shared individual), none under ``k``.
 
     With ``privacy``, the figures kept carry Laplace noise calibrated to its epsilon
-    (``sampler`` only for tests that need repeatable draws).
+    (``sampler`` only for tests that need repeatable draws); each figure's ``individuals`` is
+    then a noisy count too, capped at ``population`` (a public figure: how many people the run
+    had on its own side) when given.
     """
     if k < 1:
         raise ValueError("k, the smallest group, must be at least 1.")
@@ -91,6 +94,8 @@ def joint_statistics(
         kept += [cell for index, cell in enumerate(cells) if index not in protection.cells]
     if privacy is not None and kept:
         kept = _noised(kept, values, privacy, sampler, k)
+        if population is not None:
+            kept = [replace(f, individuals=min(f.individuals, max(k, population))) for f in kept]
     return Statistics(kept, candidates - len(kept), missing, privacy)
 
 

@@ -47,6 +47,7 @@ class Outbox:
             datasets=tuple(
                 DatasetUse(d.provider, d.name, d.ciphertext_digest) for d in job.datasets
             ),
+            privacy=job.privacy,
         )
         document = signed_document(result, facts, self.key)
         self.deliveries.start(
