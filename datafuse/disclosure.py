@@ -14,10 +14,11 @@ The rule (the usual one in statistical disclosure control, in its k-threshold fo
    which the space allows; how it splits between them stays open.
 2. **The sum.** The published sum ties the cells too: people in a band have values inside its
    edges, so ``Σ cᵦ·lowerᵦ ≤ sum ≤ Σ cᵦ·upperᵦ`` can rule allocations out. Each suppressed cell
-   must keep at least one other allocation consistent with every published figure (a
-   *witness*: one person moved into or out of it). When no witness is left, the next-smallest
-   cell is suppressed; when every cell already is, the sum and the mean are (the count alone
-   cannot pin a cell that is not alone).
+   that holds anyone must keep at least one other allocation consistent with every published
+   figure (a *witness*: one person moved out of it or into it). When no witness is left, the
+   next-smallest cell is suppressed; when every cell already is, the sum and the mean are (the
+   count alone cannot pin a cell that is not alone). An empty suppressed cell may be shown to
+   be empty: that is a statement about the whole group of k or more, like any published figure.
 3. **A group's sum and mean follow its count**: they cover the same people, so they are kept or
    left out with it (``joint_statistics`` gives all three the same number of individuals).
 
@@ -81,7 +82,13 @@ def _needs_more(
         return True
     if total_sum is None:
         return False
-    return any(not _has_witness(counts, bands, suppressed, j, total_sum) for j in suppressed)
+    # An empty cell may be pinned at 0: that says "none of these k or more people is in this
+    # band", a statement about the group, not about anyone in it.
+    return any(
+        not _has_witness(counts, bands, suppressed, j, total_sum)
+        for j in suppressed
+        if counts[j] > 0
+    )
 
 
 def _has_witness(

@@ -8,7 +8,9 @@ the remaining people to the suppressed cells that is consistent with all of them
 (non-negative counts that add up, and a sum each allocation can reach with every value inside
 its band). It wins when
 
-- a suppressed cell takes the same value in every consistent allocation (it is pinned), or
+- a suppressed cell takes the same number of people in every consistent allocation (it is
+  pinned; an empty cell shown to be empty only counts when the group is under k: that it is
+  empty is otherwise a statement about k people or more, like any published figure), or
 - the suppressed cells together hold fewer than k people (a derived figure the space forbids);
   with one person, the published sum then bounds that person's value.
 
@@ -89,14 +91,18 @@ def attack(result: Statistics, edges: list[int], k: int, low: int, high: int) ->
     findings = []
     for i in hidden:
         values = {allocation[i] for allocation in feasible}
-        if len(values) == 1:
+        if len(values) == 1 and values != {0}:
             findings.append(Finding(f"cell {cells[i]} is pinned to {values.pop()}"))
+        elif len(values) == 1 and 0 < rest < k:
+            findings.append(Finding(f"cell {cells[i]} is shown empty in a group under k"))
     if 0 < rest < k:
         findings.append(Finding(f"the suppressed cells hold {rest} people, fewer than k={k}"))
         if rest == 1 and total is not None:
             others_low = sum(int(v) * ranges[i][0] for i, v in known.items() if v is not None)
             others_high = sum(int(v) * ranges[i][1] for i, v in known.items() if v is not None)
-            bound = (max(low, total - others_high), min(high, total - others_low))
+            floor = min(ranges[i][0] for i in hidden)
+            ceiling = max(ranges[i][1] for i in hidden)
+            bound = (max(floor, total - others_high), min(ceiling, total - others_low))
             if bound[1] - bound[0] < high - low:
                 findings.append(Finding(f"that person's value lies in {bound}"))
     return findings
