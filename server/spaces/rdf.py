@@ -15,6 +15,7 @@ from datetime import datetime
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
+from datafuse.noise import DifferentialPrivacy
 from vocab import DCG, DCTERMS, OWL, PROV, RDF, XSD, bind_prefixes
 
 from .model import (
@@ -374,7 +375,7 @@ class _Reader:
             raise DamagedRecord(f"{s} {p} is not a date and time.") from exc
 
 
-def _privacy(graph: Graph, s: URIRef):  # type: ignore[no-untyped-def]
+def _privacy(graph: Graph, s: URIRef) -> DifferentialPrivacy | None:
     try:
         return read_privacy(graph, s)
     except ValueError as exc:

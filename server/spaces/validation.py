@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from datafuse.noise import DifferentialPrivacy
+
 from ..errors import ValidationFailed
 from . import catalogue
 from .model import DEFAULT_CONSENT_PERIOD, DEFAULT_MIN_INDIVIDUALS, DataRequest, Role, Terms
@@ -216,7 +218,7 @@ def _min_individuals(problems: _Problems, value: object) -> int:
     return DEFAULT_MIN_INDIVIDUALS
 
 
-def _privacy(problems: _Problems, value: object):  # type: ignore[no-untyped-def]
+def _privacy(problems: _Problems, value: object) -> DifferentialPrivacy | None:
     term, found = check_privacy(value)
     for field, messages in found.items():
         for message in messages:
