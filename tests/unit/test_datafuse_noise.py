@@ -132,3 +132,17 @@ def test_a_term_travels_as_json():
     assert DifferentialPrivacy.from_json(TERM.as_json()) == TERM
     with pytest.raises(PrivacyTermError, match="number epsilon"):
         DifferentialPrivacy.from_json({"lower": 0, "upper": 1})
+
+
+def test_noisy_individuals_never_exceed_the_people_of_the_run():
+    # The gate refuses a figure claiming more people than the run read; noise must not cause it.
+    for seed in range(20):
+        result = joint_statistics(
+            [{"income": v} for v in INCOMES],
+            "income",
+            k=5,
+            privacy=TERM,
+            sampler=SeededLaplace(seed),
+            population=len(INCOMES),
+        )
+        assert all(5 <= f.individuals <= len(INCOMES) for f in result.figures)

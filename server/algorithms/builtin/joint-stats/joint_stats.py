@@ -62,7 +62,7 @@ def compute_joint_statistics(run):
         k=run.parameters["min_group"],
         bands=bands(run.parameters["bands"]),
         privacy=DifferentialPrivacy.from_json(run.privacy) if run.privacy else None,
-        population=len(people.identifiers),  # published below as the report's individuals
+        population=len(run.individuals),  # the people read: the gate's ceiling, and public
     )
     noise = f", noised with epsilon {figures.privacy.epsilon:g}" if figures.privacy else ""
     run.log(f"{len(figures.figures)} figures kept, {figures.suppressed} suppressed{noise}")
