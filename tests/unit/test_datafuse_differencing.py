@@ -136,3 +136,15 @@ def test_the_issue_example_a_band_of_one_is_no_longer_recovered():
     assert {("count", None, None), ("sum", None, None)} <= kept
     assert not attack(result, [30_000, 60_000, 90_000], 5, 0, 1_000_000)
     assert math.isclose(sum(incomes), dict(((f.statistic), f.value) for f in result.figures)["sum"])
+
+
+def test_when_the_sum_would_pin_a_cell_the_sum_and_the_mean_are_left_out():
+    # Five people all at 0, bands split at 30: every band is suppressed (the empty one needs a
+    # partner), but a published sum of 0 would put all five in the lower band.
+    result = joint_statistics([{"v": 0}] * 5, "v", k=5, bands=[30])
+    assert [f.statistic for f in result.figures] == ["count"]
+    assert result.suppressed == 4  # sum, mean and both bands
+    assert not attack(result, [30], 5, *DOMAIN)
+    # Spread out, the same five leave the sum unable to pin anything: it stays.
+    spread = joint_statistics([{"v": v} for v in (0, 10, 20, 40, 50)], "v", k=5, bands=[30])
+    assert [f.statistic for f in spread.figures] == ["count", "sum", "mean"]
