@@ -11,6 +11,10 @@ from rdflib import Graph
 from datacage_sdk.inputs import Dataset, Individuals, datasets
 from datacage_sdk.outputs import OutputError, shape_problems
 
+# The space's approved differential-privacy term travels beside the parameters under this
+# name, which no manifest parameter can have (they are identifiers); `Run.privacy` holds it.
+PRIVACY_PARAMETER = "datacage:differential_privacy"
+
 # Relative IRIs in the shape resolve as the gate resolves them (server/algorithms/shape.py).
 SHAPE_BASE = "https://bundle.datacage.invalid/"
 
@@ -21,6 +25,8 @@ class Run:
     def __init__(self, ctx: Any) -> None:
         self._ctx = ctx
         self.parameters: dict[str, Any] = dict(ctx.parameters)
+        # {"mechanism", "epsilon", "lower", "upper"}, or None when the space has no such term.
+        self.privacy: dict[str, Any] | None = self.parameters.pop(PRIVACY_PARAMETER, None)
         bundle = Path(getattr(ctx, "bundle_dir", "/bundle"))
         self.manifest = tomllib.loads((bundle / "manifest.toml").read_text(encoding="utf-8"))
         self.event = self._event()

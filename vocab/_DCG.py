@@ -159,3 +159,14 @@ class DCG(DefinedNamespace):
     auditAction: URIRef  # What happened, as a short code.
     usageRecords: URIRef  # Pod container the datacage may append usage records to.
     resultsSentTo: URIRef  # A consumer who received a run's results.
+
+    # Differential privacy as a term of a space (docs/datafuse.md)
+    # http://www.w3.org/2002/07/owl#Class
+    DifferentialPrivacy: URIRef  # Calibrated noise approved as a space's term.
+    # http://www.w3.org/2002/07/owl#ObjectProperty
+    differentialPrivacy: URIRef  # The differential-privacy term results are released under.
+    # http://www.w3.org/2002/07/owl#DatatypeProperty
+    epsilon: URIRef  # The privacy budget of one run.
+    noiseMechanism: URIRef  # The distribution noise is drawn from.
+    clampLower: URIRef  # Values below it count as it in a sum.
+    clampUpper: URIRef  # Values above it count as it in a sum.

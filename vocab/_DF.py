@@ -34,3 +34,4 @@ class DF(DefinedNamespace):
     lowerBound: URIRef  # A band's lowest value.
     upperBound: URIRef  # A band's bound (excluded).
     suppressedFigures: URIRef  # Figures left out under k.
+    noiseEpsilon: URIRef  # The differential-privacy budget the figures were noised under.

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
+from datafuse.noise import DifferentialPrivacy
 
 from ..consent.model import PodResource
 from ..consent.usage import Read
@@ -62,6 +63,8 @@ class Job:
     purposes: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     deliveries: tuple[DeliveryTarget, ...] = ()
+    # The space's differential-privacy term, handed to the algorithm and named in provenance.
+    privacy: DifferentialPrivacy | None = None
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -105,6 +108,7 @@ class Job:
                     )
                     for d in body.get("deliveries", [])  # type: ignore[union-attr]
                 ),
+                _privacy(space.get("differential_privacy")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ControlPlaneError(
@@ -211,6 +215,11 @@ class RunReporter:
     def delivery(self, state: dict[str, Any]) -> None:
         """One consumer's delivery state (issue 6); allowed after `finish` too."""
         self.plane._call("POST", self.path + "deliveries", state)
+
+
+def _privacy(value: object) -> DifferentialPrivacy | None:
+    # PrivacyTermError is a ValueError: a term we cannot honour makes the job unreadable.
+    return None if value is None else DifferentialPrivacy.from_json(value)
 
 
 def _optional_str(value: object) -> str | None:

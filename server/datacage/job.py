@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.solid import SolidClient
+from datacage_sdk.run import PRIVACY_PARAMETER
+from datafuse.noise import DifferentialPrivacy
 
 from ..provenance import InputUse
 from .control_plane import Job, RunReporter
@@ -180,7 +182,7 @@ def _execute(
         job.digest,
         inputs_dir,
         output_dir,
-        job.parameters,
+        with_terms(job.parameters, job.privacy),
         limits=settings.sandbox,
         work_dir=work,
         on_progress=on_progress,
@@ -212,6 +214,13 @@ def _execute(
         )
     report.succeeded = True
     return report
+
+
+def with_terms(parameters: Mapping[str, Any], privacy: DifferentialPrivacy | None) -> dict:
+    """The parameters the algorithm gets, with the space's differential-privacy term if any."""
+    if privacy is None:
+        return dict(parameters)
+    return {**parameters, PRIVACY_PARAMETER: privacy.as_json()}
 
 
 def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage):

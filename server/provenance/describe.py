@@ -15,7 +15,10 @@ What it says, and what it leaves out on purpose:
 - the run used each organisation's pushed dataset: its provider (an organisation's WebID), its
   registered name and the digest of the envelope as stored (docs/push.md), so a consumer can ask
   the provider which version of its data a result came from;
-- the space and its purposes.
+- the space and its purposes;
+- the space's differential-privacy term, when it has one (`dcg:differentialPrivacy`: the
+  mechanism, epsilon and clamping bounds the participants approved and the algorithm was
+  handed), so a consumer knows the figures carry noise, and how much.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from datetime import datetime
 
 from rdflib import Graph, Literal, URIRef
 
+from datafuse.noise import DifferentialPrivacy
 from vocab import DCG, PROV, RDF, RDFS, XSD, bind_prefixes
 
 from .canonical import skolemize
@@ -60,6 +64,7 @@ class RunFacts:
     inputs: tuple[InputUse, ...]
     datasets: tuple[DatasetUse, ...] = ()
     pull_transport: str = "tls"  # or "plain-http": a development setting, said in the result
+    privacy: DifferentialPrivacy | None = None  # the space's approved term, handed to the run
 
 
 def result_iri(run_iri: str) -> str:
@@ -128,7 +133,19 @@ def describe(result: Graph, facts: RunFacts) -> Graph:
         add((node, PROV.wasAttributedTo, URIRef(dataset.provider)))
         add((node, RDFS.label, Literal(dataset.name)))
         add((node, DCG.digest, Literal(dataset.ciphertext_digest)))
+    if facts.privacy is not None:
+        _add_privacy(graph, run, URIRef(f"{facts.run_iri}#differential-privacy"), facts.privacy)
     return graph
+
+
+def _add_privacy(graph: Graph, run: URIRef, node: URIRef, term: DifferentialPrivacy) -> None:
+    graph.add((run, DCG.differentialPrivacy, node))
+    graph.add((node, RDF.type, DCG.DifferentialPrivacy))
+    graph.add((node, RDF.type, PROV.Entity))
+    graph.add((node, DCG.noiseMechanism, Literal(term.mechanism)))
+    graph.add((node, DCG.epsilon, Literal(term.epsilon, datatype=XSD.double)))
+    graph.add((node, DCG.clampLower, Literal(term.lower, datatype=XSD.double)))
+    graph.add((node, DCG.clampUpper, Literal(term.upper, datatype=XSD.double)))
 
 
 def _time(moment: datetime) -> Literal:

@@ -51,6 +51,10 @@ class Job:
                 "iri": self.space.iri,
                 "name": self.space.name,
                 "min_individuals": self.space.terms.min_individuals,
+                # The approved differential-privacy term (docs/datafuse.md), or None.
+                "differential_privacy": (
+                    self.space.terms.privacy.as_json() if self.space.terms.privacy else None
+                ),
                 "purposes": sorted(self.space.terms.purposes),
                 "consumers": list(self.space.consumers),
             },

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from datafuse.noise import DifferentialPrivacy
 from server.algorithms import BundleError, bundle_digest, collect_files, pack_files, read_bundle
 from server.datacage.gate import (
     GatePolicy,
@@ -30,6 +31,7 @@ from server.datacage.gate import (
     check_output,
     scrub,
 )
+from server.datacage.job import with_terms
 from server.datacage.sandbox import Outcome, SandboxLimits, SandboxRun, run_algorithm
 
 SAMPLE_BASE = "https://samples.datacage.invalid/"
@@ -68,6 +70,7 @@ def run_locally(
     parameters: Mapping[str, object] | None = None,
     min_individuals: int = 5,
     limits: SandboxLimits = SandboxLimits(),  # noqa: B008 - frozen
+    privacy: DifferentialPrivacy | None = None,  # a space's differential-privacy term
 ) -> LocalRun:
     """Run the bundle at ``bundle_dir`` on ``samples_dir`` as the datacage would."""
     bundle = read_bundle(pack_files(collect_files(Path(bundle_dir))))  # every upload check
@@ -85,7 +88,7 @@ def run_locally(
             bundle_digest(bundle.files),
             work / "input",
             work / "output",
-            values,
+            with_terms(values, privacy),
             limits=limits,
             work_dir=work,
         )

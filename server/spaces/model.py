@@ -15,6 +15,7 @@ from datetime import datetime
 
 from rdflib import URIRef
 
+from datafuse.noise import DifferentialPrivacy
 from vocab import DCG
 
 
@@ -88,6 +89,9 @@ class Terms:
     # The k threshold the output gate enforces: every aggregate in a result must cover at least
     # this many individuals. Spaces stored before it existed read with the default.
     min_individuals: int = DEFAULT_MIN_INDIVIDUALS
+    # Calibrated noise on every figure (docs/datafuse.md): the epsilon of each run and the
+    # bounds values are clamped to. None: no noise, suppression only.
+    privacy: DifferentialPrivacy | None = None
 
 
 @dataclass
@@ -231,7 +235,8 @@ def terms_digest(space: Space, algorithm: Algorithm) -> str:
 
     The issue's tuple (algorithm digest, purposes, output shape, consumers) plus the rest of
     the terms individuals will consent to (legal basis, retention, the data requested, how long
-    consent lasts, whether runs repeat, the smallest group a result may describe): a data provider
+    consent lasts, whether runs repeat, the smallest group a result may describe, the
+    differential-privacy noise if any): a data provider
     who approved reading one file once has not approved reading another, or reading it every month
     for years, or results about groups of two.
     """
@@ -250,6 +255,9 @@ def terms_digest(space: Space, algorithm: Algorithm) -> str:
             [r.path or "", r.rdf_class or "", r.description] for r in space.terms.data_requests
         ],
     }
+    if space.terms.privacy is not None:
+        # Only when set: spaces without the term keep the digest their participants approved.
+        document["differentialPrivacy"] = space.terms.privacy.as_json()
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

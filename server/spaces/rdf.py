@@ -15,6 +15,7 @@ from datetime import datetime
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
+from datafuse.noise import DifferentialPrivacy
 from vocab import DCG, DCTERMS, OWL, PROV, RDF, XSD, bind_prefixes
 
 from .model import (
@@ -32,6 +33,7 @@ from .model import (
     SpaceStatus,
     Terms,
 )
+from .privacy import add_privacy, read_privacy, term_iri
 
 
 class DamagedRecord(ValueError):
@@ -89,6 +91,8 @@ def to_graph(space: Space) -> Graph:
     add((s, DCG.consentPeriod, Literal(space.terms.consent_period, datatype=XSD.duration)))
     add((s, DCG.recurringRuns, Literal(space.terms.recurring)))  # rdflib types it xsd:boolean
     add((s, DCG.minimumIndividuals, Literal(space.terms.min_individuals)))  # xsd:integer
+    if space.terms.privacy is not None:
+        add_privacy(graph, s, term_iri(space.iri), space.terms.privacy)
     if space.closed_at:
         add((s, PROV.invalidatedAtTime, _time(space.closed_at)))
     for index, request in enumerate(space.terms.data_requests):
@@ -218,6 +222,7 @@ def from_graph(name: str, graph: Graph, revision: int) -> Space:
             recurring=reader.boolean(s, DCG.recurringRuns, False),
             # Likewise spaces stored before the k threshold was a term.
             min_individuals=reader.integer(s, DCG.minimumIndividuals, DEFAULT_MIN_INDIVIDUALS),
+            privacy=_privacy(graph, s),
         ),
         status=_enum(SpaceStatus, reader.node(s, DCG.status), name),
         closed_at=reader.time(s, PROV.invalidatedAtTime, None),
@@ -368,6 +373,13 @@ class _Reader:
             return datetime.fromisoformat(str(value))
         except ValueError as exc:
             raise DamagedRecord(f"{s} {p} is not a date and time.") from exc
+
+
+def _privacy(graph: Graph, s: URIRef) -> DifferentialPrivacy | None:
+    try:
+        return read_privacy(graph, s)
+    except ValueError as exc:
+        raise DamagedRecord(str(exc)) from exc
 
 
 def _enum(kind: type, node: Node, name: str):  # type: ignore[no-untyped-def]

@@ -12,9 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from datafuse.noise import DifferentialPrivacy
+
 from ..errors import ValidationFailed
 from . import catalogue
 from .model import DEFAULT_CONSENT_PERIOD, DEFAULT_MIN_INDIVIDUALS, DataRequest, Role, Terms
+from .privacy import check_privacy
 
 MAX_NAME = 120
 MAX_DESCRIPTION = 4000
@@ -61,6 +64,7 @@ def check_space(
     consent_period: object = DEFAULT_CONSENT_PERIOD,
     recurring: object = False,
     min_individuals: object = DEFAULT_MIN_INDIVIDUALS,
+    privacy: object = None,
 ) -> SpaceFields:
     problems = _Problems()
     clean_name = _text(problems, "name", name, MAX_NAME, required=True)
@@ -73,6 +77,7 @@ def check_space(
         consent_period=_duration(problems, "consent_period", "consent period", consent_period),
         recurring=_recurring(problems, recurring),
         min_individuals=_min_individuals(problems, min_individuals),
+        privacy=_privacy(problems, privacy),
     )
     problems.raise_if_any()
     return SpaceFields(clean_name, clean_description, terms)
@@ -211,6 +216,14 @@ def _min_individuals(problems: _Problems, value: object) -> int:
     else:
         return value
     return DEFAULT_MIN_INDIVIDUALS
+
+
+def _privacy(problems: _Problems, value: object) -> DifferentialPrivacy | None:
+    term, found = check_privacy(value)
+    for field, messages in found.items():
+        for message in messages:
+            problems.add(field, message)
+    return term
 
 
 def _data_requests(problems: _Problems, value: object) -> tuple[DataRequest, ...]:

@@ -41,6 +41,7 @@ SPACE_FIELDS: dict[str, type] = {
     "consent_period": str,
     "recurring": bool,
     "min_individuals": int,
+    "differential_privacy": dict,  # {epsilon, lower, upper[, mechanism]}, or null for none
 }
 CREATE_FIELDS: dict[str, type] = {**SPACE_FIELDS, "roles": list}
 INVITATION_FIELDS: dict[str, type] = {"webid": str, "roles": list}
@@ -253,6 +254,7 @@ def _space_fields(body: dict[str, Any]) -> SpaceFields:
         consent_period=body.get("consent_period", DEFAULT_CONSENT_PERIOD),
         recurring=body.get("recurring", False),
         min_individuals=body.get("min_individuals", DEFAULT_MIN_INDIVIDUALS),
+        privacy=body.get("differential_privacy"),
     )
 
 

@@ -33,6 +33,11 @@ class SpaceForm:
     consent_period_unit: str = "Y"
     recurring: bool = False
     min_individuals_typed: str = str(DEFAULT_MIN_INDIVIDUALS)
+    # The differential-privacy term (off unless ticked), typed as text like the smallest group.
+    dp_enabled: bool = False
+    dp_epsilon_typed: str = "1.0"
+    dp_lower_typed: str = ""
+    dp_upper_typed: str = ""
     roles: list[str] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -50,6 +55,16 @@ class SpaceForm:
         typed = self.min_individuals_typed.strip()
         return int(typed) if typed.isascii() and typed.isdigit() else typed
 
+    @property
+    def privacy(self) -> dict[str, object] | None:
+        if not self.dp_enabled:
+            return None
+        return {
+            "epsilon": _decimal(self.dp_epsilon_typed),
+            "lower": _decimal(self.dp_lower_typed),
+            "upper": _decimal(self.dp_upper_typed),
+        }
+
     def with_blank_rows(self, blanks: int = 1) -> SpaceForm:
         room = max(0, min(blanks, MAX_ROWS - len(self.requests)))
         self.requests += [{"kind": "path", "target": "", "description": ""}] * room
@@ -66,6 +81,7 @@ class SpaceForm:
             consent_period=self.consent_period,
             recurring=self.recurring,
             min_individuals=self.min_individuals,
+            privacy=self.privacy,
         )
 
 
@@ -91,6 +107,10 @@ def read_space_form(form: MultiDict[str, str]) -> SpaceForm:
         consent_period_unit=consent_unit if consent_unit in UNITS else "Y",
         recurring="recurring" in form,  # an unticked checkbox is simply not sent
         min_individuals_typed=form.get("min_individuals", ""),
+        dp_enabled="dp_enabled" in form,
+        dp_epsilon_typed=form.get("dp_epsilon", ""),
+        dp_lower_typed=form.get("dp_lower", ""),
+        dp_upper_typed=form.get("dp_upper", ""),
         roles=[r for r in form.getlist("roles") if r in {role.slug for role in Role}],
         requests=rows,
     )
@@ -110,8 +130,33 @@ def form_of(space: Space) -> SpaceForm:
         consent_period_unit=consent_unit,
         recurring=space.terms.recurring,
         min_individuals_typed=str(space.terms.min_individuals),
+        **_privacy_fields(space),
         requests=[_row(r) for r in space.terms.data_requests],
     )
+
+
+def _privacy_fields(space: Space) -> dict[str, object]:
+    term = space.terms.privacy
+    if term is None:
+        return {}
+    return {
+        "dp_enabled": True,
+        "dp_epsilon_typed": f"{term.epsilon:g}",
+        "dp_lower_typed": f"{term.lower:g}",
+        "dp_upper_typed": f"{term.upper:g}",
+    }
+
+
+def _decimal(typed: str) -> float | str:
+    """A number when what was typed is one, written in digits (not 'nan' or 'inf');
+    otherwise the text itself, so the check can say what is wrong with it."""
+    text = typed.strip()
+    if text and set(text) <= set("0123456789.-+eE"):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _row(request: DataRequest) -> dict[str, str]:

@@ -293,6 +293,19 @@ _TERMS_INPUT: dict[str, Schema] = {
         "maximum": MOST_INDIVIDUALS,
         "default": DEFAULT_MIN_INDIVIDUALS,
     },
+    "differential_privacy": {
+        "type": "object",
+        "description": "Calibrated Laplace noise on every figure of joint statistics: epsilon "
+        "(the budget of one run, more than 0, at most 10) and the bounds every value is "
+        "clamped to before it is summed. Part of the approved terms. Left out: no noise.",
+        "properties": {
+            "epsilon": {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
+            "lower": {"type": "number"},
+            "upper": {"type": "number"},
+            "mechanism": {"type": "string", "enum": ["laplace"], "default": "laplace"},
+        },
+        "required": ["epsilon", "lower", "upper"],
+    },
 }
 _REQUIRED_TERMS = ["name", "purposes", "legal_basis", "retention"]
 
@@ -398,6 +411,7 @@ SCHEMAS: dict[str, Schema] = {
             "consent_period": _string(),
             "recurring": {"type": "boolean"},
             "min_individuals": {"type": "integer"},
+            "differential_privacy": {"type": ["object", "null"]},
             "participants": _array(_ref("Participant")),
             "invitations": _array(_ref("Invitation")),
             "algorithm": {"oneOf": [_ref("Algorithm"), {"type": "null"}]},

@@ -27,6 +27,7 @@ def make_active_space(
     recurring: bool = False,
     consent_period: str = "P1Y",
     bundle_source: Path = BUNDLE_SOURCE,
+    privacy: dict[str, float] | None = None,  # a differential-privacy term, as the API takes it
 ) -> Space:
     fields = check_space(
         name=name,
@@ -37,6 +38,7 @@ def make_active_space(
         data_requests=data_requests,
         consent_period=consent_period,
         recurring=recurring,
+        privacy=privacy,
     )
     spaces = services(app).spaces
     space = spaces.create(owner, fields, frozenset(Role))

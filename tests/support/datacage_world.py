@@ -42,10 +42,18 @@ def fill_pods(people: list) -> None:
 
 
 def consented_space(
-    app: Flask, owner: str, people: list, cage_webid: str, bundle: Path, name: str
+    app: Flask,
+    owner: str,
+    people: list,
+    cage_webid: str,
+    bundle: Path,
+    name: str,
+    privacy: dict[str, float] | None = None,
 ) -> Space:
     """An approved space running `bundle`, to which every person consented."""
-    space = make_active_space(app, owner, REQUESTS, bundle_source=bundle, name=name)
+    space = make_active_space(
+        app, owner, REQUESTS, bundle_source=bundle, name=name, privacy=privacy
+    )
     for person in people:
         give_consent(
             services(app).consents,

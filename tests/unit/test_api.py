@@ -611,7 +611,7 @@ def test_the_openapi_document_lists_exactly_the_api_routes_and_methods(app):
 
 
 def test_the_openapi_schemas_name_exactly_the_fields_read_and_written(space):
-    json_types = {str: "string", list: "array", bool: "boolean", int: "integer"}
+    json_types = {str: "string", list: "array", bool: "boolean", int: "integer", dict: "object"}
     for schema, fields in (("SpaceUpdate", SPACE_FIELDS), ("SpaceCreate", CREATE_FIELDS)):
         properties = SCHEMAS[schema]["properties"]
         assert {n: p.get("type") for n, p in properties.items()} == {

@@ -56,6 +56,7 @@ class Outbox:
                 DatasetUse(d.provider, d.name, d.ciphertext_digest) for d in job.datasets
             ),
             pull_transport=pull_transport,
+            privacy=job.privacy,
         )
         document = signed_document(result, facts, self.key)
         self.deliveries.start(

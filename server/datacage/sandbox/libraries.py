@@ -30,10 +30,15 @@ SDK_PACKAGES = (
     "pyparsing",
     "cryptography",
     "_cffi_backend",
+    # datafuse's differential-privacy noise: OpenDP (its Rust core, loaded with ctypes) and
+    # the two pure-Python packages it imports.
+    "opendp",
+    "deprecated",
+    "wrapt",
 )
 # Distributions whose metadata is read at import (rdflib reads its own version): their
 # .dist-info folders are bound beside the packages.
-SDK_DISTRIBUTIONS = ("rdflib", "pyparsing", "cryptography")
+SDK_DISTRIBUTIONS = ("rdflib", "pyparsing", "cryptography", "opendp")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 The individuals' e-mail addresses (from their pods) and the organisation's customer list are
 matched privately in labelled mode (``datafuse``): the organisation's attribute comes out for
 the shared customers only, never with an identifier. Count, sum, mean and histogram bands are
-then computed, and any figure over fewer than ``min_group`` individuals is suppressed.
+then computed, and any figure over fewer than ``min_group`` individuals is suppressed, with
+as many more as it takes for none to be worked out from the others (docs/datafuse.md). When the
+space has a differential-privacy term, the figures kept carry noise calibrated to it.
 """
 
 from decimal import Decimal
@@ -12,6 +14,7 @@ from rdflib import Graph, Literal, URIRef
 
 from datacage_sdk import dispatch, on
 from datafuse import PartySet, joint_statistics, match, normalise_email, normalise_emails
+from datafuse.noise import DifferentialPrivacy
 from vocab import DCG, DF, RDF, XSD
 
 BASE = "https://w3id.org/datacage/datafuse/report#"
@@ -58,8 +61,11 @@ def compute_joint_statistics(run):
         attribute,
         k=run.parameters["min_group"],
         bands=bands(run.parameters["bands"]),
+        privacy=DifferentialPrivacy.from_json(run.privacy) if run.privacy else None,
+        population=len(run.individuals),  # the people read: the gate's ceiling, and public
     )
-    run.log(f"{len(figures.figures)} figures kept, {figures.suppressed} suppressed")
+    noise = f", noised with epsilon {figures.privacy.epsilon:g}" if figures.privacy else ""
+    run.log(f"{len(figures.figures)} figures kept, {figures.suppressed} suppressed{noise}")
     graph = Graph()
     graph.bind("df", str(DF))
     graph.bind("dcg", str(DCG))
@@ -69,6 +75,8 @@ def compute_joint_statistics(run):
     graph.add((report, DF.matchedOn, Literal("email")))
     graph.add((report, DF.blinding, Literal(found.group)))
     graph.add((report, DF.suppressedFigures, Literal(figures.suppressed)))
+    if figures.privacy is not None:
+        graph.add((report, DF.noiseEpsilon, decimal(figures.privacy.epsilon)))
     graph.add((report, DCG.individuals, Literal(len(people.identifiers), datatype=XSD.integer)))
     for number, figure in enumerate(figures.figures, start=1):
         node = URIRef(f"{BASE}figure-{number}")
