@@ -148,7 +148,7 @@ def worker(
     import threading
     from pathlib import Path
 
-    from .attestation import SoftwareAttestationProvider
+    from .attestation.tsm import select_provider
     from .datacage.job import JobSettings
     from .datacage.worker import Identity, Worker
     from .logs import configure
@@ -165,7 +165,7 @@ def worker(
         cage = Worker(
             control_plane,
             Identity(issuer, client_id, secret),
-            SoftwareAttestationProvider(root / "attestation"),
+            select_provider(root / "attestation"),
             JobSettings(work_root=root / "work", results_dir=root / "results"),
             pod_ca=pod_ca,
         )

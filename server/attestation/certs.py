@@ -89,7 +89,7 @@ def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
     except ValueError:
-        raise CollateralError(f"The {what} is not a readable certificate revocation list.") from None
+        raise CollateralError(f"The {what} is not a readable revocation list.") from None
 
 
 def check_not_revoked(

@@ -67,7 +67,7 @@ class GuestPolicyRefused(AttestationError):
 
 
 class CollateralError(AttestationError):
-    """The vendor's offline collateral (TCB info, QE identity, CRL) is missing, forged or expired."""
+    """The vendor's offline collateral (TCB info, QE identity, CRL) is missing, forged or old."""
 
 
 class ReportDataMismatch(WrongKeyBinding):

@@ -145,7 +145,7 @@ def _snp(table: Mapping[str, Any], base: Path) -> SnpPolicy:
         allow_migration_agent=_flag(table, "allow_migration_agent", "sev-snp", False),
         allow_vlek=_flag(table, "allow_vlek", "sev-snp", True),
         products=products,
-        crls=tuple(_read(base, name, "sev-snp") for name in _strings(table, "crl_files", "sev-snp")),
+        crls=tuple(_read(base, n, "sev-snp") for n in _strings(table, "crl_files", "sev-snp")),
         require_crl=_flag(table, "require_crl", "sev-snp", False),
     )
 
@@ -153,8 +153,7 @@ def _snp(table: Mapping[str, Any], base: Path) -> SnpPolicy:
 def _tdx(table: Mapping[str, Any], base: Path) -> TdxPolicy:
     rtmrs = table.get("rtmrs", [])
     if not isinstance(rtmrs, list) or not all(
-        isinstance(s, list) and len(s) == 4 and all(isinstance(v, str) and _HEX96.fullmatch(v) for v in s)
-        for s in rtmrs
+        isinstance(s, list) and len(s) == 4 and all(_is_hex96(v) for v in s) for s in rtmrs
     ):
         raise HardwarePolicyError("[tdx] rtmrs must be a list of sets of four 96-hex values.")
     statuses = frozenset(_strings(table, "accepted_tcb_status", "tdx", ["UpToDate"]))
@@ -204,7 +203,13 @@ def _digests(table: Mapping[str, Any], key: str, name: str) -> frozenset[bytes]:
     return frozenset(bytes.fromhex(v) for v in values)
 
 
-def _strings(table: Mapping[str, Any], key: str, name: str, default: list[str] | None = None) -> list[str]:
+def _is_hex96(value: object) -> bool:
+    return isinstance(value, str) and _HEX96.fullmatch(value) is not None
+
+
+def _strings(
+    table: Mapping[str, Any], key: str, name: str, default: list[str] | None = None
+) -> list[str]:
     value = table.get(key, default if default is not None else [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise HardwarePolicyError(f"[{name}] {key} must be a list of strings.")

@@ -130,16 +130,17 @@ def tdx_tcb_status(
             tdx = [c["svn"] for c in tcb["tdxtcbcomponents"]]
             if len(sgx) != 16 or len(tdx) != 16:
                 raise CollateralError("A TCB level does not have 16 SGX and 16 TDX components.")
-            if all(a >= b for a, b in zip(sgx_svns, sgx, strict=True)) and pce_svn >= tcb[
-                "pcesvn"
-            ]:
-                if all(a >= b for a, b in zip(tee_tcb_svn, tdx, strict=True)):
-                    if tdx[1] != tee_tcb_svn[1]:  # Intel: the level is for another module
-                        raise CollateralError(
-                            "The TCB info does not cover this TDX module version "
-                            f"({tee_tcb_svn[1]}, the level is for {tdx[1]})."
-                        )
-                    return str(level["tcbStatus"]), str(level.get("tcbDate", "?"))
+            if (
+                all(a >= b for a, b in zip(sgx_svns, sgx, strict=True))
+                and pce_svn >= tcb["pcesvn"]
+                and all(a >= b for a, b in zip(tee_tcb_svn, tdx, strict=True))
+            ):
+                if tdx[1] != tee_tcb_svn[1]:  # Intel: the level is for another module
+                    raise CollateralError(
+                        "The TCB info does not cover this TDX module version "
+                        f"({tee_tcb_svn[1]}, the level is for {tdx[1]})."
+                    )
+                return str(level["tcbStatus"]), str(level.get("tcbDate", "?"))
     except (KeyError, TypeError):
         raise CollateralError("The TCB info's levels are not in Intel's format.") from None
     return "Unsupported", "-"

@@ -100,11 +100,11 @@ def parse_quote(data: bytes) -> TdxQuote:
     header = reader.take(HEADER_SIZE, "header")
     version, key_type, tee_type = struct.unpack_from("<HHI", header)
     if version not in (4, 5):
-        raise MalformedEvidence(f"The TDX quote has version {version}; this verifier reads 4 and 5.")
+        raise MalformedEvidence(f"The TDX quote has version {version}; this verifier reads 4, 5.")
     if tee_type != TEE_TYPE_TDX:
         raise MalformedEvidence(f"The quote is for TEE type {tee_type:#x}, not TDX (0x81).")
     if key_type != ATT_KEY_ECDSA_P256:
-        raise MalformedEvidence(f"The TDX quote's attestation key type {key_type} is not ECDSA P-256.")
+        raise MalformedEvidence(f"The TDX quote's attestation key type {key_type} is not P-256.")
     body_size = TD10_BODY
     if version == 5:
         body_type, body_size = reader.u16("body type"), reader.u32("body size")

@@ -75,10 +75,16 @@ def verify_quote(
     report_data: bytes,
     now: datetime,
     root: x509.Certificate | None = None,
+    collateral_root: x509.Certificate | None = None,
 ) -> TdxVerified:
-    """Check a TDX quote against Intel's root, the collateral and `policy`; raise if not."""
+    """Check a TDX quote against Intel's root, the collateral and `policy`; raise if not.
+
+    `root` and `collateral_root` default to the Intel SGX Root CA shipped in the package;
+    tests pass their own to exercise the TCB logic on collateral they sign.
+    """
     parsed = parse_quote(quote)
     root = root or intel_root()
+    collateral_root = collateral_root or root
     _check_quote_signature(parsed)
     pck, ca = _check_pck_chain(parsed, root, now)
     _check_qe_report(parsed, pck)
@@ -92,11 +98,10 @@ def verify_quote(
     if collateral.root_ca_crl is not None:
         root_crl = load_crl(collateral.root_ca_crl, "Intel Root CA CRL")
         check_not_revoked(ca, root_crl, root, now, "PCK CA certificate")
-    tcb_info = verify_signed_json(
-        collateral.tcb_info, "tcbInfo", collateral.tcb_signing_chain, root, now
-    ).body
+    chain = collateral.tcb_signing_chain
+    tcb_info = verify_signed_json(collateral.tcb_info, "tcbInfo", chain, collateral_root, now).body
     identity = verify_signed_json(
-        collateral.qe_identity, "enclaveIdentity", collateral.tcb_signing_chain, root, now
+        collateral.qe_identity, "enclaveIdentity", chain, collateral_root, now
     ).body
     info = pck_info(pck)
     _check_module(parsed, tcb_info)
@@ -104,6 +109,12 @@ def verify_quote(
         tcb_info, info.fmspc, info.pce_id, info.sgx_svns, info.pce_svn, parsed.body.tee_tcb_svn
     )
     qe_status = qe_identity_status(identity, parsed.qe_report)
+    if status == "Unsupported":
+        raise TcbNotAccepted(
+            "Intel's TCB info lists no level this platform meets: the TCB in its PCK "
+            f"certificate or the TDX module is older than every level for FMSPC "
+            f"{info.fmspc.hex()}; its firmware must be updated."
+        )
     for what, value in (("platform", status), ("quoting enclave", qe_status)):
         if value not in policy.accepted_tcb_status:
             raise TcbNotAccepted(
@@ -205,7 +216,7 @@ def _check_module(quote: TdxQuote, tcb_info: dict) -> None:
     except (KeyError, ValueError, TypeError):
         raise CollateralError("The TCB info's tdxModule is not in Intel's format.") from None
     if not same:
-        raise UntrustedChain("The TDX module (MRSIGNERSEAM, attributes) is not the one Intel lists.")
+        raise UntrustedChain("The TDX module (MRSIGNERSEAM, attributes) is not Intel's.")
 
 
 def _check_td(quote: TdxQuote, policy: TdxPolicy) -> None:
