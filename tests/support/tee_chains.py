@@ -9,6 +9,7 @@ verifiers take these roots only when a test passes them in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
@@ -93,6 +94,17 @@ class SnpChain:
     vcek_der: bytes
     chip_id: bytes
     tcb: dict
+
+
+@functools.cache
+def shared_snp_chain() -> SnpChain:
+    """One chain per test session: RSA key generation is slow on a busy machine."""
+    return snp_chain()
+
+
+@functools.cache
+def shared_tdx_chain() -> TdxChain:
+    return tdx_chain()
 
 
 def snp_chain(tcb: dict | None = None, chip_id: bytes = b"\x42" * 64) -> SnpChain:

@@ -26,7 +26,7 @@ from server.attestation.policy import SnpPolicy
 from server.attestation.snp import parse_report, verify_report
 from server.attestation.snp.report import POLICY_DEBUG, POLICY_MIGRATE_MA
 from server.attestation.snp.verify import shipped_roots
-from tests.support.tee_chains import make_crl, snp_chain, snp_report
+from tests.support.tee_chains import make_crl, shared_snp_chain, snp_report
 
 VECTORS = Path(__file__).parents[1] / "fixtures" / "attestation" / "sev-snp-milan"
 REPORT = (VECTORS / "report.hex").read_bytes()
@@ -57,7 +57,7 @@ def _flip(offset: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def chain():
-    return snp_chain()
+    return shared_snp_chain()
 
 
 def test_the_real_milan_report_verifies_up_to_amds_shipped_roots():

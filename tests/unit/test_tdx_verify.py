@@ -33,9 +33,9 @@ from server.attestation.tdx import parse_quote, verify_quote
 from tests.support.tee_chains import (
     make_crl,
     qe_identity,
+    shared_tdx_chain,
     sign_collateral,
     tcb_info,
-    tdx_chain,
     tdx_quote,
 )
 
@@ -68,7 +68,7 @@ REAL_COLLATERAL = TdxCollateral(
 @pytest.fixture(scope="module")
 def signer():
     """A test TCB-signing chain (and PCK chain) whose keys the tests hold."""
-    return tdx_chain()
+    return shared_tdx_chain()
 
 
 def _collateral(signer, *, status="UpToDate", pck_crl=None, now=NOW, tdx=None) -> TdxCollateral:
