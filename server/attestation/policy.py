@@ -234,3 +234,15 @@ def _read(base: Path, name: str, table: str) -> bytes:
         return (base / name).read_bytes()
     except OSError as exc:
         raise HardwarePolicyError(f"[{table}] cannot read {name}: {exc.strerror}.") from None
+
+
+def accepted_from_terms(values: tuple[str, ...] | list[str]) -> dict[str, frozenset[bytes]]:
+    """A space's accepted measurements ("sev-snp:<hex>", "tdx:<hex>") by platform, as bytes:
+    what a pod provider copies into its `[sev-snp] measurements` and `[tdx] mrtds`."""
+    found: dict[str, set[bytes]] = {"sev-snp": set(), "tdx": set()}
+    for value in values:
+        platform, _, digest = value.partition(":")
+        if platform not in found or not _HEX96.fullmatch(digest):
+            raise HardwarePolicyError(f"{value[:60]!r} is not platform:<96 hex>.")
+        found[platform].add(bytes.fromhex(digest))
+    return {k: frozenset(v) for k, v in found.items()}

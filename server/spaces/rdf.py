@@ -89,6 +89,8 @@ def to_graph(space: Space) -> Graph:
     add((s, DCG.consentPeriod, Literal(space.terms.consent_period, datatype=XSD.duration)))
     add((s, DCG.recurringRuns, Literal(space.terms.recurring)))  # rdflib types it xsd:boolean
     add((s, DCG.minimumIndividuals, Literal(space.terms.min_individuals)))  # xsd:integer
+    for measurement in space.terms.accepted_measurements:
+        add((s, DCG.acceptedMeasurement, Literal(measurement)))
     if space.closed_at:
         add((s, PROV.invalidatedAtTime, _time(space.closed_at)))
     for index, request in enumerate(space.terms.data_requests):
@@ -218,6 +220,9 @@ def from_graph(name: str, graph: Graph, revision: int) -> Space:
             recurring=reader.boolean(s, DCG.recurringRuns, False),
             # Likewise spaces stored before the k threshold was a term.
             min_individuals=reader.integer(s, DCG.minimumIndividuals, DEFAULT_MIN_INDIVIDUALS),
+            accepted_measurements=tuple(
+                sorted(str(o) for o in graph.objects(s, DCG.acceptedMeasurement))
+            ),
         ),
         status=_enum(SpaceStatus, reader.node(s, DCG.status), name),
         closed_at=reader.time(s, PROV.invalidatedAtTime, None),
