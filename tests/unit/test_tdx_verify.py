@@ -271,3 +271,48 @@ def test_the_real_qe_identity_matches_the_real_quoting_enclave():
 
     identity = json.loads(_read("qe-identity.json"))["enclaveIdentity"]
     assert qe_identity_status(identity, parse_quote(QUOTE).qe_report) == "UpToDate"
+
+
+# --- Quote version 5 (TDX 1.5), with Intel's real TDX 1.5 TCB info ----------------------------
+
+V5 = Path(__file__).parents[1] / "fixtures" / "attestation" / "tdx-v5"
+V5_NOW = datetime(2026, 2, 15, tzinfo=UTC)  # inside the v5 PCK's and TCB info's validity
+
+
+def test_a_real_v5_quote_verifies_to_intels_root_and_its_tcb_via_module_identities():
+    from server.attestation.certs import load_certificates
+    from server.attestation.tdx.collateral import module_status, signed_part, tdx_tcb_status
+    from server.attestation.tdx.pck import pck_info
+    from server.attestation.tdx.verify import intel_root, verify_signatures
+
+    quote = parse_quote((V5 / "quote-v5.dat").read_bytes())
+    assert quote.version == 5
+    pck, _ca = verify_signatures(quote, intel_root(), V5_NOW)
+    # Intel renewed its TCB signing certificate (the one we hold expired 2025-05-21) with the
+    # same key: the real v5 TCB info verifies with that key.
+    signer = load_certificates(_read("tcb-signing-chain.pem"), "chain")[0]
+    info = json.loads(
+        signed_part((V5 / "tcb-info-v5.json").read_bytes(), "tcbInfo", signer.public_key())
+    )
+    assert "tdxModuleIdentities" in info
+    pck_tcb, body = pck_info(pck), quote.body
+    status = tdx_tcb_status(
+        info, pck_tcb.fmspc, pck_tcb.pce_id, pck_tcb.sgx_svns, pck_tcb.pce_svn, body.tee_tcb_svn
+    )
+    assert status == ("UpToDate", "2024-11-13T00:00:00Z")
+    assert (
+        module_status(info, body.tee_tcb_svn, body.mrsignerseam, body.seam_attributes) == "UpToDate"
+    )
+    # Intel's TDX_01 identity rates module SVNs 6+ UpToDate, 2 to 5 OutOfDate, older unsupported.
+    for svn, expected in ((5, "OutOfDate"), (1, "Unsupported")):
+        older = bytes([svn]) + body.tee_tcb_svn[1:]
+        assert module_status(info, older, body.mrsignerseam, body.seam_attributes) == expected
+
+
+def test_a_changed_v5_quote_is_refused():
+    from server.attestation.tdx.verify import intel_root, verify_signatures
+
+    raw = bytearray((V5 / "quote-v5.dat").read_bytes())
+    raw[48 + 6 + 136] ^= 0x01  # MRTD, after the v5 body descriptor
+    with pytest.raises(BadSignature, match="header and TD report does not verify"):
+        verify_signatures(parse_quote(bytes(raw)), intel_root(), V5_NOW)

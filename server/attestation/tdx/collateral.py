@@ -10,7 +10,8 @@ bytes as received, `issueDate` <= now <= `nextUpdate`, and the ids and versions 
 TCB status follows Intel's TDX algorithm (PCS API v4, "TCB Info" for TDX): the first TCB
 level, in Intel's order, whose 16 SGX components and PCE SVN are met by the PCK certificate
 and whose 16 TDX components are met by the TD report's TEE_TCB_SVN; for TDX 1.0 modules
-(`tdxModuleIdentities` absent) all 16 bytes are compared.
+(`tdxModuleIdentities` absent) all 16 bytes are compared; for TDX 1.5 the module's identity
+and SVN are matched against `tdxModuleIdentities` (see `tdx_tcb_status`).
 """
 
 from __future__ import annotations
@@ -46,27 +47,8 @@ def verify_signed_json(
 ) -> SignedCollateral:
     """Check one signed collateral document; return its inner object."""
     what = "TCB info" if member == "tcbInfo" else "QE identity"
-    prefix = b'{"' + member.encode() + b'":'
-    tail = _SIGNATURE_TAIL.search(document)
-    if not document.startswith(prefix) or tail is None:
-        raise CollateralError(
-            f"The {what} is not Intel's signed JSON ({{{member!r}: ..., 'signature': ...}})."
-        )
-    signed = document[len(prefix) : tail.start()]
     signer = _signing_certificate(chain_pem, root, now, what)
-    signature = bytes.fromhex(tail.group(1).decode())
-    try:
-        key = signer.public_key()
-        assert isinstance(key, ec.EllipticCurvePublicKey)
-        der = encode_dss_signature(
-            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        )
-        key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, AssertionError, ValueError):
-        raise CollateralError(
-            f"The {what}'s signature does not verify with Intel's TCB signing key: it was "
-            "changed after Intel signed it."
-        ) from None
+    signed = signed_part(document, member, signer.public_key())
     try:
         body = json.loads(signed)
         issued = _date(body["issueDate"])
@@ -79,6 +61,32 @@ def verify_signed_json(
             f"not at {now:%Y-%m-%d %H:%M} UTC: fetch current collateral from Intel."
         )
     return SignedCollateral(body, issued, update)
+
+
+def signed_part(document: bytes, member: str, key: object) -> bytes:
+    """The signed inner object's bytes, once its signature verifies with `key`."""
+    what = "TCB info" if member == "tcbInfo" else "QE identity"
+    prefix = b'{"' + member.encode() + b'":'
+    tail = _SIGNATURE_TAIL.search(document)
+    if not document.startswith(prefix) or tail is None:
+        raise CollateralError(
+            f"The {what} is not Intel's signed JSON ({{{member!r}: ..., 'signature': ...}})."
+        )
+    signed = document[len(prefix) : tail.start()]
+    signature = bytes.fromhex(tail.group(1).decode())
+    try:
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise ValueError("not an EC key")
+        der = encode_dss_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        raise CollateralError(
+            f"The {what}'s signature does not verify with Intel's TCB signing key: it was "
+            "changed after Intel signed it."
+        ) from None
+    return signed
 
 
 def _signing_certificate(
@@ -113,7 +121,13 @@ def tdx_tcb_status(
     pce_svn: int,
     tee_tcb_svn: bytes,
 ) -> tuple[str, str]:
-    """(status, tcbDate) of the platform, per Intel's TDX TCB level matching."""
+    """(status, tcbDate) of the platform, per Intel's TDX TCB level matching.
+
+    With `tdxModuleIdentities` (TDX 1.5 TCB info) and a module of major version > 0
+    (TEE_TCB_SVN[1]), the first two TDX components are the module's own SVN and version, which
+    `module_status` checks against the module's identity; the levels compare from index 2.
+    Without them, all 16 are compared and the level's module version must equal the quote's.
+    """
     if tcb_info.get("id") != "TDX" or tcb_info.get("version") != 3:
         raise CollateralError("The TCB info is not Intel's TDX TCB info (id TDX, version 3).")
     if str(tcb_info.get("fmspc", "")).lower() != fmspc.hex():
@@ -123,6 +137,8 @@ def tdx_tcb_status(
         )
     if str(tcb_info.get("pceId", "")).lower() != pce_id.hex():
         raise CollateralError("The TCB info is for another PCE than the PCK certificate.")
+    by_identity = bool(tcb_info.get("tdxModuleIdentities")) and tee_tcb_svn[1] > 0
+    start = 2 if by_identity else 0
     try:
         for level in tcb_info["tcbLevels"]:
             tcb = level["tcb"]
@@ -133,9 +149,9 @@ def tdx_tcb_status(
             if (
                 all(a >= b for a, b in zip(sgx_svns, sgx, strict=True))
                 and pce_svn >= tcb["pcesvn"]
-                and all(a >= b for a, b in zip(tee_tcb_svn, tdx, strict=True))
+                and all(a >= b for a, b in zip(tee_tcb_svn[start:], tdx[start:], strict=True))
             ):
-                if tdx[1] != tee_tcb_svn[1]:  # Intel: the level is for another module
+                if not by_identity and tdx[1] != tee_tcb_svn[1]:  # a level for another module
                     raise CollateralError(
                         "The TCB info does not cover this TDX module version "
                         f"({tee_tcb_svn[1]}, the level is for {tdx[1]})."
@@ -144,6 +160,40 @@ def tdx_tcb_status(
     except (KeyError, TypeError):
         raise CollateralError("The TCB info's levels are not in Intel's format.") from None
     return "Unsupported", "-"
+
+
+def module_status(
+    tcb_info: dict[str, Any], tee_tcb_svn: bytes, mrsignerseam: bytes, seam_attributes: bytes
+) -> str:
+    """The TDX module's identity (signer, attributes) and, for TDX 1.5, its own TCB status."""
+    version = tee_tcb_svn[1]
+    identities = tcb_info.get("tdxModuleIdentities")
+    if identities and version > 0:
+        wanted = f"TDX_{version:02X}"
+        found = [i for i in identities if isinstance(i, dict) and i.get("id") == wanted]
+        if not found:
+            raise CollateralError(f"The TCB info has no identity for the TDX module {wanted}.")
+        module = found[0]
+    else:
+        module = tcb_info.get("tdxModule")
+    if not isinstance(module, dict):
+        raise CollateralError("The TCB info has no tdxModule identity.")
+    try:
+        mask = bytes.fromhex(module["attributesMask"])
+        masked = bytes(a & m for a, m in zip(seam_attributes, mask, strict=True))
+        same = bytes.fromhex(module["mrsigner"]) == mrsignerseam and masked == bytes.fromhex(
+            module["attributes"]
+        )
+        if not same:
+            raise UntrustedChain("The TDX module (MRSIGNERSEAM, attributes) is not Intel's.")
+        if not (identities and version > 0):
+            return "UpToDate"  # TDX 1.0: the module's SVN is part of the platform's level
+        for level in module["tcbLevels"]:
+            if tee_tcb_svn[0] >= level["tcb"]["isvsvn"]:
+                return str(level["tcbStatus"])
+    except (KeyError, ValueError, TypeError):
+        raise CollateralError("The TCB info's TDX module identity is not Intel's format.") from None
+    return "Unsupported"
 
 
 def qe_identity_status(identity: dict[str, Any], qe: Any) -> str:

@@ -44,7 +44,7 @@ from ..errors import (
     UntrustedChain,
 )
 from ..policy import TdxPolicy
-from .collateral import qe_identity_status, tdx_tcb_status, verify_signed_json
+from .collateral import module_status, qe_identity_status, tdx_tcb_status, verify_signed_json
 from .pck import pck_info
 from .quote import TD_ATTRIBUTE_DEBUG, TdxQuote, parse_quote
 
@@ -85,9 +85,7 @@ def verify_quote(
     parsed = parse_quote(quote)
     root = root or intel_root()
     collateral_root = collateral_root or root
-    _check_quote_signature(parsed)
-    pck, ca = _check_pck_chain(parsed, root, now)
-    _check_qe_report(parsed, pck)
+    pck, ca = verify_signatures(parsed, root, now)
     collateral = policy.collateral
     if collateral is None:
         raise CollateralError(
@@ -104,9 +102,10 @@ def verify_quote(
         collateral.qe_identity, "enclaveIdentity", chain, collateral_root, now
     ).body
     info = pck_info(pck)
-    _check_module(parsed, tcb_info)
+    body = parsed.body
+    module = module_status(tcb_info, body.tee_tcb_svn, body.mrsignerseam, body.seam_attributes)
     status, date = tdx_tcb_status(
-        tcb_info, info.fmspc, info.pce_id, info.sgx_svns, info.pce_svn, parsed.body.tee_tcb_svn
+        tcb_info, info.fmspc, info.pce_id, info.sgx_svns, info.pce_svn, body.tee_tcb_svn
     )
     qe_status = qe_identity_status(identity, parsed.qe_report)
     if status == "Unsupported":
@@ -115,7 +114,8 @@ def verify_quote(
             f"certificate or the TDX module is older than every level for FMSPC "
             f"{info.fmspc.hex()}; its firmware must be updated."
         )
-    for what, value in (("platform", status), ("quoting enclave", qe_status)):
+    checked = (("platform", status), ("TDX module", module), ("quoting enclave", qe_status))
+    for what, value in checked:
         if value not in policy.accepted_tcb_status:
             raise TcbNotAccepted(
                 f"Intel rates the {what}'s TCB {value!r} (TCB date {date}), which this policy "
@@ -128,7 +128,6 @@ def verify_quote(
             f"expected {report_data.hex()[:16]}...: it does not bind this enclave key (or this "
             "verifier's nonce)."
         )
-    body = parsed.body
     return TdxVerified(
         version=parsed.version,
         fmspc=info.fmspc.hex(),
@@ -140,6 +139,16 @@ def verify_quote(
         qe_tcb_status=qe_status,
         quote=parsed,
     )
+
+
+def verify_signatures(
+    quote: TdxQuote, root: x509.Certificate, now: datetime
+) -> tuple[x509.Certificate, x509.Certificate]:
+    """Steps 1 to 3: the quote's, the QE report's and the PCK chain's signatures; (PCK, CA)."""
+    _check_quote_signature(quote)
+    pck, ca = _check_pck_chain(quote, root, now)
+    _check_qe_report(quote, pck)
+    return pck, ca
 
 
 def _p256_verify(key: ec.EllipticCurvePublicKey, signature: bytes, data: bytes) -> None:
@@ -201,22 +210,6 @@ def _check_qe_report(quote: TdxQuote, pck: x509.Certificate) -> None:
             "The quoting enclave's report does not vouch for the key that signed the quote "
             "(SHA-256 of attestation key and QE auth data differs)."
         )
-
-
-def _check_module(quote: TdxQuote, tcb_info: dict) -> None:
-    module = tcb_info.get("tdxModule")
-    if not isinstance(module, dict):
-        raise CollateralError("The TCB info has no tdxModule identity.")
-    try:
-        mask = bytes.fromhex(module["attributesMask"])
-        attributes = bytes(a & m for a, m in zip(quote.body.seam_attributes, mask, strict=True))
-        same = bytes.fromhex(module["mrsigner"]) == quote.body.mrsignerseam and attributes == (
-            bytes.fromhex(module["attributes"])
-        )
-    except (KeyError, ValueError, TypeError):
-        raise CollateralError("The TCB info's tdxModule is not in Intel's format.") from None
-    if not same:
-        raise UntrustedChain("The TDX module (MRSIGNERSEAM, attributes) is not Intel's.")
 
 
 def _check_td(quote: TdxQuote, policy: TdxPolicy) -> None:
