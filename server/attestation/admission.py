@@ -109,17 +109,31 @@ class PolicyFile:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[tuple[int, int], ...] | None = None
+        self._sources: tuple[Path, ...] = ()
         self._policy = self.current()
 
     def current(self) -> TrustPolicy:
-        stat = os.stat(self.path)
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        # The collateral it names counts too: a new CRL or TCB info replaces the old at once.
+        stamp = _stamps((self.path, *self._sources))
         with self._lock:
             if stamp != self._stamp:
                 self._policy = load_policy(self.path)
-                self._stamp = stamp
+                self._sources = self._policy.hardware.sources
+                self._stamp = _stamps((self.path, *self._sources))
             return self._policy
+
+
+def _stamps(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
+    stamps = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:  # a vanished collateral file: reload, and let loading say so
+            stamps.append((-1, -1))
+            continue
+        stamps.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
 
 
 def create_app(

@@ -90,6 +90,9 @@ class TdxPolicy:
 class HardwarePolicy:
     snp: SnpPolicy | None = None
     tdx: TdxPolicy | None = None
+    #: The collateral files read (CRLs, TCB info...): a policy file re-read on change must
+    #: also be re-read when one of these is replaced by a newer download.
+    sources: tuple[Path, ...] = ()
 
 
 _SNP_KEYS = {
@@ -119,9 +122,14 @@ def hardware_policy(data: Mapping[str, Any], base: Path) -> HardwarePolicy:
     """The `[sev-snp]` and `[tdx]` tables of a policy document; file names relative to `base`."""
     snp = data.get("sev-snp")
     tdx = data.get("tdx")
+    snp_table = None if snp is None else _table(snp, "sev-snp", _SNP_KEYS)
+    tdx_table = None if tdx is None else _table(tdx, "tdx", _TDX_KEYS)
+    sources = [base / n for n in _strings(snp_table or {}, "crl_files", "sev-snp")]
+    sources += [base / _string(v, k) for k, v in (tdx_table or {}).items() if k.endswith("_file")]
     return HardwarePolicy(
-        snp=None if snp is None else _snp(_table(snp, "sev-snp", _SNP_KEYS), base),
-        tdx=None if tdx is None else _tdx(_table(tdx, "tdx", _TDX_KEYS), base),
+        snp=None if snp_table is None else _snp(snp_table, base),
+        tdx=None if tdx_table is None else _tdx(tdx_table, base),
+        sources=tuple(sources),
     )
 
 

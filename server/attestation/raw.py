@@ -25,7 +25,8 @@ def detect_raw(data: bytes) -> str | None:
         if version in (4, 5) and tee_type == TEE_TYPE_TDX:
             return "tdx"
     stripped = data.strip()
-    if len(data) == REPORT_SIZE or (
+    # A binary report starts with its version as a little-endian u32: NUL bytes no text has.
+    if (len(data) == REPORT_SIZE and data[1:4] == b"\0\0\0") or (
         len(stripped) == 2 * REPORT_SIZE and all(c in b"0123456789abcdefABCDEF" for c in stripped)
     ):
         return "sev-snp"

@@ -94,6 +94,8 @@ class SnpChain:
     vcek_der: bytes
     chip_id: bytes
     tcb: dict
+    vlek_key: ec.EllipticCurvePrivateKey | None = None
+    vlek_der: bytes = b""
 
 
 @functools.cache
@@ -129,7 +131,14 @@ def snp_chain(tcb: dict | None = None, chip_id: bytes = b"\x42" * 64) -> SnpChai
         "SEV-VCEK", _AMD_MILAN_ASK, vcek_key.public_key(), ask_key,
         ca=False, serial=4, extensions=extensions, pss=True,
     )  # fmt: skip
+    vlek_key = ec.generate_private_key(ec.SECP384R1())
+    vlek = _cert(
+        "SEV-VLEK", "SEV-VLEK-Milan", vlek_key.public_key(), ask_key,
+        ca=False, serial=5, extensions=extensions[:-1], pss=True,
+    )  # fmt: skip
     return SnpChain(
+        vlek_key=vlek_key,
+        vlek_der=vlek.public_bytes(serialization.Encoding.DER),
         roots=SnpRoots({"milan": ProductRoots(ark, ask, asvk)}),
         ark_key=ark_key,
         ask_key=ask_key,
@@ -148,13 +157,16 @@ def snp_report(
     policy: int = 0x30000,
     tcb: dict | None = None,
     version: int = 2,
+    vlek: bool = False,
 ) -> bytes:
-    """An ATTESTATION_REPORT laid out as the SNP ABI spec says, signed by the test VCEK."""
+    """An ATTESTATION_REPORT laid out as the SNP ABI spec says, signed by the test VCEK
+    (or, with `vlek`, by the test VLEK, as a cloud provider's report is)."""
     t = tcb or chain.tcb
     tcb_raw = bytes([t["bootloader"], t["tee"], 0, 0, 0, 0, t["snp"], t["microcode"]])
     report = bytearray(0x4A0)
     struct.pack_into("<IIQ", report, 0, version, 0, policy)
-    struct.pack_into("<II", report, 0x30, 0, 1)
+    struct.pack_into("<III", report, 0x30, 0, 1, 0)
+    struct.pack_into("<I", report, 0x48, (1 << 2) if vlek else 0)  # signing key: VLEK or VCEK
     report[0x38:0x40] = tcb_raw
     report[0x50:0x90] = report_data
     report[0x90:0xC0] = measurement
@@ -162,7 +174,8 @@ def snp_report(
     report[0x1A0:0x1E0] = chain.chip_id
     report[0x1E0:0x1E8] = tcb_raw
     report[0x1F0:0x1F8] = tcb_raw
-    signature = chain.vcek_key.sign(bytes(report[:0x2A0]), ec.ECDSA(hashes.SHA384()))
+    signer = chain.vlek_key if vlek else chain.vcek_key
+    signature = signer.sign(bytes(report[:0x2A0]), ec.ECDSA(hashes.SHA384()))
     r, s = decode_dss_signature(signature)
     report[0x2A0 : 0x2A0 + 72] = r.to_bytes(72, "little")
     report[0x2A0 + 72 : 0x2A0 + 144] = s.to_bytes(72, "little")

@@ -5,7 +5,7 @@ report and quote, saying what it verified or why it refused."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,7 +19,7 @@ from server.attestation.cli import verify_command
 from server.attestation.evidence import Evidence
 from server.attestation.hardware import b64url, hardware_report_data
 from server.attestation.snp import verify as snp_verify
-from tests.support.tee_chains import shared_snp_chain, snp_report
+from tests.support.tee_chains import make_crl, shared_snp_chain, snp_report
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "attestation"
 SNP = FIXTURES / "sev-snp-milan"
@@ -207,3 +207,61 @@ def test_admission_admits_a_datacage_with_hardware_evidence_by_the_policy_file(
     path.write_text(f'bundle_digests = ["{BUNDLE}"]\n[sev-snp]\nmeasurements = ["{"00" * 48}"]\n')
     refused = app.test_client().get("/", headers={"X-Client-Cert": quote(pem.decode())})
     assert refused.status_code == 403
+
+
+def _hardware_evidence(monkeypatch, measurement: bytes):
+    """SEV-SNP evidence from the test chain (installed as AMD's roots for this test)."""
+    chain = shared_snp_chain()
+    monkeypatch.setattr(snp_verify, "_SHIPPED", chain.roots)
+    key = EnclaveKey.generate()
+    claim = Evidence("sev-snp", key.public_key_sha256(), Measurement(BUNDLE, BUNDLE), 1748736000)
+    report = snp_report(
+        chain,
+        measurement=measurement,
+        report_data=hardware_report_data(claim.report_data, claim.claim_bytes()),
+    )
+    proof = {"report": b64url(report), "vcek": b64url(chain.vcek_der)}
+    return key, Evidence("sev-snp", claim.report_data, claim.measurement, 1748736000, proof)
+
+
+def test_verify_policy_on_hardware_evidence_json_prints_the_platform(tmp_path, monkeypatch):
+    measurement = b"\x55" * 48
+    key, evidence = _hardware_evidence(monkeypatch, measurement)
+    (tmp_path / "evidence.json").write_bytes(evidence.to_bytes())
+    policy = tmp_path / "trust.toml"
+    policy.write_text(
+        f'bundle_digests = ["{BUNDLE}"]\nmax_age_seconds = 315360000\n'
+        f'[sev-snp]\nmeasurements = ["{measurement.hex()}"]\n'
+    )
+    args = ["--policy", policy, "--key-sha256", key.public_key_sha256(), tmp_path / "evidence.json"]
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    assert "provider:      sev-snp" in result.output
+    assert f"measurement:   {measurement.hex()}" in result.output
+    assert "WARNING" not in result.output
+    other = EnclaveKey.generate().public_key_sha256()
+    result = _run("--policy", policy, "--key-sha256", other, tmp_path / "evidence.json")
+    assert result.exit_code == 1
+    assert "made for another key" in result.output
+
+
+def test_admission_rereads_collateral_files_when_they_are_replaced(tmp_path, monkeypatch):
+    measurement = b"\x66" * 48
+    key, evidence = _hardware_evidence(monkeypatch, measurement)
+    chain = shared_snp_chain()
+    ark = chain.roots.products["milan"].ark
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    window = {"last": now - timedelta(days=1), "next_": now + timedelta(days=7), "pss": True}
+    crl = tmp_path / "amd.crl"
+    crl.write_bytes(make_crl(ark, chain.ark_key, [99], **window))
+    path = tmp_path / "trust.toml"
+    path.write_text(
+        f'bundle_digests = ["{BUNDLE}"]\nmax_age_seconds = 315360000\n'
+        f'[sev-snp]\nmeasurements = ["{measurement.hex()}"]\ncrl_files = ["amd.crl"]\n'
+    )
+    pem = quote(client_certificate(key, evidence, now).public_bytes(Encoding.PEM).decode())
+    app = create_app(path, clock=lambda: now)
+    assert app.test_client().get("/", headers={"X-Client-Cert": pem}).status_code == 204
+    # A newer CRL revoking the ASK is downloaded; the policy file itself is not touched.
+    crl.write_bytes(make_crl(ark, chain.ark_key, [2, 99], **window))
+    assert app.test_client().get("/", headers={"X-Client-Cert": pem}).status_code == 403

@@ -261,3 +261,21 @@ def test_a_policy_requiring_a_crl_refuses_without_one(chain):
             NOW,
             roots=chain.roots,
         )
+
+
+def test_a_vlek_signed_report_verifies_through_the_asvk_unless_the_policy_refuses_vleks(chain):
+    report = _signed(chain, vlek=True)
+    verified = _verify(report, chain.vlek_der, _test_policy(), b"\x22" * 64, NOW, roots=chain.roots)
+    assert verified.signing_key == "VLEK"
+    with pytest.raises(UntrustedChain, match="signed by a VLEK"):
+        _verify(
+            report,
+            chain.vlek_der,
+            _test_policy(allow_vlek=False),
+            b"\x22" * 64,
+            NOW,
+            roots=chain.roots,
+        )
+    # A VLEK report presented with the VCEK is refused: the VCEK is not issued by the ASVK.
+    with pytest.raises(UntrustedChain, match="none of AMD's SEV-SNP signing keys"):
+        _verify(report, chain.vcek_der, _test_policy(), b"\x22" * 64, NOW, roots=chain.roots)
