@@ -164,15 +164,26 @@ class TsmAttestationProvider:
 
 
 def select_provider(
-    directory: Path, tsm_root: Path = TSM_REPORT_ROOT, vcek_file: Path | None = None
+    directory: Path,
+    tsm_root: Path = TSM_REPORT_ROOT,
+    vcek_file: Path | None = None,
+    entries: Entries | None = None,
 ) -> TsmAttestationProvider | SoftwareAttestationProvider:
-    """The hardware attester when configfs-tsm is present, else the software stand-in."""
+    """The hardware attester when configfs-tsm serves a TEE here, else the software stand-in."""
+    reason = f"{tsm_root} is absent"
     if tsm_root.is_dir():
-        log.info("attesting with the hardware through configfs-tsm at %s", tsm_root)
-        return TsmAttestationProvider(tsm_root, vcek_file)
+        hardware = TsmAttestationProvider(tsm_root, vcek_file, entries)
+        try:
+            # configfs-tsm can be there with no TEE behind it (the module without a provider).
+            platform = hardware._platform()
+        except (OSError, AttesterError) as exc:
+            reason = f"{tsm_root} serves no supported TEE ({exc})"
+        else:
+            log.info("attesting with %s through configfs-tsm at %s", platform, tsm_root)
+            return hardware
     log.warning(
-        "no confidential-computing hardware found (%s is absent): falling back to the SOFTWARE "
+        "no confidential-computing hardware found (%s): falling back to the SOFTWARE "
         "attestation stand-in, which proves nothing about hardware",
-        tsm_root,
+        reason,
     )
     return SoftwareAttestationProvider(directory)

@@ -197,10 +197,25 @@ def test_hardware_evidence_binds_key_and_claim_end_to_end(tsm_root, monkeypatch)
 def test_the_attester_picks_hardware_when_present_and_says_so_otherwise(tmp_path, caplog):
     present = tmp_path / "tsm"
     present.mkdir()
-    assert isinstance(select_provider(tmp_path / "a", present), TsmAttestationProvider)
+    fake = FakeTsm("tdx_guest", lambda _inblob: QUOTE)
+    assert isinstance(
+        select_provider(tmp_path / "a", present, entries=fake), TsmAttestationProvider
+    )
     fallback = select_provider(tmp_path / "b", tmp_path / "absent")
     assert isinstance(fallback, SoftwareAttestationProvider)
-    assert "SOFTWARE attestation stand-in" in caplog.text
+    assert "absent): falling back to the SOFTWARE attestation stand-in" in caplog.text
+
+
+def test_configfs_tsm_without_a_tee_behind_it_falls_back_to_the_stand_in(tmp_path, caplog):
+    present = tmp_path / "tsm"
+    present.mkdir()  # entries made here get no provider file: no TEE serves them
+    fallback = select_provider(tmp_path / "c", present)
+    assert isinstance(fallback, SoftwareAttestationProvider)
+    assert "serves no supported TEE" in caplog.text
+    unknown = FakeTsm("arm_cca_guest", lambda _inblob: b"")
+    assert isinstance(
+        select_provider(tmp_path / "d", present, entries=unknown), SoftwareAttestationProvider
+    )
 
 
 def test_the_certificate_table_without_a_vcek_gives_none():
