@@ -35,7 +35,9 @@ def _name(cn: str | x509.Name) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _cert(subject, issuer, public_key, signing_key, *, ca, serial, extensions=(), pss=False):
+def _cert(
+    subject, issuer, public_key, signing_key, *, ca, serial, extensions=(), pss=False, padding_=None
+):
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(subject))
@@ -49,7 +51,7 @@ def _cert(subject, issuer, public_key, signing_key, *, ca, serial, extensions=()
     for oid, value in extensions:
         builder = builder.add_extension(x509.UnrecognizedExtension(oid, value), critical=False)
     if pss:
-        return builder.sign(signing_key, hashes.SHA384(), rsa_padding=AMD_PSS)
+        return builder.sign(signing_key, hashes.SHA384(), rsa_padding=padding_ or AMD_PSS)
     algorithm = hashes.SHA384() if isinstance(signing_key, rsa.RSAPrivateKey) else hashes.SHA256()
     return builder.sign(signing_key, algorithm)
 
@@ -147,6 +149,21 @@ def snp_chain(tcb: dict | None = None, chip_id: bytes = b"\x42" * 64) -> SnpChai
         chip_id=chip_id,
         tcb=tcb,
     )
+
+
+def vcek_with_padding(chain: SnpChain, pss: padding.PSS) -> bytes:
+    """The chain's VCEK again, but signed by its ASK with other RSA-PSS parameters."""
+    vcek = x509.load_der_x509_certificate(chain.vcek_der)
+    extensions = [
+        (e.oid, e.value.value)
+        for e in vcek.extensions
+        if e.oid.dotted_string.startswith("1.3.6.1.4.1.3704")
+    ]
+    again = _cert(
+        "SEV-VCEK", _AMD_MILAN_ASK, vcek.public_key(), chain.ask_key,
+        ca=False, serial=4, extensions=extensions, pss=True, padding_=pss,
+    )  # fmt: skip
+    return again.public_bytes(serialization.Encoding.DER)
 
 
 def snp_report(

@@ -26,7 +26,7 @@ from server.attestation.policy import SnpPolicy
 from server.attestation.snp import parse_report, verify_report
 from server.attestation.snp.report import POLICY_DEBUG, POLICY_MIGRATE_MA
 from server.attestation.snp.verify import shipped_roots
-from tests.support.tee_chains import make_crl, shared_snp_chain, snp_report
+from tests.support.tee_chains import make_crl, shared_snp_chain, snp_report, vcek_with_padding
 
 VECTORS = Path(__file__).parents[1] / "fixtures" / "attestation" / "sev-snp-milan"
 REPORT = (VECTORS / "report.hex").read_bytes()
@@ -279,3 +279,17 @@ def test_a_vlek_signed_report_verifies_through_the_asvk_unless_the_policy_refuse
     # A VLEK report presented with the VCEK is refused: the VCEK is not issued by the ASVK.
     with pytest.raises(UntrustedChain, match="none of AMD's SEV-SNP signing keys"):
         _verify(report, chain.vcek_der, _test_policy(), b"\x22" * 64, NOW, roots=chain.roots)
+
+
+def test_a_vcek_signed_with_weaker_pss_parameters_is_refused(chain):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    weak = vcek_with_padding(chain, padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=0))
+    # `cryptography`'s own check follows the parameters the certificate names, and passes ...
+    ask = chain.roots.products["milan"].ask
+    x509.load_der_x509_certificate(weak).verify_directly_issued_by(ask)
+    # ... while the verifier pins AMD's (SHA-384, 48-byte salt) and refuses.
+    with pytest.raises(UntrustedChain, match="VCEK's signature does not verify"):
+        _verify(_signed(chain), weak, _test_policy(), b"\x22" * 64, NOW, roots=chain.roots)
