@@ -30,6 +30,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/psi.py
 	$(PY) bench/delivery.py
 	$(PY) bench/audit_trail.py
+	$(PY) bench/attestation.py
 
 # bench/psi.py's baseline (openmined-psi pins protobuf exactly): only for `make bench`.
 $(BENCH_STAMP): pyproject.toml $(STAMP)

@@ -169,7 +169,7 @@ def worker(
 
     from connectors.solid.connect_to import parse_route
 
-    from .attestation import SoftwareAttestationProvider
+    from .attestation.tsm import select_provider
     from .datacage.job import JobSettings
     from .datacage.worker import Identity, Worker
     from .logs import configure
@@ -194,7 +194,7 @@ def worker(
         cage = Worker(
             control_plane,
             Identity(issuer, client_id, secret),
-            SoftwareAttestationProvider(root / "attestation"),
+            select_provider(root / "attestation"),
             JobSettings(
                 work_root=root / "work",
                 results_dir=root / "results",

@@ -104,6 +104,7 @@ class DCG(DefinedNamespace):
     consentPeriod: URIRef  # How long a consent lasts.
     recurringRuns: URIRef  # The space runs repeatedly.
     minimumIndividuals: URIRef  # The fewest individuals an aggregate in a result may cover.
+    acceptedMeasurement: URIRef  # A hardware launch measurement the space accepts.
     individuals: URIRef  # How many distinct individuals an aggregate derives from.
     mayContainIdentifiers: URIRef  # A property shape's values may hold input identifiers.
     accessSystem: URIRef  # "WAC" or "ACP".

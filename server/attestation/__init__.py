@@ -4,18 +4,26 @@ The datacage side: `EnclaveKey.generate()`, `measure_datacage_code()`, a provide
 `attest(key, Measurement(code, bundle))`, then `client_certificate(key, evidence)` and
 `key.tls_files(certificate)` for mutual TLS. The pod provider's side: `TrustPolicy`,
 `verify_peer_certificate` / `verify_evidence`, and the `admission` app behind nginx.
+Hardware evidence: `snp.verify_report` (AMD SEV-SNP), `tdx.verify_quote` (Intel TDX), the
+trust policy's hardware tables (`policy.py`) and the configfs-tsm attester (`tsm.py`).
 See docs/attestation.md.
 """
 
-from . import hardware as _hardware  # noqa: F401  (registers the hardware verifier stubs)
+from . import hardware as _hardware  # noqa: F401  (registers the SEV-SNP and TDX verifiers)
 from .enclave_key import EnclaveKey, public_key_sha256
 from .errors import (
     AttestationError,
     BadSignature,
+    CollateralError,
+    GuestPolicyRefused,
     MalformedEvidence,
     MeasurementNotApproved,
+    ReportDataMismatch,
+    Revoked,
     StaleEvidence,
+    TcbNotAccepted,
     UnknownProvider,
+    UntrustedChain,
     UntrustedProvider,
     VerifierUnavailable,
     WrongKeyBinding,
@@ -38,16 +46,22 @@ __all__ = [
     "AttestationError",
     "AttestationProvider",
     "BadSignature",
+    "CollateralError",
     "EnclaveKey",
     "Evidence",
     "EvidenceVerifier",
+    "GuestPolicyRefused",
     "MalformedEvidence",
     "Measurement",
     "MeasurementNotApproved",
+    "ReportDataMismatch",
+    "Revoked",
     "SoftwareAttestationProvider",
     "StaleEvidence",
+    "TcbNotAccepted",
     "TrustPolicy",
     "UnknownProvider",
+    "UntrustedChain",
     "UntrustedProvider",
     "VerifiedEvidence",
     "VerifierUnavailable",

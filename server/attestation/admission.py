@@ -14,10 +14,15 @@ The policy is a TOML file, re-read when it changes (a newly approved bundle need
     allow_software = false               # accept the software stand-in (proves nothing!)
     software_key_files = ["cage.pub"]    # its trusted Ed25519 keys, relative to this file
     max_age_seconds = 3600               # how old evidence may be
+
+    [sev-snp]   # and [tdx]: what hardware evidence must show (server/attestation/policy.py)
+
+JSON with the same structure is read too (a file ending in `.json`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -30,6 +35,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, request
 
 from .errors import AttestationError
+from .policy import HARDWARE_KEYS, HardwarePolicyError, hardware_policy
 from .ratls import MAX_CERTIFICATE_BYTES, verify_peer_certificate
 from .verify import DEFAULT_MAX_AGE, TrustPolicy
 
@@ -43,6 +49,7 @@ _POLICY_KEYS = {
     "software_keys",
     "software_key_files",
     "max_age_seconds",
+    *HARDWARE_KEYS,
 }
 
 
@@ -51,11 +58,14 @@ class PolicyError(ValueError):
 
 
 def load_policy(path: Path) -> TrustPolicy:
-    """Read a TOML trust policy strictly: unknown keys and wrong types are errors."""
+    """Read a TOML (or JSON) trust policy strictly: unknown keys and wrong types are errors."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"Cannot read the admission policy {path}: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PolicyError(f"Cannot read the trust policy {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: the trust policy must be a table (a JSON object).")
     unknown = set(data) - _POLICY_KEYS
     if unknown:
         raise PolicyError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}.")
@@ -70,12 +80,17 @@ def load_policy(path: Path) -> TrustPolicy:
     if not isinstance(allow, bool) or type(age) is not int:
         raise PolicyError(f"{path}: allow_software must be true/false, max_age_seconds a number.")
     try:
+        hardware = hardware_policy(data, path.parent)
+    except HardwarePolicyError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+    try:
         return TrustPolicy(
             frozenset(_strings(data, "code_digests", path)),
             frozenset(_strings(data, "bundle_digests", path)),
             allow_software=allow,
             software_keys=tuple(keys),
             max_age=timedelta(seconds=age),
+            hardware=hardware,
         )
     except ValueError as exc:
         raise PolicyError(f"{path}: {exc}") from None
@@ -94,17 +109,31 @@ class PolicyFile:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[tuple[int, int], ...] | None = None
+        self._sources: tuple[Path, ...] = ()
         self._policy = self.current()
 
     def current(self) -> TrustPolicy:
-        stat = os.stat(self.path)
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        # The collateral it names counts too: a new CRL or TCB info replaces the old at once.
+        stamp = _stamps((self.path, *self._sources))
         with self._lock:
             if stamp != self._stamp:
                 self._policy = load_policy(self.path)
-                self._stamp = stamp
+                self._sources = self._policy.hardware.sources
+                self._stamp = _stamps((self.path, *self._sources))
             return self._policy
+
+
+def _stamps(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
+    stamps = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:  # a vanished collateral file: reload, and let loading say so
+            stamps.append((-1, -1))
+            continue
+        stamps.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
 
 
 def create_app(

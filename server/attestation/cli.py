@@ -17,6 +17,7 @@ import click
 
 from .errors import AttestationError
 from .ratls import verify_peer_certificate
+from .raw import describe, detect_raw, verify_raw
 from .verify import DEFAULT_MAX_AGE, TrustPolicy, VerifiedEvidence, verify_evidence
 
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
@@ -25,12 +26,31 @@ _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 def trust_policy_options(max_age_help: str) -> Callable[[Callable], Callable]:
     """The approvals a verifier holds evidence to, as options: `verify` and `verify-result`.
 
-    The command receives them as one `policy` (a `TrustPolicy`), already checked.
+    The command receives them as one `policy` (a `TrustPolicy`), already checked: from
+    `--policy FILE` (the TOML or JSON file `datacage admission` reads, with its `[sev-snp]` and
+    `[tdx]` tables), or from `--code` and `--bundle` (and the software options) on the line.
     """
 
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)
-        def with_policy(*args, codes, bundles, allow_software, software_keys, max_age, **kwargs):
+        def with_policy(
+            *args, policy_file, codes, bundles, allow_software, software_keys, max_age, **kwargs
+        ):
+            if policy_file is not None:
+                if codes or bundles or allow_software or software_keys:
+                    raise click.UsageError(
+                        "Give either --policy FILE or --code/--bundle (and the software options), "
+                        "not both: the file is the whole policy."
+                    )
+                from .admission import PolicyError, load_policy
+
+                try:
+                    return command(*args, policy=load_policy(policy_file), **kwargs)
+                except PolicyError as exc:
+                    raise click.BadParameter(str(exc), param_hint="--policy") from None
+            if not codes or not bundles:
+                missing = "--code" if not codes else "--bundle"
+                raise click.UsageError(f"Missing option '{missing}' (or give --policy FILE).")
             try:
                 policy = TrustPolicy(
                     frozenset(codes),
@@ -45,11 +65,14 @@ def trust_policy_options(max_age_help: str) -> Callable[[Callable], Callable]:
 
         options = [
             click.option(
-                "--code", "codes", multiple=True, required=True, help="Approved code digest."
+                "--policy",
+                "policy_file",
+                default=None,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="A trust policy file (TOML or JSON, as for `datacage admission`).",
             ),
-            click.option(
-                "--bundle", "bundles", multiple=True, required=True, help="Approved bundle digest."
-            ),
+            click.option("--code", "codes", multiple=True, help="Approved code digest."),
+            click.option("--bundle", "bundles", multiple=True, help="Approved bundle digest."),
             click.option(
                 "--allow-software",
                 is_flag=True,
@@ -95,20 +118,51 @@ def software_warning(verified: VerifiedEvidence) -> list[str]:
     default=None,
     help="For raw evidence: SHA-256 (hex) of the enclave public key it must be bound to.",
 )
-def verify_command(evidence: Path, key_sha256: str | None, policy: TrustPolicy) -> None:
-    """Check EVIDENCE (a JSON file, or a PEM certificate carrying it) against approvals.
+@click.option(
+    "--report-data",
+    default=None,
+    help="For a raw SEV-SNP report or TDX quote: the 64 bytes (128 hex) of REPORT_DATA it must "
+    "carry (the enclave key's hash and your nonce).",
+)
+@click.option(
+    "--vcek",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="For a raw SEV-SNP report: the VCEK or VLEK certificate (DER or PEM) that signed it.",
+)
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Check as of this UTC time instead of now (archived evidence and its collateral).",
+)
+def verify_command(
+    evidence: Path,
+    key_sha256: str | None,
+    report_data: str | None,
+    vcek: Path | None,
+    at: datetime | None,
+    policy: TrustPolicy,
+) -> None:
+    """Check EVIDENCE against approvals: evidence JSON, a PEM certificate carrying it, or a raw
+    SEV-SNP report or TDX quote (with --report-data, and --vcek for SEV-SNP).
 
     A result delivered into your pod (a Turtle document) is checked too, as `verify-result`
     does: its signature, the key its evidence binds, and that evidence.
     """
     data = evidence.read_bytes()
     head = data.lstrip()
+    now = at.replace(tzinfo=UTC) if at is not None else datetime.now(UTC)
+    raw_kind = None if head.startswith((b"{", _PEM_CERT)) else detect_raw(data)
+    if raw_kind is not None:
+        _verify_raw(data, raw_kind, policy, report_data, vcek, now)
+        return
     if not head.startswith((b"{", _PEM_CERT)):  # neither evidence nor a certificate: a result
         from ..provenance.cli import check_result  # provenance builds on attestation, not back
 
         check_result(data, policy)
         return
-    now = datetime.now(UTC)
     try:
         if data.lstrip().startswith(_PEM_CERT):
             verified = verify_peer_certificate(data, policy, now)
@@ -127,6 +181,43 @@ def verify_command(evidence: Path, key_sha256: str | None, policy: TrustPolicy) 
     click.echo(_verdict(verified, data))
 
 
+def _verify_raw(
+    data: bytes,
+    kind: str,
+    policy: TrustPolicy,
+    report_data: str | None,
+    vcek: Path | None,
+    now: datetime,
+) -> None:
+    if report_data is None:
+        raise click.UsageError(
+            "A raw report or quote needs --report-data: the 64 bytes (128 hex) it must carry."
+        )
+    try:
+        expected = bytes.fromhex(report_data)
+    except ValueError:
+        raise click.BadParameter("not hex", param_hint="--report-data") from None
+    try:
+        verified = verify_raw(
+            data,
+            kind,
+            policy=policy,
+            report_data=expected,
+            now=now,
+            endorsement_key=vcek.read_bytes() if vcek is not None else None,
+        )
+    except AttestationError as exc:
+        click.echo(f"REFUSED: {exc}")
+        raise SystemExit(1) from None
+    label = "SEV-SNP report" if kind == "sev-snp" else "TDX quote"
+    lines = [f"ACCEPTED: the {label} verifies against the policy, as of {now:%Y-%m-%d %H:%M} UTC."]
+    click.echo("\n".join([*lines, *describe(verified), f"  file sha256:   {_sha256(data)}"]))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _verdict(verified: VerifiedEvidence, data: bytes) -> str:
     lines = [
         "ACCEPTED: the evidence verifies against the approvals given.",
@@ -135,8 +226,9 @@ def _verdict(verified: VerifiedEvidence, data: bytes) -> str:
         f"  bundle:        {verified.measurement.bundle_digest}",
         f"  issued at:     {verified.issued_at:%Y-%m-%d %H:%M:%S} UTC",
         f"  key sha256:    {verified.public_key_sha256}",
-        f"  file sha256:   {hashlib.sha256(data).hexdigest()}",
     ]
+    lines += describe(verified.platform) if verified.platform is not None else []
+    lines.append(f"  file sha256:   {_sha256(data)}")
     return "\n".join(lines + software_warning(verified))
 
 

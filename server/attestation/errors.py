@@ -48,3 +48,27 @@ class MeasurementNotApproved(AttestationError):
 
 class StaleEvidence(AttestationError):
     """The evidence (or the certificate carrying it) is too old, or dated in the future."""
+
+
+class UntrustedChain(AttestationError):
+    """A certificate on the way to the vendor's root does not verify, is out of date or swapped."""
+
+
+class Revoked(AttestationError):
+    """A certificate in the chain is listed on its issuer's revocation list."""
+
+
+class TcbNotAccepted(AttestationError):
+    """The platform's firmware and microcode (its TCB) are older than the policy accepts."""
+
+
+class GuestPolicyRefused(AttestationError):
+    """The confidential VM was launched with settings the policy refuses (debug, SMT, migration)."""
+
+
+class CollateralError(AttestationError):
+    """The vendor's offline collateral (TCB info, QE identity, CRL) is missing, forged or old."""
+
+
+class ReportDataMismatch(WrongKeyBinding):
+    """The hardware report's REPORT_DATA does not bind the enclave key and claim (or nonce)."""

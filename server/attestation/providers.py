@@ -39,7 +39,9 @@ class EvidenceVerifier(Protocol):
     #: True only for verifiers that check a hardware root of trust.
     hardware_backed: bool
 
-    def verify(self, evidence: Evidence, policy: TrustPolicy) -> None: ...
+    def verify(
+        self, evidence: Evidence, policy: TrustPolicy, now: datetime | None = None
+    ) -> object: ...
 
 
 _VERIFIERS: dict[str, type[EvidenceVerifier]] = {}

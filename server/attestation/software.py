@@ -99,7 +99,7 @@ class SoftwareEvidenceVerifier:
     label = "software stand-in (no hardware attestation)"
     hardware_backed = False
 
-    def verify(self, evidence: Evidence, policy: TrustPolicy) -> None:
+    def verify(self, evidence: Evidence, policy: TrustPolicy, now: datetime | None = None) -> None:
         if not policy.allow_software:
             raise UntrustedProvider(
                 "The evidence comes from the software stand-in, which proves nothing about "

@@ -8,7 +8,9 @@ The checks, in order (each raises its own `AttestationError`):
 3. `report_data` is the hash of the key the peer proved it holds (the TLS key): evidence copied
    from another datacage is useless without that datacage's private key;
 4. the evidence is fresh: not older than `max_age`, not dated in the future beyond a small skew;
-5. the datacage code and the bundle are both on the policy's approved lists.
+5. the datacage code and the bundle are both on the policy's approved lists (for hardware
+   evidence the verifier already checked the launch measurement, which covers the code; a
+   policy may still list code digests, and then they are checked too).
 
 Comparisons of digests and key hashes are constant-time (`hmac.compare_digest`).
 """
@@ -26,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from .errors import MeasurementNotApproved, StaleEvidence, WrongKeyBinding
 from .evidence import parse_evidence
 from .measurement import Measurement, is_digest
+from .policy import HardwarePolicy
 from .providers import verifier_for
 
 DEFAULT_MAX_AGE = timedelta(hours=1)
@@ -38,7 +41,8 @@ class TrustPolicy:
     """What a pod provider accepts: approved code and bundles, and which providers' evidence.
 
     `software_keys` are Ed25519 public keys (PEM) of software stand-ins the provider chose to
-    trust; they count only with `allow_software`.
+    trust; they count only with `allow_software`. For hardware evidence the launch
+    measurement (in `hardware`) stands for the datacage code, so `code_digests` may be empty.
     """
 
     code_digests: frozenset[str]
@@ -46,6 +50,8 @@ class TrustPolicy:
     allow_software: bool = False
     software_keys: tuple[str, ...] = ()
     max_age: timedelta = DEFAULT_MAX_AGE
+    #: What SEV-SNP and TDX evidence must show (server/attestation/policy.py); none by default.
+    hardware: HardwarePolicy = field(default_factory=HardwarePolicy)
     _parsed_keys: tuple[ed25519.Ed25519PublicKey, ...] = field(
         default=(), init=False, repr=False, compare=False
     )
@@ -92,6 +98,8 @@ class VerifiedEvidence:
     measurement: Measurement
     issued_at: datetime
     public_key_sha256: str
+    #: What the hardware verifier checked (`SnpVerified` or `TdxVerified`); None for software.
+    platform: object | None = None
 
 
 def verify_evidence(
@@ -100,7 +108,7 @@ def verify_evidence(
     """Check evidence for the peer key `public_key_sha256`; raise `AttestationError` if not."""
     evidence = parse_evidence(evidence_bytes)
     verifier = verifier_for(evidence.provider)
-    verifier.verify(evidence, policy)
+    platform = verifier.verify(evidence, policy, now=now)
     if not hmac.compare_digest(evidence.report_data.encode(), public_key_sha256.encode()):
         raise WrongKeyBinding(
             f"The evidence vouches for the key {evidence.report_data[:16]}..., but the datacage "
@@ -109,7 +117,8 @@ def verify_evidence(
         )
     issued = datetime.fromtimestamp(evidence.issued_at, UTC)
     _check_fresh(issued, now, policy.max_age, "evidence")
-    _check_approved("datacage code", evidence.measurement.datacage_code, policy.code_digests)
+    if policy.code_digests or not verifier.hardware_backed:
+        _check_approved("datacage code", evidence.measurement.datacage_code, policy.code_digests)
     _check_approved("algorithm bundle", evidence.measurement.bundle_digest, policy.bundle_digests)
     return VerifiedEvidence(
         provider=evidence.provider,
@@ -117,6 +126,7 @@ def verify_evidence(
         measurement=evidence.measurement,
         issued_at=issued,
         public_key_sha256=public_key_sha256,
+        platform=platform,
     )
 
 

@@ -40,7 +40,8 @@ _IDENTITY = [
         "--policy",
         required=True,
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="Your trust policy (TOML, as for `datacage admission`): approved code and bundles.",
+        help="Your trust policy (TOML or JSON, as for `datacage admission`): approved code and "
+        "bundles, and the SEV-SNP/TDX measurements, TCB and collateral ([sev-snp], [tdx]).",
     ),
 ]
 

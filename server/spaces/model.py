@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,6 +69,7 @@ class DataRequest:
     rdf_class: str | None = None
 
 
+_ACCEPTED_MEASUREMENT = re.compile(r"(sev-snp|tdx):[0-9a-f]{96}")
 DEFAULT_CONSENT_PERIOD = "P1Y"
 #: The k threshold unless a space says otherwise: no aggregate in a result covers fewer people.
 DEFAULT_MIN_INDIVIDUALS = 5
@@ -92,6 +94,17 @@ class Terms:
     # Calibrated noise on every figure (docs/datafuse.md): the epsilon of each run and the
     # bounds values are clamped to. None: no noise, suppression only.
     privacy: DifferentialPrivacy | None = None
+    # Launch measurements of datacage releases the participants accept ("sev-snp:<96 hex>",
+    # "tdx:<96 hex>"), recomputable from the release (docs/attestation.md). Empty: none named.
+    accepted_measurements: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for value in self.accepted_measurements:
+            if not _ACCEPTED_MEASUREMENT.fullmatch(value):
+                raise ValueError(
+                    f"An accepted measurement is written sev-snp:<96 hex> or tdx:<96 hex>, "
+                    f"not {value[:60]!r}."
+                )
 
 
 @dataclass
@@ -258,6 +271,8 @@ def terms_digest(space: Space, algorithm: Algorithm) -> str:
     if space.terms.privacy is not None:
         # Only when set: spaces without the term keep the digest their participants approved.
         document["differentialPrivacy"] = space.terms.privacy.as_json()
+    if space.terms.accepted_measurements:  # absent when empty: older digests stay the same
+        document["acceptedMeasurements"] = sorted(space.terms.accepted_measurements)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

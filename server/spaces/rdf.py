@@ -93,6 +93,8 @@ def to_graph(space: Space) -> Graph:
     add((s, DCG.minimumIndividuals, Literal(space.terms.min_individuals)))  # xsd:integer
     if space.terms.privacy is not None:
         add_privacy(graph, s, term_iri(space.iri), space.terms.privacy)
+    for measurement in space.terms.accepted_measurements:
+        add((s, DCG.acceptedMeasurement, Literal(measurement)))
     if space.closed_at:
         add((s, PROV.invalidatedAtTime, _time(space.closed_at)))
     for index, request in enumerate(space.terms.data_requests):
@@ -223,6 +225,9 @@ def from_graph(name: str, graph: Graph, revision: int) -> Space:
             # Likewise spaces stored before the k threshold was a term.
             min_individuals=reader.integer(s, DCG.minimumIndividuals, DEFAULT_MIN_INDIVIDUALS),
             privacy=_privacy(graph, s),
+            accepted_measurements=tuple(
+                sorted(str(o) for o in graph.objects(s, DCG.acceptedMeasurement))
+            ),
         ),
         status=_enum(SpaceStatus, reader.node(s, DCG.status), name),
         closed_at=reader.time(s, PROV.invalidatedAtTime, None),

@@ -1,0 +1,64 @@
+"""A space's terms can name the datacage launch measurements its participants accept."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from server.attestation.policy import HardwarePolicyError, accepted_from_terms
+from server.spaces.rdf import from_graph, to_graph
+from tests.unit.test_spaces_lifecycle import algorithm, space
+from vocab import DCG
+
+SNP = (
+    "sev-snp:7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d"
+    "3e1a0dc39b2c60bd95b9c480cd81841f"
+)
+TDX = (
+    "tdx:6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f"
+    "22fc00b8dcd404bc10d5e119d7215cbb"
+)
+
+
+def _with(measurements: tuple[str, ...]):
+    s = space(algorithms=[algorithm()], current_algorithm="sha256:" + "a" * 64)
+    s.terms = replace(s.terms, accepted_measurements=measurements)
+    return s
+
+
+def test_accepted_measurements_round_trip_through_the_registry_graph():
+    s = _with((TDX, SNP))
+    graph = to_graph(s)
+    assert len(list(graph.objects(None, DCG.acceptedMeasurement))) == 2
+    back = from_graph(s.iri, graph, 1)
+    assert back.terms.accepted_measurements == (SNP, TDX)
+
+
+def test_naming_or_changing_a_measurement_changes_what_participants_approve():
+    none, one, other = _with(()), _with((SNP,)), _with((TDX,))
+    assert len({none.terms_digest, one.terms_digest, other.terms_digest}) == 3
+
+
+def test_spaces_without_the_term_keep_their_digest():
+    # The term is left out of the digest when empty, so approvals given before it still count.
+    s = _with(())
+    assert s.terms.accepted_measurements == ()
+    assert (
+        s.terms_digest
+        == space(algorithms=[algorithm()], current_algorithm="sha256:" + "a" * 64).terms_digest
+    )
+
+
+@pytest.mark.parametrize("bad", ["sev-snp:abc", "sgx:" + "0" * 96, "7a1e" * 24])
+def test_a_malformed_measurement_is_refused(bad):
+    with pytest.raises(ValueError, match="sev-snp:<96 hex> or tdx:<96 hex>"):
+        _with((bad,))
+
+
+def test_the_terms_give_a_pod_provider_its_policy_values():
+    accepted = accepted_from_terms([SNP, TDX])
+    assert accepted["sev-snp"] == {bytes.fromhex(SNP.split(":")[1])}
+    assert accepted["tdx"] == {bytes.fromhex(TDX.split(":")[1])}
+    with pytest.raises(HardwarePolicyError):
+        accepted_from_terms(["sgx:00"])
