@@ -10,8 +10,9 @@ that node shape must be closed too), and ``p`` is a property that shape declares
 - an ``rdf:type`` names a class the shape names (``sh:targetClass``, ``sh:class``);
 - a literal's datatype is an XSD datatype or one the shape names with ``sh:datatype``;
 - a language tag only where the property shape has ``sh:languageIn`` (a tag is free text);
-- an IRI value is one the shape names (``sh:in``, ``sh:hasValue``, a class), or a node the
-  result describes and these rules reach.
+- an IRI value is one the shape names (``sh:in``, ``sh:hasValue``, a class), a node the
+  result describes and these rules reach, or the value of a property the shape says may hold
+  identifiers (``dcg:mayContainIdentifiers true``, which participants see before approving).
 
 Refusals name the rule and the place in the shape, and count; never a node, value or IRI.
 """
@@ -25,7 +26,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from vocab import RDF, SH, XSD
+from vocab import DCG, RDF, SH, XSD
 
 from .refusal import GateRefusal
 from .shapes import Names, focus_nodes, is_closed, node_shapes, property_shapes
@@ -39,6 +40,7 @@ class _Declared:
     properties: set[Node] = field(default_factory=set)
     nested: dict[Node, list[Node]] = field(default_factory=dict)  # path -> node shapes
     languages: set[Node] = field(default_factory=set)  # paths with sh:languageIn
+    any_iri: set[Node] = field(default_factory=set)  # paths that may hold identifiers
 
 
 def closure_refusals(result: Graph, shape: Graph, names: Names) -> list[GateRefusal]:
@@ -90,6 +92,9 @@ def _declared(shape: Graph, node_shape: Node) -> _Declared:
             found.nested.setdefault(path, []).extend(nested)
         if shape.value(property_shape, SH.languageIn) is not None:
             found.languages.add(path)
+        allowed = shape.value(property_shape, DCG.mayContainIdentifiers)
+        if isinstance(allowed, Literal) and allowed.value is True:
+            found.any_iri.add(path)
     return found
 
 
@@ -129,6 +134,8 @@ def _iri_values(result, shape, names, declared, applied, described) -> Counter:
             continue
         holders = [s for s in applied.get(node, ()) if declared[s].closed
                    and predicate in declared[s].properties]  # fmt: skip
+        if any(predicate in declared[s].any_iri for s in holders):
+            continue
         if holders:  # statements outside every shape were counted already
             counts[("closed/iri-value", names.path(min(holders, key=str), predicate))] += 1
     return counts
