@@ -125,11 +125,15 @@ def _checked(
     ).encode()
     checker = CheckerProcess(request, policy.limits)
     graph = None
-    if checker.parsed():  # the sandbox parsed these bytes within its limits: so can we
-        graph = parse_output(texts, refusals)
-        if not refusals and len(graph) and identifiers.values:
-            leaks = identifier_problems(graph, policy.shape, contents, identifiers)
-            refusals += _leak_refusals(leaks)
+    try:
+        if checker.parsed():  # the sandbox parsed these bytes within its limits: so can we
+            graph = parse_output(texts, refusals)
+            if not refusals and len(graph) and identifiers.values:
+                leaks = identifier_problems(graph, policy.shape, contents, identifiers)
+                refusals += _leak_refusals(leaks)
+    except BaseException:
+        checker.stop()  # never leave it running behind an error of ours
+        raise
     end = checker.end(names.all())
     if end.failure is not None:
         log.warning("The output gate's sandbox gave no verdict: %s", end.failure.rule)

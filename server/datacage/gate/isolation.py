@@ -63,9 +63,9 @@ _GRACE_S = 1.0
 class GateLimits:
     """Ceilings for one gate check; the wall clock is the backstop for everything else."""
 
-    wall_seconds: float = 60.0
+    wall_seconds: float = 120.0  # a 4 MB result takes ~20 s on an idle core
     memory_bytes: int = 3 << 30  # RLIMIT_AS: pySHACL on a 4 MB result needs about 1 GiB
-    cpu_seconds: int = 65  # after the wall clock, so a slow check reads as a timeout
+    cpu_seconds: int = 125  # after the wall clock, so a slow check reads as a timeout
 
 
 @dataclass(frozen=True)
