@@ -14,9 +14,12 @@ HEAD = """@prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
 @prefix ex: <https://example.org/ns#> .
 """
-BASE = HEAD + """ex:ReportShape a sh:NodeShape ; sh:targetClass ex:Report ; sh:closed true ;
+BASE = (
+    HEAD
+    + """ex:ReportShape a sh:NodeShape ; sh:targetClass ex:Report ; sh:closed true ;
     sh:property [ sh:path ex:label ; sh:datatype xsd:string ] {extra} .
 """
+)
 SPARQL_SHAPES = {
     "constraint": '; sh:sparql [ a sh:SPARQLConstraint ; sh:select "SELECT $this WHERE { }" ]',
     "escaped service": '; sh:sparql [ sh:select """SELECT $this WHERE { SERVIC\\\\u0045 '

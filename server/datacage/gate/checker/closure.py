@@ -130,7 +130,7 @@ def _iri_values(result, shape, names, declared, applied, described) -> Counter:
     for node, predicate, value in result:
         if predicate == RDF.type or not isinstance(value, URIRef) or value in named:
             continue
-        if value in described or value in applied:
+        if value in described:  # reached and saying something declared, not a bare IRI
             continue
         holders = [s for s in applied.get(node, ()) if declared[s].closed
                    and predicate in declared[s].properties]  # fmt: skip
