@@ -29,10 +29,11 @@ def check_graph(
 ) -> list[GateRefusal]:
     if len(result) == 0:
         return [GateRefusal("turtle/empty")]
+    statements = list(result)
     return [
         *shape_refusals(result, shape, names),
-        *closure_refusals(result, shape, names),
-        *coverage_refusals(result, min_individuals, individuals_in_run),
+        *closure_refusals(result, shape, names, statements),
+        *coverage_refusals(statements, min_individuals, individuals_in_run),
     ]
 
 

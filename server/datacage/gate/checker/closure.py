@@ -31,6 +31,8 @@ from vocab import DCG, RDF, SH, XSD
 from .refusal import GateRefusal
 from .shapes import Names, focus_nodes, is_closed, node_shapes, property_shapes
 
+_TYPE = RDF.type  # looked up once: a DefinedNamespace attribute is slow in a hot loop
+
 
 @dataclass
 class _Declared:
@@ -43,7 +45,11 @@ class _Declared:
     any_iri: set[Node] = field(default_factory=set)  # paths that may hold identifiers
 
 
-def closure_refusals(result: Graph, shape: Graph, names: Names) -> list[GateRefusal]:
+def closure_refusals(
+    result: Graph, shape: Graph, names: Names, statements: list[tuple[Node, Node, Node]]
+) -> list[GateRefusal]:
+    """``statements`` are ``list(result)``, read once by the caller (iterating an rdflib
+    graph is the slow part, and three checks need every statement)."""
     declared = {s: _declared(shape, s) for s in node_shapes(shape)}
     applied: dict[Node, set[Node]] = {}  # result node -> node shapes that apply to it
     todo = [(n, s) for s in declared for n in focus_nodes(result, shape, s)]
@@ -60,17 +66,22 @@ def closure_refusals(result: Graph, shape: Graph, names: Names) -> list[GateRefu
                 todo.extend((value, inner) for inner in nested if inner in declared)
     problems: Counter[tuple[str, str | None]] = Counter()
     described: set[Node] = set()
-    for node in set(result.subjects()):
-        shapes_here = applied.get(node, set())
-        closed = [s for s in shapes_here if declared[s].closed]
-        for _, predicate, value in result.triples((node, None, None)):
-            holder = next((s for s in closed if predicate in declared[s].properties), None)
-            if holder is None:
-                problems[_outside(shapes_here, closed, declared, names)] += 1
-                continue
-            described.add(node)
-            problems.update(_value_problems(shape, names, declared, holder, predicate, value))
-    problems.update(_iri_values(result, shape, names, declared, applied, described))
+    values = _Values(shape)
+    closed_here: dict[Node, list[Node]] = {}  # per subject, found once
+    for node, predicate, value in statements:
+        closed = closed_here.get(node)
+        if closed is None:
+            closed = closed_here[node] = [s for s in applied.get(node, ()) if declared[s].closed]
+        holder = next((s for s in closed if predicate in declared[s].properties), None)
+        if holder is None:
+            problems[_outside(applied.get(node, set()), closed, declared, names)] += 1
+            continue
+        described.add(node)
+        problem = values.problem(declared[holder], predicate, value)
+        if problem is not None:
+            where = names.path(holder, predicate) if problem == "closed/language" else None
+            problems[(problem, where)] += 1
+    problems.update(_iri_values(statements, values.named, names, declared, applied, described))
     ordered = sorted(problems.items(), key=lambda item: (item[0][0], item[0][1] or ""))
     return [GateRefusal(rule, where, count) for (rule, where), count in ordered]
 
@@ -106,29 +117,37 @@ def _outside(shapes_here, closed, declared, names: Names) -> tuple[str, str | No
     return "closed/outside", None
 
 
-def _value_problems(
-    shape: Graph, names: Names, declared, holder: Node, predicate: Node, value: Node
-) -> list[tuple[str, str | None]]:
-    where = names.path(holder, predicate)
-    if predicate == RDF.type:
-        return [] if _named_class(shape, value) else [("closed/type", None)]
-    if isinstance(value, Literal):
-        found = []
-        if value.datatype is not None and not _known_datatype(shape, value.datatype):
-            found.append(("closed/datatype", None))
-        if value.language is not None and predicate not in declared[holder].languages:
-            found.append(("closed/language", where))
-        return found
-    return []
+class _Values:
+    """What the shape names, gathered once: a result has tens of thousands of statements."""
+
+    def __init__(self, shape: Graph):
+        self.classes = set(shape.objects(None, SH.targetClass)) | set(
+            shape.objects(None, SH["class"])
+        )
+        self.datatypes = set(shape.objects(None, SH.datatype))
+        self.named = {o for o in shape.objects() if isinstance(o, URIRef)}
+        self.named |= {s for s in shape.subjects() if isinstance(s, URIRef)}
+        self._xsd = str(XSD)
+
+    def problem(self, rules: _Declared, predicate: Node, value: Node) -> str | None:
+        if predicate == _TYPE:
+            return None if value in self.classes else "closed/type"
+        if not isinstance(value, Literal):
+            return None
+        datatype = value.datatype
+        known = datatype is None or datatype in self.datatypes
+        if not known and not str(datatype).startswith(self._xsd):
+            return "closed/datatype"
+        if value.language is not None and predicate not in rules.languages:
+            return "closed/language"
+        return None
 
 
-def _iri_values(result, shape, names, declared, applied, described) -> Counter:
+def _iri_values(statements, named, names, declared, applied, described) -> Counter:
     """IRIs in object position: named by the shape, or a node the closed world reached."""
     counts: Counter[tuple[str, str | None]] = Counter()
-    named = {o for o in shape.objects() if isinstance(o, URIRef)}
-    named |= {s for s in shape.subjects() if isinstance(s, URIRef)}
-    for node, predicate, value in result:
-        if predicate == RDF.type or not isinstance(value, URIRef) or value in named:
+    for node, predicate, value in statements:
+        if not isinstance(value, URIRef) or predicate == _TYPE or value in named:
             continue
         if value in described:  # reached and saying something declared, not a bare IRI
             continue
@@ -139,11 +158,3 @@ def _iri_values(result, shape, names, declared, applied, described) -> Counter:
         if holders:  # statements outside every shape were counted already
             counts[("closed/iri-value", names.path(min(holders, key=str), predicate))] += 1
     return counts
-
-
-def _named_class(shape: Graph, value: Node) -> bool:
-    return (None, SH.targetClass, value) in shape or (None, SH["class"], value) in shape
-
-
-def _known_datatype(shape: Graph, datatype: Node) -> bool:
-    return str(datatype).startswith(str(XSD)) or (None, SH.datatype, datatype) in shape

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rdflib import Graph, Literal
+from rdflib import Literal
 from rdflib.term import Node
 
 from vocab import DCG, XSD
@@ -21,14 +21,20 @@ from .refusal import GateRefusal
 
 
 def coverage_refusals(
-    result: Graph, min_individuals: int, individuals_in_run: int
+    statements: list[tuple[Node, Node, Node]], min_individuals: int, individuals_in_run: int
 ) -> list[GateRefusal]:
+    """``statements``: the result's, as ``list(graph)``."""
     found: list[GateRefusal] = []
     if individuals_in_run < min_individuals:
         found.append(GateRefusal("k/run-too-small", limit=min_individuals))
     counts: Counter[str] = Counter()
-    for node in set(result.subjects()):
-        values = list(result.objects(node, DCG.individuals))
+    declared: dict[Node, list[Node]] = {}
+    individuals = DCG.individuals
+    for node, predicate, value in statements:
+        values = declared.setdefault(node, [])
+        if predicate == individuals:
+            values.append(value)
+    for values in declared.values():
         if len(values) != 1:
             counts["k/missing" if not values else "k/several"] += 1
             continue
