@@ -1,9 +1,11 @@
 """The output shape: a SHACL shapes graph (Turtle) describing what the algorithm may emit.
 
 The datacage gates every result against this shape before it leaves, so a shape that is not
-SHACL, or that targets nothing, would let anything through. Three checks, cheapest first: it
-parses as Turtle, it has a targeted ``sh:NodeShape``, and it conforms to the SHACL-for-SHACL
-shapes (SHACL section 6.1, "SHACL Shapes to Validate Shapes Graphs"), which pySHACL ships.
+SHACL, or that targets nothing, would let anything through. Four checks, cheapest first: it
+parses as Turtle, it has a targeted ``sh:NodeShape``, it uses no SPARQL and no regular
+expression a linear-time engine cannot run (the gate would refuse every result of it: see
+``server.datacage.gate.checker.unsafe``), and it conforms to the SHACL-for-SHACL shapes (SHACL
+section 6.1, "SHACL Shapes to Validate Shapes Graphs"), which pySHACL ships.
 """
 
 from __future__ import annotations
@@ -63,7 +65,29 @@ def check_shape(files: Mapping[str, bytes], path: str, limits: BundleLimits) -> 
             f"{path}: no sh:NodeShape has a target (sh:targetClass, sh:targetNode, "
             "sh:targetSubjectsOf or sh:targetObjectsOf), so the shape would check nothing."
         ]
-    return _meta_problems(path, graph)
+    unsafe = _unsafe_problems(path, graph)
+    return unsafe or _meta_problems(path, graph)
+
+
+def _unsafe_problems(path: str, graph: Graph) -> list[str]:
+    # Imported here: the gate's package reads SHAPE_BASE from this module when it loads.
+    from server.datacage.gate.checker.unsafe import pattern_problems, sparql_terms
+
+    problems = []
+    terms = sparql_terms(graph)
+    if terms:
+        problems.append(
+            f"{path} uses SPARQL ({', '.join(terms)}): output shapes may not, since the gate "
+            "would run the query on people's data. Use SHACL Core constraints (sh:datatype, "
+            "sh:in, sh:pattern, sh:minCount, ...)."
+        )
+    bad = pattern_problems(graph)
+    if bad:
+        problems.append(
+            f"{path} has {bad} sh:pattern the gate's linear-time engine (RE2) cannot run: "
+            "back-references, look-around and the flags x and q are not allowed."
+        )
+    return problems
 
 
 def _parse(path: str, data: bytes, problems: list[str]) -> Graph | None:

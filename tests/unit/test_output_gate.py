@@ -1,4 +1,4 @@
-"""The output gate on hand-made output folders: pure, no servers (server.datacage.gate)."""
+"""The output gate on hand-made output folders (server.datacage.gate), through its sandbox."""
 
 import json
 import os
@@ -25,7 +25,10 @@ SHAPE = (
     + """@prefix sh: <http://www.w3.org/ns/shacl#> .
 ex:ReportShape a sh:NodeShape ;
     sh:targetClass ex:Report ;
-    sh:property [ sh:path ex:commonCustomers ; sh:datatype xsd:integer ; sh:minCount 1 ;
+    sh:closed true ;
+    sh:ignoredProperties ( <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> ) ;
+    sh:property [ sh:path dcg:individuals ; sh:datatype xsd:integer ] ,
+                 [ sh:path ex:commonCustomers ; sh:datatype xsd:integer ; sh:minCount 1 ;
                   sh:maxCount 1 ; sh:minInclusive 0 ] ,
                 [ sh:path ex:region ; sh:datatype xsd:string ; sh:maxCount 1 ] ,
                 [ sh:path ex:contact ; sh:maxCount 1 ; dcg:mayContainIdentifiers true ] .
@@ -125,7 +128,7 @@ def test_the_shape_may_allow_identifiers_at_a_named_property(tmp_path, policy, i
     # Only there: the same address under another property is still refused.
     elsewhere = report.replace('"North"', '"carol.customer@example.org"')
     reasons = refused(gate(output(tmp_path, {"r.ttl": elsewhere}), policy, identifiers))
-    assert "A value of ex:region contains an e-mail address read from a pod." in reasons
+    assert "The result contains an e-mail address read from a pod (1 places)." in reasons
 
 
 # --- The shape and the smallest group ------------------------------------------------------------
@@ -134,8 +137,11 @@ def test_the_shape_may_allow_identifiers_at_a_named_property(tmp_path, policy, i
 def test_a_result_that_breaks_the_shape_is_refused_saying_where(tmp_path, policy, identifiers):
     report = REPORT.replace("ex:commonCustomers 42", 'ex:commonCustomers "many"')
     reasons = refused(gate(output(tmp_path, {"r.ttl": report}), policy, identifiers))
-    assert "ex:north, ex:commonCustomers:" in reasons
-    assert "xsd:integer" in reasons
+    assert (
+        "1 values do not fit the output shape at ex:ReportShape / ex:commonCustomers "
+        "(sh:DatatypeConstraintComponent)." in reasons
+    )
+    assert "many" not in reasons
 
 
 def test_shape_messages_never_quote_an_identifier(tmp_path, policy, identifiers):
@@ -145,7 +151,7 @@ def test_shape_messages_never_quote_an_identifier(tmp_path, policy, identifiers)
     reasons = refused(gate(output(tmp_path, {"r.ttl": report}), policy, identifiers))
     assert "ex:commonCustomers" in reasons
     assert "dave" not in reasons.lower()
-    assert "[removed]" in reasons
+    assert "mailto" not in reasons
 
 
 def test_a_shape_whose_sparql_would_reach_outside_is_not_run(tmp_path, identifiers):
@@ -156,7 +162,7 @@ def test_a_shape_whose_sparql_would_reach_outside_is_not_run(tmp_path, identifie
     )
     policy = GatePolicy(shape=Graph().parse(data=remote, format="turtle"), min_individuals=5)
     reasons = refused(gate(output(tmp_path, {"r.ttl": REPORT}), policy, identifiers))
-    assert "SPARQL query with SERVICE, which would reach outside the datacage" in reasons
+    assert "The approved output shape uses SPARQL (sh:select), which the gate" in reasons
 
 
 @pytest.mark.parametrize(
@@ -164,14 +170,14 @@ def test_a_shape_whose_sparql_would_reach_outside_is_not_run(tmp_path, identifie
     [
         (
             "dcg:individuals 3",
-            "ex:north covers 3 individuals; every figure in a result must cover at least 5",
+            "1 nodes of the result cover fewer individuals than this space's smallest group (5).",
         ),
-        ("", "exactly one dcg:individuals; it has none"),
-        ("dcg:individuals 6, 7", "it has 2 values"),
-        ('dcg:individuals "12"', "must be an xsd:integer"),
+        ("", "1 nodes of the result do not say how many individuals they cover"),
+        ("dcg:individuals 6, 7", "1 nodes of the result have more than one dcg:individuals."),
+        ('dcg:individuals "12"', "have a dcg:individuals that is not an xsd:integer"),
         (
             "dcg:individuals 21",
-            "claims to cover 21 individuals, but this run read the data of only 20",
+            "1 nodes of the result claim to cover more individuals than this run read",
         ),
     ],
 )
@@ -187,13 +193,14 @@ def test_a_subclass_of_a_targeted_class_is_a_result_node_too(tmp_path, policy, i
         PREFIXES + "ex:Row rdfs:subClassOf ex:Report .\nex:one a ex:Row ; ex:commonCustomers 1 .\n"
     )
     reasons = refused(gate(output(tmp_path, {"r.ttl": REPORT + sneaky}), policy, identifiers))
-    assert "ex:one must say how many individuals it covers" in reasons
+    assert "2 nodes of the result do not say how many individuals they cover" in reasons
+    assert "statements are about nodes that no closed shape describes" in reasons
 
 
 def test_a_run_with_fewer_people_than_k_releases_nothing(tmp_path, policy, identifiers):
     report = REPORT.replace("dcg:individuals 12", "dcg:individuals 5")
     reasons = refused(gate(output(tmp_path, {"r.ttl": report}), policy, identifiers, people=4))
-    assert "read the data of 4 people; this space's results must each cover at least 5" in reasons
+    assert "read the data of fewer people than this space's smallest group (5)" in reasons
 
 
 # --- Identifiers read from pods -----------------------------------------------------------------
@@ -222,7 +229,7 @@ def test_an_identifier_read_from_a_pod_never_leaves_verbatim(
     report = REPORT.replace('"North"', value)
     verdict = gate(output(tmp_path, {"r.ttl": report}), policy, identifiers)
     reasons = refused(verdict)
-    assert f"A value of ex:region contains {kind}." in reasons
+    assert f"The result contains {kind} (1 places)." in reasons
     assert "carol" not in reasons.lower()
     assert "dave" not in reasons.lower()
 
@@ -237,11 +244,11 @@ def test_identifiers_in_node_iris_property_iris_comments_and_file_names_are_refu
         + '<https://x.example/r> <https://x.example/by/erin> "x" .\n'
     )
     reasons = refused(gate(output(tmp_path, {"erin.ttl": report}), policy, identifiers))
-    assert "The IRI of a node in the result contains an e-mail address" in reasons
-    assert "The property IRI <https://x.example/by/[removed]> contains a name" in reasons
-    assert "[removed].ttl contains an e-mail address read from a pod outside the values" in reasons
-    assert "The name of an output file contains a name read from a pod." in reasons
-    assert "carol" not in reasons.lower()
+    assert "The result contains an e-mail address read from a pod" in reasons
+    assert "The result contains a name read from a pod" in reasons
+    assert "statements are about nodes that no closed shape describes" in reasons
+    for chosen in ("carol", "erin", "dave", "x.example"):
+        assert chosen not in reasons.lower()
 
 
 def test_values_too_short_to_refuse_on_are_not_identifiers(identifiers):
@@ -268,9 +275,9 @@ def test_links_folders_other_files_and_an_empty_output_are_refused(tmp_path, pol
     (folder / "sub").mkdir()
     (folder / "sub" / "inner.ttl").write_text(REPORT)
     reasons = refused(gate(folder, policy, identifiers))
-    assert "link.ttl is a symbolic link" in reasons
-    assert "sub is a folder" in reasons
-    assert "notes.txt is not a Turtle file" in reasons
+    assert "3 entries of the output are not plain *.ttl files" in reasons
+    for chosen in ("link.ttl", "sub", "notes"):
+        assert chosen not in reasons
     assert list(folder.iterdir()) == []  # all of it deleted: the link, not what it pointed to
     assert secret.read_text() == REPORT
     empty = refused(gate(folder, policy, identifiers))
@@ -282,8 +289,8 @@ def test_a_hard_link_and_a_pipe_are_refused(tmp_path, policy, identifiers):
     os.link(folder / "report.ttl", tmp_path / "elsewhere.ttl")
     os.mkfifo(folder / "pipe.ttl")
     reasons = refused(gate(folder, policy, identifiers))
-    assert "report.ttl is a hard link" in reasons
-    assert "pipe.ttl is not a plain file" in reasons
+    assert "1 output files are hard links" in reasons
+    assert "1 entries of the output are not plain *.ttl files" in reasons
 
 
 def test_an_output_over_the_size_limit_is_refused_before_it_is_read(tmp_path, identifiers):
@@ -291,21 +298,20 @@ def test_an_output_over_the_size_limit_is_refused_before_it_is_read(tmp_path, id
     small = GatePolicy(shape=shape, min_individuals=5, max_bytes=100)
     folder = output(tmp_path, {"a.ttl": REPORT, "b.ttl": "not turtle at all"})
     reasons = refused(gate(folder, small, identifiers))
-    assert "more than the 100 bytes a result may be; it was not read" in reasons
+    assert "larger than a result may be (100 bytes); it was not read" in reasons
     assert "not valid Turtle" not in reasons
     assert not any(folder.iterdir())
 
 
-def test_bad_turtle_is_refused_naming_the_file_and_line(tmp_path, policy, identifiers):
+def test_bad_turtle_is_refused_without_naming_the_file(tmp_path, policy, identifiers):
     folder = output(
         tmp_path, {"good.ttl": REPORT, "bad.ttl": PREFIXES + "ex:a ex:b ex:c ;;\n ex:d ."}
     )
     reasons = refused(gate(folder, policy, identifiers))
-    assert reasons.startswith("bad.ttl:")
-    assert "not valid Turtle" in reasons
+    assert reasons == "1 output files are not valid Turtle."
     assert not any(folder.iterdir())
     latin1 = output(tmp_path, {"l.ttl": b'\n\n"caf\xe9"'})
-    assert "l.ttl:3: not UTF-8" in refused(gate(latin1, policy, identifiers))
+    assert "1 output files are not UTF-8" in refused(gate(latin1, policy, identifiers))
 
 
 def test_a_file_with_only_prefixes_is_an_empty_result(tmp_path, policy, identifiers):

@@ -1,29 +1,43 @@
 """The output gate: nothing a run produced leaves the datacage unless this says so.
 
 One function decides (`check_output`), in the spirit of pySHACL's single ``validate``: it reads
-the output folder the algorithm wrote (hostile: see `files`), checks the result against the
-approved SHACL shape, the space's smallest group (k, `rules`) and the identifiers read from pods
-(`leaks`), and answers with a verdict giving every reason at once, in plain words. A refused
-output is deleted before the verdict is returned, so a caller that ignores the verdict still
-has nothing to send. `scrub` cleans the algorithm's logs before the code provider sees them.
+the output folder the algorithm wrote (hostile: see `files`), and has it checked in a sandbox of
+its own (`isolation`: no network, limits, a wall clock) against the approved SHACL shape, the
+closed world that shape declares and the space's smallest group (k) on every node (`checker`);
+the identifiers read from pods are looked for here (`leaks`), on the same bytes, parsed only
+after the sandbox parsed them. The verdict gives every reason at once, as fixed refusals
+(`GateRefusal`: a rule, a place in the shape, a count), never in the algorithm's own words. A
+refused output is deleted before the verdict is returned, so a caller that ignores the verdict
+still has nothing to send. `scrub` cleans the algorithm's logs before the code provider sees
+them.
 
 The rules for code providers are in ``docs/output-gate.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdflib import Graph
 
-from .files import delete_output, parse_output, read_output
+from server.algorithms.shape import SHAPE_BASE
+
+from . import identifiers as _identifiers
+from .checker.refusal import GateRefusal, merged, messages
+from .checker.shapes import Names
+from .files import decode_output, delete_output, parse_output, read_output
 from .identifiers import InputIdentifiers, PersonInputs, scrub
+from .isolation import CheckerProcess, GateLimits
 from .leaks import identifier_problems
-from .rules import coverage_problems, shape_problems
+from .rules import shape_safety
 
 __all__ = [
+    "GateLimits",
     "GatePolicy",
+    "GateRefusal",
     "GateVerdict",
     "InputIdentifiers",
     "PersonInputs",
@@ -31,20 +45,34 @@ __all__ = [
     "scrub",
 ]
 
+log = logging.getLogger(__name__)
+
+# The kinds of identifier `leaks` names, longest first (one may end another's words).
+_KINDS = sorted(
+    (
+        _identifiers.EMAIL, _identifiers.NAME, _identifiers.PHONE, _identifiers.OTHER,
+        _identifiers.WEBID, _identifiers.ADDRESS,
+    ),
+    key=len,
+    reverse=True,
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class GatePolicy:
     shape: Graph  # the approved SHACL shapes graph (the bundle's output shape)
     min_individuals: int  # the space's k: the smallest group a result may describe
     max_bytes: int = 4 << 20  # the whole output, checked before anything is parsed
+    limits: GateLimits = field(default_factory=GateLimits)  # of the gate's own sandbox
 
 
 @dataclass(frozen=True)
 class GateVerdict:
     passed: bool
-    reasons: list[str]  # plain words, one per problem, every problem at once
+    reasons: list[str]  # fixed words, one per refusal (capped), every problem at once
     graph: Graph | None  # the checked result, only when it passed
     size: int  # bytes of output found
+    refusals: tuple[GateRefusal, ...] = ()  # the same, structured: for outcome codes
 
 
 def check_output(
@@ -55,25 +83,75 @@ def check_output(
     individuals_in_run: int,
 ) -> GateVerdict:
     """Whether the output in ``output_dir`` may leave; if not, it is deleted and the verdict
-    says why. Reasons never quote an input identifier (they are scrubbed)."""
+    says why, in fixed words (no file name, value or IRI the algorithm chose)."""
     found = read_output(Path(output_dir), policy.max_bytes)
-    reasons = list(found.problems)
+    refusals = list(found.refusals)
+    texts = decode_output(found.contents, refusals) if not refusals else []
+    if not refusals:
+        # Defence in depth: a bundle registered before SPARQL was refused may still carry it.
+        refusals += shape_safety(policy.shape)
     graph = None
-    if not reasons:
-        graph = parse_output(found.contents, reasons)
-        if not reasons and len(graph) == 0:
-            reasons.append("The output holds no statements: an empty result is refused.")
-    if not reasons and graph is not None:
-        reasons += shape_problems(graph, policy.shape)
-        reasons += coverage_problems(
-            graph, policy.shape, policy.min_individuals, individuals_in_run
-        )
-        reasons += identifier_problems(graph, policy.shape, found.contents, identifiers)
-    if reasons:
+    if not refusals:
+        graph = _checked(found.contents, texts, policy, identifiers, individuals_in_run, refusals)
+    if refusals:
         delete_output(Path(output_dir))
-        # Messages may quote nodes and values of the result: never an identifier in them.
-        shown = (
-            [scrub(reason, identifiers) for reason in reasons] if identifiers.values else reasons
-        )
-        return GateVerdict(False, shown, None, found.size)
+        shown = merged(refusals)
+        reasons = messages(shown)
+        if identifiers.values:  # the words are fixed; this only guards the shape's own names
+            reasons = [scrub(reason, identifiers) for reason in reasons]
+        return GateVerdict(False, reasons, None, found.size, tuple(shown))
     return GateVerdict(True, [], graph, found.size)
+
+
+def _checked(
+    contents: dict[str, bytes],
+    texts: list[list[str]],
+    policy: GatePolicy,
+    identifiers: InputIdentifiers,
+    individuals_in_run: int,
+    refusals: list[GateRefusal],
+) -> Graph | None:
+    """Runs the sandboxed checks; meanwhile parses the output here and looks for identifiers."""
+    names = Names(policy.shape)
+    request = json.dumps(
+        {
+            "shape": policy.shape.serialize(format="nt"),
+            "namespaces": names.namespaces(),
+            "base": SHAPE_BASE,
+            "files": texts,
+            "min_individuals": policy.min_individuals,
+            "individuals_in_run": individuals_in_run,
+        }
+    ).encode()
+    checker = CheckerProcess(request, policy.limits)
+    graph = None
+    try:
+        if checker.parsed():  # the sandbox parsed these bytes within its limits: so can we
+            graph = parse_output(texts, refusals)
+            if not refusals and len(graph) and identifiers.values:
+                leaks = identifier_problems(graph, policy.shape, contents, identifiers)
+                refusals += _leak_refusals(leaks)
+    except BaseException:
+        checker.stop()  # never leave it running behind an error of ours
+        raise
+    end = checker.end(names.all())
+    if end.failure is not None:
+        log.warning("The output gate's sandbox gave no verdict: %s", end.failure.rule)
+        log.debug("Its log: %s", scrub(checker.log(), identifiers))
+        refusals.append(end.failure)
+    else:
+        refusals += end.refusals or []
+    return graph
+
+
+def _leak_refusals(problems: list[str]) -> list[GateRefusal]:
+    """`leaks` words its findings with the property and the file they are in; only the kind
+    of identifier, from a fixed set, goes into a refusal."""
+    found = []
+    for problem in problems:
+        kind = next((k for k in _KINDS if k in problem), None)
+        if kind is not None:
+            found.append(GateRefusal("identifier/verbatim", None, 1, kind))
+    if problems and not found:
+        found.append(GateRefusal("identifier/verbatim", None, len(problems), _identifiers.OTHER))
+    return found

@@ -5,55 +5,54 @@ Only regular files directly in the folder, named ``*.ttl``: no symbolic links (e
 swapped in between cannot redirect a read), no subfolders, no devices or pipes (``O_NONBLOCK``,
 so a pipe swapped in cannot hang the gate), no hard links to other files. The total size is
 checked from ``lstat`` before anything is read, and again while reading, in case a file grew.
+
+Problems are fixed refusals that count entries, never naming them: the algorithm chose the
+names, and a name in a refusal would carry out whatever it spelled.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
+from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from rdflib import Graph
 
-from server.algorithms.limits import describe_size
 from server.algorithms.shape import SHAPE_BASE
 
-_BAD_SYNTAX = re.compile(r"at line (\d+) of <[^>]*>:\s*Bad syntax \((.*?)\) at \^", re.DOTALL)
+from .checker.check import parse_files
+from .checker.refusal import GateRefusal
 
 
 @dataclass
 class OutputFiles:
     contents: dict[str, bytes]  # name -> bytes, in name order
     size: int  # the sum of the regular files' sizes as found
-    problems: list[str]
+    refusals: list[GateRefusal]
 
 
-def read_output(output_dir: Path, max_bytes: int) -> OutputFiles:
+def read_output(output_dir: os.PathLike[str] | str, max_bytes: int) -> OutputFiles:
     found = OutputFiles({}, 0, [])
     try:
         folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
-        found.problems.append("The output folder cannot be opened: there is no result to check.")
+        found.refusals.append(GateRefusal("files/unreadable"))
         return found
     try:
         names = sorted(os.listdir(folder))
-        sizes = _plain_files(folder, names, found.problems)
+        sizes = _plain_files(folder, names, found.refusals)
         found.size = sum(sizes.values())
         if found.size > max_bytes:
-            found.problems.append(
-                f"The output is {describe_size(found.size)}, more than the "
-                f"{describe_size(max_bytes)} a result may be; it was not read."
-            )
-        if not names and not found.problems:
-            found.problems.append("The algorithm wrote no output: an empty result is refused.")
-        if found.problems:
+            found.refusals.append(GateRefusal("files/too-large", limit=max_bytes))
+        if not names and not found.refusals:
+            found.refusals.append(GateRefusal("files/empty"))
+        if found.refusals:
             return found
         budget = max_bytes
         for name in sizes:
-            data = _read(folder, name, budget, found.problems)
+            data = _read(folder, name, budget, found.refusals)
             if data is None:
                 return found
             budget -= len(data)
@@ -63,66 +62,65 @@ def read_output(output_dir: Path, max_bytes: int) -> OutputFiles:
         os.close(folder)
 
 
-def _plain_files(folder: int, names: list[str], problems: list[str]) -> dict[str, int]:
+def _plain_files(folder: int, names: list[str], refusals: list[GateRefusal]) -> dict[str, int]:
     sizes: dict[str, int] = {}
+    odd: Counter[str] = Counter()
     for name in names:
-        shown = _shown(name)
         try:
             info = os.lstat(name, dir_fd=folder)
         except OSError:
-            problems.append(f"{shown} changed while the output was being checked.")
+            odd["files/changed"] += 1
             continue
-        if stat.S_ISLNK(info.st_mode):
-            problems.append(f"{shown} is a symbolic link; the output may hold only plain files.")
-        elif stat.S_ISDIR(info.st_mode):
-            problems.append(f"{shown} is a folder; the output may hold only files, not folders.")
-        elif not stat.S_ISREG(info.st_mode):
-            problems.append(f"{shown} is not a plain file (a device, pipe or socket).")
-        elif not name.endswith(".ttl") or name == ".ttl":
-            problems.append(f"{shown} is not a Turtle file: every output file is named *.ttl.")
+        if not stat.S_ISREG(info.st_mode) or not name.endswith(".ttl") or name == ".ttl":
+            odd["files/not-plain"] += 1
         elif info.st_nlink != 1:
-            problems.append(f"{shown} is a hard link to another file; write a file of its own.")
+            odd["files/hard-link"] += 1
         else:
             sizes[name] = info.st_size
+    refusals += [GateRefusal(rule, None, count) for rule, count in sorted(odd.items())]
     return sizes
 
 
-def _read(folder: int, name: str, budget: int, problems: list[str]) -> bytes | None:
+def _read(folder: int, name: str, budget: int, refusals: list[GateRefusal]) -> bytes | None:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         descriptor = os.open(name, flags, dir_fd=folder)
     except OSError:
-        problems.append(f"{_shown(name)} changed while it was being read.")
+        refusals.append(GateRefusal("files/changed"))
         return None
     with os.fdopen(descriptor, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            problems.append(f"{_shown(name)} changed while it was being read.")
+            refusals.append(GateRefusal("files/changed"))
             return None
         data = file.read(budget + 1)
     if len(data) > budget:
-        problems.append("The output grew while it was being read, past the size a result may be.")
+        refusals.append(GateRefusal("files/too-large", limit=budget))
         return None
     return data
 
 
-def parse_output(contents: dict[str, bytes], problems: list[str]) -> Graph:
-    """All files in one graph. Relative IRIs resolve as in the shape: against `SHAPE_BASE`."""
-    graph = Graph()
+def decode_output(contents: dict[str, bytes], refusals: list[GateRefusal]) -> list[list[str]]:
+    """[name, text] of every file; Turtle is UTF-8, so a file that is not is refused."""
+    texts, bad = [], 0
     for name, data in contents.items():
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            line = data[: error.start].count(b"\n") + 1
-            problems.append(f"{_shown(name)}:{line}: not UTF-8, which Turtle requires.")
-            continue
-        try:
-            graph.parse(data=text, format="turtle", publicID=SHAPE_BASE + name)
-        except Exception as error:  # BadSyntax mostly; hostile input can raise other errors
-            problems.append(_turtle_problem(_shown(name), error))
+            texts.append([name, data.decode("utf-8")])
+        except UnicodeDecodeError:
+            bad += 1
+    if bad:
+        refusals.append(GateRefusal("turtle/not-utf8", None, bad))
+    return texts
+
+
+def parse_output(texts: list[list[str]], refusals: list[GateRefusal]) -> Graph:
+    """All files in one graph. Relative IRIs resolve as in the shape: against `SHAPE_BASE`."""
+    graph, bad = parse_files(texts, SHAPE_BASE)
+    if bad:
+        refusals.append(GateRefusal("turtle/syntax", None, bad))
     return graph
 
 
-def delete_output(output_dir: Path) -> None:
+def delete_output(output_dir: os.PathLike[str] | str) -> None:
     """Removes everything in the folder (links themselves, never what they point to)."""
     try:
         folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -136,17 +134,3 @@ def delete_output(output_dir: Path) -> None:
                 os.unlink(name, dir_fd=folder)
     finally:
         os.close(folder)
-
-
-def _turtle_problem(name: str, error: Exception) -> str:
-    match = _BAD_SYNTAX.search(str(error))
-    if match:
-        return f"{name}:{match.group(1)}: not valid Turtle: {' '.join(match.group(2).split())}."
-    lines = str(error).strip().splitlines()
-    return f"{name} is not valid Turtle: {lines[0] if lines else type(error).__name__}."
-
-
-def _shown(name: str) -> str:
-    """A file name as it may be shown: printable, not too long (the algorithm chose it)."""
-    printable = "".join(c if c.isprintable() else "?" for c in name)
-    return printable if len(printable) <= 80 else printable[:77] + "..."
