@@ -99,9 +99,7 @@ def test_a_leftover_tree_too_deep_for_rmtree_is_swept(world):
     assert list((tmp_path / "cage" / "work").iterdir()) == []
 
 
-def test_a_run_that_fails_inside_the_worker_ends_and_the_worker_takes_the_next(
-    world, monkeypatch
-):
+def test_a_run_that_fails_inside_the_worker_ends_and_the_worker_takes_the_next(world, monkeypatch):
     app, owner, base, cage, tmp_path, space = world
     runs = services(app).runs
     survey = space(SURVEY, "Survey")
