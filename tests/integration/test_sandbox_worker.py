@@ -112,7 +112,8 @@ def test_a_run_that_fails_inside_the_worker_ends_and_the_worker_takes_the_next(w
     monkeypatch.setattr(worker_module, "execute", broken)
     worker = make_worker(base, cage, tmp_path / "cage")
     report = worker.run_once()
-    assert report is not None and not report.succeeded
+    assert report is not None
+    assert not report.succeeded
     run = runs.store.load(first.id)
     assert run.status is RunStatus.FAILED
     assert run.problems == [worker_module.FAILED_INSIDE]
