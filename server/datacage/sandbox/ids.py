@@ -13,7 +13,9 @@ on a file named for the uid, which the kernel releases if the holder dies).
 
 The range comes from ``DATACAGE_SANDBOX_IDS`` ("FIRST-LAST", default 2000000000-2099999999):
 high enough that no distribution hands such ids out, below 2**31 for tools that read ids
-as signed.
+as signed. The lock files live in ``DATACAGE_SANDBOX_ID_LOCKS``, by default
+/run/datacage/sandbox-ids, or, where /run is read-only (the datacage's container), a folder
+in the temporary directory; every worker on one host must use the same one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import contextlib
 import fcntl
 import os
 import secrets
+import stat
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from pathlib import Path
 
 DEFAULT_RANGE = (2_000_000_000, 2_099_999_999)
 DEFAULT_LOCK_DIR = Path("/run/datacage/sandbox-ids")
+_FALLBACK_LOCK_DIR = "datacage-sandbox-ids"  # in the temporary directory
 _TRIES = 64
 
 
@@ -50,11 +55,12 @@ class IdPool:
         first: int = DEFAULT_RANGE[0],
         last: int = DEFAULT_RANGE[1],
         *,
-        lock_dir: Path = DEFAULT_LOCK_DIR,
+        lock_dir: Path | None = None,
     ):
         if not 1000 <= first <= last < 2**32 - 1:
             raise ValueError(f"The sandbox id range {first}-{last} is not usable.")
-        self.first, self.last, self.lock_dir = first, last, Path(lock_dir)
+        self.first, self.last = first, last
+        self.lock_dir = Path(lock_dir) if lock_dir else None
         self._held: set[int] = set()
         self._lock = threading.Lock()
 
@@ -62,14 +68,17 @@ class IdPool:
     def from_env(cls) -> IdPool:
         spelled = os.environ.get("DATACAGE_SANDBOX_IDS", "")
         if not spelled:
-            return cls()
+            locks = os.environ.get("DATACAGE_SANDBOX_ID_LOCKS")
+            return cls(lock_dir=Path(locks) if locks else None)
         first, _, last = spelled.partition("-")
+        locks = os.environ.get("DATACAGE_SANDBOX_ID_LOCKS") or None
         try:
-            return cls(int(first), int(last))
+            first_id, last_id = int(first), int(last)
         except ValueError:
             raise ValueError(
                 f"DATACAGE_SANDBOX_IDS must be FIRST-LAST (two numbers), not {spelled!r}."
             ) from None
+        return cls(first_id, last_id, lock_dir=Path(locks) if locks else None)
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[SandboxIds]:
@@ -80,8 +89,17 @@ class IdPool:
         finally:
             self._give_back(uid, lock_fd)
 
+    def _locks(self) -> Path:
+        if self.lock_dir is None:
+            try:
+                self.lock_dir = _private_folder(DEFAULT_LOCK_DIR)
+            except OSError:  # a read-only /run
+                self.lock_dir = _private_folder(Path(tempfile.gettempdir()) / _FALLBACK_LOCK_DIR)
+            return self.lock_dir
+        return _private_folder(self.lock_dir)
+
     def _take(self) -> tuple[int, int]:
-        self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock_dir = self._locks()
         named = _named_ids()
         running = _running_ids()
         for _ in range(_TRIES):
@@ -91,7 +109,7 @@ class IdPool:
             with self._lock:
                 if uid in self._held:
                     continue
-                lock_fd = _flock(self.lock_dir / str(uid))
+                lock_fd = _flock(lock_dir / str(uid))
                 if lock_fd is None:
                     continue
                 self._held.add(uid)
@@ -103,8 +121,20 @@ class IdPool:
             self._held.discard(uid)
             # Unlinked while still locked: a waiter that opened the old file sees another inode.
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.lock_dir / str(uid))
+                os.unlink(self._locks() / str(uid))
             os.close(lock_fd)
+
+
+def _private_folder(path: Path) -> Path:
+    """``path`` as a folder of this user's, 0700, not a link: in a shared temporary
+    directory someone else could have made it first."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise PermissionError(f"{path} is not a private folder of this user's.")
+    if not os.access(path, os.W_OK):  # e.g. on a read-only file system
+        raise PermissionError(f"{path} is not writable.")
+    return path
 
 
 def _flock(path: Path) -> int | None:

@@ -55,19 +55,17 @@ def run_algorithm(
     if refusal or entry_point is None:
         return SandboxRun(Outcome.REFUSED, refusal or "", None, 0.0, "", 0.0)
     workspace.prepare_output(Path(output_dir))  # a caller's mistake: raises ValueError
-    try:
-        lease = (ids or _default_pool()).lease()
-        leased = lease.__enter__()
-    except (OSError, RuntimeError, ValueError) as error:
-        reason = f"The sandbox could not start, so nothing was run ({error})."
-        return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            leased = stack.enter_context((ids or _default_pool()).lease())
+        except (OSError, RuntimeError, ValueError) as error:
+            reason = f"The sandbox could not start, so nothing was run ({error})."
+            return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
+        # The uid is given back only here, after the whole sandbox has been reaped.
         return _run(
             bundle_files, entry_point, Path(inputs_dir), Path(output_dir), parameters,
             limits, leased, on_progress, started,
         )  # fmt: skip
-    finally:
-        lease.__exit__(None, None, None)
 
 
 _POOL: list[IdPool] = []
@@ -181,6 +179,9 @@ def _keep_output(output: Tmpfs, output_dir: Path, limits: SandboxLimits) -> tupl
         return Outcome.OUTPUT_REFUSED, str(refused)
     except OutputTooLarge:
         return Outcome.OUTPUT_TOO_LARGE, too_large(limits)
+    except OSError as error:  # the datacage's side (a full disk): not the algorithm's doing
+        workspace.empty(output_dir)
+        return Outcome.FAILED, f"The output could not be kept by the datacage ({error.strerror})."
     return Outcome.SUCCEEDED, "The algorithm finished."
 
 

@@ -90,6 +90,9 @@ def build(
         output = detached_tmpfs(limits.output_bytes + _PAGE, limits.output_files + 1,
                                 mode=0o700, uid=ids.uid, gid=ids.gid)  # fmt: skip
         opened.append(output)
+        # The worker must be able to read what the run leaves (root reading a folder of the
+        # run's uid needs CAP_DAC_OVERRIDE): find out now, not after the run.
+        os.close(os.open(output.path, os.O_RDONLY | os.O_DIRECTORY))
         scratch = detached_tmpfs(limits.tmp_bytes, limits.tmp_files + 3)
         opened.append(scratch)
         for name in ("tmp", "shm"):
