@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from server.datacage import worker as worker_module
+from server.datacage.sandbox import tree
 from server.runs.model import RunStatus
 from server.services import services
 from tests.integration.test_sandbox import sandbox_processes
@@ -95,8 +96,11 @@ def test_a_leftover_tree_too_deep_for_rmtree_is_swept(world):
         os.close(fd)
         fd = inner
     os.close(fd)
-    assert make_worker(base, cage, tmp_path / "cage").run_once() is None
-    assert list((tmp_path / "cage" / "work").iterdir()) == []
+    try:
+        assert make_worker(base, cage, tmp_path / "cage").run_once() is None
+        assert list((tmp_path / "cage" / "work").iterdir()) == []
+    finally:  # pytest's own clean-up of old temporary folders recurses
+        tree.remove(folder)
 
 
 def test_a_run_that_fails_inside_the_worker_ends_and_the_worker_takes_the_next(world, monkeypatch):

@@ -21,6 +21,14 @@ from server.datacage.sandbox.output import OutputRefused, OutputTooLarge, copy_o
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 
 
+@pytest.fixture(autouse=True)
+def _no_deep_tree_left(tmp_path):
+    """pytest's own clean-up of old temporary folders recurses: never leave a deep tree."""
+    yield
+    for entry in tmp_path.iterdir():
+        tree.remove(entry)
+
+
 def _deep(folder: Path, depth: int) -> None:
     fd = os.open(folder, os.O_RDONLY)
     for n in range(depth):
