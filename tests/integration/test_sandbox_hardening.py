@@ -272,3 +272,35 @@ def test_the_read_only_folders_cannot_be_written_or_filled(tmp_path, where):
     ran, _ = run(bundle, tmp_path)
     assert "refused: Read-only file system" in ran.log
     assert not (work / "input" / "planted").exists()
+
+
+def test_an_error_in_the_watcher_kills_the_sandbox_before_it_goes_on(tmp_path, monkeypatch):
+    from server.datacage.sandbox import runner
+
+    def broken(*_args):
+        raise RuntimeError("the watcher broke")
+
+    # Whichever check the watcher makes of the output every 0.25 s, it now raises.
+    name = "over_limits" if hasattr(runner, "over_limits") else "_output_over"
+    monkeypatch.setattr(runner, name, broken)
+    limits = dataclasses.replace(FAST, wall_seconds=30.0)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the watcher broke"):
+        run(bundle_from(HOSTILE / "sleeper"), tmp_path, limits=limits)
+    assert time.monotonic() - started < limits.wall_seconds  # not ended by the wall clock
+    assert _our_bubblewraps() == []  # killed and reaped, whatever uid it ran as
+
+
+def _our_bubblewraps() -> list[int]:
+    """bwrap processes that are children of this test process (running or not yet reaped)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            name, _, rest = stat.partition(") ")
+            if name.endswith("(bwrap") and int(rest.split()[1]) == os.getpid():
+                found.append(int(entry))
+    return found

@@ -83,11 +83,11 @@ class IdPool:
     @contextlib.contextmanager
     def lease(self) -> Iterator[SandboxIds]:
         """A uid (= gid) nobody else has, for the length of the ``with`` block."""
-        uid, lock_fd = self._take()
+        uid, lock_fd, lock_path = self._take()
         try:
             yield SandboxIds(uid, uid)
         finally:
-            self._give_back(uid, lock_fd)
+            self._give_back(uid, lock_fd, lock_path)
 
     def _locks(self) -> Path:
         if self.lock_dir is None:
@@ -98,7 +98,7 @@ class IdPool:
             return self.lock_dir
         return _private_folder(self.lock_dir)
 
-    def _take(self) -> tuple[int, int]:
+    def _take(self) -> tuple[int, int, Path]:
         lock_dir = self._locks()
         named = _named_ids()
         running = _running_ids()
@@ -109,19 +109,20 @@ class IdPool:
             with self._lock:
                 if uid in self._held:
                     continue
-                lock_fd = _flock(lock_dir / str(uid))
+                lock_path = lock_dir / str(uid)
+                lock_fd = _flock(lock_path)
                 if lock_fd is None:
                     continue
                 self._held.add(uid)
-                return uid, lock_fd
+                return uid, lock_fd, lock_path
         raise NoFreeId(f"No free sandbox id was found in {self.first}-{self.last}.")
 
-    def _give_back(self, uid: int, lock_fd: int) -> None:
+    def _give_back(self, uid: int, lock_fd: int, lock_path: Path) -> None:
         with self._lock:
             self._held.discard(uid)
             # Unlinked while still locked: a waiter that opened the old file sees another inode.
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._locks() / str(uid))
+                os.unlink(lock_path)
             os.close(lock_fd)
 
 

@@ -186,14 +186,24 @@ def _keep_output(output: Tmpfs, output_dir: Path, limits: SandboxLimits) -> tupl
 
 
 def _end(process: subprocess.Popen, info: SandboxInfo) -> None:
-    """Kill whatever is left of the sandbox and reap bwrap (a no-op after a normal end)."""
+    """Kill whatever is left of the sandbox and reap bwrap (a no-op after a normal end).
+
+    The sandbox's pid 1 first, so that bwrap reaps it and exits; bwrap's group only if it
+    has not within a second (killed first, bwrap would leave pid 1 an unreaped orphan)."""
     try:
         if process.returncode is None:
             _kill_sandbox(process, info)
-            _kill_group(process)
-            with contextlib.suppress(ChildProcessError):
+            deadline = time.monotonic() + _GRACE_S
+            while time.monotonic() < deadline:
+                if os.waitpid(process.pid, os.WNOHANG)[0]:
+                    break
+                time.sleep(0.005)
+            else:
+                _kill_group(process)
                 os.waitpid(process.pid, 0)
-                process.returncode = -signal.SIGKILL
+            process.returncode = -signal.SIGKILL
+    except ChildProcessError:
+        pass
     finally:
         info.close()
 
