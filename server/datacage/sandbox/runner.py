@@ -139,6 +139,9 @@ def _run(
                 start_new_session=True,  # one process group to kill on the wall clock
                 preexec_fn=launch,
             )
+            # The wall clock is the algorithm's: it starts with the sandbox, not with our
+            # set-up (the first run in a process spends a while finding the libraries).
+            launched = time.monotonic()
         except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as error:
             # Not running as root, no bubblewrap, no staging folder: never run unisolated.
             reason = f"The sandbox could not start, so nothing was run ({error})."
@@ -151,7 +154,7 @@ def _run(
         parent_ends = []  # the reader threads close them
         try:
             seen = _watch(process, info, status, filesystems.output, limits, on_progress,
-                          started, log)  # fmt: skip
+                          launched, log)  # fmt: skip
         finally:
             _end(process, info)  # whatever went wrong in the watcher: nothing keeps running
         outcome, reason = classify(seen, status, limits)
@@ -215,11 +218,11 @@ def _watch(
     output: Tmpfs,
     limits: SandboxLimits,
     on_progress: Callable[[float], None] | None,
-    started: float,
+    launched: float,
     log: LogTail,
 ) -> Observed:
     """Wait for the sandbox to end, killing it on the wall clock or an overflowing output."""
-    deadline = started + limits.wall_seconds
+    deadline = launched + limits.wall_seconds
     next_output_check = time.monotonic() + _OUTPUT_CHECK_S
     killed_for: str | None = None
     killed_at = 0.0
