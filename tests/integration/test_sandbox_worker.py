@@ -69,6 +69,7 @@ def _staged_inputs(work_root: Path) -> list[Path]:
     return sorted(work_root.glob("*/input/index.json")) if work_root.exists() else []
 
 
+@pytest.mark.timeout(300)  # ~60 s alone; pods, pulls and two workers take longer when busy
 def test_a_worker_killed_mid_run_leaves_nothing_decrypted_after_its_restart(world):
     app, owner, base, cage, tmp_path, space = world
     runs = services(app).runs
