@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import os
 import signal
@@ -68,13 +69,9 @@ def run_algorithm(
         )  # fmt: skip
 
 
-_POOL: list[IdPool] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _default_pool() -> IdPool:
-    if not _POOL:
-        _POOL.append(IdPool.from_env())
-    return _POOL[0]
+    return IdPool.from_env()
 
 
 def _refusal(files: Mapping[str, bytes], approved: str) -> tuple[str | None, str | None]:
