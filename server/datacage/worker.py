@@ -202,19 +202,26 @@ class Worker:
             return ended
         for run_id, folder in leftovers:
             log.warning("leftover of an interrupted run deleted", extra={"run": run_id})
-            if self._end_run(run_id, JobReport(succeeded=False, problems=[RESTARTED])):
+            told = self._end_run(run_id, JobReport(succeeded=False, problems=[RESTARTED]))
+            if told is None:
+                continue  # the empty folder stays, so the next sweep tells the control plane
+            if told:
                 ended.append(run_id)
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return ended
 
-    def _end_run(self, run_id: str, report: JobReport) -> bool:
-        """Tell the control plane the run ended; False if it had already (or is not ours)."""
+    def _end_run(self, run_id: str, report: JobReport) -> bool | None:
+        """Tell the control plane the run ended: True; False if it refused (the run had ended
+        already, or is not ours); None if it could not be reached."""
         try:
             self.plane.for_run(run_id).finish(report.as_json())
-        except (ControlPlaneError, SolidError) as exc:
+        except ControlPlaneError as exc:
             log.info("run not ended by the worker", extra={"run": run_id, "error": str(exc)})
             return False
+        except (SolidError, OSError) as exc:  # requests' connection errors are OSErrors
+            log.error("control plane not reached", extra={"run": run_id, "error": str(exc)})
+            return None
         return True
 
     def deliver_pending(self) -> None:
