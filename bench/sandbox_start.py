@@ -1,13 +1,19 @@
 """What the sandbox costs per run, against the same bootstrap run by plain ``python -I -S``.
 
 A trivial algorithm (it reads the input index of two people and returns one line of Turtle) is
-run through `server.datacage.sandbox.run_algorithm` (digest check, bundle written out, the
-private mount namespace, bubblewrap, seccomp, rlimits, the watcher, ownership handed over and
-back, the run folder wiped) and, in the same process, by the same bootstrap with the same base
-interpreter and no isolation at all. Rounds alternate A-B-B-A so drift on a shared machine
-hits both alike; one warm-up run of each is not counted (it finds the interpreter's libraries).
+run through `server.datacage.sandbox.run_algorithm` (digest check, a uid leased, the run's
+three tmpfs file systems made and filled, the private mount namespace, bubblewrap, seccomp,
+rlimits, the watcher, the output copied out) and, in the same process, by the same bootstrap
+with the same base interpreter and no isolation at all. Rounds alternate A-B-B-A so drift on
+a shared machine hits both alike; one warm-up run of each is not counted (it finds the
+interpreter's libraries).
 
-Prints `name=value` lines; the last is `sandbox_overhead_ratio=<sandbox/plain>`.
+Where the time goes: the parent's own steps are timed alone (`lease_ms`, `filesystems_ms`),
+and bubblewrap is started with ``python -I -S -c pass`` as the command (no bootstrap, no
+watcher) with its whole command line and then without each group of options
+(`bwrap_*_ms`), so each group's cost is the difference.
+
+Prints `name=value` lines; the last is `sandbox_overhead_ms=<sandbox - plain, medians>`.
 
     python bench/sandbox_start.py [--rounds R]
 """
@@ -26,9 +32,13 @@ import time
 from pathlib import Path
 
 from server.algorithms import build_bundle, read_bundle
-from server.datacage.sandbox import Outcome, run_algorithm
+from server.datacage.sandbox import Outcome, SandboxLimits, run_algorithm, staging
+from server.datacage.sandbox.command import command, run_binds
+from server.datacage.sandbox.ids import IdPool
 from server.datacage.sandbox.interpreter import host_interpreter
-from server.datacage.sandbox.workspace import BOOTSTRAP
+from server.datacage.sandbox.launch import preexec, staging_point
+from server.datacage.sandbox.seccomp import filter_bpf
+from server.datacage.sandbox.workspace import BOOTSTRAP, INSIDE_ID
 
 MANIFEST = """[algorithm]
 name = "bench-trivial"
@@ -105,6 +115,67 @@ def plain(bundle, root: Path) -> float:
     return elapsed
 
 
+def _median_ms(action, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def parts(bundle, root: Path, rounds: int) -> dict[str, float]:
+    """The parent's steps alone, and bwrap (running ``python -c pass``) without each group."""
+    pool, limits = IdPool(), SandboxLimits()
+
+    def lease() -> None:
+        with pool.lease():
+            pass
+
+    def filesystems(ids):
+        return staging.build(bundle.files, "trivial:run", {}, 3, root / "input", limits, ids)
+
+    figures = {"lease_ms": _median_ms(lease, rounds)}
+    interpreter, stage = host_interpreter(), staging_point()
+    seccomp = os.memfd_create("bench-seccomp", 0)
+    os.write(seccomp, filter_bpf())
+    with pool.lease() as ids:
+        figures["filesystems_ms"] = _median_ms(lambda: filesystems(ids).close(), rounds)
+        built = filesystems(ids)
+        try:
+            full = run_binds(interpreter, built.proc_masks)
+            variants = {
+                "bwrap_all": full,
+                "bwrap_without_sdk": [
+                    b for b in full if not b.target.startswith("/usr/lib/datacage")
+                ],
+                "bwrap_without_proc_masks": [b for b in full if not b.target.startswith("/proc/")],
+            }
+            for name, staged in variants.items():
+                launch = preexec(
+                    stage, staged, limits, uid=ids.uid, gid=ids.gid,
+                    filesystems=built.attachments(),
+                )  # fmt: skip
+                figures[f"{name}_ms"] = _median_ms(
+                    lambda s=staged, p=launch: _bwrap(interpreter, s, stage, limits, seccomp, p),
+                    rounds,
+                )
+        finally:
+            built.close()
+            os.close(seccomp)
+    return figures
+
+
+def _bwrap(interpreter, staged, stage, limits, seccomp, launch) -> None:
+    os.lseek(seccomp, 0, os.SEEK_SET)
+    reader, writer = os.pipe()
+    argv = command(interpreter, staged, stage, limits, seccomp, writer, inside_id=INSIDE_ID)
+    argv = [*argv[: argv.index("--") + 1], str(interpreter.executable), "-I", "-S", "-c", "pass"]
+    subprocess.run(argv, pass_fds=(seccomp, writer), preexec_fn=launch, env={}, check=True)
+    os.close(reader)
+    os.close(writer)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
@@ -120,6 +191,7 @@ def main() -> None:
             for which in order:
                 run = sandboxed if which == "sandbox" else plain
                 times[which].append(run(bundle, root))
+        breakdown = parts(bundle, root, rounds)
     sandbox_ms = statistics.median(times["sandbox"]) * 1000
     plain_ms = statistics.median(times["plain"]) * 1000
     print(f"python={sys.version.split()[0]} rounds={rounds}")
@@ -129,7 +201,10 @@ def main() -> None:
     print(f"plain_run_ms_min={min(times['plain']) * 1000:.1f}")
     print(f"sandbox_run_ms_median={sandbox_ms:.1f}")
     print(f"plain_run_ms_median={plain_ms:.1f}")
+    for name, value in breakdown.items():
+        print(f"{name}={value:.1f}")
     print(f"sandbox_overhead_ratio={sandbox_ms / plain_ms:.2f}")
+    print(f"sandbox_overhead_ms={sandbox_ms - plain_ms:.1f}")
 
 
 if __name__ == "__main__":

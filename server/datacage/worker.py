@@ -7,11 +7,19 @@ WebID with client credentials. For each job it fetches the bundle the next run n
 then go out with a client certificate carrying the evidence (RA-TLS), so a pod behind an
 attestation-checking proxy refuses a datacage that is not running the approved measurement
 before any request reaches it.
+
+A worker survives any one run: whatever goes wrong inside a run ends that run with a plain
+reason and the worker takes the next. At start (and between runs) it sweeps its work root:
+the folders a killed or crashed worker left there hold decrypted inputs; they are deleted,
+and a run the control plane still shows under way is ended with a plain reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -39,8 +47,41 @@ from .control_plane import ControlPlane, ControlPlaneError
 from .datasets import DatacageKeys
 from .delivery import Deliveries, DeliveryQueue, Outbox
 from .job import JobReport, JobSettings, execute
+from .sandbox.tree import empty as empty_folder
 
 log = logging.getLogger(__name__)
+
+#: A job's work folder is `<run id>-<8 hex>` (job.execute); anything else is removed unreported.
+_RUN_FOLDER = re.compile(r"(?P<run>[A-Za-z0-9._-]+)-[0-9a-f]{8}")
+RESTARTED = (
+    "The datacage stopped while carrying out this run (it was restarted); the copy of the "
+    "inputs it held was deleted and nothing of the run was kept."
+)
+FAILED_INSIDE = "The datacage failed while carrying out the run; its operator must look."
+
+
+def sweep_work_root(work_root: Path) -> list[tuple[str, Path]]:
+    """Empty every leftover folder in ``work_root``: (run id, emptied folder) of each that
+    looks like a run's, for the caller to report and then remove; the rest is removed.
+
+    Deep trees and odd files are no obstacle (iterative, links not followed).
+    """
+    if not work_root.is_dir():
+        return []
+    found = []
+    for entry in sorted(os.scandir(work_root), key=lambda e: e.name):
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            empty_folder(path)
+            match = _RUN_FOLDER.fullmatch(entry.name)
+            if match:
+                found.append((match["run"], path))
+                continue
+            path.rmdir()
+        else:
+            path.unlink()
+    return found
+
 
 #: Evidence is published again after this long, well inside a provider's default max age (1 h).
 PUBLISH_EVERY_S = 20 * 60.0
@@ -112,6 +153,7 @@ class Worker:
 
     def run_once(self) -> JobReport | None:
         """Take and run one job; None when no run is waiting."""
+        self.sweep()  # at start, what a killed worker left; later, almost always nothing
         try:
             self.publish_evidence()
         except ControlPlaneError as exc:  # pushes wait; pulls need no published evidence
@@ -134,20 +176,60 @@ class Worker:
         if job is None:
             return None
         log.info("job claimed", extra={"run": job.run_id, "people": len(job.consents)})
-        with ExitStack() as stack:
-            certificate = client_certificate(self.key, evidence)
-            cert_file, key_file = stack.enter_context(self.key.tls_files(certificate))
-            cage = self._client((cert_file, key_file))
-            return execute(
-                job,
-                bundle.files,
-                bundle.output_shape,
-                cage,
-                self.plane.for_run(job.run_id),
-                self.settings,
-                self.keys,
-                Outbox(self.deliveries, self.key, evidence, self.plane.client.webid or ""),
-            )
+        try:
+            with ExitStack() as stack:
+                certificate = client_certificate(self.key, evidence)
+                cert_file, key_file = stack.enter_context(self.key.tls_files(certificate))
+                cage = self._client((cert_file, key_file))
+                return execute(
+                    job,
+                    bundle.files,
+                    bundle.output_shape,
+                    cage,
+                    self.plane.for_run(job.run_id),
+                    self.settings,
+                    self.keys,
+                    Outbox(self.deliveries, self.key, evidence, self.plane.client.webid or ""),
+                )
+        except Exception:  # the run ends, the worker goes on; the detail stays in our log
+            log.exception("run failed in the worker", extra={"run": job.run_id})
+            report = JobReport(succeeded=False, problems=[FAILED_INSIDE])
+            self._end_run(job.run_id, report)
+            self.sweep()  # whatever the failure left in the work root
+            return report
+
+    def sweep(self) -> list[str]:
+        """Delete what earlier runs left in the work root and end, with a plain reason, each
+        such run the control plane still shows under way; the runs ended."""
+        ended = []
+        try:
+            leftovers = sweep_work_root(self.settings.work_root)
+        except OSError:
+            log.exception("work root not swept")
+            return ended
+        for run_id, folder in leftovers:
+            log.warning("leftover of an interrupted run deleted", extra={"run": run_id})
+            told = self._end_run(run_id, JobReport(succeeded=False, problems=[RESTARTED]))
+            if told is None:
+                continue  # the empty folder stays, so the next sweep tells the control plane
+            if told:
+                ended.append(run_id)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        return ended
+
+    def _end_run(self, run_id: str, report: JobReport) -> bool | None:
+        """Tell the control plane the run ended: True; False if it refused (the run had ended
+        already, or is not ours); None if it could not be reached."""
+        try:
+            self.plane.for_run(run_id).finish(report.as_json())
+        except ControlPlaneError as exc:
+            log.info("run not ended by the worker", extra={"run": run_id, "error": str(exc)})
+            return False
+        except (SolidError, OSError) as exc:  # requests' connection errors are OSErrors
+            log.error("control plane not reached", extra={"run": run_id, "error": str(exc)})
+            return None
+        return True
 
     def deliver_pending(self) -> None:
         """Retry the deliveries that are due (results of earlier runs, before a restart too)."""
@@ -171,6 +253,8 @@ class Worker:
                     continue  # there may be more waiting
             except (ControlPlaneError, SolidError) as exc:  # try again at the next poll
                 log.error("no job taken", extra={"error": str(exc)})
+            except Exception:  # one bad pass must not end the worker
+                log.exception("worker pass failed")
             stop.wait(poll_seconds)
 
     def _client(self, cert: tuple[str, str] | None) -> SolidClient:

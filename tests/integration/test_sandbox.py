@@ -96,8 +96,17 @@ def tree(root: Path) -> dict[str, tuple[int, int, bytes | None]]:
     return seen
 
 
+#: Host uids a run may lease (server.datacage.sandbox.ids). Other sandboxes on this machine
+#: (the output gate's, other test sessions') run as ``nobody``: they are not counted.
+SANDBOX_UIDS = range(2_000_000_000, 2_100_000_000)
+
+
+def is_sandbox_uid(uid: int) -> bool:
+    return uid in SANDBOX_UIDS
+
+
 def sandbox_processes() -> list[tuple[int, int]]:
-    """(pid, process group) of every process of the sandbox user (host uid 65534)."""
+    """(pid, process group) of every process of a run's leased uid."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -105,7 +114,7 @@ def sandbox_processes() -> list[tuple[int, int]]:
         try:
             status = Path(f"/proc/{entry}/status").read_text()
             uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
-            if int(uid_line.split()[1]) == 65534:  # the real uid
+            if is_sandbox_uid(int(uid_line.split()[1])):  # the real uid
                 found.append((int(entry), os.getpgid(int(entry))))
         except (OSError, StopIteration, ValueError):
             continue  # it ended while we looked
@@ -295,7 +304,7 @@ def test_the_sandbox_sees_only_its_own_small_file_system(tmp_path):
     root = eval(ran.log.split("root=", 1)[1].splitlines()[0])  # noqa: S307 - a list we printed
     assert set(root) <= {"bundle", "input", "output", "runtime", "tmp", "proc", "dev", "usr",
                          "lib", "lib64", "etc", "root"}  # fmt: skip
-    assert "ids=65534,65534 pid=1 env={'HOME': '/tmp', 'LANG': 'C.UTF-8', 'PWD': '/tmp'}" in ran.log
+    assert "ids=1000,1000 pid=1 env={'HOME': '/tmp', 'LANG': 'C.UTF-8', 'PWD': '/tmp'}" in ran.log
     for name in ("/usr/bin", "/etc/passwd", "/home", "/var", "/run", "/work"):
         assert f"{name} exists=False" in ran.log
     assert "site-packages" not in ran.log.split("path=", 1)[1].splitlines()[0]

@@ -1,13 +1,15 @@
 """The last steps in the forked child before ``exec bwrap``: stage the binds, set limits, drop root.
 
-bubblewrap is run as the host's ``nobody``, not as root, for two reasons. As root its sandbox
-user would be uid 0 on the host (without capabilities, but still the owner of every root file
-it could reach), and RLIMIT_NPROC is not enforced for uid 0 at all; as ``nobody`` it is, and a
-process that got out of its namespaces would still be ``nobody``. But ``nobody`` cannot reach
-paths under the datacage's private folders (0700) or /root, where the interpreter may live, and
-bwrap resolves even ``--bind-fd`` sources by path. So the child first makes a *private* mount
-namespace (the host's mount table never changes), mounts a small tmpfs on a world-traversable
-folder and bind-mounts every source under it; bwrap, now as ``nobody``, binds from there.
+bubblewrap is run as the run's own leased host uid (:mod:`.ids`), not as root, for two
+reasons. As root its sandbox user would be uid 0 on the host (without capabilities, but still
+the owner of every root file it could reach), and RLIMIT_NPROC is not enforced for uid 0 at
+all; as a plain uid it is, and a process that got out of its namespaces would be a user that
+owns nothing on the host. But that uid cannot reach paths under the datacage's private
+folders (0700) or /root, where the interpreter may live, and bwrap resolves even
+``--bind-fd`` sources by path. So the child first makes a *private* mount namespace (the
+host's mount table never changes), mounts a small tmpfs on a world-traversable folder,
+bind-mounts every host source under it and attaches clones of the run's detached file systems
+(:mod:`.mounts`) there; bwrap, now unprivileged, binds from there.
 
 Everything here runs between fork and exec (``preexec_fn``): it only makes system calls
 prepared beforehand and allocates nothing of note.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import SandboxLimits
+from .mounts import attacher
 from .workspace import SANDBOX_GID, SANDBOX_UID
 
 _CLONE_NEWNS = 0x00020000
@@ -33,7 +36,7 @@ _STAGE_CANDIDATES = ("/mnt", "/media", "/srv", "/opt")
 
 @dataclass(frozen=True)
 class Bind:
-    source: Path  # on the host
+    source: Path | None  # on the host; None: already under the staging folder (a run's tmpfs)
     name: str  # under the staging folder
     is_dir: bool
     target: str  # inside the sandbox
@@ -61,12 +64,23 @@ def rlimits(limits: SandboxLimits) -> list[tuple[int, tuple[int, int]]]:
     ]
 
 
-def preexec(stage: str, binds: Sequence[Bind], limits: SandboxLimits) -> Callable[[], None]:
-    """The function to run in the child before ``exec bwrap``."""
+def preexec(
+    stage: str,
+    binds: Sequence[Bind],
+    limits: SandboxLimits,
+    *,
+    uid: int = SANDBOX_UID,
+    gid: int = SANDBOX_GID,
+    filesystems: Sequence[tuple[int, str]] = (),
+) -> Callable[[], None]:
+    """The function to run in the child before ``exec bwrap``, which then runs as ``uid``;
+    ``filesystems``: (detached mount descriptor, name) to attach under the staging folder."""
     libc = ctypes.CDLL(None, use_errno=True)
     unshare, mount = libc.unshare, libc.mount
     stage_b = stage.encode()
-    plan = [(str(b.source).encode(), b.staged(stage), b.is_dir) for b in binds]
+    plan = [(str(b.source).encode(), b.staged(stage), b.is_dir) for b in binds if b.source]
+    attach = attacher()
+    attached = [(fd, f"{stage}/{name}") for fd, name in filesystems]
     settings = rlimits(limits)
 
     def check(result: int, what: str) -> None:
@@ -79,6 +93,9 @@ def preexec(stage: str, binds: Sequence[Bind], limits: SandboxLimits) -> Callabl
         check(mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "make mounts private")
         options = b"mode=0755,size=1m"
         check(mount(b"sandbox", stage_b, b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "tmpfs")
+        for fd, target in attached:
+            os.mkdir(target, 0o755)
+            attach(fd, target.encode())
         for source, target, is_dir in plan:
             if is_dir:
                 os.mkdir(target, 0o755)
@@ -88,7 +105,7 @@ def preexec(stage: str, binds: Sequence[Bind], limits: SandboxLimits) -> Callabl
         for which, value in settings:
             resource.setrlimit(which, value)
         os.setgroups([])
-        os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
-        os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
 
     return child

@@ -17,8 +17,9 @@ class SandboxLimits:
     wall_seconds: float = 120.0  # then the whole sandbox is killed
     output_bytes: int = 16 << 20  # all of /output together
     log_bytes: int = 256 << 10  # the tail of stdout + stderr + ctx.log that is kept
-    tmp_bytes: int = 64 << 20  # the private tmpfs at /tmp inside the sandbox
+    tmp_bytes: int = 64 << 20  # the private tmpfs at /tmp and /dev/shm inside the sandbox
     output_files: int = 10_000  # entries in /output (a flood of tiny files costs inodes)
+    tmp_files: int = 10_000  # inodes in /tmp and /dev/shm together (each costs kernel memory)
 
 
 class Outcome(enum.Enum):
@@ -28,6 +29,7 @@ class Outcome(enum.Enum):
     CPU_LIMIT = "cpu limit"
     MEMORY_LIMIT = "memory limit"
     OUTPUT_TOO_LARGE = "output too large"
+    OUTPUT_REFUSED = "output refused"  # /output held a folder, a link, a pipe...: not kept
     REFUSED = "refused"  # never started, e.g. the bundle is not the approved one
 
 

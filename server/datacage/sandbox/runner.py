@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import os
 import signal
@@ -16,14 +17,17 @@ from server.algorithms.errors import BundleError
 from server.algorithms.manifest import parse_manifest
 from server.algorithms.paths import MANIFEST_PATH
 
-from . import workspace
-from .command import binds, command
+from . import staging, workspace
+from .command import command, run_binds
+from .ids import IdPool, SandboxIds
 from .interpreter import host_interpreter
 from .launch import preexec, staging_point
 from .model import Outcome, SandboxLimits, SandboxRun
+from .mounts import Tmpfs
+from .output import OutputRefused, OutputTooLarge, copy_out, over_limits
 from .seccomp import filter_bpf
 from .streams import LogTail, SandboxInfo, StatusReader
-from .verdict import Observed, classify
+from .verdict import Observed, classify, too_large
 
 _OUTPUT_CHECK_S = 0.25
 _DRAIN_S = 2.0  # for the readers to see end of file once the sandbox is gone
@@ -40,20 +44,34 @@ def run_algorithm(
     limits: SandboxLimits = SandboxLimits(),  # noqa: B008 - frozen, so sharing it is safe
     work_dir: Path,
     on_progress: Callable[[float], None] | None = None,
+    ids: IdPool | None = None,
 ) -> SandboxRun:
-    """Run the approved bundle on the staged inputs; see docs/algorithm-runtime.md."""
+    """Run the approved bundle on the staged inputs; see docs/algorithm-runtime.md.
+
+    ``work_dir`` is kept for callers; nothing of the run is written there any more (its
+    files live in the run's own tmpfs). ``ids``: where the run's uid is leased from.
+    """
     started = time.monotonic()
     refusal, entry_point = _refusal(bundle_files, approved_digest)
     if refusal or entry_point is None:
         return SandboxRun(Outcome.REFUSED, refusal or "", None, 0.0, "", 0.0)
-    run_dir = workspace.make_run_dir(Path(work_dir))
-    try:
+    workspace.prepare_output(Path(output_dir))  # a caller's mistake: raises ValueError
+    with contextlib.ExitStack() as stack:
+        try:
+            leased = stack.enter_context((ids or _default_pool()).lease())
+        except (OSError, RuntimeError, ValueError) as error:
+            reason = f"The sandbox could not start, so nothing was run ({error})."
+            return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
+        # The uid is given back only here, after the whole sandbox has been reaped.
         return _run(
             bundle_files, entry_point, Path(inputs_dir), Path(output_dir), parameters,
-            limits, run_dir, on_progress, started,
+            limits, leased, on_progress, started,
         )  # fmt: skip
-    finally:
-        workspace.wipe(run_dir)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_pool() -> IdPool:
+    return IdPool.from_env()
 
 
 def _refusal(files: Mapping[str, bytes], approved: str) -> tuple[str | None, str | None]:
@@ -79,7 +97,7 @@ def _run(
     output_dir: Path,
     parameters: Mapping[str, object],
     limits: SandboxLimits,
-    run_dir: Path,
+    ids: SandboxIds,
     on_progress: Callable[[float], None] | None,
     started: float,
 ) -> SandboxRun:
@@ -89,25 +107,25 @@ def _run(
     seccomp_fd = os.memfd_create("datacage-seccomp", 0)
     parent_ends = [status_r, log_r, info_r]
     child_ends = [status_w, log_w, info_w, seccomp_fd]
+    filesystems: staging.RunFilesystems | None = None
     try:
-        workspace.prepare_output(output_dir)  # a caller's mistake: raises ValueError
         try:
             os.write(seccomp_fd, filter_bpf())
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
-            workspace.write_bundle(files, run_dir / "bundle")
-            workspace.write_runtime(run_dir / "runtime", entry_point, parameters, status_w)
-            workspace.hand_over(output_dir, workspace.SANDBOX_UID, workspace.SANDBOX_GID)
-            workspace.hand_over(inputs_dir, workspace.SANDBOX_UID, workspace.SANDBOX_GID)
+            filesystems = staging.build(
+                files, entry_point, parameters, status_w, inputs_dir, limits, ids
+            )
             interpreter = host_interpreter()
             stage = staging_point()
-            run_dirs = {
-                "bundle": run_dir / "bundle",
-                "input": inputs_dir,
-                "runtime": run_dir / "runtime",
-                "output": output_dir,
-            }
-            staged = binds(interpreter, run_dirs)
-            argv = command(interpreter, staged, stage, limits, seccomp_fd, info_w)
+            staged = run_binds(interpreter, filesystems.proc_masks)
+            argv = command(
+                interpreter, staged, stage, limits, seccomp_fd, info_w,
+                inside_id=workspace.INSIDE_ID,
+            )  # fmt: skip
+            launch = preexec(
+                stage, staged, limits, uid=ids.uid, gid=ids.gid,
+                filesystems=filesystems.attachments(),
+            )  # fmt: skip
             process = subprocess.Popen(  # noqa: S603 - a fixed program, arguments built here
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -116,9 +134,12 @@ def _run(
                 pass_fds=(status_w, seccomp_fd, info_w),
                 env={},  # bwrap's own environment is what /proc/1/environ shows inside
                 start_new_session=True,  # one process group to kill on the wall clock
-                preexec_fn=preexec(stage, staged, limits),
+                preexec_fn=launch,
             )
-        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            # The wall clock is the algorithm's: it starts with the sandbox, not with our
+            # set-up (the first run in a process spends a while finding the libraries).
+            launched = time.monotonic()
+        except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as error:
             # Not running as root, no bubblewrap, no staging folder: never run unisolated.
             reason = f"The sandbox could not start, so nothing was run ({error})."
             return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
@@ -129,12 +150,13 @@ def _run(
         info = SandboxInfo(info_r)
         parent_ends = []  # the reader threads close them
         try:
-            seen = _watch(process, info, status, output_dir, limits, on_progress, started, log)
+            seen = _watch(process, info, status, filesystems.output, limits, on_progress,
+                          launched, log)  # fmt: skip
         finally:
-            info.close()
+            _end(process, info)  # whatever went wrong in the watcher: nothing keeps running
         outcome, reason = classify(seen, status, limits)
-        if outcome is Outcome.OUTPUT_TOO_LARGE:
-            workspace.empty(output_dir)
+        if outcome is Outcome.SUCCEEDED:
+            outcome, reason = _keep_output(filesystems.output, output_dir, limits)
         return SandboxRun(
             outcome,
             reason,
@@ -146,24 +168,58 @@ def _run(
     finally:
         for fd in parent_ends + child_ends:
             os.close(fd)
-        owner = (os.getuid(), os.getgid())
-        for tree in (inputs_dir, output_dir):
-            if tree.exists():
-                workspace.hand_over(tree, *owner)
+        if filesystems is not None:
+            filesystems.close()  # the run's files, inputs and output go with it
+
+
+def _keep_output(output: Tmpfs, output_dir: Path, limits: SandboxLimits) -> tuple[Outcome, str]:
+    try:
+        copy_out(output, output_dir, limits)
+    except OutputRefused as refused:
+        return Outcome.OUTPUT_REFUSED, str(refused)
+    except OutputTooLarge:
+        return Outcome.OUTPUT_TOO_LARGE, too_large(limits)
+    except OSError as error:  # the datacage's side (a full disk): not the algorithm's doing
+        workspace.empty(output_dir)
+        return Outcome.FAILED, f"The output could not be kept by the datacage ({error.strerror})."
+    return Outcome.SUCCEEDED, "The algorithm finished."
+
+
+def _end(process: subprocess.Popen, info: SandboxInfo) -> None:
+    """Kill whatever is left of the sandbox and reap bwrap (a no-op after a normal end).
+
+    The sandbox's pid 1 first, so that bwrap reaps it and exits; bwrap's group only if it
+    has not within a second (killed first, bwrap would leave pid 1 an unreaped orphan)."""
+    try:
+        if process.returncode is None:
+            _kill_sandbox(process, info)
+            deadline = time.monotonic() + _GRACE_S
+            while time.monotonic() < deadline:
+                if os.waitpid(process.pid, os.WNOHANG)[0]:
+                    break
+                time.sleep(0.005)
+            else:
+                _kill_group(process)
+                os.waitpid(process.pid, 0)
+            process.returncode = -signal.SIGKILL
+    except ChildProcessError:
+        pass
+    finally:
+        info.close()
 
 
 def _watch(
     process: subprocess.Popen,
     info: SandboxInfo,
     status: StatusReader,
-    output_dir: Path,
+    output: Tmpfs,
     limits: SandboxLimits,
     on_progress: Callable[[float], None] | None,
-    started: float,
+    launched: float,
     log: LogTail,
 ) -> Observed:
     """Wait for the sandbox to end, killing it on the wall clock or an overflowing output."""
-    deadline = started + limits.wall_seconds
+    deadline = launched + limits.wall_seconds
     next_output_check = time.monotonic() + _OUTPUT_CHECK_S
     killed_for: str | None = None
     killed_at = 0.0
@@ -178,7 +234,7 @@ def _watch(
             killed_for, killed_at = "wall", _kill_sandbox(process, info)
         elif killed_for is None and now >= next_output_check:
             next_output_check = now + _OUTPUT_CHECK_S
-            if _output_over(output_dir, limits):
+            if over_limits(output, limits):
                 killed_for, killed_at = "output", _kill_sandbox(process, info)
         elif killed_for is not None and now >= killed_at + _GRACE_S:
             _kill_group(process)  # bwrap did not end with its child: end it too
@@ -194,7 +250,7 @@ def _watch(
         exit_code=exit_code,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         killed_for=killed_for,
-        output_too_large=_output_over(output_dir, limits),
+        output_too_large=over_limits(output, limits),
         log=log.text(_DRAIN_S),
     )
 
@@ -213,11 +269,6 @@ def _kill_sandbox(process: subprocess.Popen, info: SandboxInfo) -> float:
 def _kill_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-def _output_over(output_dir: Path, limits: SandboxLimits) -> bool:
-    size, entries = workspace.output_size(output_dir, limits.output_files)
-    return size > limits.output_bytes or entries > limits.output_files
 
 
 def _report(progress: float, reported: float, on_progress: Callable[[float], None] | None) -> float:

@@ -26,11 +26,7 @@ def classify(seen: Observed, status: StatusReader, limits: SandboxLimits) -> tup
             f"The algorithm was stopped after {limits.wall_seconds:g} s (wall-clock limit)."
         )
     if seen.killed_for == "output" or seen.output_too_large:
-        return Outcome.OUTPUT_TOO_LARGE, (
-            f"The algorithm wrote more than {_size(limits.output_bytes)} or more than "
-            f"{limits.output_files} files to its output folder (output limit); the output "
-            "was deleted."
-        )
+        return Outcome.OUTPUT_TOO_LARGE, too_large(limits)
     signal_number = _signal(seen.exit_code)
     if signal_number == signal.SIGXCPU or (
         signal_number == signal.SIGKILL and seen.cpu_seconds >= limits.cpu_seconds
@@ -59,6 +55,14 @@ def classify(seen: Observed, status: StatusReader, limits: SandboxLimits) -> tup
     if not status.done:
         return Outcome.FAILED, "The algorithm's process ended before the function returned."
     return Outcome.SUCCEEDED, "The algorithm finished."
+
+
+def too_large(limits: SandboxLimits) -> str:
+    return (
+        f"The algorithm wrote more than {_size(limits.output_bytes)} or more than "
+        f"{limits.output_files} files to its output folder (output limit); the output "
+        "was deleted."
+    )
 
 
 def _raised(error: dict[str, str], limits: SandboxLimits) -> str:
