@@ -228,11 +228,16 @@ def test_creator_and_owner_agents_are_unknown_here():
     assert modes(own(deny), ALICE) == frozenset()  # she may be the owner, and be denied
 
 
-def test_the_resource_may_name_its_acr_node_with_access_control_resource():
+def test_a_node_named_only_by_access_control_resource_might_apply():
+    """ACP: `acp:accessControlResource` links a resource to its ACR as `acp:resource` does the
+    other way; CSS reads only the latter. Its denials count, its allowances are not sure."""
     graph = acr(
-        f"""<{RESOURCE}> acp:accessControlResource <#root>.
-        <#root> acp:accessControl <#c>.
-        <#c> acp:apply [ acp:allow acl:Read; acp:allOf [ acp:agent <{BOB}> ] ]."""
+        f"""<#root> acp:resource <{RESOURCE}>; acp:accessControl <#c>.
+        <#c> acp:apply [ acp:allow acl:Read, acl:Write; acp:allOf [ acp:agent <{BOB}> ] ].
+        <{RESOURCE}> acp:accessControlResource <#inverse>.
+        <#inverse> acp:accessControl <#d>.
+        <#d> acp:apply [ acp:deny acl:Write; acp:allOf [ acp:agent <{BOB}> ] ],
+            [ acp:allow acl:Control; acp:allOf [ acp:agent <{BOB}> ] ]."""
     )
     assert modes(Acr(graph, RESOURCE), BOB) == {R}
 

@@ -6,10 +6,11 @@ the way Community Solid Server applies it (its `AcpReader` and `@solid/access-co
 - The effective policies of a resource are those its own ACR applies with `acp:accessControl`,
   plus those every ancestor's ACR applies with `acp:memberAccessControl`. ACP adds up: an
   ancestor's member controls still count when the resource has an ACR of its own.
-- An ACR speaks for a resource only through a node that names it with `acp:resource`, or that
-  the resource names with the inverse, `acp:accessControlResource` (both MUST be taken into
-  account, ACP's definition of `acp:AccessControlResource`); access controls hung on a node
-  linked neither way count for nothing.
+- An ACR speaks for a resource through a node that names it with `acp:resource`. ACP says the
+  inverse, `acp:accessControlResource`, MUST be taken into account too (its definition of
+  `acp:AccessControlResource`), but CSS's `AcpReader` reads `acp:resource` only. So a policy
+  reached only through the inverse *might* apply: its denials count, its allowances do not.
+  Access controls hung on a node linked neither way count for nothing.
   (CSS also applies the member controls of a node naming some *other* resource, even in the
   resource's own ACR. We do not: ACP describes no such documents, and we never write them.)
 - A policy applies when all its `acp:allOf` matchers, at least one of its `acp:anyOf` matchers
@@ -75,30 +76,39 @@ class PolicyRef:
 
     graph: Graph
     node: Node
+    #: False when only `acp:accessControlResource` links it to the resource: not every
+    #: engine reads that link, so the policy might apply, or not.
+    certain: bool = True
 
 
 def acr_nodes(graph: Graph, resource_url: str) -> list[Node]:
-    """The nodes of an ACR document that speak for `resource_url`: `acp:resource` and its
-    inverse `acp:accessControlResource`."""
-    resource = URIRef(resource_url)
-    nodes = set(graph.subjects(ACP.resource, resource))
-    nodes |= set(graph.objects(resource, ACP.accessControlResource))
-    return sorted(nodes, key=str)
+    """The nodes of an ACR document that speak for `resource_url` with `acp:resource` (the
+    link every engine reads, and the one our edits use)."""
+    return sorted(set(graph.subjects(ACP.resource, URIRef(resource_url))), key=str)
 
 
-def access_controls(graph: Graph, resource_url: str, link: URIRef) -> list[Node]:
+def inverse_acr_nodes(graph: Graph, resource_url: str) -> list[Node]:
+    """Nodes the resource names with `acp:accessControlResource` that `acp:resource` misses."""
+    named = set(graph.objects(URIRef(resource_url), ACP.accessControlResource))
+    return sorted(named - set(acr_nodes(graph, resource_url)), key=str)
+
+
+def access_controls(
+    graph: Graph, resource_url: str, link: URIRef, *, inverse: bool = False
+) -> list[Node]:
     """Access controls linked with `link` (`acp:accessControl` or `acp:memberAccessControl`)."""
-    controls = {c for acr in acr_nodes(graph, resource_url) for c in graph.objects(acr, link)}
+    nodes = inverse_acr_nodes if inverse else acr_nodes
+    controls = {c for acr in nodes(graph, resource_url) for c in graph.objects(acr, link)}
     return sorted(controls, key=str)
 
 
 def policies(graph: Graph, resource_url: str, link: URIRef) -> list[PolicyRef]:
-    applied = {
-        policy
-        for control in access_controls(graph, resource_url, link)
-        for policy in graph.objects(control, ACP.apply)
-    }
-    return [PolicyRef(graph, policy) for policy in sorted(applied, key=str)]
+    found: dict[Node, bool] = {}
+    for inverse in (False, True):
+        for control in access_controls(graph, resource_url, link, inverse=inverse):
+            for policy in graph.objects(control, ACP.apply):
+                found.setdefault(policy, not inverse)
+    return [PolicyRef(graph, policy, found[policy]) for policy in sorted(found, key=str)]
 
 
 def effective_policies(own: Acr | None, ancestors: Iterable[Acr]) -> list[PolicyRef]:
@@ -134,6 +144,8 @@ def explicit_modes(found: Sequence[PolicyRef], agent: str) -> frozenset[AccessMo
     denied: set[Node] = set()
     for policy in found:
         applies = policy_truth(policy.graph, policy.node, agent)
+        if not policy.certain:
+            applies = _and(None, applies)
         if applies is True:
             allowed.update(policy.graph.objects(policy.node, ACP.allow))
         if applies is not False:  # a denial that might apply is counted as applying
