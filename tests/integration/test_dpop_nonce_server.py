@@ -383,7 +383,7 @@ def test_the_server_really_refuses_proofs_that_break_the_rules(serve):
     ]
 
 
-# --- Concurrency, server roles and rate limits -----------------------------------------------------
+# --- Concurrency, server roles and rate limits ------------------------------------------------
 
 
 def test_concurrent_threads_each_get_their_retry_with_the_nonce_of_their_own_challenge(serve):
