@@ -35,6 +35,7 @@ from vocab._LDP import LDP
 from vocab._NOTIFY import NOTIFY
 from vocab._PIM import PIM
 from vocab._SOLID import SOLID
+from vocab._VCARD import VCARD
 
 __all__ = [
     "ACL",
@@ -56,6 +57,7 @@ __all__ = [
     "RDFS",
     "SH",
     "SOLID",
+    "VCARD",
     "VOCABULARIES",
     "XSD",
     "bind_prefixes",
@@ -73,6 +75,7 @@ VOCABULARIES: dict[str, type[DefinedNamespace]] = {
     "notify": NOTIFY,
     "pim": PIM,
     "solid": SOLID,
+    "vcard": VCARD,
     # DataFuse (issue 7): the built-in matching algorithms' output vocabulary.
     "datafuse": DF,
 }
@@ -96,6 +99,7 @@ NAMESPACES: dict[str, type[DefinedNamespace]] = {
     "rdf": RDF,
     "rdfs": RDFS,
     "sh": SH,
+    "vcard": VCARD,
     "solid": SOLID,
     "xsd": XSD,
 }
