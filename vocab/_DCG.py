@@ -68,7 +68,7 @@ class DCG(DefinedNamespace):
     readsContainer: URIRef  # A pod container the consent lets the datacage read, members too.
     grantee: URIRef  # The WebID given Read: the datacage's own.
     receipt: URIRef  # The data subject's copy of the consent receipt.
-    agent: URIRef  # The WebID taking part.
+    agent: URIRef  # The WebID a participation or consent history is about.
     approval: URIRef  # An approval given in the space.
     invitation: URIRef  # An invitation the space sent.
     owner: URIRef  # The WebID that created the space.
@@ -106,7 +106,7 @@ class DCG(DefinedNamespace):
     individuals: URIRef  # How many distinct individuals an aggregate derives from.
     mayContainIdentifiers: URIRef  # A property shape's values may hold input identifiers.
     accessSystem: URIRef  # "WAC" or "ACP".
-    givenAt: URIRef  # When consent was given.
+    givenAt: URIRef  # Deprecated: when consent was given (now dpv:isIndicatedAtTime).
     expiresAt: URIRef  # When consent stops counting.
     withdrawnAt: URIRef  # When consent stopped counting.
     withdrawalReason: URIRef  # Why consent stopped counting.
@@ -158,3 +158,9 @@ class DCG(DefinedNamespace):
     auditAction: URIRef  # What happened, as a short code.
     usageRecords: URIRef  # Pod container the datacage may append usage records to.
     resultsSentTo: URIRef  # A consumer who received a run's results.
+
+    # Provenance that keeps entities and activities apart, and the ODRL profile
+    # http://www.w3.org/2002/07/owl#ObjectProperty
+    underConsent: URIRef  # The consent an entity was read or made under.
+    # http://www.w3.org/ns/odrl/2/LeftOperand
+    algorithmDigest: URIRef  # ODRL left operand: the algorithm bundle's digest.

@@ -11,7 +11,7 @@ Nothing is parsed at import: call :func:`load` when a graph is needed.
 
 from importlib import resources
 
-from rdflib import Graph
+from rdflib import Graph, URIRef
 from rdflib.namespace import (
     DCTERMS,
     FOAF,
@@ -37,10 +37,15 @@ from vocab._PIM import PIM
 from vocab._SOLID import SOLID
 from vocab._VCARD import VCARD
 
+#: The datacage ontology's IRI, which also names its ODRL profile: a policy whose constraints
+#: use a dcg: left operand (`DCG.algorithmDigest`) names it with `odrl:profile`.
+DCG_PROFILE = URIRef(str(DCG).rstrip("#"))
+
 __all__ = [
     "ACL",
     "ACP",
     "DCG",
+    "DCG_PROFILE",
     "DCTERMS",
     "DF",
     "DPV",
