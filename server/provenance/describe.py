@@ -11,9 +11,10 @@ What it says, and what it leaves out on purpose:
   read, in the order read. The run names each consent with `dcg:usedConsent` (a `prov:used` of
   the activity); each input, a `prov:Entity`, names it with `dcg:underConsent` (whose domain is
   an entity: the input is never made an activity). Never the resources' URLs: a URL in an
-  individual's pod names that person, and the output gate promises that no result carries one. (Hashed URLs were rejected
-  too: a pod URL is easy to guess, and one hash per guess confirms it.) Whoever can look the
-  consent up in the registry (the participants of the space) can relate it to its receipt;
+  individual's pod names that person, and the output gate promises that no result carries one.
+  (Hashed URLs were rejected too: a pod URL is easy to guess, and one hash per guess confirms
+  it.) Whoever can look the consent up in the registry (the participants of the space) can
+  relate it to its receipt;
 - the run used each organisation's pushed dataset: its provider (an organisation's WebID), its
   registered name and the digest of the envelope as stored (docs/push.md), so a consumer can ask
   the provider which version of its data a result came from;
