@@ -14,7 +14,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from vocab import DCG, DCG_PROFILE, DCTERMS, DPV, ODRL2, RDF, XSD, bind_prefixes
+from vocab import DCG, DCG_PROFILE, DCTERMS, DPV, ODRL2, PROV, RDF, XSD, bind_prefixes
 
 from .model import Consent, ConsentHistory, ConsentState, PodResource
 
@@ -64,6 +64,8 @@ def add_consent(graph: Graph, consent: Consent) -> None:
     add((c, RDF.type, DPV.Consent))
     add((c, RDF.type, DPV.ExplicitlyExpressedConsent))
     add((c, RDF.type, DPV.InformedConsent))
+    # The consent as recorded is what a run uses (dcg:usedConsent, a prov:used): an entity.
+    add((c, RDF.type, PROV.Entity))
     add((c, DPV.hasConsentStatus, consent.state.value))
     add((c, DPV.hasDataSubject, subject))
     add((c, DPV.isIndicatedBy, subject))
