@@ -6,14 +6,16 @@ its own.
 
 - `DPoPKey` holds the ES256 key pair (section 4.2: the public key travels in the `jwk` header).
 - `ProofFactory` makes proofs: `htu` without userinfo, query or fragment (section 4.2), `ath` on
-  resource requests (section 4.2), `nonce` when the server asked for one (sections 8 and 9), and
-  `iat` on the *server's* clock as far as we can tell (section 11.1 leaves the window to the
-  server; we correct our clock from the `Date` header when it is far off).
+  resource requests (section 4.2), `nonce` when the server asked for one (sections 8 and 9:
+  kept per origin and per role, authorization server or resource server, which may share an
+  origin), and `iat` on the *server's* clock as far as we can tell (section 11.1 leaves the
+  window to the server; we correct our clock from the `Date` header when it is far off).
 - `DPoPAuth` is a `requests` auth class. Like requests' digest auth, it answers a challenge by
   retrying once from a response hook: a `use_dpop_nonce` challenge (400 + JSON at an
   authorization server, section 8; 401 + `WWW-Authenticate` at a resource server, section 9),
-  an `invalid_dpop_proof` answer while our clock is far from the server's, or an
-  `invalid_token` answer when the token source can fetch a new token.
+  with the nonce that very answer carries; an `invalid_dpop_proof` answer to a proof whose `iat`
+  was far from the server's clock; or a refused token (RFC 6750 section 3.1, in a `DPoP` or
+  `Bearer` challenge) when the token source can fetch a new one.
 """
 
 from __future__ import annotations
