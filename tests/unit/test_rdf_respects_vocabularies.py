@@ -241,3 +241,33 @@ def test_the_run_is_the_activity_that_used_the_inputs(graphs):
         assert {graph.value(node, PROV.specializationOf) for node in used} == {
             URIRef(r.url) for r in READS
         }, name
+
+
+def test_my_data_reads_usage_records_of_the_new_shape_and_of_the_old():
+    from server.consent.usage import record_use, usage_record_name, uses_of
+    from server.registry import EmbeddedRegistry
+    from vocab import DCG
+
+    consent = _consent()
+    with EmbeddedRegistry(None) as registry:
+        record_use(registry, RUN, consent, list(READS), T0, "sha256:1")
+        # The same use as written before: the record "used" the inputs, at a "location".
+        old_run = SPACE + "/runs/r0"
+        old = usage_record_graph(old_run, consent, list(READS), T0 - timedelta(days=1), "sha256:0")
+        name = URIRef(usage_record_name(old_run, consent))
+        for s, p, o in list(old):
+            if p == PROV.used:
+                old.remove((s, p, o))
+                old.add((name, PROV.used, o))
+            elif p == PROV.specializationOf:
+                old.remove((s, p, o))
+                old.add((s, PROV.atLocation, o))
+            elif p == DCG.underConsent and s == name:
+                old.remove((s, p, o))
+                old.add((s, DCG.usedConsent, o))
+        registry.write(str(name), old, expected_revision=registry.revision(str(name)))
+        uses = uses_of(lambda: registry, PERSON)
+    assert [u.run for u in uses] == [RUN, old_run]
+    for use in uses:
+        assert use.consent == CONSENT
+        assert use.reads == tuple(sorted(READS, key=lambda r: r.url))
