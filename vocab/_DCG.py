@@ -68,7 +68,7 @@ class DCG(DefinedNamespace):
     readsContainer: URIRef  # A pod container the consent lets the datacage read, members too.
     grantee: URIRef  # The WebID given Read: the datacage's own.
     receipt: URIRef  # The data subject's copy of the consent receipt.
-    agent: URIRef  # The WebID taking part.
+    agent: URIRef  # The WebID a participation or consent history is about.
     approval: URIRef  # An approval given in the space.
     invitation: URIRef  # An invitation the space sent.
     owner: URIRef  # The WebID that created the space.
@@ -108,7 +108,7 @@ class DCG(DefinedNamespace):
     individuals: URIRef  # How many distinct individuals an aggregate derives from.
     mayContainIdentifiers: URIRef  # A property shape's values may hold input identifiers.
     accessSystem: URIRef  # "WAC" or "ACP".
-    givenAt: URIRef  # When consent was given.
+    givenAt: URIRef  # Deprecated: when consent was given (now dpv:isIndicatedAtTime).
     expiresAt: URIRef  # When consent stops counting.
     withdrawnAt: URIRef  # When consent stopped counting.
     withdrawalReason: URIRef  # Why consent stopped counting.
@@ -171,3 +171,8 @@ class DCG(DefinedNamespace):
     noiseMechanism: URIRef  # The distribution noise is drawn from.
     clampLower: URIRef  # Values below it count as it in a sum.
     clampUpper: URIRef  # Values above it count as it in a sum.
+    # Provenance that keeps entities and activities apart, and the ODRL profile
+    # http://www.w3.org/2002/07/owl#ObjectProperty
+    underConsent: URIRef  # The consent an entity was read or made under.
+    # http://www.w3.org/ns/odrl/2/LeftOperand
+    algorithmDigest: URIRef  # ODRL left operand: the algorithm bundle's digest.

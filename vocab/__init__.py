@@ -11,7 +11,7 @@ Nothing is parsed at import: call :func:`load` when a graph is needed.
 
 from importlib import resources
 
-from rdflib import Graph
+from rdflib import Graph, URIRef
 from rdflib.namespace import (
     DCTERMS,
     FOAF,
@@ -35,11 +35,17 @@ from vocab._LDP import LDP
 from vocab._NOTIFY import NOTIFY
 from vocab._PIM import PIM
 from vocab._SOLID import SOLID
+from vocab._VCARD import VCARD
+
+#: The datacage ontology's IRI, which also names its ODRL profile: a policy whose constraints
+#: use a dcg: left operand (`DCG.algorithmDigest`) names it with `odrl:profile`.
+DCG_PROFILE = URIRef(str(DCG).rstrip("#"))
 
 __all__ = [
     "ACL",
     "ACP",
     "DCG",
+    "DCG_PROFILE",
     "DCTERMS",
     "DF",
     "DPV",
@@ -56,6 +62,7 @@ __all__ = [
     "RDFS",
     "SH",
     "SOLID",
+    "VCARD",
     "VOCABULARIES",
     "XSD",
     "bind_prefixes",
@@ -73,6 +80,7 @@ VOCABULARIES: dict[str, type[DefinedNamespace]] = {
     "notify": NOTIFY,
     "pim": PIM,
     "solid": SOLID,
+    "vcard": VCARD,
     # DataFuse (issue 7): the built-in matching algorithms' output vocabulary.
     "datafuse": DF,
 }
@@ -96,6 +104,7 @@ NAMESPACES: dict[str, type[DefinedNamespace]] = {
     "rdf": RDF,
     "rdfs": RDFS,
     "sh": SH,
+    "vcard": VCARD,
     "solid": SOLID,
     "xsd": XSD,
 }

@@ -94,6 +94,24 @@ class UpstreamUnavailable(UpstreamError):
     http_status = 504
 
 
+class RateLimited(UpstreamUnavailable):
+    """The server kept answering 429 Too Many Requests (RFC 6585 section 4), or asked us to
+    wait longer than we do within one call; `retry_after` is its wish in seconds, if given."""
+
+    http_status = 503
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, url=url, status=status)
+        self.retry_after = retry_after
+
+
 class MalformedRDF(SolidError):
     """A document that should be RDF could not be parsed, or uses a feature we refuse."""
 

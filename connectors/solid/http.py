@@ -8,8 +8,11 @@ or leak a `requests` exception to a caller.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -23,6 +26,13 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 #: Bodies larger than this are refused unless a caller asks for more (RDF documents, profiles).
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
+#: A 429 answer (RFC 6585 section 4) is retried this many times, after the `Retry-After` delay
+#: (RFC 9110 section 10.2.3), or `DEFAULT_RETRY_AFTER` without one.
+RATE_LIMIT_RETRIES = 3
+DEFAULT_RETRY_AFTER = 1.0
+#: A server asking for a longer wait is not waited for within a call: the 429 is reported
+#: (`errors.RateLimited`, with the wait it asked for) so the caller can come back later.
+MAX_RETRY_AFTER = 30.0
 _CHUNK = 64 * 1024
 
 
@@ -50,12 +60,16 @@ class Http:
         tls: TlsSettings | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         user_agent: str = "datacage-solid-client/0.1",
+        sleep: Callable[[float], None] = time.sleep,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ):
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", user_agent)
         self.timeout = timeout
         self.tls = tls or TlsSettings()
         self.max_body_bytes = max_body_bytes
+        self.sleep = sleep
+        self.max_retry_after = max_retry_after
 
     def request(
         self,
@@ -76,7 +90,9 @@ class Http:
         """
         target = url
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(method, target, auth=auth, headers=headers, data=data, what=what)
+            response = self._send_paced(
+                method, target, auth=auth, headers=headers, data=data, what=what
+            )
             if not response.is_redirect or method.upper() not in ("GET", "HEAD"):
                 return response
             location = requests.compat.urljoin(target, response.headers["Location"])
@@ -92,6 +108,31 @@ class Http:
                 )
             target = location
         raise errors.UpstreamError(f"Too many redirects from {url}.", url=url)
+
+    def _send_paced(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: requests.auth.AuthBase | None,
+        headers: Mapping[str, str] | None,
+        data: Any,
+        what: str | None,
+    ) -> requests.Response:
+        """Send, and resend after the wait a 429 asks for: a bounded number of times, and only
+        for waits up to `max_retry_after`. The last 429 is returned for `raise_for_status`."""
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            response = self._send(method, url, auth=auth, headers=headers, data=data, what=what)
+            if response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
+                return response
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            wait = DEFAULT_RETRY_AFTER if wait is None else wait
+            if wait > self.max_retry_after:
+                return response
+            response.close()
+            log.info("rate limited; waiting", extra={"url": url, "seconds": wait})
+            self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
         self,
@@ -197,6 +238,23 @@ _STATUS_WORDS: dict[int, str] = {
 }
 
 
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP-date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, moment.timestamp() - current)
+
+
 def raise_for_status(response: requests.Response, what: str | None = None) -> None:
     """Turn a non-2xx answer into the matching domain error, with the status in plain words."""
     status = response.status_code
@@ -211,6 +269,16 @@ def raise_for_status(response: requests.Response, what: str | None = None) -> No
             f"The server redirected the request for {label} ({status}); it was not followed.",
             url=response.url,
             status=status,
+        )
+    if status == 429:
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        later = f"; it asks to wait {wait:.0f} s" if wait is not None else ""
+        raise errors.RateLimited(
+            f"The server for {label} is refusing requests because too many were sent "
+            f"(429){later}. Please try again later.",
+            url=response.url,
+            status=status,
+            retry_after=wait,
         )
     cls = _STATUS_ERRORS.get(status)
     if cls is not None:

@@ -14,7 +14,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from vocab import DCG, DCTERMS, DPV, ODRL2, RDF, XSD, bind_prefixes
+from vocab import DCG, DCG_PROFILE, DCTERMS, DPV, ODRL2, PROV, RDF, XSD, bind_prefixes
 
 from .model import Consent, ConsentHistory, ConsentState, PodResource
 
@@ -64,6 +64,8 @@ def add_consent(graph: Graph, consent: Consent) -> None:
     add((c, RDF.type, DPV.Consent))
     add((c, RDF.type, DPV.ExplicitlyExpressedConsent))
     add((c, RDF.type, DPV.InformedConsent))
+    # The consent as recorded is what a run uses (dcg:usedConsent, a prov:used): an entity.
+    add((c, RDF.type, PROV.Entity))
     add((c, DPV.hasConsentStatus, consent.state.value))
     add((c, DPV.hasDataSubject, subject))
     add((c, DPV.isIndicatedBy, subject))
@@ -91,7 +93,8 @@ def add_consent(graph: Graph, consent: Consent) -> None:
     if consent.receipt_url:
         add((c, DCG.receipt, URIRef(consent.receipt_url)))
     if consent.given_at:
-        add((c, DCG.givenAt, _time(consent.given_at)))
+        # DPV's own term; receipts written before it said dcg:givenAt (still read, below).
+        add((c, DPV.isIndicatedAtTime, _time(consent.given_at)))
     if consent.withdrawn_at:
         add((c, DCG.withdrawnAt, _time(consent.withdrawn_at)))
     if consent.withdrawal_reason:
@@ -111,6 +114,8 @@ def _add_agreement(graph: Graph, consent: Consent) -> None:
     add = graph.add
     add((agreement, RDF.type, ODRL2.Agreement))
     add((agreement, ODRL2.uid, agreement))
+    # The algorithm constraint uses a left operand of the datacage profile, not ODRL's core.
+    add((agreement, ODRL2.profile, DCG_PROFILE))
     add((URIRef(consent.iri), DCTERMS.references, agreement))
     permission = URIRef(consent.iri + "#permission")
     prohibition = URIRef(consent.iri + "#prohibition")
@@ -131,7 +136,12 @@ def _add_agreement(graph: Graph, consent: Consent) -> None:
     )
     # The algorithm is named by digest: a datacage running anything else has no permission.
     _constraint(
-        graph, permission, "algorithm", DCG.digest, ODRL2.eq, Literal(consent.algorithm_digest)
+        graph,
+        permission,
+        "algorithm",
+        DCG.algorithmDigest,
+        ODRL2.eq,
+        Literal(consent.algorithm_digest),
     )
 
 
@@ -211,7 +221,7 @@ def consent_from_graph(graph: Graph, node: URIRef) -> Consent:
         state=state,
         access_system=str(graph.value(node, DCG.accessSystem) or ""),
         receipt_url=str(receipt) if receipt is not None else None,
-        given_at=maybe_time(DCG.givenAt),
+        given_at=maybe_time(DPV.isIndicatedAtTime) or maybe_time(DCG.givenAt),
         withdrawn_at=maybe_time(DCG.withdrawnAt),
         withdrawal_reason=str(reason) if reason is not None else None,
         grant_removed_at=maybe_time(DCG.grantRemovedAt),

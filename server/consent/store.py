@@ -57,7 +57,7 @@ SELECT ?status (STR(?e) AS ?expires) (STR(?gv) AS ?given) (STR(?w) AS ?withdrawn
   GRAPH ?g {
     ?g dcg:space ?space .
     ?c a dpv:Consent ; dpv:hasConsentStatus ?status ; dcg:expiresAt ?e .
-    OPTIONAL { ?c dcg:givenAt ?gv }
+    OPTIONAL { ?c dpv:isIndicatedAtTime|dcg:givenAt ?gv }
     OPTIONAL { ?c dcg:withdrawnAt ?w }
   }
 }

@@ -8,10 +8,13 @@ What it says, and what it leaves out on purpose:
   datacage presented (the document itself, as a literal: it names code and keys, no person), with
   the enclave key's RFC 7638 thumbprint;
 - the run used one input per consent it read: the consent's IRI and the ETag of each resource as
-  read, in the order read. Never the resources' URLs: a URL in an individual's pod names that
-  person, and the output gate promises that no result carries one. (Hashed URLs were rejected
-  too: a pod URL is easy to guess, and one hash per guess confirms it.) Whoever can look the
-  consent up in the registry (the participants of the space) can relate it to its receipt;
+  read, in the order read. The run names each consent with `dcg:usedConsent` (a `prov:used` of
+  the activity); each input, a `prov:Entity`, names it with `dcg:underConsent` (whose domain is
+  an entity: the input is never made an activity). Never the resources' URLs: a URL in an
+  individual's pod names that person, and the output gate promises that no result carries one.
+  (Hashed URLs were rejected too: a pod URL is easy to guess, and one hash per guess confirms
+  it.) Whoever can look the consent up in the registry (the participants of the space) can
+  relate it to its receipt;
 - the run used each organisation's pushed dataset: its provider (an organisation's WebID), its
   registered name and the digest of the envelope as stored (docs/push.md), so a consumer can ask
   the provider which version of its data a result came from;
@@ -121,7 +124,7 @@ def describe(result: Graph, facts: RunFacts) -> Graph:
             node = URIRef(f"{facts.run_iri}#input-{number}-{index}")
             add((run, PROV.used, node))
             add((node, RDF.type, PROV.Entity))
-            add((node, DCG.usedConsent, URIRef(use.consent)))
+            add((node, DCG.underConsent, URIRef(use.consent)))
             if version:
                 add((node, DCG.inputVersion, Literal(version)))
     datasets = sorted(facts.datasets, key=lambda d: (d.provider, d.name))

@@ -7,11 +7,18 @@ own current nonce. A proof without the current nonce gets `401` with
 `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a fresh `DPoP-Nonce` (section 9). The
 nonce is rotated silently every N accepted requests, so the client learns each new one from a
 challenge, unless the server is told to announce it on a success (section 8.2).
+
+The same origin also serves a token endpoint (`/.oidc/token`) with a nonce of its own, refused
+with `400 {"error": "use_dpop_nonce"}` (section 8), as Community Solid Server does on one
+origin; it can hold its first challenges until several requests are in flight (to make
+concurrent clients meet one challenge each), and answer `429` with a `Retry-After`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -69,11 +76,20 @@ class NonceResourceServer:
         rotate_every: int | None = None,
         always_new_nonce: bool = False,
         announce_new_nonce: bool = False,
+        hold_challenges: int = 0,
+        too_many: int = 0,
+        retry_after: str | None = None,
     ):
         self.rotate_every = rotate_every
         self.always_new_nonce = always_new_nonce
         self.announce_new_nonce = announce_new_nonce
+        # The first `hold_challenges` nonce challenges wait until all of them have arrived.
+        self.held = threading.Barrier(hold_challenges) if hold_challenges else None
+        self.to_hold = hold_challenges
+        self.too_many = too_many  # how many requests to answer with 429 first
+        self.retry_after = retry_after
         self.nonce = self._fresh_nonce()
+        self.as_nonce = self._fresh_nonce()  # the token endpoint's own
         self.accepted = 0
         self.seen_jtis: set[str] = set()
         self.exchanges: list[Exchange] = []
@@ -94,6 +110,45 @@ class NonceResourceServer:
     def handle(
         self, method: str, path: str, headers, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            if self.too_many > 0:
+                self.too_many -= 1
+                self._log(method, path, body, None, 429, None)
+                extra = {"Retry-After": self.retry_after} if self.retry_after else {}
+                return 429, extra, b""
+        if path.startswith("/.oidc/token"):
+            with self._lock:
+                return self._token_endpoint(method, path, headers, body)
+        answer = self._resource(method, path, headers, body)
+        if answer[0] == 401 and "use_dpop_nonce" in answer[1].get("WWW-Authenticate", ""):
+            with self._lock:
+                hold = self.to_hold > 0
+                self.to_hold -= 1
+            if hold and self.held is not None:
+                # Answer only once all held challengers are here (30 s: a loaded machine is slow);
+                # past that, answer anyway and let the test see fewer simultaneous challenges.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    self.held.wait(timeout=30)
+        return answer
+
+    def _token_endpoint(self, method, path, headers, body) -> tuple[int, dict[str, str], bytes]:
+        """An authorization server's nonce rules (section 8): 400 with JSON, own nonce."""
+        try:
+            claims = self._verify(method, path, headers, token=None)
+        except ProofRefused as refusal:
+            self.refusals.append(str(refusal))
+            self._log(method, path, body, None, 400, None)
+            return 400, {"Content-Type": "application/json"}, b'{"error":"invalid_dpop_proof"}'
+        if claims.get("nonce") != self.as_nonce:
+            self._log(method, path, body, claims.get("nonce"), 400, self.as_nonce)
+            payload = json.dumps({"error": "use_dpop_nonce"}).encode()
+            headers_out = {"Content-Type": "application/json", "DPoP-Nonce": self.as_nonce}
+            return 400, headers_out, payload
+        self._log(method, path, body, claims["nonce"], 200, None)
+        payload = json.dumps({"access_token": "t", "token_type": "DPoP"}).encode()
+        return 200, {"Content-Type": "application/json"}, payload
+
+    def _resource(self, method, path, headers, body) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             try:
                 claims = self._verify(method, path, headers)
@@ -121,7 +176,7 @@ class NonceResourceServer:
     def _log(self, method, path, body, proof_nonce, status, issued) -> None:
         self.exchanges.append(Exchange(method, path, body, proof_nonce, status, issued))
 
-    def _verify(self, method: str, path: str, headers) -> dict:
+    def _verify(self, method: str, path: str, headers, token: str | None = ACCESS_TOKEN) -> dict:
         proofs = headers.get_all("DPoP") or []
         if len(proofs) != 1:
             raise ProofRefused(f"expected exactly one DPoP header, got {len(proofs)}")
@@ -155,9 +210,13 @@ class NonceResourceServer:
         if claims["jti"] in self.seen_jtis:
             raise ProofRefused("jti replayed")
         self.seen_jtis.add(claims["jti"])
-        if headers.get("Authorization") != f"DPoP {ACCESS_TOKEN}":
+        if token is None:  # the token endpoint: a proof without `ath`
+            if "ath" in claims:
+                raise ProofRefused("ath on a token request")
+            return claims
+        if headers.get("Authorization") != f"DPoP {token}":
             raise ProofRefused("the DPoP-bound access token is missing or wrong")
-        expected_ath = b64url(hashlib.sha256(ACCESS_TOKEN.encode("ascii")).digest())
+        expected_ath = b64url(hashlib.sha256(token.encode("ascii")).digest())
         if claims.get("ath") != expected_ath:
             raise ProofRefused("ath does not match the access token")
         return claims
@@ -326,3 +385,80 @@ def test_the_server_really_refuses_proofs_that_break_the_rules(serve):
         "the DPoP-bound access token is missing or wrong",
         "ath does not match the access token",
     ]
+
+
+# --- Concurrency, server roles and rate limits ------------------------------------------------
+
+
+def test_concurrent_threads_each_get_their_retry_with_the_nonce_of_their_own_challenge(serve):
+    """Eight threads meet the same challenge at once. Each must retry with the nonce its own
+    401 carried, even though another thread stored that same nonce a moment before."""
+    threads_count = 8
+    server = serve(hold_challenges=threads_count)
+    http, auth = new_client()
+    statuses: list[int] = []
+    start = threading.Barrier(threads_count)
+
+    def fetch(i: int) -> None:
+        start.wait(timeout=30)
+        response = http.request("GET", server.url(f"/alice/r{i}"), auth=auth)
+        statuses.append(response.status_code)
+        response.close()
+
+    workers = [threading.Thread(target=fetch, args=(i,)) for i in range(threads_count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert statuses == [200] * threads_count
+    assert sorted(server.statuses()) == [200] * threads_count + [401] * threads_count
+    assert server.refusals == []
+
+
+def test_token_endpoint_and_resource_nonces_on_one_origin_are_kept_apart(serve):
+    """Like CSS, the identity provider and the pod share an origin but not a nonce: once
+    each is learnt, alternating token and resource requests meet no further challenge."""
+    server = serve()
+    http, proofs = Http(), ProofFactory(DPoPKey.generate())
+    as_auth, rs_auth = DPoPAuth(proofs), DPoPAuth(proofs, FixedToken())
+    for _ in range(3):
+        token = http.request(
+            "POST", server.url("/.oidc/token"), auth=as_auth, data={"grant_type": "x"}
+        )
+        raise_for_status(token)
+        raise_for_status(http.request("GET", server.url("/alice/notes.ttl"), auth=rs_auth))
+    assert server.statuses() == [400, 200, 401, 200, 200, 200, 200, 200]
+    assert server.refusals == []
+
+
+def test_a_429_is_retried_after_the_wait_it_asks_for(serve):
+    server = serve(too_many=2, retry_after="2")
+    waits: list[float] = []
+    http, auth = Http(sleep=waits.append), new_client()[1]
+    response = http.request("GET", server.url("/alice/notes.ttl"), auth=auth)
+    assert response.status_code == 200
+    assert waits == [2.0, 2.0]
+    assert server.statuses() == [429, 429, 401, 200]
+
+
+def test_a_server_that_keeps_answering_429_gets_a_bounded_number_of_tries(serve):
+    server = serve(too_many=100)
+    waits: list[float] = []
+    http, auth = Http(sleep=waits.append), new_client()[1]
+    response = http.request("GET", server.url("/alice/notes.ttl"), auth=auth)
+    with pytest.raises(errors.RateLimited, match=r"too many.*\(429\).*try again later"):
+        raise_for_status(response)
+    assert server.statuses() == [429] * 4
+    assert waits == [1.0, 1.0, 1.0]  # no Retry-After: a short default pause
+
+
+def test_a_429_asking_for_a_long_wait_is_reported_at_once_with_that_wait(serve):
+    server = serve(too_many=100, retry_after="3600")
+    waits: list[float] = []
+    http, auth = Http(sleep=waits.append), new_client()[1]
+    response = http.request("GET", server.url("/alice/notes.ttl"), auth=auth)
+    with pytest.raises(errors.RateLimited, match="wait 3600 s") as refused:
+        raise_for_status(response)
+    assert refused.value.retry_after == 3600
+    assert waits == []
+    assert server.statuses() == [429]

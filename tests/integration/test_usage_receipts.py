@@ -83,14 +83,14 @@ def test_after_a_run_each_person_has_a_usage_record_only_they_can_read(world):
         graph, _ = person.client.get_graph(url)
         record = URIRef(url + "#use")
         assert (record, PROV.wasGeneratedBy, URIRef(run.iri)) in graph
-        assert (record, DCG.usedConsent, URIRef(consent.iri)) in graph
+        assert (record, DCG.underConsent, URIRef(consent.iri)) in graph
         assert set(graph.objects(record, DPV.hasPurpose)) == {URIRef(p) for p in consent.purposes}
         # The space's consumer designated no container, so no result went anywhere: the
         # record says so (test_result_delivery checks the consumer named once one is reached).
         assert set(graph.objects(record, DCG.resultsSentTo)) == set()
         read = {
-            str(graph.value(node, PROV.atLocation)): graph.value(node, DCG.inputVersion)
-            for node in graph.objects(record, PROV.used)
+            str(graph.value(node, PROV.specializationOf)): graph.value(node, DCG.inputVersion)
+            for node in graph.objects(URIRef(run.iri), PROV.used)
         }
         assert set(read) == {person.pod + "contacts/customers.ttl", person.pod + "shop/orders.csv"}
         assert all(isinstance(v, Literal) and str(v) for v in read.values())
@@ -202,7 +202,7 @@ def test_on_access_control_policies_the_datacage_may_only_append(make_acp_user, 
     assert report.written == 1, report
     url = record_url(use, "a1")
     graph: Graph = person.client.get_graph(url)[0]
-    assert (URIRef(url + "#use"), DCG.usedConsent, URIRef(consent.iri)) in graph
+    assert (URIRef(url + "#use"), DCG.underConsent, URIRef(consent.iri)) in graph
     assert forbidden(stranger.client, url)
     assert forbidden(cage.client, url)
     with pytest.raises(solid_errors.SolidError):

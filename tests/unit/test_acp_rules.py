@@ -123,23 +123,123 @@ def test_public_agent_matches_every_webid():
     assert modes(own(body), STRANGER) == {R}
 
 
-@pytest.mark.parametrize(
-    "constraint",
-    [
-        "acp:client <https://app.example/id>",
-        "acp:client acp:PublicClient",
-        "acp:issuer <https://idp.example/>",
-        "acp:vc <https://example.org/Credential>",
-    ],
-)
-def test_a_matcher_that_also_constrains_the_request_is_not_satisfied(constraint):
+# What a request may carry besides the agent: a matcher naming it is *unknown* to us, except
+# acp:PublicClient, which matches every client (ACP ontology; CSS's engine agrees).
+UNKNOWN_CONSTRAINTS = [
+    "acp:client <https://app.example/id>",
+    "acp:issuer <https://idp.example/>",
+    "acp:issuer acp:PublicIssuer",  # always satisfied by the ontology, never by CSS's engine
+    "acp:vc <https://example.org/Credential>",
+]
+
+
+@pytest.mark.parametrize("constraint", UNKNOWN_CONSTRAINTS)
+def test_a_matcher_that_also_constrains_the_request_grants_nothing_for_sure(constraint):
     body = f"<#p> acp:allow acl:Read; acp:allOf [ acp:agent <{BOB}>; {constraint} ]."
     assert modes(own(body), BOB) == frozenset()
 
 
-def test_creator_and_owner_agents_match_nobody_here():
-    body = "<#p> acp:allow acl:Read; acp:anyOf [ acp:agent acp:CreatorAgent, acp:OwnerAgent ]."
-    assert modes(own(body), ALICE) == frozenset()
+def test_a_public_client_matches_every_client():
+    body = f"<#p> acp:allow acl:Read; acp:allOf [ acp:agent <{BOB}>; acp:client acp:PublicClient ]."
+    assert modes(own(body), BOB) == {R}
+
+
+# The truth table of a policy with one matcher, for BOB: the matcher is True (names BOB), False
+# (names CAROL) or unknown (names BOB and a client). Each row: where the matcher sits, whether
+# the policy allows or denies, and the modes BOB is *sure* to hold, given that a second policy
+# allows him Read and Write outright. Both readers (reporting access, and the owner lock-out
+# check) need this lower bound: an unknown allow grants nothing, an unknown deny denies.
+MATCHERS = {
+    "true": f"[ acp:agent <{BOB}> ]",
+    "false": f"[ acp:agent <{CAROL}> ]",
+    "unknown": f"[ acp:agent <{BOB}>; acp:client <https://app.example/id> ]",
+}
+EVERYONE = "[ acp:agent acp:PublicAgent ]"
+BASE = {R, W, A}  # what the second policy gives BOB; allow rows add Control
+TRUTH_TABLE = [
+    # condition, matcher, effect, BOB surely holds
+    ("allOf", "true", "allow", BASE | {C}),
+    ("allOf", "false", "allow", BASE),
+    ("allOf", "unknown", "allow", BASE),
+    ("anyOf", "true", "allow", BASE | {C}),
+    ("anyOf", "false", "allow", BASE),
+    ("anyOf", "unknown", "allow", BASE),
+    # noneOf beside "everyone": excludes BOB when true, might exclude him when unknown
+    ("noneOf", "true", "allow", BASE),
+    ("noneOf", "false", "allow", BASE | {C}),
+    ("noneOf", "unknown", "allow", BASE),
+    ("allOf", "true", "deny", {R}),
+    ("allOf", "false", "deny", BASE),
+    ("allOf", "unknown", "deny", {R}),
+    ("anyOf", "true", "deny", {R}),
+    ("anyOf", "false", "deny", BASE),
+    ("anyOf", "unknown", "deny", {R}),
+    ("noneOf", "true", "deny", BASE),
+    ("noneOf", "false", "deny", {R}),
+    ("noneOf", "unknown", "deny", {R}),
+]
+
+
+@pytest.mark.parametrize(("condition", "matcher", "effect", "expected"), TRUTH_TABLE)
+def test_truth_table_of_an_unknown_matcher(condition, matcher, effect, expected):
+    if condition == "noneOf":  # noneOf alone selects nobody: pair it with "everyone"
+        selects = f"acp:anyOf {EVERYONE}; acp:noneOf {MATCHERS[matcher]}"
+    else:
+        selects = f"acp:{condition} {MATCHERS[matcher]}"
+    modes_named = "acl:Control" if effect == "allow" else "acl:Write"
+    body = f"""<#c> acp:apply <#q>.
+    <#p> acp:allow acl:Read, acl:Write; acp:allOf [ acp:agent <{BOB}> ].
+    <#q> acp:{effect} {modes_named}; {selects}."""
+    assert modes(own(body), BOB) == expected
+
+
+@pytest.mark.parametrize(
+    ("all_of", "any_of", "expected"),
+    [
+        (["true", "unknown"], [], frozenset()),  # and: unknown
+        (["false", "unknown"], [], frozenset()),  # and: false
+        ([], ["true", "unknown"], {R}),  # or: true whatever the other
+        ([], ["false", "unknown"], frozenset()),  # or: unknown
+    ],
+)
+def test_unknown_combines_by_kleene_logic(all_of, any_of, expected):
+    parts = [f"acp:allOf {MATCHERS[m]}" for m in all_of]
+    parts += [f"acp:anyOf {MATCHERS[m]}" for m in any_of]
+    body = f"<#p> acp:allow acl:Read; {'; '.join(parts)}."
+    assert modes(own(body), BOB) == expected
+
+
+def test_a_denial_bob_might_meet_through_an_app_keeps_him_from_control():
+    """The owner lock-out check: a deny policy that names the owner with some client is no
+    proof the owner keeps Control; it might apply to every request the owner makes."""
+    body = f"""<#c> acp:apply <#q>.
+    <#p> acp:allow acl:Read, acl:Write, acl:Control; acp:allOf [ acp:agent <{ALICE}> ].
+    <#q> acp:deny acl:Control;
+        acp:allOf [ acp:agent <{ALICE}>; acp:issuer <https://idp.example/> ]."""
+    assert C not in modes(own(body), ALICE)
+
+
+def test_creator_and_owner_agents_are_unknown_here():
+    allow = "<#p> acp:allow acl:Read; acp:anyOf [ acp:agent acp:CreatorAgent, acp:OwnerAgent ]."
+    assert modes(own(allow), ALICE) == frozenset()
+    deny = f"""<#c> acp:apply <#q>.
+    <#p> acp:allow acl:Read; acp:allOf [ acp:agent <{ALICE}> ].
+    <#q> acp:deny acl:Read; acp:allOf [ acp:agent acp:OwnerAgent ]."""
+    assert modes(own(deny), ALICE) == frozenset()  # she may be the owner, and be denied
+
+
+def test_a_node_named_only_by_access_control_resource_might_apply():
+    """ACP: `acp:accessControlResource` links a resource to its ACR as `acp:resource` does the
+    other way; CSS reads only the latter. Its denials count, its allowances are not sure."""
+    graph = acr(
+        f"""<#root> acp:resource <{RESOURCE}>; acp:accessControl <#c>.
+        <#c> acp:apply [ acp:allow acl:Read, acl:Write; acp:allOf [ acp:agent <{BOB}> ] ].
+        <{RESOURCE}> acp:accessControlResource <#inverse>.
+        <#inverse> acp:accessControl <#d>.
+        <#d> acp:apply [ acp:deny acl:Write; acp:allOf [ acp:agent <{BOB}> ] ],
+            [ acp:allow acl:Control; acp:allOf [ acp:agent <{BOB}> ] ]."""
+    )
+    assert modes(Acr(graph, RESOURCE), BOB) == {R}
 
 
 def test_unknown_mode_iris_grant_nothing():

@@ -312,3 +312,33 @@ def test_a_noted_head_catches_a_chain_rewritten_from_scratch(trail, registry):
     # ...but no longer holds the hash a participant noted.
     with pytest.raises(ChainBroken, match="rewritten"):
         rewritten.require_contains(noted)
+
+
+def test_an_entry_in_the_shape_written_before_still_reads_and_its_hash_still_checks():
+    """Entries once said what they concern with `prov:used` on the activity; they stay valid."""
+    from rdflib import Graph
+
+    from server.audit.entry import Event, content_hash, entry_from_graph, entry_graph
+    from vocab import DCG, PROV
+
+    space, run = "https://dc.example/spaces/s", "https://dc.example/runs/r"
+    event = Event(
+        "run-finished",
+        "https://cage.example/#me",
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "The run ended.",
+        about=(run, space),
+    )
+    current = entry_graph(space, 0, event, GENESIS)
+    name = entry_iri(space, 0)
+    old = Graph()
+    for s, p, o in current:
+        if p == DCTERMS.subject:
+            old.add((URIRef(name + "#activity"), PROV.used, o))
+        elif p != DCG.eventHash:
+            old.add((s, p, o))
+    old.add((URIRef(name), DCG.eventHash, Literal(content_hash(old))))
+    read = entry_from_graph(name, old)
+    assert read.event.about == tuple(sorted((run, space)))
+    assert read.hash == content_hash(old)
+    assert entry_from_graph(name, current).event == read.event

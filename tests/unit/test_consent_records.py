@@ -6,18 +6,20 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rdflib import Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 
+import vocab
 from connectors.solid import RefreshState
 from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
 from server.consent.rdf import (
     DamagedConsent,
+    consent_from_graph,
     history_from_graph,
     history_graph,
     receipt_graph,
 )
 from server.consent.vault import PodSessions, TokenVault, VaultError
-from vocab import DCG, DPV, ODRL2, XSD
+from vocab import DCG, DCG_PROFILE, DPV, ODRL2, RDF, XSD
 
 T0 = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 HISTORY = "https://dc.example/consents/" + "a" * 32
@@ -112,9 +114,36 @@ def test_the_receipt_is_dpv_consent_with_an_odrl_agreement():
     operands = {
         graph.value(k, ODRL2.leftOperand) for k in graph.objects(permission, ODRL2.constraint)
     }
-    assert operands == {ODRL2.dateTime, ODRL2.purpose, ODRL2.recipient, DCG.digest}
+    assert operands == {ODRL2.dateTime, ODRL2.purpose, ODRL2.recipient, DCG.algorithmDigest}
     prohibition = graph.value(agreement, ODRL2.prohibition)
     assert graph.value(prohibition, ODRL2.action) == ODRL2.distribute
+
+
+def test_a_left_operand_outside_odrl_core_comes_from_a_profile_the_agreement_names():
+    """ODRL Information Model 2.2: a policy using terms of a profile names it (odrl:profile),
+    and the profile declares each of its left operands as an odrl:LeftOperand."""
+    graph = receipt_graph(consent(state=ConsentState.GIVEN, given_at=T0))
+    agreement = URIRef(HISTORY + "/1#agreement")
+    profiles = set(graph.objects(agreement, ODRL2.profile))
+    declared = vocab.load("datacage")
+    for operand in graph.objects(None, ODRL2.leftOperand):
+        if operand in ODRL2:
+            continue
+        assert DCG_PROFILE in profiles, f"{operand} is used without odrl:profile"
+        assert str(operand).startswith(str(DCG_PROFILE))
+        assert (operand, RDF.type, ODRL2.LeftOperand) in declared
+
+
+def test_the_receipt_says_when_with_dpv_and_old_receipts_still_read():
+    graph = receipt_graph(consent(state=ConsentState.GIVEN, given_at=T0))
+    c = URIRef(HISTORY + "/1")
+    assert graph.value(c, DPV.isIndicatedAtTime).toPython() == T0
+    assert (c, DCG.givenAt, None) not in graph
+    # A receipt written before the change said dcg:givenAt: it reads back the same.
+    old = Graph()
+    for s, p, o in graph:
+        old.add((s, DCG.givenAt if p == DPV.isIndicatedAtTime else p, o))
+    assert consent_from_graph(old, c).given_at == T0
 
 
 def test_a_damaged_record_is_refused_not_guessed():

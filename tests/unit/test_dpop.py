@@ -211,3 +211,30 @@ def test_a_proof_refused_because_of_our_clock_is_retried_on_the_servers_clock():
     assert response.status_code == 200
     _, retried = decode(responses.calls[1].request.headers["DPoP"])
     assert retried["iat"] == 1_700_000_600
+
+
+def test_nonces_are_kept_per_origin_and_server_role():
+    from connectors.solid.dpop import AUTHORIZATION_SERVER, RESOURCE_SERVER
+
+    state = ServerState()
+    origin = "http://localhost:3000"
+    state.remember_nonce(origin, "as-1", AUTHORIZATION_SERVER)
+    state.remember_nonce(origin, "rs-1", RESOURCE_SERVER)
+    assert state.nonce(origin, AUTHORIZATION_SERVER) == "as-1"
+    assert state.nonce(origin, RESOURCE_SERVER) == "rs-1"
+    factory = ProofFactory(DPoPKey.generate(), state)
+    assert decode(factory.proof("POST", origin + "/.oidc/token"))[1]["nonce"] == "as-1"
+    assert decode(factory.proof("GET", origin + "/alice/", "tok"))[1]["nonce"] == "rs-1"
+
+
+@responses.activate
+def test_a_bearer_challenge_without_an_error_code_renews_a_token_once():
+    """What Community Solid Server sends for any refused token."""
+    url = "https://pod.example/r"
+    for _ in range(3):
+        responses.get(url, status=401, headers={"WWW-Authenticate": 'Bearer scope="openid webid"'})
+    tokens = _Tokens()
+    response = Http().request("GET", url, auth=DPoPAuth(ProofFactory(DPoPKey.generate()), tokens))
+    assert response.status_code == 401
+    assert len(responses.calls) == 2  # one renewal, one retry, no loop
+    assert responses.calls[1].request.headers["Authorization"] == "DPoP second"

@@ -244,3 +244,14 @@ def test_a_redirected_post_is_not_followed_and_is_not_mistaken_for_success(statu
     assert target.call_count == 0
     with pytest.raises(errors.UpstreamError, match=rf"redirected the request for {container}"):
         raise_for_status(response)
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from connectors.solid.http import retry_after_seconds
+
+    assert retry_after_seconds("120") == 120.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    now = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:14:20 GMT", now=now) == 60.0
+    assert retry_after_seconds("Tue, 14 Nov 2023 22:00:00 GMT", now=now) == 0.0  # past: now

@@ -235,3 +235,25 @@ def test_an_agent_split_out_of_a_blank_node_authorization_gets_an_iri_in_the_acl
     assert modes(graph, CAROL) == {R, W, A}
     (bobs,) = set(graph.subjects(ACL.agent, URIRef(BOB)))
     assert str(bobs).startswith(ACL_URL + "#split-")
+
+
+# --- Groups -----------------------------------------------------------------------------------
+
+TEAM = "https://pod.example/alice/groups/team.ttl#it"
+GROUP_ACL = f"""
+<#team> a acl:Authorization; acl:agentGroup <{TEAM}>; acl:accessTo <{RESOURCE}>;
+    acl:mode acl:Read, acl:Control.
+"""
+
+
+def test_a_group_grants_its_listed_members_only():
+    members = {URIRef(TEAM): frozenset({URIRef(BOB)})}
+    graph = acl(GROUP_ACL)
+    assert modes(graph, BOB, groups=members.get) == {R, C}
+    assert modes(graph, CAROL, groups=members.get) == frozenset()
+
+
+def test_a_group_whose_members_are_unknown_grants_nothing():
+    graph = acl(GROUP_ACL)
+    assert modes(graph, BOB) == frozenset()  # no reader: groups are not guessed
+    assert modes(graph, BOB, groups=lambda group: None) == frozenset()

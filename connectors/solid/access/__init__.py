@@ -1,7 +1,9 @@
 """Access control on pods: one contract (`AccessControl`), chosen per resource.
 
-`access_control_for` looks at what the pod advertises for the resource (`Link rel="acl"`) and
-returns the matching editor: `WebAccessControl` for an ACL document (`wac`), or
+`access_control_for` looks at what the pod advertises for the resource (`Link rel="acl"`, or,
+without one, an `acp:accessControlResource` in the resource's description, `Link
+rel="describedby"`: ACP's inverse of `acp:resource`) and returns the matching editor:
+`WebAccessControl` for an ACL document (`wac`), or
 `AccessControlPolicies` for an access control resource (`acp`, evaluated by `acp_rules`).
 A resource that advertises no access-control resource raises `UnsupportedAccessControl`.
 """
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 from .. import errors
 from .acp import AccessControlPolicies
 from .base import AccessControl, AccessMode
+from .discovery import described_acr
 from .wac import WebAccessControl
 
 if TYPE_CHECKING:
@@ -32,18 +35,24 @@ __all__ = [
 def access_control_for(client: SolidClient, url: str) -> AccessControl:
     resource = client.head(url)
     acl_url = resource.acl_url
-    if acl_url is None:
+    described = (
+        None if acl_url else described_acr(client, resource.url, resource.link("describedby"))
+    )
+    if acl_url is None and described is None:
         raise errors.UnsupportedAccessControl(
-            f'{url} does not advertise an access-control resource (no Link rel="acl").', url=url
+            f'{url} does not advertise an access-control resource (no Link rel="acl", and no '
+            "acp:accessControlResource in its description).",
+            url=url,
         )
-    if _is_acp(client, acl_url):
+    if described is not None or _is_acp(client, acl_url or ""):
         return AccessControlPolicies(
             client,
             resource.url,
-            acl_url,
+            described or acl_url or "",
             is_container=resource.is_container,
             is_storage=resource.is_storage,
         )
+    assert acl_url is not None
     return WebAccessControl(client, resource.url, acl_url, is_container=resource.is_container)
 
 

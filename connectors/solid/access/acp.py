@@ -40,6 +40,7 @@ from .acp_rules import (
 )
 from .base import AccessControl, AccessMode
 from .contention import write_attempts
+from .discovery import described_acr
 
 if TYPE_CHECKING:
     from ..client import SolidClient
@@ -166,10 +167,13 @@ class AccessControlPolicies(AccessControl):
             current = parent
             container = self.client.head(current)
             at_storage = container.is_storage
-            if container.acl_url is None:
+            acr_url = container.acl_url or described_acr(
+                self.client, container.url, container.link("describedby")
+            )
+            if acr_url is None:
                 continue
             try:
-                graph, _ = self.client.get_graph(container.acl_url)
+                graph, _ = self.client.get_graph(acr_url)
             except errors.NotFound:
                 continue
             found.append(Acr(graph, current))

@@ -6,8 +6,11 @@ the way Community Solid Server applies it (its `AcpReader` and `@solid/access-co
 - The effective policies of a resource are those its own ACR applies with `acp:accessControl`,
   plus those every ancestor's ACR applies with `acp:memberAccessControl`. ACP adds up: an
   ancestor's member controls still count when the resource has an ACR of its own.
-- An ACR speaks for a resource only through a node that names it with `acp:resource`; CSS
-  ignores access controls hung on a node without one, so they count for nothing here either.
+- An ACR speaks for a resource through a node that names it with `acp:resource`. ACP says the
+  inverse, `acp:accessControlResource`, MUST be taken into account too (its definition of
+  `acp:AccessControlResource`), but CSS's `AcpReader` reads `acp:resource` only. So a policy
+  reached only through the inverse *might* apply: its denials count, its allowances do not.
+  Access controls hung on a node linked neither way count for nothing.
   (CSS also applies the member controls of a node naming some *other* resource, even in the
   resource's own ACR. We do not: ACP describes no such documents, and we never write them.)
 - A policy applies when all its `acp:allOf` matchers, at least one of its `acp:anyOf` matchers
@@ -15,10 +18,16 @@ the way Community Solid Server applies it (its `AcpReader` and `@solid/access-co
   one allOf or anyOf matcher. Modes are the applying policies' `acp:allow` minus their `acp:deny`.
 
 Only the agent is known here, never the client application, identity provider or credentials
-of a request: a matcher that constrains those is treated as not satisfied. That under-reports
-access granted only to some app, and never reports access a request might not get, so lock-out
-checks built on these functions err on the safe side. For the same reason `acp:CreatorAgent`
-and `acp:OwnerAgent` (which need facts about the resource we do not have) match nobody.
+of a request, nor who created or owns the resource. A matcher that depends on those (`acp:client`,
+`acp:issuer`, `acp:vc` other than the always-satisfied `acp:PublicClient` / `acp:PublicIssuer`;
+`acp:CreatorAgent`, `acp:OwnerAgent`) is *unknown*, and evaluation is three-valued (Kleene):
+allOf is "and", anyOf "or", noneOf "not or". The modes reported are those every request by the
+agent is sure to get: allowed by a policy that surely applies, and denied by no policy that
+might apply. So an unknown matcher never adds access (in allOf or anyOf of an allow policy), and
+never takes a denial away (in a deny policy, or in the noneOf of an allow policy, where it might
+exclude the agent). Both readers want exactly this lower bound: reporting access must never
+over-report, and the owner lock-out check must never conclude "the owner keeps Control" from a
+policy the owner might not satisfy.
 """
 
 from __future__ import annotations
@@ -35,8 +44,20 @@ from .base import AccessMode
 
 _MODES = {URIRef(mode.iri): mode for mode in AccessMode}
 _ANY_AGENT = (ACP.PublicAgent, ACP.AuthenticatedAgent)
-#: Matcher attributes whose value we never know when evaluating for an agent alone.
-_UNKNOWN_ATTRIBUTES = (ACP.client, ACP.issuer, ACP.vc)
+#: Agents that depend on facts about the resource we do not have.
+_UNKNOWN_AGENTS = (ACP.CreatorAgent, ACP.OwnerAgent)
+#: Matcher attributes whose value we never know when evaluating for an agent alone, each with
+#: the value that matches every request whatever it is. The ACP ontology makes both
+#: `acp:PublicClient` and `acp:PublicIssuer` always satisfied, but CSS's engine
+#: (@solid/access-control-policy) honours only the first: a public issuer stays unknown.
+_REQUEST_ATTRIBUTES = (
+    (ACP.client, ACP.PublicClient),
+    (ACP.issuer, None),
+    (ACP.vc, None),
+)
+
+#: Three-valued truth: True, False, or None for "depends on what we cannot know".
+Truth = bool | None
 #: The matcher lists a policy uses to select who it applies to (noneOf only excludes).
 POSITIVE_CONDITIONS = (ACP.allOf, ACP.anyOf)
 
@@ -55,26 +76,39 @@ class PolicyRef:
 
     graph: Graph
     node: Node
+    #: False when only `acp:accessControlResource` links it to the resource: not every
+    #: engine reads that link, so the policy might apply, or not.
+    certain: bool = True
 
 
 def acr_nodes(graph: Graph, resource_url: str) -> list[Node]:
-    """The nodes of an ACR document that speak for `resource_url` (`acp:resource`)."""
+    """The nodes of an ACR document that speak for `resource_url` with `acp:resource` (the
+    link every engine reads, and the one our edits use)."""
     return sorted(set(graph.subjects(ACP.resource, URIRef(resource_url))), key=str)
 
 
-def access_controls(graph: Graph, resource_url: str, link: URIRef) -> list[Node]:
+def inverse_acr_nodes(graph: Graph, resource_url: str) -> list[Node]:
+    """Nodes the resource names with `acp:accessControlResource` that `acp:resource` misses."""
+    named = set(graph.objects(URIRef(resource_url), ACP.accessControlResource))
+    return sorted(named - set(acr_nodes(graph, resource_url)), key=str)
+
+
+def access_controls(
+    graph: Graph, resource_url: str, link: URIRef, *, inverse: bool = False
+) -> list[Node]:
     """Access controls linked with `link` (`acp:accessControl` or `acp:memberAccessControl`)."""
-    controls = {c for acr in acr_nodes(graph, resource_url) for c in graph.objects(acr, link)}
+    nodes = inverse_acr_nodes if inverse else acr_nodes
+    controls = {c for acr in nodes(graph, resource_url) for c in graph.objects(acr, link)}
     return sorted(controls, key=str)
 
 
 def policies(graph: Graph, resource_url: str, link: URIRef) -> list[PolicyRef]:
-    applied = {
-        policy
-        for control in access_controls(graph, resource_url, link)
-        for policy in graph.objects(control, ACP.apply)
-    }
-    return [PolicyRef(graph, policy) for policy in sorted(applied, key=str)]
+    found: dict[Node, bool] = {}
+    for inverse in (False, True):
+        for control in access_controls(graph, resource_url, link, inverse=inverse):
+            for policy in graph.objects(control, ACP.apply):
+                found.setdefault(policy, not inverse)
+    return [PolicyRef(graph, policy, found[policy]) for policy in sorted(found, key=str)]
 
 
 def effective_policies(own: Acr | None, ancestors: Iterable[Acr]) -> list[PolicyRef]:
@@ -101,38 +135,76 @@ def allowed_modes(found: Sequence[PolicyRef], agent: str) -> frozenset[AccessMod
 
 
 def explicit_modes(found: Sequence[PolicyRef], agent: str) -> frozenset[AccessMode]:
-    """The modes the applying policies name, allowed and not denied, without implied ones.
+    """The modes the agent surely holds, without implied ones: allowed by a policy that surely
+    applies, denied by none that might.
 
     Revocations work on these: taking Write from someone takes the Append it implied too.
     """
     allowed: set[Node] = set()
     denied: set[Node] = set()
     for policy in found:
-        if policy_applies(policy.graph, policy.node, agent):
+        applies = policy_truth(policy.graph, policy.node, agent)
+        if not policy.certain:
+            applies = _and(None, applies)
+        if applies is True:
             allowed.update(policy.graph.objects(policy.node, ACP.allow))
+        if applies is not False:  # a denial that might apply is counted as applying
             denied.update(policy.graph.objects(policy.node, ACP.deny))
     # Only the four ACL modes mean anything to a Solid server; other IRIs grant nothing.
     return frozenset(_MODES[iri] for iri in allowed - denied if iri in _MODES)
 
 
 def policy_applies(graph: Graph, policy: Node, agent: str) -> bool:
-    all_of = list(graph.objects(policy, ACP.allOf))
-    any_of = list(graph.objects(policy, ACP.anyOf))
+    """True only when the policy applies to every request `agent` could make."""
+    return policy_truth(graph, policy, agent) is True
+
+
+def policy_truth(graph: Graph, policy: Node, agent: str) -> Truth:
+    """Whether the policy applies to the agent's requests: True, False or None (it depends)."""
+    all_of = [matcher_truth(graph, m, agent) for m in graph.objects(policy, ACP.allOf)]
+    any_of = [matcher_truth(graph, m, agent) for m in graph.objects(policy, ACP.anyOf)]
+    none_of = [matcher_truth(graph, m, agent) for m in graph.objects(policy, ACP.noneOf)]
     if not all_of and not any_of:
         return False  # a policy that only excludes selects nobody
-    return (
-        all(matcher_satisfied(graph, m, agent) for m in all_of)
-        and (not any_of or any(matcher_satisfied(graph, m, agent) for m in any_of))
-        and not any(matcher_satisfied(graph, m, agent) for m in graph.objects(policy, ACP.noneOf))
-    )
+    return _and(_and(*all_of), _or(*any_of) if any_of else True, _not(_or(*none_of)))
+
+
+def matcher_truth(graph: Graph, matcher: Node, agent: str) -> Truth:
+    """Whether the matcher selects the agent's requests: every attribute it defines must match
+    (a value of each), and a matcher defining none is not satisfied (ACP, Matcher)."""
+    results: list[Truth] = []
+    agents = set(graph.objects(matcher, ACP.agent))
+    if agents:
+        if URIRef(agent) in agents or any(value in agents for value in _ANY_AGENT):
+            results.append(True)
+        else:
+            results.append(None if any(value in agents for value in _UNKNOWN_AGENTS) else False)
+    for attribute, always in _REQUEST_ATTRIBUTES:
+        values = set(graph.objects(matcher, attribute))
+        if values:
+            results.append(True if always is not None and always in values else None)
+    return _and(*results) if results else False
 
 
 def matcher_satisfied(graph: Graph, matcher: Node, agent: str) -> bool:
-    """True when the matcher selects `agent`, whatever client or issuer it uses."""
-    if any(True for attribute in _UNKNOWN_ATTRIBUTES for _ in graph.objects(matcher, attribute)):
-        return False  # we cannot know the request's client, issuer or credentials
-    agents = set(graph.objects(matcher, ACP.agent))
-    return URIRef(agent) in agents or any(value in agents for value in _ANY_AGENT)
+    """True when the matcher surely selects `agent`, whatever client or issuer it uses."""
+    return matcher_truth(graph, matcher, agent) is True
+
+
+def _and(*values: Truth) -> Truth:
+    if any(value is False for value in values):
+        return False
+    return None if any(value is None for value in values) else True
+
+
+def _or(*values: Truth) -> Truth:
+    if any(value is True for value in values):
+        return True
+    return None if any(value is None for value in values) else False
+
+
+def _not(value: Truth) -> Truth:
+    return None if value is None else not value
 
 
 def named_agents(graph: Graph, policy: Node) -> set[Node]:

@@ -5,6 +5,10 @@ Rules this editor keeps:
   ancestor (WAC "ACL Inheritance Algorithm"). The first edit therefore starts from a copy of
   what was inherited, so nobody loses access they had, the owner included.
 - No edit is written if the editing WebID (and any listed owner) would lose `acl:Control`.
+  An `acl:agentGroup` counts for an owner only when its group document (`vcard:hasMember`,
+  WAC "Groups of agents") can be read, lists the owner, and lies in the same storage as the
+  resource: a group kept elsewhere can be changed by someone else, and then would lock the
+  owner out. For reporting access a readable group document that lists the agent is enough.
 - Writes are conditional on the ETag we read (`If-Match`, or `If-None-Match: *` for a new ACL),
   retried with jittered backoff, so concurrent grants never overwrite each other.
 """
@@ -12,7 +16,7 @@ Rules this editor keeps:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
@@ -20,6 +24,8 @@ from urllib.parse import urldefrag, urljoin
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import FOAF, RDF
 from rdflib.term import Node
+
+from vocab import VCARD
 
 from .. import errors
 from .base import AccessControl, AccessMode
@@ -31,6 +37,9 @@ if TYPE_CHECKING:
 ACL = Namespace("http://www.w3.org/ns/auth/acl#")
 _SUBJECT_PREDICATES = (ACL.agent, ACL.agentClass, ACL.agentGroup, ACL.origin)
 _MODES = {URIRef(mode.iri): mode for mode in AccessMode}
+
+#: A group's members, or None when they cannot be known (the group then grants nothing).
+GroupMembers = Callable[[URIRef], frozenset[URIRef] | None]
 
 
 @dataclass
@@ -62,13 +71,16 @@ class WebAccessControl(AccessControl):
 
     def agent_modes(self, agent: str) -> frozenset[AccessMode]:
         document = self._read_own()
+        groups = self._group_reader(same_storage_only=False)
         if document.exists:
-            return effective_modes(document.graph, self.resource_url, agent, inherited=False)
+            return effective_modes(
+                document.graph, self.resource_url, agent, inherited=False, groups=groups
+            )
         inherited = self._inherited()
         if inherited is None:
             return frozenset()
         graph, container = inherited
-        return effective_modes(graph, container, agent, inherited=True)
+        return effective_modes(graph, container, agent, inherited=True, groups=groups)
 
     # --- Editing ------------------------------------------------------------------------------
 
@@ -120,13 +132,44 @@ class WebAccessControl(AccessControl):
                 "Only a signed-in owner can change access; this session has no WebID.",
                 url=self.resource_url,
             )
+        groups = self._group_reader(same_storage_only=True)
         for owner in sorted(self.owners):
-            if AccessMode.CONTROL not in effective_modes(graph, self.resource_url, owner):
+            held = effective_modes(graph, self.resource_url, owner, groups=groups)
+            if AccessMode.CONTROL not in held:
                 raise errors.WouldLockOutOwner(
                     f"This change would take Control of {self.resource_url} away from {owner}; "
                     "it was not made.",
                     url=self.resource_url,
                 )
+
+    # --- Groups -------------------------------------------------------------------------------
+
+    def _group_reader(self, *, same_storage_only: bool) -> GroupMembers:
+        """Read each group document once; a group we cannot read (or trust) has no members."""
+        cache: dict[URIRef, frozenset[URIRef] | None] = {}
+        storage: list[str | None] = []
+
+        def members(group: URIRef) -> frozenset[URIRef] | None:
+            if group not in cache:
+                cache[group] = self._read_group(group, same_storage_only, storage)
+            return cache[group]
+
+        return members
+
+    def _read_group(
+        self, group: URIRef, same_storage_only: bool, storage: list[str | None]
+    ) -> frozenset[URIRef] | None:
+        document = urldefrag(str(group))[0]
+        try:
+            if same_storage_only:
+                if not storage:
+                    storage.append(self.client.find_storage(self.resource_url))
+                if storage[0] is None or self.client.find_storage(document) != storage[0]:
+                    return None
+            graph, _ = self.client.get_graph(document)
+        except errors.SolidError:
+            return None
+        return frozenset(m for m in graph.objects(group, VCARD.hasMember) if isinstance(m, URIRef))
 
     # --- ACL documents ------------------------------------------------------------------------
 
@@ -183,13 +226,21 @@ class _Scope:
 
 
 def effective_modes(
-    graph: Graph, target: str, agent: str, *, inherited: bool = False
+    graph: Graph,
+    target: str,
+    agent: str,
+    *,
+    inherited: bool = False,
+    groups: GroupMembers | None = None,
 ) -> frozenset[AccessMode]:
-    """Modes `agent` gets from `graph` on `target` (`acl:default` when read as inherited)."""
+    """Modes `agent` gets from `graph` on `target` (`acl:default` when read as inherited).
+
+    `groups` tells the members of an `acl:agentGroup`; without it no group grants anything,
+    which never reports access the agent might not have."""
     predicate = ACL.default if inherited else ACL.accessTo
     modes: set[AccessMode] = set()
     for auth in _authorizations(graph, URIRef(target), predicate):
-        if _applies_to(graph, auth, agent):
+        if _applies_to(graph, auth, agent, groups):
             # The ACL is the pod's document: a mode IRI that is not one of WAC's grants nothing
             # here (matching on the name alone would read `ex:Control` as `acl:Control`).
             modes |= {_MODES[m] for m in graph.objects(auth, ACL.mode) if m in _MODES}
@@ -209,11 +260,19 @@ def _authorizations(graph: Graph, target: URIRef, predicate: URIRef) -> list[Nod
     )
 
 
-def _applies_to(graph: Graph, auth: Node, agent: str) -> bool:
+def _applies_to(graph: Graph, auth: Node, agent: str, groups: GroupMembers | None) -> bool:
     if (auth, ACL.agent, URIRef(agent)) in graph:
         return True
     classes = set(graph.objects(auth, ACL.agentClass))
-    return FOAF.Agent in classes or ACL.AuthenticatedAgent in classes
+    if FOAF.Agent in classes or ACL.AuthenticatedAgent in classes:
+        return True
+    if groups is None:
+        return False
+    for group in graph.objects(auth, ACL.agentGroup):
+        members = groups(group) if isinstance(group, URIRef) else None
+        if members is not None and URIRef(agent) in members:
+            return True
+    return False
 
 
 def _subjects_of(graph: Graph, auth: Node) -> set[tuple[Node, Node]]:
