@@ -170,8 +170,9 @@ class Runs:
                     run.stage = Stage.NOT_RUN.value
                     return False
                 run.status = RunStatus.RUNNING
-                run.stage, run.progress = Stage.CHECKING_CONSENTS.value, overall_progress(
-                    Stage.CHECKING_CONSENTS
+                run.stage, run.progress = (
+                    Stage.CHECKING_CONSENTS.value,
+                    overall_progress(Stage.CHECKING_CONSENTS),
                 )
                 return True
 

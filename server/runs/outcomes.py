@@ -55,8 +55,7 @@ _OUTCOME_WORDING = {
         "The algorithm wrote more output than allowed (size or number of files); it was deleted."
     ),
     Outcome.OUTPUT_REFUSED: (
-        "The output gate refused the output; nothing left the datacage and the output was "
-        "deleted."
+        "The output gate refused the output; nothing left the datacage and the output was deleted."
     ),
     Outcome.TOO_FEW_INDIVIDUALS: (
         "Fewer individuals could be read than the space's smallest group, so the algorithm "
