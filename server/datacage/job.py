@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -174,6 +175,9 @@ def _execute(
     if pushed:  # what organisations pushed must not leave verbatim either
         identifiers = identifiers.merged(dataset_identifiers(inputs_dir, pushed))
 
+    # The scan's needles are built while the algorithm runs (the worker only waits then).
+    scanner = threading.Thread(target=lambda: identifiers.scanner, name="identifier-scan")
+    scanner.start()
     with progress.running() as on_progress:
         ran = run_algorithm(
             bundle_files,
@@ -185,6 +189,7 @@ def _execute(
             work_dir=work,
             on_progress=on_progress,
         )
+    scanner.join()
     # The log and the reason stay here: whatever the algorithm wrote is its to choose.
     if ran.outcome is not SandboxOutcome.SUCCEEDED:
         report.outcome = SANDBOX_OUTCOMES[ran.outcome]

@@ -166,7 +166,7 @@ def test_a_hostile_algorithms_log_exception_and_progress_never_reach_the_control
 
     addresses = [f"shopper{n}@example.org" for n in range(len(people))]
     forms = [f for a in addresses for f in (a, a[::-1], base64.b64encode(a.encode()).decode())]
-    forms += [a.upper() for a in addresses] + ["tell-tale"]
+    forms += [a.upper() for a in addresses] + ["RuntimeError"]
     record = services(app).registry().read(run.iri).graph.serialize(format="nt")
     page = app.test_client()
     with page.session_transaction() as session:

@@ -166,28 +166,38 @@ class Scanner:
         for respelt in _loose_forms(value, folded, kind):
             self._loose.add(respelt, value, "with its separators changed")
             self._loose.add(respelt[::-1], value, "reversed")
+        hashed_only: set[str] = set()  # other spellings people hash, not encode
         if kind in _URL_KINDS or folded.startswith(("http://", "https://")):
             bare = folded.split("://", 1)[1]
             if len(bare) >= MIN_LOOSE:
                 self._folded.add(bare, value, "without its scheme")
-                spellings |= {s.split("://", 1)[1] for s in spellings if "://" in s}
+                hashed_only |= {s.split("://", 1)[1] for s in spellings if "://" in s}
         if kind == _EMAIL:
-            spellings = spellings | {f"mailto:{s}" for s in spellings}
+            hashed_only |= {f"mailto:{s}" for s in spellings}  # as foaf:mbox_sha1sum does
         for spelling in spellings | {folded}:
-            self._add_encodings(value, spelling.encode("utf-8"))
+            self._add_encodings(value, spelling.encode("utf-8"), base32=spelling == value)
+        for spelling in hashed_only:
+            self._add_hashes(value, spelling.encode("utf-8"))
 
-    def _add_encodings(self, value: str, data: bytes) -> None:
-        for needle in (data.hex(), base64.b32encode(data).decode().rstrip("=").lower()):
-            if len(needle) >= MIN_ENCODED:
-                form = "hex-encoded" if len(needle) == 2 * len(data) else "Base32-encoded"
-                self._folded.add(needle, value, form)
+    def _add_encodings(self, value: str, data: bytes, *, base32: bool) -> None:
+        hexed = data.hex()
+        if len(hexed) >= MIN_ENCODED:
+            self._folded.add(hexed, value, "hex-encoded")
+        # Base32 (rare, and slow to compute in Python) of the lower-cased spelling only.
+        b32 = base64.b32encode(data).decode().rstrip("=").lower() if base32 else ""
+        if len(b32) >= MIN_ENCODED:
+            self._folded.add(b32, value, "Base32-encoded")
         for needle in base64_cores(data):
             if len(needle) >= MIN_ENCODED:
                 self._base64.add(needle, value, "Base64-encoded")
+        self._add_hashes(value, data)
+
+    def _add_hashes(self, value: str, data: bytes) -> None:
         for algorithm, form in _HASHES:
             digest = hashlib.new(algorithm, data).digest()
             self._hex_hashes.setdefault(digest.hex(), set()).add((value, form))
-            self._b64_hashes.setdefault(base64_cores(digest)[0], set()).add((value, form))
+            aligned = base64.b64encode(digest).decode()[: 8 * len(digest) // 6]
+            self._b64_hashes.setdefault(aligned, set()).add((value, form))
 
 
 def base64_cores(data: bytes) -> list[str]:
@@ -195,10 +205,10 @@ def base64_cores(data: bytes) -> list[str]:
     text: a letter holding bits of a neighbouring byte is left out."""
     cores = []
     for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + data).decode()
+        encoded = base64.b64encode(b"\0" * offset + data)
         first = -(-8 * offset // 6)  # the first letter after the offset's bits
         last = 8 * (offset + len(data)) // 6  # letters wholly inside the data end here
-        cores.append(encoded[first:last])
+        cores.append(encoded[first:last].decode())
     return cores
 
 
