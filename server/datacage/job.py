@@ -24,7 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rdflib import Graph, URIRef
+
 from connectors.solid import SolidClient
+from vocab import SH
 
 from ..provenance import InputUse
 from ..runs.outcomes import GATE_RULES, Note, Outcome, Refusal, Stage
@@ -203,7 +206,8 @@ def _execute(
         individuals_in_run=report.individuals_read,
     )
     if not verdict.passed or verdict.graph is None:
-        report.outcome, report.refusal = Outcome.OUTPUT_REFUSED, _refusal(verdict)
+        report.outcome = Outcome.OUTPUT_REFUSED
+        report.refusal = _refusal(verdict, output_shape)
         return report
     data = verdict.graph.serialize(format="turtle").encode()
     report.result_digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -216,18 +220,33 @@ def _execute(
     return report
 
 
-def _refusal(verdict: GateVerdict) -> Refusal:
+def _refusal(verdict: GateVerdict, shape: Graph) -> Refusal:
     """The gate's first refusal as a rule and shape path of the fixed vocabulary.
 
-    The gate may say which rule it applied (`refusal`, with `rule` and `shape_path`); a rule
-    outside `GATE_RULES` is reported as unspecified rather than passed on.
+    The gate says which rules it applied (`refusals`, each with a `rule` and a `shape_path`
+    naming a place in the approved shape, "node shape / path"); a rule outside `GATE_RULES` is
+    reported as unspecified, and the place only as the `sh:path` IRI of the shape it names.
     """
-    given = getattr(verdict, "refusal", None)
-    rule = getattr(given, "rule", None)
-    path = getattr(given, "shape_path", None)
+    given = list(getattr(verdict, "refusals", None) or ()) or [getattr(verdict, "refusal", None)]
+    rule = getattr(given[0], "rule", None)
     if not isinstance(rule, str) or rule not in GATE_RULES:
         return Refusal("unspecified")
-    return Refusal(rule, str(path) if path is not None else None)
+    return Refusal(rule, _path_iri(getattr(given[0], "shape_path", None), shape))
+
+
+def _path_iri(place: object, shape: Graph) -> str | None:
+    """The sh:path IRI a place in the shape ends with ("ex:Report / ex:orders"), if it is one."""
+    if not isinstance(place, str):
+        return None
+    paths = {str(p) for p in shape.objects(None, SH.path) if isinstance(p, URIRef)}
+    last = place.rsplit(" / ", 1)[-1].strip()
+    if last.startswith("<") and last.endswith(">"):
+        candidate: str | None = last[1:-1]
+    else:
+        prefix, _, local = last.partition(":")
+        namespace = {str(p): str(n) for p, n in shape.namespaces()}.get(prefix)
+        candidate = namespace + local if namespace and local else place
+    return candidate if candidate in paths else None
 
 
 def _stage_pushed(job: Job, keys, inputs_dir: Path, run_progress: RunProgress, cage):

@@ -102,15 +102,41 @@ _NOTE_WORDING = {
     ),
 }
 
-#: Why the output gate refused an output: one rule per refusal, the first the gate applies.
+#: Why the output gate refused an output: one rule per refusal, the first the gate reports.
+#: The ids are the gate's own (`GateRefusal.rule` in server/datacage/gate/checker/refusal.py on
+#: the gate's branch); the words here are the run page's, short and fixed.
 GATE_RULES: dict[str, str] = {
-    "output-files": "The output folder held something other than result files.",
-    "output-size": "The output was larger than the gate reads.",
-    "output-syntax": "The output is not well-formed Turtle.",
-    "empty": "The output holds no statements.",
-    "shape": "The result breaks the approved output shape.",
-    "min-individuals": "A result describes fewer individuals than the space's smallest group.",
-    "identifier": "The output holds an identifier read from a pod (in some form).",
+    "files/unreadable": "The output folder could not be opened.",
+    "files/empty": "The algorithm wrote no output.",
+    "files/too-large": "The output was larger than a result may be.",
+    "files/not-plain": "The output held something other than plain Turtle files.",
+    "files/hard-link": "The output held hard links.",
+    "files/changed": "The output changed while it was being checked.",
+    "turtle/not-utf8": "An output file is not UTF-8.",
+    "turtle/syntax": "An output file is not valid Turtle.",
+    "turtle/empty": "The output holds no statements.",
+    "shape/sparql": "The approved output shape uses SPARQL, which the gate does not run.",
+    "shape/pattern": "The approved output shape has a pattern the gate cannot run.",
+    "shape/unreadable": "The output could not be checked against its approved shape.",
+    "shape/violation": "Values do not fit the approved output shape.",
+    "closed/outside": "Statements are about nodes no closed shape describes.",
+    "closed/open-shape": "A shape of the result is not closed.",
+    "closed/property": "Nodes use a property their shape does not declare.",
+    "closed/type": "Nodes have a type the shape does not name.",
+    "closed/datatype": "Values have a datatype the shape does not allow.",
+    "closed/language": "Values carry a language tag the shape does not allow.",
+    "closed/iri-value": "Values are IRIs the shape does not name.",
+    "k/run-too-small": "The run read fewer people than the space's smallest group.",
+    "k/missing": "Result nodes do not say how many individuals they cover.",
+    "k/several": "Result nodes say more than once how many individuals they cover.",
+    "k/not-integer": "Result nodes give their individuals as something other than an integer.",
+    "k/too-small": "Result nodes cover fewer individuals than the space's smallest group.",
+    "k/too-large": "Result nodes claim more individuals than the run read.",
+    "identifier/verbatim": "The output holds an identifier read from a pod (in some form).",
+    "gate/timeout": "The gate did not finish checking the output in time.",
+    "gate/memory": "The gate ran out of memory checking the output.",
+    "gate/crashed": "The gate's checking process ended without a verdict.",
+    "gate/unavailable": "The gate's sandbox could not start.",
     "unspecified": "The output gate refused the output.",
 }
 
@@ -118,7 +144,8 @@ GATE_RULES: dict[str, str] = {
 @dataclass(frozen=True)
 class Refusal:
     """The output gate's refusal: a rule from `GATE_RULES` and, where the rule is about one
-    property, its `sh:path` in the approved output shape (checked against that shape)."""
+    property, its `sh:path` IRI in the approved output shape (the control plane checks it is
+    one of that shape's)."""
 
     rule: str
     shape_path: str | None = None

@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from dataclasses import dataclass
 
 import pytest
+from rdflib import Graph
 
 from server import create_app
+from server.datacage import job
 from server.datacage.job import SANDBOX_OUTCOMES, JobReport
 from server.datacage.progress import RunProgress
 from server.datacage.sandbox import Outcome as SandboxOutcome
@@ -72,7 +75,7 @@ def test_the_progress_endpoint_takes_a_step_not_a_fraction(cage):
 
 def test_what_the_datacage_sends_is_exactly_what_the_control_plane_accepts():
     report = JobReport(
-        Outcome.OUTPUT_REFUSED, 7, {Note.PODS_UNREADABLE}, Refusal("identifier", None)
+        Outcome.OUTPUT_REFUSED, 7, {Note.PODS_UNREADABLE}, Refusal("identifier/verbatim", None)
     )
     assert set(report.as_json()) == set(datacage_api._FINISH)
     assert report.as_json()["notes"] == ["pods-unreadable"]
@@ -85,7 +88,7 @@ def test_every_code_has_wording_for_the_run_page():
         for code in vocabulary:
             assert code.wording.endswith("."), code
     assert stage_wording("Running the algorithm.") == "Recorded before stages were codes."
-    assert Refusal("shape", "https://example.org/ns#orders").wording.endswith(
+    assert Refusal("shape/violation", "https://example.org/ns#orders").wording.endswith(
         "(at https://example.org/ns#orders)"
     )
 
@@ -137,3 +140,41 @@ def test_progress_stops_reporting_when_the_run_ends():
     time.sleep(0.15)
     assert len(reports) == seen
     assert not any(t.name == "run-progress" for t in threading.enumerate())
+
+
+SHAPE = """@prefix sh: <http://www.w3.org/ns/shacl#> .
+@prefix ex: <https://example.org/ns#> .
+ex:ReportShape a sh:NodeShape ; sh:targetClass ex:Report ;
+    sh:property [ sh:path ex:orders ] , [ sh:path <https://other.example/label> ] .
+"""
+
+
+@dataclass(frozen=True)
+class _GateRefusal:  # the shape of the gate's structured refusals
+    rule: str
+    shape_path: str | None = None
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    refusals: tuple[_GateRefusal, ...]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (_GateRefusal("shape/violation", "ex:ReportShape / ex:orders"),
+         Refusal("shape/violation", "https://example.org/ns#orders")),
+        (_GateRefusal("closed/property", "ex:ReportShape / <https://other.example/label>"),
+         Refusal("closed/property", "https://other.example/label")),
+        (_GateRefusal("identifier/verbatim"), Refusal("identifier/verbatim")),
+        # A place not in the shape, or a rule outside the vocabulary, carries nothing.
+        (_GateRefusal("shape/violation", "ex:ReportShape / ex:alice_example_org"),
+         Refusal("shape/violation")),
+        (_GateRefusal("moc.elpmaxe@ecila", "ex:ReportShape / ex:orders"), Refusal("unspecified")),
+    ],
+)  # fmt: skip
+def test_the_gates_first_refusal_becomes_a_rule_and_a_path_of_the_shape(given, expected):
+    shape = Graph().parse(data=SHAPE, format="turtle")
+    verdict = _Verdict((given, _GateRefusal("k/too-small")))
+    assert job._refusal(verdict, shape) == expected  # type: ignore[arg-type]

@@ -154,7 +154,10 @@ def test_a_run_of_another_space_is_not_found_through_this_one(runs):
 def _finish(**changes) -> dict:
     body = {
         "outcome": "output-refused",
-        "refusal": {"rule": "shape", "shape_path": "https://example.org/shop-survey#orders"},
+        "refusal": {
+            "rule": "shape/violation",
+            "shape_path": "https://example.org/shop-survey#orders",
+        },
         "notes": [],
         "individuals_read": 7,
         "result_digest": None,
@@ -169,7 +172,12 @@ def _finish(**changes) -> dict:
         {"outcome": "The algorithm raised ValueError: alice@example.org"},
         {"notes": ["moc.elpmaxe@ecila"]},
         {"refusal": {"rule": "YWxpY2VAZXhhbXBsZS5vcmc=", "shape_path": None}},
-        {"refusal": {"rule": "shape", "shape_path": "https://example.org/alice@example.org"}},
+        {
+            "refusal": {
+                "rule": "shape/violation",
+                "shape_path": "https://example.org/alice@example.org",
+            }
+        },
         {"refusal": None},
         {"outcome": "algorithm-error"},  # a refusal with another outcome
         {"outcome": "succeeded", "refusal": None},  # success without its result digest
@@ -203,7 +211,7 @@ def test_a_refusal_names_a_rule_and_a_path_of_the_approved_shape_and_few_people_
     runs.finish(run.id, CAGE, FinishReport.from_json(body))
     done = runs.store.load(run.id)
     assert done.outcome is Outcome.OUTPUT_REFUSED
-    assert done.refusal.rule == "shape"
+    assert done.refusal.rule == "shape/violation"
     assert done.refusal.shape_path == sorted(paths)[0]
     assert done.individuals_read == 0  # three is below the space's five: not shown
     assert done.gate_passed is False
