@@ -138,3 +138,20 @@ def test_a_hash_in_a_comment_is_refused_too(tmp_path, identifiers):
     verdict = check_output(folder, policy, identifiers, individuals_in_run=5)
     assert not verdict.passed
     assert "outside the values checked" in " ".join(verdict.reasons)
+
+
+def test_identifiers_without_a_scheme_or_of_any_kind_build_and_are_found():
+    """Pushed datasets are addressed as URNs; a WebID may be read without its scheme."""
+    found = InputIdentifiers.collect(
+        [
+            PersonInputs("urn:datacage:pushed:dataset-1", [("urn:x:y", "text/plain", b"")]),
+            PersonInputs("pod.example/profile/card#me", []),
+        ]
+    )
+    scanner = found.scanner
+    assert scanner.found("see urn:datacage:pushed:dataset-1") == {
+        ("urn:datacage:pushed:dataset-1", "")
+    }
+    assert ("pod.example/profile/card#me", "reversed") in scanner.found(
+        "em#drac/eliforp/elpmaxe.dop"
+    )

@@ -40,10 +40,6 @@ import ahocorasick
 _EMAIL = "an e-mail address read from a pod"
 _NAME = "a name read from a pod"
 _PHONE = "a telephone number read from a pod"
-_URL_KINDS = (
-    "the WebID of a person whose data was read",
-    "the address of a resource read from a pod",
-)
 
 #: How an identifier was found, in words, best first (empty: as read, in any case or spacing).
 AS_READ = ""
@@ -167,7 +163,7 @@ class Scanner:
             self._loose.add(respelt, value, "with its separators changed")
             self._loose.add(respelt[::-1], value, "reversed")
         hashed_only: set[str] = set()  # other spellings people hash, not encode
-        if kind in _URL_KINDS or folded.startswith(("http://", "https://")):
+        if "://" in folded:  # a WebID, an address, a homepage: also without its scheme
             bare = folded.split("://", 1)[1]
             if len(bare) >= MIN_LOOSE:
                 self._folded.add(bare, value, "without its scheme")
