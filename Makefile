@@ -25,6 +25,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/dashboard.py
 	$(PY) bench/consent_check.py
 	$(PY) bench/output_gate.py
+	$(PY) bench/identifier_scan.py
 	$(PY) bench/sandbox_start.py
 	$(PY) bench/push_crypto.py
 	$(PY) bench/psi.py

@@ -92,6 +92,7 @@ class DCG(DefinedNamespace):
     status: URIRef  # The current state of a space, approval or verdict.
     usedConsent: URIRef  # A consent a run relied on.
     verdict: URIRef  # The gate verdict on a run.
+    shapePath: URIRef  # The output shape's property a gate refusal is about.
 
     # http://www.w3.org/2002/07/owl#DatatypeProperty
     stage: URIRef  # What a run is doing, in plain words.
@@ -101,6 +102,9 @@ class DCG(DefinedNamespace):
     pullTransport: URIRef  # How a run read pods: "tls" or "plain-http" (development).
     problem: URIRef  # Something that went wrong, in plain words.
     runLog: URIRef  # What the algorithm logged, scrubbed of input values.
+    outcome: URIRef  # How a run ended, as a fixed code.
+    runNote: URIRef  # Something that happened along a run, as a fixed code.
+    gateRule: URIRef  # The output gate's rule a refusal broke, as a fixed code.
     consentPeriod: URIRef  # How long a consent lasts.
     recurringRuns: URIRef  # The space runs repeatedly.
     minimumIndividuals: URIRef  # The fewest individuals an aggregate in a result may cover.

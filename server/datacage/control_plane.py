@@ -19,6 +19,7 @@ from datafuse.noise import DifferentialPrivacy
 
 from ..consent.model import PodResource
 from ..consent.usage import Read
+from ..runs.outcomes import Stage
 from .datasets import JobDataset
 
 MAX_BUNDLE_BYTES = 64 << 20
@@ -206,10 +207,12 @@ class RunReporter:
             },
         )
 
-    def progress(self, stage: str, fraction: float) -> None:
-        self.plane._call("POST", self.path + "progress", {"stage": stage, "progress": fraction})
+    def progress(self, stage: Stage, step: int = 0) -> None:
+        """A worker stage and, while running, the algorithm's step (`server.datacage.progress`)."""
+        self.plane._call("POST", self.path + "progress", {"stage": stage.value, "step": step})
 
     def finish(self, outcome: dict[str, Any]) -> None:
+        """The codes of `JobReport.as_json`; the control plane refuses any other field."""
         self.plane._call("POST", self.path + "finish", outcome)
 
     def delivery(self, state: dict[str, Any]) -> None:

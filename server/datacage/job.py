@@ -2,9 +2,11 @@
 
 The only place personal data is in the clear is the job's private work directory (0700), and
 it is removed on every path out of `execute`, failures included. What goes back to the control
-plane is counts, plain-words problems that name no person, the algorithm's log scrubbed of
-every value read from a pod, and the gate's verdict. A result that passes the gate is kept in
-the datacage's result store (0600) for delivery; a refused one is deleted by the gate.
+plane are codes of fixed vocabularies (`server.runs.outcomes`): an outcome, the gate's rule and
+shape path when it refused, notes, coarse progress (`progress`) and the number of individuals
+read. Never words: the algorithm's log and reasons, however scrubbed, could carry what it read,
+so they stay in the work directory and go with it. A result that passes the gate is kept in the
+datacage's result store (0600) for delivery; a refused one is deleted by the gate.
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ import logging
 import os
 import secrets
 import shutil
-import time
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rdflib import Graph, URIRef
+
 from connectors.solid import SolidClient
 from datacage_sdk.run import PRIVACY_PARAMETER
 from datafuse.noise import DifferentialPrivacy
+from vocab import SH
 
 from ..provenance import InputUse
+from ..runs.outcomes import GATE_RULES, Note, Outcome, PullTransport, Refusal, Stage
 from .control_plane import Job, RunReporter
 from .datasets import (
     DatacageKeys,
@@ -37,14 +43,26 @@ from .datasets import (
     stage_datasets,
 )
 from .delivery import DeliverySettings, Outbox
-from .gate import GatePolicy, InputIdentifiers, PersonInputs, check_output, scrub
-from .pull import PLAIN_HTTP, TLS, PersonOutcome, PullLimits, pull
-from .sandbox import Outcome, SandboxLimits, run_algorithm
+from .gate import GatePolicy, GateVerdict, InputIdentifiers, PersonInputs, check_output
+from .progress import RunProgress
+from .pull import PersonOutcome, PullLimits, pull
+from .sandbox import Outcome as SandboxOutcome
+from .sandbox import SandboxLimits, run_algorithm
 from .usage_receipts import Use, write_usage_receipts
 
 log = logging.getLogger(__name__)
 
-_PROGRESS_EVERY_S = 1.0
+#: How each way the sandbox ends is reported (also by `datacage sdk run`).
+SANDBOX_OUTCOMES = {
+    SandboxOutcome.FAILED: Outcome.ALGORITHM_ERROR,
+    SandboxOutcome.TIMED_OUT: Outcome.TIME_LIMIT,
+    SandboxOutcome.CPU_LIMIT: Outcome.CPU_LIMIT,
+    SandboxOutcome.MEMORY_LIMIT: Outcome.MEMORY_LIMIT,
+    SandboxOutcome.OUTPUT_TOO_LARGE: Outcome.OUTPUT_LIMIT,
+    SandboxOutcome.REFUSED: Outcome.SANDBOX_ERROR,
+    # A link, folder or special file in /output: the sandbox refused it before the gate.
+    SandboxOutcome.OUTPUT_REFUSED: Outcome.OUTPUT_REFUSED,
+}
 
 
 @dataclass(frozen=True)
@@ -67,19 +85,34 @@ class JobSettings:
 
 @dataclass
 class JobReport:
-    succeeded: bool
+    """How a run ended, in the codes the control plane accepts (`as_json`) and nothing else."""
+
+    outcome: Outcome = Outcome.DATACAGE_ERROR
     individuals_read: int = 0
-    problems: list[str] = field(default_factory=list)
-    log: str = ""
-    gate_passed: bool | None = None
-    gate_reasons: list[str] = field(default_factory=list)
+    notes: set[Note] = field(default_factory=set)
+    refusal: Refusal | None = None
     result_digest: str | None = None
     result_size: int | None = None
-    # How pods were read: "tls" (with the RA-TLS client certificate), or PLAIN_HTTP.
-    pull_transport: str = TLS
+    pull_transport: PullTransport = PullTransport.TLS
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is Outcome.SUCCEEDED
+
+    @property
+    def gate_passed(self) -> bool | None:
+        return {Outcome.SUCCEEDED: True, Outcome.OUTPUT_REFUSED: False}.get(self.outcome)
 
     def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            "outcome": self.outcome.value,
+            "refusal": self.refusal.as_json() if self.refusal else None,
+            "notes": sorted(n.value for n in self.notes),
+            "individuals_read": self.individuals_read,
+            "result_digest": self.result_digest,
+            "result_size": self.result_size,
+            "pull_transport": self.pull_transport.value,
+        }
 
 
 def execute(
@@ -99,23 +132,17 @@ def execute(
             job, bundle_files, output_shape, cage, reporter, settings, work, uses, keys, outbox
         )
     except Exception:
-        # The run must still end, or it would show "running" forever. The words name no
-        # input; the traceback goes to the datacage's own log, never to the code provider.
+        # The run must still end, or it would show "running" forever. The traceback goes to
+        # the datacage's own log, never to the code provider.
         log.exception("job failed inside the datacage", extra={"run": job.run_id})
-        report = JobReport(
-            succeeded=False,
-            problems=["The datacage failed while carrying out the run; its operator must look."],
-        )
+        report = JobReport(Outcome.DATACAGE_ERROR)
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the only copy of the inputs goes here
     # Results go only to consumers who designated a container; the others receive nothing.
     sent_to = tuple(d.consumer for d in job.deliveries) if outbox and report.succeeded else ()
     _write_receipts(job, cage, uses, sent_to, report)
     reporter.finish(report.as_json())
-    log.info(
-        "job finished",
-        extra={"run": job.run_id, "succeeded": report.succeeded, "gate": report.gate_passed},
-    )
+    log.info("job finished", extra={"run": job.run_id, "outcome": report.outcome.value})
     return report
 
 
@@ -131,7 +158,8 @@ def _execute(
     keys: DatacageKeys | None = None,
     outbox: Outbox | None = None,
 ) -> JobReport:
-    reporter.progress("Reading consented data from pods.", 0.05)
+    progress = RunProgress(reporter.progress)
+    progress.stage(Stage.PULLING)
     outcomes = pull(
         cage, reporter, job.consents, settings.pull, allow_plain_http=settings.allow_plain_http_pods
     )
@@ -140,15 +168,11 @@ def _execute(
     for outcome in read:
         reporter.record_use(outcome.consent, outcome.reads)
     used = [InputUse(o.consent.iri, tuple(r.version for r in o.reads)) for o in read]
-    report = JobReport(succeeded=False, individuals_read=len(read))
+    report = JobReport(individuals_read=len(read), notes=_pull_notes(outcomes))
     if any(o.plain_http for o in read):
-        report.pull_transport = PLAIN_HTTP
-    report.problems.extend(_pull_problems(outcomes))
+        report.pull_transport = PullTransport.PLAIN_HTTP
     if len(read) < job.min_individuals:
-        report.problems.append(
-            f"Only {len(read)} individual(s) could be read; this space needs at least "
-            f"{job.min_individuals} in every result, so the algorithm was not run."
-        )
+        report.outcome = Outcome.TOO_FEW_INDIVIDUALS
         return report
 
     identifiers = InputIdentifiers.collect(
@@ -158,61 +182,62 @@ def _execute(
     inputs_dir, output_dir = work / "input", work / "output"
     _stage(read, inputs_dir)
     del outcomes, read  # the staged copy is the one the algorithm reads
-    problem, pushed = _stage_pushed(job, keys, inputs_dir, reporter, cage)
+    problem, pushed = _stage_pushed(job, keys, inputs_dir, progress, cage)
     if problem:
-        report.problems.append(problem)
+        # For the operator only: a dataset's provider checks it with `datacage push`.
+        log.warning("pushed datasets not staged", extra={"run": job.run_id, "why": problem})
+        report.outcome = Outcome.INPUT_ERROR
         return report
     if pushed:  # what organisations pushed must not leave verbatim either
-        extra = dataset_identifiers(inputs_dir, pushed)
-        identifiers = InputIdentifiers(
-            identifiers.values | extra.values, {**extra.kinds, **identifiers.kinds}
+        identifiers = identifiers.merged(dataset_identifiers(inputs_dir, pushed))
+
+    # The scan's needles are built while the algorithm runs (the worker only waits then).
+    scanner = threading.Thread(target=lambda: identifiers.scanner, name="identifier-scan")
+    scanner.start()
+    with progress.running() as on_progress:
+        ran = run_algorithm(
+            bundle_files,
+            job.digest,
+            inputs_dir,
+            output_dir,
+            with_terms(job.parameters, job.privacy),
+            limits=settings.sandbox,
+            work_dir=work,
+            on_progress=on_progress,
         )
-
-    reporter.progress("Running the algorithm.", 0.3)
-    last = [0.0]
-
-    def on_progress(fraction: float) -> None:
-        now = time.monotonic()
-        if now - last[0] >= _PROGRESS_EVERY_S:
-            last[0] = now
-            reporter.progress("Running the algorithm.", 0.3 + 0.6 * max(0.0, min(1.0, fraction)))
-
-    ran = run_algorithm(
-        bundle_files,
-        job.digest,
-        inputs_dir,
-        output_dir,
-        with_terms(job.parameters, job.privacy),
-        limits=settings.sandbox,
-        work_dir=work,
-        on_progress=on_progress,
-    )
-    report.log = scrub(ran.log, identifiers)
-    if ran.outcome is not Outcome.SUCCEEDED:
-        report.problems.append(scrub(ran.reason, identifiers))
+    scanner.join()
+    # The log and the reason stay here: whatever the algorithm wrote is its to choose.
+    if ran.outcome is not SandboxOutcome.SUCCEEDED:
+        report.outcome = SANDBOX_OUTCOMES[ran.outcome]
+        if ran.outcome is SandboxOutcome.OUTPUT_REFUSED:
+            report.refusal = Refusal("files/not-plain")
         return report
 
-    reporter.progress("Checking the output.", 0.92)
+    progress.stage(Stage.GATING)
     verdict = check_output(
         output_dir,
         GatePolicy(shape=output_shape, min_individuals=job.min_individuals),
         identifiers,
         individuals_in_run=report.individuals_read,
     )
-    report.gate_passed = verdict.passed
-    report.gate_reasons = list(verdict.reasons)
     if not verdict.passed or verdict.graph is None:
-        report.problems.append("The output gate held the result back; nothing left the datacage.")
+        report.outcome = Outcome.OUTPUT_REFUSED
+        report.refusal = _refusal(verdict, output_shape)
         return report
     data = verdict.graph.serialize(format="turtle").encode()
     report.result_digest = "sha256:" + hashlib.sha256(data).hexdigest()
     report.result_size = len(data)
     _keep_result(settings.results_dir, job.run_id, data)
     if outbox is not None:
+        progress.stage(Stage.DELIVERING)
         outbox.send(
-            job, verdict.graph, report.result_digest, used, pull_transport=report.pull_transport
+            job,
+            verdict.graph,
+            report.result_digest,
+            used,
+            pull_transport=report.pull_transport.value,
         )
-    report.succeeded = True
+    report.outcome = Outcome.SUCCEEDED
     return report
 
 
@@ -223,15 +248,45 @@ def with_terms(parameters: Mapping[str, Any], privacy: DifferentialPrivacy | Non
     return {**parameters, PRIVACY_PARAMETER: privacy.as_json()}
 
 
-def _stage_pushed(job: Job, keys, inputs_dir: Path, reporter: RunReporter, cage):
+def _refusal(verdict: GateVerdict, shape: Graph) -> Refusal:
+    """The gate's first refusal as a rule and shape path of the fixed vocabulary.
+
+    The gate says which rules it applied (`refusals`, each with a `rule` and a `shape_path`
+    naming a place in the approved shape, "node shape / path"); a rule outside `GATE_RULES` is
+    reported as unspecified, and the place only as the `sh:path` IRI of the shape it names.
+    """
+    given = list(getattr(verdict, "refusals", None) or ()) or [getattr(verdict, "refusal", None)]
+    rule = getattr(given[0], "rule", None)
+    if not isinstance(rule, str) or rule not in GATE_RULES:
+        return Refusal("unspecified")
+    return Refusal(rule, _path_iri(getattr(given[0], "shape_path", None), shape))
+
+
+def _path_iri(place: object, shape: Graph) -> str | None:
+    """The sh:path IRI a place in the shape ends with ("ex:Report / ex:orders"), if it is one."""
+    if not isinstance(place, str):
+        return None
+    paths = {str(p) for p in shape.objects(None, SH.path) if isinstance(p, URIRef)}
+    last = place.rsplit(" / ", 1)[-1].strip()
+    if last.startswith("<") and last.endswith(">"):
+        candidate: str | None = last[1:-1]
+    else:
+        prefix, _, local = last.partition(":")
+        namespace = {str(p): str(n) for p, n in shape.namespaces()}.get(prefix)
+        candidate = namespace + local if namespace and local else place
+    return candidate if candidate in paths else None
+
+
+def _stage_pushed(job: Job, keys, inputs_dir: Path, run_progress: RunProgress, cage):
     """Stage the space's pushed datasets beside the people: (None, index entries), or
-    (why not, [])."""
+    (why not, []). Why not stays in the datacage: a dataset's problem may quote its rows."""
     if not job.datasets:
         return None, []
     if keys is None:
         return "This datacage cannot open pushed datasets (it was started without its key).", []
-    reporter.progress("Fetching organisations' datasets.", 0.2)
-    progress = FetchReporter(reporter.progress)
+    run_progress.stage(Stage.FETCHING_DATASETS)
+    # Per-dataset progress goes to the datacage's own log and terminal only.
+    progress = FetchReporter(lambda _words, _fraction: None)
     try:
         entries = stage_datasets(
             job.datasets,
@@ -283,36 +338,29 @@ def _write_receipts(
         )
     except Exception:  # never the run's failure: the result and its report still go out
         log.exception("usage records not written", extra={"run": job.run_id})
-        report.problems.append("Usage records could not be written into individuals' pods.")
+        report.notes.add(Note.USAGE_RECORDS_FAILED)
         return
-    report.problems.extend(receipts.problems)
+    if receipts.failed:
+        report.notes.add(Note.USAGE_RECORDS_FAILED)
+    if receipts.skipped_old:
+        report.notes.add(Note.USAGE_RECORDS_NOT_KEPT)
 
 
-def _pull_problems(outcomes: list[PersonOutcome]) -> list[str]:
-    """What went wrong, counted by kind: a code provider must not learn whose pod failed."""
+def _pull_notes(outcomes: list[PersonOutcome]) -> set[Note]:
+    """What went wrong, by kind and never counted: a count below k could single someone out."""
     withdrawn = sum(1 for o in outcomes if o.withdrawn)
     lapsed = sum(1 for o in outcomes if o.lapsed)
     not_admitted = sum(1 for o in outcomes if o.attestation_refused)
     not_tls = sum(1 for o in outcomes if o.transport_refused)
     unreadable = sum(1 for o in outcomes if o.skipped) - withdrawn - lapsed - not_admitted - not_tls
-    problems = []
-    if not_tls:
-        problems.append(
-            f"{not_tls} pod(s) are served over plain http, which the datacage does not read "
-            "(no TLS, so no attestation check by their provider); left out."
-        )
-    if withdrawn:
-        problems.append(f"{withdrawn} pod(s) refused the read; counted as withdrawn consent.")
-    if unreadable:
-        problems.append(f"{unreadable} pod(s) could not be read (down or failing); left out.")
-    if not_admitted:
-        problems.append(
-            f"{not_admitted} pod(s) did not accept the datacage's attestation (the code or "
-            "algorithm it runs is not one their provider approved); left out."
-        )
-    if lapsed:
-        problems.append(f"{lapsed} consent(s) stopped counting before the read; left out.")
-    return problems
+    found = {
+        Note.PODS_NOT_TLS: not_tls,
+        Note.PODS_REFUSED: withdrawn,
+        Note.PODS_UNREADABLE: unreadable,
+        Note.PODS_NOT_ADMITTED: not_admitted,
+        Note.CONSENTS_LAPSED: lapsed,
+    }
+    return {note for note, count in found.items() if count}
 
 
 def _stage(outcomes: list[PersonOutcome], inputs_dir: Path) -> None:

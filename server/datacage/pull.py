@@ -28,10 +28,6 @@ from ..consent.usage import Read
 
 log = logging.getLogger(__name__)
 
-#: How a run read pods, as its report and its result's provenance say: over TLS with the
-#: datacage's RA-TLS client certificate, or (a development setting) over plain http.
-TLS, PLAIN_HTTP = "tls", "plain-http"
-
 #: Most resources read under one container grant, so a huge folder cannot swamp a run.
 MAX_MEMBERS = 1000
 

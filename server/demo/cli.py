@@ -203,7 +203,8 @@ def _runs(stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: O
     for space, (run, statuses), verify in zip(spaces, finished, checks, strict=True):
         out.lines.append(_run_line(space, run))
         if run.status is not RunStatus.SUCCEEDED:
-            raise story.DemoFailed(f"The run of {space.name} failed: {' '.join(run.problems)}")
+            why = " ".join([run.outcome.wording if run.outcome else "", *run.problems]).strip()
+            raise story.DemoFailed(f"The run of {space.name} failed: {why}")
         if run.pull_transport != "tls":
             raise story.DemoFailed(f"The run of {space.name} did not read pods over TLS.")
         [status] = statuses

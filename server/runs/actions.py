@@ -10,10 +10,15 @@ us: it recomputes the digest itself, puts it in its attestation evidence, and th
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from rdflib import URIRef
+
+from vocab import SH
 
 from ..audit.events import record_delivery as record_delivery_event
 from ..audit.trail import AuditTrail, NoAudit
@@ -26,12 +31,22 @@ from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
 from ..spaces.model import Space, SpaceStatus
 from .model import Attestation, Run, RunStatus
+from .outcomes import (
+    GATE_RULES,
+    RUNNING_STEPS,
+    WORKER_STAGES,
+    Note,
+    Outcome,
+    PullTransport,
+    Refusal,
+    Stage,
+    overall_progress,
+)
 from .store import RunStore
 
 log = logging.getLogger(__name__)
 
-MAX_LOG_CHARS = 256 * 1024
-MAX_REASONS = 50
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -157,10 +172,13 @@ class Runs:
                 if problem:
                     run.status, run.finished_at = RunStatus.FAILED, now
                     run.problems.append(problem)
-                    run.stage = "Not run."
+                    run.stage = Stage.NOT_RUN.value
                     return False
                 run.status = RunStatus.RUNNING
-                run.stage = "Checking consents."
+                run.stage, run.progress = (
+                    Stage.CHECKING_CONSENTS.value,
+                    overall_progress(Stage.CHECKING_CONSENTS),
+                )
                 return True
 
             run, taken = self.store.change(queued.id, take)
@@ -217,40 +235,57 @@ class Runs:
                     return consent
         raise NotFound("This run's space has no such consent.")
 
-    def report(self, run_id: str, actor: str | None, stage: str, progress: float) -> Run:
+    def report(self, run_id: str, actor: str | None, stage: str, step: int) -> Run:
+        """Progress, as a worker stage and (while running) the algorithm's step; a report that
+        is not ahead of what is shown is ignored, so the number of changes is bounded."""
         self._own_running(run_id, actor)
-        if not 0.0 <= progress <= 1.0:
-            raise ValidationFailed({"progress": "Progress is a number from 0 to 1."})
+        reported = _worker_stage(stage)
+        if not 0 <= step <= (RUNNING_STEPS if reported is Stage.RUNNING else 0):
+            raise ValidationFailed({"step": [f"A step is 0 to {RUNNING_STEPS}, while running."]})
+        progress = overall_progress(reported, step)
 
         def change(run: Run) -> None:
-            if run.status is RunStatus.RUNNING:
-                run.stage, run.progress = stage[:500], progress
+            if run.status is RunStatus.RUNNING and progress > run.progress:
+                run.stage, run.progress = reported.value, progress
 
         return self.store.change(run_id, change)[0]
 
-    def finish(self, run_id: str, actor: str | None, outcome: dict[str, Any]) -> Run:
-        self._own_running(run_id, actor)
+    def finish(self, run_id: str, actor: str | None, report: FinishReport) -> Run:
+        run = self._own_running(run_id, actor)
+        report.check(self._shape_paths(run.algorithm_digest))
+        k = self.spaces.store.load(run.space_id).terms.min_individuals
         now = self.clock()
 
         def change(run: Run) -> None:
             if run.status is not RunStatus.RUNNING:
                 raise WrongState("This run has already ended.")
-            run.status = RunStatus.SUCCEEDED if outcome["succeeded"] else RunStatus.FAILED
+            succeeded = report.outcome is Outcome.SUCCEEDED
+            run.status = RunStatus.SUCCEEDED if succeeded else RunStatus.FAILED
             run.finished_at = now
-            run.stage = "Finished." if outcome["succeeded"] else "Stopped."
-            run.progress = 1.0 if outcome["succeeded"] else run.progress
-            run.individuals_read = outcome["individuals_read"]
-            run.problems.extend(p[:1000] for p in outcome["problems"][:MAX_REASONS])
-            run.log = outcome["log"][-MAX_LOG_CHARS:]
-            run.gate_passed = outcome["gate_passed"]
-            run.gate_reasons = [r[:1000] for r in outcome["gate_reasons"][:MAX_REASONS]]
-            run.result_digest = outcome["result_digest"]
-            run.result_size = outcome["result_size"]
-            run.pull_transport = outcome.get("pull_transport")
+            run.stage = (Stage.FINISHED if succeeded else Stage.STOPPED).value
+            run.progress = 1.0 if succeeded else run.progress
+            # A count below k would tell how many people are behind a result: not shown.
+            run.individuals_read = report.individuals_read if report.individuals_read >= k else 0
+            run.outcome, run.refusal, run.notes = report.outcome, report.refusal, report.notes
+            run.gate_passed = {Outcome.SUCCEEDED: True, Outcome.OUTPUT_REFUSED: False}.get(
+                report.outcome
+            )
+            run.result_digest = report.result_digest
+            run.result_size = report.result_size
+            run.pull_transport = report.pull_transport.value if report.pull_transport else None
 
         run = self.store.change(run_id, change)[0]
         self.audit.record(run.space_iri, "run-finished", actor, _finish_summary(run), run.iri)
         return run
+
+    def _shape_paths(self, digest: str) -> frozenset[str]:
+        """The sh:path IRIs of the run's approved output shape: all a refusal may name."""
+        try:
+            shape = self.spaces.bundles.get(digest).output_shape
+        except Exception:  # a bundle gone from the store: refusals name no path then
+            log.exception("output shape not read", extra={"digest": digest})
+            return frozenset()
+        return frozenset(str(p) for p in shape.objects(None, SH.path) if isinstance(p, URIRef))
 
     def report_delivery(self, run_id: str, actor: str | None, body: dict[str, Any]):
         """One consumer's delivery state, from the datacage that claimed the run.
@@ -329,12 +364,89 @@ class Runs:
         return run
 
 
+@dataclass(frozen=True)
+class FinishReport:
+    """How the datacage says a run ended: codes and counts only (`outcomes`)."""
+
+    outcome: Outcome
+    individuals_read: int
+    refusal: Refusal | None = None
+    notes: list[Note] = field(default_factory=list)
+    result_digest: str | None = None
+    result_size: int | None = None
+    pull_transport: PullTransport | None = None  # None: not said (a report from before)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> FinishReport:
+        """From the fields `server.web.datacage_api` checked for their JSON types."""
+        problems: dict[str, list[str]] = {}
+        outcome = _one_of(Outcome, body["outcome"], "outcome", problems)
+        notes = [_one_of(Note, n, "notes", problems) for n in body["notes"]]
+        transport = None
+        if body.get("pull_transport") is not None:  # the HTTP API requires it of a datacage
+            transport = _one_of(PullTransport, body["pull_transport"], "pull_transport", problems)
+        refusal = None
+        if body["refusal"] is not None:
+            refusal = Refusal(body["refusal"]["rule"], body["refusal"]["shape_path"])
+        if problems:
+            raise ValidationFailed(problems)
+        return cls(
+            outcome,  # type: ignore[arg-type]
+            body["individuals_read"],
+            refusal,
+            sorted(set(notes), key=lambda n: n.value),  # type: ignore[arg-type]
+            body["result_digest"],
+            body["result_size"],
+            transport,  # type: ignore[arg-type]
+        )
+
+    def check(self, shape_paths: frozenset[str]) -> None:
+        """Every value from a vocabulary; a refusal only with output-refused; a result only
+        with success. Anything else is refused whole, so nothing of it is kept."""
+        problems: dict[str, list[str]] = {}
+        refused = self.outcome is Outcome.OUTPUT_REFUSED
+        if refused != (self.refusal is not None):
+            problems["refusal"] = ["A refusal comes with output-refused, and only with it."]
+        elif self.refusal is not None:
+            if self.refusal.rule not in GATE_RULES:
+                problems["refusal"] = ["Not a rule of the output gate."]
+            elif self.refusal.shape_path is not None and self.refusal.shape_path not in (
+                shape_paths
+            ):
+                problems["refusal"] = ["Not a path of the run's approved output shape."]
+        succeeded = self.outcome is Outcome.SUCCEEDED
+        if succeeded != (self.result_digest is not None) or (
+            self.result_digest is not None and not _DIGEST.fullmatch(self.result_digest)
+        ):
+            problems["result_digest"] = ["A sha256: digest with success, and only with it."]
+        if succeeded != (self.result_size is not None) or (self.result_size or 0) < 0:
+            problems["result_size"] = ["A size in bytes with success, and only with it."]
+        if self.individuals_read < 0:
+            problems["individuals_read"] = ["A count is not negative."]
+        if problems:
+            raise ValidationFailed(problems)
+
+
+def _one_of(vocabulary, value: str, name: str, problems: dict[str, list[str]]):
+    try:
+        return vocabulary(value)
+    except ValueError:
+        problems[name] = ["Not a code of the fixed vocabulary (server/runs/outcomes.py)."]
+        return None
+
+
+def _worker_stage(code: str) -> Stage:
+    for stage in WORKER_STAGES:
+        if stage.value == code:
+            return stage
+    raise ValidationFailed({"stage": ["Not a stage the datacage reports."]})
+
+
 def _finish_summary(run: Run) -> str:
-    verdict = {True: "passed the result", False: "held the result back", None: "was not reached"}
-    return (
-        f"The run {'succeeded' if run.status is RunStatus.SUCCEEDED else 'failed'} after reading "
-        f"{run.individuals_read} individual(s); the output gate {verdict[run.gate_passed]}."
-    )
+    outcome = run.outcome.value if run.outcome else "unknown"
+    read = str(run.individuals_read) if run.individuals_read else "fewer than k"
+    refusal = f" ({run.refusal.rule})" if run.refusal else ""
+    return f"The run ended: {outcome}{refusal}, after reading {read} individual(s)."
 
 
 def _check_runnable(space: Space) -> None:

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from vocab import DCG
 
+from .outcomes import Note, Outcome, Refusal, Stage, stage_wording
+
 
 class RunStatus(enum.Enum):
     QUEUED = DCG.RunQueued
@@ -46,22 +48,28 @@ class Run:
     requested_by: str
     requested_at: datetime
     status: RunStatus = RunStatus.QUEUED
-    stage: str = "Waiting for the datacage to pick it up."
-    progress: float = 0.0  # 0..1, as far as the datacage can tell
+    stage: str = Stage.WAITING.value  # a code of `outcomes.Stage`
+    progress: float = 0.0  # 0..1, in the fixed steps of `outcomes.overall_progress`
     datacage: str | None = None  # the WebID that claimed it
     attestation: Attestation | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     individuals_included: int = 0  # consents in force when the run was planned
-    individuals_read: int = 0
-    problems: list[str] = field(default_factory=list)  # plain words, never naming a person
-    log: str = ""  # what the algorithm wrote, scrubbed of every input value
+    individuals_read: int = 0  # 0 when fewer than the space's k were read (never shown)
+    # The control plane's own words (a run it would not hand out); never the datacage's.
+    problems: list[str] = field(default_factory=list)
+    outcome: Outcome | None = None  # how it ended, once it has (`outcomes`)
+    refusal: Refusal | None = None  # with OUTPUT_REFUSED: the gate's rule and shape path
+    notes: list[Note] = field(default_factory=list)
     gate_passed: bool | None = None
-    gate_reasons: list[str] = field(default_factory=list)
     result_digest: str | None = None
     result_size: int | None = None
     pull_transport: str | None = None  # "tls", or "plain-http" (a development setting)
     revision: int = 0
+
+    @property
+    def stage_wording(self) -> str:
+        return stage_wording(self.stage)
 
     @property
     def duration_s(self) -> float | None:

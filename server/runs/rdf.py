@@ -2,8 +2,10 @@
 
 PROV carries the when and who (`prov:startedAtTime`, `prov:endedAtTime`, `prov:wasStartedBy`
 the participant who asked, `prov:wasAssociatedWith` the datacage); our vocabulary carries the
-rest: status and stage, the attestation the datacage presented, counts of individuals, and
-the output gate's verdict with its reasons.
+rest: status and stage, the attestation the datacage presented, counts of individuals, the
+outcome and notes as codes (`outcomes`), and the output gate's verdict with the rule a refusal
+broke. No free text from the datacage is stored: a record from before the codes keeps its old
+log in the registry, but it is not read back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rdflib.term import Node
 from vocab import DCG, DCTERMS, PROV, RDF, XSD, bind_prefixes
 
 from .model import Attestation, Run, RunStatus
+from .outcomes import Note, Outcome, Refusal
 
 
 class DamagedRun(ValueError):
@@ -52,8 +55,10 @@ def to_graph(run: Run) -> Graph:
         add((r, PROV.endedAtTime, _time(run.finished_at)))
     for index, problem in enumerate(run.problems):
         add((r, DCG.problem, Literal(f"{index:04d} {problem}")))  # numbered: RDF has no order
-    if run.log:
-        add((r, DCG.runLog, Literal(run.log)))
+    if run.outcome is not None:
+        add((r, DCG.outcome, Literal(run.outcome.value)))
+    for note in run.notes:
+        add((r, DCG.runNote, Literal(note.value)))
     if run.attestation:
         e = URIRef(run.iri + "#evidence")
         add((r, DCG.evidence, e))
@@ -69,8 +74,10 @@ def to_graph(run: Run) -> Graph:
         add((r, DCG.verdict, v))
         add((v, RDF.type, DCG.GateVerdict))
         add((v, DCG.status, DCG.GatePassed if run.gate_passed else DCG.GateBlocked))
-        for index, reason in enumerate(run.gate_reasons):
-            add((v, DCG.problem, Literal(f"{index:04d} {reason}")))
+        if run.refusal is not None:
+            add((v, DCG.gateRule, Literal(run.refusal.rule)))
+            if run.refusal.shape_path:
+                add((v, DCG.shapePath, URIRef(run.refusal.shape_path)))
     if run.result_digest:
         res = URIRef(run.iri + "#result")
         add((r, DCG.result, res))
@@ -109,9 +116,13 @@ def from_graph(name: str, graph: Graph, revision: int) -> Run:
     if graph.value(r, PROV.endedAtTime) is not None:
         run.finished_at = _moment(graph, r, PROV.endedAtTime)
     run.problems = _numbered(graph, r, DCG.problem)
-    run.log = str(graph.value(r, DCG.runLog) or "")
+    outcome = graph.value(r, DCG.outcome)
+    run.outcome = _code(Outcome, outcome) if outcome is not None else None
     transport = graph.value(r, DCG.pullTransport)
     run.pull_transport = str(transport) if transport is not None else None
+    run.notes = sorted(
+        (_code(Note, n) for n in graph.objects(r, DCG.runNote)), key=lambda n: n.value
+    )
     evidence = graph.value(r, DCG.evidence)
     if evidence is not None:
         run.attestation = Attestation(
@@ -124,7 +135,10 @@ def from_graph(name: str, graph: Graph, revision: int) -> Run:
     verdict = graph.value(r, DCG.verdict)
     if verdict is not None:
         run.gate_passed = graph.value(verdict, DCG.status) == DCG.GatePassed
-        run.gate_reasons = _numbered(graph, verdict, DCG.problem)
+        rule = graph.value(verdict, DCG.gateRule)
+        if rule is not None:
+            path = graph.value(verdict, DCG.shapePath)
+            run.refusal = Refusal(str(rule), str(path) if path is not None else None)
     result = graph.value(r, DCG.result)
     if result is not None:
         run.result_digest = _text(graph, result, DCG.digest)
@@ -162,6 +176,13 @@ def _status(node: Node | None) -> RunStatus:
         if status.value == node:
             return status
     raise DamagedRun(f"Unknown run status {node}.")
+
+
+def _code(vocabulary, value: Node):
+    try:
+        return vocabulary(str(value))
+    except ValueError:
+        raise DamagedRun(f"Unknown {vocabulary.__name__.lower()} code {value}.") from None
 
 
 def _numbered(graph: Graph, s: Node, p: URIRef) -> list[str]:

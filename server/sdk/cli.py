@@ -63,13 +63,15 @@ def run(
     if local.sandbox.reason:
         click.echo(f"  {local.sandbox.reason}")
     if local.log:
-        click.echo("log (scrubbed):\n" + "".join(f"  {line}\n" for line in local.log.splitlines()))
+        click.echo("log (in full: on people's data it stays in the datacage):")
+        click.echo("".join(f"  {line}\n" for line in local.log.splitlines()), nl=False)
     if local.verdict is not None:
         click.echo(f"gate: {'passed' if local.verdict.passed else 'refused'}")
         for reason in local.verdict.reasons:
             click.echo(f"  {reason}")
     if local.result is not None:
         click.echo(local.result)
+    click.echo(f"participants would see: {local.outcome.value} ({local.outcome.wording})")
     click.echo(f"verdict={'passed' if local.passed else 'refused'}")
     if not local.passed:
         raise SystemExit(1)

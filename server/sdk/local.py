@@ -9,7 +9,8 @@ A samples folder holds one folder per individual and one file per organisation d
 They are staged as the datacage stages a job (docs/algorithm-runtime.md): people numbered in a
 random order, datasets as ``dataset-N`` under ``input/datasets/``, and every identifier found
 in them (sample WebIDs, e-mail addresses, names...) handed to the gate, which refuses an output
-that repeats one and scrubs them from the log.
+that repeats one in any form. The log is shown in full: the samples are the developer's own, and
+on people's data nobody sees it (the datacage reports the `outcome` code only).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from server.datacage.gate import (
     InputIdentifiers,
     PersonInputs,
     check_output,
-    scrub,
 )
-from server.datacage.job import with_terms
+from server.datacage.job import SANDBOX_OUTCOMES, with_terms
 from server.datacage.sandbox import Outcome, SandboxLimits, SandboxRun, run_algorithm
+from server.runs.outcomes import Outcome as RunOutcome
 
 SAMPLE_BASE = "https://samples.datacage.invalid/"
 CONTENT_TYPES = {
@@ -55,12 +56,19 @@ class LocalRun:
     digest: str
     sandbox: SandboxRun
     verdict: GateVerdict | None  # None when the algorithm did not succeed
-    log: str  # scrubbed, as the code provider sees it in the datacage
+    log: str  # in full: on people's data it never leaves the datacage
     result: str | None  # the checked result as Turtle, when it passed
 
     @property
     def passed(self) -> bool:
         return self.verdict is not None and self.verdict.passed
+
+    @property
+    def outcome(self) -> RunOutcome:
+        """The code participants would see for this run on people's data."""
+        if self.sandbox.outcome is not Outcome.SUCCEEDED:
+            return SANDBOX_OUTCOMES[self.sandbox.outcome]
+        return RunOutcome.SUCCEEDED if self.passed else RunOutcome.OUTPUT_REFUSED
 
 
 def run_locally(
@@ -92,7 +100,7 @@ def run_locally(
             limits=limits,
             work_dir=work,
         )
-        log = scrub(ran.log, identifiers)
+        log = ran.log
         if ran.outcome is not Outcome.SUCCEEDED:
             return LocalRun(bundle.digest, ran, None, log, None)
         verdict = check_output(

@@ -4,7 +4,10 @@ Only the deployment's datacage (`DATACAGE_WEBID`, proven by its own DPoP-bound t
 `Runs`: it asks which algorithm the next run needs, fetches that bundle, claims the run with
 the attestation it made for exactly that bundle, then asks before each person's pull whether
 their consent still counts, reports refusals, reads and progress, and finishes the run.
-Everything it sends is checked as hostile: exact fields, exact JSON types, sane sizes.
+Everything it sends is checked as hostile: exact fields, exact JSON types, sane sizes. Progress
+and the end of a run are codes of fixed vocabularies (`server.runs.outcomes`): a field of free
+text (a log, a reason) is an unknown field and refused, so not even a modified datacage can
+pass an algorithm's words on.
 
     GET  /api/datacage/next                     -> {"digest": "sha256:..."} or 204
     GET  /api/datacage/bundles/<digest>         -> the bundle (zip)
@@ -12,8 +15,11 @@ Everything it sends is checked as hostile: exact fields, exact JSON types, sane 
     GET  /api/datacage/runs/<id>/consent?iri=   -> {"in_force": true|false}
     POST /api/datacage/runs/<id>/refusals       {"consent", "url"}
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
-    POST /api/datacage/runs/<id>/progress       {"stage", "progress"}
-    POST /api/datacage/runs/<id>/finish         {"succeeded", "individuals_read", ...}
+    POST /api/datacage/runs/<id>/progress       {"stage": code, "step": 0..4}
+    POST /api/datacage/runs/<id>/finish         {"outcome": code, "refusal": {"rule",
+                                                 "shape_path"} | null, "notes": [code],
+                                                 "individuals_read", "result_digest",
+                                                 "result_size"}
     POST /api/datacage/runs/<id>/deliveries     {"consumer", "state", "attempts", "location",
                                                  "detail", "notified"} (after finish too)
 """
@@ -27,7 +33,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from ..attestation import AttestationError, parse_evidence
 from ..consent.usage import Read, record_use
 from ..errors import ValidationFailed
-from ..runs.actions import Runs
+from ..runs.actions import FinishReport, Runs
 from ..runs.model import Attestation
 from ..services import services
 from ..spaces.permissions import signed_in
@@ -36,18 +42,16 @@ from .push_api import push_service
 bp = Blueprint("datacage_api", __name__, url_prefix="/api/datacage")
 
 _FINISH = {
-    "succeeded": bool,
+    "outcome": str,
+    "refusal": (dict, type(None)),
+    "notes": list,
     "individuals_read": int,
-    "problems": list,
-    "log": str,
-    "gate_passed": (bool, type(None)),
-    "gate_reasons": list,
     "result_digest": (str, type(None)),
     "result_size": (int, type(None)),
     "pull_transport": str,
 }
-#: How a datacage may say it read pods (server/datacage/pull.py).
-_PULL_TRANSPORTS = ("tls", "plain-http")
+_REFUSAL = {"rule": str, "shape_path": (str, type(None))}
+_MAX_CODE = 200  # the longest code or shape path IRI accepted
 _MAX_READS = 10_000
 
 
@@ -137,20 +141,22 @@ def usage(run_id: str) -> Response:
 
 @bp.post("/runs/<run_id>/progress")
 def progress(run_id: str) -> Response:
-    body = _body({"stage": str, "progress": (int, float)})
-    _runs().report(run_id, g.actor, body["stage"], float(body["progress"]))
+    body = _body({"stage": str, "step": int})
+    _runs().report(run_id, g.actor, body["stage"], body["step"])
     return Response(status=204)
 
 
 @bp.post("/runs/<run_id>/finish")
 def finish(run_id: str) -> Response:
     body = _body(_FINISH)
-    for name in ("problems", "gate_reasons"):
-        if not all(isinstance(item, str) for item in body[name]):
-            raise ValidationFailed({name: ["Each entry must be a string."]})
-    if body["pull_transport"] not in _PULL_TRANSPORTS:
-        raise ValidationFailed({"pull_transport": [f"One of {', '.join(_PULL_TRANSPORTS)}."]})
-    _runs().finish(run_id, g.actor, body)
+    if body["refusal"] is not None:
+        body["refusal"] = _fields(body["refusal"], _REFUSAL, "refusal-")
+    codes = [body["outcome"], *body["notes"]]
+    if body["refusal"] is not None:
+        codes += [body["refusal"]["rule"], body["refusal"]["shape_path"] or ""]
+    if not all(isinstance(c, str) and len(c) <= _MAX_CODE for c in codes) or len(codes) > 20:
+        raise ValidationFailed({"": ["Codes are short strings of a fixed vocabulary."]})
+    _runs().finish(run_id, g.actor, FinishReport.from_json(body))
     return Response(status=204)
 
 

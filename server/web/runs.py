@@ -1,9 +1,10 @@
 """Runs as participants see them: start one, follow its progress, read how it ended.
 
-This is the code provider's view of a run: status, progress, the stage the datacage reached,
-what the algorithm logged (scrubbed of every input value by the datacage before it left), the
-duration and the output gate's verdict. Never the inputs, never who they came from: people
-appear as counts only.
+This is the code provider's view of a run: status, the stage the datacage reached and coarse
+progress, the duration, and how it ended as a fixed outcome code with its wording
+(`server.runs.outcomes`). Never the inputs, never who they came from, never words the algorithm
+chose (its log stays in the datacage): people appear as counts only, and only from the space's
+k up. A result's digest and size are shown to its consumers, who receive it anyway.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from ..delivery import statuses_of
 from ..runs.actions import Runs
+from ..runs.outcomes import PullTransport
 from ..services import services
 
 bp = Blueprint("runs", __name__)
@@ -39,7 +41,9 @@ def index(space_id: str) -> str:
 def show(space_id: str, run_id: str) -> str:
     space, run = _runs().get(space_id, run_id, g.actor)
     deliveries = statuses_of(services().registry, run.iri)  # issue 6
-    return render_template("run.html", space=space, run=run, deliveries=deliveries)
+    return render_template(
+        "run.html", space=space, run=run, deliveries=deliveries, transports=PullTransport
+    )
 
 
 @bp.get("/spaces/<space_id>/runs/<run_id>/evidence.json")

@@ -27,7 +27,7 @@ def world(make_user, tmp_path: Path):
         services(w.app).runs.start(w.space.id, w.owner.webid)
         report = w.worker().run_once()
         assert report is not None
-        assert report.succeeded, report.problems
+        assert report.succeeded, report.outcome
         yield w.base, w.space, w.owner, w.people
 
 

@@ -49,7 +49,9 @@ def test_a_code_provider_starts_a_run_and_watches_it_end_with_a_gated_result(
     screenshot(page, "succeeded")
     expect(page.locator("#run-individuals")).to_contain_text(f"{PEOPLE} read of {PEOPLE}")
     expect(page.locator("#gate-verdict")).to_contain_text("Passed")
-    expect(page.locator("#run-log")).to_contain_text(f"read {PEOPLE} people")
+    expect(page.locator("#run-outcome")).to_contain_text("the output gate passed its result")
+    expect(page.locator("#run-log")).to_contain_text("stays in the datacage")
+    expect(page.locator("main")).not_to_contain_text(f"read {PEOPLE} people")  # the log did not
     expect(page.locator("#run-attestation")).to_contain_text("proves nothing about hardware")
     for person_data in ("@example.org", "orders.csv", "customers.ttl"):
         expect(page.locator("main")).not_to_contain_text(person_data)

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from server.runs.model import RunStatus
+from server.runs.outcomes import Note
 from server.services import services
 from tests.support.datacage_world import (
     SURVEY,
@@ -45,7 +46,7 @@ def test_a_worker_on_its_defaults_reads_no_pod_over_plain_http_and_says_why(worl
     run = services(app).runs.store.load(started.id)
     assert run.status is RunStatus.FAILED
     assert run.individuals_read == 0
-    assert any(f"{PEOPLE} pod(s) are served over plain http" in p for p in run.problems)
+    assert Note.PODS_NOT_TLS in run.notes
     assert run.pull_transport == "tls"  # nothing was read any other way
 
 

@@ -81,7 +81,7 @@ def test_a_result_lands_in_the_consumers_container_signed_private_and_announced(
     started = runs.start(world["space"].id, owner.webid)
     assert worker.run_once() is not None
     run = runs.store.load(started.id)
-    assert run.status is RunStatus.SUCCEEDED, run.problems
+    assert run.status is RunStatus.SUCCEEDED, run.outcome
 
     [status] = statuses_of(services(app).registry, run.iri)
     assert (status.state, status.attempts, status.notified) == ("delivered", 1, True)
@@ -266,7 +266,7 @@ def test_a_consumer_pod_down_mid_delivery_gets_the_result_once_after_a_worker_re
     first = make_worker(w.base, w.cage, w.tmp / "cage", FAST)
     first.run_once()
     run = runs.store.load(started.id)
-    assert run.status is RunStatus.SUCCEEDED, run.problems
+    assert run.status is RunStatus.SUCCEEDED, run.outcome
     [status] = statuses_of(services(w.app).registry, run.iri)
     assert (status.state, status.attempts) == ("retrying", 1)
     assert "unreachable" in status.detail or "HTTP" in status.detail

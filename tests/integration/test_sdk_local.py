@@ -148,8 +148,11 @@ def test_the_gate_still_refuses_an_sdk_result_that_carries_an_address(tmp_path, 
     assert local.sandbox.outcome is Outcome.SUCCEEDED, local.log
     assert not local.passed
     assert any("e-mail address read from a pod" in r for r in local.verdict.reasons)
-    assert "leaking [removed]" in local.log
-    assert "shop.example" not in local.log
+    # The samples are the developer's own: the log is theirs in full (never so on people's
+    # data, where participants see the outcome code only).
+    assert "leaking " in local.log
+    assert "shop.example" in local.log
+    assert local.outcome.value == "output-refused"
 
 
 def test_the_sdk_changes_nothing_the_sandbox_guarantees(tmp_path, samples):

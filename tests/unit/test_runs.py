@@ -10,10 +10,11 @@ import pytest
 from connectors.solid.http import Http
 from server.algorithms import BundleStore, build_bundle
 from server.consent.store import ConsentStore
-from server.errors import NotAuthorized, NotFound, WrongState
+from server.errors import NotAuthorized, NotFound, ValidationFailed, WrongState
 from server.registry import open_registry
-from server.runs.actions import Runs
+from server.runs.actions import FinishReport, Runs
 from server.runs.model import Attestation, RunStatus
+from server.runs.outcomes import Note, Outcome
 from server.runs.rdf import from_graph, to_graph
 from server.runs.store import RunStore
 from server.spaces.actions import Spaces
@@ -110,24 +111,29 @@ def test_a_claimed_run_reports_progress_and_finishes_once(runs):
     assert job is not None
     assert job.as_json()["algorithm"]["parameters"] == {"label": "Shop survey"}
     assert job.as_json()["space"]["min_individuals"] == 5
-    runs.report(run.id, CAGE, "Running the algorithm.", 0.5)
+    assert runs.report(run.id, CAGE, "running", 2).progress == 0.6
+    assert runs.report(run.id, CAGE, "pulling", 0).progress == 0.6  # not ahead: ignored
     with pytest.raises(NotAuthorized):
-        runs.report(run.id, STRANGER, "Hacked", 1.0)
-    outcome = {
-        "succeeded": True,
-        "individuals_read": 7,
-        "problems": ["1 pod(s) could not be read (down or failing); left out."],
-        "log": "read 7 people",
-        "gate_passed": True,
-        "gate_reasons": [],
-        "result_digest": "sha256:" + "d" * 64,
-        "result_size": 120,
-    }
+        runs.report(run.id, STRANGER, "running", 4)
+    outcome = FinishReport.from_json(
+        {
+            "outcome": "succeeded",
+            "refusal": None,
+            "notes": ["pods-unreadable"],
+            "individuals_read": 7,
+            "result_digest": "sha256:" + "d" * 64,
+            "result_size": 120,
+        }
+    )
     runs.finish(run.id, CAGE, outcome)
     with pytest.raises(WrongState):
         runs.finish(run.id, CAGE, outcome)
     done = runs.store.load(run.id)
     assert done.status is RunStatus.SUCCEEDED
+    assert done.outcome is Outcome.SUCCEEDED
+    assert done.notes == [Note.PODS_UNREADABLE]
+    assert done.gate_passed is True
+    assert done.stage_wording == "Finished."
     assert done.progress == 1.0
     assert done.attestation == attestation(run.algorithm_digest)
     assert done.finished_at >= done.started_at
@@ -143,3 +149,88 @@ def test_a_run_of_another_space_is_not_found_through_this_one(runs):
     with pytest.raises(NotFound):
         runs.get(second.id, run.id, OWNER)
     assert datetime.now(UTC) >= run.requested_at
+
+
+def _finish(**changes) -> dict:
+    body = {
+        "outcome": "output-refused",
+        "refusal": {
+            "rule": "shape/violation",
+            "shape_path": "https://example.org/shop-survey#orders",
+        },
+        "notes": [],
+        "individuals_read": 7,
+        "result_digest": None,
+        "result_size": None,
+    }
+    return {**body, **changes}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"outcome": "The algorithm raised ValueError: alice@example.org"},
+        {"notes": ["moc.elpmaxe@ecila"]},
+        {"refusal": {"rule": "YWxpY2VAZXhhbXBsZS5vcmc=", "shape_path": None}},
+        {
+            "refusal": {
+                "rule": "shape/violation",
+                "shape_path": "https://example.org/alice@example.org",
+            }
+        },
+        {"refusal": None},
+        {"outcome": "algorithm-error"},  # a refusal with another outcome
+        {"outcome": "succeeded", "refusal": None},  # success without its result digest
+        {
+            "outcome": "succeeded",
+            "refusal": None,
+            "result_digest": "sha256:alice",
+            "result_size": 1,
+        },
+    ],
+)
+def test_a_finish_report_outside_the_vocabularies_is_refused_whole(runs, changes):
+    space = active_space(runs)
+    run = runs.start(space.id, OWNER)
+    runs.claim(CAGE, attestation(run.algorithm_digest))
+    with pytest.raises(ValidationFailed):
+        runs.finish(run.id, CAGE, FinishReport.from_json(_finish(**changes)))
+    assert runs.store.load(run.id).status is RunStatus.RUNNING  # nothing of it was kept
+
+
+def test_a_refusal_names_a_rule_and_a_path_of_the_approved_shape_and_few_people_are_no_count(
+    runs,
+):
+    space = active_space(runs)
+    run = runs.start(space.id, OWNER)
+    runs.claim(CAGE, attestation(run.algorithm_digest))
+    paths = runs._shape_paths(run.algorithm_digest)
+    assert paths  # read from the approved bundle's own shape
+    body = _finish(individuals_read=3)
+    body["refusal"]["shape_path"] = sorted(paths)[0]
+    runs.finish(run.id, CAGE, FinishReport.from_json(body))
+    done = runs.store.load(run.id)
+    assert done.outcome is Outcome.OUTPUT_REFUSED
+    assert done.refusal.rule == "shape/violation"
+    assert done.refusal.shape_path == sorted(paths)[0]
+    assert done.individuals_read == 0  # three is below the space's five: not shown
+    assert done.gate_passed is False
+    assert from_graph(done.iri, to_graph(done), done.revision) == done
+
+
+@pytest.mark.parametrize(
+    ("stage", "step"),
+    [
+        ("Running the algorithm.", 0),
+        ("running", 5),
+        ("pulling", 1),
+        ("finished", 0),
+        ("running", -1),
+    ],
+)
+def test_progress_outside_the_stages_and_steps_is_refused(runs, stage, step):
+    space = active_space(runs)
+    run = runs.start(space.id, OWNER)
+    runs.claim(CAGE, attestation(run.algorithm_digest))
+    with pytest.raises(ValidationFailed):
+        runs.report(run.id, CAGE, stage, step)

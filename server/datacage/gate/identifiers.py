@@ -1,10 +1,11 @@
-"""What was read from pods that must never leave verbatim: WebIDs, e-mail addresses, names.
+"""What was read from pods that must never leave: WebIDs, e-mail addresses, names.
 
-Collected once per run from the inputs, before the algorithm sees them, and matched against the
-output (and the algorithm's logs) as case-insensitive substrings. Ten thousand identifiers
-against a megabyte of output must stay fast, so they are folded into one prefix-tree regular
-expression (`_TrieMatcher`): the regex engine then follows shared prefixes instead of trying
-every identifier at every position.
+Collected once per run from the inputs, before the algorithm sees them. The output gate looks
+for them with `scanner` (`scan.Scanner`: re-cased, re-spaced, reversed, encoded and hashed forms
+too, docs/output-gate.md); `scrub` removes verbatim ones from text shown on a developer's own
+machine (`datacage sdk run`). Ten thousand identifiers against a megabyte of text must stay
+fast, so `scrub` folds them into one prefix-tree regular expression: the regex engine then
+follows shared prefixes instead of trying every identifier at every position.
 
 Two kinds of matching, because names are short and common words are not personal data:
 e-mail addresses, WebIDs, telephone numbers and addresses match anywhere, as substrings; names
@@ -25,6 +26,8 @@ from functools import cached_property
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
+
+from .scan import Scanner
 
 #: Shorter values are ignored: three letters match too much ordinary text to refuse on.
 MIN_LENGTH = 4
@@ -98,25 +101,44 @@ class PersonInputs:
 
 @dataclass(frozen=True)
 class InputIdentifiers:
-    """Identifiers read from the inputs, lower-cased; `kinds` says what each one is, in words."""
+    """Identifiers read from the inputs, lower-cased; `kinds` says what each one is, in words;
+    `spellings` keeps each one's case as read (its Base64 or hash differs from the lower-cased
+    one's)."""
 
     values: frozenset[str]
     kinds: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    spellings: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
     def collect(cls, people: Iterable[PersonInputs]) -> InputIdentifiers:
         kinds: dict[str, str] = {}
+        spellings: dict[str, set[str]] = {}
         for person in people:
-            _keep(kinds, person.webid, WEBID)
-            _keep(kinds, person.webid.split("#", 1)[0], WEBID)  # the profile document too
+            _keep(kinds, spellings, person.webid, WEBID)
+            # the profile document too
+            _keep(kinds, spellings, person.webid.split("#", 1)[0], WEBID)
             for url, content_type, data in person.resources:
-                _keep(kinds, url, ADDRESS)
+                _keep(kinds, spellings, url, ADDRESS)
                 for value, kind in _from_resource(url, content_type, data):
-                    _keep(kinds, value, kind)
-        return cls(frozenset(kinds), kinds)
+                    _keep(kinds, spellings, value, kind)
+        return cls(frozenset(kinds), kinds, {v: frozenset(s) for v, s in spellings.items()})
+
+    def merged(self, other: InputIdentifiers) -> InputIdentifiers:
+        """Both sets of identifiers; a value known to both keeps this one's kind."""
+        spellings = dict(other.spellings)
+        for value, spelt in self.spellings.items():
+            spellings[value] = spelt | spellings.get(value, frozenset())
+        return InputIdentifiers(
+            self.values | other.values, {**other.kinds, **self.kinds}, spellings
+        )
 
     def kind_of(self, value: str) -> str:
         return self.kinds.get(value, OTHER)
+
+    @cached_property
+    def scanner(self) -> Scanner:
+        """Every form of every identifier, built once per run on first use."""
+        return Scanner({v: self.kind_of(v) for v in self.values}, self.spellings)
 
     @cached_property
     def matcher(self) -> Matcher:
@@ -188,16 +210,23 @@ def _branch(node: dict[str, dict]) -> str:
 
 def normalise(value: str) -> str:
     """Lower-case, without `mailto:`/`tel:`, whitespace collapsed, cut to `MAX_LENGTH`."""
-    text = " ".join(value.split()).lower()
+    return _spelt(value).lower()
+
+
+def _spelt(value: str) -> str:
+    """As `normalise`, but in the case it was read."""
+    text = " ".join(value.split())
     for scheme in ("mailto:", "tel:"):
-        text = text.removeprefix(scheme)
+        if text.lower().startswith(scheme):
+            text = text[len(scheme) :]
     return text[:MAX_LENGTH]
 
 
-def _keep(kinds: dict[str, str], value: str, kind: str) -> None:
+def _keep(kinds: dict[str, str], spellings: dict[str, set[str]], value: str, kind: str) -> None:
     text = normalise(value)
     if len(text) < MIN_LENGTH or (kind == NAME and not _LETTER.search(text)):
         return
+    spellings.setdefault(text, set()).add(_spelt(value))
     # A value seen as a name and as something else is matched the stricter way: anywhere.
     if kinds.get(text, NAME) == NAME:
         kinds[text] = kind

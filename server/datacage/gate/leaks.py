@@ -1,19 +1,17 @@
-"""No identifier read from a pod may leave verbatim: not in a term, not in the raw Turtle.
+"""No identifier read from a pod may leave: not in a term, not in the raw Turtle, in no form.
 
-Every IRI (also percent-decoded, so ``mailto:alice%40example.org`` is seen) and every literal
-(its text and its datatype) of the result is searched in one pass over their joined text, and
-so are the raw bytes, which hold what the parser drops (comments) or spells differently. The
-shape may allow identifiers at a property: a property shape with
-``dcg:mayContainIdentifiers true`` and a plain IRI ``sh:path`` exempts the values of that
-property on the focus nodes of its node shape. A refusal names the property and the kind of
-identifier, never the identifier.
+Every IRI and every literal (its text and its datatype) of the result is searched, and so are
+the raw bytes, which hold what the parser drops (comments) or spells differently. The search is
+`InputIdentifiers.scanner`: the identifier as read in any case or spacing, and its re-spelt,
+reversed, percent-encoded, hex, Base32, Base64 and hashed forms (`scan`). The shape may allow
+identifiers at a property: a property shape with ``dcg:mayContainIdentifiers true`` and a plain
+IRI ``sh:path`` exempts the values of that property on the focus nodes of its node shape. A
+refusal names the property, the kind of identifier and its form, never the identifier.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
-from urllib.parse import unquote
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
@@ -23,7 +21,9 @@ from vocab import DCG, SH
 from .identifiers import InputIdentifiers
 from .rules import capped, focus_nodes
 
-_SEPARATOR = "\n"  # no identifier holds one: normalise() collapses whitespace
+# Between terms and parts of a term: no view of the scan removes it and no needle holds it, so
+# nothing is found across two terms that is not in one of them.
+_SEPARATOR = "\0"
 
 
 def identifier_problems(
@@ -31,47 +31,50 @@ def identifier_problems(
 ) -> list[str]:
     if not identifiers.values:
         return []
-    matcher = identifiers.matcher
+    scanner = identifiers.scanner
     terms = _terms(result)
-    offsets, texts = [], []
-    position = 0
-    for _, text in terms:
-        offsets.append(position)
-        texts.append(text)
-        position += len(text) + len(_SEPARATOR)
-    joined = _SEPARATOR.join(texts)
     exempt = _exempt(result, shape)
-    places: Counter[tuple[str, str]] = Counter()  # (where, kind) -> how often
+    places: Counter[tuple[str, str, str]] = Counter()  # (where, kind, form) -> how often
     in_terms: set[str] = set()
     allowed: set[str] = set()
-    for match in matcher.find(joined):
-        node = terms[bisect_right(offsets, match.start()) - 1][0]
-        value = match.group()
-        refused = _where(result, node, exempt)
-        if refused:
-            in_terms.add(value)
-            for where in refused:
-                places[(where, identifiers.kind_of(value))] += 1
-        else:
-            allowed.add(value)
+    # One pass over all terms; only when it finds something is each term searched alone.
+    if scanner.found(_SEPARATOR.join(text for _, text in terms)):
+        for node, text in terms:
+            found = scanner.found(text)
+            if not found:
+                continue
+            refused = _where(result, node, exempt)
+            (in_terms if refused else allowed).update(value for value, _ in found)
+            # Counted once per term: a WebID holds its profile document's address too.
+            for kind, form in {(identifiers.kind_of(v), f) for v, f in found}:
+                for where in refused:
+                    places[(where, kind, form)] += 1
     problems = [
-        f"{where} contains {kind}{'' if n == 1 else f' ({n} times)'}."
-        for (where, kind), n in sorted(places.items())
+        f"{where} contains {kind}{_form(form)}{'' if n == 1 else f' ({n} times)'}."
+        for (where, kind, form), n in sorted(places.items())
     ]
     for name, data in contents.items():
-        hidden = matcher.found(data.decode("utf-8", "replace").lower()) - in_terms - allowed
-        for kind in sorted({identifiers.kind_of(v) for v in hidden}):
+        hidden = {
+            (value, form)
+            for value, form in scanner.found(data.decode("utf-8", "replace"))
+            if value not in in_terms and value not in allowed
+        }
+        for kind, form in sorted({(identifiers.kind_of(v), f) for v, f in hidden}):
             problems.append(
-                f"{name} contains {kind} outside the values checked (in a comment, or spelt "
-                "so that the Turtle parser reads it differently)."
+                f"{name} contains {kind}{_form(form)} outside the values checked (in a "
+                "comment, or spelt so that the Turtle parser reads it differently)."
             )
-        for kind in sorted({identifiers.kind_of(v) for v in matcher.found(name.lower())}):
-            problems.append(f"The name of an output file contains {kind}.")
+        for kind, form in sorted({(identifiers.kind_of(v), f) for v, f in scanner.found(name)}):
+            problems.append(f"The name of an output file contains {kind}{_form(form)}.")
     return capped(problems, "places holding identifiers read from pods")
 
 
+def _form(form: str) -> str:
+    return f" ({form})" if form else ""
+
+
 def _terms(result: Graph) -> list[tuple[Node, str]]:
-    """Each distinct IRI and literal with the lower-cased text searched in it."""
+    """Each distinct IRI and literal with the text searched in it."""
     terms: list[tuple[Node, str]] = []
     seen: set[Node] = set()
     for triple in result:
@@ -80,12 +83,9 @@ def _terms(result: Graph) -> list[tuple[Node, str]]:
                 continue
             seen.add(node)
             parts = [str(node)]
-            if isinstance(node, URIRef) and "%" in parts[0]:
-                parts.append(unquote(parts[0]))
-            elif isinstance(node, Literal) and node.datatype is not None:
+            if isinstance(node, Literal) and node.datatype is not None:
                 parts.append(str(node.datatype))
-            # Whitespace collapsed as in the identifiers, so "Alice\n  Smith" is "alice smith".
-            terms.append((node, _SEPARATOR.join(" ".join(p.split()) for p in parts).lower()))
+            terms.append((node, _SEPARATOR.join(parts)))
     return terms
 
 
