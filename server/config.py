@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.egress import EgressPolicy, parse_allow
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot work; the message names the variable to fix."""
@@ -104,6 +106,28 @@ OPTIONS: tuple[Option, ...] = (
         "Empty: spaces cannot take consent yet, and their invitation pages say so.",
     ),
     Option(
+        "EGRESS_ALLOW",
+        str,
+        "",
+        "Addresses outbound requests (WebID profiles, identity providers, pods, inboxes, pushed "
+        "datasets) may reach besides public ones: space-separated CIDR blocks or addresses, or "
+        "the words loopback, private, link-local, cgnat. Empty: public addresses only. The "
+        "cloud metadata addresses are refused unless named on their own.",
+    ),
+    Option(
+        "EGRESS_DEADLINE_SECONDS",
+        int,
+        20,
+        "The longest one outbound request may take, connect to last byte, however the "
+        "server at the other end trickles its answer.",
+    ),
+    Option(
+        "EGRESS_MAX_RESPONSE_MIB",
+        int,
+        64,
+        "The most one outbound request may receive, in MiB; the answer is cut beyond it.",
+    ),
+    Option(
         "LOG_FORMAT",
         str,
         "json",
@@ -144,7 +168,16 @@ def check(config: Mapping[str, Any]) -> None:
             )
     if config.get("LOG_FORMAT") not in ("json", "text"):
         raise ConfigError("DATACAGE_LOG_FORMAT must be 'json' or 'text'.")
-    for name in ("MAX_BUNDLE_MIB", "SESSION_HOURS"):
+    try:
+        parse_allow(str(config.get("EGRESS_ALLOW") or ""))
+    except ValueError as exc:
+        raise ConfigError(f"DATACAGE_EGRESS_ALLOW: {exc}") from None
+    for name in (
+        "MAX_BUNDLE_MIB",
+        "SESSION_HOURS",
+        "EGRESS_DEADLINE_SECONDS",
+        "EGRESS_MAX_RESPONSE_MIB",
+    ):
         if int(config[name]) < 1:
             raise ConfigError(f"DATACAGE_{name} must be at least 1.")
     if bool(config.get("REGISTRY_SPARQL_QUERY_URL")) != bool(
@@ -159,6 +192,15 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"DATACAGE_PUBLIC_URL must be an http(s) URL ending with '/', not {public_url!r}."
         )
+
+
+def egress_policy(config: Mapping[str, Any]) -> EgressPolicy:
+    """The egress policy every outbound request of this configuration goes through."""
+    return EgressPolicy.from_settings(
+        str(config.get("EGRESS_ALLOW") or ""),
+        deadline_seconds=float(config.get("EGRESS_DEADLINE_SECONDS") or 20),
+        max_response_bytes=int(config.get("EGRESS_MAX_RESPONSE_MIB") or 64) * MiB,
+    )
 
 
 def reference_markdown() -> str:

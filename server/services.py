@@ -21,6 +21,7 @@ from connectors.solid.oidc.access_token import AccessTokenVerifier
 
 from .algorithms import BundleStore
 from .audit import AuditTrail
+from .config import egress_policy
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
 from .dashboard import Dashboard
@@ -69,7 +70,8 @@ class IssuerCache:
 class Services:
     def __init__(self, app: Flask):
         config = app.config
-        self.http = Http()
+        # Every outbound request a visitor can point somewhere goes through the egress policy.
+        self.http = Http(session=egress_policy(config).session())
         self.data_dir = data_dir(app)
         self._config = {k: config.get(k) for k in config if k.startswith("REGISTRY_")}
         self._registry: Registry | None = None

@@ -12,6 +12,7 @@ pods instead of a fresh server. Tests that use it (directly or through another f
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -23,6 +24,12 @@ import pytest
 
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
+
+# --- Egress policy -----------------------------------------------------------------------------
+# Every server of the test bed (CSS, nginx, oxigraph, the control plane) listens on loopback,
+# which the egress policy refuses by default: the suite allows it explicitly, for every app and
+# every child process it starts. Attack tests that need the default build their own policy.
+os.environ.setdefault("DATACAGE_EGRESS_ALLOW", "loopback")
 
 # --- Community Solid Server test bed -----------------------------------------------------------
 

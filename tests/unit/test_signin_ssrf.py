@@ -1,0 +1,75 @@
+"""Sign-in as a request-forgery tool: a visitor names a WebID or issuer inside our network.
+
+The app here runs with the default egress policy (no loopback allowed), as in production;
+a loopback listener stands for the internal service and must never be called.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from server import create_app
+from tests.support.listener import answer, closed_port, listening, trickle
+
+PROFILE = b"""@prefix solid: <http://www.w3.org/ns/solid/terms#>.
+<#me> solid:oidcIssuer <http://127.0.0.1:1/>."""
+
+
+@pytest.fixture
+def client(tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path),
+            "REGISTRY_PATH": ":memory:",
+            "EGRESS_ALLOW": "",
+            "EGRESS_DEADLINE_SECONDS": 2,
+        }
+    )
+    return app.test_client()
+
+
+def _sign_in(client, **form):
+    with client.session_transaction() as session:
+        session["csrf_token"] = "t"
+    return client.post("/login", data={"next": "/", "csrf_token": "t", **form})
+
+
+@pytest.mark.parametrize("field", ["webid", "issuer"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/profile#me",
+        "http://localhost:{port}/profile#me",
+        "http://[::ffff:127.0.0.1]:{port}/profile#me",
+        "http://2130706433:{port}/profile#me",
+        "http://x@127.0.0.1:{port}/profile#me",
+    ],
+)
+def test_sign_in_never_calls_an_internal_address(client, field, url):
+    with listening(answer(PROFILE, "text/turtle")) as internal:
+        page = _sign_in(client, **{field: url.format(port=internal.port)})
+        assert internal.connections == 0
+    assert page.status_code == 422
+    assert "Could not connect to" in page.get_data(as_text=True)
+
+
+def test_metadata_and_private_addresses_are_refused_before_connecting(client):
+    # No traffic leaves the machine: the policy refuses these before opening a connection.
+    for url in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/profile#me",
+        "http://[fd00:ec2::254]/",
+    ):
+        page = _sign_in(client, webid=url)
+        assert page.status_code == 422
+        assert "Could not connect to" in page.get_data(as_text=True)
+
+
+def test_an_open_port_a_closed_port_and_a_silent_one_read_the_same(client):
+    pages = []
+    with listening(answer(b"HTTP admin console")) as open_port, listening(trickle(5)) as slow:
+        for port in (open_port.port, closed_port(), slow.port):
+            page = _sign_in(client, webid=f"http://127.0.0.1:{port}/#me")
+            pages.append(page.get_data(as_text=True).replace(str(port), "PORT"))
+    assert pages[0] == pages[1] == pages[2]
