@@ -20,9 +20,10 @@ Connections are not kept alive across requests: each has its own pinned address 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +54,32 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 class EgressError(requests.exceptions.ConnectionError):
     """The request was not carried out; deliberately says nothing of why (see `UNREACHABLE`)."""
+
+
+def default_policy(environ: Mapping[str, str] | None = None) -> EgressPolicy:
+    """The policy this process's environment sets (`DATACAGE_EGRESS_*`, docs/configuration.md),
+    for a caller not handed one: a datacage, a connector reading a grant."""
+    env = os.environ if environ is None else environ
+    return EgressPolicy.from_settings(
+        env.get("DATACAGE_EGRESS_ALLOW", ""),
+        deadline_seconds=float(env.get("DATACAGE_EGRESS_DEADLINE_SECONDS") or 20),
+        max_response_bytes=int(env.get("DATACAGE_EGRESS_MAX_RESPONSE_MIB") or 64) << 20,
+    )
+
+
+def hosts_addresses(urls: Iterable[str]) -> list[str]:
+    """The addresses the hosts of `urls` resolve to now, as /32 or /128 entries for `allowing`:
+    for services the operator configured (a control plane on a private network)."""
+    found: list[str] = []
+    for url in urls:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            continue
+        try:
+            found += _resolve(parts.hostname, parts.port or 443)
+        except OSError:
+            continue  # unreachable now: connecting will say so
+    return found
 
 
 def _resolve(host: str, port: int) -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from connectors.egress import EgressPolicy, default_policy, hosts_addresses
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.errors import SolidError
 from connectors.solid.http import Http, TlsSettings
@@ -59,12 +60,19 @@ class Worker:
         settings: JobSettings,
         *,
         pod_ca: str | None = None,  # a CA bundle for pods' TLS certificates, if not the system's
+        egress: EgressPolicy | None = None,  # default: this process's DATACAGE_EGRESS_* settings
     ):
         self.key = EnclaveKey.generate()
         self.provider = provider
         self.settings = settings
         self.identity = identity
         self.pod_ca = pod_ca
+        # Pods, inboxes and grant URLs come from participants: every request goes through the
+        # egress policy. The control plane and our own issuer were named by the operator, so
+        # their addresses are allowed even on a private network.
+        self.egress = (egress or default_policy()).allowing(
+            hosts_addresses([control_plane_url, identity.issuer])
+        )
         self.plane = ControlPlane(self._client(None), control_plane_url)
         self.keys = DatacageKeys(self.key)
         self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
@@ -172,6 +180,6 @@ class Worker:
             self.identity.issuer,
             self.identity.client_id,
             self.identity.client_secret,
-            http=Http(tls=tls),
+            http=Http(session=self.egress.session(), tls=tls),
         )
         return SolidClient(session)

@@ -19,6 +19,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from connectors.egress import EgressPolicy
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
 
@@ -28,6 +29,9 @@ from ..datacage.job import JobSettings
 from ..datacage.worker import Identity, Worker
 from ..services import services
 from .seed import PASSWORD, Member
+
+#: Everything the demo reaches is on this machine.
+DEMO_EGRESS = "loopback"
 
 _STOP_SECONDS = 10
 
@@ -142,6 +146,9 @@ class DemoStack:
                 "DATACAGE_WEBID": datacage_webid,
                 "CLIENT_NAME": "Datacage demo",
                 "LOG_FORMAT": "text",
+                # The demo's pods, identity provider and control plane all live on loopback,
+                # which the egress policy refuses by default: the demo allows it, nothing more.
+                "EGRESS_ALLOW": DEMO_EGRESS,
             }
         )
         self._server.app = self.app
@@ -162,6 +169,7 @@ class DemoStack:
             Identity(c.issuer, c.id, c.secret),
             SoftwareAttestationProvider(root / "attestation"),
             JobSettings(work_root=root / "work", results_dir=root / "results"),
+            egress=EgressPolicy.from_settings(DEMO_EGRESS),
         )
         thread = threading.Thread(
             target=self.worker.serve, args=(self._stop_worker, poll_seconds), name="datacage"

@@ -163,3 +163,16 @@ def test_open_and_closed_ports_and_timeouts_read_the_same():
             messages.append(str(caught.value))
     assert len(set(messages)) == 1, messages
     assert not any(address in messages[0] for address in ("127.0.0.1", "10.0.0.1"))
+
+
+def test_a_pushed_dataset_url_cannot_reach_the_datacages_network(monkeypatch):
+    from connectors.base import ConnectorError
+    from connectors.http_grant import open_url
+
+    monkeypatch.setenv("DATACAGE_EGRESS_ALLOW", "")  # as in production
+    for handler in (answer(b"metadata"), trickle(5)):
+        with listening(handler) as internal:
+            with pytest.raises(ConnectorError, match="could not be reached"):
+                with open_url({"url": internal.url + "latest/meta-data/"}, "S3"):
+                    pass
+            assert internal.connections == 0
