@@ -23,13 +23,13 @@ def describe(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-@contextmanager
 def session_of(solid_client: object) -> requests.Session | None:
     """The egress-policed session of the datacage's own Solid client, when one is given."""
     http = getattr(getattr(solid_client, "session", None), "http", None)
     return getattr(http, "session", None)
 
 
+@contextmanager
 def open_url(
     grant: Mapping[str, str],
     what: str,
