@@ -128,6 +128,13 @@ OPTIONS: tuple[Option, ...] = (
         "The most one outbound request may receive, in MiB; the answer is cut beyond it.",
     ),
     Option(
+        "AUDIT_QUERY_SLOTS",
+        int,
+        2,
+        "How many audit SPARQL queries may run at once on this server, all worker processes "
+        "together; one more is answered 429 (each takes a process and up to 1 GiB).",
+    ),
+    Option(
         "LOG_FORMAT",
         str,
         "json",
@@ -177,6 +184,7 @@ def check(config: Mapping[str, Any]) -> None:
         "SESSION_HOURS",
         "EGRESS_DEADLINE_SECONDS",
         "EGRESS_MAX_RESPONSE_MIB",
+        "AUDIT_QUERY_SLOTS",
     ):
         if int(config[name]) < 1:
             raise ConfigError(f"DATACAGE_{name} must be at least 1.")

@@ -21,6 +21,7 @@ from connectors.solid.oidc.access_token import AccessTokenVerifier
 
 from .algorithms import BundleStore
 from .audit import AuditTrail
+from .audit.query_sandbox import QuerySlots
 from .config import egress_policy
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
@@ -77,6 +78,10 @@ class Services:
         self._registry: Registry | None = None
         self._lock = threading.Lock()
         self.bundles = BundleStore(self.data_dir / "bundles")
+        # Audit SPARQL queries at once, counted across every worker process of this server.
+        self.audit_queries = QuerySlots(
+            self.data_dir / "audit-queries", int(config["AUDIT_QUERY_SLOTS"])
+        )
         self.issuers = IssuerCache(self.http)
         trusted = config["TRUSTED_ISSUERS"].split()
         self.access_tokens = AccessTokenVerifier(self.http, trusted_issuers=trusted or None)

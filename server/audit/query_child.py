@@ -39,13 +39,17 @@ def main() -> int:
     except (SyntaxError, ValueError, OSError, RuntimeError) as exc:
         print(f"{exc}".splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
         return 2
+    out = sys.stdout.buffer
+    # Written as it is produced: the parent reads under its cap and kills us past it.
     if isinstance(results, ox.QueryTriples):
         media = _pick(request["accept"], GRAPHS)
-        body = results.serialize(format=GRAPHS[media])
+        out.write(media.encode() + b"\n")
+        results.serialize(out, format=GRAPHS[media])
     else:
         media = _pick(request["accept"], SOLUTIONS)
-        body = results.serialize(format=SOLUTIONS[media])
-    sys.stdout.buffer.write(media.encode() + b"\n" + body)
+        out.write(media.encode() + b"\n")
+        results.serialize(out, format=SOLUTIONS[media])
+    out.flush()
     return 0
 
 
