@@ -10,6 +10,8 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,8 @@ from .spaces.actions import Spaces
 _EXTENSION = "datacage"
 #: Identity provider metadata and keys are re-read after this long (key rotation, moves).
 ISSUER_CACHE_SECONDS = 300.0
+#: Identity providers remembered at once; the least recently used is forgotten first.
+ISSUER_CACHE_ENTRIES = 64
 
 
 def data_dir(app: Flask) -> Path:
@@ -50,21 +54,45 @@ class _Issuer:
 
 
 class IssuerCache:
-    """Metadata and signing keys per identity provider, shared by every sign-in."""
+    """Metadata and signing keys per identity provider, shared by every sign-in.
 
-    def __init__(self, http: Http):
+    Any visitor can name an issuer, so the cache is bounded: the least recently used entry
+    goes when `max_entries` are held, and every entry is fetched again after `ttl` seconds.
+    """
+
+    def __init__(
+        self,
+        http: Http,
+        *,
+        max_entries: int = ISSUER_CACHE_ENTRIES,
+        ttl: float = ISSUER_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        fetch: Callable[[Http, str], IssuerMetadata] = fetch_issuer_metadata,
+    ):
         self.http = http
-        self._issuers: dict[str, _Issuer] = {}
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self._clock = clock
+        self._fetch = fetch
+        self._issuers: OrderedDict[str, _Issuer] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._issuers)
 
     def get(self, issuer: str) -> tuple[IssuerMetadata, JwksCache]:
         with self._lock:
             cached = self._issuers.get(issuer)
-        if cached is None or time.monotonic() - cached.fetched > ISSUER_CACHE_SECONDS:
-            metadata = fetch_issuer_metadata(self.http, issuer)
-            cached = _Issuer(metadata, JwksCache(self.http, metadata.jwks_uri), time.monotonic())
-            with self._lock:
-                self._issuers[issuer] = cached
+            if cached is not None and self._clock() - cached.fetched <= self.ttl:
+                self._issuers.move_to_end(issuer)
+                return cached.metadata, cached.jwks
+        metadata = self._fetch(self.http, issuer)  # outside the lock: it may take seconds
+        cached = _Issuer(metadata, JwksCache(self.http, metadata.jwks_uri), self._clock())
+        with self._lock:
+            self._issuers[issuer] = cached
+            self._issuers.move_to_end(issuer)
+            while len(self._issuers) > self.max_entries:
+                self._issuers.popitem(last=False)
         return cached.metadata, cached.jwks
 
 
