@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from connectors.solid.dpop_verify import SharedReplayCache
 from connectors.solid.http import Http
 from connectors.solid.oidc import IssuerMetadata, JwksCache, fetch_issuer_metadata
 from connectors.solid.oidc.access_token import AccessTokenVerifier
@@ -112,7 +113,12 @@ class Services:
         )
         self.issuers = IssuerCache(self.http)
         trusted = config["TRUSTED_ISSUERS"].split()
-        self.access_tokens = AccessTokenVerifier(self.http, trusted_issuers=trusted or None)
+        # One replay cache for every worker process: a proof used once is used up everywhere.
+        self.access_tokens = AccessTokenVerifier(
+            self.http,
+            trusted_issuers=trusted or None,
+            replay=SharedReplayCache(self.data_dir / "shared" / "dpop-jti.sqlite3"),
+        )
         self.audit = AuditTrail(self.registry, config["PUBLIC_URL"])
         self.spaces = Spaces(
             self.registry,
