@@ -14,6 +14,8 @@ from typing import Any
 
 from connectors.egress import EgressPolicy, parse_allow
 
+from .ratelimit import DEFAULT_LIMITS, parse_limits
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot work; the message names the variable to fix."""
@@ -135,6 +137,14 @@ OPTIONS: tuple[Option, ...] = (
         "together; one more is answered 429 (each takes a process and up to 1 GiB).",
     ),
     Option(
+        "RATE_LIMITS",
+        str,
+        DEFAULT_LIMITS,
+        "Requests allowed per address and per WebID, as action=count/seconds: signin, join, "
+        "invitations, api-write, audit-query. Counted across all worker processes (a file in "
+        "DATA_DIR/shared); past a limit the answer is 429 with Retry-After.",
+    ),
+    Option(
         "LOG_FORMAT",
         str,
         "json",
@@ -179,6 +189,10 @@ def check(config: Mapping[str, Any]) -> None:
         parse_allow(str(config.get("EGRESS_ALLOW") or ""))
     except ValueError as exc:
         raise ConfigError(f"DATACAGE_EGRESS_ALLOW: {exc}") from None
+    try:
+        parse_limits(str(config.get("RATE_LIMITS") or ""))
+    except ValueError as exc:
+        raise ConfigError(f"DATACAGE_RATE_LIMITS: {exc}") from None
     for name in (
         "MAX_BUNDLE_MIB",
         "SESSION_HOURS",

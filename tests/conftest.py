@@ -30,6 +30,13 @@ from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAcc
 # which the egress policy refuses by default: the suite allows it explicitly, for every app and
 # every child process it starts. Attack tests that need the default build their own policy.
 os.environ.setdefault("DATACAGE_EGRESS_ALLOW", "loopback")
+# Every test signs in from 127.0.0.1, many times a minute: the suite's limits are high (still
+# counted, so the hooks run); the rate-limit tests set their own.
+os.environ.setdefault(
+    "DATACAGE_RATE_LIMITS",
+    "signin=100000/60 join=100000/60 invitations=100000/60 api-write=100000/60 "
+    "audit-query=100000/60",
+)
 
 # --- Community Solid Server test bed -----------------------------------------------------------
 
