@@ -114,3 +114,27 @@ class _Reading:
         if self.progress and block:
             self.progress(len(block))
         return block
+
+
+def within_own_storage(url: str, webid: str, storages: list[str] | tuple[str, ...]) -> bool:
+    """Whether `url` lies in one of `webid`'s storages that also holds the WebID's own profile.
+
+    A profile may name any storage (its owner writes it), so naming is not enough: the storage
+    must be the one the WebID itself lives in, which a stranger cannot arrange. This keeps a
+    provider to its own pod, so the datacage never reads, with its own identity, a resource
+    someone else granted it for another space (a confused deputy).
+    """
+    if not url.startswith(("https://", "http://")) or _dot_segment(url):
+        return False
+    profile = webid.split("#", 1)[0]
+    for storage in storages:
+        root = storage if storage.endswith("/") else storage + "/"
+        if url.startswith(root) and profile.startswith(root) and url != root:
+            return True
+    return False
+
+
+def _dot_segment(url: str) -> bool:
+    """`..` or `.` as a path segment, spelled plainly or percent-encoded (pods resolve both)."""
+    path = url.split("?", 1)[0].split("#", 1)[0].lower().replace("%2e", ".")
+    return any(segment in (".", "..") for segment in path.split("/")[3:])

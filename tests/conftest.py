@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,6 +31,8 @@ from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAcc
 # which the egress policy refuses by default: the suite allows it explicitly, for every app and
 # every child process it starts. Attack tests that need the default build their own policy.
 os.environ.setdefault("DATACAGE_EGRESS_ALLOW", "loopback")
+# Pushed files in tests live under pytest's temporary folders.
+os.environ.setdefault("DATACAGE_PUSH_FILE_ROOTS", tempfile.gettempdir())
 # Every test signs in from 127.0.0.1, many times a minute: the suite's limits are high (still
 # counted, so the hooks run); the rate-limit tests set their own.
 os.environ.setdefault(
