@@ -19,6 +19,7 @@ Connections are not kept alive across requests: each has its own pinned address 
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import socket
@@ -238,13 +239,14 @@ class _BudgetSocket:
         self._sock.sendall(data, flags)
 
     def makefile(self, mode: str = "r", buffering: int | None = None, **_: Any) -> Any:
-        import io
-
+        # As socket.makefile does: the file counts as a user of the socket, so that
+        # http.client closing the connection (`Connection: close`) leaves the body readable.
+        self._sock._io_refs += 1  # type: ignore[attr-defined]
         raw = socket.SocketIO(self, "rb" if "b" in mode else mode)  # type: ignore[arg-type]
         return io.BufferedReader(raw, buffering or io.DEFAULT_BUFFER_SIZE)
 
     def _decref_socketios(self) -> None:
-        pass  # the real socket is closed by the connection, not by its file objects
+        self._sock._decref_socketios()  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)

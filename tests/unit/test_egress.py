@@ -90,6 +90,14 @@ def test_allowed_loopback_is_reached_with_the_right_host_header():
     assert listener.connections == 1
 
 
+def test_a_body_read_after_the_server_closes_is_whole():
+    """`Connection: close` answers (most servers' last response) stay readable to the end."""
+    body = bytes(range(256)) * 2048  # 512 KiB, more than any socket buffer
+    with listening(answer(body)) as listener:
+        http = Http(session=LOOPBACK.session())
+        assert http.read(http.request("GET", listener.url)) == body
+
+
 def test_the_checked_address_is_the_one_connected_to():
     """DNS rebinding: the resolver is asked once; a second, internal answer is never used."""
     answers = iter([["93.184.215.14"], ["127.0.0.1"]])
