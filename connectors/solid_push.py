@@ -116,6 +116,27 @@ class _Reading:
         return block
 
 
+def check_in_own_pod(solid_client: Any, provider: str, url: str) -> None:
+    """Raise `ConnectorError` unless `url` is in `provider`'s own pod (`within_own_storage`),
+    reading the provider's WebID profile with `solid_client` (through its egress policy).
+
+    The datacage checks this itself before reading with its own identity: it trusts the
+    control plane's job for what to read, not for whose pod that is.
+    """
+    from .solid.oidc import fetch_webid_profile
+
+    try:
+        storages = fetch_webid_profile(solid_client.session.http, provider).storages
+    except solid_errors.SolidError:
+        raise ConnectorError(
+            f"The profile of {provider} could not be read to find its pod."
+        ) from None
+    if not within_own_storage(url, provider, storages):
+        raise ConnectorError(
+            f"{url} is not in the pod of {provider}, who registered it; it is not read."
+        )
+
+
 def within_own_storage(url: str, webid: str, storages: list[str] | tuple[str, ...]) -> bool:
     """Whether `url` lies in one of `webid`'s storages that also holds the WebID's own profile.
 

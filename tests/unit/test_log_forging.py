@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -39,16 +40,18 @@ def test_a_message_with_a_newline_is_escaped():
     assert len(line.splitlines()) == 1
 
 
-def test_a_request_path_with_a_newline_is_one_line_in_text_logs(tmp_path, capsys):
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path),
-            "REGISTRY_PATH": ":memory:",
-            "LOG_FORMAT": "text",
-        }
-    )
-    app.test_client().get("/nothing%0A" + FORGED.replace(" ", "%20"))
-    logged = [line for line in capsys.readouterr().err.splitlines() if "admin.example" in line]
+def test_a_request_path_with_a_newline_is_one_line_in_text_logs(tmp_path):
+    config = {"TESTING": True, "DATA_DIR": str(tmp_path), "REGISTRY_PATH": ":memory:"}
+    app = create_app({**config, "LOG_FORMAT": "text"})
+    (handler,) = [
+        h for h in logging.getLogger("server").handlers if hasattr(h, "_datacage_handler")
+    ]
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    try:
+        app.test_client().get("/nothing%0A" + FORGED.replace(" ", "%20"))
+    finally:
+        handler.setStream(previous)
+    logged = [line for line in written.getvalue().splitlines() if "admin.example" in line]
     assert logged
     assert all(line.startswith("info    server: request") for line in logged)
