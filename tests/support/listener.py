@@ -16,12 +16,14 @@ Handler = Callable[[socket.socket], None]
 
 
 class Listener:
-    """A TCP listener on 127.0.0.1 that counts connections and hands each to `handler`."""
+    """A TCP listener on loopback (127.0.0.1, or another 127.x address) that counts
+    connections and hands each to `handler`."""
 
-    def __init__(self, handler: Handler):
+    def __init__(self, handler: Handler, host: str = "127.0.0.1"):
         self.handler = handler
+        self.host = host
         self.connections = 0
-        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server = socket.create_server((host, 0))
         self._server.settimeout(0.2)
         self.port = self._server.getsockname()[1]
         self._stop = threading.Event()
@@ -29,7 +31,7 @@ class Listener:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"http://{self.host}:{self.port}/"
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -120,8 +122,8 @@ def redirect(location: str) -> Handler:
 
 
 @contextmanager
-def listening(handler: Handler) -> Iterator[Listener]:
-    with Listener(handler) as listener:
+def listening(handler: Handler, host: str = "127.0.0.1") -> Iterator[Listener]:
+    with Listener(handler, host) as listener:
         yield listener
 
 

@@ -6,9 +6,13 @@ a loopback listener stands for the internal service and must never be called.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from connectors.solid import errors as solid_errors
 from server import create_app
+from server.services import services
 from tests.support.listener import answer, closed_port, listening, trickle
 
 PROFILE = b"""@prefix solid: <http://www.w3.org/ns/solid/terms#>.
@@ -73,3 +77,38 @@ def test_an_open_port_a_closed_port_and_a_silent_one_read_the_same(client):
             page = _sign_in(client, webid=f"http://127.0.0.1:{port}/#me")
             pages.append(page.get_data(as_text=True).replace(str(port), "PORT"))
     assert pages[0] == pages[1] == pages[2]
+
+
+def test_an_issuer_cannot_send_us_to_internal_keys_or_token_endpoints(tmp_path):
+    """An allowed issuer (127.0.0.1 here) whose configuration names internal JWKS and token
+    endpoints (127.0.0.2 stands for the inside): those are refused like any other URL."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path),
+            "REGISTRY_PATH": ":memory:",
+            "EGRESS_ALLOW": "127.0.0.1/32",
+            "EGRESS_DEADLINE_SECONDS": 2,
+        }
+    )
+    with listening(answer(b'{"keys": []}', "application/json"), host="127.0.0.2") as inside:
+        configuration = {
+            "authorization_endpoint": inside.url + "auth",
+            "token_endpoint": inside.url + "token",
+            "jwks_uri": inside.url + "jwks",
+        }
+
+        def handler(conn):
+            issuer = f"http://127.0.0.1:{idp.port}/"
+            answer(json.dumps({"issuer": issuer, **configuration}).encode(), "application/json")(
+                conn
+            )
+
+        with listening(handler) as idp, app.app_context():
+            metadata, jwks = services(app).issuers.get(idp.url)
+            assert metadata.jwks_uri == inside.url + "jwks"
+            with pytest.raises(solid_errors.SolidError):
+                jwks.key("any")
+            with pytest.raises(solid_errors.SolidError):
+                services(app).http.request("POST", metadata.token_endpoint, data={"a": "b"})
+        assert inside.connections == 0
