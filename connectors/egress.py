@@ -57,14 +57,27 @@ class EgressError(requests.exceptions.ConnectionError):
     """The request was not carried out; deliberately says nothing of why (see `UNREACHABLE`)."""
 
 
-def default_policy(environ: Mapping[str, str] | None = None) -> EgressPolicy:
+def default_policy(
+    environ: Mapping[str, str] | None = None,
+    *,
+    deadline_seconds: float | None = None,
+    max_response_bytes: int | None = None,
+) -> EgressPolicy:
     """The policy this process's environment sets (`DATACAGE_EGRESS_*`, docs/configuration.md),
-    for a caller not handed one: a datacage, a connector reading a grant."""
+    for a caller not handed one: a datacage, a connector reading a grant.
+
+    Limits given here win over the environment's: a datacage pulling a dataset of gigabytes
+    needs other limits than a control plane reading a profile, from the same allow-list.
+    """
     env = os.environ if environ is None else environ
+    if deadline_seconds is None:
+        deadline_seconds = float(env.get("DATACAGE_EGRESS_DEADLINE_SECONDS") or 20)
+    if max_response_bytes is None:
+        max_response_bytes = int(env.get("DATACAGE_EGRESS_MAX_RESPONSE_MIB") or 64) << 20
     return EgressPolicy.from_settings(
         env.get("DATACAGE_EGRESS_ALLOW", ""),
-        deadline_seconds=float(env.get("DATACAGE_EGRESS_DEADLINE_SECONDS") or 20),
-        max_response_bytes=int(env.get("DATACAGE_EGRESS_MAX_RESPONSE_MIB") or 64) << 20,
+        deadline_seconds=deadline_seconds,
+        max_response_bytes=max_response_bytes,
     )
 
 

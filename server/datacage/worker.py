@@ -40,6 +40,9 @@ from .job import JobReport, JobSettings, execute
 
 log = logging.getLogger(__name__)
 
+#: A datacage pulls datasets of gigabytes, in the background: a long deadline and a cap as
+#: large as the largest dataset it accepts (the allow-list is the control plane's).
+WORKER_EGRESS_LIMITS = {"deadline_seconds": 3600.0, "max_response_bytes": 64 << 30}
 #: Evidence is published again after this long, well inside a provider's default max age (1 h).
 PUBLISH_EVERY_S = 20 * 60.0
 
@@ -70,7 +73,7 @@ class Worker:
         # Pods, inboxes and grant URLs come from participants: every request goes through the
         # egress policy. The control plane and our own issuer were named by the operator, so
         # their addresses are allowed even on a private network.
-        self.egress = (egress or default_policy()).allowing(
+        self.egress = (egress or default_policy(**WORKER_EGRESS_LIMITS)).allowing(
             hosts_addresses([control_plane_url, identity.issuer])
         )
         self.plane = ControlPlane(self._client(None), control_plane_url)

@@ -26,7 +26,7 @@ from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAcc
 from .. import create_app
 from ..attestation import SoftwareAttestationProvider
 from ..datacage.job import JobSettings
-from ..datacage.worker import Identity, Worker
+from ..datacage.worker import WORKER_EGRESS_LIMITS, Identity, Worker
 from ..services import services
 from .seed import PASSWORD, Member
 
@@ -169,7 +169,7 @@ class DemoStack:
             Identity(c.issuer, c.id, c.secret),
             SoftwareAttestationProvider(root / "attestation"),
             JobSettings(work_root=root / "work", results_dir=root / "results"),
-            egress=EgressPolicy.from_settings(DEMO_EGRESS),
+            egress=EgressPolicy.from_settings(DEMO_EGRESS, **WORKER_EGRESS_LIMITS),
         )
         thread = threading.Thread(
             target=self.worker.serve, args=(self._stop_worker, poll_seconds), name="datacage"
