@@ -7,6 +7,7 @@ Each runs in a thread on a free loopback port and is stopped when its `with` blo
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,9 +20,12 @@ class Listener:
     """A TCP listener on loopback (127.0.0.1, or another 127.x address) that counts
     connections and hands each to `handler`."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1"):
+    def __init__(
+        self, handler: Handler, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+    ):
         self.handler = handler
         self.host = host
+        self.tls = tls
         self.connections = 0
         self._server = socket.create_server((host, 0))
         self._server.settimeout(0.2)
@@ -31,7 +35,7 @@ class Listener:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/"
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -48,6 +52,8 @@ class Listener:
         with conn:
             try:
                 conn.settimeout(10)
+                if self.tls is not None:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
                 _read_request(conn)
                 self.handler(conn)
             except OSError:
@@ -122,8 +128,10 @@ def redirect(location: str) -> Handler:
 
 
 @contextmanager
-def listening(handler: Handler, host: str = "127.0.0.1") -> Iterator[Listener]:
-    with Listener(handler, host) as listener:
+def listening(
+    handler: Handler, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> Iterator[Listener]:
+    with Listener(handler, host, tls) as listener:
         yield listener
 
 

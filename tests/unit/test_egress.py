@@ -6,6 +6,7 @@ connection is made) and checks that nothing reached it.
 
 from __future__ import annotations
 
+import ssl
 import time
 
 import pytest
@@ -96,6 +97,23 @@ def test_a_body_read_after_the_server_closes_is_whole():
     with listening(answer(body)) as listener:
         http = Http(session=LOOPBACK.session())
         assert http.read(http.request("GET", listener.url)) == body
+
+
+def test_tls_is_checked_against_the_name_not_the_pinned_address(tmp_path):
+    """Connecting to the pinned address keeps SNI and certificate checks on the host name."""
+    from tests.support.nginx import make_test_ca
+
+    ca, cert, key = make_test_ca(tmp_path)  # a certificate for localhost (and 127.0.0.1)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    names = {"localhost": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
+    policy = EgressPolicy(allow=parse_allow("loopback"), resolver=lambda h, p: names[h])
+    with listening(answer(b"over tls"), tls=context) as listener:
+        session = policy.session()
+        good = session.get(f"https://localhost:{listener.port}/", verify=str(ca), timeout=5)
+        assert good.content == b"over tls"
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(f"https://other.test:{listener.port}/", verify=str(ca), timeout=5)
 
 
 def test_the_checked_address_is_the_one_connected_to():
