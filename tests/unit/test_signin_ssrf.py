@@ -112,3 +112,19 @@ def test_an_issuer_cannot_send_us_to_internal_keys_or_token_endpoints(tmp_path):
             with pytest.raises(solid_errors.SolidError):
                 services(app).http.request("POST", metadata.token_endpoint, data={"a": "b"})
         assert inside.connections == 0
+
+
+def test_an_invitation_never_calls_an_internal_webid(client):
+    from tests.unit.test_api import SPACE, Caller
+
+    owner = Caller(client.application, "https://owner.example/profile#me")
+    space = owner.post("/api/spaces", json={**SPACE, "roles": ["data-consumer"]}).get_json()
+    with listening(answer(PROFILE, "text/turtle")) as internal:
+        for webid in (internal.url + "#me", f"http://2130706433:{internal.port}/#me"):
+            invited = owner.post(
+                f"/api/spaces/{space['id']}/invitations",
+                json={"webid": webid, "roles": ["data-provider"]},
+            )
+            assert invited.status_code == 422
+            assert "Could not connect" in invited.get_data(as_text=True)
+        assert internal.connections == 0
