@@ -7,6 +7,7 @@ a loopback listener stands for the internal service and must never be called.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -128,3 +129,24 @@ def test_an_invitation_never_calls_an_internal_webid(client):
             assert invited.status_code == 422
             assert "Could not connect" in invited.get_data(as_text=True)
         assert internal.connections == 0
+
+
+def test_a_trickling_profile_is_cut_at_the_deadline(tmp_path):
+    """Loopback allowed (as for a pod on this machine): one byte a second still cannot hold
+    a request thread past the deadline."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": str(tmp_path),
+            "REGISTRY_PATH": ":memory:",
+            "EGRESS_ALLOW": "loopback",
+            "EGRESS_DEADLINE_SECONDS": 2,
+        }
+    )
+    with listening(trickle(30)) as slow:
+        start = time.monotonic()
+        page = _sign_in(app.test_client(), webid=slow.url + "#me")
+        elapsed = time.monotonic() - start
+        assert slow.connections == 1
+    assert page.status_code == 422
+    assert elapsed < 4
