@@ -14,12 +14,17 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urljoin
 
 from .base import Connector, ConnectorError, Progress, Stored
 from .registry import register
 from .solid import SolidClient
 from .solid import errors as solid_errors
-from .solid.http import raise_for_status
+from .solid.http import Http, raise_for_status
+from .solid.resource import Resource
+
+#: How many containers above a profile are tried before giving up finding its pod.
+_MAX_DEPTH = 16
 
 
 @register
@@ -116,43 +121,53 @@ class _Reading:
         return block
 
 
-def check_in_own_pod(solid_client: Any, provider: str, url: str) -> None:
-    """Raise `ConnectorError` unless `url` is in `provider`'s own pod (`within_own_storage`),
-    reading the provider's WebID profile with `solid_client` (through its egress policy).
+def check_in_own_pod(http: Http, provider: str, url: str) -> None:
+    """Raise `ConnectorError` unless `url` lies inside the pod that holds `provider`'s WebID.
 
-    The datacage checks this itself before reading with its own identity: it trusts the
-    control plane's job for what to read, not for whose pod that is.
+    The pod is the storage the pod *server* declares (Solid Protocol section 4.1: the nearest
+    container above the profile document typed `pim:Storage`), not one the profile names: a
+    profile's owner can write any storage into it, a pod server vouches only for its own. So a
+    provider can register, and the datacage will read with its own identity, only resources
+    in the provider's own pod: never one that someone else granted the datacage for another
+    space (a confused deputy). Read through `http`, i.e. through its egress policy.
     """
-    from .solid.oidc import fetch_webid_profile
-
-    try:
-        storages = fetch_webid_profile(solid_client.session.http, provider).storages
-    except solid_errors.SolidError:
+    if not url.startswith(("https://", "http://")) or _dot_segment(url):
+        raise ConnectorError(f"{url} is not a plain http(s) URL of a resource in a pod.")
+    root = storage_holding(http, provider)
+    if not url.startswith(root) or url == root:
         raise ConnectorError(
-            f"The profile of {provider} could not be read to find its pod."
-        ) from None
-    if not within_own_storage(url, provider, storages):
-        raise ConnectorError(
-            f"{url} is not in the pod of {provider}, who registered it; it is not read."
+            f"{url} is not in the pod of {provider} ({root}), who registered it; it is not read."
         )
 
 
-def within_own_storage(url: str, webid: str, storages: list[str] | tuple[str, ...]) -> bool:
-    """Whether `url` lies in one of `webid`'s storages that also holds the WebID's own profile.
+def storage_holding(http: Http, webid: str) -> str:
+    """The storage root the pod server declares above `webid`'s profile document."""
+    current = urljoin(webid.split("#", 1)[0], "./")
+    for _ in range(_MAX_DEPTH):
+        try:
+            response = http.request("HEAD", current, what="the pod")
+        except solid_errors.SolidError as exc:
+            raise ConnectorError(f"The pod of {webid} could not be reached: {exc}") from None
+        try:
+            if response.status_code < 300 and Resource.from_response(response).is_storage:
+                return current
+        finally:
+            response.close()
+        parent = urljoin(current, "../")
+        if parent == current:
+            break
+        current = parent
+    raise ConnectorError(f"No pod server declares a storage holding the profile of {webid}.")
 
-    A profile may name any storage (its owner writes it), so naming is not enough: the storage
-    must be the one the WebID itself lives in, which a stranger cannot arrange. This keeps a
-    provider to its own pod, so the datacage never reads, with its own identity, a resource
-    someone else granted it for another space (a confused deputy).
-    """
-    if not url.startswith(("https://", "http://")) or _dot_segment(url):
-        return False
-    profile = webid.split("#", 1)[0]
-    for storage in storages:
-        root = storage if storage.endswith("/") else storage + "/"
-        if url.startswith(root) and profile.startswith(root) and url != root:
-            return True
-    return False
+
+def within_own_storage(url: str, root: str) -> bool:
+    """Whether `url` is a resource inside the storage `root` (not the root itself)."""
+    return (
+        url.startswith(("https://", "http://"))
+        and not _dot_segment(url)
+        and url.startswith(root)
+        and url != root
+    )
 
 
 def _dot_segment(url: str) -> bool:

@@ -153,7 +153,7 @@ def _stage_one(
 
     try:
         if dataset.connector == "solid":  # read with our identity: only from the provider's pod
-            check_in_own_pod(solid_client, dataset.provider, dataset.grant.get("url", ""))
+            check_in_own_pod(solid_client.http, dataset.provider, dataset.grant.get("url", ""))
         with connector.open_grant(dataset.grant, solid_client=solid_client) as (stream, size):
             counted = _Counting(stream, dataset.name, size or dataset.size, progress, max_bytes)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

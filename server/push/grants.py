@@ -4,8 +4,8 @@ The datacage reads every grant it is given, with its own identity or on its own 
 a grant is checked against its connector and the provider's registered location:
 - `file`: the path registered, and nothing else (the datacage reads only under its own
   configured roots as well, `connectors/files`);
-- `solid`: the registered URL, for the datacage's WebID, inside the provider's own pod (a
-  storage of their WebID profile that holds that profile, `within_own_storage`);
+- `solid`: the registered URL, for the datacage's WebID, inside the provider's own pod (the
+  storage its pod server declares above their WebID profile, `check_in_own_pod`);
 - `s3`, `azure-blob`: one http(s) URL (presigned or SAS, object-scoped by its signature),
   which the datacage fetches through its egress policy.
 """
@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from connectors.solid import errors as solid_errors
+from connectors.base import ConnectorError
 from connectors.solid.http import Http
-from connectors.solid.oidc import fetch_webid_profile
-from connectors.solid_push import within_own_storage
+from connectors.solid_push import check_in_own_pod
 
 from ..errors import ValidationFailed
 
@@ -54,24 +53,11 @@ def _check_solid(
         _bad("A pod grant names the registered URL and the datacage's WebID, nothing else.")
     if datacage_webid and grant["webid"] != datacage_webid:
         _bad("A pod grant is for this server's datacage WebID.")
-    storages = _storages(provider, http)
-    if not within_own_storage(location, provider, storages):
-        raise ValidationFailed(
-            {
-                "location": [
-                    "The dataset must be in your own pod: a storage your WebID profile names "
-                    "(pim:storage) and that holds the profile itself."
-                ]
-            }
-        )
-
-
-def _storages(webid: str, http: Http) -> tuple[str, ...]:
     try:
-        return fetch_webid_profile(http, webid).storages
-    except solid_errors.SolidError:
+        check_in_own_pod(http, provider, location)
+    except ConnectorError as exc:
         raise ValidationFailed(
-            {"location": ["Your WebID profile could not be read to find your pod; try again."]}
+            {"location": [f"The dataset must be in your own pod: {exc}"]}
         ) from None
 
 

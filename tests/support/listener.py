@@ -27,6 +27,7 @@ class Listener:
         self.host = host
         self.tls = tls
         self.connections = 0
+        self.requests: list[bytes] = []  # each request's line and headers, in arrival order
         self._server = socket.create_server((host, 0))
         self._server.settimeout(0.2)
         self.port = self._server.getsockname()[1]
@@ -54,7 +55,7 @@ class Listener:
                 conn.settimeout(10)
                 if self.tls is not None:
                     conn = self.tls.wrap_socket(conn, server_side=True)
-                _read_request(conn)
+                self.requests.append(_read_request(conn))
                 self.handler(conn)
             except OSError:
                 pass

@@ -6,13 +6,15 @@ import pytest
 
 from connectors import registry
 from connectors.base import ConnectorError
+from connectors.egress import EgressPolicy
 from connectors.solid.http import Http
-from connectors.solid_push import within_own_storage
+from connectors.solid.resource import PIM_STORAGE_TYPE
+from connectors.solid_push import check_in_own_pod, within_own_storage
 from server.errors import ValidationFailed
 from server.push.grants import check_grant
+from tests.support.listener import Listener
 
 ALICE = "https://pod.example/alice/profile/card#me"
-STORAGES = ("https://pod.example/alice/",)
 
 
 @pytest.fixture
@@ -86,20 +88,61 @@ def test_a_pod_grant_for_another_identity_or_url_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("url", "storages", "inside"),
+    ("url", "inside"),
     [
-        ("https://pod.example/alice/data/x", STORAGES, True),
-        ("https://pod.example/bob/data/x", STORAGES, False),  # another person's pod
-        # A profile may claim any storage; one that does not hold the profile is not theirs.
-        ("https://pod.example/bob/data/x", ("https://pod.example/bob/",), False),
-        ("https://pod.example/alice/../bob/x", STORAGES, False),
-        ("https://pod.example/alice/%2e%2e/bob/x", STORAGES, False),
-        ("https://pod.example/alice/%2E%2E/bob/x", STORAGES, False),
-        ("https://pod.example/alice", STORAGES, False),
-        ("https://pod.example/alice/", STORAGES, False),  # the storage itself is no dataset
-        ("https://pod.example.evil/alice/x", ("https://pod.example",), False),
-        ("file:///etc/passwd", STORAGES, False),
+        ("https://pod.example/alice/data/x", True),
+        ("https://pod.example/bob/data/x", False),  # another person's pod
+        ("https://pod.example/alice/../bob/x", False),
+        ("https://pod.example/alice/%2e%2e/bob/x", False),
+        ("https://pod.example/alice/%2E%2E/bob/x", False),
+        ("https://pod.example/alice", False),
+        ("https://pod.example/alice/", False),  # the storage itself is no dataset
+        ("https://pod.example.evil/alice/x", False),
+        ("file:///etc/passwd", False),
     ],
 )
-def test_a_pod_dataset_must_be_in_the_providers_own_pod(url, storages, inside):
-    assert within_own_storage(url, ALICE, storages) is inside
+def test_a_pod_dataset_must_be_inside_the_storage(url, inside):
+    assert within_own_storage(url, "https://pod.example/alice/") is inside
+
+
+def _pod_server(storages: list[str]):
+    """A pod server that declares the containers `storages` to be storages (Solid Protocol
+    4.1: a `pim:Storage` type link) and every other container not."""
+    server: list[Listener] = []
+
+    def handler(conn):
+        path = server[0].requests[-1].split(b" ")[1].decode()
+        link = f'Link: <{PIM_STORAGE_TYPE}>; rel="type"\r\n' if path in storages else ""
+        conn.sendall(
+            f"HTTP/1.1 200 OK\r\n{link}Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
+        )
+
+    listener = Listener(handler)
+    server.append(listener)
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("path", "inside"),
+    [
+        ("/alice/data/customers.dcgpush", True),
+        ("/bob/private/records.ttl", False),  # the datacage may read it: bob consented
+        ("/alice/%2e%2e/bob/private/records.ttl", False),
+    ],
+)
+def test_a_pod_dataset_must_be_in_the_pod_holding_the_providers_profile(path, inside):
+    with _pod_server(["/alice/", "/bob/"]) as pod:
+        http = Http(session=EgressPolicy.from_settings("loopback").session())
+        webid = f"{pod.url}alice/profile/card#me"
+        if inside:
+            check_in_own_pod(http, webid, pod.url.rstrip("/") + path)
+        else:
+            with pytest.raises(ConnectorError, match="not"):
+                check_in_own_pod(http, webid, pod.url.rstrip("/") + path)
+
+
+def test_a_profile_outside_any_storage_owns_no_pod():
+    with _pod_server([]) as pod:
+        http = Http(session=EgressPolicy.from_settings("loopback").session())
+        with pytest.raises(ConnectorError, match="No pod server declares"):
+            check_in_own_pod(http, f"{pod.url}alice/profile/card#me", f"{pod.url}alice/x")
