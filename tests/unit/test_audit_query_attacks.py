@@ -11,7 +11,7 @@ import tracemalloc
 import pytest
 from rdflib import Graph
 
-from server.audit import query
+from server.audit import query, query_sandbox
 from server.audit.query_sandbox import Busy, QueryRefused, QuerySlots, run_isolated
 from tests.support.listener import answer, listening
 
@@ -63,6 +63,22 @@ def test_ordinary_escapes_still_work():
 
 def test_the_engine_itself_has_no_network_even_if_the_checker_is_fooled():
     """Run the child directly, with no check at all: SERVICE finds no network to use."""
+    with listening(answer(EMPTY_RESULTS, JSON[0])) as endpoint:
+        text = f"SELECT * WHERE {{ SERVICE <{endpoint.url}> {{ ?s ?p ?o }} }}"
+        request = json.dumps({"query": text, "accept": JSON}).encode()
+        with pytest.raises(QueryRefused):
+            run_isolated(
+                [sys.executable, "-I", str(query._CHILD)],
+                request + b"\n",
+                seconds=10,
+                max_bytes=1 << 20,
+            )
+        assert endpoint.connections == 0
+
+
+def test_without_network_namespaces_the_engine_still_opens_no_socket(monkeypatch):
+    """A container that allows no namespaces: the child's seccomp filter is the wall."""
+    monkeypatch.setattr(query_sandbox, "isolation_prefix", lambda: ())
     with listening(answer(EMPTY_RESULTS, JSON[0])) as endpoint:
         text = f"SELECT * WHERE {{ SERVICE <{endpoint.url}> {{ ?s ?p ?o }} }}"
         request = json.dumps({"query": text, "accept": JSON}).encode()
