@@ -13,9 +13,12 @@ cookie) measures three routes:
 run: on this shared machine absolute times drift, the ratios hold. Phases run A-B-C-C-B-A.
 The target from the spaces issue is p99 < 50 ms at 100 req/s.
 
+Then the cost of the egress policy (a policed GET against a plain keep-alive one) and of one
+rate-limit count (`egress_figures`).
+
 Prints `name=value` lines; the last is `overview_p99_ms_at_rate`.
 
-    python bench/control_plane.py [--rate 100] [--seconds 6]
+    python bench/control_plane.py [--rate 100] [--seconds 6] [--no-egress]
 """
 
 from __future__ import annotations
@@ -217,10 +220,42 @@ def print_figures(figures: dict[str, float], last: str) -> None:
     print(f"{last}={figures[last]:.3f}")
 
 
+def egress_figures(base: str, count: int = 300) -> dict[str, float]:
+    """What the egress policy and the rate limiter cost, against baselines in the same run.
+
+    - `plain_get_ms` / `egress_get_ms`: sequential GETs of /healthz through a plain keep-alive
+      `requests.Session` and through the egress policy (loopback allowed; a name resolved,
+      checked and a fresh connection pinned per request), alternating in blocks.
+    - `ratelimit_hit_us`: one `RateLimiter.hit` (two callers, SQLite in WAL mode) per request.
+    """
+    from connectors.egress import EgressPolicy
+    from server.ratelimit import RateLimiter, parse_limits
+
+    plain, policed = requests.Session(), EgressPolicy.from_settings("loopback").session()
+    times: dict[str, list[float]] = {"plain_get_ms": [], "egress_get_ms": []}
+    for _ in range(3):
+        for name, session in (("plain_get_ms", plain), ("egress_get_ms", policed)):
+            for _ in range(count // 3):
+                start = time.perf_counter()
+                session.get(base + "healthz", timeout=5).raise_for_status()
+                times[name].append((time.perf_counter() - start) * 1000)
+    figures = {name: statistics.median(values) for name, values in times.items()}
+    with tempfile.TemporaryDirectory(prefix="datacage-bench-rl-") as folder:
+        limiter = RateLimiter(Path(folder) / "r.sqlite3", parse_limits("api-write=1000000/60"))
+        start = time.perf_counter()
+        for n in range(count):
+            limiter.hit("api-write", [f"address 10.0.0.{n % 200}", "webid https://a/#me"])
+        figures["ratelimit_hit_us"] = (time.perf_counter() - start) / count * 1e6
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument(
+        "--no-egress", dest="egress", action="store_false", help="skip the egress figures"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="datacage-bench-") as data_dir:
@@ -236,6 +271,8 @@ def main() -> None:
                 Route("api_read", f"{base}api/spaces/{space_id}", cookie, "application/json"),
             ]
             figures = measure(routes, args.rate, args.seconds, warmup=20)
+            if args.egress:
+                figures.update(egress_figures(base))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(10)

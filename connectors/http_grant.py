@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .base import ConnectorError
+from .egress import default_policy
 
 
 def describe(url: str) -> str:
@@ -22,18 +23,31 @@ def describe(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+def session_of(solid_client: object) -> requests.Session | None:
+    """The egress-policed session of the datacage's own Solid client, when one is given."""
+    http = getattr(getattr(solid_client, "session", None), "http", None)
+    return getattr(http, "session", None)
+
+
 @contextmanager
 def open_url(
-    grant: Mapping[str, str], what: str, *, timeout: float = 30.0
+    grant: Mapping[str, str],
+    what: str,
+    *,
+    timeout: float = 30.0,
+    session: requests.Session | None = None,
 ) -> Iterator[tuple[BinaryIO, int | None]]:
+    """Stream the granted URL through the egress policy (`session`, or this process's own):
+    a grant is a URL a provider chose, so it must not reach the datacage's own network."""
     url = grant.get("url")
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
         raise ConnectorError(f"The {what} read grant has no http(s) URL.")
     try:
-        response = requests.get(url, stream=True, timeout=timeout)
-    except requests.RequestException as exc:
+        response = (session or default_policy().session()).get(url, stream=True, timeout=timeout)
+    except requests.RequestException:
+        # One message whatever failed: a grant must not tell a closed port from a slow one.
         raise ConnectorError(
-            f"The {what} object at {describe(url)} could not be reached: {type(exc).__name__}."
+            f"The {what} object at {describe(url)} could not be reached."
         ) from None
     try:
         if response.status_code in (401, 403):

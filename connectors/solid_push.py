@@ -14,12 +14,17 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urljoin
 
 from .base import Connector, ConnectorError, Progress, Stored
 from .registry import register
 from .solid import SolidClient
 from .solid import errors as solid_errors
-from .solid.http import raise_for_status
+from .solid.http import Http, raise_for_status
+from .solid.resource import Resource
+
+#: How many containers above a profile are tried before giving up finding its pod.
+_MAX_DEPTH = 16
 
 
 @register
@@ -114,3 +119,58 @@ class _Reading:
         if self.progress and block:
             self.progress(len(block))
         return block
+
+
+def check_in_own_pod(http: Http, provider: str, url: str) -> None:
+    """Raise `ConnectorError` unless `url` lies inside the pod that holds `provider`'s WebID.
+
+    The pod is the storage the pod *server* declares (Solid Protocol section 4.1: the nearest
+    container above the profile document typed `pim:Storage`), not one the profile names: a
+    profile's owner can write any storage into it, a pod server vouches only for its own. So a
+    provider can register, and the datacage will read with its own identity, only resources
+    in the provider's own pod: never one that someone else granted the datacage for another
+    space (a confused deputy). Read through `http`, i.e. through its egress policy.
+    """
+    if not url.startswith(("https://", "http://")) or _dot_segment(url):
+        raise ConnectorError(f"{url} is not a plain http(s) URL of a resource in a pod.")
+    root = storage_holding(http, provider)
+    if not url.startswith(root) or url == root:
+        raise ConnectorError(
+            f"{url} is not in the pod of {provider} ({root}), who registered it; it is not read."
+        )
+
+
+def storage_holding(http: Http, webid: str) -> str:
+    """The storage root the pod server declares above `webid`'s profile document."""
+    current = urljoin(webid.split("#", 1)[0], "./")
+    for _ in range(_MAX_DEPTH):
+        try:
+            response = http.request("HEAD", current, what="the pod")
+        except solid_errors.SolidError as exc:
+            raise ConnectorError(f"The pod of {webid} could not be reached: {exc}") from None
+        try:
+            if response.status_code < 300 and Resource.from_response(response).is_storage:
+                return current
+        finally:
+            response.close()
+        parent = urljoin(current, "../")
+        if parent == current:
+            break
+        current = parent
+    raise ConnectorError(f"No pod server declares a storage holding the profile of {webid}.")
+
+
+def within_own_storage(url: str, root: str) -> bool:
+    """Whether `url` is a resource inside the storage `root` (not the root itself)."""
+    return (
+        url.startswith(("https://", "http://"))
+        and not _dot_segment(url)
+        and url.startswith(root)
+        and url != root
+    )
+
+
+def _dot_segment(url: str) -> bool:
+    """`..` or `.` as a path segment, spelled plainly or percent-encoded (pods resolve both)."""
+    path = url.split("?", 1)[0].split("#", 1)[0].lower().replace("%2e", ".")
+    return any(segment in (".", "..") for segment in path.split("/")[3:])

@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     The web layer is imported here rather than at the top, so that `import server.registry`
     (or any other inner package) does not pull in the whole application.
     """
-    from .web import csrf, errors, sessions
+    from .web import csrf, errors, ratelimits, sessions
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.DEFAULTS)
@@ -46,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     errors.init_app(app)
     app.before_request(_before)
+    ratelimits.init_app(app)  # after _before: the caller is known
     app.after_request(_after)
     app.jinja_env.globals.update(csrf_token=csrf.token)
     _register_template_helpers(app)

@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.egress import EgressPolicy, parse_allow
+
+from .ratelimit import DEFAULT_LIMITS, parse_limits
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot work; the message names the variable to fix."""
@@ -104,6 +108,43 @@ OPTIONS: tuple[Option, ...] = (
         "Empty: spaces cannot take consent yet, and their invitation pages say so.",
     ),
     Option(
+        "EGRESS_ALLOW",
+        str,
+        "",
+        "Addresses outbound requests (WebID profiles, identity providers, pods, inboxes, pushed "
+        "datasets) may reach besides public ones: space-separated CIDR blocks or addresses, or "
+        "the words loopback, private, link-local, cgnat. Empty: public addresses only. The "
+        "cloud metadata addresses are refused unless named on their own.",
+    ),
+    Option(
+        "EGRESS_DEADLINE_SECONDS",
+        int,
+        20,
+        "The longest one outbound request may take, connect to last byte, however the "
+        "server at the other end trickles its answer.",
+    ),
+    Option(
+        "EGRESS_MAX_RESPONSE_MIB",
+        int,
+        64,
+        "The most one outbound request may receive, in MiB; the answer is cut beyond it.",
+    ),
+    Option(
+        "AUDIT_QUERY_SLOTS",
+        int,
+        2,
+        "How many audit SPARQL queries may run at once on this server, all worker processes "
+        "together; one more is answered 429 (each takes a process and up to 1 GiB).",
+    ),
+    Option(
+        "RATE_LIMITS",
+        str,
+        DEFAULT_LIMITS,
+        "Requests allowed per address and per WebID, as action=count/seconds: signin, join, "
+        "invitations, api-write, audit-query. Counted across all worker processes (a file in "
+        "DATA_DIR/shared); past a limit the answer is 429 with Retry-After.",
+    ),
+    Option(
         "LOG_FORMAT",
         str,
         "json",
@@ -144,7 +185,21 @@ def check(config: Mapping[str, Any]) -> None:
             )
     if config.get("LOG_FORMAT") not in ("json", "text"):
         raise ConfigError("DATACAGE_LOG_FORMAT must be 'json' or 'text'.")
-    for name in ("MAX_BUNDLE_MIB", "SESSION_HOURS"):
+    try:
+        parse_allow(str(config.get("EGRESS_ALLOW") or ""))
+    except ValueError as exc:
+        raise ConfigError(f"DATACAGE_EGRESS_ALLOW: {exc}") from None
+    try:
+        parse_limits(str(config.get("RATE_LIMITS") or ""))
+    except ValueError as exc:
+        raise ConfigError(f"DATACAGE_RATE_LIMITS: {exc}") from None
+    for name in (
+        "MAX_BUNDLE_MIB",
+        "SESSION_HOURS",
+        "EGRESS_DEADLINE_SECONDS",
+        "EGRESS_MAX_RESPONSE_MIB",
+        "AUDIT_QUERY_SLOTS",
+    ):
         if int(config[name]) < 1:
             raise ConfigError(f"DATACAGE_{name} must be at least 1.")
     if bool(config.get("REGISTRY_SPARQL_QUERY_URL")) != bool(
@@ -159,6 +214,15 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"DATACAGE_PUBLIC_URL must be an http(s) URL ending with '/', not {public_url!r}."
         )
+
+
+def egress_policy(config: Mapping[str, Any]) -> EgressPolicy:
+    """The egress policy every outbound request of this configuration goes through."""
+    return EgressPolicy.from_settings(
+        str(config.get("EGRESS_ALLOW") or ""),
+        deadline_seconds=float(config.get("EGRESS_DEADLINE_SECONDS") or 20),
+        max_response_bytes=int(config.get("EGRESS_MAX_RESPONSE_MIB") or 64) * MiB,
+    )
 
 
 def reference_markdown() -> str:

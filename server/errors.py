@@ -68,6 +68,18 @@ class ValidationFailed(DomainError):
         super().__init__(summary)
 
 
+class TooManyRequests(DomainError):
+    """Too many requests from one address or identity, or too many at once: come back later."""
+
+    http_status = 429
+    title = "Too many requests"
+    problem_type = "/api/problems/too-many-requests"
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class Unavailable(DomainError):
     """Something we depend on (the registry, an identity provider) is not answering."""
 

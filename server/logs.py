@@ -58,14 +58,42 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_PLAIN_VALUE = re.compile(r"[^\s=\"\[\]]+")
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: control characters (newlines too) as visible escapes."""
+    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
+def _field(value: Any) -> str:
+    """A field value that cannot pass for another field or another record: quoted (JSON
+    string escapes) unless it is one plain word."""
+    text = value if isinstance(value, str) else str(value)
+    return (
+        text
+        if _PLAIN_VALUE.fullmatch(text)
+        else escape_controls(json.dumps(text, ensure_ascii=False))
+    )
+
+
 class TextFormatter(logging.Formatter):
+    """One line per record for people. A path or a reason comes from outside: it is escaped,
+    so nobody can write a line that looks like a record of ours."""
+
     def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{k}={v}" for k, v in extras(record).items())
-        line = f"{record.levelname.lower():7} {record.name}: {redact(record.getMessage())}"
+        fields = " ".join(
+            f"{escape_controls(str(k))}={_field(v)}" for k, v in extras(record).items()
+        )
+        message = escape_controls(redact(record.getMessage()))
+        line = f"{record.levelname.lower():7} {record.name}: {message}"
         if fields:
             line += f"  [{fields}]"
         if record.exc_info and record.exc_info[0] is not None:
-            line += "\n" + redact(self.formatException(record.exc_info))
+            # A traceback keeps its lines, each indented: it cannot start a record of its own.
+            trace = redact(self.formatException(record.exc_info)).splitlines()
+            line += "".join("\n    | " + escape_controls(t) for t in trace)
         return line
 
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 import atexit
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, current_app
 
+from connectors.solid.dpop_verify import SharedReplayCache
 from connectors.solid.http import Http
 from connectors.solid.oidc import IssuerMetadata, JwksCache, fetch_issuer_metadata
 from connectors.solid.oidc.access_token import AccessTokenVerifier
 
 from .algorithms import BundleStore
 from .audit import AuditTrail
+from .audit.query_sandbox import QuerySlots
+from .config import egress_policy
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
 from .dashboard import Dashboard
@@ -34,6 +39,8 @@ from .spaces.actions import Spaces
 _EXTENSION = "datacage"
 #: Identity provider metadata and keys are re-read after this long (key rotation, moves).
 ISSUER_CACHE_SECONDS = 300.0
+#: Identity providers remembered at once; the least recently used is forgotten first.
+ISSUER_CACHE_ENTRIES = 64
 
 
 def data_dir(app: Flask) -> Path:
@@ -48,36 +55,70 @@ class _Issuer:
 
 
 class IssuerCache:
-    """Metadata and signing keys per identity provider, shared by every sign-in."""
+    """Metadata and signing keys per identity provider, shared by every sign-in.
 
-    def __init__(self, http: Http):
+    Any visitor can name an issuer, so the cache is bounded: the least recently used entry
+    goes when `max_entries` are held, and every entry is fetched again after `ttl` seconds.
+    """
+
+    def __init__(
+        self,
+        http: Http,
+        *,
+        max_entries: int = ISSUER_CACHE_ENTRIES,
+        ttl: float = ISSUER_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        fetch: Callable[[Http, str], IssuerMetadata] = fetch_issuer_metadata,
+    ):
         self.http = http
-        self._issuers: dict[str, _Issuer] = {}
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self._clock = clock
+        self._fetch = fetch
+        self._issuers: OrderedDict[str, _Issuer] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._issuers)
 
     def get(self, issuer: str) -> tuple[IssuerMetadata, JwksCache]:
         with self._lock:
             cached = self._issuers.get(issuer)
-        if cached is None or time.monotonic() - cached.fetched > ISSUER_CACHE_SECONDS:
-            metadata = fetch_issuer_metadata(self.http, issuer)
-            cached = _Issuer(metadata, JwksCache(self.http, metadata.jwks_uri), time.monotonic())
-            with self._lock:
-                self._issuers[issuer] = cached
+            if cached is not None and self._clock() - cached.fetched <= self.ttl:
+                self._issuers.move_to_end(issuer)
+                return cached.metadata, cached.jwks
+        metadata = self._fetch(self.http, issuer)  # outside the lock: it may take seconds
+        cached = _Issuer(metadata, JwksCache(self.http, metadata.jwks_uri), self._clock())
+        with self._lock:
+            self._issuers[issuer] = cached
+            self._issuers.move_to_end(issuer)
+            while len(self._issuers) > self.max_entries:
+                self._issuers.popitem(last=False)
         return cached.metadata, cached.jwks
 
 
 class Services:
     def __init__(self, app: Flask):
         config = app.config
-        self.http = Http()
+        # Every outbound request a visitor can point somewhere goes through the egress policy.
+        self.http = Http(session=egress_policy(config).session())
         self.data_dir = data_dir(app)
         self._config = {k: config.get(k) for k in config if k.startswith("REGISTRY_")}
         self._registry: Registry | None = None
         self._lock = threading.Lock()
         self.bundles = BundleStore(self.data_dir / "bundles")
+        # Audit SPARQL queries at once, counted across every worker process of this server.
+        self.audit_queries = QuerySlots(
+            self.data_dir / "audit-queries", int(config["AUDIT_QUERY_SLOTS"])
+        )
         self.issuers = IssuerCache(self.http)
         trusted = config["TRUSTED_ISSUERS"].split()
-        self.access_tokens = AccessTokenVerifier(self.http, trusted_issuers=trusted or None)
+        # One replay cache for every worker process: a proof used once is used up everywhere.
+        self.access_tokens = AccessTokenVerifier(
+            self.http,
+            trusted_issuers=trusted or None,
+            replay=SharedReplayCache(self.data_dir / "shared" / "dpop-jti.sqlite3"),
+        )
         self.audit = AuditTrail(self.registry, config["PUBLIC_URL"])
         self.spaces = Spaces(
             self.registry,

@@ -12,8 +12,10 @@ pods instead of a fresh server. Tests that use it (directly or through another f
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +25,21 @@ import pytest
 
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
+
+# --- Egress policy -----------------------------------------------------------------------------
+# Every server of the test bed (CSS, nginx, oxigraph, the control plane) listens on loopback,
+# which the egress policy refuses by default: the suite allows it explicitly, for every app and
+# every child process it starts. Attack tests that need the default build their own policy.
+os.environ.setdefault("DATACAGE_EGRESS_ALLOW", "loopback")
+# Pushed files in tests live under pytest's temporary folders.
+os.environ.setdefault("DATACAGE_PUSH_FILE_ROOTS", tempfile.gettempdir())
+# Every test signs in from 127.0.0.1, many times a minute: the suite's limits are high (still
+# counted, so the hooks run); the rate-limit tests set their own.
+os.environ.setdefault(
+    "DATACAGE_RATE_LIMITS",
+    "signin=100000/60 join=100000/60 invitations=100000/60 api-write=100000/60 "
+    "audit-query=100000/60",
+)
 
 # --- Community Solid Server test bed -----------------------------------------------------------
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..base import DEFAULT_GRANT_LIFETIME, Connector, ConnectorError, Progress, Stored
-from ..http_grant import open_url
+from ..http_grant import open_url, session_of
 from ..registry import register
 
 try:
@@ -135,7 +135,9 @@ class AzureBlobConnector(Connector):
     def open_grant(
         cls, grant: Mapping[str, str], *, timeout: float = 30.0, solid_client: Any = None
     ) -> Iterator[tuple[BinaryIO, int | None]]:
-        with open_url(grant, "Azure Blob", timeout=timeout) as opened:
+        with open_url(
+            grant, "Azure Blob", timeout=timeout, session=session_of(solid_client)
+        ) as opened:
             yield opened
 
 

@@ -20,6 +20,16 @@ from ..registry import register
 _COPY_CHUNK = 1 << 20
 
 
+#: Where the datacage may read pushed files: absolute folders, separated by ':'.
+ROOTS_VARIABLE = "DATACAGE_PUSH_FILE_ROOTS"
+
+
+def read_roots() -> list[str]:
+    """The configured folders, real paths; a grant's file must be in one of them."""
+    found = os.environ.get(ROOTS_VARIABLE, "")
+    return [os.path.realpath(r) for r in found.split(os.pathsep) if os.path.isabs(r)]
+
+
 @register
 class FileConnector(Connector):
     type = "file"
@@ -75,11 +85,24 @@ class FileConnector(Connector):
         path = grant.get("path")
         if not isinstance(path, str) or not os.path.isabs(path):
             raise ConnectorError("The file read grant has no absolute path.")
+        roots = read_roots()
+        if not roots:
+            raise ConnectorError(
+                f"This datacage reads pushed files from no folder ({ROOTS_VARIABLE} is not set)."
+            )
         try:
             stream = open(path, "rb")  # noqa: SIM115  (closed below, after the caller's block)
         except FileNotFoundError:
             raise ConnectorError(f"There is no file at {path} (is the folder mounted?).") from None
         except OSError as exc:
             raise ConnectorError(f"The file {path} cannot be read: {exc.strerror}.") from None
+        # Checked on the file opened (its real path, symlinks resolved), not the name given:
+        # nothing can be swapped in between.
+        opened = os.readlink(f"/proc/self/fd/{stream.fileno()}")
+        if not any(os.path.commonpath([opened, root]) == root for root in roots):
+            stream.close()
+            raise ConnectorError(
+                f"{path} is outside the folders this datacage reads pushed files from."
+            )
         with stream:
             yield stream, os.fstat(stream.fileno()).st_size

@@ -25,10 +25,12 @@ import hmac
 import json
 import math
 import re
+import sqlite3
 import string
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -125,6 +127,50 @@ class ReplayCache:
             if expiry > now:
                 break
             del self._expiries[digest]
+
+
+class SharedReplayCache(ReplayCache):
+    """A `ReplayCache` every process of a server shares: an SQLite file with one row per jti.
+
+    With several worker processes an in-memory cache is one per process, and a captured proof
+    replays once per worker. Here the row's primary key is the check: an `INSERT` of a digest
+    already present (and not expired) fails in whichever process tries it second.
+    """
+
+    def __init__(self, path: str | Path, window_seconds: float = 300, max_entries: int = 100_000):
+        super().__init__(window_seconds, max_entries)
+        self.path = Path(path)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL without an fsync per proof: a crash of the process loses nothing; a power cut
+            # may lose the last jti, which the proof's own iat window still bounds.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS dpop_jti (digest BLOB PRIMARY KEY, expires REAL)"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS dpop_jti_expires ON dpop_jti(expires)")
+
+    def check_and_remember(self, key: str, now: float) -> None:
+        digest = hashlib.sha256(_utf8(key)).digest()
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM dpop_jti WHERE expires <= ?", (now,))
+            try:
+                self._db.execute(
+                    "INSERT INTO dpop_jti VALUES (?, ?)", (digest, now + self.window_seconds)
+                )
+            except sqlite3.IntegrityError:
+                raise InvalidDPoPProof("The DPoP proof was already used (replayed jti).") from None
+            (count,) = self._db.execute("SELECT count(*) FROM dpop_jti").fetchone()
+            if count > self.max_entries:  # fail closed, as the in-memory cache does
+                self._db.rollback()
+                raise InvalidDPoPProof("Too many recent DPoP proofs; try again shortly.")
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM dpop_jti").fetchone()[0])
 
 
 @dataclass(frozen=True)

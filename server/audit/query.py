@@ -1,19 +1,24 @@
-"""A participant's SPARQL over their space's trail, and its export (SPARQL 1.1 Protocol, §2.1).
+r"""A participant's SPARQL over their space's trail, and its export (SPARQL 1.1 Protocol, §2.1).
 
 Queries only, against a dataset built from just the space's entries, never the registry:
 whatever a query says, there is nothing else to reach. It is refused before it runs if it is
 not a query (an update, LOAD, ...) or holds a `SERVICE` clause (the engine would fetch other
-endpoints on our behalf). Every entry is a named graph (its IRI); the default graph is their
-union, so `SELECT * WHERE { ?s ?p ?o }` sees the whole trail. It runs in a child process
-(`query_child.py`) that is killed after QUERY_SECONDS and capped in memory.
+endpoints on our behalf). The check reads the text the engine will run: SPARQL's `\uXXXX`
+escapes are applied first (SPARQL 1.1 section 19.2, before parsing) and the engine gets that
+unescaped text, so no escape can be read one way by the checker and another by the engine.
+Every entry is a named graph (its IRI); the default graph is their union, so
+`SELECT * WHERE { ?s ?p ?o }` sees the whole trail. It runs in a child process
+(`query_child.py`) with no network at all, killed after QUERY_SECONDS, capped in memory and
+in answer size (`query_sandbox.py`), a few at a time.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -24,9 +29,11 @@ from rdflib.plugins.sparql.parserutils import CompValue
 
 from vocab import NAMESPACES, bind_prefixes
 
-from ..errors import DomainError
+from .query_sandbox import QueryRefused, QuerySlots, run_isolated
 
 MAX_QUERY_CHARS = 20_000
+#: SPARQL 1.1 section 19.2: backslash-u + 4 hex digits or backslash-U + 8, applied before parsing.
+_CODEPOINT_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
 QUERY_SECONDS = 10
 MAX_ANSWER_BYTES = 32 << 20
@@ -38,17 +45,36 @@ EXPORTS = {
 }
 
 
-class QueryRefused(DomainError):
-    title = "This query cannot be run"
-    problem_type = "/api/problems/sparql-query"
+__all__ = ["QueryRefused", "QuerySlots", "check_query", "export", "run_query"]
 
 
-def check_query(text: str) -> None:
-    """Raise `QueryRefused` unless `text` is one SPARQL query without SERVICE."""
+def resolve_escapes(text: str) -> str:
+    r"""`text` with its codepoint escapes applied, once, as a SPARQL parser must (section 19.2).
+
+    A text that still holds an escape afterwards (`\u005Cu0053` spells `\u0053`) is refused:
+    one parser might apply escapes again where another does not.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        code = int(match.group(1) or match.group(2), 16)
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            raise QueryRefused("The query holds an escape that is not a character.")
+        return chr(code)
+
+    resolved = _CODEPOINT_ESCAPE.sub(replace, text)
+    if _CODEPOINT_ESCAPE.search(resolved):
+        raise QueryRefused("The query spells an escape with escapes; write it plainly.")
+    return resolved
+
+
+def check_query(text: str) -> str:
+    """The query as the engine must run it (escapes applied); raise `QueryRefused` unless it is
+    one SPARQL query without SERVICE."""
     if not text.strip():
         raise QueryRefused("Send a SPARQL query in the query parameter.")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryRefused(f"The query is longer than {MAX_QUERY_CHARS} characters.")
+    text = resolve_escapes(text)
     try:
         parsed = parseQuery(text)
     except ParseBaseException as exc:
@@ -58,6 +84,7 @@ def check_query(text: str) -> None:
         ) from None
     if _holds(parsed, "ServiceGraphPattern"):
         raise QueryRefused("SERVICE is refused: queries here read this space's trail only.")
+    return text
 
 
 def _holds(node: object, name: str) -> bool:
@@ -85,36 +112,34 @@ def trail_quads(graphs: Iterable[tuple[str, Graph]]) -> bytes:
 
 
 def run_query(
-    graphs: Iterable[tuple[str, Graph]], text: str, accept: Iterable[str]
+    graphs: Iterable[tuple[str, Graph]],
+    text: str,
+    accept: Iterable[str],
+    slots: QuerySlots | None = None,
 ) -> tuple[bytes, str]:
     """The query's answer serialised in the first acceptable media type: (body, media type).
 
-    The query runs in a child process with QUERY_SECONDS and a memory cap: a participant's
-    query can be as costly as SPARQL allows (a cross product never ends), and pyoxigraph cannot
-    be interrupted, so the child is what gets killed, not a thread of the server.
+    The query runs in a child process with QUERY_SECONDS, a memory cap and no network: a
+    participant's query can be as costly as SPARQL allows (a cross product never ends), and
+    pyoxigraph cannot be interrupted, so the child is what gets killed, not a thread of the
+    server. `slots` bounds how many run at once across the server's processes.
     """
-    check_query(text)
+    query = check_query(text)
     prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in NAMESPACES.items())
-    request = json.dumps({"query": prologue + text, "accept": list(accept)}).encode()
-    try:
-        done = subprocess.run(  # noqa: S603 - our own interpreter and file, no shell
+    request = json.dumps({"query": prologue + query, "accept": list(accept)}).encode()
+    with slots.held() if slots is not None else _no_slot():
+        media, body = run_isolated(
             [sys.executable, "-I", str(_CHILD)],
-            input=request + b"\n" + trail_quads(graphs),
-            capture_output=True,
-            timeout=QUERY_SECONDS,
-            check=False,
+            request + b"\n" + trail_quads(graphs),
+            seconds=QUERY_SECONDS,
+            max_bytes=MAX_ANSWER_BYTES,
         )
-    except subprocess.TimeoutExpired:
-        raise QueryRefused(
-            f"The query took longer than {QUERY_SECONDS} seconds and was stopped."
-        ) from None
-    if done.returncode != 0:
-        reason = done.stderr.decode(errors="replace").strip() or "it ran out of memory"
-        raise QueryRefused(f"The query could not be run: {reason[:500]}")
-    media, _, body = done.stdout.partition(b"\n")
-    if len(body) > MAX_ANSWER_BYTES:
-        raise QueryRefused(f"The answer is larger than {MAX_ANSWER_BYTES >> 20} MiB; narrow it.")
-    return body, media.decode()
+    return body, media
+
+
+@contextmanager
+def _no_slot() -> Iterator[None]:
+    yield
 
 
 def export(graphs: Iterable[tuple[str, Graph]], kind: str) -> tuple[str, str, str]:

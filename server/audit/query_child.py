@@ -1,6 +1,7 @@
 """Runs one SPARQL query over one dataset, in a child process of its own (see `query.run_query`).
 
-Started by path with `python -I`, so it imports nothing of the server: only pyoxigraph. Reads
+Started by path with `python -I`, so it imports nothing of the server: only pyoxigraph (and
+pyseccomp, to refuse itself sockets before it reads anything). Reads
 from stdin a JSON line (the query, the acceptable media types) then the dataset as N-Quads;
 writes the chosen media type on the first line of stdout, then the serialised answer. Any
 failure is one line on stderr and exit status 2.
@@ -8,11 +9,13 @@ failure is one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import errno
 import json
 import resource
 import sys
 
 import pyoxigraph as ox
+import pyseccomp
 
 MEMORY_BYTES = 1 << 30
 
@@ -29,8 +32,19 @@ def _pick(accept: list[str], offered: dict) -> str:
     return next((m for m in accept if m in offered), next(iter(offered)))
 
 
+def no_sockets() -> None:
+    """Refuse `socket(2)` to this process from now on (EPERM): whatever the query asks for
+    (a SERVICE the checker missed), the engine cannot open a connection. This holds where no
+    network namespace can be made (a container without user namespaces); where one can, the
+    namespace is a second wall."""
+    rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    rules.add_rule(pyseccomp.ERRNO(errno.EPERM), "socket")
+    rules.load()
+
+
 def main() -> int:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    no_sockets()
     request = json.loads(sys.stdin.buffer.readline())
     store = ox.Store()
     store.load(sys.stdin.buffer.read(), format=ox.RdfFormat.N_QUADS)
@@ -39,13 +53,17 @@ def main() -> int:
     except (SyntaxError, ValueError, OSError, RuntimeError) as exc:
         print(f"{exc}".splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
         return 2
+    out = sys.stdout.buffer
+    # Written as it is produced: the parent reads under its cap and kills us past it.
     if isinstance(results, ox.QueryTriples):
         media = _pick(request["accept"], GRAPHS)
-        body = results.serialize(format=GRAPHS[media])
+        out.write(media.encode() + b"\n")
+        results.serialize(out, format=GRAPHS[media])
     else:
         media = _pick(request["accept"], SOLUTIONS)
-        body = results.serialize(format=SOLUTIONS[media])
-    sys.stdout.buffer.write(media.encode() + b"\n" + body)
+        out.write(media.encode() + b"\n")
+        results.serialize(out, format=SOLUTIONS[media])
+    out.flush()
     return 0
 
 

@@ -35,6 +35,7 @@ import click
 
 from connectors.base import ConnectorError
 from connectors.registry import connector_types
+from connectors.solid_push import check_in_own_pod
 
 from ..attestation import EnclaveKey, Measurement
 from ..push import envelope
@@ -151,6 +152,8 @@ def _stage_one(
         _check_evidence(dataset, context, keys, bundle_digest)
 
     try:
+        if dataset.connector == "solid":  # read with our identity: only from the provider's pod
+            check_in_own_pod(solid_client.http, dataset.provider, dataset.grant.get("url", ""))
         with connector.open_grant(dataset.grant, solid_client=solid_client) as (stream, size):
             counted = _Counting(stream, dataset.name, size or dataset.size, progress, max_bytes)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

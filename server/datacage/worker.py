@@ -27,9 +27,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from cryptography.hazmat.primitives import serialization
 
+from connectors.egress import EgressPolicy, default_policy, hosts_addresses
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.connect_to import mount_routes
 from connectors.solid.errors import SolidError
@@ -83,6 +83,9 @@ def sweep_work_root(work_root: Path) -> list[tuple[str, Path]]:
     return found
 
 
+#: A datacage pulls datasets of gigabytes, in the background: a long deadline and a cap as
+#: large as the largest dataset it accepts (the allow-list is the control plane's).
+WORKER_EGRESS_LIMITS = {"deadline_seconds": 3600.0, "max_response_bytes": 64 << 30}
 #: Evidence is published again after this long, well inside a provider's default max age (1 h).
 PUBLISH_EVERY_S = 20 * 60.0
 
@@ -104,6 +107,7 @@ class Worker:
         *,
         pod_ca: str | None = None,  # a CA bundle for pods' TLS certificates, if not the system's
         pod_routes: Mapping[str, tuple[str, int]] | None = None,
+        egress: EgressPolicy | None = None,  # default: this process's DATACAGE_EGRESS_* settings
     ):
         """`pod_routes` sends the datacage's reads of a pod origin to another address (its
         provider's attestation gateway) where DNS does not: see `connectors.solid.connect_to`."""
@@ -113,6 +117,12 @@ class Worker:
         self.identity = identity
         self.pod_ca = pod_ca
         self.pod_routes = dict(pod_routes or {})
+        # Pods, inboxes and grant URLs come from participants: every request goes through the
+        # egress policy. The control plane and our own issuer were named by the operator, so
+        # their addresses are allowed even on a private network.
+        self.egress = (egress or default_policy(**WORKER_EGRESS_LIMITS)).allowing(
+            hosts_addresses([control_plane_url, identity.issuer])
+        )
         self.plane = ControlPlane(self._client(None), control_plane_url)
         self.keys = DatacageKeys(self.key)
         self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
@@ -261,13 +271,14 @@ class Worker:
         """The long-lived client (no certificate: the control plane, deliveries), or a run's
         client presenting the RA-TLS certificate, whose pod requests take `pod_routes`."""
         tls = TlsSettings(verify=self.pod_ca, cert=cert)
-        session = requests.Session()
+        transport = self.egress.session()
         if cert is not None and self.pod_routes:
-            mount_routes(session, self.pod_routes)
+            # The gateway's address was named by the operator: it bypasses the egress policy.
+            mount_routes(transport, self.pod_routes)
         session = SolidSession.from_client_credentials(
             self.identity.issuer,
             self.identity.client_id,
             self.identity.client_secret,
-            http=Http(session, tls=tls),
+            http=Http(transport, tls=tls),
         )
         return SolidClient(session)

@@ -27,6 +27,7 @@ import certifi
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from connectors.egress import EgressPolicy
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
 from connectors.solid.css.process import free_loopback_port
@@ -40,12 +41,14 @@ from ..attestation import (
     measure_datacage_code,
 )
 from ..datacage.job import JobSettings
-from ..datacage.worker import Identity, Worker
+from ..datacage.worker import WORKER_EGRESS_LIMITS, Identity, Worker
 from ..services import services
 from .gateway import PodProvider
 from .seed import PASSWORD, Member
 
 BUILTIN = Path(algorithms.__file__).parent / "builtin"
+#: Everything the demo reaches is on this machine.
+DEMO_EGRESS = "loopback"
 
 _STOP_SECONDS = 10
 
@@ -184,6 +187,9 @@ class DemoStack:
                 "DATACAGE_WEBID": datacage_webid,
                 "CLIENT_NAME": "Datacage demo",
                 "LOG_FORMAT": "text",
+                # The demo's pods, identity provider and control plane all live on loopback,
+                # which the egress policy refuses by default: the demo allows it, nothing more.
+                "EGRESS_ALLOW": DEMO_EGRESS,
             }
         )
         self._server.app = self.app
@@ -206,6 +212,7 @@ class DemoStack:
             JobSettings(work_root=root / "work", results_dir=root / "results"),
             pod_ca=str(self.ca_bundle),
             pod_routes=self.pods.route,  # every pod read through the attestation gateway
+            egress=EgressPolicy.from_settings(DEMO_EGRESS, **WORKER_EGRESS_LIMITS),
         )
         thread = threading.Thread(
             target=self.worker.serve, args=(self._stop_worker, poll_seconds), name="datacage"

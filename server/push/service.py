@@ -26,6 +26,7 @@ from ..registry import Registry, RegistryConflict, guard
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
 from ..spaces.model import Role, Space, SpaceStatus
+from .grants import check_grant
 from .records import (
     COLUMN_TYPES,
     FORMATS,
@@ -124,6 +125,14 @@ class PushService:
         if space.status is SpaceStatus.CLOSED:
             raise WrongState("This space is closed; no datasets can be added.")
         checked = _check_fields(fields)
+        check_grant(
+            checked["connector"],
+            checked["location"],
+            checked["grant"],
+            provider=actor,
+            datacage_webid=self.datacage_webid(),
+            http=self.spaces.http,
+        )
         published = self._evidence_of(space)
         if not hmac.compare_digest(
             checked["key_sha256"], public_key_sha256(_public_key(published.public_key_pem))

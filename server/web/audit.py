@@ -50,7 +50,9 @@ def sparql(space_id: str) -> Response:
     space = _space(space_id)
     text = _query_text()
     accept = [media for media, _ in request.accept_mimetypes]
-    body, media = run_query(services().audit.graphs(space.iri), text, accept)
+    body, media = run_query(
+        services().audit.graphs(space.iri), text, accept, slots=services().audit_queries
+    )
     return Response(body, mimetype=media)
 
 

@@ -23,7 +23,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..errors import DomainError, NotSignedIn, ValidationFailed
+from ..errors import DomainError, NotSignedIn, TooManyRequests, ValidationFailed
 from .actor import TokenRejected
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ def on_domain_error(error: DomainError) -> Response:
         response = _page(error.http_status, error.title, str(error))
     if isinstance(error, TokenRejected):
         response.headers["WWW-Authenticate"] = error.challenge
+    elif isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
     elif error.http_status == 401 and wants_json():
         response.headers["WWW-Authenticate"] = 'DPoP algs="ES256 PS256 RS256 EdDSA"'
     return response

@@ -526,3 +526,23 @@ def test_a_pushed_value_copied_into_the_result_is_held_back(world):
     record = services(world.app).registry().read(run.iri).graph.serialize(format="nt")
     assert "customer0@shop.example" not in record
     world.nothing_left_in_the_datacage(run)
+
+
+def test_a_dataset_in_someone_elses_pod_is_refused(world):
+    """The confused deputy: a provider names a resource in a consenting person's pod, which
+    the datacage may read for the space; registering it is refused, and so is reading it."""
+    from server.errors import ValidationFailed
+
+    world.push(customers(world.tmp, 3), "customers", world.file_connector())
+    (registered,) = world.datasets()
+    victim = world.people[0].pod + "private/records.ttl"
+    fields = {
+        **{k: v for k, v in registered.for_job().items() if k not in ("id", "provider")},
+        "name": "borrowed",
+        "connector": "solid",
+        "location": victim,
+        "grant": {"url": victim, "webid": world.cage.webid},
+    }
+    with pytest.raises(ValidationFailed, match="your own pod"):
+        push_service(world.app).register(world.space.id, world.owner.webid, fields)
+    assert [d.name for d in world.datasets()] == ["customers"]
