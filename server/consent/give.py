@@ -23,7 +23,7 @@ from ..spaces.model import Space
 from .model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
 from .rdf import consent_iri, receipt_graph
 from .store import ConsentStore
-from .withdraw import revoke_grants
+from .withdraw import needed_elsewhere, revoke_grants
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,18 @@ def give_consent(
         space.iri, subject, lambda h: _reserve(h, space, subject, grantee, resources, clock())
     )
     for old in abandoned:  # a flow that died mid-way may have left grants behind: take them back
-        revoke_grants(person, old)
+        revoke_grants(person, old, needed_elsewhere(store, old, clock()))
     granted: list[PodResource] = []
     receipt_written = False
     try:
         for resource in resources:
             control = person.access_control(resource.url)
-            control.grant(grantee, [AccessMode.READ], include_members=resource.is_container)
+            control.grant(
+                grantee,
+                [AccessMode.READ],
+                include_members=resource.is_container,
+                label=consent.iri,  # its own entry: withdrawing another consent leaves it
+            )
             granted.append(resource)
             consent.access_system = control.system
         consent.receipt_url = receipt_url(storage, consent)
@@ -90,7 +95,9 @@ def _grant_usage_records(person: SolidClient, consent: Consent, grantee: str, ur
     each use (an N3 Patch that only inserts) but can neither read, change nor delete one."""
     person.ensure_container(url)
     consent.usage_records = url  # from here on, a roll-back takes the grant back
-    person.access_control(url).grant(grantee, [AccessMode.APPEND], include_members=True)
+    person.access_control(url).grant(
+        grantee, [AccessMode.APPEND], include_members=True, label=consent.iri
+    )
 
 
 def _reserve(
@@ -169,7 +176,7 @@ def _roll_back(
         except solid_errors.SolidError:
             left.append(f"the receipt at {consent.receipt_url}")
     consent.resources = tuple(granted)
-    left += revoke_grants(person, consent)
+    left += revoke_grants(person, consent, needed_elsewhere(store, consent, clock()))
     if consent.usage_records and not left:
         try:
             person.delete(consent.usage_records)  # still empty: no run used this consent
