@@ -23,7 +23,7 @@ from ..spaces.model import Space
 from .model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
 from .rdf import consent_iri, receipt_graph
 from .store import ConsentStore
-from .withdraw import needed_elsewhere, revoke_grants
+from .withdraw import needed_elsewhere, remove_from_pod, revoke_grants
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +79,41 @@ def give_consent(
         consent.state, consent.given_at = ConsentState.GIVEN, clock()
         person.put_graph(consent.receipt_url, receipt_graph(consent), if_none_match="*")
         receipt_written = True
-        store.change(space.iri, subject, lambda h: _commit(h, consent))
+        _, replaced = store.change(space.iri, subject, lambda h: _commit(h, consent))
     except Exception as exc:
         left = _roll_back(store, person, consent, granted, receipt_written, clock)
         raise PodRefused(_failure_message(exc, left)) from exc
     store.audit.record(
         space.iri, "consent-given", individual(consent.iri), "Consent given.", consent.iri
     )
+    if replaced is not None:
+        _retire(store, person, replaced, consent, clock)
     log.info("consent given", extra={"space": space.iri, "consent": consent.iri})
     return consent
+
+
+def _retire(
+    store: ConsentStore,
+    person: SolidClient,
+    replaced: Consent,
+    renewal: Consent,
+    clock: Callable[[], datetime],
+) -> None:
+    """The renewed consent's own grants leave the pod (the new consent holds its own)."""
+    store.audit.record(
+        replaced.space_iri,
+        "consent-renewed",
+        individual(replaced.iri),
+        "Consent renewed under new terms.",
+        replaced.iri,
+        renewal.iri,
+    )
+    try:
+        left = remove_from_pod(store, person, replaced, clock)
+    except solid_errors.SolidError as exc:
+        left = [str(exc)]
+    if left:  # My data offers "Remove access from my pod" for it, as for any ended consent
+        log.warning("renewed consent's grant left", extra={"consent": replaced.iri})
 
 
 def _grant_usage_records(person: SolidClient, consent: Consent, grantee: str, url: str) -> None:
@@ -120,15 +146,16 @@ def _reserve(
             "Your consent to this space is being recorded in another window right now. "
             "Finish or close that one; nothing was changed here."
         )
-    if current is not None:
-        raise WrongState(
-            "You already consent to this space. To change what you share, withdraw that "
-            "consent first on your My data page."
-        )
     algorithm = space.algorithm
     terms = space.terms_digest
     if algorithm is None or terms is None:
         raise WrongState("This space has no approved algorithm, so it cannot take consent.")
+    if current is not None and current.terms_digest == terms:
+        raise WrongState(
+            "You already consent to this space. To change what you share, withdraw that "
+            "consent first on your My data page."
+        )
+    # A consent under earlier terms is renewed: the new one replaces it once recorded.
     number = history.next_number
     consent = Consent(
         iri=consent_iri(history.iri, number),
@@ -146,6 +173,9 @@ def _reserve(
         algorithm_digest=algorithm.digest,
         terms_digest=terms,
         recurring=space.terms.recurring,
+        retention=space.terms.retention,
+        consent_period=space.terms.consent_period,
+        min_individuals=space.terms.min_individuals,
         started_at=now,
         expires_at=add_duration(now, space.terms.consent_period),
     )
@@ -153,11 +183,22 @@ def _reserve(
     return consent, abandoned
 
 
-def _commit(history: ConsentHistory, consent: Consent) -> None:
+def _commit(history: ConsentHistory, consent: Consent) -> Consent | None:
+    """Record the consent as given; return the consent under earlier terms it replaces."""
     stored = history.get(consent.number)
     if stored is None or stored.state is not ConsentState.REQUESTED:
         raise WrongState("This consent was cancelled while it was being recorded.")
     history.consents[history.consents.index(stored)] = consent
+    assert consent.given_at is not None
+    for old in history.consents:
+        if old.number != consent.number and old.state is ConsentState.GIVEN:
+            old.state, old.withdrawn_at = ConsentState.WITHDRAWN, consent.given_at
+            old.withdrawal_reason = (
+                f"Renewed: replaced by your consent under the space's new terms "
+                f"(number {consent.number})."
+            )
+            return old
+    return None
 
 
 def _roll_back(

@@ -275,9 +275,7 @@ def _add_grant(
 ) -> None:
     resource, who = URIRef(scope.resource_url), URIRef(agent)
     if label is not None:
-        node = _labelled_node(
-            scope.acl_url, agent, label, include_members=scope.include_members
-        )
+        node = _labelled_node(scope.acl_url, agent, label, include_members=scope.include_members)
     else:
         digest = hashlib.sha256(f"{agent} {scope.include_members}".encode()).hexdigest()[:16]
         node = URIRef(f"{urldefrag(scope.acl_url)[0]}#grant-{digest}")
