@@ -21,6 +21,7 @@ from ..audit.events import individual
 from ..errors import PodRefused, WrongState
 from ..spaces.model import Space
 from .model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
+from .paths import BadPath, check_inside
 from .rdf import consent_iri, receipt_graph
 from .store import ConsentStore
 from .withdraw import needed_elsewhere, remove_from_pod, revoke_grants
@@ -55,6 +56,13 @@ def give_consent(
         raise WrongState("Sign in at your identity provider first.")
     if not resources:
         raise WrongState("None of the requested data is in your pod, so there is nothing to share.")
+    for resource in resources:  # the page checked these; a grant never trusts a caller
+        try:
+            check_inside(storage, resource.url)
+        except BadPath as exc:
+            raise WrongState(
+                f"{resource.url} cannot be shared: {exc} Nothing was granted."
+            ) from exc
     _, (consent, abandoned) = store.change(
         space.iri, subject, lambda h: _reserve(h, space, subject, grantee, resources, clock())
     )

@@ -131,7 +131,8 @@ def test_after_a_change_of_terms_a_run_reads_only_the_renewed_consents(world):
     }
 
     renewed = give(app, space, alice, cage, clock)  # one consent flow, no withdrawal first
-    assert renewed.number == 2 and renewed.terms_digest == run.terms_digest
+    assert renewed.number == 2
+    assert renewed.terms_digest == run.terms_digest
     history = store.history(space.iri, alice.webid)
     assert [c.state for c in history.consents] == [ConsentState.WITHDRAWN, ConsentState.GIVEN]
     assert history.consents[0].withdrawal_reason.startswith("Renewed")
