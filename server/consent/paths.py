@@ -60,7 +60,7 @@ def canonical_path(path: str) -> str:
 
 def resource_url(storage: str, path: str) -> str:
     """The URL of `path` in the person's storage, canonical; raise `BadPath`."""
-    url = storage + canonical_path(path.strip())
+    url = storage + canonical_path(path)
     if url == storage or not url.startswith(storage):
         raise BadPath("It is not inside your pod, or it is your whole pod.")
     return url
