@@ -220,9 +220,18 @@ def answer(space_id: str) -> WerkzeugResponse | tuple[str, int]:
         clock=_now,
     )
     _keep_refresh_token_if_recurring(person, consent)
+    _forget_tokens_of_replaced(space, consent)
     pod_session.end()
     session[NOTICE] = f"Thank you: your consent to {space.name} is recorded."
     return redirect(url_for("my_data.my_data", _anchor=f"consent-{consent.number}"), 303)
+
+
+def _forget_tokens_of_replaced(space: Space, consent: Consent) -> None:
+    """A renewal replaced an older consent: once its grant left the pod, its token goes too."""
+    history = services().consents.history(space.iri, consent.subject)
+    for old in history.consents:
+        if old.number != consent.number and old.grant_removed_at is not None:
+            services().vault.delete(old.iri)
 
 
 def _keep_refresh_token_if_recurring(person: SolidClient, consent: Consent) -> None:

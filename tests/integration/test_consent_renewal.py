@@ -24,6 +24,7 @@ from server.datacage.consents import RegistryAuthority, consents_for_run
 from server.datacage.pull import pull
 from server.services import services
 from server.spaces.validation import check_space
+from tests.integration.test_consent_pages import with_pod_session
 from tests.support.consent_space import make_active_space
 
 CUSTOMERS = b'<#me> <http://schema.org/email> "ana@example.org" .\n'
@@ -186,3 +187,45 @@ def test_my_data_says_needs_your_renewal_with_what_changed_and_the_inbox_is_told
     assert "repeatedly, reading your data again at each run" in page  # recurrence changed
     assert f"/spaces/{space.id}/join" in page  # renew: one consent flow
     assert "Not checked: this page has no session with your pod" in page
+
+
+def test_renewing_through_the_consent_page_and_checking_the_pod(world):
+    app, space, owner, (_alice, bob), cage = world
+    give(app, space, bob, cage, Clock())
+    space = edit_terms(app, space, owner)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session.update(webid=bob.webid, signed_in_at=time.time(), csrf_token="t")
+    with_pod_session(app, client, bob)
+    answered = client.post(
+        f"/spaces/{space.id}/consent",
+        data={
+            "csrf_token": "t",
+            "answer": "accept",
+            "terms_digest": space.terms_digest,
+            "resource": bob.pod + "contacts/customers.ttl",
+        },
+    )
+    assert answered.status_code == 303
+    with app.app_context():
+        history = services(app).consents.history(space.iri, bob.webid)
+    assert [c.state for c in history.consents] == [ConsentState.WITHDRAWN, ConsentState.GIVEN]
+    page = client.get("/my-data").text
+    assert "Needs your renewal" not in page
+    assert "Renewed: replaced by your consent" in page
+
+    # Check my pod: with the person's own session, the access list is read and compared.
+    with_pod_session(app, client, bob)
+    with client.session_transaction() as session:
+        session["checking_pod"] = "1"
+    page = client.get("/my-data").text
+    assert "by this consent&#39;s own entry" in page
+    assert "Your pod differs from our record" not in page
+    # The person takes the grant back in their pod by hand: the page says the pod differs.
+    bob.client.access_control(bob.pod + "contacts/customers.ttl").revoke(cage.webid)
+    with_pod_session(app, client, bob)
+    with client.session_transaction() as session:
+        session["checking_pod"] = "1"
+    page = client.get("/my-data").text
+    assert "Your pod differs from our record" in page
+    assert "Not checked" not in page
