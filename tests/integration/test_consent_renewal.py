@@ -219,7 +219,7 @@ def test_renewing_through_the_consent_page_and_checking_the_pod(world):
     with client.session_transaction() as session:
         session["checking_pod"] = "1"
     page = client.get("/my-data").text
-    assert "by this consent&#39;s own entry" in page
+    assert "by this consent's own entry" in page
     assert "Your pod differs from our record" not in page
     # The person takes the grant back in their pod by hand: the page says the pod differs.
     bob.client.access_control(bob.pod + "contacts/customers.ttl").revoke(cage.webid)
