@@ -197,6 +197,9 @@ def test_renewing_through_the_consent_page_and_checking_the_pod(world):
     with client.session_transaction() as session:
         session.update(webid=bob.webid, signed_in_at=time.time(), csrf_token="t")
     with_pod_session(app, client, bob)
+    shown = client.get(f"/spaces/{space.id}/consent").text
+    assert "This renews your consent under new terms" in shown
+    assert "repeatedly, reading your data again at each run" in shown  # what changed
     answered = client.post(
         f"/spaces/{space.id}/consent",
         data={
