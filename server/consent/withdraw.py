@@ -102,6 +102,8 @@ def revoke_grants(
             control.revoke(consent.grantee, [AccessMode.READ], label=consent.iri)
             if resource.url not in needed:
                 control.revoke(consent.grantee, [AccessMode.READ], keep_labelled=True)
+            if resource.is_container and control.system == "WAC":
+                left += _revoke_copies(person, consent, resource.url)
         except solid_errors.NotFound:
             continue  # the resource is gone, and its access list with it
         except solid_errors.SolidError as exc:
@@ -119,6 +121,39 @@ def revoke_grants(
                 "grant not removed", extra={"url": consent.usage_records, "reason": str(exc)}
             )
             left.append(f"the datacage's access to add usage records in {consent.usage_records}")
+    return left
+
+
+#: Members of a shared folder looked at for copies of its grant, at most (a pod is not a crawl).
+MAX_MEMBERS_WALKED = 2000
+
+
+def _revoke_copies(person: SolidClient, consent: Consent, folder: str) -> list[str]:
+    """WAC: a member that got an access list of its own (another consent's grant on it) holds a
+    copy of the folder's inherited grants, this consent's among them under the same label. Take
+    those copies out too; a member without its own list is left untouched."""
+    left: list[str] = []
+    pending, seen = [folder], 0
+    while pending and seen < MAX_MEMBERS_WALKED:
+        try:
+            members = person.list_container(pending.pop())
+        except solid_errors.SolidError:
+            continue
+        for member in members:
+            seen += 1
+            if member.is_container:
+                pending.append(member.url)
+            try:
+                person.access_control(member.url).revoke(
+                    consent.grantee, [AccessMode.READ], label=consent.iri
+                )
+            except solid_errors.NotFound:
+                continue
+            except solid_errors.SolidError as exc:
+                log.warning("grant copy not removed", extra={"url": member.url, "reason": str(exc)})
+                left.append(f"the datacage's read access to {member.url}")
+    if pending:
+        left.append(f"checking every item in {folder} (it holds more than {MAX_MEMBERS_WALKED})")
     return left
 
 

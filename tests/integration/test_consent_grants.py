@@ -133,3 +133,54 @@ def test_a_legacy_shared_grant_stays_while_another_consent_needs_it(two_spaces):
     first = mark_withdrawn(store, first, reason="You withdrew it.", now=clock())
     assert remove_from_pod(store, person.client, first, clock) == []
     assert not can_read(cage.client, url)
+
+
+def test_a_folder_consent_and_a_file_consent_inside_it_end_independently(request, tmp_path):
+    """WAC copies a folder's inherited grants into a member's first own access list (here made
+    by a second consent on one file in it). Withdrawing the file consent must keep the folder
+    consent's copy there (or the folder's next run is refused for that file); withdrawing the
+    folder consent must then take the copy out (or the datacage keeps reading the file)."""
+    owner, person, cage = (request.getfixturevalue("make_user")(n) for n in "opc")
+    app = create_app(
+        {
+            "TESTING": True,
+            "PUBLIC_URL": "http://dc.example/",
+            "DATA_DIR": str(tmp_path / "data"),
+            "REGISTRY_PATH": ":memory:",
+            "DATACAGE_WEBID": cage.webid,
+        }
+    )
+    orders, other = person.pod + "shop/orders.csv", person.pod + "shop/other.csv"
+    person.client.put(orders, b"order\n1\n", "text/csv")
+    person.client.put(other, b"order\n2\n", "text/csv")
+    folder_space = make_active_space(
+        app, owner.webid, [{"kind": "path", "target": "shop/", "description": "Shop"}]
+    )
+    file_space = make_active_space(
+        app,
+        owner.webid,
+        [{"kind": "path", "target": "shop/orders.csv", "description": "Orders"}],
+        name="Orders only",
+    )
+    clock, store = Clock(), services(app).consents
+
+    def consent(space, resource):
+        return give_consent(
+            store,
+            space,
+            person.client,
+            grantee=cage.webid,
+            resources=[resource],
+            storage=person.pod,
+            clock=clock,
+        )
+
+    whole = consent(folder_space, PodResource(person.pod + "shop/", is_container=True))
+    one = consent(file_space, PodResource(orders))
+    one = mark_withdrawn(store, one, reason="You withdrew it.", now=clock())
+    assert remove_from_pod(store, person.client, one, clock) == []
+    assert can_read(cage.client, orders)  # the folder consent still covers it
+    whole = mark_withdrawn(store, whole, reason="You withdrew it.", now=clock())
+    assert remove_from_pod(store, person.client, whole, clock) == []
+    assert not can_read(cage.client, other)
+    assert not can_read(cage.client, orders)  # no copy of the folder's grant stayed behind

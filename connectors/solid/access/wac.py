@@ -102,7 +102,11 @@ class WebAccessControl(AccessControl):
     ) -> None:
         taken = AccessMode.parse(modes) if modes is not None else frozenset(AccessMode)
         if label is not None:
-            self._edit(lambda graph: _remove_labelled(graph, self.acl_url, agent, label, taken))
+            # Without an ACL of its own the resource holds no labelled grant: write nothing.
+            self._edit(
+                lambda graph: _remove_labelled(graph, self.acl_url, agent, label, taken),
+                create=False,
+            )
             return
         self._edit(
             lambda graph: _remove_grant(
@@ -121,9 +125,11 @@ class WebAccessControl(AccessControl):
     def _scope(self, include_members: bool) -> _Scope:
         return _Scope(self.acl_url, self.resource_url, include_members)
 
-    def _edit(self, change) -> None:  # Callable[[Graph], None]
+    def _edit(self, change, *, create: bool = True) -> None:  # change: Callable[[Graph], None]
         for _ in write_attempts():
             document = self._read_own()
+            if not document.exists and not create:
+                return
             if not document.exists:
                 document.graph = self._seed_from_inherited()
             before = set(document.graph)
@@ -198,6 +204,10 @@ class WebAccessControl(AccessControl):
         source, container = inherited
         for index, auth in enumerate(_authorizations(source, URIRef(container), ACL.default)):
             node = URIRef(f"{self.acl_url}#inherited-{index}")
+            if is_labelled(auth):
+                # A labelled grant keeps its name in the copy, so revoking that label on the
+                # folder's members (`revoke(label=...)`) finds and removes the copy too.
+                node = URIRef(f"{self.acl_url}#{urldefrag(str(auth))[1]}")
             graph.add((node, RDF.type, ACL.Authorization))
             graph.add((node, ACL.accessTo, URIRef(self.resource_url)))
             if self.is_container:
