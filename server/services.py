@@ -26,6 +26,7 @@ from .algorithms import BundleStore
 from .audit import AuditTrail
 from .audit.query_sandbox import QuerySlots
 from .config import egress_policy
+from .consent.renewal import notify_renewals
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
 from .dashboard import Dashboard
@@ -130,6 +131,11 @@ class Services:
         )
 
         self.consents = ConsentStore(self.registry, config["PUBLIC_URL"], audit=self.audit)
+        self.spaces.on_activated.append(
+            lambda space: notify_renewals(
+                self.consents, space, self.http, config["PUBLIC_URL"], self.spaces.clock()
+            )
+        )
         self.destinations = DestinationStore(self.registry)  # result delivery (issue 6)
         self.runs = Runs(
             RunStore(self.registry, config["PUBLIC_URL"]),

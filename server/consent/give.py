@@ -21,9 +21,10 @@ from ..audit.events import individual
 from ..errors import PodRefused, WrongState
 from ..spaces.model import Space
 from .model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
+from .paths import BadPath, check_inside
 from .rdf import consent_iri, receipt_graph
 from .store import ConsentStore
-from .withdraw import revoke_grants
+from .withdraw import needed_elsewhere, remove_from_pod, revoke_grants
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,29 @@ def give_consent(
         raise WrongState("Sign in at your identity provider first.")
     if not resources:
         raise WrongState("None of the requested data is in your pod, so there is nothing to share.")
+    for resource in resources:  # the page checked these; a grant never trusts a caller
+        try:
+            check_inside(storage, resource.url)
+        except BadPath as exc:
+            raise WrongState(
+                f"{resource.url} cannot be shared: {exc} Nothing was granted."
+            ) from exc
     _, (consent, abandoned) = store.change(
         space.iri, subject, lambda h: _reserve(h, space, subject, grantee, resources, clock())
     )
     for old in abandoned:  # a flow that died mid-way may have left grants behind: take them back
-        revoke_grants(person, old)
+        revoke_grants(person, old, needed_elsewhere(store, old, clock()))
     granted: list[PodResource] = []
     receipt_written = False
     try:
         for resource in resources:
             control = person.access_control(resource.url)
-            control.grant(grantee, [AccessMode.READ], include_members=resource.is_container)
+            control.grant(
+                grantee,
+                [AccessMode.READ],
+                include_members=resource.is_container,
+                label=consent.iri,  # its own entry: withdrawing another consent leaves it
+            )
             granted.append(resource)
             consent.access_system = control.system
         consent.receipt_url = receipt_url(storage, consent)
@@ -74,15 +87,41 @@ def give_consent(
         consent.state, consent.given_at = ConsentState.GIVEN, clock()
         person.put_graph(consent.receipt_url, receipt_graph(consent), if_none_match="*")
         receipt_written = True
-        store.change(space.iri, subject, lambda h: _commit(h, consent))
+        _, replaced = store.change(space.iri, subject, lambda h: _commit(h, consent))
     except Exception as exc:
         left = _roll_back(store, person, consent, granted, receipt_written, clock)
         raise PodRefused(_failure_message(exc, left)) from exc
     store.audit.record(
         space.iri, "consent-given", individual(consent.iri), "Consent given.", consent.iri
     )
+    if replaced is not None:
+        _retire(store, person, replaced, consent, clock)
     log.info("consent given", extra={"space": space.iri, "consent": consent.iri})
     return consent
+
+
+def _retire(
+    store: ConsentStore,
+    person: SolidClient,
+    replaced: Consent,
+    renewal: Consent,
+    clock: Callable[[], datetime],
+) -> None:
+    """The renewed consent's own grants leave the pod (the new consent holds its own)."""
+    store.audit.record(
+        replaced.space_iri,
+        "consent-renewed",
+        individual(replaced.iri),
+        "Consent renewed under new terms.",
+        replaced.iri,
+        renewal.iri,
+    )
+    try:
+        left = remove_from_pod(store, person, replaced, clock)
+    except solid_errors.SolidError as exc:
+        left = [str(exc)]
+    if left:  # My data offers "Remove access from my pod" for it, as for any ended consent
+        log.warning("renewed consent's grant left", extra={"consent": replaced.iri})
 
 
 def _grant_usage_records(person: SolidClient, consent: Consent, grantee: str, url: str) -> None:
@@ -90,7 +129,9 @@ def _grant_usage_records(person: SolidClient, consent: Consent, grantee: str, ur
     each use (an N3 Patch that only inserts) but can neither read, change nor delete one."""
     person.ensure_container(url)
     consent.usage_records = url  # from here on, a roll-back takes the grant back
-    person.access_control(url).grant(grantee, [AccessMode.APPEND], include_members=True)
+    person.access_control(url).grant(
+        grantee, [AccessMode.APPEND], include_members=True, label=consent.iri
+    )
 
 
 def _reserve(
@@ -113,15 +154,16 @@ def _reserve(
             "Your consent to this space is being recorded in another window right now. "
             "Finish or close that one; nothing was changed here."
         )
-    if current is not None:
-        raise WrongState(
-            "You already consent to this space. To change what you share, withdraw that "
-            "consent first on your My data page."
-        )
     algorithm = space.algorithm
     terms = space.terms_digest
     if algorithm is None or terms is None:
         raise WrongState("This space has no approved algorithm, so it cannot take consent.")
+    if current is not None and current.terms_digest == terms:
+        raise WrongState(
+            "You already consent to this space. To change what you share, withdraw that "
+            "consent first on your My data page."
+        )
+    # A consent under earlier terms is renewed: the new one replaces it once recorded.
     number = history.next_number
     consent = Consent(
         iri=consent_iri(history.iri, number),
@@ -139,6 +181,9 @@ def _reserve(
         algorithm_digest=algorithm.digest,
         terms_digest=terms,
         recurring=space.terms.recurring,
+        retention=space.terms.retention,
+        consent_period=space.terms.consent_period,
+        min_individuals=space.terms.min_individuals,
         started_at=now,
         expires_at=add_duration(now, space.terms.consent_period),
     )
@@ -146,11 +191,22 @@ def _reserve(
     return consent, abandoned
 
 
-def _commit(history: ConsentHistory, consent: Consent) -> None:
+def _commit(history: ConsentHistory, consent: Consent) -> Consent | None:
+    """Record the consent as given; return the consent under earlier terms it replaces."""
     stored = history.get(consent.number)
     if stored is None or stored.state is not ConsentState.REQUESTED:
         raise WrongState("This consent was cancelled while it was being recorded.")
     history.consents[history.consents.index(stored)] = consent
+    assert consent.given_at is not None
+    for old in history.consents:
+        if old.number != consent.number and old.state is ConsentState.GIVEN:
+            old.state, old.withdrawn_at = ConsentState.WITHDRAWN, consent.given_at
+            old.withdrawal_reason = (
+                f"Renewed: replaced by your consent under the space's new terms "
+                f"(number {consent.number})."
+            )
+            return old
+    return None
 
 
 def _roll_back(
@@ -169,7 +225,7 @@ def _roll_back(
         except solid_errors.SolidError:
             left.append(f"the receipt at {consent.receipt_url}")
     consent.resources = tuple(granted)
-    left += revoke_grants(person, consent)
+    left += revoke_grants(person, consent, needed_elsewhere(store, consent, clock()))
     if consent.usage_records and not left:
         try:
             person.delete(consent.usage_records)  # still empty: no run used this consent

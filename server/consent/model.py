@@ -72,6 +72,11 @@ class Consent:
     # Where the datacage may append a record of each run's use, next to the receipt (Append
     # only, granted with the Read); None for consents given before usage records existed.
     usage_records: str | None = None
+    # The rest of the terms the person saw, so a change of terms can be shown to them line by
+    # line; None for consents recorded before these were kept.
+    retention: str | None = None
+    consent_period: str | None = None
+    min_individuals: int | None = None
 
     @property
     def key(self) -> str:

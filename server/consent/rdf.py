@@ -103,6 +103,12 @@ def add_consent(graph: Graph, consent: Consent) -> None:
         add((c, DCG.grantRemovedAt, _time(consent.grant_removed_at)))
     if consent.usage_records:
         add((c, DCG.usageRecords, URIRef(consent.usage_records)))
+    if consent.retention:
+        add((c, DCG.retentionPeriod, Literal(consent.retention, datatype=XSD.duration)))
+    if consent.consent_period:
+        add((c, DCG.consentPeriod, Literal(consent.consent_period, datatype=XSD.duration)))
+    if consent.min_individuals is not None:
+        add((c, DCG.minimumIndividuals, Literal(consent.min_individuals)))
     _add_agreement(graph, consent)
 
 
@@ -200,6 +206,9 @@ def consent_from_graph(graph: Graph, node: URIRef) -> Consent:
     receipt = graph.value(node, DCG.receipt)
     reason = graph.value(node, DCG.withdrawalReason)
     usage_records = graph.value(node, DCG.usageRecords)
+    retention = graph.value(node, DCG.retentionPeriod)
+    period = graph.value(node, DCG.consentPeriod)
+    smallest = graph.value(node, DCG.minimumIndividuals)
     return Consent(
         iri=str(node),
         number=int(one(DCTERMS.identifier)),
@@ -226,7 +235,17 @@ def consent_from_graph(graph: Graph, node: URIRef) -> Consent:
         withdrawal_reason=str(reason) if reason is not None else None,
         grant_removed_at=maybe_time(DCG.grantRemovedAt),
         usage_records=str(usage_records) if usage_records is not None else None,
+        retention=str(retention) if retention is not None else None,
+        consent_period=str(period) if period is not None else None,
+        min_individuals=_integer(smallest) if smallest is not None else None,
     )
+
+
+def _integer(value: Node) -> int:
+    parsed = value.toPython() if isinstance(value, Literal) else None
+    if not isinstance(parsed, int) or isinstance(parsed, bool):
+        raise DamagedConsent(f"{value!r} is not a whole number.")
+    return parsed
 
 
 def _boolean(value: Node) -> bool:

@@ -2,13 +2,15 @@
 
 A request names a path under the pod root (`contacts/customers.ttl`, or a folder `health/`) or
 an RDF class, found through the person's type indexes. Only what exists is offered; a request
-that finds nothing is shown as such and nothing is granted for it.
+that finds nothing is shown as such and nothing is granted for it. Every URL is canonical and
+strictly inside the person's storage (`paths`), and the pod's own URL for what it served must
+be the one shown, so what the person sees is exactly what is granted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
@@ -17,6 +19,7 @@ from connectors.solid.type_index import find_instances
 
 from ..spaces.model import DataRequest
 from .model import PodResource
+from .paths import BadPath, check_inside, check_reported, resource_url
 from .preview import Preview, preview
 
 
@@ -54,36 +57,50 @@ def find_requested(
         if request.path:
             found.append(_at_path(client, storage, request))
         elif request.rdf_class:
-            found.extend(_of_class(client, webid, request))
+            found.extend(_of_class(client, webid, storage, request))
     return found
 
 
 def _at_path(client: SolidClient, storage: str, request: DataRequest) -> Found:
-    path = request.path or ""
-    url = urljoin(storage, path.lstrip("/"))
-    if not url.startswith(storage):
-        return Found(request, None, problem="This path is outside your pod.")
+    try:
+        url = resource_url(storage, request.path or "")
+    except BadPath as exc:
+        return Found(request, None, problem=f"This request cannot be shared safely. {exc}")
     return _look(client, request, PodResource(url, is_container=url.endswith("/")))
 
 
-def _of_class(client: SolidClient, webid: str, request: DataRequest) -> list[Found]:
+def _of_class(client: SolidClient, webid: str, storage: str, request: DataRequest) -> list[Found]:
     try:
         registrations = find_instances(client, webid, request.rdf_class or "")
     except solid_errors.SolidError as exc:
         return [Found(request, None, problem=f"Your type index could not be read: {exc}")]
     if not registrations:
         return [Found(request, None, problem="Your pod has no data registered of this kind.")]
-    return [
-        _look(client, request, PodResource(r.url, is_container=r.is_container))
-        for r in registrations
-    ]
+    found = []
+    for registration in registrations:
+        try:
+            url = check_inside(storage, registration.url)
+        except BadPath as exc:
+            problem = f"Your type index points to {registration.url}, which cannot be shared. {exc}"
+            found.append(Found(request, None, problem=problem))
+            continue
+        found.append(
+            _look(client, request, PodResource(url, is_container=registration.is_container))
+        )
+    return found
 
 
 def _look(client: SolidClient, request: DataRequest, resource: PodResource) -> Found:
     try:
+        described = client.head(resource.url)
+        check_reported(resource.url, described.url, is_storage=described.is_storage)
+        if described.is_container != resource.is_container:
+            raise BadPath("It is a folder where a file was asked for, or the other way round.")
         return Found(
             request, resource, preview(client, resource.url, is_container=resource.is_container)
         )
+    except BadPath as exc:
+        return Found(request, None, problem=f"This request cannot be shared safely. {exc}")
     except solid_errors.NotFound:
         return Found(request, None, problem=f"Not in your pod ({resource.url}): nothing to share.")
     except (solid_errors.Forbidden, solid_errors.Unauthenticated):

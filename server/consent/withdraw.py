@@ -5,12 +5,17 @@ excludes the person from every later run at once, even if their pod cannot be re
 Taking the Read grant out of the pod and marking their receipt withdrawn needs their own
 session (a fresh sign-in, or for recurring spaces the refresh token kept encrypted); until that
 is done the record says the grant may remain, and their My data page offers to remove it.
+
+Each consent's grants are entries of their own in the access list, labelled with the consent's
+IRI, so taking one consent's grant out never takes out another's: two spaces reading the same
+file hold two authorizations (WAC) or two policies (ACP). Grants written before labels existed
+are shared; one of those is removed only when no other live consent of the person needs it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from connectors.solid import AccessMode, SolidClient
@@ -67,12 +72,38 @@ def _audit_end(store: ConsentStore, consent: Consent, now: datetime) -> None:
         )
 
 
-def revoke_grants(person: SolidClient, consent: Consent) -> list[str]:
-    """Take the grantee's Read off every resource of the consent; return what failed."""
+def needed_elsewhere(store: ConsentStore, consent: Consent, now: datetime) -> frozenset[str]:
+    """The resources another live consent of the same person, to the same grantee, still reads
+    (given and in force, or being recorded right now): read fresh from the registry."""
+    needed: set[str] = set()
+    for history in store.of_subject(consent.subject):
+        for other in history.consents:
+            if other.iri == consent.iri or other.grantee != consent.grantee:
+                continue
+            live = other.counts_at(now) or (
+                other.state is ConsentState.REQUESTED and not other.abandoned_at(now)
+            )
+            if live:
+                needed.update(other.resource_urls)
+    return frozenset(needed)
+
+
+def revoke_grants(
+    person: SolidClient, consent: Consent, needed: Collection[str] = frozenset()
+) -> list[str]:
+    """Take the consent's own Read grants off its resources; return what failed.
+
+    A shared grant from before grants were labelled is taken too, unless a resource is in
+    `needed` (another live consent reads it); other consents' labelled grants always stay."""
     left = []
     for resource in consent.resources:
         try:
-            person.access_control(resource.url).revoke(consent.grantee, [AccessMode.READ])
+            control = person.access_control(resource.url)
+            control.revoke(consent.grantee, [AccessMode.READ], label=consent.iri)
+            if resource.url not in needed:
+                control.revoke(consent.grantee, [AccessMode.READ], keep_labelled=True)
+            if resource.is_container and control.system == "WAC":
+                left += _revoke_copies(person, consent, resource.url)
         except solid_errors.NotFound:
             continue  # the resource is gone, and its access list with it
         except solid_errors.SolidError as exc:
@@ -80,9 +111,9 @@ def revoke_grants(person: SolidClient, consent: Consent) -> list[str]:
             left.append(f"the datacage's read access to {resource.url}")
     if consent.usage_records:
         try:
-            person.access_control(consent.usage_records).revoke(
-                consent.grantee, [AccessMode.APPEND]
-            )
+            control = person.access_control(consent.usage_records)
+            control.revoke(consent.grantee, [AccessMode.APPEND], label=consent.iri)
+            control.revoke(consent.grantee, [AccessMode.APPEND], keep_labelled=True)
         except solid_errors.NotFound:
             pass  # the person removed the container, and its access list with it
         except solid_errors.SolidError as exc:
@@ -93,6 +124,39 @@ def revoke_grants(person: SolidClient, consent: Consent) -> list[str]:
     return left
 
 
+#: Members of a shared folder looked at for copies of its grant, at most (a pod is not a crawl).
+MAX_MEMBERS_WALKED = 2000
+
+
+def _revoke_copies(person: SolidClient, consent: Consent, folder: str) -> list[str]:
+    """WAC: a member that got an access list of its own (another consent's grant on it) holds a
+    copy of the folder's inherited grants, this consent's among them under the same label. Take
+    those copies out too; a member without its own list is left untouched."""
+    left: list[str] = []
+    pending, seen = [folder], 0
+    while pending and seen < MAX_MEMBERS_WALKED:
+        try:
+            members = person.list_container(pending.pop())
+        except solid_errors.SolidError:
+            continue
+        for member in members:
+            seen += 1
+            if member.is_container:
+                pending.append(member.url)
+            try:
+                person.access_control(member.url).revoke(
+                    consent.grantee, [AccessMode.READ], label=consent.iri
+                )
+            except solid_errors.NotFound:
+                continue
+            except solid_errors.SolidError as exc:
+                log.warning("grant copy not removed", extra={"url": member.url, "reason": str(exc)})
+                left.append(f"the datacage's read access to {member.url}")
+    if pending:
+        left.append(f"checking every item in {folder} (it holds more than {MAX_MEMBERS_WALKED})")
+    return left
+
+
 def remove_from_pod(
     store: ConsentStore, person: SolidClient, consent: Consent, clock: Callable[[], datetime]
 ) -> list[str]:
@@ -100,7 +164,7 @@ def remove_from_pod(
     could not be done (empty when everything was)."""
     if person.webid != consent.subject:
         raise PermissionError("Only the person who gave a consent can change their pod.")
-    left = revoke_grants(person, consent)
+    left = revoke_grants(person, consent, needed_elsewhere(store, consent, clock()))
     if consent.receipt_url:
         try:
             person.put_graph(consent.receipt_url, receipt_graph(consent))

@@ -1,6 +1,9 @@
 """Which people's data a run may read, decided from the registry at the moment of reading.
 
-A consent counts only while it is given and not past its expiry. It is checked when a run is
+A consent counts only while it is given, not past its expiry, and given under exactly the terms
+the run was queued under (the same terms digest): a consent given before the space's purposes,
+consumers, algorithm or schedule changed covers nothing until the person renews it. It is
+checked when a run is
 planned and again right before each person's data is pulled, so a withdrawal that lands
 mid-run still stops the read. A pod that refuses the datacage (403) is taken as the person
 having withdrawn (they took the grant back in their pod): the consent is recorded as such, and
@@ -30,14 +33,21 @@ class RunConsents:
     excluded: list[Excluded]
 
 
-def consents_for_run(store: ConsentStore, space_iri: str, now: datetime) -> RunConsents:
+def consents_for_run(
+    store: ConsentStore, space_iri: str, now: datetime, *, terms_digest: str
+) -> RunConsents:
+    """The consents a run under `terms_digest` may read, and why each other one may not."""
     included, excluded = [], []
     for history in store.of_space(space_iri):
         if not history.consents:
             continue
-        latest = history.consents[-1]
+        latest = _latest_settled(history.consents)
         state = latest.state_at(now)
-        if state is ConsentState.GIVEN:
+        if state is ConsentState.GIVEN and latest.terms_digest != terms_digest:
+            excluded.append(
+                Excluded(latest, "the consent was given under earlier terms and awaits renewal")
+            )
+        elif state is ConsentState.GIVEN:
             included.append(latest)
         elif state is ConsentState.EXPIRED:
             excluded.append(
@@ -49,6 +59,16 @@ def consents_for_run(store: ConsentStore, space_iri: str, now: datetime) -> RunC
             excluded.append(Excluded(latest, "the consent was never completed"))
     included.sort(key=lambda c: c.subject)
     return RunConsents(included, excluded)
+
+
+def _latest_settled(consents: list[Consent]) -> Consent:
+    """The newest consent, or while a renewal is being recorded the one it would replace."""
+    latest = consents[-1]
+    if latest.state is ConsentState.REQUESTED and len(consents) > 1:
+        previous = consents[-2]
+        if previous.state is ConsentState.GIVEN:
+            return previous
+    return latest
 
 
 def still_in_force(store: ConsentStore, consent: Consent, now: datetime) -> bool:

@@ -194,7 +194,7 @@ class Runs:
                 f"for {attestation.bundle_digest}.",
                 run.iri,
             )
-            planned = consents_for_run(self.consents, space.iri, now)
+            planned = consents_for_run(self.consents, space.iri, now, terms_digest=run.terms_digest)
 
             def plan(run: Run, count: int = len(planned.included)) -> None:
                 run.individuals_included = count

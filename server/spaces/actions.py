@@ -32,6 +32,7 @@ from .model import (
     Participant,
     Role,
     Space,
+    SpaceStatus,
 )
 from .store import SpaceStore
 from .validation import SpaceFields, check_webid
@@ -65,6 +66,9 @@ class Spaces:
         self.public_url = public_url
         self.max_bundle_bytes = max_bundle_bytes
         self.clock = clock
+        # Called with the space each time it becomes active (all participants approved its
+        # current terms): consent uses it to ask for renewal of consents under earlier terms.
+        self.on_activated: list[Callable[[Space], None]] = []
 
     # --- Reading ------------------------------------------------------------------------------
 
@@ -205,7 +209,10 @@ class Spaces:
         return self._audited(space, "terms-submitted", actor, "Terms submitted for approval.")
 
     def approve(self, space_id: str, actor: str | None, terms_digest_seen: str) -> Space:
+        before: list[SpaceStatus] = []
+
         def change(space: Space, now: datetime) -> None:
+            before[:] = [space.status]  # as read by the attempt that wins
             webid = permissions.require_participant(space, actor)
             lifecycle.require_approvable(space, terms_digest_seen)
             if space.standing_approval_of(webid) is None:
@@ -214,7 +221,14 @@ class Spaces:
                 )
 
         space = self.store.change(space_id, change)
-        return self._audited(space, "terms-approved", actor, f"Approved terms {terms_digest_seen}.")
+        self._audited(space, "terms-approved", actor, f"Approved terms {terms_digest_seen}.")
+        if space.status is SpaceStatus.ACTIVE and before != [SpaceStatus.ACTIVE]:
+            for listener in self.on_activated:
+                try:
+                    listener(space)
+                except Exception:  # the approval is saved; a listener's failure is only logged
+                    log.exception("activation listener failed", extra={"space": space.iri})
+        return space
 
     def withdraw_approval(self, space_id: str, actor: str | None) -> Space:
         def change(space: Space, now: datetime) -> None:

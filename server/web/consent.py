@@ -34,6 +34,7 @@ from connectors.solid import errors as solid_errors
 from ..consent.give import give_consent
 from ..consent.model import Consent
 from ..consent.resolve import Found, find_requested, storage_of
+from ..consent.terms import changes, needs_renewal
 from ..errors import NotSignedIn, PodRefused, WrongState
 from ..services import services
 from ..spaces.catalogue import purpose as purpose_choice
@@ -167,6 +168,8 @@ def consent_page(space_id: str) -> WerkzeugResponse | tuple[str, int]:
 
 def _consent_page(space: Space, found: list[Found], status: int = 200, message: str = ""):
     shareable = [f for f in found if f.shareable]
+    current = services().consents.history(space.iri, g.actor).current(_now())
+    renewing = current if current and needs_renewal(current, space, _now()) else None
     html = render_template(
         "consent.html",
         space=space,
@@ -175,6 +178,8 @@ def _consent_page(space: Space, found: list[Found], status: int = 200, message: 
         purposes=[purpose_choice(p) for p in space.terms.purposes],
         datacage=_datacage(),
         message=message,
+        renewing=renewing,
+        changes=changes(renewing, space) if renewing else [],
     )
     return html, status
 
@@ -220,9 +225,18 @@ def answer(space_id: str) -> WerkzeugResponse | tuple[str, int]:
         clock=_now,
     )
     _keep_refresh_token_if_recurring(person, consent)
+    _forget_tokens_of_replaced(space, consent)
     pod_session.end()
     session[NOTICE] = f"Thank you: your consent to {space.name} is recorded."
     return redirect(url_for("my_data.my_data", _anchor=f"consent-{consent.number}"), 303)
+
+
+def _forget_tokens_of_replaced(space: Space, consent: Consent) -> None:
+    """A renewal replaced an older consent: once its grant left the pod, its token goes too."""
+    history = services().consents.history(space.iri, consent.subject)
+    for old in history.consents:
+        if old.number != consent.number and old.grant_removed_at is not None:
+            services().vault.delete(old.iri)
 
 
 def _keep_refresh_token_if_recurring(person: SolidClient, consent: Consent) -> None:

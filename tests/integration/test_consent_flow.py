@@ -226,7 +226,7 @@ def test_an_expired_consent_is_excluded_from_a_run_and_a_refused_read_counts_as_
         clock=lambda: clock() - timedelta(days=366),  # given more than the year it lasts
     )
 
-    run = consents_for_run(store, space.iri, clock())
+    run = consents_for_run(store, space.iri, clock(), terms_digest=space.terms_digest)
     assert [c.subject for c in run.included] == [person.webid]
     assert [e.consent.subject for e in run.excluded] == [other.webid]
     assert "expired" in run.excluded[0].reason
@@ -261,7 +261,9 @@ def test_an_expired_consent_is_excluded_from_a_run_and_a_refused_read_counts_as_
     history = store.history(space.iri, person.webid)
     assert history.consents[-1].state is ConsentState.WITHDRAWN
     assert "refused" in history.consents[-1].withdrawal_reason
-    assert consents_for_run(store, space.iri, clock()).included == []
+    assert (
+        consents_for_run(store, space.iri, clock(), terms_digest=space.terms_digest).included == []
+    )
 
 
 def test_a_request_for_a_kind_of_data_is_found_through_the_persons_type_index(make_user, tmp_path):

@@ -11,6 +11,9 @@ Rules this editor keeps (the evaluation itself is in `acp_rules`):
   counting the ancestors' member controls, denials included.
 - Writes are conditional on the ETag we read (`If-Match`, or `If-None-Match: *` for a new ACR),
   retried with jittered backoff, so concurrent grants never overwrite each other.
+- A grant may carry a label (a consent's IRI): it then gets an access control, policy and matcher
+  of its own, named after the label, and revoking by that label removes those alone, so two
+  consents reading one resource never share (and never take away) each other's policy.
 """
 
 from __future__ import annotations
@@ -82,10 +85,24 @@ class AccessControlPolicies(AccessControl):
         own = self._read_own()
         return effective_modes(Acr(own.graph, self.resource_url), self._ancestors(), agent)
 
+    def labelled_modes(self, agent: str, label: str) -> frozenset[AccessMode]:
+        graph = self._read_own().graph
+        found: set[AccessMode] = set()
+        for control in labelled_controls(self.acr_url, agent, label):
+            for policy in graph.objects(control, ACP.apply):
+                if URIRef(agent) in named_agents(graph, policy):
+                    found |= AccessMode.parse(str(m) for m in graph.objects(policy, ACP.allow))
+        return frozenset(found)
+
     # --- Editing ------------------------------------------------------------------------------
 
     def grant(
-        self, agent: str, modes: Iterable[AccessMode | str], *, include_members: bool = False
+        self,
+        agent: str,
+        modes: Iterable[AccessMode | str],
+        *,
+        include_members: bool = False,
+        label: str | None = None,
     ) -> None:
         wanted = AccessMode.parse(modes)
         if not wanted:
@@ -94,13 +111,27 @@ class AccessControlPolicies(AccessControl):
             raise ValueError(f"{self.resource_url} is not a container; it has no members.")
         self._edit(
             lambda graph: add_grant(
-                graph, self.acr_url, self.resource_url, agent, wanted, include_members
+                graph, self.acr_url, self.resource_url, agent, wanted, include_members, label
             )
         )
 
-    def revoke(self, agent: str, modes: Iterable[AccessMode | str] | None = None) -> None:
+    def revoke(
+        self,
+        agent: str,
+        modes: Iterable[AccessMode | str] | None = None,
+        *,
+        label: str | None = None,
+        keep_labelled: bool = False,
+    ) -> None:
         taken = AccessMode.parse(modes) if modes is not None else frozenset(AccessMode)
-        self._edit(lambda graph: remove_grant(graph, self.acr_url, self.resource_url, agent, taken))
+        if label is not None:
+            self._edit(lambda graph: remove_labelled(graph, self.acr_url, agent, label, taken))
+            return
+        self._edit(
+            lambda graph: remove_grant(
+                graph, self.acr_url, self.resource_url, agent, taken, keep_labelled
+            )
+        )
 
     def _edit(self, change: Callable[[Graph], None]) -> None:
         ancestors = self._ancestors()  # never edited by us, so read once for all attempts
@@ -190,19 +221,67 @@ def add_grant(
     agent: str,
     modes: Iterable[AccessMode],
     include_members: bool = False,
+    label: str | None = None,
 ) -> None:
     """Give `agent` `modes` through an access control of its own (created or extended)."""
     links = _LINKS if include_members else (ACP.accessControl,)
-    _add_control(graph, acr_url, resource_url, agent, modes, links, f"{agent} {include_members}")
+    if label is None:
+        key, prefix = f"{agent} {include_members}", "grant"
+    else:
+        key, prefix = _label_key(agent, label, include_members), "consent"
+    _add_control(graph, acr_url, resource_url, agent, modes, links, key, prefix)
+
+
+def _label_key(agent: str, label: str, include_members: bool) -> str:
+    return f"{agent} {include_members} {label}"
+
+
+def labelled_controls(acr_url: str, agent: str, label: str) -> tuple[URIRef, URIRef]:
+    """The access controls a labelled grant uses: for the resource, and with its members."""
+    return tuple(  # type: ignore[return-value]
+        URIRef(_control_name(acr_url, _label_key(agent, label, members), "consent"))
+        for members in (False, True)
+    )
+
+
+def _labelled_policy(graph: Graph, policy: Node) -> bool:
+    return any(
+        isinstance(c, URIRef) and urldefrag(str(c))[1].startswith("consent-")
+        for c in graph.subjects(ACP.apply, policy)
+    )
+
+
+def remove_labelled(
+    graph: Graph, acr_url: str, agent: str, label: str, taken: frozenset[AccessMode]
+) -> None:
+    """Take `taken` out of the label's own policies; every other policy stays as it was."""
+    taken_iris = {URIRef(mode.iri) for mode in taken}
+    for control in labelled_controls(acr_url, agent, label):
+        for policy in list(graph.objects(control, ACP.apply)):
+            for iri in taken_iris:
+                graph.remove((policy, ACP.allow, iri))
+            if next(graph.objects(policy, ACP.allow), None) is None:
+                _drop_policy(graph, policy)
 
 
 def remove_grant(
-    graph: Graph, acr_url: str, resource_url: str, agent: str, taken: frozenset[AccessMode]
+    graph: Graph,
+    acr_url: str,
+    resource_url: str,
+    agent: str,
+    taken: frozenset[AccessMode],
+    keep_labelled: bool = False,
 ) -> None:
-    """Take `taken` from `agent` in the resource's own ACR; leave other agents as they were."""
+    """Take `taken` from `agent` in the resource's own ACR; leave other agents as they were
+    (and, with `keep_labelled`, every labelled grant too)."""
     who, taken_iris = URIRef(agent), {URIRef(mode.iri) for mode in taken}
     before = {link: explicit_modes(policies(graph, resource_url, link), agent) for link in _LINKS}
-    own = {ref.node for link in _LINKS for ref in policies(graph, resource_url, link)}
+    own = {
+        ref.node
+        for link in _LINKS
+        for ref in policies(graph, resource_url, link)
+        if not (keep_labelled and _labelled_policy(graph, ref.node))
+    }
     for policy in sorted(own, key=str):
         named = named_agents(graph, policy)
         if who not in named or not taken_iris & set(graph.objects(policy, ACP.allow)):
@@ -238,9 +317,10 @@ def _add_control(
     modes: Iterable[AccessMode],
     links: tuple[URIRef, ...],
     key: str,
+    prefix: str = "grant",
 ) -> None:
     document = urldefrag(acr_url)[0]
-    name = f"{document}#grant-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    name = _control_name(acr_url, key, prefix)
     control, policy, matcher = URIRef(name), URIRef(name + "-policy"), URIRef(name + "-matcher")
     acr = _acr_node(graph, document, resource_url)
     graph.add((control, RDF.type, ACP.AccessControl))
@@ -253,6 +333,10 @@ def _add_control(
         graph.add((policy, ACP.allow, URIRef(mode.iri)))
     for link in links:
         graph.add((acr, link, control))
+
+
+def _control_name(acr_url: str, key: str, prefix: str) -> str:
+    return f"{urldefrag(acr_url)[0]}#{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
 def _acr_node(graph: Graph, document: str, resource_url: str) -> Node:

@@ -54,14 +54,33 @@ class AccessControl(abc.ABC):
         """The modes `agent` holds on the resource, explicitly or as a member of the public."""
 
     @abc.abstractmethod
+    def labelled_modes(self, agent: str, label: str) -> frozenset[AccessMode]:
+        """The modes the grant labelled `label` gives `agent` here, as the pod holds it now."""
+
+    @abc.abstractmethod
     def grant(
-        self, agent: str, modes: Iterable[AccessMode | str], *, include_members: bool = False
+        self,
+        agent: str,
+        modes: Iterable[AccessMode | str],
+        *,
+        include_members: bool = False,
+        label: str | None = None,
     ) -> None:
         """Give `agent` these modes on the resource (and, if asked, on everything it contains).
 
-        Idempotent: granting what is already granted changes nothing.
+        Idempotent: granting what is already granted changes nothing. With a `label` (a
+        consent's IRI) the grant is an entry of its own that `revoke(label=...)` removes alone.
         """
 
     @abc.abstractmethod
-    def revoke(self, agent: str, modes: Iterable[AccessMode | str] | None = None) -> None:
-        """Take these modes (default: all) from `agent`; other agents keep what they had."""
+    def revoke(
+        self,
+        agent: str,
+        modes: Iterable[AccessMode | str] | None = None,
+        *,
+        label: str | None = None,
+    ) -> None:
+        """Take these modes (default: all) from `agent`; other agents keep what they had.
+
+        With a `label`, only from the grant of that label: other grants to `agent` stay.
+        """

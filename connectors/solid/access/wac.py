@@ -11,6 +11,9 @@ Rules this editor keeps:
   owner out. For reporting access a readable group document that lists the agent is enough.
 - Writes are conditional on the ETag we read (`If-Match`, or `If-None-Match: *` for a new ACL),
   retried with jittered backoff, so concurrent grants never overwrite each other.
+- A grant may carry a label (a consent's IRI): it then gets an authorization of its own, named
+  after the label, and revoking by that label removes that authorization alone. Two consents
+  reading one file keep two authorizations, so withdrawing one leaves the other's Read in place.
 """
 
 from __future__ import annotations
@@ -85,30 +88,66 @@ class WebAccessControl(AccessControl):
     # --- Editing ------------------------------------------------------------------------------
 
     def grant(
-        self, agent: str, modes: Iterable[AccessMode | str], *, include_members: bool = False
+        self,
+        agent: str,
+        modes: Iterable[AccessMode | str],
+        *,
+        include_members: bool = False,
+        label: str | None = None,
     ) -> None:
         wanted = AccessMode.parse(modes)
         if not wanted:
             raise ValueError("Nothing to grant: no access modes given.")
         if include_members and not self.is_container:
             raise ValueError(f"{self.resource_url} is not a container; it has no members.")
-        self._edit(lambda graph: _add_grant(graph, self._scope(include_members), agent, wanted))
-
-    def revoke(self, agent: str, modes: Iterable[AccessMode | str] | None = None) -> None:
-        taken = AccessMode.parse(modes) if modes is not None else frozenset(AccessMode)
         self._edit(
-            lambda graph: _remove_grant(graph, self.acl_url, self.resource_url, agent, taken)
+            lambda graph: _add_grant(graph, self._scope(include_members), agent, wanted, label)
         )
+
+    def revoke(
+        self,
+        agent: str,
+        modes: Iterable[AccessMode | str] | None = None,
+        *,
+        label: str | None = None,
+        keep_labelled: bool = False,
+    ) -> None:
+        taken = AccessMode.parse(modes) if modes is not None else frozenset(AccessMode)
+        if label is not None:
+            # Without an ACL of its own the resource holds no labelled grant: write nothing.
+            self._edit(
+                lambda graph: _remove_labelled(graph, self.acl_url, agent, label, taken),
+                create=False,
+            )
+            return
+        self._edit(
+            lambda graph: _remove_grant(
+                graph, self.acl_url, self.resource_url, agent, taken, keep_labelled
+            )
+        )
+
+    def labelled_modes(self, agent: str, label: str) -> frozenset[AccessMode]:
+        document = self._read_own()
+        found: set[AccessMode] = set()
+        for node in labelled_nodes(self.acl_url, agent, label):
+            if (node, ACL.agent, URIRef(agent)) in document.graph:
+                found |= {_MODES[m] for m in document.graph.objects(node, ACL.mode) if m in _MODES}
+        return frozenset(found)
 
     def _scope(self, include_members: bool) -> _Scope:
         return _Scope(self.acl_url, self.resource_url, include_members)
 
-    def _edit(self, change) -> None:  # Callable[[Graph], None]
+    def _edit(self, change, *, create: bool = True) -> None:  # change: Callable[[Graph], None]
         for _ in write_attempts():
             document = self._read_own()
+            if not document.exists and not create:
+                return
             if not document.exists:
                 document.graph = self._seed_from_inherited()
+            before = set(document.graph)
             change(document.graph)
+            if document.exists and set(document.graph) == before:
+                return  # already as asked: nothing to write
             self._check_owners_keep_control(document.graph)
             try:
                 self.client.put_graph(
@@ -208,6 +247,10 @@ class WebAccessControl(AccessControl):
         source, container = inherited
         for index, auth in enumerate(_authorizations(source, URIRef(container), ACL.default)):
             node = URIRef(f"{self.acl_url}#inherited-{index}")
+            if is_labelled(auth):
+                # A labelled grant keeps its name in the copy, so revoking that label on the
+                # folder's members (`revoke(label=...)`) finds and removes the copy too.
+                node = URIRef(f"{self.acl_url}#{urldefrag(str(auth))[1]}")
             graph.add((node, RDF.type, ACL.Authorization))
             graph.add((node, ACL.accessTo, URIRef(self.resource_url)))
             if self.is_container:
@@ -279,10 +322,32 @@ def _subjects_of(graph: Graph, auth: Node) -> set[tuple[Node, Node]]:
     return {(p, o) for p in _SUBJECT_PREDICATES for o in graph.objects(auth, p)}
 
 
-def _add_grant(graph: Graph, scope: _Scope, agent: str, modes: frozenset[AccessMode]) -> None:
+def labelled_nodes(acl_url: str, agent: str, label: str) -> tuple[URIRef, URIRef]:
+    """The authorizations a labelled grant uses: one for the resource, one with its members."""
+    return (
+        _labelled_node(acl_url, agent, label, include_members=False),
+        _labelled_node(acl_url, agent, label, include_members=True),
+    )
+
+
+def _labelled_node(acl_url: str, agent: str, label: str, *, include_members: bool) -> URIRef:
+    digest = hashlib.sha256(f"{agent} {include_members} {label}".encode()).hexdigest()[:16]
+    return URIRef(f"{urldefrag(acl_url)[0]}#consent-{digest}")
+
+
+def _add_grant(
+    graph: Graph,
+    scope: _Scope,
+    agent: str,
+    modes: frozenset[AccessMode],
+    label: str | None = None,
+) -> None:
     resource, who = URIRef(scope.resource_url), URIRef(agent)
-    digest = hashlib.sha256(f"{agent} {scope.include_members}".encode()).hexdigest()[:16]
-    node = URIRef(f"{urldefrag(scope.acl_url)[0]}#grant-{digest}")
+    if label is not None:
+        node = _labelled_node(scope.acl_url, agent, label, include_members=scope.include_members)
+    else:
+        digest = hashlib.sha256(f"{agent} {scope.include_members}".encode()).hexdigest()[:16]
+        node = URIRef(f"{urldefrag(scope.acl_url)[0]}#grant-{digest}")
     graph.add((node, RDF.type, ACL.Authorization))
     graph.add((node, ACL.agent, who))
     graph.add((node, ACL.accessTo, resource))
@@ -292,15 +357,38 @@ def _add_grant(graph: Graph, scope: _Scope, agent: str, modes: frozenset[AccessM
         graph.add((node, ACL.mode, URIRef(mode.iri)))
 
 
+def _remove_labelled(
+    graph: Graph, acl_url: str, agent: str, label: str, taken: frozenset[AccessMode]
+) -> None:
+    """Take `taken` out of the label's own authorizations; every other one stays as it was."""
+    taken_iris = {URIRef(mode.iri) for mode in taken}
+    for node in labelled_nodes(acl_url, agent, label):
+        for mode in taken_iris:
+            graph.remove((node, ACL.mode, mode))
+        if next(graph.objects(node, ACL.mode), None) is None:
+            graph.remove((node, None, None))
+
+
+def is_labelled(node: Node) -> bool:
+    """Is this authorization a labelled grant's own (see `labelled_nodes`)?"""
+    return isinstance(node, URIRef) and urldefrag(str(node))[1].startswith("consent-")
+
+
 def _remove_grant(
-    graph: Graph, acl_url: str, resource_url: str, agent: str, taken: frozenset[AccessMode]
+    graph: Graph,
+    acl_url: str,
+    resource_url: str,
+    agent: str,
+    taken: frozenset[AccessMode],
+    keep_labelled: bool = False,
 ) -> None:
     resource, who = URIRef(resource_url), URIRef(agent)
     taken_iris = {URIRef(mode.iri) for mode in taken}
     touching = {
         a
         for a in graph.subjects(ACL.agent, who)
-        if (a, ACL.accessTo, resource) in graph or (a, ACL.default, resource) in graph
+        if ((a, ACL.accessTo, resource) in graph or (a, ACL.default, resource) in graph)
+        and not (keep_labelled and is_labelled(a))
     }
     for auth in sorted(touching, key=str):
         kept = set(graph.objects(auth, ACL.mode)) - taken_iris
