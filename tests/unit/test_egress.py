@@ -101,9 +101,9 @@ def test_a_body_read_after_the_server_closes_is_whole():
 
 def test_tls_is_checked_against_the_name_not_the_pinned_address(tmp_path):
     """Connecting to the pinned address keeps SNI and certificate checks on the host name."""
-    from tests.support.nginx import make_test_ca
+    from server.demo.certificates import make_local_ca
 
-    ca, cert, key = make_test_ca(tmp_path)  # a certificate for localhost (and 127.0.0.1)
+    ca, cert, key = make_local_ca(tmp_path)  # a certificate for localhost (and 127.0.0.1)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     names = {"localhost": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
