@@ -44,7 +44,7 @@ def test_a_participant_reads_the_trail_queries_it_and_exports_it(
     rows = page.locator("#entries .entry")
     expect(page.locator('[data-action="consent-given"]')).to_have_count(PEOPLE)
     expect(page.locator('[data-action="data-pulled"]')).to_have_count(PEOPLE)
-    expect(page.locator('[data-action="run-finished"]')).to_contain_text("output gate passed")
+    expect(page.locator('[data-action="run-finished"]')).to_contain_text("The run ended: succeeded")
     expect(page.locator('[data-action="result-delivered"]')).to_contain_text(owner.webid)
     expect(rows.last).to_contain_text("space-created")
     for person in people:  # individuals appear by pseudonym, never by WebID or pod
