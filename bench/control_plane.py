@@ -99,12 +99,17 @@ def session_cookie(base: str) -> str:
     return response.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
 
 
-def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: str, port: int, settings: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`datacage serve --production` on `port`; `settings` are more `DATACAGE_<NAME>` options
+    (the datacage's WebID, a SPARQL registry's endpoints)."""
     env = {
         **os.environ,
         "DATACAGE_DATA_DIR": data_dir,
         "DATACAGE_SECRET_KEY": SECRET,
         "DATACAGE_PUBLIC_URL": f"http://localhost:{port}/",
+        **{f"DATACAGE_{name}": value for name, value in (settings or {}).items()},
     }
     command = [str(Path(sys.executable).with_name("datacage")), "serve", "--production"]
     command += ["--port", str(port), "--threads", "8"]
