@@ -41,7 +41,7 @@ from server.attestation import EnclaveKey, Measurement, SoftwareAttestationProvi
 from server.attestation.measurement import measure_datacage_code
 from server.consent.give import give_consent
 from server.consent.model import PodResource
-from server.datacage.control_plane import ControlPlane
+from server.datacage.control_plane import ControlPlane, Job
 from server.datacage.pull import PullLimits, pull
 from server.services import services
 from server.spaces.model import Role, Space
@@ -72,6 +72,19 @@ def active_space(app, owner: str) -> Space:
     spaces.register_algorithm(space.id, owner, build_bundle(BUNDLE))
     spaces.submit_for_approval(space.id, owner)
     return spaces.approve(space.id, owner, spaces.get(space.id, owner).terms_digest or "")
+
+
+def claim_run(cage: SolidClient, base: str, folder: Path) -> tuple[ControlPlane, Job]:
+    """Claim the queued run as the datacage does: `next`, attest to that digest, `claim`."""
+    plane = ControlPlane(cage, base)
+    digest = plane.next_digest()
+    assert digest is not None, "the started run is not queued"
+    evidence = SoftwareAttestationProvider(folder).attest(
+        EnclaveKey.generate(), Measurement(measure_datacage_code(), digest)
+    )
+    job = plane.claim(evidence.to_bytes().decode())
+    assert job is not None, "the claim got no job"
+    return plane, job
 
 
 def now() -> datetime:
@@ -146,14 +159,7 @@ def main() -> None:
 
         server = start_server(data_dir, port, {"DATACAGE_WEBID": cage_account.webid})
         try:
-            plane = ControlPlane(cage, base)
-            digest = plane.next_digest()
-            assert digest is not None, "the started run is not queued"
-            evidence = SoftwareAttestationProvider(Path(tmp) / "attestation").attest(
-                EnclaveKey.generate(), Measurement(measure_datacage_code(), digest)
-            )
-            job = plane.claim(evidence.to_bytes().decode())
-            assert job is not None, "the claim got no job"
+            plane, job = claim_run(cage, base, Path(tmp) / "attestation")
             assert len(job.consents) == args.people, job
             reporter = plane.for_run(job.run_id)
             urls = [r.url for c in job.consents for r in c.resources]
