@@ -64,9 +64,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed(data_dir: str, base: str) -> str:
-    """One active space, built through the service layer exactly as the pages build it."""
-    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET})
+def seed(data_dir: str, base: str, config: dict[str, str] | None = None) -> str:
+    """One active space, built through the service layer exactly as the pages build it
+    (`config`: more settings, such as a SPARQL registry's endpoints)."""
+    app = create_app(
+        {"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **(config or {})}
+    )
     with app.app_context():
         spaces = services().spaces
         # The seeded WebIDs are not real profiles; inviting normally dereferences them.
