@@ -99,6 +99,14 @@ SAMPLE = 20
 CHUNK = 5000
 
 
+_BEGAN = time.perf_counter()
+
+
+def note(what: str) -> None:
+    """Progress on stderr: a 100 000-consent run takes most of an hour."""
+    print(f"[{time.perf_counter() - _BEGAN:7.0f} s] {what}", file=sys.stderr, flush=True)
+
+
 def size_suffix(count: int) -> str:
     return f"{count // 1000}k" if count % 1000 == 0 and count >= 1000 else str(count)
 
@@ -197,14 +205,17 @@ def seed_space(
         shared = services()
         space = shared.spaces.get(space_id, ORGS[0])
         sample = min(SAMPLE, people)
+        note(f"space seeded; writing {runs} runs and {SAMPLE} consents through the services")
         write_history(shared, space, 0, runs, "scale")
         for n in range(sample):
             shared.consents.write(history_of(shared.consents.public_url, space, n, now))
         public_url = shared.consents.public_url
         shared.close()
     began = time.perf_counter()
+    note(f"bulk-loading {people - sample} consents")
     bulk_load(trig_chunks(public_url, space, sample, people, now))
     bulk_s = time.perf_counter() - began
+    note("checking the bulk-loaded consents against the services")
     check_seeded(data_dir, base, config, space, people, now)
     return space, now, bulk_s
 
@@ -391,6 +402,7 @@ def run_backend(
         app = create_app(
             {"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **settings}
         )
+        note("starting a run")
         began = time.perf_counter()
         services(app).runs.start(space_id, ORGS[0])
         start_s = time.perf_counter() - began
@@ -406,6 +418,7 @@ def run_backend(
             evidence = SoftwareAttestationProvider(folder / f"attestation-{backend}").attest(
                 EnclaveKey.generate(), Measurement(measure_datacage_code(), digest)
             )
+            note("the datacage claims the run over HTTP")
             began = time.perf_counter()
             job = plane.claim(evidence.to_bytes().decode())
             claim_s = time.perf_counter() - began
@@ -429,6 +442,7 @@ def run_backend(
         rates = {"healthz": 100.0, "overview": 100.0, "dashboard": 20.0}
         for name, (url, jar) in routes.items():
             # A fresh server per route: a backlog the last route left must not slow this one.
+            note(f"measuring {name} at {rates[name]:g} req/s")
             with served(data_dir, port, settings):
                 figures[f"{name}_alone_ms_{suffix}"] = one_request_ms(url, jar, args.timeout)
                 latencies, timeouts = open_loop(url, jar, rates[name], args.seconds, args.timeout)
