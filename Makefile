@@ -29,7 +29,8 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/psi.py
 	$(PY) bench/delivery.py
 	$(PY) bench/audit_trail.py
-	# One space with 100 000 consents: about 30-60 min on the shared 2-core machine.
+	# One space with 100 000 consents: 25 min on the shared 2-core machine (most of it seeding
+	# and the job claim).
 	$(PY) bench/scale.py --consents 100000
 
 # bench/psi.py's baseline (openmined-psi pins protobuf exactly): only for `make bench`.
