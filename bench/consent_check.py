@@ -1,11 +1,15 @@
 """What re-checking consent before every read costs the datacage, against the reads alone.
 
 The datacage never trusts a consent read earlier: right before each person's data is pulled it
-reads their consent record from the registry again (`server.datacage.pull`). This measures a
-full pull (re-check + reads + version recording) against bare GETs of the same resources by the
-same datacage client, on the same CSS, in the same run; rounds alternate A-B-B-A so drift on
-this shared machine hits both alike. Also reported: how long giving one consent takes (grant on
-two resources, receipt in the pod, three registry writes), as seen by the person.
+asks the control plane whether their consent still counts (`server.datacage.pull` with the
+datacage's `ControlPlane` client, `GET /api/datacage/runs/<id>/consent` over HTTP, DPoP-signed
+as the datacage). So this runs it as deployed: the control plane served by gunicorn on an
+on-disk registry, a real run started and claimed through `/api/datacage/next` and `/claim`
+with software attestation evidence, and the pull asking about each consent over HTTP. The
+baseline is bare GETs of the same resources by the same datacage client, on the same CSS, in
+the same run; rounds alternate A-B-B-A so drift on this shared machine hits both alike. Also
+reported: how long giving one consent takes (grant on two resources, receipt in the pod,
+three registry writes), as seen by the person.
 
 Prints `name=value` lines; the last is `consent_recheck_ratio=<pull/bare reads>`.
 
@@ -16,19 +20,28 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from control_plane import SECRET, free_port, start_server  # the sibling script
+
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
 from server import create_app
 from server.algorithms import build_bundle
+from server.attestation import EnclaveKey, Measurement, SoftwareAttestationProvider
+from server.attestation.measurement import measure_datacage_code
 from server.consent.give import give_consent
 from server.consent.model import PodResource
-from server.datacage.consents import RegistryAuthority, consents_for_run
+from server.datacage.control_plane import ControlPlane, Job
 from server.datacage.pull import PullLimits, pull
 from server.services import services
 from server.spaces.model import Role, Space
@@ -61,6 +74,19 @@ def active_space(app, owner: str) -> Space:
     return spaces.approve(space.id, owner, spaces.get(space.id, owner).terms_digest or "")
 
 
+def claim_run(cage: SolidClient, base: str, folder: Path) -> tuple[ControlPlane, Job]:
+    """Claim the queued run as the datacage does: `next`, attest to that digest, `claim`."""
+    plane = ControlPlane(cage, base)
+    digest = plane.next_digest()
+    assert digest is not None, "the started run is not queued"
+    evidence = SoftwareAttestationProvider(folder).attest(
+        EnclaveKey.generate(), Measurement(measure_datacage_code(), digest)
+    )
+    job = plane.claim(evidence.to_bytes().decode())
+    assert job is not None, "the claim got no job"
+    return plane, job
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -79,15 +105,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, CommunitySolidServer() as css:
-        app = create_app(
-            {
-                "TESTING": True,
-                "PUBLIC_URL": "http://localhost/",
-                "DATA_DIR": str(Path(tmp) / "data"),
-                "REGISTRY_PATH": str(Path(tmp) / "registry"),  # on disk, as deployed
-                "LOG_FORMAT": "text",
-            }
-        )
+        port = free_port()
+        base = f"http://localhost:{port}/"
+        data_dir = str(Path(tmp) / "data")
         logging.disable(logging.INFO)  # one line per consent and pull would drown the figures
         with CssAccountApi(css.base_url) as api:
 
@@ -100,7 +120,17 @@ def main() -> None:
 
             owner, cage_account = account("owner"), account("cage")
             cage = client(api, cage_account)
-            app.config["DATACAGE_WEBID"] = cage_account.webid
+            # Seeded in this process (the registry on disk, as deployed), then closed: the
+            # served control plane holds the embedded store's lock from then on.
+            app = create_app(
+                {
+                    "PUBLIC_URL": base,
+                    "DATA_DIR": data_dir,
+                    "SECRET_KEY": SECRET,
+                    "DATACAGE_WEBID": cage_account.webid,
+                    "LOG_FORMAT": "text",
+                }
+            )
             space = active_space(app, owner.webid)
             store = services(app).consents
             give_times = []
@@ -124,49 +154,56 @@ def main() -> None:
                     clock=now,
                 )
                 give_times.append(time.perf_counter() - began)
+            services(app).runs.start(space.id, owner.webid)
+            services(app).close()
 
-        consents = consents_for_run(store, space.iri, now()).included
-        urls = [r.url for c in consents for r in c.resources]
-        assert len(consents) == args.people
+        server = start_server(data_dir, port, {"DATACAGE_WEBID": cage_account.webid})
+        try:
+            plane, job = claim_run(cage, base, Path(tmp) / "attestation")
+            assert len(job.consents) == args.people, job
+            reporter = plane.for_run(job.run_id)
+            urls = [r.url for c in job.consents for r in c.resources]
 
-        def bare() -> float:
-            began = time.perf_counter()
-            for url in urls:
-                cage.get(url)
-            return time.perf_counter() - began
+            def bare() -> float:
+                began = time.perf_counter()
+                for url in urls:
+                    cage.get(url)
+                return time.perf_counter() - began
 
-        authority = RegistryAuthority(store, now)
+            def pulled(limits: PullLimits) -> float:
+                began = time.perf_counter()
+                outcomes = pull(cage, reporter, job.consents, limits, allow_plain_http=True)
+                elapsed = time.perf_counter() - began
+                assert all(len(o.inputs) == 2 for o in outcomes), "a pull was refused"
+                return elapsed
 
-        def pulled(limits: PullLimits) -> float:
-            began = time.perf_counter()
-            outcomes = pull(cage, authority, consents, limits, allow_plain_http=True)
-            elapsed = time.perf_counter() - began
-            assert all(len(o.inputs) == 2 for o in outcomes), "a pull was refused"
-            return elapsed
+            # One person at a time against bare sequential reads: the cost of the re-checks.
+            def checked() -> float:
+                return pulled(PullLimits(people_at_once=1))
 
-        # One person at a time against bare sequential reads: the cost of the re-checks alone.
-        def checked() -> float:
-            return pulled(PullLimits(people_at_once=1))
+            # The pool as the worker runs it: what parallel pulls buy against one pod server.
+            def parallel() -> float:
+                return pulled(PullLimits())
 
-        # The pool as the worker runs it: what parallel pulls buy against one pod server.
-        def parallel() -> float:
-            return pulled(PullLimits())
-
-        sides = {bare: [], checked: [], parallel: []}
-        for side in sides:
-            side()  # warm every path (connections, caches)
-        for round_ in range(args.rounds):
-            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
-            for side in order:
-                sides[side].append(side())
-        bare_times, pull_times, parallel_times = sides.values()
-        services(app).close()  # before the temporary folder holding the registry goes
+            sides = {bare: [], checked: [], parallel: []}
+            for side in sides:
+                side()  # warm every path (connections, caches)
+            for round_ in range(args.rounds):
+                order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
+                for side in order:
+                    sides[side].append(side())
+            bare_times, pull_times, parallel_times = sides.values()
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(10)
     reads = len(urls)
+    check_ms = 1000 * (statistics.median(pull_times) - statistics.median(bare_times)) / args.people
     print(f"people={args.people}")
     print(f"reads_per_round={reads}")
     print(f"bare_reads_per_s={reads / statistics.median(bare_times):.1f}")
     print(f"pull_reads_per_s={reads / statistics.median(pull_times):.1f}")
     print(f"parallel_pull_reads_per_s={reads / statistics.median(parallel_times):.1f}")
+    print(f"consent_check_http_ms_per_person={check_ms:.1f}")
     print(f"consent_give_ms_median={1000 * statistics.median(give_times):.0f}")
     print(
         "parallel_pull_speedup="

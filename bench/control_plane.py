@@ -1,9 +1,12 @@
 """The control plane under gunicorn: the space overview page and one API read, against /healthz.
 
 A space with four organisations, an algorithm and all approvals is seeded into an on-disk
-registry; then `datacage serve --production` (gunicorn, 1 worker x 8 threads: the embedded
-registry's shape) serves it on loopback, and a signed-in client (a real sealed session
-cookie) measures three routes:
+registry, among a populated registry: `--spaces` more spaces (one in four active, the others
+drafts), `--consents` consents and `--runs` finished runs (two deliveries each) spread evenly
+over the active spaces, the measured one included, all written through the real services and
+stores (an empty registry flatters every query). Then `datacage serve --production` (gunicorn,
+1 worker x 8 threads: the embedded registry's shape) serves it on loopback, and a signed-in
+client (a real sealed session cookie) measures three routes:
 
 - open loop at a fixed rate (default 100 req/s): latency from each request's *scheduled*
   start, so a stall is not hidden by the client waiting (no coordinated omission);
@@ -18,12 +21,14 @@ rate-limit count (`egress_figures`).
 
 Prints `name=value` lines; the last is `overview_p99_ms_at_rate`.
 
-    python bench/control_plane.py [--rate 100] [--seconds 6] [--no-egress]
+    python bench/control_plane.py [--rate 100] [--seconds 6] [--spaces 200] [--consents 2000]
+        [--runs 400] [--no-egress]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import socket
@@ -34,20 +39,26 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 
 from server import create_app
 from server.algorithms import build_bundle
-from server.services import services
+from server.consent.model import Consent, ConsentState, PodResource
+from server.delivery import record_delivery
+from server.runs.model import Attestation, Run, RunStatus
+from server.services import Services, services
 from server.spaces.actions import Spaces
-from server.spaces.model import Role
+from server.spaces.model import Role, Space
 from server.spaces.validation import check_space
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-" + "0" * 58
 ORGS = [f"https://org{i}.example/profile/card#me" for i in range(4)]
+BUNDLE = ROOT / "tests" / "fixtures" / "bundles" / "common-customers"
+CAGE = "https://cage.example/profile/card#me"
 
 
 def free_port() -> int:
@@ -56,9 +67,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed(data_dir: str, base: str) -> str:
-    """One active space, built through the service layer exactly as the pages build it."""
-    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET})
+def seed(data_dir: str, base: str, config: dict[str, str] | None = None) -> str:
+    """One active space, built through the service layer exactly as the pages build it
+    (`config`: more settings, such as a SPARQL registry's endpoints)."""
+    app = create_app(
+        {"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **(config or {})}
+    )
     with app.app_context():
         spaces = services().spaces
         # The seeded WebIDs are not real profiles; inviting normally dereferences them.
@@ -80,7 +94,7 @@ def seed(data_dir: str, base: str) -> str:
         for webid, role in zip(others, roles, strict=True):
             invitation = spaces.invite(space.id, owner, webid, frozenset({role}))
             spaces.accept(space.id, webid, invitation.id)
-        bundle = build_bundle(ROOT / "tests" / "fixtures" / "bundles" / "common-customers")
+        bundle = build_bundle(BUNDLE)
         spaces.register_algorithm(space.id, others[0], bundle)
         space = spaces.submit_for_approval(space.id, owner)
         for webid in ORGS:
@@ -88,6 +102,122 @@ def seed(data_dir: str, base: str) -> str:
         assert space.status.name == "ACTIVE"
         services().close()
         return space.id
+
+
+def populate(data_dir: str, base: str, space_id: str, spaces: int, people: int, runs: int) -> None:
+    """`spaces` more spaces (one in four active) and `people` consents and `runs` runs spread
+    over the active ones and the measured space, through the services the pages use."""
+    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET})
+    logging.disable(logging.INFO)  # a line per write would bury the figures
+    bundle = build_bundle(BUNDLE)
+    with app.app_context():
+        shared = services()
+        active = [shared.spaces.get(space_id, ORGS[0])]
+        for n in range(spaces):
+            owner = ORGS[n % len(ORGS)]
+            fields = check_space(
+                name=f"Other space {n}",
+                description="Seeded so the registry is not empty.",
+                purposes=["Marketing"],
+                legal_basis="Consent",
+                retention="P90D",
+                data_requests=[{"kind": "path", "target": "a.ttl", "description": "A"}],
+            )
+            space = shared.spaces.create(owner, fields, frozenset(Role))
+            if n % 4 == 0:
+                shared.spaces.register_algorithm(space.id, owner, bundle)
+                space = shared.spaces.submit_for_approval(space.id, owner)
+                space = shared.spaces.approve(space.id, owner, space.terms_digest or "")
+                active.append(space)
+        for index, space in enumerate(active):
+            share = people // len(active) + (index < people % len(active))
+            run_share = runs // len(active) + (index < runs % len(active))
+            write_history(shared, space, share, run_share, f"s{index}r")
+        shared.close()
+
+
+def write_history(shared: Services, space: Space, people: int, runs: int, tag: str) -> None:
+    """`people` consents over 90 days (one in seven withdrawn, one in five with a short period
+    that has ended) and `runs` runs (one in six blocked by the gate), two deliveries each."""
+    now = datetime.now(UTC)
+    for n in range(people):
+        history = shared.consents.history(space.iri, f"https://p{n}.example/profile/card#me")
+        given = now - timedelta(days=n % 90, hours=n % 24)
+        withdrawn = given + timedelta(days=1) if n % 7 == 0 else None
+        history.consents.append(
+            consent_record(history.iri, space, history.subject, given, withdrawn, n % 5 == 0)
+        )
+        shared.consents.write(history)
+    store = shared.runs.store
+    assert space.algorithm is not None
+    evidence = Attestation("software-unattested", "m", space.algorithm.digest, "k" * 64)
+    for n in range(runs):
+        at = now - timedelta(hours=runs - n)
+        blocked = n % 6 == 0
+        run = store.create(
+            Run(
+                id=f"{tag}{n}",
+                iri=store.iri_of(f"{tag}{n}"),
+                space_id=space.id,
+                space_iri=space.iri,
+                algorithm_digest=space.algorithm.digest,
+                terms_digest=space.terms_digest or "",
+                requested_by=space.owner,
+                requested_at=at,
+                status=RunStatus.FAILED if blocked else RunStatus.SUCCEEDED,
+                individuals_included=people,
+                individuals_read=max(0, people - n % 3),
+                started_at=at,
+                finished_at=at + timedelta(seconds=30),
+                gate_passed=not blocked,
+                attestation=evidence,
+            )
+        )
+        for consumer in ORGS[2:]:
+            body = {
+                "consumer": consumer,
+                "state": "failed" if blocked else "delivered",
+                "attempts": 1,
+                "location": None,
+                "detail": "Bench.",
+                "notified": False,
+            }
+            record_delivery(shared.registry(), run.iri, body, at, None)
+
+
+def consent_record(
+    history_iri: str,
+    space: Space,
+    subject: str,
+    given: datetime,
+    withdrawn: datetime | None,
+    short: bool,
+    number: int = 1,
+) -> Consent:
+    """A consent as `give_consent` records it, for a person with no real pod."""
+    assert space.algorithm is not None
+    return Consent(
+        iri=f"{history_iri}/{number}",
+        number=number,
+        space_iri=space.iri,
+        space_id=space.id,
+        space_name=space.name,
+        subject=subject,
+        grantee=CAGE,
+        resources=(PodResource(subject.split("/profile")[0] + "/customers.ttl"),),
+        purposes=space.terms.purposes,
+        legal_basis=space.terms.legal_basis,
+        controller=space.owner,
+        consumers=tuple(space.consumers),
+        algorithm_digest=space.algorithm.digest,
+        terms_digest=space.terms_digest or "",
+        recurring=False,
+        started_at=given,
+        expires_at=given + (timedelta(days=3) if short else timedelta(days=365)),
+        state=ConsentState.WITHDRAWN if withdrawn else ConsentState.GIVEN,
+        given_at=given,
+        withdrawn_at=withdrawn,
+    )
 
 
 def session_cookie(base: str) -> str:
@@ -102,12 +232,17 @@ def session_cookie(base: str) -> str:
     return response.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
 
 
-def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: str, port: int, settings: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`datacage serve --production` on `port`; `settings` are more `DATACAGE_<NAME>` options
+    (the datacage's WebID, a SPARQL registry's endpoints)."""
     env = {
         **os.environ,
         "DATACAGE_DATA_DIR": data_dir,
         "DATACAGE_SECRET_KEY": SECRET,
         "DATACAGE_PUBLIC_URL": f"http://localhost:{port}/",
+        **{f"DATACAGE_{name}": value for name, value in (settings or {}).items()},
     }
     command = [str(Path(sys.executable).with_name("datacage")), "serve", "--production"]
     command += ["--port", str(port), "--threads", "8"]
@@ -256,12 +391,18 @@ def main() -> None:
     parser.add_argument(
         "--no-egress", dest="egress", action="store_false", help="skip the egress figures"
     )
+    parser.add_argument("--spaces", type=int, default=200)
+    parser.add_argument("--consents", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=400)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="datacage-bench-") as data_dir:
         port = free_port()
         base = f"http://localhost:{port}/"
         space_id = seed(data_dir, base)
+        began = time.perf_counter()
+        populate(data_dir, base, space_id, args.spaces, args.consents, args.runs)
+        seeding = time.perf_counter() - began
         cookie = session_cookie(base)
         server = start_server(data_dir, port)
         try:
@@ -277,6 +418,10 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(10)
     print(f"rate={args.rate:g} req/s, {args.seconds:g} s per route, gunicorn 1 worker x 8 threads")
+    print(
+        f"registry: {args.spaces + 1} spaces, {args.consents} consents, {args.runs} runs "
+        f"(seeded in {seeding:.0f} s)"
+    )
     print_figures(figures, "overview_p99_ms_at_rate")
 
 

@@ -24,7 +24,6 @@ import os
 import signal
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,90 +38,20 @@ from control_plane import (  # the sibling script, found from this folder
     seed,
     session_cookie,
     start_server,
+    write_history,
 )
 
 from server import create_app
-from server.consent.model import Consent, ConsentState, PodResource
-from server.delivery import record_delivery
-from server.runs.model import Attestation, Run, RunStatus
 from server.services import services
 
 
 def add_history(data_dir: str, base: str, space_id: str, people: int, runs: int) -> None:
     app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET})
     logging.disable(logging.INFO)  # a line per delivery written would bury the figures
-    now = datetime.now(UTC)
     with app.app_context():
         shared = services()
-        space = shared.spaces.get(space_id, ORGS[0])
-        for n in range(people):
-            history = shared.consents.history(space.iri, f"https://p{n}.example/profile/card#me")
-            given = now - timedelta(days=n % 90, hours=n % 24)
-            withdrawn = given + timedelta(days=1) if n % 7 == 0 else None
-            history.consents.append(
-                _consent(history.iri, space, history.subject, given, withdrawn, n % 5 == 0)
-            )
-            shared.consents.write(history)
-        store = shared.runs.store
-        evidence = Attestation("software-unattested", "m", space.algorithm.digest, "k" * 64)
-        for n in range(runs):
-            at = now - timedelta(hours=runs - n)
-            blocked = n % 6 == 0
-            run = store.create(
-                Run(
-                    id=f"bench{n}",
-                    iri=store.iri_of(f"bench{n}"),
-                    space_id=space.id,
-                    space_iri=space.iri,
-                    algorithm_digest=space.algorithm.digest,
-                    terms_digest=space.terms_digest or "",
-                    requested_by=ORGS[0],
-                    requested_at=at,
-                    status=RunStatus.FAILED if blocked else RunStatus.SUCCEEDED,
-                    individuals_included=people,
-                    individuals_read=people - n % 3,
-                    started_at=at,
-                    finished_at=at + timedelta(seconds=30),
-                    gate_passed=not blocked,
-                    attestation=evidence,
-                )
-            )
-            for consumer in ORGS[2:]:
-                body = {
-                    "consumer": consumer,
-                    "state": "failed" if blocked else "delivered",
-                    "attempts": 1,
-                    "location": None,
-                    "detail": "Bench.",
-                    "notified": False,
-                }
-                record_delivery(shared.registry(), run.iri, body, at, None)
+        write_history(shared, shared.spaces.get(space_id, ORGS[0]), people, runs, "bench")
         shared.close()
-
-
-def _consent(history_iri, space, subject, given, withdrawn, short) -> Consent:
-    return Consent(
-        iri=f"{history_iri}/1",
-        number=1,
-        space_iri=space.iri,
-        space_id=space.id,
-        space_name=space.name,
-        subject=subject,
-        grantee="https://cage.example/profile/card#me",
-        resources=(PodResource(subject.split("/profile")[0] + "/customers.ttl"),),
-        purposes=space.terms.purposes,
-        legal_basis=space.terms.legal_basis,
-        controller=space.owner,
-        consumers=tuple(space.consumers),
-        algorithm_digest=space.algorithm.digest,
-        terms_digest=space.terms_digest or "",
-        recurring=False,
-        started_at=given,
-        expires_at=given + (timedelta(days=3) if short else timedelta(days=365)),
-        state=ConsentState.WITHDRAWN if withdrawn else ConsentState.GIVEN,
-        given_at=given,
-        withdrawn_at=withdrawn,
-    )
 
 
 def main() -> None:

@@ -3,9 +3,14 @@
 A delivery (`server.datacage.delivery`) describes the result (PROV-O), signs it with the enclave
 key (ES256 over the canonical graph), seals it into the on-disk queue (fsync, rename), writes it
 into the consumer's container (`PUT` + `If-None-Match: *`, the datacage holding Append only),
-records the outcome and posts the LDN notification to the consumer's inbox. The baseline is a
-bare `PUT` of the same signed Turtle by the same datacage client into the same container, on the
-same CSS, in the same run; rounds alternate A-B-B-A so drift on this shared machine hits both.
+records the outcome, posts the LDN notification to the consumer's inbox and reports the
+delivery to the control plane (`POST /api/datacage/runs/<id>/deliveries` over HTTP, DPoP-signed
+as the datacage, to `datacage serve --production` on an on-disk registry, for a run the datacage
+really claimed; the control plane writes the status, the audit entry and the usage records).
+Every result is reported under that one run (a run's result is delivered once in real use; the
+control plane's work per report is the same). The baseline is a bare `PUT` of the same signed
+Turtle by the same datacage client into the same container, on the same CSS, in the same run;
+rounds alternate A-B-B-A so drift on this shared machine hits both.
 
 Prints `name=value` lines; the last is `delivery_ratio=<delivery / bare PUT>`.
 
@@ -16,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
+import signal
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -26,12 +34,19 @@ from pathlib import Path
 
 from rdflib import Graph, Literal, URIRef
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from consent_check import active_space, claim_run  # the sibling scripts
+from control_plane import SECRET, free_port, start_server
+
 from connectors.solid import AccessMode, SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
+from server import create_app
 from server.attestation import EnclaveKey, Measurement, SoftwareAttestationProvider
-from server.datacage.control_plane import DeliveryTarget
+from server.datacage.control_plane import ControlPlane, DeliveryTarget, Job
 from server.datacage.delivery import Deliveries, DeliveryQueue
 from server.provenance import InputUse, RunFacts, key_thumbprint, signed_document
+from server.services import services
 from vocab import LDP
 
 EX = "https://example.org/shop#"
@@ -82,72 +97,114 @@ def main() -> None:
         webid = consumer_account.webid
         consumer.patch(webid.split("#")[0], inserts=[(URIRef(webid), LDP.inbox, URIRef(inbox))])
 
-        key = EnclaveKey.generate()
-        code, bundle = "sha256:" + "c" * 64, "sha256:" + "b" * 64
-        evidence = SoftwareAttestationProvider(Path(tmp) / "attestation").attest(
-            key, Measurement(code, bundle)
+        # The control plane, seeded here then served by gunicorn (which holds the store's lock):
+        # a space whose consumer is the consumer, and a run of it the datacage claims.
+        port = free_port()
+        base = f"http://localhost:{port}/"
+        data_dir = str(Path(tmp) / "control")
+        app = create_app(
+            {
+                "PUBLIC_URL": base,
+                "DATA_DIR": data_dir,
+                "SECRET_KEY": SECRET,
+                "DATACAGE_WEBID": cage_account.webid,
+                "LOG_FORMAT": "text",
+            }
         )
-        reports: list[dict] = []
-        deliveries = Deliveries(
-            DeliveryQueue(Path(tmp) / "delivery"), cage, lambda _run, body: reports.append(body)
-        )
-        target = DeliveryTarget(webid, container, inbox)
-        graph = result_graph()
-
-        def document(run_id: str) -> bytes:
-            started = datetime.now(UTC)
-            facts = RunFacts(
-                run_iri=f"http://localhost/runs/{run_id}",
-                space_iri="http://localhost/spaces/bench",
-                purposes=("https://w3id.org/dpv#Marketing",),
-                algorithm_digest=bundle,
-                datacage=cage_account.webid,
-                started_at=started,
-                ended_at=started,
-                evidence=evidence.to_bytes().decode(),
-                provider=evidence.provider,
-                code_measurement=code,
-                key_thumbprint=key_thumbprint(key),
-                result_digest="sha256:" + "d" * 64,
-                inputs=tuple(
-                    InputUse(f"http://localhost/consents/{n}/1", ('"v"',)) for n in range(5)
-                ),
+        space = active_space(app, webid)
+        services(app).runs.start(space.id, webid)
+        services(app).close()
+        server = start_server(data_dir, port, {"DATACAGE_WEBID": cage_account.webid})
+        try:
+            plane, job = claim_run(cage, base, Path(tmp) / "attestation")
+            assert webid in job.consumers, job.consumers
+            target = DeliveryTarget(webid, container, inbox)
+            times = measure(
+                args, Path(tmp), cage, plane, job, target, bare_container, cage_account.webid
             )
-            return signed_document(graph, facts, key)
-
-        sample = document("sample")
-
-        def delivered() -> float:
-            began = time.perf_counter()
-            for _ in range(args.results):
-                run_id = uuid.uuid4().hex[:16]
-                deliveries.start(
-                    run_id, f"http://localhost/runs/{run_id}", document(run_id), [target], [webid]
-                )
-            return time.perf_counter() - began
-
-        def bare() -> float:
-            began = time.perf_counter()
-            for _ in range(args.results):
-                name = uuid.uuid4().hex[:16] + ".ttl"
-                cage.put(bare_container + name, sample, "text/turtle", if_none_match="*")
-            return time.perf_counter() - began
-
-        sides: dict = {delivered: [], bare: []}
-        for side in sides:
-            side()  # warm every path
-        for round_ in range(args.rounds):
-            for side in list(sides) if round_ % 2 == 0 else list(reversed(sides)):
-                sides[side].append(side())
-        assert all(r["state"] == "delivered" and r["notified"] for r in reports), reports[-1]
-        delivery_times, bare_times = sides.values()
-
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(10)
+    delivery_times, bare_times, sample = times
     per = args.results
     print(f"results_per_round={per}")
     print(f"document_bytes={len(sample)}")
     print(f"delivery_ms_median={1000 * statistics.median(delivery_times) / per:.1f}")
     print(f"bare_put_ms_median={1000 * statistics.median(bare_times) / per:.1f}")
     print(f"delivery_ratio={statistics.median(delivery_times) / statistics.median(bare_times):.3f}")
+
+
+def measure(
+    args: argparse.Namespace,
+    tmp: Path,
+    cage: SolidClient,
+    plane: ControlPlane,
+    job: Job,
+    target: DeliveryTarget,
+    bare_container: str,
+    cage_webid: str,
+) -> tuple[list[float], list[float], bytes]:
+    """Deliveries with their reports against bare PUTs, A-B-B-A: (delivery, bare, a document)."""
+    key = EnclaveKey.generate()
+    code = "sha256:" + "c" * 64
+    evidence = SoftwareAttestationProvider(tmp / "attestation").attest(
+        key, Measurement(code, job.digest)
+    )
+    reports: list[dict] = []
+
+    def report(run_id: str, body: dict) -> None:
+        plane.for_run(run_id).delivery(body)  # a refusal raises: the report is not counted
+        reports.append(body)
+
+    deliveries = Deliveries(DeliveryQueue(tmp / "delivery"), cage, report)
+    graph = result_graph()
+
+    def document(run_id: str) -> bytes:
+        started = datetime.now(UTC)
+        facts = RunFacts(
+            run_iri=job.run_iri,
+            space_iri=job.space_iri,
+            purposes=job.purposes,
+            algorithm_digest=job.digest,
+            datacage=cage_webid,
+            started_at=started,
+            ended_at=started,
+            evidence=evidence.to_bytes().decode(),
+            provider=evidence.provider,
+            code_measurement=code,
+            key_thumbprint=key_thumbprint(key),
+            result_digest="sha256:" + "d" * 64,
+            inputs=tuple(InputUse(f"http://localhost/consents/{n}/1", ('"v"',)) for n in range(5)),
+        )
+        return signed_document(graph, facts, key)
+
+    sample = document("sample")
+
+    def delivered() -> float:
+        began = time.perf_counter()
+        for _ in range(args.results):
+            deliveries.start(
+                job.run_id, job.run_iri, document(job.run_id), [target], [target.consumer]
+            )
+        return time.perf_counter() - began
+
+    def bare() -> float:
+        began = time.perf_counter()
+        for _ in range(args.results):
+            name = uuid.uuid4().hex[:16] + ".ttl"
+            cage.put(bare_container + name, sample, "text/turtle", if_none_match="*")
+        return time.perf_counter() - began
+
+    sides: dict = {delivered: [], bare: []}
+    for side in sides:
+        side()  # warm every path
+    for round_ in range(args.rounds):
+        for side in list(sides) if round_ % 2 == 0 else list(reversed(sides)):
+            sides[side].append(side())
+    assert len(reports) == args.results * (args.rounds + 1), "a report was refused"
+    assert all(r["state"] == "delivered" and r["notified"] for r in reports), reports[-1]
+    delivery_times, bare_times = sides.values()
+    return delivery_times, bare_times, sample
 
 
 if __name__ == "__main__":

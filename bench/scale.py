@@ -1,0 +1,503 @@
+"""One space with 100 000 consents: the overview, the dashboard and a run's job, under gunicorn.
+
+Where the control plane stands today at the size a large space reaches, measured, not
+optimised. The space of `control_plane.py` (four organisations, an algorithm, every approval)
+gets `--consents` people's consents (spread over 90 days, one in seven withdrawn, one in five
+with a short period that has ended) and `--runs` finished runs with two deliveries each:
+
+- the runs, deliveries and the first `SAMPLE` consents through the real services and stores;
+- the other consents bulk-loaded (pyoxigraph `bulk_load` into the embedded store; a TriG POST
+  to `oxigraph serve`'s `/store`), as the very RDF the consent store writes: each history is
+  turned into its graph by `server.consent.rdf.history_graph` and into its stored lines by
+  `server.registry.terms.insert_lines`, the functions `ConsentStore.write` uses. Writing them
+  one by one through the service would take far too long. The bulk load is then checked: a few
+  histories read back through `ConsentStore.read` equal what was generated, one stored graph
+  is the same as the one `ConsentStore.write` stores for the same history (write token
+  aside), and the consent counts the overview shows add up.
+
+Then `datacage serve --production` (gunicorn, 1 worker x 8 threads) serves it and these are
+measured, each against /healthz served by the same process in the same run:
+
+- `job_assembly_s`: a run started (`services(app).runs.start`, before gunicorn takes the
+  store) plus the datacage's `GET /api/datacage/next` and `POST /api/datacage/claim` over
+  HTTP (DPoP, as the datacage, with a CSS identity and software attestation evidence) until
+  the job with every consent in force is in hand;
+- `overview_p99_ms` at 100 req/s and `dashboard_p99_ms` at 20 req/s for `--seconds`, open
+  loop, latency from each request's scheduled start (no coordinated omission), each route on
+  a freshly started server (a backlog left by one route would slow the next). A request still
+  unanswered `--timeout` seconds after the last one was due counts as that long (and in
+  `*_timeouts`): the p99 is then a lower bound. `*_alone_ms` is one request with no load.
+
+Targets: overview and dashboard p99 < 50 ms, job assembly < 2 s. Today's code misses them
+(the first run, 100 000 consents, took 25 min on the shared 2-core machine: ~11 min seeding,
+~9 min claiming). The datacage's own client gives up reading after 30 s; the bench waits up
+to `--claim-timeout` so the claim's real time is known.
+
+Prints `name=value` lines, suffixed with the consent count (`_100k` for 100 000) and, on
+`oxigraph serve`, `_sparql`; the last is `job_assembly_s_<size>` of the last back end.
+
+    python bench/scale.py [--consents 100000] [--runs 100] [--seconds 5] [--timeout 60]
+        [--claim-timeout 3600] [--backend embedded|sparql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyoxigraph as ox
+import requests
+from rdflib import Graph, URIRef
+from rdflib.compare import isomorphic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from control_plane import (  # the sibling script, found from this folder
+    ORGS,
+    SECRET,
+    consent_record,
+    free_port,
+    percentile,
+    seed,
+    session_cookie,
+    start_server,
+    write_history,
+)
+
+from connectors.solid import Http, SolidClient, SolidSession
+from connectors.solid.css import CommunitySolidServer, CssAccountApi
+from server import create_app
+from server.attestation import EnclaveKey, Measurement, SoftwareAttestationProvider
+from server.attestation.measurement import measure_datacage_code
+from server.consent.model import ConsentHistory, ConsentState
+from server.consent.rdf import history_graph, history_iri
+from server.consent.store import ConsentStore
+from server.datacage.control_plane import ControlPlane
+from server.registry import EmbeddedRegistry
+from server.registry.terms import insert_lines, skolem_prefix
+from server.services import services
+from server.spaces.model import Space
+from tests.support.oxigraph import OxigraphServer  # how the tests start `oxigraph serve`
+from vocab import DCG
+
+#: Consents written one by one through the service; the rest are bulk-loaded.
+SAMPLE = 20
+#: Histories per chunk of generated TriG (bounded memory).
+CHUNK = 5000
+
+
+_BEGAN = time.perf_counter()
+
+
+def note(what: str) -> None:
+    """Progress on stderr: a 100 000-consent run takes most of an hour."""
+    print(f"[{time.perf_counter() - _BEGAN:7.0f} s] {what}", file=sys.stderr, flush=True)
+
+
+def size_suffix(count: int) -> str:
+    return f"{count // 1000}k" if count % 1000 == 0 and count >= 1000 else str(count)
+
+
+# --- Seeding ---------------------------------------------------------------------------------
+
+
+def history_of(public_url: str, space: Space, n: int, now: datetime) -> ConsentHistory:
+    """Person n's history: one consent, as `write_history` gives it (same dates and states)."""
+    subject = f"https://p{n}.example/profile/card#me"
+    history = ConsentHistory(history_iri(public_url, space.iri, subject), space.iri, subject)
+    given = now - timedelta(days=n % 90, hours=n % 24)
+    withdrawn = given + timedelta(days=1) if n % 7 == 0 else None
+    history.consents.append(
+        consent_record(history.iri, space, subject, given, withdrawn, n % 5 == 0)
+    )
+    return history
+
+
+def stored_lines(public_url: str, space: Space, n: int, now: datetime, token: str) -> str:
+    """Person n's history as `ConsentStore.write` stores it at revision 1: the real functions."""
+    history = history_of(public_url, space, n, now)
+    return insert_lines(history.iri, history_graph(history), revision=1, token=token)
+
+
+class Templates:
+    """Person n's stored lines from those of a person of the same kind (withdrawn or not, short
+    period or not), with the values that differ put in: the real functions take ~10 ms a
+    history here, far too slow for 100 000. `check_seeded` compares the result with the real
+    functions' for people of every kind."""
+
+    TOKEN = "bench-token-to-replace"  # noqa: S105 - a placeholder, not a secret
+
+    def __init__(self, public_url: str, space: Space, now: datetime):
+        self.public_url, self.space, self.now = public_url, space, now
+        self.made: dict[tuple[bool, bool], tuple[str, dict[str, str]]] = {}
+
+    def lines(self, n: int) -> str:
+        kind = (n % 7 == 0, n % 5 == 0)
+        if kind not in self.made:
+            text = stored_lines(self.public_url, self.space, n, self.now, self.TOKEN)
+            self.made[kind] = (text, self.values(n))
+        text, theirs = self.made[kind]
+        ours = self.values(n) | {"token": secrets.token_urlsafe(16)}
+        mapping = {theirs[key]: ours[key] for key in theirs}
+        pattern = re.compile("|".join(re.escape(value) for value in mapping))
+        return pattern.sub(lambda found: mapping[found.group(0)], text)
+
+    def values(self, n: int) -> dict[str, str]:
+        """The strings of person n's stored lines that differ from person to person."""
+        history = history_of(self.public_url, self.space, n, self.now)
+        consent = history.consents[0]
+        found = {
+            "skolem": skolem_prefix(history.iri),
+            "iri": history.iri,
+            "person": f"https://p{n}.example/",
+            "given": consent.given_at.isoformat(timespec="seconds"),
+            "expires": consent.expires_at.isoformat(timespec="seconds"),
+            "token": self.TOKEN,
+        }
+        if consent.withdrawn_at:
+            found["withdrawn"] = consent.withdrawn_at.isoformat(timespec="seconds")
+        return found
+
+
+def trig_chunks(
+    public_url: str, space: Space, first: int, last: int, now: datetime
+) -> Iterator[str]:
+    """TriG for people first..last-1, each history as `ConsentStore.write` stores it (rev. 1)."""
+    templates = Templates(public_url, space, now)
+    for start in range(first, last, CHUNK):
+        parts = []
+        for n in range(start, min(last, start + CHUNK)):
+            iri = history_iri(public_url, space.iri, f"https://p{n}.example/profile/card#me")
+            parts.append(f"<{iri}> {{\n{templates.lines(n)}\n}}\n")
+        yield "".join(parts)
+
+
+def expected_state(space: Space, n: int, seeded: datetime, now: datetime) -> ConsentState:
+    """Person n's state at `now`, for consents seeded at `seeded`, as the overview counts it."""
+    consent = history_of("http://x/", space, n, seeded).consents[0]
+    if consent.state is ConsentState.GIVEN and consent.expires_at <= now:
+        return ConsentState.EXPIRED
+    return consent.state
+
+
+def seed_space(
+    data_dir: str, base: str, config: dict[str, str], people: int, runs: int, bulk_load
+) -> tuple[Space, datetime, float]:
+    """Seed the space, its runs and `people` consents: (the space, when, bulk-load seconds)."""
+    logging.disable(logging.INFO)  # a line per write would bury the figures
+    space_id = seed(data_dir, base, config)
+    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **config})
+    now = datetime.now(UTC).replace(microsecond=0)  # the consent graph keeps whole seconds
+    with app.app_context():
+        shared = services()
+        space = shared.spaces.get(space_id, ORGS[0])
+        sample = min(SAMPLE, people)
+        note(f"space seeded; writing {runs} runs and {SAMPLE} consents through the services")
+        write_history(shared, space, 0, runs, "scale")
+        for n in range(sample):
+            shared.consents.write(history_of(shared.consents.public_url, space, n, now))
+        public_url = shared.consents.public_url
+        shared.close()
+    began = time.perf_counter()
+    note(f"bulk-loading {people - sample} consents")
+    bulk_load(trig_chunks(public_url, space, sample, people, now))
+    bulk_s = time.perf_counter() - began
+    note("checking the bulk-loaded consents against the services")
+    check_seeded(data_dir, base, config, space, people, now)
+    return space, now, bulk_s
+
+
+def check_seeded(
+    data_dir: str, base: str, config: dict[str, str], space: Space, people: int, now: datetime
+) -> None:
+    """The bulk-loaded consents are what the services would have written, and all there."""
+    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **config})
+    with app.app_context():
+        shared = services()
+        store = shared.consents
+        # People of every kind (n % 7, n % 5), beyond the first of each kind (the templates).
+        checked = {SAMPLE + 35 + k for k in range(35)} | {people // 2, people - 1}
+        for n in sorted(checked & set(range(SAMPLE, people))):
+            made = history_of(store.public_url, space, n, now)
+            read = store.read(made.iri)
+            assert read is not None, f"person {n}'s bulk-loaded history is missing"
+            assert read.revision == 1, read.revision
+            assert read.consents == made.consents, (read.consents, made.consents)
+            # The stored graph against what ConsentStore.write stores for the same history.
+            with EmbeddedRegistry() as scratch:
+                ConsentStore(lambda: scratch, store.public_url).write(
+                    history_of(store.public_url, space, n, now)
+                )
+                written = scratch.read(made.iri)
+            stored = shared.registry().read(made.iri)
+            assert written is not None
+            assert stored is not None
+            assert isomorphic(_without_token(written.graph), _without_token(stored.graph)), n
+        counts = store.counts(space.iri, now)
+        assert sum(counts.values()) == people, (counts, people)
+        expected: dict[ConsentState, int] = {}
+        for n in range(people):
+            state = expected_state(space, n, now, now)
+            expected[state] = expected.get(state, 0) + 1
+        assert counts == expected, (counts, expected)
+        shared.close()
+
+
+def _without_token(graph: Graph) -> Graph:
+    kept = Graph()
+    for triple in graph:
+        if triple[1] != URIRef(str(DCG.writeToken)):
+            kept.add(triple)
+    return kept
+
+
+def embedded_bulk_load(registry_path: Path):
+    def load(chunks: Iterator[str]) -> None:
+        store = ox.Store(str(registry_path))  # the control plane's store, closed meanwhile
+        for chunk in chunks:
+            store.bulk_load(chunk, ox.RdfFormat.TRIG)
+        store.flush()
+        del store  # pyoxigraph has no close(): the last reference releases RocksDB's lock
+
+    return load
+
+
+def sparql_bulk_load(server: OxigraphServer):
+    def load(chunks: Iterator[str]) -> None:
+        with requests.Session() as session:
+            session.trust_env = False
+            for chunk in chunks:
+                response = session.post(
+                    server.base_url + "store",
+                    data=chunk.encode(),
+                    headers={"Content-Type": "application/trig"},
+                    timeout=600,
+                )
+                response.raise_for_status()
+
+    return load
+
+
+# --- Measuring -------------------------------------------------------------------------------
+
+
+def open_loop(
+    url: str, cookie: str | None, rate: float, seconds: float, budget: float
+) -> tuple[list[float], int]:
+    """Requests at a fixed rate for `seconds`; latency from when each was due. A request still
+    unanswered `budget` seconds after the last one was due counts as that long (a lower bound)
+    and as a timeout. Returns (latencies in ms, timeouts)."""
+    count = max(1, int(rate * seconds))
+    start = time.perf_counter() + 0.05
+    deadline = start + count / rate + budget
+    latencies: list[float] = []
+    timeouts = [0]
+    local = threading.local()
+
+    def one(index: int) -> None:
+        due = start + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.trust_env = False
+            if cookie:
+                session.cookies.set("session", cookie)
+        try:
+            wait = max(0.5, deadline - time.perf_counter())
+            response = session.get(url, timeout=(5, wait))
+            if response.status_code != 200:
+                raise SystemExit(f"{url}: HTTP {response.status_code}")
+            latencies.append((time.perf_counter() - due) * 1000)
+        except requests.Timeout:
+            timeouts[0] += 1
+            latencies.append((max(deadline, time.perf_counter()) - due) * 1000)
+
+    # Enough threads that the client never holds a request back behind a slow one.
+    with ThreadPoolExecutor(min(count, 256)) as pool:
+        list(pool.map(one, range(count)))
+    return latencies, timeouts[0]
+
+
+def one_request_ms(url: str, cookie: str | None, budget: float) -> float:
+    """One request alone (no load): how long the page takes to build."""
+    with requests.Session() as session:
+        session.trust_env = False
+        if cookie:
+            session.cookies.set("session", cookie)
+        began = time.perf_counter()
+        try:
+            response = session.get(url, timeout=(5, budget))
+        except requests.Timeout:
+            return budget * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {response.status_code}")
+        return (time.perf_counter() - began) * 1000
+
+
+def datacage_client(
+    css: CommunitySolidServer, name: str, timeout: float
+) -> tuple[SolidClient, str]:
+    with CssAccountApi(css.base_url) as api:
+        account = api.create_account(
+            email=f"{name}@example.org", password=secrets.token_urlsafe(12), pod_name=name
+        )
+        credentials = api.create_client_credentials(account)
+    # The product's datacage reads for 30 s at most; the bench waits as long as it takes.
+    session = SolidSession.from_client_credentials(
+        credentials.issuer, credentials.id, credentials.secret, http=Http(timeout=(5, timeout))
+    )
+    return SolidClient(session), account.webid
+
+
+@contextmanager
+def served(data_dir: str, port: int, settings: dict[str, str]) -> Iterator[None]:
+    server = start_server(data_dir, port, settings)
+    try:
+        yield
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # a request thread still building a page
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+
+
+def run_backend(
+    backend: str, args: argparse.Namespace, css: CommunitySolidServer, folder: Path
+) -> dict[str, float]:
+    suffix = size_suffix(args.consents) + ("_sparql" if backend == "sparql" else "")
+    cage, cage_webid = datacage_client(css, f"cage{backend}", args.claim_timeout)
+    port = free_port()
+    base = f"http://localhost:{port}/"
+    data_dir = str(folder / backend)
+    settings = {"DATACAGE_WEBID": cage_webid}
+    figures: dict[str, float] = {}
+    with _registry(backend, folder) as (extra, bulk_load):
+        settings.update(extra)
+        load = bulk_load or embedded_bulk_load(Path(data_dir) / "registry")
+        began = time.perf_counter()
+        space, seeded, bulk_s = seed_space(data_dir, base, settings, args.consents, args.runs, load)
+        space_id = space.id
+        figures[f"seed_s_{suffix}"] = time.perf_counter() - began
+        figures[f"seed_bulk_s_{suffix}"] = bulk_s
+
+        # The run is started in this process: gunicorn will hold the embedded store's lock.
+        app = create_app(
+            {"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **settings}
+        )
+        note("starting a run")
+        began = time.perf_counter()
+        services(app).runs.start(space_id, ORGS[0])
+        start_s = time.perf_counter() - began
+        services(app).close()
+
+        cookie = session_cookie(base)
+        with served(data_dir, port, settings):
+            plane = ControlPlane(cage, base)
+            began = time.perf_counter()
+            digest = plane.next_digest()
+            assert digest is not None, "the started run is not queued"
+            next_s = time.perf_counter() - began
+            evidence = SoftwareAttestationProvider(folder / f"attestation-{backend}").attest(
+                EnclaveKey.generate(), Measurement(measure_datacage_code(), digest)
+            )
+            note("the datacage claims the run over HTTP")
+            began = time.perf_counter()
+            job = plane.claim(evidence.to_bytes().decode())
+            claim_s = time.perf_counter() - began
+            assert job is not None, "the claim got no job"
+            now = datetime.now(UTC)
+            in_force = sum(
+                expected_state(space, n, seeded, now) is ConsentState.GIVEN
+                for n in range(args.consents)
+            )
+            assert abs(len(job.consents) - in_force) <= 1, (len(job.consents), in_force)
+            figures[f"job_consents_{suffix}"] = len(job.consents)
+            figures[f"run_start_s_{suffix}"] = start_s
+            figures[f"datacage_next_s_{suffix}"] = next_s
+            figures[f"datacage_claim_s_{suffix}"] = claim_s
+
+            routes = {
+                "healthz": (base + "healthz", None),
+                "overview": (f"{base}spaces/{space_id}", cookie),
+                "dashboard": (f"{base}spaces/{space_id}/dashboard", cookie),
+            }
+        rates = {"healthz": 100.0, "overview": 100.0, "dashboard": 20.0}
+        for name, (url, jar) in routes.items():
+            # A fresh server per route: a backlog the last route left must not slow this one.
+            note(f"measuring {name} at {rates[name]:g} req/s")
+            with served(data_dir, port, settings):
+                figures[f"{name}_alone_ms_{suffix}"] = one_request_ms(url, jar, args.timeout)
+                latencies, timeouts = open_loop(url, jar, rates[name], args.seconds, args.timeout)
+            figures[f"{name}_p50_ms_{suffix}"] = statistics.median(latencies)
+            figures[f"{name}_p99_ms_{suffix}"] = percentile(latencies, 0.99)
+            figures[f"{name}_timeouts_{suffix}"] = timeouts
+        figures[f"job_assembly_s_{suffix}"] = start_s + next_s + claim_s
+    return figures
+
+
+@contextmanager
+def _registry(backend: str, folder: Path) -> Iterator[tuple[dict[str, str], object]]:
+    """The registry settings for `backend` and its bulk loader (None: the embedded one)."""
+    if backend == "embedded":
+        yield {}, None
+        return
+    with OxigraphServer(folder / "oxigraph") as server:
+        settings = {
+            "REGISTRY_SPARQL_QUERY_URL": server.query_url,
+            "REGISTRY_SPARQL_UPDATE_URL": server.update_url,
+        }
+        yield settings, sparql_bulk_load(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--consents", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--claim-timeout", type=float, default=3600.0)
+    parser.add_argument("--backend", choices=["embedded", "sparql", "both"], default="embedded")
+    args = parser.parse_args()
+    backends = ["embedded", "sparql"] if args.backend == "both" else [args.backend]
+    began = time.perf_counter()
+    figures: dict[str, float] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="datacage-scale-") as folder,
+        CommunitySolidServer() as css,
+    ):
+        for backend in backends:
+            figures.update(run_backend(backend, args, css, Path(folder)))
+    print(
+        f"{args.consents} consents, {args.runs} runs, {args.seconds:g} s per route, "
+        f"gunicorn 1 worker x 8 threads, {time.perf_counter() - began:.0f} s in all"
+    )
+    headline = [name for name in figures if name.startswith("job_assembly_s_")][-1]
+    for name, value in figures.items():
+        if name != headline:
+            print(f"{name}={value:.3f}")
+    print(f"{headline}={figures[headline]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
