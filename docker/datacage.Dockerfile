@@ -31,10 +31,14 @@ RUN python3 -m venv /opt/datacage \
 
 FROM ${BASE_IMAGE}
 # bubblewrap: the sandbox; libseccomp2: its seccomp filter (pyseccomp loads it with ctypes).
+# The sandbox hides the stdlib's site-packages under a tmpfs, on a read-only root: the
+# folder must exist. The official image has it; Debian's python3 (dist-packages) has not.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
  && rm -rf /var/lib/apt/lists/* \
- && install -d -m 0700 /var/lib/datacage-worker
+ && install -d -m 0700 /var/lib/datacage-worker \
+ && python3 -c "import os, sysconfig; \
+      os.makedirs(sysconfig.get_paths()['stdlib'] + '/site-packages', exist_ok=True)"
 COPY --from=build /opt/datacage /opt/datacage
 COPY docker/healthcheck.py /usr/local/bin/datacage-healthcheck
 ENV PATH=/opt/datacage/bin:$PATH \

@@ -9,11 +9,14 @@ skipped with its reason; the tests run with every engine that is here.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from connectors.solid.css.process import free_loopback_port
+from server.algorithms import build_bundle
+from tests.integration.test_sandbox import PEOPLE, make_bundle, stage_inputs
 from tests.support.containers import (
     Built,
     Engine,
@@ -24,7 +27,7 @@ from tests.support.containers import (
     logs,
     run_once,
 )
-from tests.support.docker_files import DOCKERFILES
+from tests.support.docker_files import DOCKERFILES, load_compose
 
 ENGINES = available_engines()
 HARDENED = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]  # noqa: S108 - in the container
@@ -130,3 +133,67 @@ def test_the_css_image_starts_and_serves_its_openid_configuration(engine, images
             time.sleep(0.5)
         assert answer.json()["issuer"] == f"http://localhost:{port}/"
         assert engine.run("exec", name, "id", "-un").strip() == "node"
+
+
+_SANDBOX_RUN = """
+import sys
+from pathlib import Path
+from server.algorithms import read_bundle
+from server.datacage.sandbox import SandboxLimits, run_algorithm
+root, name, out = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+bundle = read_bundle((root / f"{name}.zip").read_bytes())
+limits = SandboxLimits(cpu_seconds=2, memory_bytes=256 << 20, wall_seconds=3.0, processes=16,
+                       output_bytes=1 << 20, log_bytes=64 << 10, tmp_bytes=8 << 20)
+try:
+    ran = run_algorithm(bundle.files, bundle.digest, root / "in", root / out, {},
+                        limits=limits, work_dir=root / f"work-{out}")
+except PermissionError:
+    print("PermissionError")
+else:
+    print(ran.outcome.name, ran.reason)
+"""
+_REPORT = (
+    "def run(ctx):\n    return '@prefix ex: <https://example.org/t#> .\\n[] a ex:Report .\\n'\n"
+)
+_SLEEPER = "import time\ndef run(ctx):\n    time.sleep(30)\n"
+
+
+@pytest.mark.timeout(3600)
+def test_the_worker_container_runs_the_sandbox_with_exactly_the_compose_file_s_capabilities(
+    engine, images, tmp_path: Path
+):
+    """Real algorithm runs through `run_algorithm` in the worker image, started with the
+    compose file's user, capabilities and security options: a run succeeds and a run past its
+    wall clock is killed; without any one of the six capabilities that no longer holds."""
+    cage = load_compose()["services"]["datacage"]
+    for name, body in (("report", _REPORT), ("sleeper", _SLEEPER)):
+        make_bundle(tmp_path / name, body)
+        (tmp_path / f"{name}.zip").write_bytes(build_bundle(tmp_path / name))
+    stage_inputs(tmp_path / "in", PEOPLE)
+    (tmp_path / "run.py").write_text(_SANDBOX_RUN)
+    inside = "/var/lib/datacage-worker/probe"
+    options = ["--network", "none", "--read-only", "--tmpfs", "/tmp", "--user", cage["user"]]  # noqa: S108
+    options += ["--init", "-v", f"{tmp_path}:{inside}", "--cap-drop", "ALL"]
+    options += ["--security-opt", "no-new-privileges", "--security-opt", "apparmor=unconfined"]
+    options += ["--security-opt", engine.unmasked_proc]
+    assert set(cage["security_opt"]) == {
+        "no-new-privileges:true", "systempaths=unconfined", "apparmor=unconfined"
+    }  # fmt: skip
+    assert cage["init"] is True
+    granted = cage["cap_add"]
+
+    def outcome(bundle: str, missing: str | None) -> str:
+        caps = ",".join(cap for cap in granted if cap != missing)
+        out = run_once(
+            engine, images["datacage"].tag, *options, "--cap-add", caps,
+            command=["python", f"{inside}/run.py", inside, bundle, f"{bundle}-{missing}"],
+        )  # fmt: skip
+        return out.split()[0] if out.split() else "NOTHING"
+
+    assert outcome("report", None) == "SUCCEEDED"
+    for cap in granted:
+        if cap != "KILL":
+            assert outcome("report", cap) == "REFUSED", f"without {cap}"
+    # KILL: a run that outlives its wall clock belongs to uid 65534, and must be killed.
+    assert outcome("sleeper", None) == "TIMED_OUT"
+    assert outcome("sleeper", "KILL") == "PermissionError"

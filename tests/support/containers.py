@@ -60,6 +60,8 @@ class Engine:
     name: str
     build_options: list[str] = field(default_factory=list)
     global_options: list[str] = field(default_factory=list)
+    # compose's `systempaths=unconfined` (an unmasked /proc, which bwrap's --proc needs).
+    unmasked_proc: str = "systempaths=unconfined"
 
     def command(self, *words: str) -> list[str]:
         return [self.name, *self.global_options, *words]
@@ -99,7 +101,7 @@ def available_engines() -> dict[str, Engine | str]:
     else:
         found["podman"] = Engine(
             "podman", build_options=["--isolation=chroot", "--format", "docker", "--pull=never"],
-            global_options=["--runtime", "runc"],
+            global_options=["--runtime", "runc"], unmasked_proc="unmask=ALL",
         )  # fmt: skip
     return found
 
