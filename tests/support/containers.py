@@ -158,7 +158,9 @@ def container(engine: Engine, image: str, *options: str, command: list[str] | No
     try:
         yield name
     finally:
-        subprocess.run(engine.command("rm", "-f", "-v", "-t", "2", name), capture_output=True)
+        # `-v`: the container's anonymous volumes go with it. (Podman alone knows `-t`.)
+        wait = ["-t", "2"] if engine.name == "podman" else []
+        subprocess.run(engine.command("rm", "-f", "-v", *wait, name), capture_output=True)
 
 
 def run_once(engine: Engine, image: str, *options: str, command: list[str]) -> str:
