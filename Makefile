@@ -49,9 +49,11 @@ lint: setup
 setup: $(STAMP) node_modules/.installed system-packages
 
 # Debian packages the tests drive for real: chromium (browser tests), bubblewrap (the
-# algorithm sandbox), nginx (the pod side of mutual TLS). Installed only when
-# missing; without root the step says what to install instead of failing half-way.
-DEBIAN_PACKAGES := chromium bubblewrap nginx
+# algorithm sandbox), nginx (the pod side of mutual TLS), and podman, runc, uidmap,
+# catatonit (podman's --init) and mmdebstrap (docker/'s images built and run without a Docker
+# daemon, on a Debian base made from the Debian mirror: tests/support/containers.py). Installed only when missing; without
+# root the step says what to install instead of failing half-way.
+DEBIAN_PACKAGES := chromium bubblewrap nginx podman runc uidmap catatonit mmdebstrap
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -3,7 +3,11 @@
 #   docker build -f docker/control-plane.Dockerfile -t datacage-control-plane .
 # Its state (registry, bundles, the session key) is in DATACAGE_DATA_DIR, a volume.
 
-FROM python:3.11-slim-bookworm AS build
+# The base: the official image by default; tests/support/container_base.py builds on a
+# Debian bookworm base made locally instead (no image registry is reachable there).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -13,12 +17,12 @@ COPY vocab/ vocab/
 COPY datafuse/ datafuse/
 COPY datacage_sdk/ datacage_sdk/
 # A non-editable install in its own virtual environment: the runtime stage copies only that.
-RUN python -m venv /opt/datacage \
+RUN python3 -m venv /opt/datacage \
  && /opt/datacage/bin/pip install --upgrade pip \
  && /opt/datacage/bin/pip install . \
  && /opt/datacage/bin/datacage --help > /dev/null
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 RUN groupadd --system --gid 10001 datacage \
  && useradd --system --uid 10001 --gid datacage --home-dir /var/lib/datacage \
       --shell /usr/sbin/nologin datacage \

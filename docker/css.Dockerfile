@@ -2,16 +2,24 @@
 # image's unprivileged `node` user. Build from the repository root:
 #   docker build -f docker/css.Dockerfile -t datacage-css .
 
-FROM node:20-bookworm-slim AS build
+# The base: the official image by default; tests/support/container_base.py builds on a
+# Debian bookworm base made locally instead (no image registry is reachable there).
+ARG BASE_IMAGE=node:20-bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /opt/css
 COPY package.json package-lock.json ./
 # Azurite is the test bed's blob-storage emulator, not part of a deployment.
 RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
  && npm uninstall --no-save --no-audit --no-fund azurite
 
-FROM node:20-bookworm-slim
+FROM ${BASE_IMAGE}
 COPY --from=build /opt/css /opt/css
-RUN install -d -o node -g node -m 0700 /data
+# The official image has a `node` user (uid 1000); a plain Debian base with Debian's nodejs
+# has not, so it is made here with the same uid.
+RUN id node > /dev/null 2>&1 \
+ || useradd --uid 1000 --user-group --no-create-home --shell /usr/sbin/nologin node \
+ && install -d -o node -g node -m 0700 /data
 USER node
 WORKDIR /opt/css
 EXPOSE 3000

@@ -9,7 +9,11 @@
 # drops every other capability; docs/deployment.md says exactly what is needed and why, and
 # how to map this container's root to an unprivileged host user (userns-remap, rootless).
 
-FROM python:3.11-slim-bookworm AS build
+# The base: the official image by default; tests/support/container_base.py builds on a
+# Debian bookworm base made locally instead (no image registry is reachable there).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # Push connectors' SDKs (docs/push.md); add ",parquet" for Parquet datasets (~170 MB more).
 ARG EXTRAS=s3,azure-blob
@@ -20,17 +24,21 @@ COPY connectors/ connectors/
 COPY vocab/ vocab/
 COPY datafuse/ datafuse/
 COPY datacage_sdk/ datacage_sdk/
-RUN python -m venv /opt/datacage \
+RUN python3 -m venv /opt/datacage \
  && /opt/datacage/bin/pip install --upgrade pip \
  && /opt/datacage/bin/pip install ".[${EXTRAS}]" \
  && /opt/datacage/bin/datacage worker --help > /dev/null
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 # bubblewrap: the sandbox; libseccomp2: its seccomp filter (pyseccomp loads it with ctypes).
+# The sandbox hides the stdlib's site-packages under a tmpfs, on a read-only root: the
+# folder must exist. The official image has it; Debian's python3 (dist-packages) has not.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bubblewrap libseccomp2 \
  && rm -rf /var/lib/apt/lists/* \
- && install -d -m 0700 /var/lib/datacage-worker
+ && install -d -m 0700 /var/lib/datacage-worker \
+ && python3 -c "import os, sysconfig; \
+      os.makedirs(sysconfig.get_paths()['stdlib'] + '/site-packages', exist_ok=True)"
 COPY --from=build /opt/datacage /opt/datacage
 COPY docker/healthcheck.py /usr/local/bin/datacage-healthcheck
 ENV PATH=/opt/datacage/bin:$PATH \
