@@ -43,6 +43,7 @@ from ..attestation import (
     client_certificate,
     measure_datacage_code,
 )
+from ..runs.outcomes import Note, Outcome
 from .control_plane import ControlPlane, ControlPlaneError
 from .datasets import DatacageKeys
 from .delivery import Deliveries, DeliveryQueue, Outbox
@@ -53,11 +54,6 @@ log = logging.getLogger(__name__)
 
 #: A job's work folder is `<run id>-<8 hex>` (job.execute); anything else is removed unreported.
 _RUN_FOLDER = re.compile(r"(?P<run>[A-Za-z0-9._-]+)-[0-9a-f]{8}")
-RESTARTED = (
-    "The datacage stopped while carrying out this run (it was restarted); the copy of the "
-    "inputs it held was deleted and nothing of the run was kept."
-)
-FAILED_INSIDE = "The datacage failed while carrying out the run; its operator must look."
 
 
 def sweep_work_root(work_root: Path) -> list[tuple[str, Path]]:
@@ -203,7 +199,7 @@ class Worker:
                 )
         except Exception:  # the run ends, the worker goes on; the detail stays in our log
             log.exception("run failed in the worker", extra={"run": job.run_id})
-            report = JobReport(succeeded=False, problems=[FAILED_INSIDE])
+            report = JobReport(Outcome.DATACAGE_ERROR)  # its wording: the operator must look
             self._end_run(job.run_id, report)
             self.sweep()  # whatever the failure left in the work root
             return report
@@ -219,7 +215,8 @@ class Worker:
             return ended
         for run_id, folder in leftovers:
             log.warning("leftover of an interrupted run deleted", extra={"run": run_id})
-            told = self._end_run(run_id, JobReport(succeeded=False, problems=[RESTARTED]))
+            restarted = JobReport(Outcome.DATACAGE_ERROR, notes={Note.DATACAGE_RESTARTED})
+            told = self._end_run(run_id, restarted)
             if told is None:
                 continue  # the empty folder stays, so the next sweep tells the control plane
             if told:

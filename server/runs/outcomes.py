@@ -82,6 +82,7 @@ class Note(enum.Enum):
     CONSENTS_LAPSED = "consents-lapsed"
     USAGE_RECORDS_FAILED = "usage-records-failed"
     USAGE_RECORDS_NOT_KEPT = "usage-records-not-kept"
+    DATACAGE_RESTARTED = "datacage-restarted"
 
     @property
     def wording(self) -> str:
@@ -101,6 +102,10 @@ _NOTE_WORDING = {
     ),
     Note.CONSENTS_LAPSED: "Some consents stopped counting before the read and were left out.",
     Note.USAGE_RECORDS_FAILED: "Some usage records could not be written into people's pods.",
+    Note.DATACAGE_RESTARTED: (
+        "The datacage stopped while carrying out this run (it was restarted); the copy of the "
+        "inputs it held was deleted and nothing of the run was kept."
+    ),
     Note.USAGE_RECORDS_NOT_KEPT: (
         "Some consents were given before usage records were kept in pods, so no record was "
         "written there (My data still lists the use)."

@@ -143,7 +143,9 @@ def test_after_a_change_of_terms_a_run_reads_only_the_renewed_consents(world):
     assert [c.subject for c in planned.included] == [alice.webid]
     [excluded] = planned.excluded
     assert excluded.consent.subject == bob.webid
-    outcomes = pull(cage.client, RegistryAuthority(store, clock), planned.included)
+    outcomes = pull(
+        cage.client, RegistryAuthority(store, clock), planned.included, allow_plain_http=True
+    )
     assert [o.consent.subject for o in outcomes] == [alice.webid]
     assert [i.url for i in outcomes[0].inputs] == [alice.pod + "contacts/customers.ttl"]
     assert can_read(cage.client, alice.pod + "contacts/customers.ttl")  # the renewal's grant
@@ -158,7 +160,9 @@ def test_a_consent_read_earlier_in_a_run_stops_counting_once_the_terms_change(wo
     old_run = consents_for_run(store, space.iri, clock(), terms_digest=space.terms_digest)
     space = edit_terms(app, space, owner)
     give(app, space, alice, cage, clock)  # renewed: the old consent is replaced
-    outcomes = pull(cage.client, RegistryAuthority(store, clock), old_run.included)
+    outcomes = pull(
+        cage.client, RegistryAuthority(store, clock), old_run.included, allow_plain_http=True
+    )
     assert outcomes[0].inputs == []  # the consent it planned with no longer counts
 
 

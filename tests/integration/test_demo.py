@@ -70,6 +70,7 @@ def test_the_demo_runs_to_the_reports_in_the_data_users_pod_and_stops_everything
         port=pods.css_port, data_dir=folder / "css", public_url=pods.public_url, extra_ca=pods.ca
     )
     trusting = requests.Session()
+    trusting.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
     trusting.verify = str(pods.ca)
     with pods_stopped(pods), css:
         with CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
