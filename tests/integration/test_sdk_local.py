@@ -151,7 +151,7 @@ def test_the_gate_still_refuses_an_sdk_result_that_carries_an_address(tmp_path, 
     # The samples are the developer's own: the log is theirs in full (never so on people's
     # data, where participants see the outcome code only).
     assert "leaking " in local.log
-    assert "shop.example" in local.log
+    assert "shop.example" in local.log.lower()  # the samples vary the case of addresses
     assert local.outcome.value == "output-refused"
 
 
