@@ -9,9 +9,12 @@ comes back is checked like any outside input (`Job.from_json`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
+
+import requests
 
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
@@ -23,6 +26,10 @@ from ..runs.outcomes import Stage
 from .datasets import JobDataset
 
 MAX_BUNDLE_BYTES = 64 << 20
+#: The longest line of a streamed claim (the job's header, or a page of consent IRIs).
+MAX_CLAIM_LINE = 16 << 20
+#: The most consents one job may list (~100 bytes each held while the run lasts).
+MAX_JOB_CONSENTS = 5_000_000
 
 
 class ControlPlaneError(RuntimeError):
@@ -57,7 +64,9 @@ class Job:
     min_individuals: int
     digest: str
     parameters: dict[str, Any]
-    consents: tuple[JobConsent, ...]
+    # The consents in force when the run was claimed; what each lets us read is asked page by
+    # page, right before the pull (`RunReporter.check`), and again right before each read.
+    consent_iris: tuple[str, ...]
     # Organisations' pushed datasets (server/datacage/datasets.py); none in older jobs.
     datasets: tuple[JobDataset, ...] = ()
     # Result delivery (issue 6); absent from older control planes' jobs.
@@ -71,17 +80,10 @@ class Job:
     def from_json(cls, body: object) -> Job:
         try:
             run, space, algorithm = body["run"], body["space"], body["algorithm"]  # type: ignore[index]
+            # The IRIs come in the claim's later lines; a job written whole lists consents.
             consents = tuple(
-                JobConsent(
-                    _str(c["iri"]),
-                    _str(c["subject"]),
-                    tuple(
-                        PodResource(_str(r["url"]), bool(r["is_container"])) for r in c["resources"]
-                    ),
-                    _optional_str(c.get("usage_records")),
-                    tuple(_str(p) for p in c.get("purposes", ())),
-                )
-                for c in body["consents"]  # type: ignore[index]
+                _str(c if isinstance(c, str) else c["iri"])
+                for c in body.get("consents", ())  # type: ignore[union-attr]
             )
             min_individuals = space["min_individuals"]
             if not isinstance(min_individuals, int) or isinstance(min_individuals, bool):
@@ -134,8 +136,38 @@ class ControlPlane:
         return self.client.http.read(response, limit=MAX_BUNDLE_BYTES)
 
     def claim(self, evidence: str) -> Job | None:
-        body = self._call("POST", "claim", {"evidence": evidence})
-        return Job.from_json(body) if body else None
+        """Claim the next run: its job, read as the JSON lines the control plane streams."""
+        response = self.client.session.request(
+            "POST",
+            self.base + "claim",
+            headers={"Accept": "application/x-ndjson", "Content-Type": "application/json"},
+            data=json.dumps({"evidence": evidence}),
+        )
+        self._check(response)
+        if response.status_code == 204:
+            response.close()
+            return None
+        header: Job | None = None
+        iris: list[str] = []
+        try:
+            for line in _json_lines(response, MAX_CLAIM_LINE):
+                if header is None:
+                    header = Job.from_json(line["job"])
+                elif "consents" in line:
+                    iris.extend(_str(i) for i in line["consents"])
+                    if len(iris) > MAX_JOB_CONSENTS:
+                        raise ValueError(f"more than {MAX_JOB_CONSENTS} consents")
+                elif line["end"]["consents"] == len(iris):
+                    return replace(header, consent_iris=tuple(dict.fromkeys(iris)))
+                else:
+                    raise ValueError("the count at the end is not the count listed")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ControlPlaneError(
+                f"The control plane sent a job we cannot read ({exc})."
+            ) from exc
+        finally:
+            response.close()
+        raise ControlPlaneError("The control plane's job ended before its last line.")
 
     # --- Push: the evidence data providers encrypt to (docs/push.md) ------------------------
 
@@ -190,6 +222,14 @@ class RunReporter:
         self.plane = plane
         self.path = f"runs/{run_id}/"
 
+    def check(self, iris: list[str]) -> list[JobConsent]:
+        """Which of `iris` still count right now, with what each lets us read (one call)."""
+        body = self.plane._call("POST", self.path + "consents/check", {"consents": iris})
+        try:
+            return [_job_consent(c) for c in body["in_force"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ControlPlaneError(f"The control plane's answer is unreadable ({exc}).") from exc
+
     def still_in_force(self, consent: JobConsent) -> bool:
         body = self.plane._call("GET", self.path + "consent?" + urlencode({"iri": consent.iri}))
         return body is not None and body.get("in_force") is True
@@ -218,6 +258,35 @@ class RunReporter:
     def delivery(self, state: dict[str, Any]) -> None:
         """One consumer's delivery state (issue 6); allowed after `finish` too."""
         self.plane._call("POST", self.path + "deliveries", state)
+
+
+def _job_consent(c: Any) -> JobConsent:
+    return JobConsent(
+        _str(c["iri"]),
+        _str(c["subject"]),
+        tuple(PodResource(_str(r["url"]), r["is_container"] is True) for r in c["resources"]),
+        _optional_str(c.get("usage_records")),
+        tuple(_str(p) for p in c.get("purposes", ())),
+    )
+
+
+def _json_lines(response, limit: int) -> Iterator[Any]:
+    """The JSON values of a streamed body, one a line, read a chunk at a time: a line longer
+    than `limit` bytes is refused before it is held whole."""
+    pending = b""
+    try:
+        for chunk in response.iter_content(64 << 10):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > limit or any(len(line) > limit for line in lines):
+                raise ValueError(f"a line over {limit:,} bytes")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+    except requests.exceptions.RequestException as exc:
+        raise ControlPlaneError(f"Reading the job was interrupted: {exc}") from exc
+    if pending.strip():
+        yield json.loads(pending)
 
 
 def _privacy(value: object) -> DifferentialPrivacy | None:

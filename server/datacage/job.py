@@ -33,7 +33,7 @@ from vocab import SH
 
 from ..provenance import InputUse
 from ..runs.outcomes import GATE_RULES, Note, Outcome, PullTransport, Refusal, Stage
-from .control_plane import Job, RunReporter
+from .control_plane import Job, JobConsent, RunReporter
 from .datasets import (
     DatacageKeys,
     DatasetProblem,
@@ -46,11 +46,15 @@ from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, GateVerdict, InputIdentifiers, PersonInputs, check_output
 from .progress import RunProgress
 from .pull import PersonOutcome, PullLimits, pull
+from .recheck import BatchedRecheck
 from .sandbox import Outcome as SandboxOutcome
 from .sandbox import SandboxLimits, run_algorithm
 from .usage_receipts import Use, write_usage_receipts
 
 log = logging.getLogger(__name__)
+
+#: People asked about (and then pulled) together: one prefilter question per page.
+PAGE = 200
 
 #: How each way the sandbox ends is reported (also by `datacage sdk run`).
 SANDBOX_OUTCOMES = {
@@ -160,9 +164,7 @@ def _execute(
 ) -> JobReport:
     progress = RunProgress(reporter.progress)
     progress.stage(Stage.PULLING)
-    outcomes = pull(
-        cage, reporter, job.consents, settings.pull, allow_plain_http=settings.allow_plain_http_pods
-    )
+    outcomes = pull_pages(job, cage, reporter, settings)
     read = [o for o in outcomes if o.inputs]
     uses.extend(_use_of(o) for o in read)  # first: read is read, even if a report below fails
     for outcome in read:
@@ -239,6 +241,34 @@ def _execute(
         )
     report.outcome = Outcome.SUCCEEDED
     return report
+
+
+def pull_pages(
+    job: Job, cage: SolidClient, reporter: RunReporter, settings: JobSettings
+) -> list[PersonOutcome]:
+    """Every person of the job, a page at a time: one question says which of the page still
+    count and what each may read (a prefilter), then the pull asks again, in shared batches,
+    right before each read (`BatchedRecheck`). A person who no longer counts is never read."""
+    recheck = BatchedRecheck(
+        lambda iris: {c.iri for c in reporter.check(iris)}, reporter.record_refusal
+    )
+    outcomes: list[PersonOutcome] = []
+    for start in range(0, len(job.consent_iris), PAGE):
+        page = list(job.consent_iris[start : start + PAGE])
+        people = reporter.check(page)
+        counted = {c.iri for c in people}
+        outcomes += [_lapsed(iri) for iri in page if iri not in counted]
+        outcomes += pull(
+            cage, recheck, people, settings.pull, allow_plain_http=settings.allow_plain_http_pods
+        )
+    return outcomes
+
+
+def _lapsed(iri: str) -> PersonOutcome:
+    """A person the page's question left out: their consent stopped counting since the claim."""
+    return PersonOutcome(
+        JobConsent(iri, "", ()), skipped="the consent no longer counts", lapsed=True
+    )
 
 
 def with_terms(parameters: Mapping[str, Any], privacy: DifferentialPrivacy | None) -> dict:

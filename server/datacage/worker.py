@@ -181,7 +181,7 @@ class Worker:
         job = self.plane.claim(evidence.to_bytes().decode())
         if job is None:
             return None
-        log.info("job claimed", extra={"run": job.run_id, "people": len(job.consents)})
+        log.info("job claimed", extra={"run": job.run_id, "people": len(job.consent_iris)})
         try:
             with ExitStack() as stack:
                 certificate = client_certificate(self.key, evidence)

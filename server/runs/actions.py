@@ -23,8 +23,8 @@ from vocab import SH
 from ..audit.events import record_delivery as record_delivery_event
 from ..audit.trail import AuditTrail, NoAudit
 from ..consent.model import Consent
-from ..consent.store import ConsentStore
-from ..datacage.consents import RegistryAuthority, consents_for_run
+from ..consent.store import MAX_BATCH, ConsentStore, InForce
+from ..datacage.consents import RegistryAuthority
 from ..delivery import Destination, DestinationStore
 from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
 from ..spaces import permissions
@@ -47,16 +47,23 @@ from .store import RunStore
 log = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_HISTORY_DIGEST = re.compile(r"[0-9a-f]{32}")  # server.consent.rdf.history_iri
 
 
 @dataclass(frozen=True)
 class Job:
+    """What a claim hands the datacage: the run, its terms, and the IRIs of the consents in
+    force when it was claimed. What each consent lets it read comes later, a page at a time,
+    from the batch re-check (`check_consents`), so no answer grows with the crowd but the
+    list of IRIs, which `server.web.datacage_api` streams."""
+
     run: Run
     space: Space
-    consents: list[Consent]
-    destinations: list[Destination] = field(default_factory=list)  # issue 6
+    consent_iris: list[str]
+    destinations: list[Destination] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        """The job without its consent IRIs (the header of the streamed claim)."""
         algorithm = self.space.algorithm
         assert algorithm is not None  # a run is only started with one
         return {
@@ -77,18 +84,7 @@ class Job:
                 "digest": algorithm.digest,
                 "parameters": {p.name: p.default for p in algorithm.parameters},
             },
-            "consents": [
-                {
-                    "iri": c.iri,
-                    "subject": c.subject,
-                    "resources": [
-                        {"url": r.url, "is_container": r.is_container} for r in c.resources
-                    ],
-                    "usage_records": c.usage_records,  # None: given before usage records
-                    "purposes": list(c.purposes),
-                }
-                for c in self.consents
-            ],
+            "consent_count": len(self.consent_iris),
             "deliveries": [d.as_job() for d in self.destinations],
         }
 
@@ -194,16 +190,18 @@ class Runs:
                 f"for {attestation.bundle_digest}.",
                 run.iri,
             )
-            planned = consents_for_run(self.consents, space.iri, now, terms_digest=run.terms_digest)
+            # One store query, however many people consented; each is checked again, with
+            # what their read needs, right before it (`check_consents`).
+            planned = self.consents.in_force_iris(space.iri, run.terms_digest, now)
 
-            def plan(run: Run, count: int = len(planned.included)) -> None:
+            def plan(run: Run, count: int = len(planned)) -> None:
                 run.individuals_included = count
 
             run, _ = self.store.change(run.id, plan)
             targets = (
                 self.destinations.of_space(space.iri, space.consumers) if self.destinations else []
             )
-            return Job(run, space, planned.included, targets)
+            return Job(run, space, planned, targets)
         return None
 
     def next_digest(self, actor: str | None) -> str | None:
@@ -228,12 +226,31 @@ class Runs:
         return run, RegistryAuthority(self.consents, self.clock)
 
     def consent(self, run: Run, iri: str) -> Consent:
-        """A consent the run may ask about: one in its own space."""
-        for history in self.consents.of_space(run.space_iri):
-            for consent in history.consents:
-                if consent.iri == iri:
-                    return consent
-        raise NotFound("This run's space has no such consent.")
+        """A consent the run may ask about: one in its own space. Found by its own name (a
+        consent is `<its history graph>/<number>`), one graph read, never a scan."""
+        history_name, _, number = iri.rpartition("/")
+        prefix = self.consents.public_url + "consents/"
+        digest = history_name[len(prefix) :] if history_name.startswith(prefix) else ""
+        history = None
+        if _HISTORY_DIGEST.fullmatch(digest) and number.isdigit():
+            history = self.consents.read(history_name)
+        consent = history.get(int(number)) if history else None
+        if history is None or consent is None or history.space_iri != run.space_iri:
+            raise NotFound("This run's space has no such consent.")
+        return consent
+
+    def check_consents(self, run_id: str, actor: str | None, iris: list[str]) -> list[InForce]:
+        """Which of `iris` the running run may read right now, each with what its read needs,
+        in the order asked: one store query for the whole batch. A consent of another space,
+        an older one, a withdrawn or expired one, or one given under other terms than the
+        run's is left out; which of these it was is not said."""
+        run = self._own_running(run_id, actor)
+        if not iris or len(iris) > MAX_BATCH:
+            raise ValidationFailed(
+                {"consents": [f"Ask about 1 to {MAX_BATCH} consents at a time."]}
+            )
+        found = self.consents.in_force_among(run.space_iri, run.terms_digest, iris, self.clock())
+        return [found[iri] for iri in dict.fromkeys(iris) if iri in found]
 
     def report(self, run_id: str, actor: str | None, stage: str, step: int) -> Run:
         """Progress, as a worker stage and (while running) the algorithm's step; a report that

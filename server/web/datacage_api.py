@@ -4,6 +4,12 @@ Only the deployment's datacage (`DATACAGE_WEBID`, proven by its own DPoP-bound t
 `Runs`: it asks which algorithm the next run needs, fetches that bundle, claims the run with
 the attestation it made for exactly that bundle, then asks before each person's pull whether
 their consent still counts, reports refusals, reads and progress, and finishes the run.
+The claim streams the job (`application/x-ndjson`), so no answer grows with the crowd but one
+the datacage reads a line at a time: `{"job": {...}}`, then `{"consents": [IRI, ...]}` lines of
+at most `CLAIM_PAGE` IRIs, then `{"end": {"consents": N}}` (a stream cut short has no end line).
+Before each page of people it asks which of them still count, with what each may read
+(`consents/check`), and it asks again, in batches of whoever is about to be read, right before
+each person's read (`server.datacage.recheck`), so a withdrawal is never read past.
 Everything it sends is checked as hostile: exact fields, exact JSON types, sane sizes. Progress
 and the end of a run are codes of fixed vocabularies (`server.runs.outcomes`): a field of free
 text (a log, a reason) is an unknown field and refused, so not even a modified datacage can
@@ -11,8 +17,12 @@ pass an algorithm's words on.
 
     GET  /api/datacage/next                     -> {"digest": "sha256:..."} or 204
     GET  /api/datacage/bundles/<digest>         -> the bundle (zip)
-    POST /api/datacage/claim                    {"evidence": "<evidence JSON>"} -> job, or 204
-    GET  /api/datacage/runs/<id>/consent?iri=   -> {"in_force": true|false}
+    POST /api/datacage/claim                    {"evidence": "<evidence JSON>"} -> 204, or the
+                                                 job as JSON lines (above)
+    POST /api/datacage/runs/<id>/consents/check {"consents": [IRI, ... up to 500]}
+                                                 -> {"in_force": [{"iri", "subject", "resources",
+                                                 "usage_records", "purposes"}]}
+    GET  /api/datacage/runs/<id>/consent?iri=   -> {"in_force": true|false} (one at a time)
     POST /api/datacage/runs/<id>/refusals       {"consent", "url"}
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
     POST /api/datacage/runs/<id>/progress       {"stage": code, "step": 0..4}
@@ -26,6 +36,8 @@ pass an algorithm's words on.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -53,6 +65,9 @@ _FINISH = {
 _REFUSAL = {"rule": str, "shape_path": (str, type(None))}
 _MAX_CODE = 200  # the longest code or shape path IRI accepted
 _MAX_READS = 10_000
+_MAX_IRI = 2000  # the registry's longest graph name
+#: Consent IRIs per line of the streamed claim.
+CLAIM_PAGE = 1000
 
 
 def _runs() -> Runs:
@@ -97,14 +112,52 @@ def claim() -> Response:
         return Response(status=204)
     # Organisations' pushed datasets travel with the job, read grants included (docs/push.md).
     datasets = [d.for_job() for d in push_service().datasets(job.space.iri)]
-    return jsonify({**job.as_json(), "datasets": datasets})
+    header = {**job.as_json(), "datasets": datasets}
+    iris = job.consent_iris
+
+    def lines() -> Iterator[str]:
+        # Everything is in hand already: the stream needs no request context, and a
+        # datacage that stops reading half-way leaves nothing half-written here.
+        yield json.dumps({"job": header}) + "\n"
+        for start in range(0, len(iris), CLAIM_PAGE):
+            yield json.dumps({"consents": iris[start : start + CLAIM_PAGE]}) + "\n"
+        yield json.dumps({"end": {"consents": len(iris)}}) + "\n"
+
+    return Response(lines(), mimetype="application/x-ndjson")
+
+
+@bp.post("/runs/<run_id>/consents/check")
+def check_consents(run_id: str) -> Response:
+    """A batch of consents, asked about at once: those in force, with what each may read."""
+    body = _body({"consents": list})
+    iris = body["consents"]
+    if not all(isinstance(i, str) and 0 < len(i) <= _MAX_IRI for i in iris):
+        raise ValidationFailed({"consents": ["A list of consent IRIs (strings)."]})
+    found = _runs().check_consents(run_id, g.actor, iris)
+    return jsonify(
+        {
+            "in_force": [
+                {
+                    "iri": c.iri,
+                    "subject": c.subject,
+                    "resources": [
+                        {"url": r.url, "is_container": r.is_container} for r in c.resources
+                    ],
+                    "usage_records": c.usage_records,  # None: given before usage records
+                    "purposes": list(c.purposes),
+                }
+                for c in found
+            ]
+        }
+    )
 
 
 @bp.get("/runs/<run_id>/consent")
 def consent_in_force(run_id: str) -> Response:
-    run, authority = _runs().authority(run_id, g.actor)
-    consent = _runs().consent(run, request.args.get("iri", ""))
-    return jsonify({"in_force": authority.still_in_force(consent)})
+    """One consent at a time (the batch route above is the one the datacage uses)."""
+    run, _ = _runs().authority(run_id, g.actor)
+    consent = _runs().consent(run, request.args.get("iri", ""))  # 404: not of this space
+    return jsonify({"in_force": bool(_runs().check_consents(run_id, g.actor, [consent.iri]))})
 
 
 @bp.post("/runs/<run_id>/refusals")

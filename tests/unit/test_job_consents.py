@@ -1,0 +1,148 @@
+"""The consents a run may read, decided in one store query, against the rule read history by
+history (`consents_for_run`): every kind of history a space can hold, both must agree."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource
+from server.consent.rdf import history_iri
+from server.consent.store import MAX_BATCH, ConsentStore
+from server.datacage.consents import consents_for_run
+from server.registry import open_registry
+
+PUBLIC = "https://dc.example/"
+SPACE = "https://dc.example/spaces/s1"
+OTHER_SPACE = "https://dc.example/spaces/s2"
+TERMS, OLD_TERMS = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+GIVEN, WITHDRAWN, REQUESTED = ConsentState.GIVEN, ConsentState.WITHDRAWN, ConsentState.REQUESTED
+
+
+def consent(space: str, subject: str, number: int, state, **changes) -> Consent:
+    made = Consent(
+        iri=f"{history_iri(PUBLIC, space, subject)}/{number}",
+        number=number,
+        space_iri=space,
+        space_id=space.rsplit("/", 1)[-1],
+        space_name="Survey",
+        subject=subject,
+        grantee="https://cage.example/profile/card#me",
+        resources=(
+            PodResource(subject.split("/profile")[0] + "/shop/orders.csv"),
+            PodResource(subject.split("/profile")[0] + "/photos/", True),
+        ),
+        purposes=("https://w3id.org/dpv#Marketing", "https://w3id.org/dpv#ResearchAndDevelopment"),
+        legal_basis="https://w3id.org/dpv#Consent",
+        controller="https://owner.example/profile/card#me",
+        consumers=("https://consumer.example/profile/card#me",),
+        algorithm_digest="sha256:" + "c" * 64,
+        terms_digest=TERMS,
+        recurring=False,
+        started_at=NOW - timedelta(days=3),
+        expires_at=NOW + timedelta(days=30),
+        state=state,
+        given_at=NOW - timedelta(days=3) if state is not REQUESTED else None,
+        usage_records=subject.split("/profile")[0] + "/datacage/usage/",
+    )
+    return replace(made, **changes)
+
+
+#: name -> the consents of one person's history, oldest first.
+KINDS = {
+    "given": [(GIVEN, {})],
+    "withdrawn": [(WITHDRAWN, {})],
+    "expired": [(GIVEN, {"expires_at": NOW - timedelta(seconds=1)})],
+    "expires-now": [(GIVEN, {"expires_at": NOW})],
+    "old-terms": [(GIVEN, {"terms_digest": OLD_TERMS})],
+    "only-requested": [(REQUESTED, {})],
+    "renewal-being-recorded": [(GIVEN, {}), (REQUESTED, {})],
+    "renewed": [(WITHDRAWN, {}), (GIVEN, {})],
+    "renewal-given-old-still-given": [(GIVEN, {}), (GIVEN, {})],
+    "withdrawn-then-requested": [(WITHDRAWN, {}), (REQUESTED, {})],
+    "two-requested-after-given": [(GIVEN, {}), (REQUESTED, {}), (REQUESTED, {})],
+    "given-expired-renewal-requested": [
+        (GIVEN, {"expires_at": NOW - timedelta(days=1)}),
+        (REQUESTED, {}),
+    ],
+    "renewal-under-new-terms-recorded": [(GIVEN, {"terms_digest": OLD_TERMS}), (REQUESTED, {})],
+    "ten-consents": [(WITHDRAWN, {})] * 9 + [(GIVEN, {})],
+}
+
+
+@pytest.fixture
+def store():
+    with open_registry(path=":memory:") as registry:
+        yield ConsentStore(lambda: registry, PUBLIC)
+
+
+def seed(store: ConsentStore, space: str = SPACE) -> dict[str, ConsentHistory]:
+    made = {}
+    for name, consents in KINDS.items():
+        subject = f"https://{name}.example/profile/card#me"
+        history = ConsentHistory(history_iri(PUBLIC, space, subject), space, subject)
+        for number, (state, changes) in enumerate(consents, start=1):
+            history.consents.append(consent(space, subject, number, state, **changes))
+        store.write(history)
+        made[name] = history
+    return made
+
+
+def test_one_query_finds_exactly_the_consents_the_history_by_history_rule_includes(store):
+    seed(store)
+    seed(store, OTHER_SPACE)  # the same people in another space: never in this run
+    expected = consents_for_run(store, SPACE, NOW, terms_digest=TERMS).included
+    found = store.in_force_iris(SPACE, TERMS, NOW)
+    assert found == sorted(c.iri for c in expected)
+    people = {iri.rsplit("/", 1)[0] for iri in found}
+    assert len(people) == len(found)  # one consent per person at most
+    named = {name for name, h in seed_names(store).items() if h in people}
+    assert named == {
+        "given",
+        "renewal-being-recorded",
+        "renewed",
+        "renewal-given-old-still-given",
+        "ten-consents",
+    }
+
+
+def seed_names(store: ConsentStore) -> dict[str, str]:
+    return {
+        name: history_iri(PUBLIC, SPACE, f"https://{name}.example/profile/card#me")
+        for name in KINDS
+    }
+
+
+def test_a_batch_question_answers_each_consent_with_what_its_read_needs(store):
+    histories = seed(store)
+    others = seed(store, OTHER_SPACE)
+    asked = [c.iri for h in histories.values() for c in h.consents]
+    asked += [c.iri for h in others.values() for c in h.consents]  # another space's
+    asked += ["https://dc.example/consents/nothing/1", "not an IRI at all", asked[0]]
+    answer = store.in_force_among(SPACE, TERMS, asked, NOW)
+    assert sorted(answer) == store.in_force_iris(SPACE, TERMS, NOW)
+    given = histories["given"].consents[0]
+    found = answer[given.iri]
+    assert found.subject == given.subject
+    assert found.resources == tuple(sorted(given.resources, key=lambda r: r.url))
+    assert found.usage_records == given.usage_records
+    assert found.purposes == given.purposes
+
+
+def test_a_batch_question_is_bounded(store):
+    with pytest.raises(ValueError, match=f"At most {MAX_BATCH}"):
+        store.in_force_among(SPACE, TERMS, ["https://x.example/"] * (MAX_BATCH + 1), NOW)
+
+
+def test_a_value_that_would_break_out_of_the_query_is_no_consent(store):
+    seed(store)
+    hostile = [
+        "https://x.example/> } } SELECT * WHERE { ?s ?p ?o } #",
+        'https://x.example/"',
+        "https://x.example/\n",
+    ]
+    assert store.in_force_among(SPACE, TERMS, hostile, NOW) == {}
+    assert store.in_force_iris(SPACE, 'x" } } #', NOW) == []
