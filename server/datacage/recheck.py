@@ -47,6 +47,12 @@ class BatchedRecheck:
         self._asking = False
         self.questions = 0  # how many went out (for the benchmark and the tests)
 
+    @property
+    def waiting(self) -> int:
+        """How many reads wait for a question to go out."""
+        with self._changed:
+            return len(self._waiting)
+
     def still_in_force(self, consent: ConsentLike) -> bool:
         ticket = _Ticket(consent.iri)
         with self._changed:
