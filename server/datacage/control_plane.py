@@ -147,27 +147,10 @@ class ControlPlane:
         if response.status_code == 204:
             response.close()
             return None
-        header: Job | None = None
-        iris: list[str] = []
         try:
-            for line in _json_lines(response, MAX_CLAIM_LINE):
-                if header is None:
-                    header = Job.from_json(line["job"])
-                elif "consents" in line:
-                    iris.extend(_str(i) for i in line["consents"])
-                    if len(iris) > MAX_JOB_CONSENTS:
-                        raise ValueError(f"more than {MAX_JOB_CONSENTS} consents")
-                elif line["end"]["consents"] == len(iris):
-                    return replace(header, consent_iris=tuple(dict.fromkeys(iris)))
-                else:
-                    raise ValueError("the count at the end is not the count listed")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ControlPlaneError(
-                f"The control plane sent a job we cannot read ({exc})."
-            ) from exc
+            return read_job(_json_lines(response, MAX_CLAIM_LINE))
         finally:
             response.close()
-        raise ControlPlaneError("The control plane's job ended before its last line.")
 
     # --- Push: the evidence data providers encrypt to (docs/push.md) ------------------------
 
@@ -258,6 +241,28 @@ class RunReporter:
     def delivery(self, state: dict[str, Any]) -> None:
         """One consumer's delivery state (issue 6); allowed after `finish` too."""
         self.plane._call("POST", self.path + "deliveries", state)
+
+
+def read_job(lines: Iterator[Any]) -> Job:
+    """The job from the claim's JSON lines: a header, pages of consent IRIs, an end line that
+    counts them. Anything else (a missing end, a wrong count, too many) is refused whole."""
+    header: Job | None = None
+    iris: list[str] = []
+    try:
+        for line in lines:
+            if header is None:
+                header = Job.from_json(line["job"])
+            elif "consents" in line:
+                iris.extend(_str(i) for i in line["consents"])
+                if len(iris) > MAX_JOB_CONSENTS:
+                    raise ValueError(f"more than {MAX_JOB_CONSENTS} consents")
+            elif line["end"]["consents"] == len(iris) == len(set(iris)):
+                return replace(header, consent_iris=tuple(iris))
+            else:
+                raise ValueError("the count at the end is not the count of distinct consents")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ControlPlaneError(f"The control plane sent a job we cannot read ({exc}).") from exc
+    raise ControlPlaneError("The control plane's job ended before its last line.")
 
 
 def _job_consent(c: Any) -> JobConsent:

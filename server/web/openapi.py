@@ -564,6 +564,72 @@ AUDIT_PATHS = {
 }
 
 
+# --- The job protocol (server.web.datacage_api): the deployment's datacage only ----------------
+
+_JOB_CONSENT = _object(
+    {
+        "iri": _string("The consent, as the claim listed it.", format="uri"),
+        "subject": WEBID,
+        "resources": _array(
+            _object({"url": _string(format="uri"), "is_container": {"type": "boolean"}})
+        ),
+        "usage_records": {
+            "type": ["string", "null"],
+            "format": "uri",
+            "description": "The person's Append-only container for usage records, if any.",
+        },
+        "purposes": _array(_string(format="uri")),
+    }
+)
+_JOB_LINES = {
+    "description": 'The job as JSON lines, read one at a time: first `{"job": {...}}` (the '
+    "run, space, algorithm, `consent_count`, deliveries, datasets), then lines "
+    '`{"consents": [IRI, ...]}` of at most 1000 consent IRIs, the consents in force at the '
+    'claim, then `{"end": {"consents": N}}`. A stream without its end line is incomplete.',
+    "content": {"application/x-ndjson": {"schema": {"type": "object"}}},
+}
+DATACAGE_PATHS = {
+    path: _with_path_parameters(path, item)
+    for path, item in {
+        "/api/datacage/claim": {
+            "post": _op(
+                "claimRun",
+                "Claim the oldest queued run of the attested bundle, in one atomic step (a run "
+                "is claimed once). Only the deployment's datacage (DATACAGE_WEBID, DPoP).",
+                {200: _JOB_LINES, 204: {"description": "No run waits for this bundle."}},
+                (401, 403, 409, 422, 503),
+                _json(_object({"evidence": _string("The attestation evidence (JSON).")})),
+            )
+        },
+        "/api/datacage/runs/{run_id}/consents/check": {
+            "post": _op(
+                "checkConsents",
+                "Which of up to 500 consents the running run may read right now (given, not "
+                "expired, under the run's terms, the person's latest), each with what it lets "
+                "the datacage read, in the order asked. Any other consent is left out, without "
+                "saying why. Asked per page of people and again right before each read.",
+                {200: _json(_object({"in_force": _array(_JOB_CONSENT)}))},
+                (401, 403, 404, 409, 422, 503),
+                _json(_object({"consents": _array(_string(format="uri"))})),
+            )
+        },
+        "/api/datacage/runs/{run_id}/consent": {
+            "get": {
+                **_op(
+                    "checkConsent",
+                    "One consent at a time (the batch route is the one the datacage uses).",
+                    {200: _json(_object({"in_force": {"type": "boolean"}}))},
+                    (401, 403, 404, 409, 503),
+                ),
+                "parameters": [
+                    {"name": "iri", "in": "query", "required": True, "schema": _string()}
+                ],
+            }
+        },
+    }.items()
+}
+
+
 def document(public_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -575,7 +641,7 @@ def document(public_url: str) -> dict[str, Any]:
         },
         "servers": [{"url": public_url.rstrip("/")}],
         "security": [{"dpop": []}, {"session": [], "csrf": []}],
-        "paths": {**PATHS, **AUDIT_PATHS},
+        "paths": {**PATHS, **AUDIT_PATHS, **DATACAGE_PATHS},
         "components": {
             "securitySchemes": {
                 "dpop": {"type": "http", "scheme": "DPoP", "description": _DPOP},
