@@ -1,19 +1,28 @@
-"""What re-checking consent before every read costs the datacage, against the reads alone.
+"""What re-checking consent costs the datacage: asked one by one, or in batches, over HTTP.
 
 The datacage never trusts a consent read earlier: right before each person's data is pulled it
-asks the control plane whether their consent still counts (`server.datacage.pull` with the
-datacage's `ControlPlane` client, `GET /api/datacage/runs/<id>/consent` over HTTP, DPoP-signed
-as the datacage). So this runs it as deployed: the control plane served by gunicorn on an
-on-disk registry, a real run started and claimed through `/api/datacage/next` and `/claim`
-with software attestation evidence, and the pull asking about each consent over HTTP. The
-baseline is bare GETs of the same resources by the same datacage client, on the same CSS, in
-the same run; rounds alternate A-B-B-A so drift on this shared machine hits both alike. Also
-reported: how long giving one consent takes (grant on two resources, receipt in the pod,
-three registry writes), as seen by the person.
+asks the control plane whether their consent still counts. It asks in batches
+(`POST /api/datacage/runs/<id>/consents/check`: a page of people before their pull, then the
+people about to be read at the same moment, `server.datacage.recheck`), where it used to ask
+one consent per call (`GET /api/datacage/runs/<id>/consent?iri=`, still served). This runs both
+as deployed, in the same run: the control plane served by gunicorn on an on-disk registry, a
+real run started and claimed through `/api/datacage/next` and `/claim` (software attestation
+evidence), every call DPoP-signed as the datacage.
 
-Prints `name=value` lines; the last is `consent_recheck_ratio=<pull/bare reads>`.
+- `consent_check_single_per_s` / `consent_check_batch_per_s`: consents answered per second,
+  one per call against pages of `PAGE` per call, over the run's whole crowd (`--people` with
+  real pods plus `--crowd` more whose consents are recorded without a pod: the answer does not
+  read pods), alternating A-B-B-A so drift on this shared machine hits both alike;
+- the pull of the people with pods, sequentially (`people_at_once=1`) with the re-check asked
+  per person, against bare GETs of the same resources by the same client
+  (`consent_recheck_ratio`), and with the worker's pool asking one consent per call or in
+  shared batches (`parallel_pull_*`);
+- how long giving one consent takes (grant on two resources, receipt in the pod, three
+  registry writes), as seen by the person.
 
-    python bench/consent_check.py [--people N] [--rounds R]
+Prints `name=value` lines; the last is `consent_check_batch_speedup=<batch/single per s>`.
+
+    python bench/consent_check.py [--people N] [--crowd N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -31,7 +40,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from control_plane import SECRET, free_port, start_server  # the sibling script
+from control_plane import (  # the sibling script
+    SECRET,
+    consent_record,
+    free_port,
+    start_server,
+)
 
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
@@ -40,9 +54,12 @@ from server.algorithms import build_bundle
 from server.attestation import EnclaveKey, Measurement, SoftwareAttestationProvider
 from server.attestation.measurement import measure_datacage_code
 from server.consent.give import give_consent
-from server.consent.model import PodResource
-from server.datacage.control_plane import ControlPlane, Job
+from server.consent.model import ConsentHistory, PodResource
+from server.consent.rdf import history_iri
+from server.datacage.control_plane import ControlPlane, Job, JobConsent
+from server.datacage.job import PAGE
 from server.datacage.pull import PullLimits, pull
+from server.datacage.recheck import BatchedRecheck
 from server.services import services
 from server.spaces.model import Role, Space
 from server.spaces.validation import check_space
@@ -101,6 +118,7 @@ def client(api: CssAccountApi, account) -> SolidClient:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=20)
+    parser.add_argument("--crowd", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
 
@@ -154,15 +172,42 @@ def main() -> None:
                     clock=now,
                 )
                 give_times.append(time.perf_counter() - began)
+            # The crowd without pods: recorded as `give_consent` records a consent.
+            for n in range(args.crowd):
+                subject = f"https://crowd{n}.example/profile/card#me"
+                history = ConsentHistory(
+                    history_iri(store.public_url, space.iri, subject), space.iri, subject
+                )
+                history.consents.append(
+                    consent_record(history.iri, space, subject, now(), None, False)
+                )
+                store.write(history)
             services(app).runs.start(space.id, owner.webid)
             services(app).close()
 
-        server = start_server(data_dir, port, {"DATACAGE_WEBID": cage_account.webid})
+        settings = {"DATACAGE_WEBID": cage_account.webid, "EGRESS_ALLOW": "loopback"}
+        server = start_server(data_dir, port, settings)
         try:
             plane, job = claim_run(cage, base, Path(tmp) / "attestation")
-            assert len(job.consents) == args.people, job
+            everyone = list(job.consent_iris)
+            assert len(everyone) == args.people + args.crowd, len(everyone)
             reporter = plane.for_run(job.run_id)
-            urls = [r.url for c in job.consents for r in c.resources]
+            people = [c for page in pages(everyone) for c in reporter.check(page)]
+            people = [c for c in people if not c.subject.startswith("https://crowd")]
+            assert len(people) == args.people, len(people)
+            urls = [r.url for c in people for r in c.resources]
+
+            def single() -> float:
+                began = time.perf_counter()
+                for iri in everyone:
+                    assert reporter.still_in_force(JobConsent(iri, "", ()))
+                return time.perf_counter() - began
+
+            def batch() -> float:
+                began = time.perf_counter()
+                for page in pages(everyone):
+                    assert len(reporter.check(page)) == len(page)
+                return time.perf_counter() - began
 
             def bare() -> float:
                 began = time.perf_counter()
@@ -170,48 +215,67 @@ def main() -> None:
                     cage.get(url)
                 return time.perf_counter() - began
 
-            def pulled(limits: PullLimits) -> float:
+            def pulled(limits: PullLimits, authority) -> float:
                 began = time.perf_counter()
-                outcomes = pull(cage, reporter, job.consents, limits, allow_plain_http=True)
+                outcomes = pull(cage, authority, people, limits, allow_plain_http=True)
                 elapsed = time.perf_counter() - began
                 assert all(len(o.inputs) == 2 for o in outcomes), "a pull was refused"
                 return elapsed
 
+            def batched() -> BatchedRecheck:  # as the worker asks (`job.pull_pages`)
+                return BatchedRecheck(
+                    lambda iris: {c.iri for c in reporter.check(iris)}, reporter.record_refusal
+                )
+
             # One person at a time against bare sequential reads: the cost of the re-checks.
             def checked() -> float:
-                return pulled(PullLimits(people_at_once=1))
+                return pulled(PullLimits(people_at_once=1), batched())
 
-            # The pool as the worker runs it: what parallel pulls buy against one pod server.
-            def parallel() -> float:
-                return pulled(PullLimits())
+            # The worker's pool, asking one consent per call or in shared batches.
+            def parallel_single() -> float:
+                return pulled(PullLimits(), reporter)
 
-            sides = {bare: [], checked: [], parallel: []}
+            def parallel_batched() -> float:
+                return pulled(PullLimits(), batched())
+
+            sides = {
+                single: [],
+                batch: [],
+                bare: [],
+                checked: [],
+                parallel_single: [],
+                parallel_batched: [],
+            }
             for side in sides:
                 side()  # warm every path (connections, caches)
             for round_ in range(args.rounds):
                 order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
                 for side in order:
                     sides[side].append(side())
-            bare_times, pull_times, parallel_times = sides.values()
+            median = {side.__name__: statistics.median(times) for side, times in sides.items()}
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(10)
     reads = len(urls)
-    check_ms = 1000 * (statistics.median(pull_times) - statistics.median(bare_times)) / args.people
+    asked = len(everyone)
+    check_ms = 1000 * (median["checked"] - median["bare"]) / args.people
     print(f"people={args.people}")
+    print(f"consents_asked_per_round={asked}")
+    print(f"consent_check_single_per_s={asked / median['single']:.1f}")
+    print(f"consent_check_batch_per_s={asked / median['batch']:.1f}")
     print(f"reads_per_round={reads}")
-    print(f"bare_reads_per_s={reads / statistics.median(bare_times):.1f}")
-    print(f"pull_reads_per_s={reads / statistics.median(pull_times):.1f}")
-    print(f"parallel_pull_reads_per_s={reads / statistics.median(parallel_times):.1f}")
+    print(f"bare_reads_per_s={reads / median['bare']:.1f}")
+    print(f"pull_reads_per_s={reads / median['checked']:.1f}")
+    print(f"parallel_pull_single_reads_per_s={reads / median['parallel_single']:.1f}")
+    print(f"parallel_pull_batched_reads_per_s={reads / median['parallel_batched']:.1f}")
     print(f"consent_check_http_ms_per_person={check_ms:.1f}")
     print(f"consent_give_ms_median={1000 * statistics.median(give_times):.0f}")
-    print(
-        "parallel_pull_speedup="
-        f"{statistics.median(pull_times) / statistics.median(parallel_times):.3f}"
-    )
-    print(
-        f"consent_recheck_ratio={statistics.median(pull_times) / statistics.median(bare_times):.3f}"
-    )
+    print(f"consent_recheck_ratio={median['checked'] / median['bare']:.3f}")
+    print(f"consent_check_batch_speedup={median['single'] / median['batch']:.3f}")
+
+
+def pages(iris: list[str]) -> list[list[str]]:
+    return [iris[start : start + PAGE] for start in range(0, len(iris), PAGE)]
 
 
 if __name__ == "__main__":
