@@ -36,6 +36,14 @@ class ControlPlaneError(RuntimeError):
     """The control plane refused a request or answered with something unusable."""
 
 
+class IncompleteJob(ControlPlaneError):
+    """A claimed run's job could not be read whole: the run is ours, and must be ended."""
+
+    def __init__(self, message: str, run_id: str):
+        super().__init__(message)
+        self.run_id = run_id
+
+
 @dataclass(frozen=True)
 class JobConsent:
     iri: str
@@ -260,8 +268,13 @@ def read_job(lines: Iterator[Any]) -> Job:
                 return replace(header, consent_iris=tuple(iris))
             else:
                 raise ValueError("the count at the end is not the count of distinct consents")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ControlPlaneError(f"The control plane sent a job we cannot read ({exc}).") from exc
+    except (KeyError, TypeError, ValueError, ControlPlaneError) as exc:
+        problem = f"The control plane sent a job we cannot read ({exc})."
+        if header is not None:
+            raise IncompleteJob(problem, header.run_id) from exc
+        raise ControlPlaneError(problem) from exc
+    if header is not None:
+        raise IncompleteJob("The control plane's job ended before its last line.", header.run_id)
     raise ControlPlaneError("The control plane's job ended before its last line.")
 
 

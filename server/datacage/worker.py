@@ -44,7 +44,7 @@ from ..attestation import (
     measure_datacage_code,
 )
 from ..runs.outcomes import Note, Outcome
-from .control_plane import ControlPlane, ControlPlaneError
+from .control_plane import ControlPlane, ControlPlaneError, IncompleteJob
 from .datasets import DatacageKeys
 from .delivery import Deliveries, DeliveryQueue, Outbox
 from .job import JobReport, JobSettings, execute
@@ -178,7 +178,13 @@ class Worker:
         measurement = Measurement(measure_datacage_code(), bundle.digest)
         evidence = self.provider.attest(self.key, measurement)
         self.keys.remember(evidence.to_bytes(), measurement)
-        job = self.plane.claim(evidence.to_bytes().decode())
+        try:
+            job = self.plane.claim(evidence.to_bytes().decode())
+        except IncompleteJob as exc:  # the run is ours but its job is not whole: end it
+            log.error("job not read whole", extra={"run": exc.run_id, "error": str(exc)})
+            report = JobReport(Outcome.DATACAGE_ERROR)
+            self._end_run(exc.run_id, report)
+            return report
         if job is None:
             return None
         log.info("job claimed", extra={"run": job.run_id, "people": len(job.consent_iris)})

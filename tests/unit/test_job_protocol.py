@@ -12,7 +12,7 @@ from server import create_app
 from server.attestation import EnclaveKey, Measurement, SoftwareAttestationProvider
 from server.attestation.measurement import measure_datacage_code
 from server.datacage import control_plane
-from server.datacage.control_plane import ControlPlaneError, read_job
+from server.datacage.control_plane import ControlPlaneError, IncompleteJob, read_job
 from server.runs.model import RunStatus
 from server.services import services
 from server.spaces.actions import Spaces
@@ -143,8 +143,11 @@ A, B = "https://cp.example/consents/a/1", "https://cp.example/consents/b/1"
     ],
 )
 def test_a_job_stream_that_is_not_whole_is_refused(stream, why):
-    with pytest.raises(ControlPlaneError, match=why):
+    with pytest.raises(ControlPlaneError, match=why) as refused:
         read_job(iter(stream))
+    if stream[0] is HEADER:  # the run was claimed: the worker learns which, to end it
+        assert isinstance(refused.value, IncompleteJob)
+        assert refused.value.run_id == "r"
 
 
 class Streamed:
