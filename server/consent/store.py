@@ -73,7 +73,9 @@ SELECT ?status (STR(?e) AS ?expires) (STR(?gv) AS ?given) (STR(?w) AS ?withdrawn
 # `server.datacage.consents.consents_for_run`, decided inside the store in one pass, so a
 # space of 100 000 people costs one query and not 100 000 graph reads. The terms digest comes
 # first: it names the space (its hash covers the space's IRI), so the store starts from the
-# consents under those terms alone. `{only}` narrows it to the consents a batch asks about,
+# consents under those terms alone; the batch checks the space as well (`{space_check}`), the
+# whole list does not (every person in it is asked about in a batch before being read, and
+# each pattern costs a lookup per consent). `{only}` narrows it to the consents a batch asks about,
 # outside the GRAPH block (inside it, pyoxigraph 0.5 scans the whole space first). Values are
 # pasted as terms pyoxigraph wrote, never as text: the registry's bindings are a trailing
 # VALUES clause, which would join after the FILTERs, too late to be cheap. In a history graph
@@ -83,7 +85,7 @@ _IN_FORCE = """
 SELECT {projection} WHERE {{
   {only}
   GRAPH ?g {{
-    ?c dcg:termsDigest {terms} ; dcg:space {space} ; dpv:hasConsentStatus dpv:ConsentGiven ;
+    ?c dcg:termsDigest {terms} ; {space_check}dpv:hasConsentStatus dpv:ConsentGiven ;
        dcg:expiresAt ?expires ; dcterms:identifier ?number .
     FILTER(?expires > {now})
     FILTER NOT EXISTS {{
@@ -286,7 +288,7 @@ def _in_force_query(
         projection=projection,
         only=only,
         details=details,
-        space=ox.NamedNode(space_iri),
+        space_check=f"dcg:space {ox.NamedNode(space_iri)} ; " if only else "",
         terms=ox.Literal(terms_digest),
         now=ox.Literal(now.isoformat(), datatype=ox.NamedNode(str(XSD.dateTime))),
     )

@@ -18,6 +18,7 @@ PUBLIC = "https://dc.example/"
 SPACE = "https://dc.example/spaces/s1"
 OTHER_SPACE = "https://dc.example/spaces/s2"
 TERMS, OLD_TERMS = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+OTHER_TERMS = "sha256:" + "d" * 64  # a terms digest hashes its space's IRI: never the same
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 GIVEN, WITHDRAWN, REQUESTED = ConsentState.GIVEN, ConsentState.WITHDRAWN, ConsentState.REQUESTED
 
@@ -79,12 +80,13 @@ def store():
         yield ConsentStore(lambda: registry, PUBLIC)
 
 
-def seed(store: ConsentStore, space: str = SPACE) -> dict[str, ConsentHistory]:
+def seed(store: ConsentStore, space: str = SPACE, terms: str = TERMS) -> dict[str, ConsentHistory]:
     made = {}
     for name, consents in KINDS.items():
         subject = f"https://{name}.example/profile/card#me"
         history = ConsentHistory(history_iri(PUBLIC, space, subject), space, subject)
         for number, (state, changes) in enumerate(consents, start=1):
+            changes = {"terms_digest": terms, **changes}
             history.consents.append(consent(space, subject, number, state, **changes))
         store.write(history)
         made[name] = history
@@ -93,7 +95,7 @@ def seed(store: ConsentStore, space: str = SPACE) -> dict[str, ConsentHistory]:
 
 def test_one_query_finds_exactly_the_consents_the_history_by_history_rule_includes(store):
     seed(store)
-    seed(store, OTHER_SPACE)  # the same people in another space: never in this run
+    seed(store, OTHER_SPACE, OTHER_TERMS)  # the same people in another space: never this run
     expected = consents_for_run(store, SPACE, NOW, terms_digest=TERMS).included
     found = store.in_force_iris(SPACE, TERMS, NOW)
     assert found == sorted(c.iri for c in expected)
@@ -118,12 +120,18 @@ def seed_names(store: ConsentStore) -> dict[str, str]:
 
 def test_a_batch_question_answers_each_consent_with_what_its_read_needs(store):
     histories = seed(store)
-    others = seed(store, OTHER_SPACE)
+    others = seed(store, OTHER_SPACE, OTHER_TERMS)
+    # A record of another space that names this run's terms (only a damaged or forged record
+    # could): the batch, the last word before a read, still leaves it out.
+    forged = seed(store, "https://dc.example/spaces/s3")
+    others |= {f"forged-{name}": history for name, history in forged.items()}
     asked = [c.iri for h in histories.values() for c in h.consents]
     asked += [c.iri for h in others.values() for c in h.consents]  # another space's
     asked += ["https://dc.example/consents/nothing/1", "not an IRI at all", asked[0]]
     answer = store.in_force_among(SPACE, TERMS, asked, NOW)
-    assert sorted(answer) == store.in_force_iris(SPACE, TERMS, NOW)
+    expected = consents_for_run(store, SPACE, NOW, terms_digest=TERMS).included
+    assert sorted(answer) == sorted(c.iri for c in expected)
+    assert not any(iri in answer for h in forged.values() for iri in (c.iri for c in h.consents))
     given = histories["given"].consents[0]
     found = answer[given.iri]
     assert found.subject == given.subject
