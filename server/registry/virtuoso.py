@@ -32,6 +32,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pyoxigraph as ox
@@ -58,12 +59,13 @@ log = logging.getLogger(__name__)
 
 #: Where write receipts live: a graph of its own (Virtuoso has no writable default graph).
 RECEIPTS = str(DCG.writeToken)
+#: Where each record's lock row lives (see `_lock`).
+LOCKS = f"{RECEIPTS}/locks"
 SERIALIZABLE = "8"  # Virtuoso's DefaultIsolation value for SERIALIZABLE
-_DEADLOCK_RETRIES = 3  # on top of the endpoint's own six
+_CHUNK = 1000  # triples per INSERT DATA (see `_stage`)
+_DEADLOCK_RETRIES = 5  # on top of the endpoint's own six
+_JITTER = secrets.SystemRandom()
 _RESULTS = "application/sparql-results+json"
-# N-Triples, not Turtle: Virtuoso 7.2 writes an xsd:double as `1.0` in Turtle, which reads
-# back as an xsd:decimal.
-_NTRIPLES = "application/n-triples"
 _SQL_STATE = re.compile(r"\b(40001|S1TAT)\b")
 _MAYBE_SAVED = " The change may or may not have been saved; reload before trying again."
 _NOT_SAVED = " The change was not saved."
@@ -90,17 +92,23 @@ class VirtuosoRegistry(Registry):
 
     def read(self, name: str) -> StoredGraph | None:
         check_name(name)
+        # A SELECT, not a CONSTRUCT: Virtuoso cuts both at ResultSetMaxRows, but says so
+        # (X-SPARQL-MaxRows) only for a SELECT, and a cut record must never be read as whole.
         # One query: content and revision come from one serializable transaction.
-        body = self._post(
-            "query",
-            f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}",
-            _NTRIPLES,
-        )
+        result = self._results(f"SELECT ?s ?p ?o WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}")
+        solution = None
         try:
-            triples = list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
-        except (SyntaxError, ValueError) as error:
-            log.warning("Virtuoso answered with unreadable RDF: %s", error)
+            if not isinstance(result, ox.QuerySolutions):
+                raise RegistryUnavailable("The registry store gave an unreadable answer.")
+            triples = []
+            for solution in result:
+                triples.append(ox.Triple(solution["s"], solution["p"], solution["o"]))
+        except (TypeError, ValueError) as error:
+            log.warning("Virtuoso answered with unreadable terms: %s", error)
             raise RegistryUnavailable("The registry store gave an unreadable answer.") from None
+        finally:
+            # pyoxigraph results must be freed by the thread that made them (see terms).
+            del result, solution
         return terms.stored_graph(name, triples)
 
     def revision(self, name: str) -> int:
@@ -119,14 +127,11 @@ class VirtuosoRegistry(Registry):
         token = secrets.token_urlsafe(16)
         lines = terms.insert_lines(name, graph, revision=expected + 1, token=token)
         staging = _staging(token)
-        stage = f"INSERT DATA {{ GRAPH <{staging}> {{\n{lines}\n}} }}"
+        stage = _stage(staging, lines)
         finish = _fill_and_unstage(name, token, staging)
+        claim = _claim(name, expected, token)
         self._change(
-            name,
-            expected,
-            token,
-            [stage, *_claim(name, expected, token), *finish],
-            [stage, *finish],
+            name, expected, token, [*_lock(name), *stage, *claim, *finish], [*stage, *finish]
         )
         return expected + 1
 
@@ -139,7 +144,7 @@ class VirtuosoRegistry(Registry):
             f"INSERT {{ GRAPH <{RECEIPTS}> {{ {_token(name, token)} }} }}\n"
             f"WHERE {{ GRAPH <{name}> {{ <{name}> <{DCG.revision}> {expected} . ?s ?p ?o }} }}"
         )
-        self._change(name, expected, token, [remove], [])
+        self._change(name, expected, token, [*_lock(name), remove], [])
 
     def select(self, query: str, bindings: Bindings | None = None) -> list[Row]:
         return terms.select_rows(self._run_query(query, bindings, "SelectQuery"))
@@ -303,6 +308,8 @@ class VirtuosoRegistry(Registry):
                 raise _unavailable("The registry store cannot be reached.", False) from None
             state = _SQL_STATE.search(response.text[:2000]) if response.status_code >= 400 else None
             if state and state.group(1) == "40001" and attempt < _DEADLOCK_RETRIES:
+                # The victim was rolled back, so trying again applies nothing twice.
+                time.sleep(_JITTER.uniform(0.05, 0.2) * (attempt + 1))
                 continue
             return self._checked(response, update)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -416,6 +423,14 @@ def _where_group(query: str) -> int:
     raise RegistryError("The query has no WHERE group to bind variables in.")
 
 
+def _lock(name: str) -> list[str]:
+    """Operations that take the record's lock row before anything else is read: writers of
+    one record then wait for each other instead of all reading the revision and deadlocking
+    when they upgrade their read locks. The row stays: it is the lock, not a record."""
+    row = f'GRAPH <{LOCKS}> {{ <{name}> <{DCG.writeToken}> "" . }}'
+    return [f"DELETE DATA {{ {row} }}", f"INSERT DATA {{ {row} }}"]
+
+
 def _claim(name: str, expected: int, token: str) -> list[str]:
     """The operations that take the graph with `token` if its revision is `expected`."""
     triple = _token(name, token)
@@ -437,6 +452,16 @@ def _claim(name: str, expected: int, token: str) -> list[str]:
         f"DELETE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}\n"
         f"WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} {absent} }}",
         f"{mark}\nWHERE {{ {absent} }}",
+    ]
+
+
+def _stage(staging: str, lines: str) -> list[str]:
+    """INSERT DATA operations putting `lines` into the staging graph, in chunks: Virtuoso's
+    SPARQL parser runs out of memory on one INSERT DATA of about 5,000 triples."""
+    rows = lines.split("\n")
+    return [
+        f"INSERT DATA {{ GRAPH <{staging}> {{\n" + "\n".join(rows[start : start + _CHUNK]) + "\n} }"
+        for start in range(0, len(rows), _CHUNK)
     ]
 
 
