@@ -31,6 +31,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/psi.py
 	$(PY) bench/delivery.py
 	$(PY) bench/audit_trail.py
+	$(PY) bench/registry_virtuoso.py
 	$(PY) bench/attestation.py
 	# One space with 100 000 consents: 25 min on the shared 2-core machine (most of it seeding
 	# and the job claim).
