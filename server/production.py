@@ -31,9 +31,7 @@ class ControlPlane(BaseApplication):  # type: ignore[misc]
 
 
 def gunicorn_options(app: Flask, *, bind: str, workers: int, threads: int) -> dict[str, Any]:
-    shared = app.config.get("REGISTRY_SPARQL_QUERY_URL") or app.config.get(
-        "REGISTRY_VIRTUOSO_URL"
-    )
+    shared = app.config.get("REGISTRY_SPARQL_QUERY_URL") or app.config.get("REGISTRY_VIRTUOSO_URL")
     if workers > 1 and not shared:
         raise ConfigError(
             "The embedded registry can be opened by one process only: use --workers 1 (with "

@@ -17,10 +17,11 @@ Virtuoso section of `docs/registry.md` for the experiments behind each point):
   thousand triples, and seconds to compile), so content goes in by `INSERT DATA` into a private
   *staging* graph and is copied by a pattern whose size does not depend on the graph.
 
-A write is one request of four operations: stage the content; *claim* the graph (empty it and
-put our token in it, and a receipt in the receipts graph, only if the revision is the expected
-one); *fill* it from the staging graph where our token is; empty the staging graph. The
-receipt decides success afterwards, as for `SparqlRegistry`. If a request fails, or the
+A write is one request: take the record's *lock* row (writers of one record then queue instead
+of deadlocking); stage the content; *claim* the graph (empty it and put our token in it, and a
+receipt in the receipts graph, only if the revision is the expected one); *fill* it from the
+staging graph where our token is; empty the staging graph. The receipt decides success
+afterwards, as for `SparqlRegistry`. If a request fails, or the
 connection is lost after the server answered nothing, the receipt is looked up: if our claim
 committed, the fill is run again (rolled forward), so the graph is never left half-written.
 """
@@ -187,7 +188,7 @@ class VirtuosoRegistry(Registry):
         """After a failed or unanswered write: roll it forward if our claim committed."""
         answered = getattr(failure, "answered", False)
         try:
-            won = self._receipt(name, token)
+            won = self._ask_text(f"ASK {{ GRAPH <{RECEIPTS}> {{ {_token(name, token)} }} }}")
         except RegistryError:
             raise RegistryUnavailable(str(failure) + _MAYBE_SAVED) from None
         if not won:
