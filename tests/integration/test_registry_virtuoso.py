@@ -113,6 +113,39 @@ def test_racing_writers_of_one_revision_have_one_winner(
     assert writers_in(registry, name) == ({winners[0]}, 20, expected + 1)
 
 
+def test_readers_during_writes_see_whole_records(
+    server: VirtuosoServer, registry: VirtuosoRegistry
+) -> None:
+    # A read that overlapped a commit could return part of the old record and part of the new
+    # one; under serializable isolation the read waits for the writer's locks instead.
+    name, size = new_name(), 300
+    registry.write(name, record(name, "r0", size), expected_revision=0)
+    done = threading.Event()
+    seen: list[tuple[frozenset[str], int, int]] = []
+
+    def write() -> None:
+        writer = open_registry(virtuoso_url=server.registry_url)
+        for revision in range(1, 8):
+            writer.write(name, record(name, f"r{revision}", size), expected_revision=revision)
+        done.set()
+
+    def read() -> None:
+        reader = open_registry(virtuoso_url=server.registry_url)
+        while not done.is_set():
+            writers, count, revision = writers_in(reader, name)
+            seen.append((frozenset(writers), count, revision))
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(seen) > 3
+    for writers, count, revision in seen:
+        assert (writers, count) == (frozenset({f"r{revision - 1}"}), size)
+
+
 def test_a_server_without_serializable_isolation_is_refused(
     registry: VirtuosoRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
