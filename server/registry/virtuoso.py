@@ -42,7 +42,7 @@ from rdflib import Graph
 from rdflib.plugins.sparql.parser import parseQuery
 from requests.auth import HTTPDigestAuth
 
-from server.registry import terms
+from server.registry import terms, virtuoso_terms
 from server.registry.base import (
     Bindings,
     Registry,
@@ -103,7 +103,8 @@ class VirtuosoRegistry(Registry):
                 raise RegistryUnavailable("The registry store gave an unreadable answer.")
             triples = []
             for solution in result:
-                triples.append(ox.Triple(solution["s"], solution["p"], solution["o"]))
+                triple = ox.Triple(solution["s"], solution["p"], solution["o"])
+                triples.append(virtuoso_terms.read_triple(triple))
         except (TypeError, ValueError) as error:
             log.warning("Virtuoso answered with unreadable terms: %s", error)
             raise RegistryUnavailable("The registry store gave an unreadable answer.") from None
@@ -126,7 +127,8 @@ class VirtuosoRegistry(Registry):
         check_name(name)
         expected = check_revision(expected_revision, allow_zero=True)
         token = secrets.token_urlsafe(16)
-        lines = terms.insert_lines(name, graph, revision=expected + 1, token=token)
+        stored = virtuoso_terms.stored_graph(graph)
+        lines = terms.insert_lines(name, stored, revision=expected + 1, token=token)
         staging = _staging(token)
         stage = _stage(staging, lines)
         finish = _fill_and_unstage(name, token, staging)
@@ -148,7 +150,8 @@ class VirtuosoRegistry(Registry):
         self._change(name, expected, token, [*_lock(name), remove], [])
 
     def select(self, query: str, bindings: Bindings | None = None) -> list[Row]:
-        return terms.select_rows(self._run_query(query, bindings, "SelectQuery"))
+        rows = terms.select_rows(self._run_query(query, bindings, "SelectQuery"))
+        return [virtuoso_terms.read_row(row) for row in rows]
 
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         return terms.ask_answer(self._run_query(query, bindings, "AskQuery"))
@@ -261,7 +264,7 @@ class VirtuosoRegistry(Registry):
             raise RegistryError(
                 f"Expected {'a SELECT' if kind == 'SelectQuery' else 'an ASK'} query."
             )
-        return self._results(_with_bindings(query, bindings))
+        return self._results(_with_bindings(query, virtuoso_terms.stored_bindings(bindings)))
 
     def _ask_text(self, query: str) -> bool:
         return terms.ask_answer(self._results(query))

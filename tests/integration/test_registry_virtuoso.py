@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from rdflib import RDF, Graph, Literal, URIRef
+from rdflib import RDF, XSD, Graph, Literal, URIRef
+from rdflib.compare import isomorphic
 
 from server.registry import (
     RegistryConflict,
@@ -281,6 +282,56 @@ def test_a_server_killed_mid_write_keeps_whole_graphs(
     assert (writers, revision) in (({"kept"}, 1), ({"new"}, 2))
     if outcome == [2]:
         assert writers == {"new"}
+
+
+# --- Literals Virtuoso cannot keep ---------------------------------------------------------------
+
+
+def test_durations_round_trip_in_reads_queries_and_bindings(registry: VirtuosoRegistry) -> None:
+    # Virtuoso 7.2 refuses `"P90D"^^xsd:duration` (a space's retention) even in INSERT DATA.
+    name = new_name()
+    retention = Literal("P90D", datatype=XSD.duration)
+    graph = record(name, "w")
+    graph.add((URIRef(name), DCG.retentionPeriod, retention))
+    graph.add((URIRef(name), DCG.consentPeriod, Literal("P1Y", datatype=XSD.yearMonthDuration)))
+    graph.add((URIRef(name), DCG.sequence, Literal("PT1H", datatype=XSD.dayTimeDuration)))
+
+    registry.write(name, graph, expected_revision=0)
+
+    assert isomorphic(registry.read(name).graph, graph)
+    rows = registry.select(
+        "SELECT ?g ?r WHERE { GRAPH ?g { ?g dcg:retentionPeriod ?r } }", {"r": retention}
+    )
+    assert rows == [{"g": URIRef(name), "r": retention}]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Literal("1e400", datatype=XSD.double),
+        Literal("NaN", datatype=XSD.double),
+        Literal("INF", datatype=XSD.float),
+        Literal("1.5", datatype=XSD.integer),
+        Literal(str(10**23), datatype=XSD.integer),
+    ],
+    ids=["overflow", "nan", "inf", "ill-typed", "beyond-64-bits"],
+)
+def test_numbers_virtuoso_would_change_or_choke_on_are_refused(
+    registry: VirtuosoRegistry, bad: Literal
+) -> None:
+    # An infinite and a NaN double stored one after the other broke Debian's Virtuoso 7.2.5:
+    # every later write failed ("out of seg data ... RDF_QUAD_SP"). Others come back changed.
+    name = new_name()
+    registry.write(name, record(name, "kept"), expected_revision=0)
+    graph = record(name, "new")
+    graph.add((URIRef(name), DCG.sequence, bad))
+
+    with pytest.raises(RegistryError, match="Cannot store"):
+        registry.write(name, graph, expected_revision=1)
+
+    assert writers_in(registry, name) == ({"kept"}, 20, 1)
+    other = new_name()
+    assert registry.write(other, record(other, "still"), expected_revision=0) == 1
 
 
 # --- Answers and access ------------------------------------------------------------------------
