@@ -13,6 +13,8 @@ Virtuoso section of `docs/registry.md` for the experiments behind each point):
   of the same revision both succeed and their contents merge; under repeatable read two
   creators both succeed. Only serializable (8) gives one winner, so the registry refuses to
   write to a server configured otherwise. The server retries deadlock victims (40001) itself.
+- Some literals cannot be stored (durations) or break the store (an infinite and a NaN
+  double): `virtuoso_terms` escapes or refuses them.
 - An `INSERT { template } WHERE` is compiled into SQL text limited to 10,000 lines (about a
   thousand triples, and seconds to compile), so content goes in by `INSERT DATA` into a private
   *staging* graph and is copied by a pattern whose size does not depend on the graph.
