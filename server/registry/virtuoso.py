@@ -30,7 +30,6 @@ committed, the fill is run again (rolled forward), so the graph is never left ha
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import secrets
@@ -41,10 +40,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import pyoxigraph as ox
 import requests
 from rdflib import Graph
-from rdflib.plugins.sparql.parser import parseQuery
 from requests.auth import HTTPDigestAuth
 
-from server.registry import terms, virtuoso_terms
+from server.registry import terms, virtuoso_queries, virtuoso_terms
 from server.registry.base import (
     Bindings,
     Registry,
@@ -262,11 +260,13 @@ class VirtuosoRegistry(Registry):
     def _run_query(self, query: str, bindings: Bindings | None, kind: str) -> object:
         if not isinstance(query, str):
             raise RegistryError("A query must be a string.")
-        if _query_kind(query) != kind:
+        if virtuoso_queries.query_kind(query) != kind:
             raise RegistryError(
                 f"Expected {'a SELECT' if kind == 'SelectQuery' else 'an ASK'} query."
             )
-        return self._results(_with_bindings(query, virtuoso_terms.stored_bindings(bindings)))
+        return self._results(
+            virtuoso_queries.with_bindings(query, virtuoso_terms.stored_bindings(bindings))
+        )
 
     def _ask_text(self, query: str) -> bool:
         return terms.ask_answer(self._results(query))
@@ -371,62 +371,6 @@ def _split_url(url: str) -> tuple[str, str, str, str]:
     bare = urlunsplit(parts._replace(netloc=host))
     shown = urlunsplit((parts.scheme, host, parts.path, "", ""))
     return bare, shown, unquote(parts.username), unquote(parts.password)
-
-
-@functools.lru_cache(maxsize=512)
-def _query_kind(query: str) -> str:
-    """The parsed query form ("SelectQuery", "AskQuery", ...), with our prefixes declared.
-
-    Virtuoso runs an update sent as `query=`, so the form is checked by parsing, not guessed
-    from keywords. Bindings are appended after this check; they are safe by construction.
-    """
-    try:
-        return str(parseQuery(terms.prepared_query(query, None))[1].name)
-    except Exception:  # pyparsing raises several kinds; all mean "not a query we run"
-        raise RegistryError("The query is not valid SPARQL 1.1.") from None
-
-
-def _with_bindings(query: str, bindings: Bindings | None) -> str:
-    """`query` with our prefixes and `bindings` as a VALUES block opening its WHERE group.
-
-    Virtuoso 7.2 fails a trailing VALUES clause whose variables are not projected ("SQ200: No
-    column"), so the block goes first inside the outermost group instead, where it binds the
-    same variables. The block itself is built (checked and escaped) by `terms`.
-    """
-    if not bindings:
-        return terms.prepared_query(query, None)
-    block = terms.prepared_query("", bindings)[len(terms.prepared_query("", None)) :]
-    opening = _where_group(query)
-    return terms.prepared_query(query[: opening + 1] + block + "\n" + query[opening + 1 :], None)
-
-
-# What the scan for the WHERE group skips: IRIs, strings (long ones first) and comments.
-_SKIPPED = re.compile(
-    r"<[^<>\"{}|^`\\\x00-\x20]*>|'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'"
-    r'|"(?:[^"\\\n]|\\.)*"|#[^\n]*',
-    re.DOTALL,
-)
-
-
-def _where_group(query: str) -> int:
-    """The index of the `{` opening the query's WHERE group: the first outside parentheses
-    (a projection like `(EXISTS { ... } AS ?x)` has braces inside parentheses)."""
-    depth = 0
-    index = 0
-    while index < len(query):
-        skipped = _SKIPPED.match(query, index)
-        if skipped:
-            index = skipped.end()
-            continue
-        char = query[index]
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "{" and depth == 0:
-            return index
-        index += 1
-    raise RegistryError("The query has no WHERE group to bind variables in.")
 
 
 def _lock(name: str) -> list[str]:

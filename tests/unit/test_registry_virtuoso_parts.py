@@ -8,7 +8,7 @@ from rdflib import Literal, URIRef
 
 from server import config
 from server.registry import RegistryError
-from server.registry.virtuoso import _query_kind, _where_group, _with_bindings
+from server.registry.virtuoso_queries import query_kind, where_group, with_bindings
 
 
 @pytest.mark.parametrize(
@@ -27,18 +27,18 @@ from server.registry.virtuoso import _query_kind, _where_group, _with_bindings
         ),
     ],
 )
-def test_bindings_open_the_where_group(query: str, before: str) -> None:
-    assert query[: _where_group(query)] == before
+def test_bindings_open_thewhere_group(query: str, before: str) -> None:
+    assert query[: where_group(query)] == before
 
 
 def test_bindings_are_escaped_values_not_text() -> None:
     hostile = Literal('x" } } ; DROP ALL ; #')
-    text = _with_bindings(
+    text = with_bindings(
         "SELECT ?g WHERE { GRAPH ?g { ?g dcg:purpose ?p } }",
         {"p": hostile, "g": URIRef("https://datacage.test/s/1")},
     )
     assert 'VALUES (?p ?g) { ("x\\" } } ; DROP ALL ; #" <https://datacage.test/s/1>) }' in text
-    assert _query_kind("SELECT ?g WHERE { GRAPH ?g { ?g dcg:purpose ?p } }") == "SelectQuery"
+    assert query_kind("SELECT ?g WHERE { GRAPH ?g { ?g dcg:purpose ?p } }") == "SelectQuery"
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_bindings_are_escaped_values_not_text() -> None:
 def test_updates_are_not_queries(query: str) -> None:
     # Virtuoso executes an update sent as `query=`: the form is decided by parsing.
     with pytest.raises(RegistryError):
-        _query_kind(query)
+        query_kind(query)
 
 
 def test_a_virtuoso_url_and_sparql_urls_are_exclusive() -> None:
