@@ -21,6 +21,7 @@ import requests
 from rdflib import RDF, XSD, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
+from connectors.solid.css.process import free_loopback_port
 from server.registry import (
     RegistryConflict,
     RegistryError,
@@ -385,6 +386,23 @@ def test_wrong_credentials_are_refused_and_never_shown(
     for shown in (str(raised.value), caplog.text, repr(registry)):
         assert "hunter2" not in shown
         assert server.password not in shown
+
+
+def test_an_unreachable_virtuoso_is_unavailable(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    registry = open_registry(
+        virtuoso_url=f"http://registry:hunter2@127.0.0.1:{free_loopback_port()}/sparql-auth"
+    )
+    name = new_name()
+    for operation in (
+        lambda: registry.read(name),
+        lambda: registry.write(name, record(name, "w"), expected_revision=0),
+        lambda: registry.select("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }"),
+    ):
+        with pytest.raises(RegistryUnavailable, match="cannot be reached") as raised:
+            operation()
+        assert "hunter2" not in str(raised.value)
+    assert "hunter2" not in caplog.text
 
 
 @pytest.mark.parametrize(
