@@ -27,7 +27,7 @@ from server.registry.virtuoso_queries import query_kind, where_group, with_bindi
         ),
     ],
 )
-def test_bindings_open_thewhere_group(query: str, before: str) -> None:
+def test_bindings_open_the_where_group(query: str, before: str) -> None:
     assert query[: where_group(query)] == before
 
 
