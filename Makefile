@@ -31,6 +31,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/psi.py
 	$(PY) bench/delivery.py
 	$(PY) bench/audit_trail.py
+	$(PY) bench/registry_virtuoso.py
 	$(PY) bench/attestation.py
 	# One space with 100 000 consents: 25 min on the shared 2-core machine (most of it seeding
 	# and the job claim).
@@ -51,9 +52,11 @@ setup: $(STAMP) node_modules/.installed system-packages
 # Debian packages the tests drive for real: chromium (browser tests), bubblewrap (the
 # algorithm sandbox), nginx (the pod side of mutual TLS), and podman, runc, uidmap,
 # catatonit (podman's --init) and mmdebstrap (docker/'s images built and run without a Docker
-# daemon, on a Debian base made from the Debian mirror: tests/support/containers.py). Installed only when missing; without
+# daemon, on a Debian base made from the Debian mirror: tests/support/containers.py), and
+# virtuoso-opensource (Virtuoso 7, a registry back end: tests/support/virtuoso.py starts a real
+# virtuoso-t). Installed only when missing; without
 # root the step says what to install instead of failing half-way.
-DEBIAN_PACKAGES := chromium bubblewrap nginx podman runc uidmap catatonit mmdebstrap
+DEBIAN_PACKAGES := chromium bubblewrap nginx podman runc uidmap catatonit mmdebstrap virtuoso-opensource
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

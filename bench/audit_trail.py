@@ -4,13 +4,15 @@ The same space edit (`Spaces.update`: read, check, compare-and-swap write of the
 is timed through a service with the audit trail and through one without, on the same on-disk
 embedded registry, in the same run; rounds alternate A-B-B-A so drift on this shared machine
 hits both alike. Then a chain of `--entries` entries is verified end to end. All of it runs
-twice: on the embedded store (pyoxigraph on disk) and on `oxigraph serve` (the SPARQL 1.1
-registry back end a deployment with several processes uses; figures suffixed `_sparql`),
-each on a fresh store.
+three times: on the embedded store (pyoxigraph on disk), on `oxigraph serve` (the SPARQL 1.1
+registry back end a deployment with several processes uses; figures suffixed `_sparql`) and,
+with `--virtuoso`, on Virtuoso 7 (figures suffixed `_virtuoso`; a few times slower per append,
+so not run by default), each on a fresh store.
 
 Prints `name=value` lines; the last is `audit_overhead_ratio=<with audit / without>` (embedded).
 
     python bench/audit_trail.py [--edits N] [--rounds R] [--entries E] [--skip-sparql]
+        [--virtuoso]
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from server.audit import AuditTrail, verify_space
 from server.registry import EmbeddedRegistry
 from server.registry.base import Registry
 from server.registry.sparql import SparqlRegistry
+from server.registry.virtuoso import VirtuosoRegistry
 from server.spaces.actions import Spaces
 from server.spaces.model import Role
 from server.spaces.validation import check_space
 from tests.support.oxigraph import OxigraphServer  # how the tests start `oxigraph serve`
+from tests.support.virtuoso import VirtuosoServer  # and `virtuoso-t`
 
 PUBLIC_URL = "http://localhost:5000/"
 OWNER = "https://owner.example/profile/card#me"
@@ -102,6 +106,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--entries", type=int, default=2000)
     parser.add_argument("--skip-sparql", action="store_true")
+    parser.add_argument("--virtuoso", action="store_true")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as folder:
@@ -115,8 +120,17 @@ def main() -> None:
                     sparql = measure(remote, f"{folder}/sparql", args)
                 finally:
                     remote.close()
+        virtuoso: dict[str, float] = {}
+        if args.virtuoso:
+            with (
+                VirtuosoServer() as server,
+                VirtuosoRegistry(server.registry_url, timeout=60) as remote,
+            ):
+                virtuoso = measure(remote, f"{folder}/virtuoso", args)
     for name, value in sparql.items():
         print(f"{name}_sparql={value:.3f}")
+    for name, value in virtuoso.items():
+        print(f"{name}_virtuoso={value:.3f}")
     for name, value in embedded.items():
         if name != "audit_overhead_ratio":
             print(f"{name}={value:.3f}")

@@ -82,6 +82,15 @@ OPTIONS: tuple[Option, ...] = (
         "The SPARQL 1.1 update endpoint that goes with REGISTRY_SPARQL_QUERY_URL.",
     ),
     Option(
+        "REGISTRY_VIRTUOSO_URL",
+        str,
+        None,
+        "Keep the registry in Virtuoso 7 instead: its authenticated SPARQL endpoint with the "
+        "login as user info, http://USER:PASSWORD@host:8890/sparql-auth (sent with Digest "
+        "auth, never logged). Virtuoso must run DefaultIsolation = 8; see docs/registry.md.",
+        secret=True,
+    ),
+    Option(
         "MAX_BUNDLE_MIB",
         int,
         10,
@@ -209,6 +218,10 @@ def check(config: Mapping[str, Any]) -> None:
             "Set both DATACAGE_REGISTRY_SPARQL_QUERY_URL and DATACAGE_REGISTRY_SPARQL_UPDATE_URL, "
             "or neither."
         )
+    if config.get("REGISTRY_VIRTUOSO_URL") and config.get("REGISTRY_SPARQL_QUERY_URL"):
+        raise ConfigError(
+            "Set DATACAGE_REGISTRY_VIRTUOSO_URL or the DATACAGE_REGISTRY_SPARQL_* URLs, not both."
+        )
     public_url = str(config["PUBLIC_URL"])
     if not public_url.startswith(("http://", "https://")) or not public_url.endswith("/"):
         raise ConfigError(
@@ -238,7 +251,8 @@ def reference_markdown() -> str:
         "|---|---|---|---|",
     ]
     for option in OPTIONS:
-        default = "(generated, see meaning)" if option.secret else f"`{option.default!r}`"
+        generated = option.secret and option.name == "SECRET_KEY"
+        default = "(generated, see meaning)" if generated else f"`{option.default!r}`"
         lines.append(
             f"| `DATACAGE_{option.name}` | {option.type.__name__} | {default} | "
             f"{option.description}{' Secret: never logged.' if option.secret else ''} |"

@@ -31,11 +31,13 @@ class ControlPlane(BaseApplication):  # type: ignore[misc]
 
 
 def gunicorn_options(app: Flask, *, bind: str, workers: int, threads: int) -> dict[str, Any]:
-    if workers > 1 and not app.config.get("REGISTRY_SPARQL_QUERY_URL"):
+    shared = app.config.get("REGISTRY_SPARQL_QUERY_URL") or app.config.get("REGISTRY_VIRTUOSO_URL")
+    if workers > 1 and not shared:
         raise ConfigError(
             "The embedded registry can be opened by one process only: use --workers 1 (with "
             "--threads for concurrency), or keep the registry in a SPARQL endpoint "
-            "(DATACAGE_REGISTRY_SPARQL_QUERY_URL and DATACAGE_REGISTRY_SPARQL_UPDATE_URL)."
+            "(DATACAGE_REGISTRY_SPARQL_QUERY_URL and DATACAGE_REGISTRY_SPARQL_UPDATE_URL) "
+            "or in Virtuoso (DATACAGE_REGISTRY_VIRTUOSO_URL)."
         )
     return {
         "bind": bind,

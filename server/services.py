@@ -166,6 +166,7 @@ class Services:
                     path=path,
                     sparql_query_url=self._config.get("REGISTRY_SPARQL_QUERY_URL"),
                     sparql_update_url=self._config.get("REGISTRY_SPARQL_UPDATE_URL"),
+                    virtuoso_url=self._config.get("REGISTRY_VIRTUOSO_URL"),
                 )
                 atexit.register(self.close)
             return self._registry

@@ -208,3 +208,7 @@ def make_acp_user(
 # --- Object storage emulators (push connectors) ------------------------------------------------
 # moto's S3 server and Azurite, started on first use, once per session (tests/support/emulators.py).
 from tests.support.emulators import azurite, moto_s3, moto_s3_strict  # noqa: E402, F401
+
+# --- Virtuoso (a registry back end) ------------------------------------------------------------
+# A real virtuoso-t, started on first use (~10-20 s: it creates its database), once per session.
+from tests.support.virtuoso import virtuoso  # noqa: E402, F401

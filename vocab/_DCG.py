@@ -125,6 +125,7 @@ class DCG(DefinedNamespace):
     revision: URIRef  # Times a registry graph was written.
     termsDigest: URIRef  # Digest of the exact terms approved.
     writeToken: URIRef  # Names the write behind a graph's revision.
+    escapedLiteral: URIRef  # A literal Virtuoso cannot store, as the Virtuoso registry keeps it.
     attestationProvider: URIRef  # What produced the attestation evidence.
     digest: URIRef  # "sha256:<hex>" content hash.
     eventHash: URIRef  # Hash of an event chained to the previous one.

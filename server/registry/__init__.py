@@ -1,7 +1,8 @@
 """The control plane's RDF registry: one named graph per record, written by compare-and-swap.
 
-Two backends share the `Registry` contract: `EmbeddedRegistry` (pyoxigraph, on disk or in
-memory; one process) and `SparqlRegistry` (a SPARQL 1.1 endpoint; any number of processes).
+Three backends share the `Registry` contract: `EmbeddedRegistry` (pyoxigraph, on disk or in
+memory; one process), `SparqlRegistry` (a SPARQL 1.1 endpoint; any number of processes) and
+`VirtuosoRegistry` (Virtuoso 7's authenticated endpoint; any number of processes).
 `open_registry` picks one from configuration. See `docs/registry.md`.
 """
 
@@ -16,6 +17,7 @@ from server.registry.base import (
 )
 from server.registry.embedded import MEMORY, EmbeddedRegistry
 from server.registry.sparql import SparqlRegistry
+from server.registry.virtuoso import VirtuosoRegistry
 
 __all__ = [
     "MEMORY",
@@ -26,6 +28,7 @@ __all__ = [
     "RegistryUnavailable",
     "SparqlRegistry",
     "StoredGraph",
+    "VirtuosoRegistry",
     "open_registry",
 ]
 
@@ -36,12 +39,20 @@ def open_registry(
     sparql_query_url: str | None = None,
     sparql_update_url: str | None = None,
     timeout: float = 10.0,
+    virtuoso_url: str | None = None,
 ) -> Registry:
-    """The SPARQL registry if `sparql_query_url` is given, else the embedded one at `path`.
+    """The Virtuoso registry if `virtuoso_url` is given, the SPARQL registry if
+    `sparql_query_url` is, else the embedded one at `path`.
 
     `path` None or ":memory:" keeps the registry in memory (tests); a directory is created
     (mode 0700) if missing. `timeout` (seconds) applies to each SPARQL request.
     """
+    if virtuoso_url:
+        if sparql_query_url or sparql_update_url:
+            raise RegistryError(
+                "Give either a Virtuoso registry URL or SPARQL query and update URLs, not both."
+            )
+        return VirtuosoRegistry(virtuoso_url, timeout=timeout)
     if sparql_query_url:
         if not sparql_update_url:
             raise RegistryError(
