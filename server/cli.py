@@ -174,6 +174,12 @@ def worker(
     from .datacage.worker import Identity, Worker
     from .logs import configure
 
+    from .config import ConfigError, check_worker_environment
+
+    try:  # a malformed sandbox uid range stops the worker here, not every run later
+        check_worker_environment(os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         routes = dict(parse_route(text) for text in pod_gateways)
     except ValueError as exc:
