@@ -4,10 +4,11 @@ The output shape is the code provider's, and pySHACL runs what it says: a SPARQL
 goes out over the network, a backtracking ``sh:pattern`` holds the interpreter for hours. So the
 checks run the way an algorithm runs, built from the algorithm sandbox's parts
 (``server.datacage.sandbox``): bubblewrap in fresh namespaces (no network, no other processes),
-as the host's ``nobody``, with the seccomp filter that refuses every socket, rlimits on CPU,
-memory and file size, a wall clock that kills the whole sandbox, on a read-only root that holds
-only the interpreter, the standard library and the few packages the checks import. The request
-goes in on stdin and the answer comes out on stdout: no file of the server is visible inside.
+as a host uid of its own, leased for the check from the pool runs lease from (``sandbox.ids``),
+with the seccomp filter that refuses every socket, rlimits on CPU, memory and file size, a
+wall clock that kills the whole sandbox, on a read-only root that holds only the interpreter,
+the standard library and the few packages the checks import. The request goes in on stdin and
+the answer comes out on stdout: no file of the server is visible inside.
 
 One process per result. It starts with ``python -I -S -B`` and imports rdflib and pySHACL
 once; the server parses the output itself only after the sandbox said it parsed (so a
@@ -30,12 +31,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from server.datacage.sandbox.command import SEALED, bwrap_path
+from server.datacage.sandbox.command import bwrap_path, sealed
+from server.datacage.sandbox.ids import IdPool, SandboxIds, default_pool
 from server.datacage.sandbox.interpreter import _linked_libraries, host_interpreter
 from server.datacage.sandbox.launch import Bind, preexec, staging_point
 from server.datacage.sandbox.model import SandboxLimits
 from server.datacage.sandbox.seccomp import filter_bpf
 from server.datacage.sandbox.streams import LogTail, SandboxInfo
+from server.datacage.sandbox.workspace import INSIDE_ID
 
 from .checker.__main__ import OUT_OF_MEMORY
 from .checker.refusal import GateRefusal
@@ -77,7 +80,14 @@ class CheckerEnd:
 class CheckerProcess:
     """One sandboxed check: started at once, answered through :meth:`parsed` and :meth:`end`."""
 
-    def __init__(self, request: bytes, limits: GateLimits, program: str = PROGRAM):
+    def __init__(
+        self,
+        request: bytes,
+        limits: GateLimits,
+        program: str = PROGRAM,
+        *,
+        ids: IdPool | None = None,
+    ):
         self.limits = limits
         self.started = time.monotonic()
         self._lines: list[dict] = []
@@ -85,12 +95,17 @@ class CheckerProcess:
         self._closed = threading.Event()
         self.process: subprocess.Popen | None = None
         self.killed = False
+        # A uid of its own, from the pool runs lease from: the host's shared ``nobody`` would
+        # own the sandbox's user namespace, and any process of it could read the output.
+        self._lease = contextlib.ExitStack()
         try:
-            self._start(request, program)
-        except (OSError, RuntimeError, subprocess.SubprocessError):
-            self.process = None  # no bubblewrap, not root: never check unisolated
+            leased = self._lease.enter_context((ids or default_pool()).lease())
+            self._start(request, program, leased)
+        except (OSError, RuntimeError, ValueError, subprocess.SubprocessError):
+            self.process = None  # no bubblewrap, not root, no free uid: never check unisolated
+            self._lease.close()
 
-    def _start(self, request: bytes, program: str) -> None:
+    def _start(self, request: bytes, program: str, ids: SandboxIds) -> None:
         interpreter = host_interpreter()
         staged = _binds()
         stage = staging_point()
@@ -118,7 +133,7 @@ class CheckerProcess:
                 pass_fds=(seccomp_fd, info_w),
                 env={},
                 start_new_session=True,
-                preexec_fn=preexec(stage, staged, sandbox_limits),
+                preexec_fn=preexec(stage, staged, sandbox_limits, uid=ids.uid, gid=ids.gid),
             )
         except BaseException:
             for fd in (stdin_w, out_r, err_r, info_r):
@@ -212,6 +227,7 @@ class CheckerProcess:
         finally:
             os.close(pidfd)
             self._info.close()
+            self._lease.close()  # the uid goes back only once the sandbox is reaped
         return code
 
     def _kill(self) -> None:
@@ -272,7 +288,7 @@ def _binds() -> tuple[Bind, ...]:
 
 
 def _command(interpreter, staged, stage: str, seccomp_fd: int, info_fd: int, program: str):
-    argv = [bwrap_path(), *SEALED]
+    argv = [bwrap_path(), *sealed(INSIDE_ID)]
     for bind in staged:
         argv += ["--ro-bind", bind.staged(stage), bind.target]
     argv += ["--size", "4096", "--tmpfs", str(interpreter.site_packages)]

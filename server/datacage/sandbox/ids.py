@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import secrets
 import stat
@@ -119,6 +120,13 @@ class IdPool:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock_path)
             os.close(lock_fd)
+
+
+@functools.lru_cache(maxsize=1)
+def default_pool() -> IdPool:
+    """The worker's pool, for algorithm runs and output-gate checks alike (one set of leases
+    in this process, so the two never hold the same uid)."""
+    return IdPool.from_env()
 
 
 def parse_range(spelled: str) -> tuple[int, int]:

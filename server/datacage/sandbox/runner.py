@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import hmac
 import os
 import signal
@@ -19,7 +18,7 @@ from server.algorithms.paths import MANIFEST_PATH
 
 from . import staging, workspace
 from .command import command, run_binds
-from .ids import IdPool, SandboxIds
+from .ids import IdPool, SandboxIds, default_pool
 from .interpreter import host_interpreter
 from .launch import preexec, staging_point
 from .model import Outcome, SandboxLimits, SandboxRun
@@ -58,7 +57,7 @@ def run_algorithm(
     workspace.prepare_output(Path(output_dir))  # a caller's mistake: raises ValueError
     with contextlib.ExitStack() as stack:
         try:
-            leased = stack.enter_context((ids or _default_pool()).lease())
+            leased = stack.enter_context((ids or default_pool()).lease())
         except (OSError, RuntimeError, ValueError) as error:
             reason = f"The sandbox could not start, so nothing was run ({error})."
             return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
@@ -67,11 +66,6 @@ def run_algorithm(
             bundle_files, entry_point, Path(inputs_dir), Path(output_dir), parameters,
             limits, leased, on_progress, started,
         )  # fmt: skip
-
-
-@functools.lru_cache(maxsize=1)
-def _default_pool() -> IdPool:
-    return IdPool.from_env()
 
 
 def _refusal(files: Mapping[str, bytes], approved: str) -> tuple[str | None, str | None]:
