@@ -417,3 +417,51 @@ def test_two_concurrent_gate_checks_run_as_two_leased_uids_given_back_after(tmp_
         first.stop()
         second.stop()
     assert list((tmp_path / "locks").iterdir()) == []  # both given back once reaped
+
+
+# --- A sandbox started while the algorithm runs checks that run's output only ------------------
+
+
+def test_a_gate_sandbox_started_before_the_output_checks_it_with_its_clock_from_then(tmp_path):
+    from server.datacage.gate import GateLimits, prepare
+    from server.datacage.gate.isolation import CheckerProcess
+    from server.datacage.sandbox.ids import IdPool
+
+    pool = IdPool(2_000_000_600, 2_000_000_609, lock_dir=tmp_path / "locks")
+    limits = GateLimits(wall_seconds=8)
+
+    checker = CheckerProcess(None, limits, ids=pool)
+    assert checker.ready(30)  # imports done, waiting for its request
+    time.sleep(limits.wall_seconds + 1)  # a long algorithm run: the gate's clock has not started
+    folder = write(tmp_path, {"r.ttl": REPORT})
+    verdict = check_output(folder, common_policy(), NOBODY, individuals_in_run=20, checker=checker)
+    assert verdict.passed, verdict.reasons
+    assert checker.process.returncode == 0
+    assert list((tmp_path / "locks").iterdir()) == []  # its uid given back
+    with pytest.raises(ValueError, match="checked an output already"):
+        check_output(folder, common_policy(), NOBODY, individuals_in_run=20, checker=checker)
+    spare = prepare(limits)
+    spare.stop()
+    assert spare.limits == limits
+
+
+def test_a_gate_sandbox_a_run_never_used_is_ended_and_its_uid_given_back(tmp_path):
+    from server.datacage.gate import GateLimits
+    from server.datacage.gate.isolation import CheckerProcess
+    from server.datacage.sandbox.ids import IdPool
+
+    pool = IdPool(2_000_000_610, 2_000_000_619, lock_dir=tmp_path / "locks")
+    checker = CheckerProcess(None, GateLimits(), ids=pool)
+    assert len(list((tmp_path / "locks").iterdir())) == 1
+    checker.stop()
+    assert checker.process.returncode is not None
+    assert list((tmp_path / "locks").iterdir()) == []
+    assert checker.end(frozenset()).failure.rule == "gate/crashed"  # no verdict, ever
+    # Refused before the sandbox was needed (an empty folder): it is ended all the same.
+    checker = CheckerProcess(None, GateLimits(), ids=pool)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    verdict = check_output(empty, common_policy(), NOBODY, individuals_in_run=20, checker=checker)
+    assert not verdict.passed
+    assert checker.process.returncode is not None
+    assert list((tmp_path / "locks").iterdir()) == []
