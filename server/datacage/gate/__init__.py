@@ -31,7 +31,7 @@ from .checker.shapes import Names
 from .files import decode_output, delete_output, parse_output, read_output
 from .identifiers import InputIdentifiers, PersonInputs, scrub
 from .isolation import CheckerProcess, GateLimits
-from .leaks import identifier_problems
+from .leaks import identifier_problems, in_files
 from .rules import shape_safety
 
 __all__ = [
@@ -159,10 +159,11 @@ def _checked(
     checker.send(request)
     graph = None
     try:
+        raw = in_files(contents, identifiers)  # no parse needed: while the sandbox parses
         if checker.parsed():  # the sandbox parsed these bytes within its limits: so can we
             graph = parse_output(texts, refusals)
             if not refusals and len(graph) and identifiers.values:
-                leaks = identifier_problems(graph, policy.shape, contents, identifiers)
+                leaks = identifier_problems(graph, policy.shape, contents, identifiers, raw)
                 refusals += _leak_refusals(leaks)
     except BaseException:
         checker.stop()  # never leave it running behind an error of ours
