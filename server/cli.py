@@ -170,10 +170,15 @@ def worker(
     from connectors.solid.connect_to import parse_route
 
     from .attestation.tsm import select_provider
+    from .config import ConfigError, check_worker_environment
     from .datacage.job import JobSettings
     from .datacage.worker import Identity, Worker
     from .logs import configure
 
+    try:  # a malformed sandbox uid range stops the worker here, not every run later
+        check_worker_environment(os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         routes = dict(parse_route(text) for text in pod_gateways)
     except ValueError as exc:

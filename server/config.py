@@ -154,6 +154,24 @@ OPTIONS: tuple[Option, ...] = (
         "DATA_DIR/shared); past a limit the answer is 429 with Retry-After.",
     ),
     Option(
+        "SANDBOX_IDS",
+        str,
+        "",
+        "Worker: the host uids (each also the gid) leased one at a time to each algorithm run "
+        "and each output-gate check, as FIRST-LAST, between 1000 and 2147483647. No user or "
+        "group of the host may hold one; every worker on a host uses the same range. Empty: "
+        "2000000000-2099999999.",
+    ),
+    Option(
+        "SANDBOX_ID_LOCKS",
+        str,
+        "",
+        "Worker: the folder (an absolute path, private to the worker's user) of the lock files "
+        "that keep two workers on one host from leasing the same sandbox uid; every worker on "
+        "a host uses the same one. Empty: /run/datacage/sandbox-ids, or a folder in the "
+        "temporary directory where /run is read-only.",
+    ),
+    Option(
         "LOG_FORMAT",
         str,
         "json",
@@ -222,11 +240,32 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             "Set DATACAGE_REGISTRY_VIRTUOSO_URL or the DATACAGE_REGISTRY_SPARQL_* URLs, not both."
         )
+    check_sandbox_ids(config)
     public_url = str(config["PUBLIC_URL"])
     if not public_url.startswith(("http://", "https://")) or not public_url.endswith("/"):
         raise ConfigError(
             f"DATACAGE_PUBLIC_URL must be an http(s) URL ending with '/', not {public_url!r}."
         )
+
+
+def check_sandbox_ids(config: Mapping[str, Any]) -> None:
+    """The worker's sandbox uid range and lock folder, checked the way the worker reads them."""
+    ids, locks = str(config.get("SANDBOX_IDS") or ""), str(config.get("SANDBOX_ID_LOCKS") or "")
+    if not ids and not locks:
+        return  # the defaults; the sandbox package is large to import for nothing
+    from .datacage.sandbox.ids import parse_lock_dir, parse_range
+
+    try:
+        parse_range(ids)
+        parse_lock_dir(locks)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def check_worker_environment(environ: Mapping[str, str]) -> None:
+    """The worker's declared options as set in ``environ``; raises ConfigError naming one."""
+    values = {**DEFAULTS, **from_environment(environ)}
+    check_sandbox_ids(values)
 
 
 def egress_policy(config: Mapping[str, Any]) -> EgressPolicy:

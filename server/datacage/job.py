@@ -44,6 +44,7 @@ from .datasets import (
 )
 from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, GateVerdict, InputIdentifiers, PersonInputs, check_output
+from .gate import prepare as prepare_gate
 from .progress import RunProgress
 from .pull import PersonOutcome, PullLimits, pull
 from .recheck import BatchedRecheck
@@ -196,20 +197,27 @@ def _execute(
     # The scan's needles are built while the algorithm runs (the worker only waits then).
     scanner = threading.Thread(target=lambda: identifiers.scanner, name="identifier-scan")
     scanner.start()
-    with progress.running() as on_progress:
-        ran = run_algorithm(
-            bundle_files,
-            job.digest,
-            inputs_dir,
-            output_dir,
-            with_terms(job.parameters, job.privacy),
-            limits=settings.sandbox,
-            work_dir=work,
-            on_progress=on_progress,
-        )
+    # So is the gate's sandbox (for this run's output only): its imports take about a second.
+    gate_check = prepare_gate()
+    try:
+        with progress.running() as on_progress:
+            ran = run_algorithm(
+                bundle_files,
+                job.digest,
+                inputs_dir,
+                output_dir,
+                with_terms(job.parameters, job.privacy),
+                limits=settings.sandbox,
+                work_dir=work,
+                on_progress=on_progress,
+            )
+    except BaseException:
+        gate_check.stop()
+        raise
     scanner.join()
     # The log and the reason stay here: whatever the algorithm wrote is its to choose.
     if ran.outcome is not SandboxOutcome.SUCCEEDED:
+        gate_check.stop()
         report.outcome = SANDBOX_OUTCOMES[ran.outcome]
         if ran.outcome is SandboxOutcome.OUTPUT_REFUSED:
             report.refusal = Refusal("files/not-plain")
@@ -221,6 +229,7 @@ def _execute(
         GatePolicy(shape=output_shape, min_individuals=job.min_individuals),
         identifiers,
         individuals_in_run=report.individuals_read,
+        checker=gate_check,
     )
     if not verdict.passed or verdict.graph is None:
         report.outcome = Outcome.OUTPUT_REFUSED

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile" / "gate"
 COMMON_SHAPE = ROOT / "server/algorithms/builtin/common-customers/shapes/report.ttl"
 NOBODY = InputIdentifiers(frozenset())
+LEASED = range(2_000_000_000, 2_100_000_000)  # server.datacage.sandbox.ids's default range
 REPORT = """@prefix dcg: <https://w3id.org/datacage/ns#> .
 @prefix df: <https://w3id.org/datacage/datafuse#> .
 <https://w3id.org/datacage/datafuse/report#common-customers>
@@ -264,7 +265,8 @@ def test_a_gate_process_killed_holds_the_result_back(tmp_path):
 
 
 def _kill_sandboxed_python(timeout: float) -> bool:
-    """SIGKILL the python that runs the gate's checks (a grandchild of this process, as nobody)."""
+    """SIGKILL the python that runs the gate's checks (a grandchild of this process, as a
+    leased sandbox uid)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for pid in os.listdir("/proc"):
@@ -276,7 +278,7 @@ def _kill_sandboxed_python(timeout: float) -> bool:
             except (OSError, IndexError):
                 continue
             if (
-                uid == "65534"
+                int(uid) in LEASED
                 and b"gatecheck.__main__" in b" ".join(cmdline)
                 and b"bwrap" not in cmdline[0]
             ):
@@ -326,3 +328,140 @@ def test_refusal_reasons_never_echo_names_values_or_iris_the_algorithm_chose(tmp
     assert reasons
     for chosen in ("MFWGSY3FEBSXQYLNOBWGKLTPOJTQ", "bob.jones", "Y2Fyb2w", "SECRET"):
         assert chosen not in reasons
+
+
+# --- The gate's sandbox is a user of its own ---------------------------------------------------
+
+# Holds a "secret" in the sandbox's private /tmp, says it parsed, then waits to be read.
+_HOLDER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    with open("/tmp/held.txt", "w") as held:
+        held.write("what the gate read")
+    print(json.dumps({"parsed": True, "uid": os.getuid()}), flush=True)
+    time.sleep(30)
+    """
+)
+_NOBODY = 65534
+
+
+def _sandbox_pid(checker) -> int:
+    """The host pid of the checker's sandboxed process (bwrap's --info-fd, as a pidfd)."""
+    deadline = time.monotonic() + 10
+    while checker._info.pidfd is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    fdinfo = Path(f"/proc/self/fdinfo/{checker._info.pidfd}").read_text()
+    return int(next(line for line in fdinfo.splitlines() if line.startswith("Pid:")).split()[1])
+
+
+def _read_as_nobody(path: str) -> str:
+    """What a process of the host's ``nobody`` reads at ``path`` (forked: no interpreter of
+    ours needs to be reachable to it), or the error it got."""
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only
+        try:
+            os.setgroups([])
+            os.setgid(_NOBODY)
+            os.setuid(_NOBODY)
+            with open(path) as held:
+                os.write(writer, held.read().encode())
+        except OSError as error:
+            os.write(writer, f"refused: {error.strerror}".encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as answer:
+        read = answer.read().decode()
+    os.waitpid(child, 0)
+    return read
+
+
+def _host_uid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+def test_a_host_nobody_process_cannot_reach_into_the_gate_sandbox():
+    """The host's ``nobody`` (any service that runs as it) owns a sandbox that runs as
+    ``nobody``, and the kernel lets the owner of a user namespace into it: /proc/PID/root
+    opens the sandbox's private /tmp. A gate check must run as a uid of its own."""
+    from server.datacage.gate.isolation import CheckerProcess, GateLimits
+
+    checker = CheckerProcess(b"{}", GateLimits(wall_seconds=20), program=_HOLDER)
+    try:
+        assert checker.parsed()
+        pid = _sandbox_pid(checker)
+        assert _host_uid(pid) != _NOBODY
+        assert _read_as_nobody(f"/proc/{pid}/root/tmp/held.txt") != "what the gate read"
+    finally:
+        checker.stop()
+
+
+def test_two_concurrent_gate_checks_run_as_two_leased_uids_given_back_after(tmp_path):
+    from server.datacage.gate.isolation import CheckerProcess, GateLimits
+    from server.datacage.sandbox.ids import IdPool
+
+    pool = IdPool(2_000_000_500, 2_000_000_599, lock_dir=tmp_path / "locks")
+    first = CheckerProcess(b"{}", GateLimits(wall_seconds=20), program=_HOLDER, ids=pool)
+    second = CheckerProcess(b"{}", GateLimits(wall_seconds=20), program=_HOLDER, ids=pool)
+    try:
+        assert first.parsed()
+        assert second.parsed()
+        uids = {_host_uid(_sandbox_pid(first)), _host_uid(_sandbox_pid(second))}
+        assert len(uids) == 2
+        assert all(2_000_000_500 <= uid <= 2_000_000_599 for uid in uids)
+        inside = {m.get("uid") for c in (first, second) for m in c._lines if "uid" in m}
+        assert not inside & uids  # inside, each sees an id that says nothing of the host's
+        assert sorted(p.name for p in (tmp_path / "locks").iterdir()) == sorted(map(str, uids))
+    finally:
+        first.stop()
+        second.stop()
+    assert list((tmp_path / "locks").iterdir()) == []  # both given back once reaped
+
+
+# --- A sandbox started while the algorithm runs checks that run's output only ------------------
+
+
+def test_a_gate_sandbox_started_before_the_output_checks_it_with_its_clock_from_then(tmp_path):
+    from server.datacage.gate import GateLimits, prepare
+    from server.datacage.gate.isolation import CheckerProcess
+    from server.datacage.sandbox.ids import IdPool
+
+    pool = IdPool(2_000_000_600, 2_000_000_609, lock_dir=tmp_path / "locks")
+    limits = GateLimits(wall_seconds=8)
+
+    checker = CheckerProcess(None, limits, ids=pool)
+    assert checker.ready(30)  # imports done, waiting for its request
+    time.sleep(limits.wall_seconds + 1)  # a long algorithm run: the gate's clock has not started
+    folder = write(tmp_path, {"r.ttl": REPORT})
+    verdict = check_output(folder, common_policy(), NOBODY, individuals_in_run=20, checker=checker)
+    assert verdict.passed, verdict.reasons
+    assert checker.process.returncode == 0
+    assert list((tmp_path / "locks").iterdir()) == []  # its uid given back
+    with pytest.raises(ValueError, match="checked an output already"):
+        check_output(folder, common_policy(), NOBODY, individuals_in_run=20, checker=checker)
+    spare = prepare(limits)
+    spare.stop()
+    assert spare.limits == limits
+
+
+def test_a_gate_sandbox_a_run_never_used_is_ended_and_its_uid_given_back(tmp_path):
+    from server.datacage.gate import GateLimits
+    from server.datacage.gate.isolation import CheckerProcess
+    from server.datacage.sandbox.ids import IdPool
+
+    pool = IdPool(2_000_000_610, 2_000_000_619, lock_dir=tmp_path / "locks")
+    checker = CheckerProcess(None, GateLimits(), ids=pool)
+    assert len(list((tmp_path / "locks").iterdir())) == 1
+    checker.stop()
+    assert checker.process.returncode is not None
+    assert list((tmp_path / "locks").iterdir()) == []
+    assert checker.end(frozenset()).failure.rule == "gate/crashed"  # no verdict, ever
+    # Refused before the sandbox was needed (an empty folder): it is ended all the same.
+    checker = CheckerProcess(None, GateLimits(), ids=pool)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    verdict = check_output(empty, common_policy(), NOBODY, individuals_in_run=20, checker=checker)
+    assert not verdict.passed
+    assert checker.process.returncode is not None
+    assert list((tmp_path / "locks").iterdir()) == []

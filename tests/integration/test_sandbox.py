@@ -96,8 +96,7 @@ def tree(root: Path) -> dict[str, tuple[int, int, bytes | None]]:
     return seen
 
 
-#: Host uids a run may lease (server.datacage.sandbox.ids). Other sandboxes on this machine
-#: (the output gate's, other test sessions') run as ``nobody``: they are not counted.
+#: Host uids a run (or an output-gate check) may lease (server.datacage.sandbox.ids).
 SANDBOX_UIDS = range(2_000_000_000, 2_100_000_000)
 
 

@@ -31,7 +31,7 @@ from .checker.shapes import Names
 from .files import decode_output, delete_output, parse_output, read_output
 from .identifiers import InputIdentifiers, PersonInputs, scrub
 from .isolation import CheckerProcess, GateLimits
-from .leaks import identifier_problems
+from .leaks import identifier_problems, in_files
 from .rules import shape_safety
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "InputIdentifiers",
     "PersonInputs",
     "check_output",
+    "prepare",
     "scrub",
 ]
 
@@ -75,15 +76,42 @@ class GateVerdict:
     refusals: tuple[GateRefusal, ...] = ()  # the same, structured: for outcome codes
 
 
+def prepare(limits: GateLimits | None = None) -> CheckerProcess:
+    """The gate's sandbox for one later check, started now: the worker starts it while the
+    algorithm runs, so its start and its imports (about a second) are not spent after. It holds
+    nothing until :func:`check_output` sends it that run's output, and takes no other; a run
+    that ends without output must `stop` it."""
+    return CheckerProcess(None, limits or GateLimits())
+
+
 def check_output(
     output_dir: Path,
     policy: GatePolicy,
     identifiers: InputIdentifiers,
     *,
     individuals_in_run: int,
+    checker: CheckerProcess | None = None,
 ) -> GateVerdict:
     """Whether the output in ``output_dir`` may leave; if not, it is deleted and the verdict
-    says why, in fixed words (no file name, value or IRI the algorithm chose)."""
+    says why, in fixed words (no file name, value or IRI the algorithm chose). ``checker``:
+    the sandbox :func:`prepare` started for this check (with its own limits), else one is
+    started here with ``policy.limits``."""
+    if checker is not None and checker.sent:
+        raise ValueError("This gate sandbox has checked an output already: prepare another.")
+    try:
+        return _verdict(Path(output_dir), policy, identifiers, individuals_in_run, checker)
+    finally:
+        if checker is not None:
+            checker.stop()  # a no-op once it answered; killed if the output never reached it
+
+
+def _verdict(
+    output_dir: Path,
+    policy: GatePolicy,
+    identifiers: InputIdentifiers,
+    individuals_in_run: int,
+    checker: CheckerProcess | None,
+) -> GateVerdict:
     found = read_output(Path(output_dir), policy.max_bytes)
     refusals = list(found.refusals)
     texts = decode_output(found.contents, refusals) if not refusals else []
@@ -92,7 +120,9 @@ def check_output(
         refusals += shape_safety(policy.shape)
     graph = None
     if not refusals:
-        graph = _checked(found.contents, texts, policy, identifiers, individuals_in_run, refusals)
+        graph = _checked(
+            found.contents, texts, policy, identifiers, individuals_in_run, refusals, checker
+        )
     if refusals:
         delete_output(Path(output_dir))
         shown = merged(refusals)
@@ -110,6 +140,7 @@ def _checked(
     identifiers: InputIdentifiers,
     individuals_in_run: int,
     refusals: list[GateRefusal],
+    checker: CheckerProcess | None,
 ) -> Graph | None:
     """Runs the sandboxed checks; meanwhile parses the output here and looks for identifiers."""
     names = Names(policy.shape)
@@ -123,13 +154,16 @@ def _checked(
             "individuals_in_run": individuals_in_run,
         }
     ).encode()
-    checker = CheckerProcess(request, policy.limits)
+    if checker is None:
+        checker = CheckerProcess(None, policy.limits)
+    checker.send(request)
     graph = None
     try:
+        raw = in_files(contents, identifiers)  # no parse needed: while the sandbox parses
         if checker.parsed():  # the sandbox parsed these bytes within its limits: so can we
             graph = parse_output(texts, refusals)
             if not refusals and len(graph) and identifiers.values:
-                leaks = identifier_problems(graph, policy.shape, contents, identifiers)
+                leaks = identifier_problems(graph, policy.shape, contents, identifiers, raw)
                 refusals += _leak_refusals(leaks)
     except BaseException:
         checker.stop()  # never leave it running behind an error of ours

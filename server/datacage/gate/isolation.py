@@ -4,10 +4,11 @@ The output shape is the code provider's, and pySHACL runs what it says: a SPARQL
 goes out over the network, a backtracking ``sh:pattern`` holds the interpreter for hours. So the
 checks run the way an algorithm runs, built from the algorithm sandbox's parts
 (``server.datacage.sandbox``): bubblewrap in fresh namespaces (no network, no other processes),
-as the host's ``nobody``, with the seccomp filter that refuses every socket, rlimits on CPU,
-memory and file size, a wall clock that kills the whole sandbox, on a read-only root that holds
-only the interpreter, the standard library and the few packages the checks import. The request
-goes in on stdin and the answer comes out on stdout: no file of the server is visible inside.
+as a host uid of its own, leased for the check from the pool runs lease from (``sandbox.ids``),
+with the seccomp filter that refuses every socket, rlimits on CPU, memory and file size, a
+wall clock that kills the whole sandbox, on a read-only root that holds only the interpreter,
+the standard library and the few packages the checks import. The request goes in on stdin and
+the answer comes out on stdout: no file of the server is visible inside.
 
 One process per result. It starts with ``python -I -S -B`` and imports rdflib and pySHACL
 once; the server parses the output itself only after the sandbox said it parsed (so a
@@ -30,12 +31,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from server.datacage.sandbox.command import SEALED, bwrap_path
+from server.datacage.sandbox.command import bwrap_path, sealed
+from server.datacage.sandbox.ids import IdPool, SandboxIds, default_pool
 from server.datacage.sandbox.interpreter import _linked_libraries, host_interpreter
 from server.datacage.sandbox.launch import Bind, preexec, staging_point
 from server.datacage.sandbox.model import SandboxLimits
 from server.datacage.sandbox.seccomp import filter_bpf
 from server.datacage.sandbox.streams import LogTail, SandboxInfo
+from server.datacage.sandbox.workspace import INSIDE_ID
 
 from .checker.__main__ import OUT_OF_MEMORY
 from .checker.refusal import GateRefusal
@@ -75,22 +78,55 @@ class CheckerEnd:
 
 
 class CheckerProcess:
-    """One sandboxed check: started at once, answered through :meth:`parsed` and :meth:`end`."""
+    """One sandboxed check: started at once, given its one request by :meth:`send` (at once,
+    or once the output exists: see :func:`prepare`), answered through :meth:`parsed` and
+    :meth:`end`. It never takes a second request."""
 
-    def __init__(self, request: bytes, limits: GateLimits, program: str = PROGRAM):
+    def __init__(
+        self,
+        request: bytes | None,
+        limits: GateLimits,
+        program: str = PROGRAM,
+        *,
+        ids: IdPool | None = None,
+    ):
         self.limits = limits
         self.started = time.monotonic()
         self._lines: list[dict] = []
         self._parsed = threading.Event()
+        self._ready = threading.Event()
         self._closed = threading.Event()
+        self._stdin: int | None = None
+        self.sent = False
         self.process: subprocess.Popen | None = None
         self.killed = False
+        # A uid of its own, from the pool runs lease from: the host's shared ``nobody`` would
+        # own the sandbox's user namespace, and any process of it could read the output.
+        self._lease = contextlib.ExitStack()
         try:
-            self._start(request, program)
-        except (OSError, RuntimeError, subprocess.SubprocessError):
-            self.process = None  # no bubblewrap, not root: never check unisolated
+            leased = self._lease.enter_context((ids or default_pool()).lease())
+            self._start(program, leased)
+        except (OSError, RuntimeError, ValueError, subprocess.SubprocessError):
+            self.process = None  # no bubblewrap, not root, no free uid: never check unisolated
+            self._lease.close()
+        if request is not None:
+            self.send(request)
 
-    def _start(self, request: bytes, program: str) -> None:
+    def send(self, request: bytes) -> None:
+        """The output to check; the wall clock starts now (not while it waited for it)."""
+        if self.sent:
+            raise RuntimeError("A gate sandbox checks one output only.")
+        self.sent = True
+        self.started = time.monotonic()
+        stdin, self._stdin = self._stdin, None
+        if stdin is not None:
+            threading.Thread(target=_feed, args=(stdin, request), daemon=True).start()
+
+    def ready(self, timeout: float) -> bool:
+        """Whether the sandbox has imported what it checks with and waits for its request."""
+        return self._ready.wait(timeout)
+
+    def _start(self, program: str, ids: SandboxIds) -> None:
         interpreter = host_interpreter()
         staged = _binds()
         stage = staging_point()
@@ -118,7 +154,7 @@ class CheckerProcess:
                 pass_fds=(seccomp_fd, info_w),
                 env={},
                 start_new_session=True,
-                preexec_fn=preexec(stage, staged, sandbox_limits),
+                preexec_fn=preexec(stage, staged, sandbox_limits, uid=ids.uid, gid=ids.gid),
             )
         except BaseException:
             for fd in (stdin_w, out_r, err_r, info_r):
@@ -129,7 +165,7 @@ class CheckerProcess:
                 os.close(fd)
         self._info = SandboxInfo(info_r)
         self._log = LogTail(err_r, 16 << 10)  # for the server's own log, never the verdict
-        threading.Thread(target=_feed, args=(stdin_w, request), daemon=True).start()
+        self._stdin = stdin_w
         threading.Thread(target=self._read, args=(out_r,), daemon=True).start()
 
     def _read(self, fd: int) -> None:
@@ -146,6 +182,7 @@ class CheckerProcess:
             os.close(fd)
             self._closed.set()
             self._parsed.set()
+            self._ready.set()
 
     def _take(self, line: bytes) -> None:
         try:
@@ -156,6 +193,8 @@ class CheckerProcess:
             self._lines.append(message)
             if message.get("parsed") is True:
                 self._parsed.set()
+            if message.get("ready") is True:
+                self._ready.set()
 
     @property
     def deadline(self) -> float:
@@ -163,7 +202,7 @@ class CheckerProcess:
 
     def parsed(self) -> bool:
         """Waits until the sandbox parsed the output (True) or ended or ran out of time."""
-        if self.process is None:
+        if self.process is None or not self.sent:
             return False
         self._parsed.wait(max(0.0, self.deadline - time.monotonic()))
         return any(m.get("parsed") is True for m in self._lines)
@@ -172,6 +211,9 @@ class CheckerProcess:
         """Waits for the sandbox to end (killing it on the wall clock) and reads its answer."""
         if self.process is None:
             return CheckerEnd(None, GateRefusal("gate/unavailable"))
+        if not self.sent:
+            self.stop()
+            return CheckerEnd(None, GateRefusal("gate/crashed"))
         exit_code = self._wait()
         self._closed.wait(_GRACE_S)
         if self.killed:
@@ -189,16 +231,23 @@ class CheckerProcess:
         return self._log.text(_GRACE_S) if self.process is not None else ""
 
     def stop(self) -> None:
-        """Kill it now (the server found enough to refuse without its answer)."""
-        if self.process is not None and self.process.poll() is None:
+        """Kill it now (the server found enough to refuse without its answer, or the run
+        that it was started for produced nothing to check); a no-op once it has ended."""
+        if self._stdin is not None:
+            os.close(self._stdin)
+            self._stdin = None
+        if self.process is not None and self.process.returncode is None:
             self._kill()
-            self._wait()
+            self._wait(now=True)
 
-    def _wait(self) -> int:
+    def _wait(self, *, now: bool = False) -> int:
+        """Waits for the end (killing it on the wall clock), reaps it, gives its uid back."""
         assert self.process is not None
+        if self.process.returncode is not None:
+            return self.process.returncode  # reaped before: stopped, or ended
         pidfd = os.pidfd_open(self.process.pid)
         try:
-            remaining = self.deadline - time.monotonic()
+            remaining = 0.0 if now else self.deadline - time.monotonic()
             if remaining <= 0 or not select.select([pidfd], [], [], remaining)[0]:
                 self.killed = self.process.poll() is None
                 if self.killed:
@@ -212,6 +261,7 @@ class CheckerProcess:
         finally:
             os.close(pidfd)
             self._info.close()
+            self._lease.close()  # the uid goes back only once the sandbox is reaped
         return code
 
     def _kill(self) -> None:
@@ -272,7 +322,7 @@ def _binds() -> tuple[Bind, ...]:
 
 
 def _command(interpreter, staged, stage: str, seccomp_fd: int, info_fd: int, program: str):
-    argv = [bwrap_path(), *SEALED]
+    argv = [bwrap_path(), *sealed(INSIDE_ID)]
     for bind in staged:
         argv += ["--ro-bind", bind.staged(stage), bind.target]
     argv += ["--size", "4096", "--tmpfs", str(interpreter.site_packages)]

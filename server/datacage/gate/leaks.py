@@ -26,12 +26,34 @@ from .rules import capped, focus_nodes
 _SEPARATOR = "\0"
 
 
+Found = dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]]
+
+
+def in_files(contents: dict[str, bytes], identifiers: InputIdentifiers) -> Found:
+    """What the scan finds in each file's raw bytes and in its name. It needs no parse, so the
+    gate runs it while its sandbox parses (the scan is linear in the size, which was capped)."""
+    if not identifiers.values:
+        return {}
+    scanner = identifiers.scanner
+    return {
+        name: (scanner.found(data.decode("utf-8", "replace")), scanner.found(name))
+        for name, data in contents.items()
+    }
+
+
 def identifier_problems(
-    result: Graph, shape: Graph, contents: dict[str, bytes], identifiers: InputIdentifiers
+    result: Graph,
+    shape: Graph,
+    contents: dict[str, bytes],
+    identifiers: InputIdentifiers,
+    found_in_files: Found | None = None,
 ) -> list[str]:
+    """``found_in_files``: :func:`in_files` of ``contents``, if it ran already."""
     if not identifiers.values:
         return []
     scanner = identifiers.scanner
+    if found_in_files is None:
+        found_in_files = in_files(contents, identifiers)
     terms = _terms(result)
     exempt = _exempt(result, shape)
     places: Counter[tuple[str, str, str]] = Counter()  # (where, kind, form) -> how often
@@ -53,10 +75,11 @@ def identifier_problems(
         f"{where} contains {kind}{_form(form)}{'' if n == 1 else f' ({n} times)'}."
         for (where, kind, form), n in sorted(places.items())
     ]
-    for name, data in contents.items():
+    for name in contents:
+        in_bytes, in_name = found_in_files[name]
         hidden = {
             (value, form)
-            for value, form in scanner.found(data.decode("utf-8", "replace"))
+            for value, form in in_bytes
             if value not in in_terms and value not in allowed
         }
         for kind, form in sorted({(identifiers.kind_of(v), f) for v, f in hidden}):
@@ -64,7 +87,7 @@ def identifier_problems(
                 f"{name} contains {kind}{_form(form)} outside the values checked (in a "
                 "comment, or spelt so that the Turtle parser reads it differently)."
             )
-        for kind, form in sorted({(identifiers.kind_of(v), f) for v, f in scanner.found(name)}):
+        for kind, form in sorted({(identifiers.kind_of(v), f) for v, f in in_name}):
             problems.append(f"The name of an output file contains {kind}{_form(form)}.")
     return capped(problems, "places holding identifiers read from pods")
 

@@ -22,16 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import secrets
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_RANGE = (2_000_000_000, 2_099_999_999)
+RANGE_VARIABLE, LOCKS_VARIABLE = "DATACAGE_SANDBOX_IDS", "DATACAGE_SANDBOX_ID_LOCKS"
+#: Ids below this belong to people and system services on every distribution.
+_LOWEST = 1000
 DEFAULT_LOCK_DIR = Path("/run/datacage/sandbox-ids")
 _FALLBACK_LOCK_DIR = "datacage-sandbox-ids"  # in the temporary directory
 _TRIES = 64
@@ -57,7 +61,7 @@ class IdPool:
         *,
         lock_dir: Path | None = None,
     ):
-        if not 1000 <= first <= last < 2**32 - 1:
+        if not _LOWEST <= first <= last < 2**32 - 1:
             raise ValueError(f"The sandbox id range {first}-{last} is not usable.")
         self.first, self.last = first, last
         self.lock_dir = Path(lock_dir) if lock_dir else None
@@ -65,20 +69,12 @@ class IdPool:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls) -> IdPool:
-        spelled = os.environ.get("DATACAGE_SANDBOX_IDS", "")
-        if not spelled:
-            locks = os.environ.get("DATACAGE_SANDBOX_ID_LOCKS")
-            return cls(lock_dir=Path(locks) if locks else None)
-        first, _, last = spelled.partition("-")
-        locks = os.environ.get("DATACAGE_SANDBOX_ID_LOCKS") or None
-        try:
-            first_id, last_id = int(first), int(last)
-        except ValueError:
-            raise ValueError(
-                f"DATACAGE_SANDBOX_IDS must be FIRST-LAST (two numbers), not {spelled!r}."
-            ) from None
-        return cls(first_id, last_id, lock_dir=Path(locks) if locks else None)
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IdPool:
+        """The pool ``DATACAGE_SANDBOX_IDS`` and ``DATACAGE_SANDBOX_ID_LOCKS`` describe (declared
+        with the worker's options in server/config.py); raises ValueError naming the variable."""
+        environ = os.environ if environ is None else environ
+        first, last = parse_range(environ.get(RANGE_VARIABLE, ""))
+        return cls(first, last, lock_dir=parse_lock_dir(environ.get(LOCKS_VARIABLE, "")))
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[SandboxIds]:
@@ -124,6 +120,47 @@ class IdPool:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock_path)
             os.close(lock_fd)
+
+
+@functools.lru_cache(maxsize=1)
+def default_pool() -> IdPool:
+    """The worker's pool, for algorithm runs and output-gate checks alike (one set of leases
+    in this process, so the two never hold the same uid)."""
+    return IdPool.from_env()
+
+
+def parse_range(spelled: str) -> tuple[int, int]:
+    """``FIRST-LAST`` as two ids; empty: the default range. Raises ValueError in words that
+    name the variable and say what would work."""
+    if not spelled.strip():
+        return DEFAULT_RANGE
+    first, dash, last = spelled.strip().partition("-")
+    if not (dash and first.strip().isdigit() and last.strip().isdigit()):
+        raise ValueError(
+            f"{RANGE_VARIABLE} must be FIRST-LAST, two whole numbers such as "
+            f"{DEFAULT_RANGE[0]}-{DEFAULT_RANGE[1]}, not {spelled!r}."
+        )
+    first_id, last_id = int(first), int(last)
+    if first_id > last_id:
+        raise ValueError(f"{RANGE_VARIABLE}: the first id must not be above the last ({spelled}).")
+    if first_id < _LOWEST or last_id >= 2**31:
+        raise ValueError(
+            f"{RANGE_VARIABLE} must lie between {_LOWEST} (ids below belong to people and "
+            f"system services) and {2**31 - 1} (tools read ids as signed), not {spelled!r}."
+        )
+    return first_id, last_id
+
+
+def parse_lock_dir(spelled: str) -> Path | None:
+    """An absolute folder for the lock files; empty: None (the default)."""
+    if not spelled.strip():
+        return None
+    if not os.path.isabs(spelled) or "\0" in spelled:
+        raise ValueError(
+            f"{LOCKS_VARIABLE} must be an absolute folder path (every worker on the host "
+            f"uses the same one), not {spelled!r}."
+        )
+    return Path(spelled)
 
 
 def _private_folder(path: Path) -> Path:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import hmac
 import os
+import select
 import signal
 import subprocess
 import time
@@ -19,17 +19,18 @@ from server.algorithms.paths import MANIFEST_PATH
 
 from . import staging, workspace
 from .command import command, run_binds
-from .ids import IdPool, SandboxIds
+from .ids import IdPool, SandboxIds, default_pool
 from .interpreter import host_interpreter
 from .launch import preexec, staging_point
 from .model import Outcome, SandboxLimits, SandboxRun
 from .mounts import Tmpfs
 from .output import OutputRefused, OutputTooLarge, copy_out, over_limits
 from .seccomp import filter_bpf
-from .streams import LogTail, SandboxInfo, StatusReader
+from .streams import LogTail, SandboxInfo, StatusReader, hold_namespace, let_go
 from .verdict import Observed, classify, too_large
 
 _OUTPUT_CHECK_S = 0.25
+_PROGRESS_S = 0.05  # how often progress the algorithm reports is passed on
 _DRAIN_S = 2.0  # for the readers to see end of file once the sandbox is gone
 _GRACE_S = 1.0  # for bwrap to reap the killed sandbox before its own group is killed
 
@@ -58,7 +59,7 @@ def run_algorithm(
     workspace.prepare_output(Path(output_dir))  # a caller's mistake: raises ValueError
     with contextlib.ExitStack() as stack:
         try:
-            leased = stack.enter_context((ids or _default_pool()).lease())
+            leased = stack.enter_context((ids or default_pool()).lease())
         except (OSError, RuntimeError, ValueError) as error:
             reason = f"The sandbox could not start, so nothing was run ({error})."
             return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
@@ -67,11 +68,6 @@ def run_algorithm(
             bundle_files, entry_point, Path(inputs_dir), Path(output_dir), parameters,
             limits, leased, on_progress, started,
         )  # fmt: skip
-
-
-@functools.lru_cache(maxsize=1)
-def _default_pool() -> IdPool:
-    return IdPool.from_env()
 
 
 def _refusal(files: Mapping[str, bytes], approved: str) -> tuple[str | None, str | None]:
@@ -108,6 +104,7 @@ def _run(
     parent_ends = [status_r, log_r, info_r]
     child_ends = [status_w, log_w, info_w, seccomp_fd]
     filesystems: staging.RunFilesystems | None = None
+    held: list[int] = []  # mount namespaces, let go after the run (see streams.hold_namespace)
     try:
         try:
             os.write(seccomp_fd, filter_bpf())
@@ -146,8 +143,9 @@ def _run(
         for fd in child_ends:
             os.close(fd)
         child_ends = []
+        hold_namespace(process.pid, held)  # bwrap's staging namespace
         log, status = LogTail(log_r, limits.log_bytes), StatusReader(status_r)
-        info = SandboxInfo(info_r)
+        info = SandboxInfo(info_r, holds=held)  # and the sandbox's
         parent_ends = []  # the reader threads close them
         try:
             seen = _watch(process, info, status, filesystems.output, limits, on_progress,
@@ -168,6 +166,7 @@ def _run(
     finally:
         for fd in parent_ends + child_ends:
             os.close(fd)
+        let_go(held)
         if filesystems is not None:
             filesystems.close()  # the run's files, inputs and output go with it
 
@@ -224,23 +223,28 @@ def _watch(
     killed_for: str | None = None
     killed_at = 0.0
     reported = 0.0
-    pause = 0.001
-    while True:
-        pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        now = time.monotonic()
-        if killed_for is None and now >= deadline:
-            killed_for, killed_at = "wall", _kill_sandbox(process, info)
-        elif killed_for is None and now >= next_output_check:
-            next_output_check = now + _OUTPUT_CHECK_S
-            if over_limits(output, limits):
-                killed_for, killed_at = "output", _kill_sandbox(process, info)
-        elif killed_for is not None and now >= killed_at + _GRACE_S:
-            _kill_group(process)  # bwrap did not end with its child: end it too
-        reported = _report(status.progress, reported, on_progress)
-        time.sleep(pause)
-        pause = min(pause * 2, 0.02)
+    # Woken the moment bwrap ends (its pidfd turns readable), not at the next poll: a short
+    # run would otherwise wait up to a polling interval for nothing.
+    ended = os.pidfd_open(process.pid)
+    try:
+        while True:
+            pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            now = time.monotonic()
+            if killed_for is None and now >= deadline:
+                killed_for, killed_at = "wall", _kill_sandbox(process, info)
+            elif killed_for is None and now >= next_output_check:
+                next_output_check = now + _OUTPUT_CHECK_S
+                if over_limits(output, limits):
+                    killed_for, killed_at = "output", _kill_sandbox(process, info)
+            elif killed_for is not None and now >= killed_at + _GRACE_S:
+                _kill_group(process)  # bwrap did not end with its child: end it too
+            reported = _report(status.progress, reported, on_progress)
+            wake = min(deadline, next_output_check) if killed_for is None else killed_at + _GRACE_S
+            select.select([ended], [], [], min(max(wake - now, 0.001), _PROGRESS_S))
+    finally:
+        os.close(ended)
     exit_code = os.waitstatus_to_exitcode(wait_status)
     process.returncode = exit_code  # reaped here, with its resource usage
     _kill_group(process)  # nothing of the group may outlive the run

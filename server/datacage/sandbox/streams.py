@@ -6,6 +6,7 @@ and the bootstrap's status lines (progress, and how the call ended), each line b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -53,9 +54,12 @@ class SandboxInfo:
     reaps (on this machine it does not, and a zombie counts against RLIMIT_NPROC).
     """
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, *, holds: list[int] | None = None):
+        """``holds``: where to add a descriptor of the sandbox's mount namespace (see
+        :func:`hold_namespace`), for the caller to let go of later."""
         self._fd = fd
         self.pidfd: int | None = None
+        self._holds = holds
         self._thread = threading.Thread(target=self._read, name="sandbox-info", daemon=True)
         self._thread.start()
 
@@ -70,6 +74,8 @@ class SandboxInfo:
                     continue
                 if isinstance(pid, int) and pid > 1:
                     self.pidfd = os.pidfd_open(pid)
+                    if self._holds is not None:
+                        hold_namespace(pid, self._holds)
                 return
         except OSError:
             return  # it ended before it could be watched; the process group is killed instead
@@ -130,3 +136,27 @@ class StatusReader:
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
+
+
+def hold_namespace(pid: int, holds: list[int]) -> None:
+    """Keep the mount namespace of ``pid`` (a descriptor added to ``holds``).
+
+    Tearing a mount namespace down waits for an RCU grace period (about 8 ms here), and the
+    kernel does it in the exit of its last process, before the parent can reap it: a sandbox
+    has two (bubblewrap's staging one and the sandbox's), so a run would end 16 ms after it
+    ended. Held, they go when the holder closes them (:func:`let_go`, off the run's time);
+    nothing can enter them, and no process of the run is kept."""
+    with contextlib.suppress(OSError):  # it ended already: nothing to gain
+        holds.append(os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC))
+
+
+def let_go(holds: list[int]) -> None:
+    """Close held namespaces on a thread of their own (each close may wait a grace period)."""
+    held, holds[:] = list(holds), []
+    if held:
+        threading.Thread(target=_close_all, args=(held,), name="sandbox-let-go").start()
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)

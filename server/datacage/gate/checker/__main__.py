@@ -1,5 +1,6 @@
 """The gate's sandboxed process: one request on stdin, the refusals on stdout, then it ends.
 
+It imports what it checks with first and says ``{"ready": true}``, then reads its one request.
 The request (JSON) holds the shapes graph (N-Triples) and its prefixes, the output files' text,
 the space's k and the number of people the run read. The answer is JSON lines: ``{"parsed":
 true}`` once the output parsed (the server parses the same bytes only after that, so a
@@ -23,9 +24,12 @@ def _say(message: dict[str, object]) -> None:
 
 def main() -> None:
     try:
-        request = json.load(sys.stdin)
+        # Imported before the request is read: the sandbox may be started while the
+        # algorithm still runs, and then rdflib and pySHACL are ready when its output is.
         from .check import check_request
 
+        _say({"ready": True})
+        request = json.load(sys.stdin)
         check_request(request, _say)
     except MemoryError:
         os._exit(OUT_OF_MEMORY)

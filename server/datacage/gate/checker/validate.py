@@ -2,7 +2,9 @@
 
 pySHACL compiles ``sh:pattern`` with Python's ``re``, which backtracks: ``^(a|aa)+$`` on 61
 characters holds the interpreter for hours. Here its string constraints get RE2 instead, which
-runs in linear time; patterns RE2 cannot run were refused before (``.unsafe``). No inference,
+runs in linear time; patterns RE2 cannot run were refused before (``.unsafe``). pySHACL gets
+the shape with its property shapes carrying their node shapes' targets (``.bulk``: the same
+results, evaluated once for all focus nodes instead of once per node). No inference,
 no imports, no advanced features, no JavaScript; SPARQL was refused before too. The results
 become refusals naming the shape's place and the constraint component, never a value.
 """
@@ -20,6 +22,7 @@ from rdflib.term import Node
 
 from vocab import RDF, SH
 
+from .bulk import bulk_shapes
 from .refusal import GateRefusal
 from .shapes import Names
 
@@ -48,7 +51,7 @@ def shape_refusals(result: Graph, shape: Graph, names: Names) -> list[GateRefusa
     try:
         conforms, report, _ = validate(
             result,
-            shacl_graph=shape,
+            shacl_graph=bulk_shapes(shape),  # the same results, far fewer evaluations
             inference="none",
             do_owl_imports=False,
             advanced=False,
