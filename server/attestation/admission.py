@@ -34,9 +34,10 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, request
 
+from .admitted import AdmittedCertificates
 from .errors import AttestationError
 from .policy import HARDWARE_KEYS, HardwarePolicyError, hardware_policy
-from .ratls import MAX_CERTIFICATE_BYTES, verify_peer_certificate
+from .ratls import MAX_CERTIFICATE_BYTES, verified_certificate
 from .verify import DEFAULT_MAX_AGE, TrustPolicy
 
 log = logging.getLogger(__name__)
@@ -140,13 +141,19 @@ def create_app(
     policy: TrustPolicy | PolicyFile | Path | str,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    cache: AdmittedCertificates | None = None,
 ) -> Flask:
-    """The admission app; `policy` is a policy, or the path of its TOML file."""
+    """The admission app; `policy` is a policy, or the path of its TOML file.
+
+    Admitted certificates are remembered (`cache`, server/attestation/admitted.py): a run's
+    thousands of pulls cost one verification of its certificate, not one each."""
     if isinstance(policy, str | Path):
         policy = PolicyFile(Path(policy))
     current = policy.current if isinstance(policy, PolicyFile) else (lambda: policy)
+    admitted = cache if cache is not None else AdmittedCertificates(verified_certificate)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 0
+    app.extensions["admitted_certificates"] = admitted
 
     @app.route("/", defaults={"_path": ""}, methods=["GET", "HEAD"])
     @app.route("/<path:_path>", methods=["GET", "HEAD"])
@@ -158,7 +165,7 @@ def create_app(
         if len(escaped) > 3 * MAX_CERTIFICATE_BYTES:
             return _refuse(target, "the client certificate is too large")
         try:
-            verified = verify_peer_certificate(unquote(escaped), current(), clock())
+            verified = admitted.admit(unquote(escaped).encode(), current(), clock())
         except AttestationError as exc:
             return _refuse(target, str(exc))
         log.info(
