@@ -86,22 +86,42 @@ class InForce:
         raise RuntimeError(f"the pod refused {url}: the benchmark's grant is wrong")
 
 
-def median_rates(sides: dict[str, Callable[[], None]], rounds: int, count: int) -> dict[str, float]:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (all its threads), from /proc; 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def median_rates(
+    sides: dict[str, Callable[[], None]], rounds: int, count: int, pids: dict[str, int | None]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Median rate per side, and the CPU each process spent per read on each side (ms): where
+    the time goes, measured in the same rounds."""
     rates: dict[str, list[float]] = {name: [] for name in sides}
+    cpu = {name: dict.fromkeys(["client", *pids], 0.0) for name in sides}
     for index in range(rounds):
         order = list(sides.items())
         if index % 2:
             order.reverse()  # A-B, B-A, ...
         for name, work in order:
+            before = {"client": time.process_time()} | {k: cpu_seconds(p) for k, p in pids.items()}
             began = time.perf_counter()
             work()
             rates[name].append(count / (time.perf_counter() - began))
+            after = {"client": time.process_time()} | {k: cpu_seconds(p) for k, p in pids.items()}
+            for key in before:
+                cpu[name][key] += (after[key] - before[key]) * 1000 / (count * rounds)
         print(
             f"  round {index + 1}/{rounds}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
             flush=True,
         )
-    return {name: statistics.median(values) for name, values in rates.items()}
+    return {name: statistics.median(values) for name, values in rates.items()}, cpu
 
 
 def main() -> None:
@@ -137,7 +157,8 @@ def main() -> None:
     try:
         with css, CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
             plain = (client_cert, client_key)
-            figures = _measure(args, pods, accounts, provider, plain, baseline_port)
+            pids = {"css": css.pid, "admission": pods.admission_pid}
+            figures = _measure(args, pods, accounts, provider, plain, baseline_port, pids)
     finally:
         pods.stop()
     print(f"pull_ours_per_s={figures['pull_ours_per_s']:.1f}")
@@ -146,7 +167,13 @@ def main() -> None:
 
 
 def _measure(
-    args, pods: PodProvider, accounts: CssAccountApi, provider, plain_cert, baseline_port: int
+    args,
+    pods: PodProvider,
+    accounts: CssAccountApi,
+    provider,
+    plain_cert,
+    baseline_port: int,
+    pids: dict[str, int | None],
 ) -> dict[str, float]:
     ca = str(pods.ca)
     owner_account = accounts.create_account(
@@ -226,11 +253,15 @@ def _measure(
         ours()  # warm: sign-in, connections, admission
         bare_side()
         before = pods.pulls()
-        rates = median_rates({"ours": ours, "bare": bare_side}, args.rounds, len(urls))
+        sides = {"ours": ours, "bare": bare_side}
+        rates, cpu = median_rates(sides, args.rounds, len(urls), pids)
         after = pods.pulls()
     admitted = after.admitted - before.admitted
     if admitted < args.rounds * len(urls):
         raise RuntimeError(f"only {admitted} reads went through the gateway's admission")
+    for side, spent in cpu.items():
+        for process, ms in spent.items():
+            print(f"pull_{side}_{process}_cpu_ms_per_read={ms:.2f}")
     return {
         "pull_ours_per_s": rates["ours"],
         "pull_bare_per_s": rates["bare"],

@@ -68,8 +68,11 @@ class AdmittedCertificates:
         self._policy: TrustPolicy | None = None
         self.verifications = 0  # full verifications started, admitted or not (tests, benches)
 
-    def admit(self, pem: bytes, policy: TrustPolicy, now: datetime) -> VerifiedEvidence:
-        """The verified evidence of `pem` under `policy` at `now`, from the cache if it may be."""
+    def admit(
+        self, pem: bytes, policy: TrustPolicy, now: datetime
+    ) -> tuple[VerifiedEvidence, bool]:
+        """The verified evidence of `pem` under `policy` at `now`, from the cache if it may be,
+        and whether it was verified just now (False: from the cache)."""
         key = hashlib.sha256(pem).digest()
         with self._lock:
             if policy is not self._policy:  # identity: a re-read policy is a new object
@@ -78,7 +81,7 @@ class AdmittedCertificates:
             entry = self._entries.get(key)
             if entry is not None and entry.valid_from <= now < entry.valid_until:
                 self._entries.move_to_end(key)
-                return entry.verified
+                return entry.verified, False
             self._entries.pop(key, None)
             self.verifications += 1
         # Verified outside the lock: one slow hardware check must not hold up other datacages.
@@ -95,4 +98,4 @@ class AdmittedCertificates:
                 self._entries.move_to_end(key)
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
-        return verified
+        return verified, True

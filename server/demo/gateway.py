@@ -17,14 +17,16 @@ counts them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from werkzeug.serving import make_server
@@ -32,7 +34,7 @@ from werkzeug.serving import make_server
 from connectors.child_processes import die_with_parent_hook, terminate_group
 from connectors.solid.css.process import free_loopback_port
 
-from ..attestation.admission import create_app
+from ..attestation.admission import PolicyInForce, create_app, policy_document
 from ..attestation.verify import TrustPolicy
 from .certificates import make_local_ca
 
@@ -86,12 +88,32 @@ http {{
 """
 
 #: The ordinary entrance: people, pod owners' apps, the control plane. No client certificate;
-#: the pod's own access control decides who reads what.
+#: the pod's own access control decides who reads what. A datacage reads only through the
+#: gateway: the admission app refuses a request whose access token names a datacage's WebID.
 ENTRANCE = """\
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
-        location / {{ proxy_pass http://pod_server; }}
+
+        location = /_entrance {{
+            internal;
+            # No credentials, nobody named: nginx answers itself, the admission app is not asked.
+            if ($http_authorization = "") {{ return 204; }}
+            proxy_pass http://admission;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Client-Cert "";
+            proxy_set_header X-Original-URI $request_uri;
+        }}
+
+        location / {{
+            auth_request /_entrance;
+            error_page 403 = @gateway_only;
+            proxy_pass http://pod_server;
+        }}
+        location @gateway_only {{
+            return 403 "A datacage reads pods only through the attestation gateway.\\n";
+        }}
     }}
 """
 
@@ -191,10 +213,12 @@ class NginxProcess:
 
 
 class AdmissionServer:
-    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug)."""
+    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug); its policy
+    may be replaced while it runs (`policy.replace`)."""
 
-    def __init__(self, policy: object):
-        self.server = make_server("127.0.0.1", 0, create_app(policy), threaded=True)  # type: ignore[arg-type]
+    def __init__(self, policy: TrustPolicy):
+        self.policy = PolicyInForce(policy)
+        self.server = make_server("127.0.0.1", 0, create_app(self.policy), threaded=True)
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -205,6 +229,73 @@ class AdmissionServer:
     def __exit__(self, *exc_info: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class AdmissionProcess:
+    """`datacage admission` in a process of its own, as a pod provider runs it.
+
+    In a thread of the process that also pulls (the demo's worker, a benchmark's client) every
+    admission would contend for that process's GIL with the pulls it admits. Its log goes to
+    `<folder>/admission.log`; its policy is written to `<folder>/admission-policy.json`.
+    """
+
+    def __init__(self, policy: TrustPolicy, folder: Path):
+        self.folder = folder
+        self.port = free_loopback_port()
+        self.policy_path = folder / "admission-policy.json"
+        self.write_policy(policy)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def write_policy(self, policy: TrustPolicy) -> None:
+        # Whole or not at all: the running process must never read half a file.
+        partial = self.policy_path.with_suffix(".partial")
+        partial.write_text(json.dumps(policy_document(policy), indent=2))
+        partial.replace(self.policy_path)
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "admission.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def __enter__(self) -> AdmissionProcess:
+        argv = [
+            sys.executable,
+            "-c",
+            "from server.cli import main; main()",
+            "admission",
+            "--config",
+            str(self.policy_path),
+            "--port",
+            str(self.port),
+            "--server",
+            "gunicorn",
+        ]
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(  # noqa: S603  (our own interpreter and command)
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=die_with_parent_hook(),
+                cwd=Path(__file__).resolve().parents[2],  # where `server` is importable
+            )
+        deadline = time.monotonic() + 20
+        while not _accepts(self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise GatewayError(f"The admission process did not start:\n{tail}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            terminate_group(process)
 
 
 @dataclass(frozen=True)
@@ -223,10 +314,18 @@ class PodProvider:
     """CSS's public front for the demo: `entrance` and `gateway` ports, the CA, the pull log."""
 
     def __init__(
-        self, folder: Path, *, entrance_port: int, policy: TrustPolicy, extra_servers: str = ""
+        self,
+        folder: Path,
+        *,
+        entrance_port: int,
+        policy: TrustPolicy,
+        extra_servers: str = "",
+        admission_in_process: bool = False,
     ):
         """`extra_servers`: more nginx `server` blocks in the same `http` block (a benchmark's
-        baseline door, say); they may use the `pod_server` upstream."""
+        baseline door, say); they may use the `pod_server` upstream. The admission check runs
+        in a process of its own (`AdmissionProcess`), or with `admission_in_process` in a
+        thread of this one (its refusals then reach this process's log handlers)."""
         self.folder = folder
         self.extra_servers = extra_servers
         self.entrance_port = entrance_port
@@ -234,7 +333,8 @@ class PodProvider:
         self.css_port = free_loopback_port()
         self.policy = policy
         self.ca, self._cert, self._key = make_local_ca(folder, days=30)
-        self._admission: AdmissionServer | None = None
+        self.admission_in_process = admission_in_process
+        self._admission: AdmissionServer | AdmissionProcess | None = None
         self._nginx: NginxProcess | None = None
 
     @property
@@ -242,12 +342,22 @@ class PodProvider:
         return f"https://localhost:{self.entrance_port}/"
 
     @property
+    def admission_pid(self) -> int | None:
+        """The admission process's pid; None when it runs in a thread of this process."""
+        admission = self._admission
+        return admission.pid if isinstance(admission, AdmissionProcess) else None
+
+    @property
     def route(self) -> dict[str, tuple[str, int]]:
         """The worker's `pod_routes`: the public origin through the gateway."""
         return {self.public_url.rstrip("/"): ("127.0.0.1", self.gateway_port)}
 
     def start(self) -> PodProvider:
-        self._admission = AdmissionServer(self.policy).__enter__()
+        hardware = self.policy.hardware.snp or self.policy.hardware.tdx  # kept in its own file
+        if self.admission_in_process or hardware:
+            self._admission = AdmissionServer(self.policy).__enter__()
+        else:
+            self._admission = AdmissionProcess(self.policy, self.folder).__enter__()
         servers = ENTRANCE.format(port=self.entrance_port) + GATEWAY.format(port=self.gateway_port)
         servers += self.extra_servers
         config = NGINX_CONFIG.format(
@@ -273,6 +383,14 @@ class PodProvider:
         if self._admission is not None:
             self._admission.__exit__(None, None, None)
             self._admission = None
+
+    def keep_to_gateway(self, webid: str) -> None:
+        """Name a datacage's WebID: from now on the ordinary entrance refuses its tokens."""
+        self.policy = replace(self.policy, datacage_webids=self.policy.datacage_webids | {webid})
+        if isinstance(self._admission, AdmissionServer):
+            self._admission.policy.replace(self.policy)
+        elif isinstance(self._admission, AdmissionProcess):
+            self._admission.write_policy(self.policy)  # the process re-reads it when it changes
 
     def pulls(self) -> PullCount:
         """Pod-data requests through the gateway: admitted (reached CSS) and refused."""
