@@ -132,12 +132,13 @@ def _strings(data: dict[str, object], key: str, path: Path) -> list[str]:
 
 
 class PolicyFile:
-    """The policy in a file, re-read when the file's modification time or size changes."""
+    """The policy in a file, re-read when the file's modification time, size or inode changes
+    (a file renamed into place within the same clock tick is still a new file)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._stamp: tuple[tuple[int, int], ...] | None = None
+        self._stamp: tuple[tuple[int, ...], ...] | None = None
         self._sources: tuple[Path, ...] = ()
         self._policy = self.current()
 
@@ -166,15 +167,15 @@ class PolicyInForce:
         self._policy = policy  # one reference swap: a request sees the old policy or the new
 
 
-def _stamps(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
+def _stamps(paths: tuple[Path, ...]) -> tuple[tuple[int, ...], ...]:
     stamps = []
     for path in paths:
         try:
             stat = os.stat(path)
         except OSError:  # a vanished collateral file: reload, and let loading say so
-            stamps.append((-1, -1))
+            stamps.append((-1, -1, -1))
             continue
-        stamps.append((stat.st_mtime_ns, stat.st_size))
+        stamps.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
     return tuple(stamps)
 
 

@@ -260,6 +260,8 @@ def test_the_datacage_token_is_refused_whatever_the_scheme_or_header_order(bed, 
 def test_people_still_read_through_the_ordinary_entrance(bed, resource):
     reader = _through_entrance(bed, bed.owner_credentials)
     assert reader.get(resource).text() == "consented data"
+    reader.put(resource, "written by its owner", "text/plain")  # a body goes through too
+    assert reader.get(resource).text() == "written by its owner"
     with bed.gateway.entrance_session() as anonymous:  # no credentials: CSS decides (401)
         assert anonymous.get(resource, timeout=10).status_code == 401
     assert bed.gateway.css.received_get(bed.gateway.path_of(resource))
