@@ -8,9 +8,10 @@ against the trust policy, 403 otherwise; nginx then forwards the request to the 
 refuses it, so a refused datacage never reaches the pod server at all.
 
 The ordinary entrance (people, the control plane) asks `/_entrance` about each request that
-carries credentials: it is refused when its access token names one of the policy's
+carries credentials: a read is refused when its access token names one of the policy's
 `datacage_webids`, so a datacage cannot read a pod by the door that does not attest it
-(server/attestation/entrance.py).
+(server/attestation/entrance.py; its writes, delivering results, pass to the pod's own
+access control).
 
 The policy is a TOML file, re-read when it changes (a newly approved bundle needs no restart)::
 
@@ -41,7 +42,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, request
 
 from .admitted import AdmittedCertificates
-from .entrance import UnreadableCredentials, webids_in_authorization
+from .entrance import UnreadableCredentials, is_write, webids_in_authorization
 from .errors import AttestationError
 from .policy import HARDWARE_KEYS, HardwarePolicyError, hardware_policy
 from .ratls import MAX_CERTIFICATE_BYTES, verified_certificate
@@ -206,11 +207,13 @@ def create_app(
         except UnreadableCredentials as exc:
             return _refuse(target, f"at the ordinary entrance: {exc}")
         datacages = named & current().datacage_webids
-        if datacages:
+        method = request.headers.get("X-Original-Method")
+        if datacages and not is_write(method):
+            shown = method if method and method.isalpha() and len(method) <= 10 else "request"
             return _refuse(
                 target,
-                f"at the ordinary entrance: an access token of the datacage {min(datacages)}, "
-                "which reads pods only through the attestation gateway",
+                f"at the ordinary entrance: a {shown} with an access token of the datacage "
+                f"{min(datacages)}, which reads pods only through the attestation gateway",
             )
         return Response(status=204)
 

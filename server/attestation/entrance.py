@@ -6,7 +6,10 @@ people and the control plane, which asks for no client certificate. The pod serv
 cannot tell the doors apart: a datacage presenting its access token at the ordinary entrance
 would read, without attestation, everything its WebID was granted. So the entrance's nginx asks
 the admission app (`auth_request`) about each request that carries credentials, and the app
-refuses one whose access token names a datacage's WebID.
+refuses one whose access token names a datacage's WebID unless it is a write (`WRITES`): a
+datacage delivers results and notifications into consumers' pods through the entrance, which
+reads nothing out. The identity provider and WebID documents, which the gateway passes without
+attestation, the entrance passes without asking.
 
 The app only *reads* the token (RFC 9068 JWT, the Solid-OIDC `webid` claim): it does not verify
 it, the pod server does that. A forged token naming a datacage is refused here, and a forged
@@ -30,10 +33,19 @@ _JWT = re.compile(r"[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
 MAX_AUTHORIZATION = 16 * 1024
 #: The claims that name the agent: Solid-OIDC's `webid`, and `sub` where an issuer puts it there.
 _AGENT_CLAIMS = ("webid", "sub")
+#: What a datacage may still send through the entrance: writes, which carry no pod data out and
+#: which the pod's access control decides (delivering results, LDN notifications). Anything
+#: else (GET, HEAD, OPTIONS, DELETE, an unknown or missing method) is refused.
+WRITES = frozenset({"PUT", "POST", "PATCH"})
 
 
 class UnreadableCredentials(ValueError):
     """An Authorization header too large to read: refused rather than passed unread."""
+
+
+def is_write(method: str | None) -> bool:
+    """Whether `method` (as nginx forwards it) is one a datacage may send through the entrance."""
+    return method is not None and method.upper() in WRITES
 
 
 def webids_in_authorization(values: Iterable[str]) -> set[str]:

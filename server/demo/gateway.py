@@ -88,8 +88,11 @@ http {{
 """
 
 #: The ordinary entrance: people, pod owners' apps, the control plane. No client certificate;
-#: the pod's own access control decides who reads what. A datacage reads only through the
-#: gateway: the admission app refuses a request whose access token names a datacage's WebID.
+#: the pod's own access control decides who reads what. A datacage reads pod data only through
+#: the gateway: the admission app refuses a read whose access token names a datacage's WebID
+#: (server/attestation/entrance.py). What the gateway passes without attestation (the identity
+#: provider, WebID documents) the entrance passes without asking, and a datacage's writes
+#: (results it delivers, notifications) are for the pod's access control to decide.
 ENTRANCE = """\
     server {{
         listen 127.0.0.1:{port} ssl;
@@ -104,7 +107,13 @@ ENTRANCE = """\
             proxy_set_header Content-Length "";
             proxy_set_header X-Client-Cert "";
             proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;  # the request's, not GET
         }}
+
+        location ^~ /.well-known/ {{ proxy_pass http://pod_server; }}
+        location ^~ /.oidc/ {{ proxy_pass http://pod_server; }}
+        location ^~ /.account/ {{ proxy_pass http://pod_server; }}
+        location ~ ^/[^/]+/profile/card$ {{ proxy_pass http://pod_server; }}
 
         location / {{
             auth_request /_entrance;

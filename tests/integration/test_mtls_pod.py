@@ -265,3 +265,15 @@ def test_people_still_read_through_the_ordinary_entrance(bed, resource):
     with bed.gateway.entrance_session() as anonymous:  # no credentials: CSS decides (401)
         assert anonymous.get(resource, timeout=10).status_code == 401
     assert bed.gateway.css.received_get(bed.gateway.path_of(resource))
+
+
+def test_the_datacages_writes_go_to_the_pods_own_access_control(bed, resource):
+    """Delivering results goes through the entrance: CSS's access control decides a write."""
+    cage = _through_entrance(bed, bed.datacage)
+    with pytest.raises(errors.Forbidden):  # CSS's refusal: this datacage may only read here
+        cage.put(resource, "overwritten", "text/plain")
+    path = bed.gateway.path_of(resource)
+    puts = [ln for ln in bed.gateway.nginx.log_lines_for(path) if '"PUT ' in ln]
+    assert puts, "nginx logged no PUT"
+    assert all(f"127.0.0.1:{bed.gateway.css.port}" in ln for ln in puts), puts
+    assert bed.owner.get(resource).text() == "consented data"

@@ -49,9 +49,11 @@ def client():
     return create_app(policy).test_client()
 
 
-def _status(client, *authorization: str) -> int:
+def _status(client, *authorization: str, method: str | None = "GET") -> int:
     headers = [("Authorization", a) for a in authorization]
     headers.append(("X-Original-URI", "/alice/data.ttl"))
+    if method is not None:
+        headers.append(("X-Original-Method", method))
     return client.get(ENTRANCE_CHECK, headers=headers).status_code
 
 
@@ -69,9 +71,21 @@ def _status(client, *authorization: str) -> int:
 def test_a_token_naming_the_datacage_is_refused(client, authorization, caplog):
     assert _status(client, authorization) == 403
     message = caplog.records[-1].getMessage()
-    assert message.startswith("refused /alice/data.ttl: at the ordinary entrance")
+    assert message.startswith("refused /alice/data.ttl: at the ordinary entrance: a GET")
     assert CAGE in message
     assert "eyJ" not in message  # the token itself is never logged
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "DELETE", "get", "PROPFIND", None])
+def test_the_datacage_may_not_read_or_delete_through_the_entrance(client, method):
+    # A missing or unknown method is a read until shown otherwise.
+    assert _status(client, f"DPoP {token(CAGE)}", method=method) == 403
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST", "PATCH", "patch"])
+def test_the_datacages_writes_go_to_the_pods_own_access_control(client, method):
+    # Delivering results and notifications: nothing is read out; CSS decides the write.
+    assert _status(client, f"DPoP {token(CAGE)}", method=method) == 204
 
 
 def test_the_datacage_token_in_a_second_header_is_refused(client):
@@ -103,7 +117,7 @@ def test_the_token_is_read_for_webid_and_sub():
 def test_the_entrance_follows_the_policy_in_force():
     held = PolicyInForce(TrustPolicy(frozenset(), frozenset()))
     app = create_app(held).test_client()
-    authorization = {"Authorization": f"DPoP {token(CAGE)}"}
+    authorization = {"Authorization": f"DPoP {token(CAGE)}", "X-Original-Method": "GET"}
     assert app.get(ENTRANCE_CHECK, headers=authorization).status_code == 204
     held.replace(TrustPolicy(frozenset(), frozenset(), datacage_webids=frozenset({CAGE})))
     assert app.get(ENTRANCE_CHECK, headers=authorization).status_code == 403
