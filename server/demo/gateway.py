@@ -10,40 +10,45 @@ CSS's public URL is the entrance's, `https://localhost:E/`, for everyone: WebIDs
 `htu`s. The datacage reaches the same URL through the gateway (the worker's `pod_routes`, as
 `curl --connect-to` does), which passes the identity provider and WebID documents freely and pod
 data only to a datacage whose RA-TLS certificate the admission app accepts under the provider's
-policy. Its access log names every pod request and whether it reached CSS: the demo's story
-counts them.
+policy. The entrance, in turn, refuses the datacage's reads (its WebID named by
+`keep_to_gateway`), so the datacage reads pod data by the gateway or not at all. The admission
+app runs in a process of its own (server/demo/gateway_processes.py). nginx's access log names
+every pod request and whether it reached CSS: the demo's story counts them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from werkzeug.serving import make_server
-
-from connectors.child_processes import die_with_parent_hook, terminate_group
 from connectors.solid.css.process import free_loopback_port
 
-from ..attestation.admission import PolicyInForce, create_app, policy_document
 from ..attestation.verify import TrustPolicy
 from .certificates import make_local_ca
+from .gateway_processes import (
+    NGINX,
+    AdmissionProcess,
+    AdmissionServer,
+    GatewayError,
+    NginxProcess,
+    accepts,
+)
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-class GatewayError(RuntimeError):
-    """nginx or the admission app would not start."""
-
+# Re-exported: the test bed (tests/support/nginx.py) and benches take them from here.
+__all__ = [
+    "ENTRANCE",
+    "GATEWAY",
+    "NGINX",
+    "NGINX_CONFIG",
+    "AdmissionProcess",
+    "AdmissionServer",
+    "GatewayError",
+    "NginxProcess",
+    "PodProvider",
+    "PullCount",
+]
 
 NGINX_CONFIG = """\
 daemon off;
@@ -163,150 +168,6 @@ GATEWAY = """\
 """
 
 
-class NginxProcess:
-    """nginx from a private prefix with a given configuration, in its own process group."""
-
-    def __init__(self, prefix: Path, config: str, port: int):
-        self.prefix, self.config, self.port = prefix, config, port
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def access_log(self) -> Path:
-        return self.prefix / "access.log"
-
-    def start(self, timeout: float = 10) -> NginxProcess:
-        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(self.config)
-        argv = [
-            NGINX,
-            "-p",
-            str(self.prefix),
-            "-e",
-            str(self.prefix / "error.log"),
-            "-c",
-            str(conf),
-        ]
-        try:
-            # Our own binary and configuration, never request data.
-            check = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)  # noqa: S603
-        except OSError as exc:
-            raise GatewayError(f"nginx could not be run ({exc.strerror}); install nginx.") from None
-        if check.returncode != 0:
-            raise GatewayError(f"nginx refused its configuration:\n{check.stderr}")
-        self._process = subprocess.Popen(  # noqa: S603
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent_hook(),
-        )
-        deadline = time.monotonic() + timeout
-        while not _accepts(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise GatewayError(f"nginx did not start:\n{self.error_log_tail()}")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            terminate_group(process)
-
-    def error_log_tail(self, lines: int = 20) -> str:
-        path = self.prefix / "error.log"
-        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
-
-
-class AdmissionServer:
-    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug); its policy
-    may be replaced while it runs (`policy.replace`)."""
-
-    def __init__(self, policy: TrustPolicy):
-        self.policy = PolicyInForce(policy)
-        self.server = make_server("127.0.0.1", 0, create_app(self.policy), threaded=True)
-        self.port = self.server.server_port
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> AdmissionServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class AdmissionProcess:
-    """`datacage admission` in a process of its own, as a pod provider runs it.
-
-    In a thread of the process that also pulls (the demo's worker, a benchmark's client) every
-    admission would contend for that process's GIL with the pulls it admits. Its log goes to
-    `<folder>/admission.log`; its policy is written to `<folder>/admission-policy.json`.
-    """
-
-    def __init__(self, policy: TrustPolicy, folder: Path):
-        self.folder = folder
-        self.port = free_loopback_port()
-        self.policy_path = folder / "admission-policy.json"
-        self.write_policy(policy)
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def write_policy(self, policy: TrustPolicy) -> None:
-        # Whole or not at all: the running process must never read half a file.
-        partial = self.policy_path.with_suffix(".partial")
-        partial.write_text(json.dumps(policy_document(policy), indent=2))
-        partial.replace(self.policy_path)
-
-    @property
-    def log_path(self) -> Path:
-        return self.folder / "admission.log"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def __enter__(self) -> AdmissionProcess:
-        argv = [
-            sys.executable,
-            "-c",
-            "from server.cli import main; main()",
-            "admission",
-            "--config",
-            str(self.policy_path),
-            "--port",
-            str(self.port),
-            "--server",
-            "gunicorn",
-        ]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603  (our own interpreter and command)
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=die_with_parent_hook(),
-                cwd=Path(__file__).resolve().parents[2],  # where `server` is importable
-            )
-        deadline = time.monotonic() + 20
-        while not _accepts(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise GatewayError(f"The admission process did not start:\n{tail}")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            terminate_group(process)
-
-
 @dataclass(frozen=True)
 class PullCount:
     """What the gateway's access log says of pod-data requests (not sign-in, not WebIDs)."""
@@ -381,7 +242,7 @@ class PodProvider:
             user="user root;" if os.geteuid() == 0 else "",
         )
         self._nginx = NginxProcess(self.folder, config, self.entrance_port).start()
-        if not _accepts(self.gateway_port):
+        if not accepts(self.gateway_port):
             raise GatewayError(f"nginx does not answer on the gateway's port {self.gateway_port}.")
         return self
 
@@ -416,9 +277,3 @@ class PodProvider:
             else:
                 admitted += 1
         return PullCount(admitted, refused)
-
-
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False
