@@ -25,6 +25,7 @@ from pathlib import Path
 
 from connectors.solid.css.process import free_loopback_port
 
+from ..attestation.admission import PolicyInForce
 from ..attestation.verify import TrustPolicy
 from .certificates import make_local_ca
 from .gateway_processes import (
@@ -258,7 +259,9 @@ class PodProvider:
         """Name a datacage's WebID: from now on the ordinary entrance refuses its tokens."""
         self.policy = replace(self.policy, datacage_webids=self.policy.datacage_webids | {webid})
         if isinstance(self._admission, AdmissionServer):
-            self._admission.policy.replace(self.policy)
+            held = self._admission.policy
+            assert isinstance(held, PolicyInForce)  # we gave it a policy, not a file
+            held.replace(self.policy)
         elif isinstance(self._admission, AdmissionProcess):
             self._admission.write_policy(self.policy)  # the process re-reads it when it changes
 

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from connectors.child_processes import die_with_parent_hook, terminate_group
 from connectors.solid.css.process import free_loopback_port
 
-from ..attestation.admission import PolicyInForce, create_app, policy_document
+from ..attestation.admission import PolicyFile, PolicyInForce, create_app, policy_document
 from ..attestation.verify import TrustPolicy
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -89,11 +89,14 @@ class NginxProcess:
 
 
 class AdmissionServer:
-    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug); its policy
-    may be replaced while it runs (`policy.replace`)."""
+    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug). Given a
+    policy, it may be replaced while it runs (`policy.replace`); given a policy file's path,
+    the file is followed."""
 
-    def __init__(self, policy: TrustPolicy):
-        self.policy = PolicyInForce(policy)
+    def __init__(self, policy: TrustPolicy | Path | str):
+        self.policy: PolicyInForce | PolicyFile = (
+            PolicyInForce(policy) if isinstance(policy, TrustPolicy) else PolicyFile(Path(policy))
+        )
         self.server = make_server("127.0.0.1", 0, create_app(self.policy), threaded=True)
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

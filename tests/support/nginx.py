@@ -40,6 +40,7 @@ import requests
 from connectors.solid.connect_to import mount_routes
 from connectors.solid.css import CommunitySolidServer
 from connectors.solid.css.process import free_loopback_port
+from server.attestation.admission import PolicyInForce
 from server.attestation.verify import TrustPolicy
 from server.demo.certificates import make_local_ca
 from server.demo.gateway import ENTRANCE, GATEWAY, NGINX_CONFIG, AdmissionServer, NginxProcess
@@ -165,10 +166,10 @@ class AttestedPodGateway:
 
     def keep_to_gateway(self, webid: str) -> None:
         """Name a datacage's WebID in the policy: the ordinary entrance refuses its tokens."""
-        policy = self.admission.policy.current()
-        self.admission.policy.replace(
-            replace(policy, datacage_webids=policy.datacage_webids | {webid})
-        )
+        held = self.admission.policy
+        assert isinstance(held, PolicyInForce), "a policy file is changed by editing the file"
+        policy = held.current()
+        held.replace(replace(policy, datacage_webids=policy.datacage_webids | {webid}))
 
     def path_of(self, url: str) -> str:
         assert url.startswith(self.base_url)
