@@ -1,12 +1,14 @@
 """The datacage's pulls through the attestation gateway against a bare client, same nginx, same run.
 
 One pod provider (server/demo/gateway.py): CSS behind nginx, whose attestation gateway asks the
-admission app about every pod request. A pod owner grants the datacage's WebID Read on a folder
+admission app about every pod request; the app runs in a process of its own (gunicorn), as a
+pod provider runs it, and verifies the run's certificate once, then remembers it
+(server/attestation/admitted.py). A pod owner grants the datacage's WebID Read on a folder
 of ~400-byte Turtle resources, one per person.
 
 - **ours**: the datacage's real pull (`server.datacage.pull.pull`), the run's RA-TLS client
-  certificate carrying software stand-in evidence (checked by the admission app on every
-  request), a DPoP proof per request from our Solid client, the consent re-check hook, and
+  certificate carrying software stand-in evidence (asked about by nginx on every request), a
+  DPoP proof per request from our Solid client, the consent re-check hook, and
   each resource parsed as Turtle, as the datacage does before staging it.
 - **bare**: `requests` + PyJWT (nothing of ours), the same token type and a fresh DPoP proof per
   request, presenting a plain client certificate to a door of the same nginx that checks it
@@ -16,7 +18,9 @@ Both sides read the same resources with the same concurrency; rounds alternate A
 shared machine's drift hits both alike. The figure is the ratio of median rates (ours / bare):
 what attestation at the gateway, our client and the parse cost, on top of what CSS itself costs.
 
-Prints `name=value` lines; the last one is `pull_ratio=<ours/bare>`.
+Prints `name=value` lines: the CPU each process (this client, CSS, the admission process)
+spent per read on each side, which says where the time goes, then the rates; the last line is
+`pull_ratio=<ours/bare>`.
 
     python bench/pull_ratio.py [--people N] [--rounds R] [--threads T]
 """
