@@ -1,12 +1,14 @@
 """The datacage's pulls through the attestation gateway against a bare client, same nginx, same run.
 
 One pod provider (server/demo/gateway.py): CSS behind nginx, whose attestation gateway asks the
-admission app about every pod request. A pod owner grants the datacage's WebID Read on a folder
+admission app about every pod request; the app runs in a process of its own (gunicorn), as a
+pod provider runs it, and verifies the run's certificate once, then remembers it
+(server/attestation/admitted.py). A pod owner grants the datacage's WebID Read on a folder
 of ~400-byte Turtle resources, one per person.
 
 - **ours**: the datacage's real pull (`server.datacage.pull.pull`), the run's RA-TLS client
-  certificate carrying software stand-in evidence (checked by the admission app on every
-  request), a DPoP proof per request from our Solid client, the consent re-check hook, and
+  certificate carrying software stand-in evidence (asked about by nginx on every request), a
+  DPoP proof per request from our Solid client, the consent re-check hook, and
   each resource parsed as Turtle, as the datacage does before staging it.
 - **bare**: `requests` + PyJWT (nothing of ours), the same token type and a fresh DPoP proof per
   request, presenting a plain client certificate to a door of the same nginx that checks it
@@ -16,7 +18,9 @@ Both sides read the same resources with the same concurrency; rounds alternate A
 shared machine's drift hits both alike. The figure is the ratio of median rates (ours / bare):
 what attestation at the gateway, our client and the parse cost, on top of what CSS itself costs.
 
-Prints `name=value` lines; the last one is `pull_ratio=<ours/bare>`.
+Prints `name=value` lines: the CPU each process (this client, CSS, the admission process)
+spent per read on each side, which says where the time goes, then the rates; the last line is
+`pull_ratio=<ours/bare>`.
 
     python bench/pull_ratio.py [--people N] [--rounds R] [--threads T]
 """
@@ -86,22 +90,49 @@ class InForce:
         raise RuntimeError(f"the pod refused {url}: the benchmark's grant is wrong")
 
 
-def median_rates(sides: dict[str, Callable[[], None]], rounds: int, count: int) -> dict[str, float]:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (all its threads) and its children (gunicorn's
+    worker is a child of its arbiter), from /proc; 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children)
+
+
+def median_rates(
+    sides: dict[str, Callable[[], None]], rounds: int, count: int, pids: dict[str, int | None]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Median rate per side, and the CPU each process spent per read on each side (ms): where
+    the time goes, measured in the same rounds."""
     rates: dict[str, list[float]] = {name: [] for name in sides}
+    cpu = {name: dict.fromkeys(["client", *pids], 0.0) for name in sides}
     for index in range(rounds):
         order = list(sides.items())
         if index % 2:
             order.reverse()  # A-B, B-A, ...
         for name, work in order:
+            before = {"client": time.process_time()} | {k: cpu_seconds(p) for k, p in pids.items()}
             began = time.perf_counter()
             work()
             rates[name].append(count / (time.perf_counter() - began))
+            after = {"client": time.process_time()} | {k: cpu_seconds(p) for k, p in pids.items()}
+            for key in before:
+                cpu[name][key] += (after[key] - before[key]) * 1000 / (count * rounds)
         print(
             f"  round {index + 1}/{rounds}: "
             + ", ".join(f"{name} {values[-1]:.0f}/s" for name, values in rates.items()),
             flush=True,
         )
-    return {name: statistics.median(values) for name, values in rates.items()}
+    return {name: statistics.median(values) for name, values in rates.items()}, cpu
 
 
 def main() -> None:
@@ -137,7 +168,8 @@ def main() -> None:
     try:
         with css, CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
             plain = (client_cert, client_key)
-            figures = _measure(args, pods, accounts, provider, plain, baseline_port)
+            pids = {"css": css.pid, "admission": pods.admission_pid}
+            figures = _measure(args, pods, accounts, provider, plain, baseline_port, pids)
     finally:
         pods.stop()
     print(f"pull_ours_per_s={figures['pull_ours_per_s']:.1f}")
@@ -146,7 +178,13 @@ def main() -> None:
 
 
 def _measure(
-    args, pods: PodProvider, accounts: CssAccountApi, provider, plain_cert, baseline_port: int
+    args,
+    pods: PodProvider,
+    accounts: CssAccountApi,
+    provider,
+    plain_cert,
+    baseline_port: int,
+    pids: dict[str, int | None],
 ) -> dict[str, float]:
     ca = str(pods.ca)
     owner_account = accounts.create_account(
@@ -226,11 +264,15 @@ def _measure(
         ours()  # warm: sign-in, connections, admission
         bare_side()
         before = pods.pulls()
-        rates = median_rates({"ours": ours, "bare": bare_side}, args.rounds, len(urls))
+        sides = {"ours": ours, "bare": bare_side}
+        rates, cpu = median_rates(sides, args.rounds, len(urls), pids)
         after = pods.pulls()
     admitted = after.admitted - before.admitted
     if admitted < args.rounds * len(urls):
         raise RuntimeError(f"only {admitted} reads went through the gateway's admission")
+    for side, spent in cpu.items():
+        for process, ms in spent.items():
+            print(f"pull_{side}_{process}_cpu_ms_per_read={ms:.2f}")
     return {
         "pull_ours_per_s": rates["ours"],
         "pull_bare_per_s": rates["bare"],

@@ -7,6 +7,12 @@ subrequest here with the client certificate in the `X-Client-Cert` header
 against the trust policy, 403 otherwise; nginx then forwards the request to the pod server or
 refuses it, so a refused datacage never reaches the pod server at all.
 
+The ordinary entrance (people, the control plane) asks `/_entrance` about each request that
+carries credentials: a read is refused when its access token names one of the policy's
+`datacage_webids`, so a datacage cannot read a pod by the door that does not attest it
+(server/attestation/entrance.py; its writes, delivering results, pass to the pod's own
+access control).
+
 The policy is a TOML file, re-read when it changes (a newly approved bundle needs no restart)::
 
     code_digests = ["sha256:..."]        # datacage code releases the provider approves
@@ -14,6 +20,7 @@ The policy is a TOML file, re-read when it changes (a newly approved bundle need
     allow_software = false               # accept the software stand-in (proves nothing!)
     software_key_files = ["cage.pub"]    # its trusted Ed25519 keys, relative to this file
     max_age_seconds = 3600               # how old evidence may be
+    datacage_webids = ["https://..."]    # refused at the ordinary entrance (entrance.py)
 
     [sev-snp]   # and [tdx]: what hardware evidence must show (server/attestation/policy.py)
 
@@ -34,14 +41,18 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, request
 
+from .admitted import AdmittedCertificates
+from .entrance import UnreadableCredentials, is_write, webids_in_authorization
 from .errors import AttestationError
 from .policy import HARDWARE_KEYS, HardwarePolicyError, hardware_policy
-from .ratls import MAX_CERTIFICATE_BYTES, verify_peer_certificate
+from .ratls import MAX_CERTIFICATE_BYTES, verified_certificate
 from .verify import DEFAULT_MAX_AGE, TrustPolicy
 
 log = logging.getLogger(__name__)
 
 CERT_HEADER = "X-Client-Cert"
+#: The path the ordinary entrance's nginx asks (every other path is the gateway's check).
+ENTRANCE_CHECK = "/_entrance"
 _POLICY_KEYS = {
     "code_digests",
     "bundle_digests",
@@ -49,6 +60,7 @@ _POLICY_KEYS = {
     "software_keys",
     "software_key_files",
     "max_age_seconds",
+    "datacage_webids",
     *HARDWARE_KEYS,
 }
 
@@ -91,9 +103,26 @@ def load_policy(path: Path) -> TrustPolicy:
             software_keys=tuple(keys),
             max_age=timedelta(seconds=age),
             hardware=hardware,
+            datacage_webids=frozenset(_strings(data, "datacage_webids", path)),
         )
     except ValueError as exc:
         raise PolicyError(f"{path}: {exc}") from None
+
+
+def policy_document(policy: TrustPolicy) -> dict[str, object]:
+    """`policy` as the JSON document `load_policy` reads back (an admission process of its own
+    is handed its policy this way). Hardware tables are read from their files, with their
+    collateral, and are not written back: such a policy must be given as its file."""
+    if policy.hardware.snp is not None or policy.hardware.tdx is not None:
+        raise ValueError("A policy with [sev-snp] or [tdx] tables is kept in its own file.")
+    return {
+        "code_digests": sorted(policy.code_digests),
+        "bundle_digests": sorted(policy.bundle_digests),
+        "allow_software": policy.allow_software,
+        "software_keys": list(policy.software_keys),
+        "max_age_seconds": int(policy.max_age.total_seconds()),
+        "datacage_webids": sorted(policy.datacage_webids),
+    }
 
 
 def _strings(data: dict[str, object], key: str, path: Path) -> list[str]:
@@ -104,12 +133,13 @@ def _strings(data: dict[str, object], key: str, path: Path) -> list[str]:
 
 
 class PolicyFile:
-    """The policy in a file, re-read when the file's modification time or size changes."""
+    """The policy in a file, re-read when the file's modification time, size or inode changes
+    (a file renamed into place within the same clock tick is still a new file)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._stamp: tuple[tuple[int, int], ...] | None = None
+        self._stamp: tuple[tuple[int, ...], ...] | None = None
         self._sources: tuple[Path, ...] = ()
         self._policy = self.current()
 
@@ -124,29 +154,68 @@ class PolicyFile:
             return self._policy
 
 
-def _stamps(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
+class PolicyInForce:
+    """A policy held in memory and replaced whole: for a pod provider started before it knows
+    its datacage's WebID (the demo, test beds). The file's equivalent is `PolicyFile`."""
+
+    def __init__(self, policy: TrustPolicy):
+        self._policy = policy
+
+    def current(self) -> TrustPolicy:
+        return self._policy
+
+    def replace(self, policy: TrustPolicy) -> None:
+        self._policy = policy  # one reference swap: a request sees the old policy or the new
+
+
+def _stamps(paths: tuple[Path, ...]) -> tuple[tuple[int, ...], ...]:
     stamps = []
     for path in paths:
         try:
             stat = os.stat(path)
         except OSError:  # a vanished collateral file: reload, and let loading say so
-            stamps.append((-1, -1))
+            stamps.append((-1, -1, -1))
             continue
-        stamps.append((stat.st_mtime_ns, stat.st_size))
+        stamps.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
     return tuple(stamps)
 
 
 def create_app(
-    policy: TrustPolicy | PolicyFile | Path | str,
+    policy: TrustPolicy | PolicyFile | PolicyInForce | Path | str,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    cache: AdmittedCertificates | None = None,
 ) -> Flask:
-    """The admission app; `policy` is a policy, or the path of its TOML file."""
+    """The admission app; `policy` is a policy, or the path of its TOML file.
+
+    Admitted certificates are remembered (`cache`, server/attestation/admitted.py): a run's
+    thousands of pulls cost one verification of its certificate, not one each."""
     if isinstance(policy, str | Path):
         policy = PolicyFile(Path(policy))
-    current = policy.current if isinstance(policy, PolicyFile) else (lambda: policy)
+    current = policy.current if isinstance(policy, PolicyFile | PolicyInForce) else (lambda: policy)
+    admitted = cache if cache is not None else AdmittedCertificates(verified_certificate)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 0
+    app.extensions["admitted_certificates"] = admitted
+
+    @app.route(ENTRANCE_CHECK, methods=["GET", "HEAD"])
+    def entrance() -> Response:
+        # Asked by the ordinary entrance: no datacage may read a pod without attestation.
+        target = request.headers.get("X-Original-URI", "?")[:200]
+        try:
+            named = webids_in_authorization(request.headers.getlist("Authorization"))
+        except UnreadableCredentials as exc:
+            return _refuse(target, f"at the ordinary entrance: {exc}")
+        datacages = named & current().datacage_webids
+        method = request.headers.get("X-Original-Method")
+        if datacages and not is_write(method):
+            shown = method if method and method.isalpha() and len(method) <= 10 else "request"
+            return _refuse(
+                target,
+                f"at the ordinary entrance: a {shown} with an access token of the datacage "
+                f"{min(datacages)}, which reads pods only through the attestation gateway",
+            )
+        return Response(status=204)
 
     @app.route("/", defaults={"_path": ""}, methods=["GET", "HEAD"])
     @app.route("/<path:_path>", methods=["GET", "HEAD"])
@@ -158,10 +227,12 @@ def create_app(
         if len(escaped) > 3 * MAX_CERTIFICATE_BYTES:
             return _refuse(target, "the client certificate is too large")
         try:
-            verified = verify_peer_certificate(unquote(escaped), current(), clock())
+            verified, fresh = admitted.admit(unquote(escaped).encode(), current(), clock())
         except AttestationError as exc:
             return _refuse(target, str(exc))
-        log.info(
+        # Once per certificate verified, not once per pull: nginx's access log has every request.
+        log.log(
+            logging.INFO if fresh else logging.DEBUG,
             "admitted %s: %s evidence%s for code %s, bundle %s, key %s",
             target,
             verified.provider,

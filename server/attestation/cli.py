@@ -18,6 +18,7 @@ import click
 from .errors import AttestationError
 from .ratls import verify_peer_certificate
 from .raw import describe, detect_raw, verify_raw
+from .serve import SERVERS, serve
 from .verify import DEFAULT_MAX_AGE, TrustPolicy, VerifiedEvidence, verify_evidence
 
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
@@ -236,10 +237,15 @@ def _verdict(verified: VerifiedEvidence, data: bytes) -> str:
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=int, default=9180, show_default=True)
-def admission_command(config: str, host: str, port: int) -> None:
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default="werkzeug",
+    show_default=True,
+    help="The HTTP server: gunicorn's threaded worker costs less per request.",
+)
+def admission_command(config: str, host: str, port: int, server: str) -> None:
     """Serve the admission check that nginx's auth_request asks (pod provider side)."""
-    from werkzeug.serving import make_server
-
     from .admission import PolicyError, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -247,14 +253,8 @@ def admission_command(config: str, host: str, port: int) -> None:
         app = create_app(Path(config))
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from None
-    server = make_server(host, port, app, threaded=True)
-    click.echo(f"Admission check on http://{host}:{port}/ with the policy {config}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    click.echo(f"Admission check on http://{host}:{port}/ ({server}) with the policy {config}")
+    serve(app, host, port, server)
 
 
 #: Registered by server/cli.py on the `datacage` group.

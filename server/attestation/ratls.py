@@ -90,6 +90,14 @@ def verify_peer_certificate(
     certificate's private key; this checks the certificate is self-signed and in its validity
     period, then the evidence, bound to the certificate's public key.
     """
+    return verified_certificate(pem, policy, now)[1]
+
+
+def verified_certificate(
+    pem: bytes | str, policy: TrustPolicy, now: datetime
+) -> tuple[x509.Certificate, VerifiedEvidence]:
+    """`verify_peer_certificate`, also returning the certificate: a cache of admitted
+    certificates must know its validity period."""
     data = pem.encode() if isinstance(pem, str) else pem
     if len(data) > MAX_CERTIFICATE_BYTES * 2:
         raise MalformedEvidence("The client certificate is too large.")
@@ -106,12 +114,13 @@ def verify_peer_certificate(
             f"({certificate.not_valid_before_utc:%Y-%m-%d %H:%M} to "
             f"{certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)."
         )
-    return verify_evidence(
+    verified = verify_evidence(
         evidence_from_certificate(certificate),
         public_key_sha256=public_key_sha256(certificate.public_key()),
         policy=policy,
         now=now,
     )
+    return certificate, verified
 
 
 def _der_octet_string(content: bytes) -> bytes:

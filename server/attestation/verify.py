@@ -52,6 +52,9 @@ class TrustPolicy:
     max_age: timedelta = DEFAULT_MAX_AGE
     #: What SEV-SNP and TDX evidence must show (server/attestation/policy.py); none by default.
     hardware: HardwarePolicy = field(default_factory=HardwarePolicy)
+    #: WebIDs of datacages, which read pods only through the attestation gateway: the ordinary
+    #: entrance refuses their access tokens (server/attestation/entrance.py).
+    datacage_webids: frozenset[str] = frozenset()
     _parsed_keys: tuple[ed25519.Ed25519PublicKey, ...] = field(
         default=(), init=False, repr=False, compare=False
     )
@@ -60,6 +63,7 @@ class TrustPolicy:
         object.__setattr__(self, "code_digests", frozenset(self.code_digests))
         object.__setattr__(self, "bundle_digests", frozenset(self.bundle_digests))
         object.__setattr__(self, "software_keys", tuple(self.software_keys))
+        object.__setattr__(self, "datacage_webids", frozenset(self.datacage_webids))
         for digest in self.code_digests | self.bundle_digests:
             if not is_digest(digest):
                 raise ValueError(f"{digest[:80]!r} is not a sha256:<64 hex> digest.")

@@ -10,38 +10,46 @@ CSS's public URL is the entrance's, `https://localhost:E/`, for everyone: WebIDs
 `htu`s. The datacage reaches the same URL through the gateway (the worker's `pod_routes`, as
 `curl --connect-to` does), which passes the identity provider and WebID documents freely and pod
 data only to a datacage whose RA-TLS certificate the admission app accepts under the provider's
-policy. Its access log names every pod request and whether it reached CSS: the demo's story
-counts them.
+policy. The entrance, in turn, refuses the datacage's reads (its WebID named by
+`keep_to_gateway`), so the datacage reads pod data by the gateway or not at all. The admission
+app runs in a process of its own (server/demo/gateway_processes.py). nginx's access log names
+every pod request and whether it reached CSS: the demo's story counts them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
-import socket
-import subprocess
-import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from werkzeug.serving import make_server
-
-from connectors.child_processes import die_with_parent_hook, terminate_group
 from connectors.solid.css.process import free_loopback_port
 
-from ..attestation.admission import create_app
+from ..attestation.admission import PolicyInForce
 from ..attestation.verify import TrustPolicy
 from .certificates import make_local_ca
+from .gateway_processes import (
+    NGINX,
+    AdmissionProcess,
+    AdmissionServer,
+    GatewayError,
+    NginxProcess,
+    accepts,
+)
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-class GatewayError(RuntimeError):
-    """nginx or the admission app would not start."""
-
+# Re-exported: the test bed (tests/support/nginx.py) and benches take them from here.
+__all__ = [
+    "ENTRANCE",
+    "GATEWAY",
+    "NGINX",
+    "NGINX_CONFIG",
+    "AdmissionProcess",
+    "AdmissionServer",
+    "GatewayError",
+    "NginxProcess",
+    "PodProvider",
+    "PullCount",
+]
 
 NGINX_CONFIG = """\
 daemon off;
@@ -86,12 +94,41 @@ http {{
 """
 
 #: The ordinary entrance: people, pod owners' apps, the control plane. No client certificate;
-#: the pod's own access control decides who reads what.
+#: the pod's own access control decides who reads what. A datacage reads pod data only through
+#: the gateway: the admission app refuses a read whose access token names a datacage's WebID
+#: (server/attestation/entrance.py). What the gateway passes without attestation (the identity
+#: provider, WebID documents) the entrance passes without asking, and a datacage's writes
+#: (results it delivers, notifications) are for the pod's access control to decide.
 ENTRANCE = """\
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
-        location / {{ proxy_pass http://pod_server; }}
+
+        location = /_entrance {{
+            internal;
+            # No credentials, nobody named: nginx answers itself, the admission app is not asked.
+            if ($http_authorization = "") {{ return 204; }}
+            proxy_pass http://admission;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Client-Cert "";
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;  # the request's, not GET
+        }}
+
+        location ^~ /.well-known/ {{ proxy_pass http://pod_server; }}
+        location ^~ /.oidc/ {{ proxy_pass http://pod_server; }}
+        location ^~ /.account/ {{ proxy_pass http://pod_server; }}
+        location ~ ^/[^/]+/profile/card$ {{ proxy_pass http://pod_server; }}
+
+        location / {{
+            auth_request /_entrance;
+            error_page 403 = @gateway_only;
+            proxy_pass http://pod_server;
+        }}
+        location @gateway_only {{
+            return 403 "A datacage reads pods only through the attestation gateway.\\n";
+        }}
     }}
 """
 
@@ -132,81 +169,6 @@ GATEWAY = """\
 """
 
 
-class NginxProcess:
-    """nginx from a private prefix with a given configuration, in its own process group."""
-
-    def __init__(self, prefix: Path, config: str, port: int):
-        self.prefix, self.config, self.port = prefix, config, port
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def access_log(self) -> Path:
-        return self.prefix / "access.log"
-
-    def start(self, timeout: float = 10) -> NginxProcess:
-        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.prefix / "temp" / name).mkdir(parents=True, exist_ok=True)
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(self.config)
-        argv = [
-            NGINX,
-            "-p",
-            str(self.prefix),
-            "-e",
-            str(self.prefix / "error.log"),
-            "-c",
-            str(conf),
-        ]
-        try:
-            # Our own binary and configuration, never request data.
-            check = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)  # noqa: S603
-        except OSError as exc:
-            raise GatewayError(f"nginx could not be run ({exc.strerror}); install nginx.") from None
-        if check.returncode != 0:
-            raise GatewayError(f"nginx refused its configuration:\n{check.stderr}")
-        self._process = subprocess.Popen(  # noqa: S603
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent_hook(),
-        )
-        deadline = time.monotonic() + timeout
-        while not _accepts(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise GatewayError(f"nginx did not start:\n{self.error_log_tail()}")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            terminate_group(process)
-
-    def error_log_tail(self, lines: int = 20) -> str:
-        path = self.prefix / "error.log"
-        return "\n".join(path.read_text().splitlines()[-lines:]) if path.exists() else ""
-
-
-class AdmissionServer:
-    """`server.attestation.admission` on 127.0.0.1 in a daemon thread (werkzeug)."""
-
-    def __init__(self, policy: object):
-        self.server = make_server("127.0.0.1", 0, create_app(policy), threaded=True)  # type: ignore[arg-type]
-        self.port = self.server.server_port
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> AdmissionServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @dataclass(frozen=True)
 class PullCount:
     """What the gateway's access log says of pod-data requests (not sign-in, not WebIDs)."""
@@ -223,10 +185,18 @@ class PodProvider:
     """CSS's public front for the demo: `entrance` and `gateway` ports, the CA, the pull log."""
 
     def __init__(
-        self, folder: Path, *, entrance_port: int, policy: TrustPolicy, extra_servers: str = ""
+        self,
+        folder: Path,
+        *,
+        entrance_port: int,
+        policy: TrustPolicy,
+        extra_servers: str = "",
+        admission_in_process: bool = False,
     ):
         """`extra_servers`: more nginx `server` blocks in the same `http` block (a benchmark's
-        baseline door, say); they may use the `pod_server` upstream."""
+        baseline door, say); they may use the `pod_server` upstream. The admission check runs
+        in a process of its own (`AdmissionProcess`), or with `admission_in_process` in a
+        thread of this one (its refusals then reach this process's log handlers)."""
         self.folder = folder
         self.extra_servers = extra_servers
         self.entrance_port = entrance_port
@@ -234,7 +204,8 @@ class PodProvider:
         self.css_port = free_loopback_port()
         self.policy = policy
         self.ca, self._cert, self._key = make_local_ca(folder, days=30)
-        self._admission: AdmissionServer | None = None
+        self.admission_in_process = admission_in_process
+        self._admission: AdmissionServer | AdmissionProcess | None = None
         self._nginx: NginxProcess | None = None
 
     @property
@@ -242,12 +213,22 @@ class PodProvider:
         return f"https://localhost:{self.entrance_port}/"
 
     @property
+    def admission_pid(self) -> int | None:
+        """The admission process's pid; None when it runs in a thread of this process."""
+        admission = self._admission
+        return admission.pid if isinstance(admission, AdmissionProcess) else None
+
+    @property
     def route(self) -> dict[str, tuple[str, int]]:
         """The worker's `pod_routes`: the public origin through the gateway."""
         return {self.public_url.rstrip("/"): ("127.0.0.1", self.gateway_port)}
 
     def start(self) -> PodProvider:
-        self._admission = AdmissionServer(self.policy).__enter__()
+        hardware = self.policy.hardware.snp or self.policy.hardware.tdx  # kept in its own file
+        if self.admission_in_process or hardware:
+            self._admission = AdmissionServer(self.policy).__enter__()
+        else:
+            self._admission = AdmissionProcess(self.policy, self.folder).__enter__()
         servers = ENTRANCE.format(port=self.entrance_port) + GATEWAY.format(port=self.gateway_port)
         servers += self.extra_servers
         config = NGINX_CONFIG.format(
@@ -262,7 +243,7 @@ class PodProvider:
             user="user root;" if os.geteuid() == 0 else "",
         )
         self._nginx = NginxProcess(self.folder, config, self.entrance_port).start()
-        if not _accepts(self.gateway_port):
+        if not accepts(self.gateway_port):
             raise GatewayError(f"nginx does not answer on the gateway's port {self.gateway_port}.")
         return self
 
@@ -273,6 +254,16 @@ class PodProvider:
         if self._admission is not None:
             self._admission.__exit__(None, None, None)
             self._admission = None
+
+    def keep_to_gateway(self, webid: str) -> None:
+        """Name a datacage's WebID: from now on the ordinary entrance refuses its tokens."""
+        self.policy = replace(self.policy, datacage_webids=self.policy.datacage_webids | {webid})
+        if isinstance(self._admission, AdmissionServer):
+            held = self._admission.policy
+            assert isinstance(held, PolicyInForce)  # we gave it a policy, not a file
+            held.replace(self.policy)
+        elif isinstance(self._admission, AdmissionProcess):
+            self._admission.write_policy(self.policy)  # the process re-reads it when it changes
 
     def pulls(self) -> PullCount:
         """Pod-data requests through the gateway: admitted (reached CSS) and refused."""
@@ -289,9 +280,3 @@ class PodProvider:
             else:
                 admitted += 1
         return PullCount(admitted, refused)
-
-
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False

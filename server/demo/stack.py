@@ -171,6 +171,8 @@ class DemoStack:
 
     def start_control_plane(self, datacage_webid: str) -> Flask:
         """Bind first (port 0 lets the kernel choose), then build the app that names its URL."""
+        # From now on the datacage reads pods only through the attestation gateway.
+        self.pods.keep_to_gateway(datacage_webid)
         self._server = make_server("127.0.0.1", self._control_port, _not_ready, threaded=True)
         self._exit.callback(self._server.server_close)
         # Every setting that could reach outside the demo is pinned, so a DATACAGE_* variable

@@ -29,6 +29,11 @@ MAX_IRI = 2048
 FEWEST_INDIVIDUALS = DEFAULT_MIN_INDIVIDUALS
 MOST_INDIVIDUALS = 1_000_000
 
+#: Accepted datacage releases: SEV-SNP's MEASUREMENT and TDX's MRTD are both SHA-384 digests.
+MEASUREMENT_PLATFORMS = ("sev-snp", "tdx")
+MEASUREMENT_HEX = 96
+MAX_MEASUREMENTS = 20
+_HEX = re.compile(r"[0-9a-f]+")
 _DURATION = re.compile(r"^P(?=\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 # Characters that may not appear in an IRI we write into SPARQL or Turtle (RFC 3987 IRIREF).
 _IRI_FORBIDDEN = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f]')
@@ -65,6 +70,7 @@ def check_space(
     recurring: object = False,
     min_individuals: object = DEFAULT_MIN_INDIVIDUALS,
     privacy: object = None,
+    accepted_measurements: object = (),
 ) -> SpaceFields:
     problems = _Problems()
     clean_name = _text(problems, "name", name, MAX_NAME, required=True)
@@ -78,6 +84,7 @@ def check_space(
         recurring=_recurring(problems, recurring),
         min_individuals=_min_individuals(problems, min_individuals),
         privacy=_privacy(problems, privacy),
+        accepted_measurements=_accepted_measurements(problems, accepted_measurements),
     )
     problems.raise_if_any()
     return SpaceFields(clean_name, clean_description, terms)
@@ -195,6 +202,38 @@ def _recurring(problems: _Problems, value: object) -> bool:
         "recurring", "Say whether runs repeat with true or false: a JSON boolean, without quotes."
     )
     return False
+
+
+def _accepted_measurements(problems: _Problems, value: object) -> tuple[str, ...]:
+    """Launch measurements of accepted datacage releases, "platform:hex", one per item: an AMD
+    SEV-SNP MEASUREMENT or an Intel TDX MRTD, both SHA-384, so 48 bytes, 96 hex digits."""
+    field = "accepted_measurements"
+    items = _list(value)
+    if len(items) > MAX_MEASUREMENTS:
+        problems.add(field, f"Name at most {MAX_MEASUREMENTS} releases (there are {len(items)}).")
+        return ()
+    accepted: list[str] = []
+    for number, item in enumerate(items, start=1):
+        platform, colon, digits = str(item).strip().partition(":")
+        platform, digits = platform.strip().lower(), digits.strip().lower()
+        where = f"Line {number}" if len(items) > 1 else "The measurement"
+        if not colon or platform not in MEASUREMENT_PLATFORMS:
+            problems.add(
+                field,
+                f"{where}: start with sev-snp: (AMD SEV-SNP) or tdx: (Intel TDX), then the "
+                "measurement, as in sev-snp:7a1e…",
+            )
+        elif not _HEX.fullmatch(digits):
+            problems.add(field, f"{where}: after {platform}: use only the digits 0-9 and a-f.")
+        elif len(digits) != MEASUREMENT_HEX:
+            problems.add(
+                field,
+                f"{where}: a launch measurement is {MEASUREMENT_HEX} hex digits (48 bytes, "
+                f"SHA-384); this one has {len(digits)}.",
+            )
+        elif f"{platform}:{digits}" not in accepted:
+            accepted.append(f"{platform}:{digits}")
+    return tuple(accepted)
 
 
 def _min_individuals(problems: _Problems, value: object) -> int:

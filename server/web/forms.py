@@ -38,6 +38,8 @@ class SpaceForm:
     dp_epsilon_typed: str = "1.0"
     dp_lower_typed: str = ""
     dp_upper_typed: str = ""
+    # Accepted datacage releases, one "platform:hex" per line as typed.
+    accepted_measurements_typed: str = ""
     roles: list[str] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -82,6 +84,9 @@ class SpaceForm:
             recurring=self.recurring,
             min_individuals=self.min_individuals,
             privacy=self.privacy,
+            accepted_measurements=[
+                line for line in self.accepted_measurements_typed.splitlines() if line.strip()
+            ],
         )
 
 
@@ -111,6 +116,7 @@ def read_space_form(form: MultiDict[str, str]) -> SpaceForm:
         dp_epsilon_typed=form.get("dp_epsilon", ""),
         dp_lower_typed=form.get("dp_lower", ""),
         dp_upper_typed=form.get("dp_upper", ""),
+        accepted_measurements_typed=form.get("accepted_measurements", ""),
         roles=[r for r in form.getlist("roles") if r in {role.slug for role in Role}],
         requests=rows,
     )
@@ -131,6 +137,7 @@ def form_of(space: Space) -> SpaceForm:
         recurring=space.terms.recurring,
         min_individuals_typed=str(space.terms.min_individuals),
         **_privacy_fields(space),
+        accepted_measurements_typed="\n".join(space.terms.accepted_measurements),
         requests=[_row(r) for r in space.terms.data_requests],
     )
 

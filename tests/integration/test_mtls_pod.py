@@ -48,6 +48,7 @@ class Bed:
     datacage: ClientCredentials
     folder: str  # the owner's folder the datacage's WebID may read
     owner: SolidClient
+    owner_credentials: ClientCredentials
 
     @property
     def approved(self) -> Measurement:
@@ -82,12 +83,14 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
         owner.access_control(folder).grant(
             cage_account.webid, [AccessMode.READ], include_members=True
         )
+        gateway.keep_to_gateway(cage_account.webid)  # as the pod provider's policy names it
         yield Bed(
             gateway,
             provider,
             accounts.create_client_credentials(cage_account, "datacage"),
             folder,
             owner,
+            owner_credentials,
         )
 
 
@@ -211,3 +214,66 @@ def test_stale_evidence_is_refused(caplog, bed, datacage, resource):
     with pytest.raises(errors.CertificateRefused):
         _read_with(bed, datacage, key, evidence, resource)
     assert_never_reached_css(bed, resource, caplog, "the datacage must attest again")
+
+
+# --- The ordinary entrance: no datacage reads a pod without attestation ---------------------------
+
+
+def _through_entrance(bed: Bed, credentials: ClientCredentials) -> SolidClient:
+    http = Http(bed.gateway.entrance_session(), tls=TlsSettings(verify=str(bed.gateway.ca)))
+    return SolidClient(
+        SolidSession.from_client_credentials(
+            credentials.issuer, credentials.id, credentials.secret, http=http
+        )
+    )
+
+
+def test_the_datacage_cannot_read_a_pod_through_the_ordinary_entrance(caplog, bed, resource):
+    """Its own DPoP-bound token, at the door without attestation: refused before CSS."""
+    cage = _through_entrance(bed, bed.datacage)  # signing in there is allowed: no pod data
+    with pytest.raises(errors.Forbidden):
+        cage.get(resource)
+    path = bed.gateway.path_of(resource)
+    refusals = [r.getMessage() for r in caplog.records if r.name == "server.attestation.admission"]
+    assert any(m.startswith(f"refused {path}: at the ordinary entrance") for m in refusals)
+    lines = bed.gateway.nginx.log_lines_for(path)
+    assert lines, "nginx logged no request for the resource"
+    assert all(" 403 " in ln for ln in lines), lines
+    assert not any(f"127.0.0.1:{bed.gateway.css.port}" in ln for ln in lines), lines
+    assert not bed.gateway.css.received_get(path)
+
+
+def test_the_datacage_token_is_refused_whatever_the_scheme_or_header_order(bed, resource):
+    cage = _through_entrance(bed, bed.datacage)
+    token = cage.session.access_token()
+    path = bed.gateway.path_of(resource)
+    with bed.gateway.entrance_session() as raw:
+        for headers in (
+            {"Authorization": f"Bearer {token}"},
+            {"Authorization": f"dpop {token}"},
+            {"Authorization": f"Basic Zm9vOmJhcg==, DPoP {token}"},
+        ):
+            assert raw.get(resource, headers=headers, timeout=10).status_code == 403, headers
+    assert not bed.gateway.css.received_get(path)
+
+
+def test_people_still_read_through_the_ordinary_entrance(bed, resource):
+    reader = _through_entrance(bed, bed.owner_credentials)
+    assert reader.get(resource).text() == "consented data"
+    reader.put(resource, "written by its owner", "text/plain")  # a body goes through too
+    assert reader.get(resource).text() == "written by its owner"
+    with bed.gateway.entrance_session() as anonymous:  # no credentials: CSS decides (401)
+        assert anonymous.get(resource, timeout=10).status_code == 401
+    assert bed.gateway.css.received_get(bed.gateway.path_of(resource))
+
+
+def test_the_datacages_writes_go_to_the_pods_own_access_control(bed, resource):
+    """Delivering results goes through the entrance: CSS's access control decides a write."""
+    cage = _through_entrance(bed, bed.datacage)
+    with pytest.raises(errors.Forbidden):  # CSS's refusal: this datacage may only read here
+        cage.put(resource, "overwritten", "text/plain")
+    path = bed.gateway.path_of(resource)
+    puts = [ln for ln in bed.gateway.nginx.log_lines_for(path) if '"PUT ' in ln]
+    assert puts, "nginx logged no PUT"
+    assert all(f"127.0.0.1:{bed.gateway.css.port}" in ln for ln in puts), puts
+    assert bed.owner.get(resource).text() == "consented data"

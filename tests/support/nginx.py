@@ -18,6 +18,8 @@ The pod provider's side of docs/attestation.md, as a test bed:
   given the test CA (`NODE_EXTRA_CA_CERTS`).
 * Pod owners are not datacages: `owner_session()` reaches CSS on its loopback port, standing in
   for the provider's ordinary front door, with the headers nginx would set.
+* The product's ordinary entrance runs too, on a port of its own (`entrance_session()`): it
+  refuses access tokens naming a WebID given to `keep_to_gateway()`.
 """
 
 from __future__ import annotations
@@ -29,17 +31,19 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 
 import requests
 
+from connectors.solid.connect_to import mount_routes
 from connectors.solid.css import CommunitySolidServer
 from connectors.solid.css.process import free_loopback_port
+from server.attestation.admission import PolicyInForce
 from server.attestation.verify import TrustPolicy
 from server.demo.certificates import make_local_ca
-from server.demo.gateway import GATEWAY, NGINX_CONFIG, AdmissionServer, NginxProcess
+from server.demo.gateway import ENTRANCE, GATEWAY, NGINX_CONFIG, AdmissionServer, NginxProcess
 
 # --- nginx ----------------------------------------------------------------------------------------
 
@@ -48,9 +52,21 @@ class Nginx(NginxProcess):
     """nginx from a private prefix, in its own process group; `stop()` stops the group."""
 
     def __init__(
-        self, prefix: Path, *, port: int, css_port: int, admission_port: int, cert: Path, key: Path
+        self,
+        prefix: Path,
+        *,
+        port: int,
+        css_port: int,
+        admission_port: int,
+        cert: Path,
+        key: Path,
+        entrance_port: int | None = None,
     ):
-        # The product's gateway (server/demo/gateway.py), here the pod provider's only door.
+        # The product's gateway (server/demo/gateway.py); with `entrance_port`, the product's
+        # ordinary entrance too, on the same public host name.
+        servers = GATEWAY.format(port=port)
+        if entrance_port is not None:
+            servers += ENTRANCE.format(port=entrance_port)
         config = NGINX_CONFIG.format(
             prefix=prefix,
             css_port=css_port,
@@ -58,11 +74,12 @@ class Nginx(NginxProcess):
             public_host=f"localhost:{port}",
             cert=cert,
             key=key,
-            servers=GATEWAY.format(port=port),
+            servers=servers,
             # As root, workers would drop to `nobody`, who cannot use this private prefix.
             user="user root;" if os.geteuid() == 0 else "",
         )
         super().__init__(prefix, config, port)
+        self.entrance_port = entrance_port
 
     def log_lines_for(self, path: str) -> list[str]:
         """Access log lines of requests for `path` (waits briefly: nginx logs after the reply)."""
@@ -136,6 +153,24 @@ class AttestedPodGateway:
         session.mount(self.base_url, _FrontDoor(self.nginx.port, self.css.port))
         return session
 
+    def entrance_session(self) -> requests.Session:
+        """A cookie-less session reaching the public URL through nginx's ordinary entrance (no
+        client certificate), as people and the control plane do."""
+        assert self.nginx.entrance_port is not None
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self.ca)
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        mount_routes(session, {self.base_url.rstrip("/"): ("127.0.0.1", self.nginx.entrance_port)})
+        return session
+
+    def keep_to_gateway(self, webid: str) -> None:
+        """Name a datacage's WebID in the policy: the ordinary entrance refuses its tokens."""
+        held = self.admission.policy
+        assert isinstance(held, PolicyInForce), "a policy file is changed by editing the file"
+        policy = held.current()
+        held.replace(replace(policy, datacage_webids=policy.datacage_webids | {webid}))
+
     def path_of(self, url: str) -> str:
         assert url.startswith(self.base_url)
         return "/" + url[len(self.base_url) :]
@@ -148,6 +183,7 @@ def attested_pod_gateway(policy: TrustPolicy) -> Iterator[AttestedPodGateway]:
     try:
         ca, cert, key = make_local_ca(prefix)
         nginx_port, css_port = free_loopback_port(), free_loopback_port()
+        entrance_port = free_loopback_port()
         with AdmissionServer(policy) as admission:
             nginx = Nginx(
                 prefix,
@@ -156,6 +192,7 @@ def attested_pod_gateway(policy: TrustPolicy) -> Iterator[AttestedPodGateway]:
                 admission_port=admission.port,
                 cert=cert,
                 key=key,
+                entrance_port=entrance_port,
             ).start()
             try:
                 css = PodServerBehindNginx(public_port=nginx_port, ca=ca, port=css_port)

@@ -1,0 +1,66 @@
+"""Serving the admission app: werkzeug's threaded server, or gunicorn's threaded worker.
+
+nginx asks the admission app about every pod request, so its per-request cost is paid on every
+pull: gunicorn's `gthread` worker parses a request in about half the CPU time of werkzeug's
+server (bench/pull_ratio.py). werkzeug stays the default: it needs nothing but the process,
+where gunicorn also wants a writable temporary folder for its worker heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+SERVERS = ("werkzeug", "gunicorn")
+#: nginx keeps at most a few connections to the admission app (`keepalive 4`), each a thread.
+THREADS = 8
+#: Longer than nginx's upstream `keepalive_timeout` (60 s): nginx, not us, closes idle
+#: connections, so it never sends a request on one we are closing.
+KEEPALIVE_SECONDS = 75
+
+
+def serve(app: Flask, host: str, port: int, server: str = "werkzeug") -> None:
+    """Serve `app` until interrupted (SIGINT, or SIGTERM for gunicorn)."""
+    # nginx's access log names every request; a line per request here too only costs time.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if server == "gunicorn":
+        _gunicorn(app, host, port)
+        return
+    if server != "werkzeug":
+        raise ValueError(f"Unknown server {server!r}; choose one of {', '.join(SERVERS)}.")
+    from werkzeug.serving import make_server
+
+    httpd = make_server(host, port, app, threaded=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+
+
+def _gunicorn(app: Flask, host: str, port: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class AdmissionApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            # One worker: the cache of admitted certificates lives in it, shared by its threads.
+            settings: dict[str, Any] = {
+                "bind": f"{host}:{port}",
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": THREADS,
+                "keepalive": KEEPALIVE_SECONDS,
+                "accesslog": None,
+                "loglevel": "warning",
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    AdmissionApplication().run()
