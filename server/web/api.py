@@ -42,6 +42,7 @@ SPACE_FIELDS: dict[str, type] = {
     "recurring": bool,
     "min_individuals": int,
     "differential_privacy": dict,  # {epsilon, lower, upper[, mechanism]}, or null for none
+    "accepted_measurements": list,  # "sev-snp:<96 hex>" or "tdx:<96 hex>"
 }
 CREATE_FIELDS: dict[str, type] = {**SPACE_FIELDS, "roles": list}
 INVITATION_FIELDS: dict[str, type] = {"webid": str, "roles": list}
@@ -255,6 +256,7 @@ def _space_fields(body: dict[str, Any]) -> SpaceFields:
         recurring=body.get("recurring", False),
         min_individuals=body.get("min_individuals", DEFAULT_MIN_INDIVIDUALS),
         privacy=body.get("differential_privacy"),
+        accepted_measurements=body.get("accepted_measurements", ()),
     )
 
 

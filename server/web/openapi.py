@@ -306,6 +306,15 @@ _TERMS_INPUT: dict[str, Schema] = {
         },
         "required": ["epsilon", "lower", "upper"],
     },
+    "accepted_measurements": {
+        "type": "array",
+        "description": "The launch measurements of the datacage releases participants accept: "
+        "'sev-snp:' (AMD SEV-SNP) or 'tdx:' (Intel TDX MRTD), then 96 hexadecimal digits. Part "
+        "of the approved terms; pod providers admit only a datacage proving one of them. Left "
+        "out: none named (PUT replaces the terms).",
+        "items": {"type": "string", "pattern": "^(sev-snp|tdx):[0-9a-fA-F]{96}$"},
+        "maxItems": 20,
+    },
 }
 _REQUIRED_TERMS = ["name", "purposes", "legal_basis", "retention"]
 
@@ -412,6 +421,7 @@ SCHEMAS: dict[str, Schema] = {
             "recurring": {"type": "boolean"},
             "min_individuals": {"type": "integer"},
             "differential_privacy": {"type": ["object", "null"]},
+            "accepted_measurements": _array(_string()),
             "participants": _array(_ref("Participant")),
             "invitations": _array(_ref("Invitation")),
             "algorithm": {"oneOf": [_ref("Algorithm"), {"type": "null"}]},

@@ -42,6 +42,7 @@ def space_json(space: Space, public_url: str) -> dict[str, Any]:
         "recurring": terms.recurring,
         "min_individuals": terms.min_individuals,
         "differential_privacy": terms.privacy.as_json() if terms.privacy else None,
+        "accepted_measurements": list(terms.accepted_measurements),
         "participants": [_participant(space, p) for p in space.participants],
         "invitations": [invitation_json(i) for i in space.invitations],
         "algorithm": algorithm_json(space.algorithm) if space.algorithm else None,

@@ -13,6 +13,7 @@ import pytest
 from tests.unit.test_api import (  # noqa: F401 - fixtures used by name
     FORM,
     OWNER,
+    SPACE,
     app,
     callers,
     clean_environment,
@@ -83,3 +84,22 @@ def test_editing_keeps_or_changes_the_measurements(callers):
     page = owner.get(created.headers["Location"]).get_data(as_text=True)
     assert TDX.split(":")[1] in page
     assert SNP.split(":")[1] not in page
+
+
+def test_the_api_sets_shows_and_checks_the_measurements_as_the_form_does(callers):
+    owner = callers[OWNER]
+    body = {**SPACE, "roles": ["data-consumer"], "accepted_measurements": [SNP, TDX]}
+    created = owner.post("/api/spaces", json=body)
+    assert created.status_code == 201, created.get_json()
+    made = created.get_json()
+    assert made["accepted_measurements"] == [SNP, TDX]
+    assert made["terms_digest"] is None or made["terms_digest"]
+    bad = owner.put(f"/api/spaces/{made['id']}", json={**SPACE, "accepted_measurements": ["tdx:1"]})
+    assert bad.status_code == 422
+    assert "96 hex digits" in " ".join(bad.get_json()["errors"]["accepted_measurements"])
+    kept = owner.get(f"/api/spaces/{made['id']}").get_json()
+    assert kept["accepted_measurements"] == [SNP, TDX]  # the refused PUT changed nothing
+    wrong_type = owner.put(
+        f"/api/spaces/{made['id']}", json={**SPACE, "accepted_measurements": SNP}
+    )
+    assert wrong_type.status_code in (400, 422)
