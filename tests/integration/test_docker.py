@@ -174,7 +174,7 @@ def test_base_images_are_the_official_ones_pinned_by_tag_and_replaceable(name):
     assert len(defaults) == 1, defaults
     key, _, default = defaults[0].partition("=")
     assert key == "BASE_IMAGE"
-    assert default in {"python:3.11-slim-bookworm", "node:20-bookworm-slim"}, default
+    assert default in {"python:3.11-slim-bookworm", "node:20-bookworm-slim", "debian:bookworm-slim"}
 
 
 def _datacage_help(*words: str) -> str:
