@@ -22,29 +22,17 @@ from tests.support.containers import (
     Engine,
     available_engines,
     base_image,
-    build_image,
     container,
     logs,
+    report,
     run_once,
+    session_images,
 )
 from tests.support.docker_files import DOCKERFILES, load_compose
 
 ENGINES = available_engines()
 HARDENED = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]  # noqa: S108 - in the container
 HARDENED += ["--security-opt", "no-new-privileges"]
-
-
-def _report(request: pytest.FixtureRequest, line: str) -> None:
-    """A line in the test output whatever pytest captures (the figures are the point)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
-        return
-    if capture is None:
-        reporter.write_line(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(line)
 
 
 @pytest.fixture(scope="session", params=sorted(ENGINES))
@@ -57,15 +45,15 @@ def engine(request) -> Engine:
 
 @pytest.fixture(scope="session")
 def images(engine, request) -> dict[str, Built]:
-    """All three images, built once per engine and session on the locally made base."""
+    """All images, built once per engine and session on the locally made base."""
     started = time.monotonic()
     base = base_image(engine)
-    _report(request, f"container_base_{engine.name}_s={time.monotonic() - started:.1f}")
-    _report(request, f"container_base_{engine.name}_mb={engine.image_size(base) / 1e6:.0f}")
-    built = {name: build_image(engine, name, base) for name in sorted(DOCKERFILES)}
+    report(request, f"container_base_{engine.name}_s={time.monotonic() - started:.1f}")
+    report(request, f"container_base_{engine.name}_mb={engine.image_size(base) / 1e6:.0f}")
+    built = session_images(engine)
     for name, image in built.items():
-        _report(request, f"image_build_{engine.name}_{name}_s={image.seconds:.1f}")
-        _report(request, f"image_size_{engine.name}_{name}_mb={image.size / 1e6:.0f}")
+        report(request, f"image_build_{engine.name}_{name}_s={image.seconds:.1f}")
+        report(request, f"image_size_{engine.name}_{name}_mb={image.size / 1e6:.0f}")
     return built
 
 

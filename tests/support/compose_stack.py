@@ -97,18 +97,21 @@ class ComposeStack:
         return self.engine.run("exec", self.container(service), *command, check=check,
                                timeout=timeout)  # fmt: skip
 
-    def exec_result(self, service: str, *command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    def exec_result(
+        self, service: str, *command: str, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             self.engine.command("exec", self.container(service), *command),
             capture_output=True, text=True, check=False, timeout=timeout,
         )  # fmt: skip
 
-    def logs(self, service: str) -> str:
+    def logs(self, service: str, tail: int | None = 4000) -> str:
+        """The service's output (its last `tail` characters; all of it with None)."""
         result = subprocess.run(
             self.engine.command("logs", self.container(service)),
             capture_output=True, text=True, check=False,
         )  # fmt: skip
-        return (result.stdout + result.stderr)[-4000:]
+        return (result.stdout + result.stderr)[-tail if tail else 0 :]
 
     def healthy(self, service: str) -> bool:
         test = self._health_test(service)
@@ -267,7 +270,7 @@ class ComposeStack:
 
 def _networks_of(spec: dict) -> list[str]:
     networks = spec.get("networks") or []
-    return list(networks) if isinstance(networks, dict) else list(networks)
+    return list(networks)  # a list of names, or a mapping by name
 
 
 def _aliases(spec: dict, network: str) -> list[str]:

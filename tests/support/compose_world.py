@@ -28,7 +28,7 @@ from connectors.solid.http import Http, TlsSettings
 from server.algorithms import build_bundle
 from tests.support.compose_stack import ComposeStack
 
-PASSWORD = "compose-test-password"  # noqa: S105 - a throwaway account on a throwaway server
+PASSWORD = "compose-test-password"
 SURVEY = Path(__file__).parents[1] / "fixtures" / "bundles" / "shop-survey"
 REQUESTS = [
     {"kind": "path", "target": "contacts/customers.ttl", "description": "Your customer record"},
@@ -43,7 +43,7 @@ def localhost_names() -> Iterator[None]:
     glibc here does not, and the stack's host names must be used as they are (DPoP, issuers)."""
     real = socket.getaddrinfo
 
-    def resolve(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - socket's own
+    def resolve(host, *args, **kwargs):
         if isinstance(host, str) and host.endswith(".localhost"):
             host = "127.0.0.1"
         return real(host, *args, **kwargs)
@@ -248,7 +248,9 @@ class StackWorld:
             time.sleep(2)
 
 
-_CODE_DIGEST = "from server.attestation import measure_datacage_code; print(measure_datacage_code())"
+_CODE_DIGEST = (
+    "from server.attestation import measure_datacage_code; print(measure_datacage_code())"
+)
 _STAND_IN_KEY = (
     "from pathlib import Path; from server.attestation import SoftwareAttestationProvider as P; "
     "print(P(Path('/var/lib/datacage-worker/attestation')).public_key_pem(), end='')"

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.support.docker_files import DOCKERFILES, ROOT
 
 # What every Dockerfile's stages need from a base, from Debian packages: Python 3.11 and its
@@ -139,6 +141,21 @@ class Built:
     size: int
 
 
+_SESSION_IMAGES: dict[str, dict[str, Built]] = {}
+
+
+def session_images(engine: Engine) -> dict[str, Built]:
+    """Every image of docker/, built once per engine and test session, on the local base:
+    the image tests and the compose test share them (a second build would hit the layer
+    cache, but still costs seconds per image)."""
+    if engine.name not in _SESSION_IMAGES:
+        base = base_image(engine)
+        _SESSION_IMAGES[engine.name] = {
+            name: build_image(engine, name, base) for name in sorted(DOCKERFILES)
+        }
+    return _SESSION_IMAGES[engine.name]
+
+
 def build_image(engine: Engine, name: str, base: str, suffix: str = "test") -> Built:
     tag = f"localhost/datacage-{name}:{suffix}"
     started = time.monotonic()
@@ -173,3 +190,16 @@ def logs(engine: Engine, name: str) -> str:
         engine.command("logs", name), capture_output=True, text=True, check=False
     )
     return (result.stdout + result.stderr)[-3000:]
+
+
+def report(request: pytest.FixtureRequest, line: str) -> None:
+    """A line in the test output whatever pytest captures (the figures are the point)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
