@@ -257,3 +257,17 @@ def test_the_admission_policy_as_shipped_admits_nobody():
     assert not policy.code_digests
     assert not policy.bundle_digests
     assert not policy.allow_software
+
+
+def test_the_datacage_s_build_stage_begins_as_the_control_plane_s_so_the_install_is_built_once():
+    """The layer cache reuses a step only when every step before it is the same: the shared
+    install must come before anything the datacage adds (its extras), word for word."""
+
+    def build_steps(name: str) -> list[str]:
+        stage = dockerfile(name).split("FROM ", 2)[1]
+        joined = re.sub(r"\\\n\s*", " ", stage)
+        return [line for line in joined.splitlines() if line and not line.startswith("#")]
+
+    plane, cage = build_steps("control-plane"), build_steps("datacage")
+    shared = plane.index(next(s for s in plane if "pip install ." in s)) + 1
+    assert cage[:shared] == plane[:shared]
