@@ -74,6 +74,7 @@ def up(engine, request, tmp_path_factory) -> Up:
     finally:
         stack.down()
         shutil.rmtree(admission.parent, ignore_errors=True)
+    assert stack.leftovers() == []  # nothing of this run stays behind
 
 
 # --- who runs as whom -------------------------------------------------------------------------

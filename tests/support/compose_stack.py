@@ -51,7 +51,7 @@ class ComposeStack:
     def __post_init__(self) -> None:
         self.compose = load_compose(self.variables)
         self.services: dict[str, dict] = self.compose["services"]
-        self._networks: dict[str, str] = {}
+        self._networks: dict[str, str] = {}  # name -> subnet
         self._started: list[str] = []
 
     # --- names ----------------------------------------------------------------------------
@@ -80,10 +80,19 @@ class ComposeStack:
         """Every container, network and volume of this run, whatever state they are in."""
         for name in reversed(self._started):
             self._quiet("rm", "-f", "-v", *self._stop_wait(), self.container(name))
-        for network in self._networks.values():
-            self._quiet("network", "rm", "-f", network)
+        for network in self._networks:
+            self._quiet("network", "rm", "-f", self.network(network))
         for name in self.compose.get("volumes", {}):
             self._quiet("volume", "rm", "-f", self.volume(name))
+
+    def leftovers(self) -> list[str]:
+        """Containers, networks and volumes of this run that still exist (none after `down`)."""
+        found = []
+        for kind in (["ps", "-a"], ["network", "ls"], ["volume", "ls"]):
+            names = self.engine.run(*kind, "--format", "{{.Name}}" if kind[0] != "ps" else
+                                    "{{.Names}}", check=False).split()  # fmt: skip
+            found += [name for name in names if name.startswith(self.project + "-")]
+        return found
 
     def __enter__(self) -> ComposeStack:
         return self
