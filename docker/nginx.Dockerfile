@@ -10,11 +10,14 @@
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE}
-# gettext-base: envsubst; wget: the health check. Debian's default site is removed: only the
+# gettext-base: envsubst; wget: the health check (a base that has all three already, as the
+# test bed's does, needs no package index). Debian's default site is removed: only the
 # rendered templates serve. Logs go to the container's output.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends nginx gettext-base wget ca-certificates \
- && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* \
+RUN { command -v nginx && command -v envsubst && command -v wget; } > /dev/null \
+ || { apt-get update \
+      && apt-get install -y --no-install-recommends nginx gettext-base wget ca-certificates \
+      && rm -rf /var/lib/apt/lists/*; } \
+ && rm -rf /etc/nginx/sites-enabled/* \
  && ln -sf /dev/stdout /var/log/nginx/access.log \
  && ln -sf /dev/stderr /var/log/nginx/error.log
 COPY docker/nginx/render-templates.sh /usr/local/bin/render-templates

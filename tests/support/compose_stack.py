@@ -80,8 +80,9 @@ class ComposeStack:
         """Every container, network and volume of this run, whatever state they are in."""
         for name in reversed(self._started):
             self._quiet("rm", "-f", "-v", *self._stop_wait(), self.container(name))
+        force = ["-f"] if self.engine.name == "podman" else []  # Docker before 24 has no -f
         for network in self._networks:
-            self._quiet("network", "rm", "-f", self.network(network))
+            self._quiet("network", "rm", *force, self.network(network))
         for name in self.compose.get("volumes", {}):
             self._quiet("volume", "rm", "-f", self.volume(name))
 

@@ -28,12 +28,14 @@ import pytest
 from tests.support.docker_files import DOCKERFILES, ROOT
 
 # What every Dockerfile's stages need from a base, from Debian packages: Python 3.11 and its
-# venv (control plane, datacage), node and npm (CSS: bookworm's nodejs 18, which CSS 7.2
-# accepts), and what the official images bring or the Dockerfiles install (passwd for
-# useradd, bubblewrap and libseccomp2 for the sandbox, wget and nginx for the nginx services).
+# venv (control plane, datacage), node (CSS: bookworm's nodejs 18, which CSS 7.2 accepts), and
+# what the official images bring or the Dockerfiles install (passwd for useradd, bubblewrap
+# and libseccomp2 for the sandbox, nginx, gettext-base and wget for the nginx image). Not
+# Debian's npm: it pulls some 350 packages into every image; the CSS build stage fetches npm
+# itself (docker/css.Dockerfile).
 BASE_PACKAGES = (
-    "python3", "python3-venv", "ca-certificates", "nodejs", "npm", "nginx", "bubblewrap",
-    "libseccomp2", "passwd", "wget",
+    "python3", "python3-venv", "ca-certificates", "nodejs", "nginx", "gettext-base",
+    "bubblewrap", "libseccomp2", "passwd", "wget",
 )  # fmt: skip
 BASE_SUITE = "bookworm"
 # The host's CA bundle goes into the base: the test machines reach PyPI and npm through a
