@@ -152,8 +152,12 @@ def session_images(engine: Engine) -> dict[str, Built]:
     cache, but still costs seconds per image)."""
     if engine.name not in _SESSION_IMAGES:
         base = base_image(engine)
+        # Tagged with the base's recipe and this checkout: test runs of other checkouts on this
+        # machine share the engine's storage, and must not retag each other's images mid-run.
+        checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
         _SESSION_IMAGES[engine.name] = {
-            name: build_image(engine, name, base) for name in sorted(DOCKERFILES)
+            name: build_image(engine, name, base, suffix=f"test-{_recipe()}-{checkout}")
+            for name in sorted(DOCKERFILES)
         }
     return _SESSION_IMAGES[engine.name]
 
