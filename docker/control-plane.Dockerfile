@@ -17,10 +17,12 @@ COPY vocab/ vocab/
 COPY datafuse/ datafuse/
 COPY datacage_sdk/ datacage_sdk/
 # A non-editable install in its own virtual environment: the runtime stage copies only that.
+# The datacage's build stage repeats this stage word for word up to here, so the layer cache
+# makes the install once for both images.
 RUN python3 -m venv /opt/datacage \
  && /opt/datacage/bin/pip install --upgrade pip \
- && /opt/datacage/bin/pip install . \
- && /opt/datacage/bin/datacage --help > /dev/null
+ && /opt/datacage/bin/pip install .
+RUN /opt/datacage/bin/datacage --help > /dev/null
 
 FROM ${BASE_IMAGE}
 RUN groupadd --system --gid 10001 datacage \

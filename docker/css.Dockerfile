@@ -7,6 +7,17 @@
 ARG BASE_IMAGE=node:20-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
+# npm: the official image has it. A plain Debian base has Debian's nodejs without npm, whose
+# Debian package pulls some 350 more packages into the base every image shares: there, npm is
+# taken from the npm registry instead, this exact release, checked against its published
+# digest. It is used in this build stage only.
+ARG NPM_VERSION=10.8.2
+ARG NPM_SHA512=c7f0088c520a46596b85c6f8f1da943400199748a0f7ea8cb8df75469668dc26f6fb3ba26df87e2884a5ebe91557292d0f3db7d0929cdb4f14910c3032ac81fb
+RUN command -v npm > /dev/null || { \
+      wget -q -O /tmp/npm.tgz "https://registry.npmjs.org/npm/-/npm-${NPM_VERSION}.tgz" \
+   && echo "${NPM_SHA512}  /tmp/npm.tgz" | sha512sum -c --quiet - \
+   && mkdir -p /opt/npm && tar -xzf /tmp/npm.tgz -C /opt/npm --strip-components=1 \
+   && rm /tmp/npm.tgz && ln -s /opt/npm/bin/npm-cli.js /usr/local/bin/npm; }
 WORKDIR /opt/css
 COPY package.json package-lock.json ./
 # Azurite is the test bed's blob-storage emulator, not part of a deployment.

@@ -15,8 +15,6 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# Push connectors' SDKs (docs/push.md); add ",parquet" for Parquet datasets (~170 MB more).
-ARG EXTRAS=s3,azure-blob
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server/ server/
@@ -24,9 +22,14 @@ COPY connectors/ connectors/
 COPY vocab/ vocab/
 COPY datafuse/ datafuse/
 COPY datacage_sdk/ datacage_sdk/
+# Up to here, word for word the control plane's build stage: the engine's layer cache builds
+# the shared install once for both images (docs/deployment.md, "Build time").
 RUN python3 -m venv /opt/datacage \
  && /opt/datacage/bin/pip install --upgrade pip \
- && /opt/datacage/bin/pip install ".[${EXTRAS}]" \
+ && /opt/datacage/bin/pip install .
+# Push connectors' SDKs (docs/push.md); add ",parquet" for Parquet datasets (~170 MB more).
+ARG EXTRAS=s3,azure-blob
+RUN /opt/datacage/bin/pip install ".[${EXTRAS}]" \
  && /opt/datacage/bin/datacage worker --help > /dev/null
 
 FROM ${BASE_IMAGE}

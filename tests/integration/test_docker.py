@@ -174,7 +174,7 @@ def test_base_images_are_the_official_ones_pinned_by_tag_and_replaceable(name):
     assert len(defaults) == 1, defaults
     key, _, default = defaults[0].partition("=")
     assert key == "BASE_IMAGE"
-    assert default in {"python:3.11-slim-bookworm", "node:20-bookworm-slim"}, default
+    assert default in {"python:3.11-slim-bookworm", "node:20-bookworm-slim", "debian:bookworm-slim"}
 
 
 def _datacage_help(*words: str) -> str:
@@ -257,3 +257,17 @@ def test_the_admission_policy_as_shipped_admits_nobody():
     assert not policy.code_digests
     assert not policy.bundle_digests
     assert not policy.allow_software
+
+
+def test_the_datacage_s_build_stage_begins_as_the_control_plane_s_so_the_install_is_built_once():
+    """The layer cache reuses a step only when every step before it is the same: the shared
+    install must come before anything the datacage adds (its extras), word for word."""
+
+    def build_steps(name: str) -> list[str]:
+        stage = dockerfile(name).split("FROM ", 2)[1]
+        joined = re.sub(r"\\\n\s*", " ", stage)
+        return [line for line in joined.splitlines() if line and not line.startswith("#")]
+
+    plane, cage = build_steps("control-plane"), build_steps("datacage")
+    shared = plane.index(next(s for s in plane if "pip install ." in s)) + 1
+    assert cage[:shared] == plane[:shared]

@@ -8,6 +8,7 @@ skipped with its reason; the tests run with every engine that is here.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,33 +19,22 @@ from connectors.solid.css.process import free_loopback_port
 from server.algorithms import build_bundle
 from tests.integration.test_sandbox import PEOPLE, make_bundle, stage_inputs
 from tests.support.containers import (
+    RUN_OPTIONS,
     Built,
     Engine,
     available_engines,
     base_image,
-    build_image,
     container,
     logs,
+    report,
     run_once,
+    session_images,
 )
 from tests.support.docker_files import DOCKERFILES, load_compose
 
 ENGINES = available_engines()
 HARDENED = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]  # noqa: S108 - in the container
 HARDENED += ["--security-opt", "no-new-privileges"]
-
-
-def _report(request: pytest.FixtureRequest, line: str) -> None:
-    """A line in the test output whatever pytest captures (the figures are the point)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
-        return
-    if capture is None:
-        reporter.write_line(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(line)
 
 
 @pytest.fixture(scope="session", params=sorted(ENGINES))
@@ -57,15 +47,15 @@ def engine(request) -> Engine:
 
 @pytest.fixture(scope="session")
 def images(engine, request) -> dict[str, Built]:
-    """All three images, built once per engine and session on the locally made base."""
+    """All images, built once per engine and session on the locally made base."""
     started = time.monotonic()
     base = base_image(engine)
-    _report(request, f"container_base_{engine.name}_s={time.monotonic() - started:.1f}")
-    _report(request, f"container_base_{engine.name}_mb={engine.image_size(base) / 1e6:.0f}")
-    built = {name: build_image(engine, name, base) for name in sorted(DOCKERFILES)}
+    report(request, f"container_base_{engine.name}_s={time.monotonic() - started:.1f}")
+    report(request, f"container_base_{engine.name}_mb={engine.image_size(base) / 1e6:.0f}")
+    built = session_images(engine)
     for name, image in built.items():
-        _report(request, f"image_build_{engine.name}_{name}_s={image.seconds:.1f}")
-        _report(request, f"image_size_{engine.name}_{name}_mb={image.size / 1e6:.0f}")
+        report(request, f"image_build_{engine.name}_{name}_s={image.seconds:.1f}")
+        report(request, f"image_size_{engine.name}_{name}_mb={image.size / 1e6:.0f}")
     return built
 
 
@@ -197,3 +187,33 @@ def test_the_worker_container_runs_the_sandbox_with_exactly_the_compose_file_s_c
     # KILL: a run that outlives its wall clock belongs to uid 65534, and must be killed.
     assert outcome("sleeper", None) == "TIMED_OUT"
     assert outcome("sleeper", "KILL") == "PermissionError"
+
+
+@pytest.mark.timeout(3600)
+def test_the_nginx_image_renders_set_variables_and_leaves_nginx_s_own(engine, images, tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "default.conf.template").write_text(
+        'server { listen ${LISTEN_PORT}; location / { return 200 "$host $request_uri"; } }\n'
+    )
+    mount = ["-v", f"{templates}:/etc/nginx/templates:ro", "-e", "LISTEN_PORT=8443"]
+    script = "nginx -t -q && cat /etc/nginx/conf.d/default.conf"
+    out = run_once(engine, images["nginx"].tag, *mount, command=["sh", "-c", script])
+    assert "listen 8443;" in out
+    assert '"$host $request_uri"' in out  # nginx's own variables untouched
+
+
+@pytest.mark.timeout(3600)
+def test_the_nginx_image_refuses_to_start_on_a_variable_that_is_not_set(engine, images, tmp_path):
+    """A typo in compose's environment must stop the container, not start an nginx that
+    listens on nothing or proxies to an empty host name."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "default.conf.template").write_text("server { listen ${NOT_SET_ANYWHERE}; }\n")
+    mount = ["-v", f"{templates}:/etc/nginx/templates:ro"]
+    started = subprocess.run(
+        engine.command("run", "--rm", *RUN_OPTIONS, *mount, images["nginx"].tag),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert started.returncode == 64, started.stdout + started.stderr
+    assert "NOT_SET_ANYWHERE" in started.stderr

@@ -23,15 +23,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.support.docker_files import DOCKERFILES, ROOT
 
 # What every Dockerfile's stages need from a base, from Debian packages: Python 3.11 and its
-# venv (control plane, datacage), node and npm (CSS: bookworm's nodejs 18, which CSS 7.2
-# accepts), and what the official images bring or the Dockerfiles install (passwd for
-# useradd, bubblewrap and libseccomp2 for the sandbox, wget and nginx for the nginx services).
+# venv (control plane, datacage), node (CSS: bookworm's nodejs 18, which CSS 7.2 accepts), and
+# what the official images bring or the Dockerfiles install (passwd for useradd, bubblewrap
+# and libseccomp2 for the sandbox, nginx, gettext-base and wget for the nginx image). Not
+# Debian's npm: it pulls some 350 packages into every image; the CSS build stage fetches npm
+# itself (docker/css.Dockerfile).
 BASE_PACKAGES = (
-    "python3", "python3-venv", "ca-certificates", "nodejs", "npm", "nginx", "bubblewrap",
-    "libseccomp2", "passwd", "wget",
+    "python3", "python3-venv", "ca-certificates", "nodejs", "nginx", "gettext-base",
+    "bubblewrap", "libseccomp2", "passwd", "wget",
 )  # fmt: skip
 BASE_SUITE = "bookworm"
 # The host's CA bundle goes into the base: the test machines reach PyPI and npm through a
@@ -139,6 +143,25 @@ class Built:
     size: int
 
 
+_SESSION_IMAGES: dict[str, dict[str, Built]] = {}
+
+
+def session_images(engine: Engine) -> dict[str, Built]:
+    """Every image of docker/, built once per engine and test session, on the local base:
+    the image tests and the compose test share them (a second build would hit the layer
+    cache, but still costs seconds per image)."""
+    if engine.name not in _SESSION_IMAGES:
+        base = base_image(engine)
+        # Tagged with the base's recipe and this checkout: test runs of other checkouts on this
+        # machine share the engine's storage, and must not retag each other's images mid-run.
+        checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+        _SESSION_IMAGES[engine.name] = {
+            name: build_image(engine, name, base, suffix=f"test-{_recipe()}-{checkout}")
+            for name in sorted(DOCKERFILES)
+        }
+    return _SESSION_IMAGES[engine.name]
+
+
 def build_image(engine: Engine, name: str, base: str, suffix: str = "test") -> Built:
     tag = f"localhost/datacage-{name}:{suffix}"
     started = time.monotonic()
@@ -173,3 +196,16 @@ def logs(engine: Engine, name: str) -> str:
         engine.command("logs", name), capture_output=True, text=True, check=False
     )
     return (result.stdout + result.stderr)[-3000:]
+
+
+def report(request: pytest.FixtureRequest, line: str) -> None:
+    """A line in the test output whatever pytest captures (the figures are the point)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)

@@ -22,6 +22,7 @@ DOCKERFILES = {
     "control-plane": DOCKER / "control-plane.Dockerfile",
     "datacage": DOCKER / "datacage.Dockerfile",
     "css": DOCKER / "css.Dockerfile",
+    "nginx": DOCKER / "nginx.Dockerfile",
 }
 
 _VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?::-([^}]*))?\}")
