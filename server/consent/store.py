@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from rdflib import URIRef
 
 from ..audit.trail import AuditTrail, NoAudit
 from ..errors import EditConflict, NotFound, Unavailable
-from ..registry import Registry, RegistryConflict, guard
+from ..registry import Registry, RegistryConflict, counters, guard
 from .model import Consent, ConsentHistory, ConsentState
 from .rdf import DamagedConsent, history_from_graph, history_graph, history_iri
+from .tally import ConsentDates, ConsentFigures, contributions, deltas
+
+__all__ = ["ConsentDates", "ConsentStore"]
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +65,22 @@ SELECT ?status (STR(?e) AS ?expires) (STR(?gv) AS ?given) (STR(?w) AS ?withdrawn
 }
 """
 
-
-@dataclass(frozen=True)
-class ConsentDates:
-    """When one consent was given, withdrawn and ends: all a count over time needs, never who."""
-
-    state: ConsentState
-    expires_at: datetime
-    given_at: datetime | None
-    withdrawn_at: datetime | None
+# Everything a recount needs, one row per consent, in one query (the repair path: it reads
+# every record of the space once; pages never do).
+_RECOUNT = """
+SELECT ?g ?number ?status (STR(?e) AS ?expires) (STR(?gv) AS ?given) (STR(?w) AS ?withdrawn)
+WHERE {
+  GRAPH ?g {
+    ?g dcg:space ?space .
+    ?c a dpv:Consent ; dpv:hasConsentStatus ?status ; dcg:expiresAt ?e ;
+       dcterms:identifier ?number .
+    OPTIONAL { ?c dpv:isIndicatedAtTime|dcg:givenAt ?gv }
+    OPTIONAL { ?c dcg:withdrawnAt ?w }
+  }
+}
+"""
+#: Recounts tried before giving up while consents keep being written.
+RECOUNT_ATTEMPTS = 5
 
 
 class ConsentStore:
@@ -101,11 +110,22 @@ class ConsentStore:
             raise Unavailable("A consent record cannot be read; an operator must look.") from exc
 
     def write(self, history: ConsentHistory) -> None:
-        """Compare-and-swap: raises `RegistryConflict` if someone wrote since it was read."""
+        """Compare-and-swap: raises `RegistryConflict` if someone wrote since it was read.
+
+        The space's consent counters change in the same update, by the difference between the
+        record as stored (read again here: the revision check makes it the one replaced) and
+        as written."""
         expected = history.revision
         graph = history_graph(history)
+        before = self.read(history.iri) if expected else None
+        if expected and (before is None or before.revision != expected):
+            raise RegistryConflict(f"{history.iri} changed since revision {expected}.")
+        changes = deltas(history.space_iri, before, history)
+        changes[counters.Counter(history.space_iri, counters.WRITES)] = 1
         history.revision = self._call(
-            lambda r: r.write(history.iri, graph, expected_revision=expected)
+            lambda r: r.write_counted(
+                history.iri, graph, expected_revision=expected, deltas=changes
+            )
         )
 
     def change(
@@ -146,7 +166,53 @@ class ConsentStore:
         return [h for h in (self.read(str(row["g"])) for row in rows) if h]
 
     def counts(self, space_iri: str, now: datetime) -> dict[ConsentState, int]:
-        """How many people's latest consent to the space is in each state (never who)."""
+        """How many people's latest consent to the space is in each state (never who), from
+        the space's counters: the same cost with 100,000 people as with 100."""
+        return self.figures(space_iri, now).states
+
+    def figures(self, space_iri: str, now: datetime) -> ConsentFigures:
+        """The space's consent figures at `now`, from its counters (a space without counters
+        yet, e.g. from before they were kept, is recounted once)."""
+        found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
+        if counters.Counter(space_iri, counters.WRITES) not in found:
+            self.recount(space_iri)
+            found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
+        return ConsentFigures.of(found, now)
+
+    def recount(self, space_iri: str) -> int:
+        """Rebuild the space's consent counters from its records (the repair path); return how
+        many people were counted. Kept only if no consent was written meanwhile: else count
+        again, up to `RECOUNT_ATTEMPTS` times."""
+        for _ in range(RECOUNT_ATTEMPTS):
+            seen = self._call(lambda r: counters.writes(r, space_iri))
+            people = self._recounted(space_iri)
+            total = counters.as_counts(
+                item
+                for person in people.values()
+                for item in contributions(space_iri, person).items()
+            )
+            if self._call(
+                lambda r, t=total, s=seen: counters.replace(r, space_iri, t, expected_writes=s)
+            ):
+                return len(people)
+        raise EditConflict("Consents are being written too fast to recount; try again.")
+
+    def _recounted(self, space_iri: str) -> dict[str, list[tuple[int, ConsentDates]]]:
+        rows = self._call(lambda r: r.select(_RECOUNT, {"space": URIRef(space_iri)}))
+        people: dict[str, list[tuple[int, ConsentDates]]] = {}
+        for row in rows:
+            dates = ConsentDates(
+                ConsentState(row["status"]),
+                datetime.fromisoformat(row["expires"]),
+                datetime.fromisoformat(row["given"]) if "given" in row else None,
+                datetime.fromisoformat(row["withdrawn"]) if "withdrawn" in row else None,
+            )
+            number = int(row["number"])  # type: ignore[call-overload]
+            people.setdefault(str(row["g"]), []).append((number, dates))
+        return people
+
+    def counts_by_scan(self, space_iri: str, now: datetime) -> dict[ConsentState, int]:
+        """`counts` by reading every person's latest consent: the check on the counters."""
         rows = self._call(lambda r: r.select(_LATEST, {"space": URIRef(space_iri)}))
         counts: dict[ConsentState, int] = {}
         for row in rows:
