@@ -198,8 +198,9 @@ def expected_state(space: Space, n: int, seeded: datetime, now: datetime) -> Con
 
 def seed_space(
     data_dir: str, base: str, config: dict[str, str], people: int, runs: int, bulk_load
-) -> tuple[Space, datetime, float]:
-    """Seed the space, its runs and `people` consents: (the space, when, bulk-load seconds)."""
+) -> tuple[Space, datetime, float, float]:
+    """Seed the space, its runs and `people` consents: (the space, when, bulk-load seconds,
+    counters' recount seconds)."""
     logging.disable(logging.INFO)  # a line per write would bury the figures
     space_id = seed(data_dir, base, config)
     app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **config})
@@ -218,9 +219,24 @@ def seed_space(
     note(f"bulk-loading {people - sample} consents")
     bulk_load(trig_chunks(public_url, space, sample, people, now))
     bulk_s = time.perf_counter() - began
+    note("recounting the space's consent counters (the bulk load wrote records only)")
+    recount_s = recount(data_dir, base, config, space, people)
     note("checking the bulk-loaded consents against the services")
     check_seeded(data_dir, base, config, space, people, now)
-    return space, now, bulk_s
+    return space, now, bulk_s, recount_s
+
+
+def recount(data_dir: str, base: str, config: dict[str, str], space: Space, people: int) -> float:
+    """The counters' repair path over the bulk-loaded records; its time in seconds."""
+    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **config})
+    with app.app_context():
+        shared = services()
+        began = time.perf_counter()
+        counted = shared.consents.recount(space.iri)
+        took = time.perf_counter() - began
+        shared.close()
+    assert counted == people, (counted, people)
+    return took
 
 
 def check_seeded(
@@ -250,6 +266,7 @@ def check_seeded(
             assert stored is not None
             assert isomorphic(_without_token(written.graph), _without_token(stored.graph)), n
         counts = store.counts(space.iri, now)
+        assert counts == store.counts_by_scan(space.iri, now), "the counters are not exact"
         assert sum(counts.values()) == people, (counts, people)
         expected: dict[ConsentState, int] = {}
         for n in range(people):
@@ -383,76 +400,114 @@ def served(data_dir: str, port: int, settings: dict[str, str]) -> Iterator[None]
 
 
 def run_backend(
-    backend: str, args: argparse.Namespace, css: CommunitySolidServer, folder: Path
+    backend: str, args: argparse.Namespace, css: CommunitySolidServer, folder: Path, people: int
 ) -> dict[str, float]:
-    suffix = size_suffix(args.consents) + ("_sparql" if backend == "sparql" else "")
-    cage, cage_webid = datacage_client(css, f"cage{backend}", args.claim_timeout)
+    suffix = size_suffix(people) + ("_sparql" if backend == "sparql" else "")
+    cage, cage_webid = datacage_client(css, f"cage{backend}{people}", args.claim_timeout)
     port = free_port()
     base = f"http://localhost:{port}/"
-    data_dir = str(folder / backend)
+    data_dir = str(folder / f"{backend}-{people}")
     settings = {"DATACAGE_WEBID": cage_webid}
     figures: dict[str, float] = {}
-    with _registry(backend, folder) as (extra, bulk_load):
+    with _registry(backend, folder / f"oxigraph-{people}") as (extra, bulk_load):
         settings.update(extra)
         load = bulk_load or embedded_bulk_load(Path(data_dir) / "registry")
         began = time.perf_counter()
-        space, seeded, bulk_s = seed_space(data_dir, base, settings, args.consents, args.runs, load)
+        space, seeded, bulk_s, recount_s = seed_space(
+            data_dir, base, settings, people, args.runs, load
+        )
         space_id = space.id
         figures[f"seed_s_{suffix}"] = time.perf_counter() - began
         figures[f"seed_bulk_s_{suffix}"] = bulk_s
+        figures[f"tally_recount_s_{suffix}"] = recount_s
+        if args.job and people == args.consents:
+            figures.update(
+                job_assembly(data_dir, base, port, settings, space, seeded, cage, folder, people)
+            )
+        figures.update(measure_pages(data_dir, base, port, settings, space_id, args, suffix))
+    return figures
 
-        # The run is started in this process: gunicorn will hold the embedded store's lock.
-        app = create_app(
-            {"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **settings}
-        )
-        note("starting a run")
-        began = time.perf_counter()
-        services(app).runs.start(space_id, ORGS[0])
-        start_s = time.perf_counter() - began
-        services(app).close()
 
-        cookie = session_cookie(base)
+def measure_pages(
+    data_dir: str,
+    base: str,
+    port: int,
+    settings: dict[str, str],
+    space_id: str,
+    args: argparse.Namespace,
+    suffix: str,
+) -> dict[str, float]:
+    """Each page at its rate on a freshly started server (a backlog the last route left must
+    not slow the next): p50, p99, timeouts, and one request alone."""
+    owner = session_cookie(base)
+    # A person whose consent was bulk-loaded: My data finds it among everyone's.
+    person = session_cookie(base, f"https://p{SAMPLE + 1}.example/profile/card#me")
+    routes = {
+        "healthz": (base + "healthz", None, 100.0),
+        "overview": (f"{base}spaces/{space_id}", owner, 100.0),
+        "dashboard": (f"{base}spaces/{space_id}/dashboard", owner, 20.0),
+        "my_data": (f"{base}my-data", person, 20.0),
+        "run_page": (f"{base}spaces/{space_id}/runs/scale{max(args.runs - 1, 0)}", owner, 20.0),
+        "audit": (f"{base}spaces/{space_id}/audit", owner, 20.0),
+    }
+    figures: dict[str, float] = {}
+    for name, (url, jar, rate) in routes.items():
+        note(f"measuring {name} at {rate:g} req/s")
         with served(data_dir, port, settings):
-            plane = ControlPlane(cage, base)
-            began = time.perf_counter()
-            digest = plane.next_digest()
-            assert digest is not None, "the started run is not queued"
-            next_s = time.perf_counter() - began
-            evidence = SoftwareAttestationProvider(folder / f"attestation-{backend}").attest(
-                EnclaveKey.generate(), Measurement(measure_datacage_code(), digest)
-            )
-            note("the datacage claims the run over HTTP")
-            began = time.perf_counter()
-            job = plane.claim(evidence.to_bytes().decode())
-            claim_s = time.perf_counter() - began
-            assert job is not None, "the claim got no job"
-            now = datetime.now(UTC)
-            in_force = sum(
-                expected_state(space, n, seeded, now) is ConsentState.GIVEN
-                for n in range(args.consents)
-            )
-            assert abs(len(job.consents) - in_force) <= 1, (len(job.consents), in_force)
-            figures[f"job_consents_{suffix}"] = len(job.consents)
-            figures[f"run_start_s_{suffix}"] = start_s
-            figures[f"datacage_next_s_{suffix}"] = next_s
-            figures[f"datacage_claim_s_{suffix}"] = claim_s
+            figures[f"{name}_alone_ms_{suffix}"] = one_request_ms(url, jar, args.timeout)
+            latencies, timeouts = open_loop(url, jar, rate, args.seconds, args.timeout)
+        figures[f"{name}_p50_ms_{suffix}"] = statistics.median(latencies)
+        figures[f"{name}_p99_ms_{suffix}"] = percentile(latencies, 0.99)
+        figures[f"{name}_timeouts_{suffix}"] = timeouts
+    return figures
 
-            routes = {
-                "healthz": (base + "healthz", None),
-                "overview": (f"{base}spaces/{space_id}", cookie),
-                "dashboard": (f"{base}spaces/{space_id}/dashboard", cookie),
-            }
-        rates = {"healthz": 100.0, "overview": 100.0, "dashboard": 20.0}
-        for name, (url, jar) in routes.items():
-            # A fresh server per route: a backlog the last route left must not slow this one.
-            note(f"measuring {name} at {rates[name]:g} req/s")
-            with served(data_dir, port, settings):
-                figures[f"{name}_alone_ms_{suffix}"] = one_request_ms(url, jar, args.timeout)
-                latencies, timeouts = open_loop(url, jar, rates[name], args.seconds, args.timeout)
-            figures[f"{name}_p50_ms_{suffix}"] = statistics.median(latencies)
-            figures[f"{name}_p99_ms_{suffix}"] = percentile(latencies, 0.99)
-            figures[f"{name}_timeouts_{suffix}"] = timeouts
-        figures[f"job_assembly_s_{suffix}"] = start_s + next_s + claim_s
+
+def job_assembly(
+    data_dir: str,
+    base: str,
+    port: int,
+    settings: dict[str, str],
+    space: Space,
+    seeded: datetime,
+    cage: SolidClient,
+    folder: Path,
+    people: int,
+) -> dict[str, float]:
+    """A run started, then the datacage's next and claim over HTTP, until the job is in hand."""
+    suffix = size_suffix(people) + ("_sparql" if "REGISTRY_SPARQL_QUERY_URL" in settings else "")
+    figures: dict[str, float] = {}
+    # The run is started in this process: gunicorn will hold the embedded store's lock.
+    app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **settings})
+    note("starting a run")
+    began = time.perf_counter()
+    services(app).runs.start(space.id, ORGS[0])
+    start_s = time.perf_counter() - began
+    services(app).close()
+
+    with served(data_dir, port, settings):
+        plane = ControlPlane(cage, base)
+        began = time.perf_counter()
+        digest = plane.next_digest()
+        assert digest is not None, "the started run is not queued"
+        next_s = time.perf_counter() - began
+        evidence = SoftwareAttestationProvider(folder / f"attestation-{suffix}").attest(
+            EnclaveKey.generate(), Measurement(measure_datacage_code(), digest)
+        )
+        note("the datacage claims the run over HTTP")
+        began = time.perf_counter()
+        job = plane.claim(evidence.to_bytes().decode())
+        claim_s = time.perf_counter() - began
+        assert job is not None, "the claim got no job"
+        now = datetime.now(UTC)
+        in_force = sum(
+            expected_state(space, n, seeded, now) is ConsentState.GIVEN for n in range(people)
+        )
+        assert abs(len(job.consents) - in_force) <= 1, (len(job.consents), in_force)
+        figures[f"job_consents_{suffix}"] = len(job.consents)
+        figures[f"run_start_s_{suffix}"] = start_s
+        figures[f"datacage_next_s_{suffix}"] = next_s
+        figures[f"datacage_claim_s_{suffix}"] = claim_s
+    figures[f"job_assembly_s_{suffix}"] = start_s + next_s + claim_s
     return figures
 
 
@@ -473,11 +528,15 @@ def _registry(backend: str, folder: Path) -> Iterator[tuple[dict[str, str], obje
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--consents", type=int, default=100_000)
+    parser.add_argument("--baseline", type=int, default=100, help="the small space's consents")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--claim-timeout", type=float, default=3600.0)
     parser.add_argument("--backend", choices=["embedded", "sparql", "both"], default="embedded")
+    parser.add_argument(
+        "--no-job", dest="job", action="store_false", help="skip the job assembly (pages only)"
+    )
     args = parser.parse_args()
     backends = ["embedded", "sparql"] if args.backend == "both" else [args.backend]
     began = time.perf_counter()
@@ -487,16 +546,31 @@ def main() -> None:
         CommunitySolidServer() as css,
     ):
         for backend in backends:
-            figures.update(run_backend(backend, args, css, Path(folder)))
+            for people in (args.baseline, args.consents):
+                figures.update(run_backend(backend, args, css, Path(folder), people))
+            figures.update(ratios(figures, backend, args.baseline, args.consents))
     print(
-        f"{args.consents} consents, {args.runs} runs, {args.seconds:g} s per route, "
-        f"gunicorn 1 worker x 8 threads, {time.perf_counter() - began:.0f} s in all"
+        f"{args.consents} consents (against {args.baseline}), {args.runs} runs, "
+        f"{args.seconds:g} s per route, gunicorn 1 worker x 8 threads, "
+        f"{time.perf_counter() - began:.0f} s in all"
     )
-    headline = [name for name in figures if name.startswith("job_assembly_s_")][-1]
+    last = [n for n in figures if n.startswith(("job_assembly_s_", "overview_p99_ms_"))][-1]
     for name, value in figures.items():
-        if name != headline:
+        if name != last:
             print(f"{name}={value:.3f}")
-    print(f"{headline}={figures[headline]:.3f}")
+    print(f"{last}={figures[last]:.3f}")
+
+
+def ratios(figures: dict[str, float], backend: str, small: int, large: int) -> dict[str, float]:
+    """Each page's p99 in the large space over its p99 in the small one, same run, same
+    server: 1.0 is a page whose cost does not grow with the crowd."""
+    tail = "_sparql" if backend == "sparql" else ""
+    found = {}
+    for page in ("overview", "dashboard", "my_data", "run_page", "audit"):
+        big = figures[f"{page}_p99_ms_{size_suffix(large)}{tail}"]
+        little = figures[f"{page}_p99_ms_{size_suffix(small)}{tail}"]
+        found[f"{page}_p99_ratio_{size_suffix(large)}_to_{size_suffix(small)}{tail}"] = big / little
+    return found
 
 
 if __name__ == "__main__":
