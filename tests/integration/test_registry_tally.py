@@ -271,3 +271,24 @@ def test_the_pages_figures_read_as_many_rows_for_200_people_as_for_10(view):
             getattr(store, view)(SPACE, NOW)
             read[people] = registry.rows
     assert read[200] == read[10], read
+
+
+def test_my_data_reads_one_persons_uses_however_many_others_were_used():
+    """What My data reads grows with the person's own uses, not with everyone's."""
+    from server.consent.usage import record_results_sent, record_use, uses_of
+
+    read = {}
+    for others in (5, 100):
+        with CountingRegistry() as registry:
+            store = ConsentStore(lambda registry=registry: registry, PUBLIC)
+            run = PUBLIC + f"runs/r{others}"
+            for n in range(others + 1):
+                give(store, n, NOW - timedelta(days=1), NOW + timedelta(days=30))
+                consent = store.history(SPACE, webid(n)).consents[-1]
+                record_use(registry, run, consent, [], NOW, "sha256:" + "1" * 64)
+            record_results_sent(registry, run, ["https://insights.example/profile/card#me"])
+            registry.rows = 0
+            [use] = uses_of(lambda registry=registry: registry, webid(0))
+            assert use.results_sent_to == ("https://insights.example/profile/card#me",)
+            read[others] = registry.rows
+    assert read[100] == read[5], read
