@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from ..registry.counters import Counter, as_counts
+from ..registry.counters import Counter, Reading, Split, as_counts
 from .model import ConsentHistory, ConsentState
 
 GIVEN = "given"  # per day given
@@ -90,12 +90,13 @@ class ConsentFigures:
     expired: Tally[date] = field(default_factory=Tally)
 
     @classmethod
-    def of(cls, counts: Mapping[Counter, int], now: datetime) -> ConsentFigures:
-        """`counts` must hold every day counter and the instant counters of `now`'s day."""
+    def of(cls, readings: Iterable[Reading], now: datetime) -> ConsentFigures:
+        """`readings` must hold every day counter and the instant counters of `now`'s day."""
         figures = cls()
         today = _day(now)
         by_code = {_code(state): state for state in ConsentState}
-        for counter, n in counts.items():
+        for counter in readings:
+            n = counter.n
             if counter.family == GIVEN:
                 figures.given[counter.day] += n  # type: ignore[index]
             elif counter.family == WITHDRAWN:
@@ -119,12 +120,27 @@ class ConsentFigures:
         self.states[state] = self.states.get(state, 0) + n
 
 
+def states(splits: Mapping[str, Split]) -> dict[ConsentState, int]:
+    """People by the state of their latest consent, from the `LATEST` families split at now."""
+    found: dict[ConsentState, int] = {}
+    for state in ConsentState:
+        counted = splits.get(LATEST + _code(state))
+        if counted is None:
+            continue
+        if state is ConsentState.GIVEN:
+            found[ConsentState.EXPIRED] = found.get(ConsentState.EXPIRED, 0) + counted.ended
+            found[state] = found.get(state, 0) + counted.pending
+        else:
+            found[state] = found.get(state, 0) + counted.undated
+    return {state: n for state, n in found.items() if n}
+
+
 def _ends(space_iri: str, family: str, at: datetime) -> Tally[Counter]:
     """A day counter and, for today's reads, an instant counter of the moment it ends."""
     return Tally({Counter(space_iri, family, _day(at)): 1, Counter(space_iri, family, at=at): 1})
 
 
-def _ended(counter: Counter, today: date, now: datetime) -> bool:
+def _ended(counter: Reading, today: date, now: datetime) -> bool:
     """Whether what `counter` counts has ended by `now`: a day counter of an earlier day, or an
     instant counter of today not after now (today's day counter is left to its instants)."""
     if counter.at is not None:
@@ -132,7 +148,7 @@ def _ended(counter: Counter, today: date, now: datetime) -> bool:
     return counter.day is not None and counter.day < today
 
 
-def _settled(counter: Counter, today: date) -> bool:
+def _settled(counter: Reading, today: date) -> bool:
     """Count each ending once: day counters of other days, instant counters of today."""
     if counter.at is not None:
         return counter.day == today

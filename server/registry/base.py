@@ -98,6 +98,14 @@ class Registry(ABC):
         graphs appear as their skolem IRIs (see `docs/registry.md`).
         """
 
+    def select_text(self, query: str, bindings: Bindings | None = None) -> list[dict[str, str]]:
+        """`select`, with each value as its lexical form (an IRI's or a literal's text).
+
+        For pages that read many numbers, days and codes: building an rdflib term per value
+        costs more than the query itself. Back ends skip the rdflib terms; this default only
+        converts `select`'s."""
+        return [{k: str(v) for k, v in row.items()} for row in self.select(query, bindings)]
+
     @abstractmethod
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         """Run a SPARQL ASK over the whole dataset, with `bindings` as for `select`."""

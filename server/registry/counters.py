@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 import pyoxigraph as ox
 
@@ -124,7 +125,16 @@ def increments(deltas: Mapping[Counter, int], guard: str = "") -> list[str]:
     return operations
 
 
-def read(registry: Registry, space_iri: str, today: date) -> dict[Counter, int]:
+class Reading(NamedTuple):
+    """One counter as read back: what it counts, its day and instant if any, and its count."""
+
+    family: str
+    day: date | None
+    at: datetime | None
+    n: int
+
+
+def read(registry: Registry, space_iri: str, today: date) -> list[Reading]:
     """The space's day counters and totals, and the instant counters of `today`: a read whose
     size grows with the days a space has lived, never with the records it counts."""
     query = (
@@ -135,13 +145,54 @@ def read(registry: Registry, space_iri: str, today: date) -> dict[Counter, int]:
         "      dcg:count ?n ; dcg:atTime ?at } }\n"
         "}"
     )
-    found: dict[Counter, int] = {}
-    for row in registry.select(query):
-        at = row["at"].toPython() if "at" in row else None  # type: ignore[union-attr]
-        day = date.fromisoformat(str(row["day"])) if "day" in row and at is None else None
-        counter = Counter(space_iri, str(row["family"]), day, at)
-        found[counter] = found.get(counter, 0) + int(row["n"])  # type: ignore[call-overload]
+    found = []
+    # Lexical values, parsed here: a few hundred rows per page view, so no rdflib terms.
+    for row in registry.select_text(query):
+        at = datetime.fromisoformat(row["at"]).astimezone(UTC) if "at" in row else None
+        if at is not None:
+            day = at.date()
+        else:
+            day = date.fromisoformat(row["day"]) if "day" in row else None
+        found.append(Reading(row["family"], day, at, int(row["n"])))
     return found
+
+
+class Split(NamedTuple):
+    """A family's counts split at an instant: what ended by then, what ends later, and the
+    counters with no day."""
+
+    ended: int
+    pending: int
+    undated: int
+
+
+def split(registry: Registry, space_iri: str, now: datetime, prefix: str) -> dict[str, Split]:
+    """For each family whose name starts with `prefix`, its counts split at `now`, summed in
+    the store: one row per family, whatever the days and instants. Only for families counted
+    by the day *and* the instant something ends (today's day counter is left to the instants)
+    or by neither."""
+    now = now.astimezone(UTC)
+    today = ox.Literal(now.date().isoformat())
+    at = ox.Literal(now.isoformat(), datatype=_DATE_TIME)
+    start = ox.Literal(prefix)
+    query = f"""
+SELECT ?family (SUM(?e) AS ?ended) (SUM(?p) AS ?pending) (SUM(?u) AS ?undated) WHERE {{
+  {{ GRAPH <{tally_iri(space_iri)}> {{
+      ?k dcg:counterOf ?family . FILTER(STRSTARTS(?family, {start}))
+      ?k dcg:count ?n . OPTIONAL {{ ?k dcg:onDay ?day }} }}
+    BIND(IF(BOUND(?day), 0, ?n) AS ?u)
+    BIND(IF(BOUND(?day) && ?day < {today}, ?n, 0) AS ?e)
+    BIND(IF(BOUND(?day) && ?day > {today}, ?n, 0) AS ?p) }}
+  UNION
+  {{ GRAPH <{day_graph(space_iri, now.date())}> {{
+      ?k dcg:counterOf ?family . FILTER(STRSTARTS(?family, {start}))
+      ?k dcg:atTime ?at ; dcg:count ?n }}
+    BIND(IF(?at <= {at}, ?n, 0) AS ?e) BIND(IF(?at > {at}, ?n, 0) AS ?p) BIND(0 AS ?u) }}
+}} GROUP BY ?family"""
+    return {
+        row["family"]: Split(int(row["ended"]), int(row["pending"]), int(row["undated"]))
+        for row in registry.select_text(query)
+    }
 
 
 def writes(registry: Registry, space_iri: str) -> int | None:

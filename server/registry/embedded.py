@@ -114,6 +114,9 @@ class EmbeddedRegistry(Registry):
     def select(self, query: str, bindings: Bindings | None = None) -> list[Row]:
         return terms.select_rows(self._query(query, bindings))
 
+    def select_text(self, query: str, bindings: Bindings | None = None) -> list[dict[str, str]]:
+        return terms.text_rows(self._query(query, bindings))
+
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         return terms.ask_answer(self._query(query, bindings))
 

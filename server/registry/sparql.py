@@ -155,6 +155,9 @@ class SparqlRegistry(Registry):
     def select(self, query: str, bindings: Bindings | None = None) -> list[Row]:
         return terms.select_rows(self._run_query(query, bindings, "SELECT"))
 
+    def select_text(self, query: str, bindings: Bindings | None = None) -> list[dict[str, str]]:
+        return terms.text_rows(self._run_query(query, bindings, "SELECT"))
+
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         return terms.ask_answer(self._run_query(query, bindings, "ASK"))
 
