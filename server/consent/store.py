@@ -7,6 +7,7 @@ whether a person's data may be read.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -90,6 +91,7 @@ class ConsentStore:
         self, registry: Callable[[], Registry], public_url: str, audit: AuditTrail | None = None
     ):
         self._registry = registry
+        self._recounting = threading.Lock()
         self.public_url = public_url
         self.audit: AuditTrail | NoAudit = audit or NoAudit()  # consents, withdrawals
 
@@ -169,8 +171,7 @@ class ConsentStore:
         """How many people's latest consent to the space is in each state (never who), from
         the space's counters, summed by the store: the same cost with 100,000 people as
         with 100."""
-        if self._call(lambda r: counters.writes(r, space_iri)) is None:
-            self.recount(space_iri)  # no counters yet: count once
+        self._counted(space_iri)
         splits = self._call(lambda r: counters.split(r, space_iri, now, LATEST))
         return states(splits)
 
@@ -179,9 +180,23 @@ class ConsentStore:
         yet, e.g. from before they were kept, is recounted once)."""
         found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
         if not any(reading.family == counters.WRITES for reading in found):
-            self.recount(space_iri)
+            self._counted(space_iri)
             found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
         return ConsentFigures.of(found, now)
+
+    def _counted(self, space_iri: str) -> None:
+        """Make sure the space has counters: recount once if it has none. One recount at a
+        time in this process: the views that arrive meanwhile wait for it instead of each
+        reading every record (on another process's registry, a recount that lost the race is
+        simply not kept)."""
+        if self._call(lambda r: counters.writes(r, space_iri)) is not None:
+            return
+        with self._recounting:
+            if self._call(lambda r: counters.writes(r, space_iri)) is None:
+                log.warning(
+                    "recounting a space without consent counters", extra={"space": space_iri}
+                )
+                self.recount(space_iri)
 
     def recount(self, space_iri: str) -> int:
         """Rebuild the space's consent counters from its records (the repair path); return how
@@ -202,17 +217,18 @@ class ConsentStore:
         raise EditConflict("Consents are being written too fast to recount; try again.")
 
     def _recounted(self, space_iri: str) -> dict[str, list[tuple[int, ConsentDates]]]:
-        rows = self._call(lambda r: r.select(_RECOUNT, {"space": URIRef(space_iri)}))
+        # Lexical values: a recount reads every consent, too many for rdflib terms.
+        rows = self._call(lambda r: r.select_text(_RECOUNT, {"space": URIRef(space_iri)}))
         people: dict[str, list[tuple[int, ConsentDates]]] = {}
+        states = {str(state.value): state for state in ConsentState}
         for row in rows:
             dates = ConsentDates(
-                ConsentState(row["status"]),
+                states[row["status"]],
                 datetime.fromisoformat(row["expires"]),
                 datetime.fromisoformat(row["given"]) if "given" in row else None,
                 datetime.fromisoformat(row["withdrawn"]) if "withdrawn" in row else None,
             )
-            number = int(row["number"])  # type: ignore[call-overload]
-            people.setdefault(str(row["g"]), []).append((number, dates))
+            people.setdefault(row["g"], []).append((int(row["number"]), dates))
         return people
 
     def counts_by_scan(self, space_iri: str, now: datetime) -> dict[ConsentState, int]:

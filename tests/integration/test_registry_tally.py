@@ -300,3 +300,33 @@ def test_my_data_reads_one_persons_uses_however_many_others_were_used():
             assert use.results_sent_to == ("https://insights.example/profile/card#me",)
             read[others] = registry.rows
     assert read[100] == read[5], read
+
+
+def test_views_arriving_together_at_a_space_without_counters_recount_it_once(monkeypatch):
+    """A thundering herd on a space loaded behind the registry's back reads its records once."""
+    with EmbeddedRegistry() as registry:
+        store = ConsentStore(lambda: registry, PUBLIC)
+        for n in range(20):
+            give(store, n, NOW - timedelta(days=1), NOW + timedelta(days=n - 10))
+        registry.execute_update(
+            f"DROP SILENT GRAPH <{counters.tally_iri(SPACE)}> ; "
+            f"DROP SILENT GRAPH <{counters.day_graph(SPACE, NOW.date())}>"
+        )
+        real, scans = store._recounted, []
+
+        def counted(space_iri):
+            scans.append(space_iri)
+            return real(space_iri)
+
+        monkeypatch.setattr(store, "_recounted", counted)
+        answers: list[dict] = []
+        crew = [
+            threading.Thread(target=lambda: answers.append(store.counts(SPACE, NOW)))
+            for _ in range(8)
+        ]
+        for thread in crew:
+            thread.start()
+        for thread in crew:
+            thread.join()
+        assert len(scans) == 1
+        assert answers == [store.counts_by_scan(SPACE, NOW)] * 8
