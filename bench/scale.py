@@ -459,6 +459,7 @@ def measure_pages(
         figures[f"{name}_p50_ms_{suffix}"] = statistics.median(latencies)
         figures[f"{name}_p99_ms_{suffix}"] = percentile(latencies, 0.99)
         figures[f"{name}_timeouts_{suffix}"] = timeouts
+        note(f"{name}: p99 {figures[f'{name}_p99_ms_{suffix}']:.0f} ms, {timeouts} timeouts")
     return figures
 
 
@@ -517,6 +518,7 @@ def _registry(backend: str, folder: Path) -> Iterator[tuple[dict[str, str], obje
     if backend == "embedded":
         yield {}, None
         return
+    folder.mkdir(parents=True, exist_ok=True)
     with OxigraphServer(folder / "oxigraph") as server:
         settings = {
             "REGISTRY_SPARQL_QUERY_URL": server.query_url,

@@ -176,7 +176,8 @@ def split(registry: Registry, space_iri: str, now: datetime, prefix: str) -> dic
     """For each family whose name starts with `prefix`, its counts split at `now`, summed in
     the store: one row per family, whatever the days and instants. Only for families counted
     by the day *and* the instant something ends (today's day counter is left to the instants)
-    or by neither."""
+    or by neither (others come back too, with a meaningless split: only `undated` or the
+    sum of the three means anything for them)."""
     now = now.astimezone(UTC)
     today = ox.Literal(now.date().isoformat())
     at = ox.Literal(now.isoformat(), datatype=_DATE_TIME)
