@@ -137,8 +137,13 @@ class Registry(ABC):
         """
         from .counters import increments
 
-        revision = self.write(name, graph, expected_revision=expected_revision)
         operations = increments(deltas)
+        if operations and type(self).execute_update is Registry.execute_update:
+            # Refused before the record is written: nothing is left half done.
+            raise RegistryError(
+                f"{type(self).__name__} cannot run SPARQL updates, so cannot keep counters."
+            )
+        revision = self.write(name, graph, expected_revision=expected_revision)
         if operations:
             self.execute_update(" ;\n".join(operations))
         return revision

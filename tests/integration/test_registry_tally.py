@@ -14,7 +14,7 @@ import pytest
 from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource
 from server.consent.store import ConsentStore
 from server.dashboard import figures as f
-from server.errors import EditConflict
+from server.errors import EditConflict, Unavailable
 from server.registry import EmbeddedRegistry, Registry, RegistryError, counters, open_registry
 from tests.support.oxigraph import OxigraphServer
 
@@ -330,3 +330,23 @@ def test_views_arriving_together_at_a_space_without_counters_recount_it_once(mon
             thread.join()
         assert len(scans) == 1
         assert answers == [store.counts_by_scan(SPACE, NOW)] * 8
+
+
+class NoUpdatesRegistry(EmbeddedRegistry):
+    """A back end that implements only the contract's abstract methods."""
+
+    execute_update = Registry.execute_update
+    write_counted = Registry.write_counted
+
+    def write(self, name, graph, *, expected_revision):
+        return EmbeddedRegistry.write_counted(
+            self, name, graph, expected_revision=expected_revision, deltas={}
+        )
+
+
+def test_a_back_end_that_cannot_count_refuses_before_writing_the_record():
+    with NoUpdatesRegistry() as registry:
+        store = ConsentStore(lambda: registry, PUBLIC)
+        with pytest.raises(Unavailable, match="cannot keep counters"):
+            give(store, 1, NOW - timedelta(days=1), NOW + timedelta(days=30))
+        assert store.history(SPACE, webid(1)).revision == 0  # nothing half written
