@@ -238,11 +238,15 @@ def replace(
             f"GRAPH <{counter.graph}> {{ <{counter.node}> {count} {literal} .\n"
             f"{counter.description()} }}"
         )
-    space = ox.NamedNode(space_iri)
+    # The space's tally graphs by their names: matching `dcg:space <space>` instead would also
+    # match every consent record of the space.
+    ours = ox.Literal(tally + "/")
     update = (
         f"INSERT {{ {receipt} }} WHERE {{ {condition} }} ;\n"
         f"DELETE {{ GRAPH ?g {{ ?s ?p ?o }} }} WHERE {{ {receipt}\n"
-        f"  GRAPH ?g {{ ?g <{RDF.type}> <{DCG.Tally}> ; <{DCG.space}> {space} . ?s ?p ?o }} }} ;\n"
+        f"  GRAPH ?g {{ ?g <{RDF.type}> <{DCG.Tally}> }}\n"
+        f"  FILTER(?g = <{tally}> || STRSTARTS(STR(?g), {ours}))\n"
+        f"  GRAPH ?g {{ ?s ?p ?o }} }} ;\n"
         f"INSERT {{\n" + "\n".join(lines) + f"\n}} WHERE {{ {receipt} }}"
     )
     registry.execute_update(update)
