@@ -56,7 +56,8 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -100,6 +101,9 @@ from vocab import DCG
 SAMPLE = 20
 #: Histories per chunk of generated TriG (bounded memory).
 CHUNK = 5000
+#: Service times: rounds of requests alternating between the small and the large space, and
+#: requests per space per round.
+ROUNDS, PER_ROUND = 4, 10
 
 
 _BEGAN = time.perf_counter()
@@ -399,57 +403,136 @@ def served(data_dir: str, port: int, settings: dict[str, str]) -> Iterator[None]
             server.wait(10)
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """One seeded space and how to serve it."""
+
+    people: int
+    data_dir: str
+    base: str
+    port: int
+    settings: dict[str, str]
+    space_id: str
+    suffix: str
+
+
 def run_backend(
-    backend: str, args: argparse.Namespace, css: CommunitySolidServer, folder: Path, people: int
+    backend: str, args: argparse.Namespace, css: CommunitySolidServer, folder: Path
 ) -> dict[str, float]:
+    """Seed a small and a large space, measure each page in each, and the ratios."""
+    figures: dict[str, float] = {}
+    with ExitStack() as stack:
+        seeded = []
+        for people in (args.baseline, args.consents):
+            extra, bulk_load = stack.enter_context(
+                _registry(backend, folder / f"oxigraph-{people}")
+            )
+            seeded.append(seed_size(backend, args, css, folder, people, extra, bulk_load, figures))
+        for space in seeded:
+            figures.update(measure_pages(space, args))
+        small, large = seeded
+        figures.update(service_times(small, large, args))
+    return figures
+
+
+def seed_size(
+    backend: str,
+    args: argparse.Namespace,
+    css: CommunitySolidServer,
+    folder: Path,
+    people: int,
+    extra: dict[str, str],
+    bulk_load,
+    figures: dict[str, float],
+) -> Seeded:
     suffix = size_suffix(people) + ("_sparql" if backend == "sparql" else "")
     cage, cage_webid = datacage_client(css, f"cage{backend}{people}", args.claim_timeout)
     port = free_port()
     base = f"http://localhost:{port}/"
     data_dir = str(folder / f"{backend}-{people}")
-    settings = {"DATACAGE_WEBID": cage_webid}
-    figures: dict[str, float] = {}
-    with _registry(backend, folder / f"oxigraph-{people}") as (extra, bulk_load):
-        settings.update(extra)
-        load = bulk_load or embedded_bulk_load(Path(data_dir) / "registry")
-        began = time.perf_counter()
-        space, seeded, bulk_s, recount_s = seed_space(
-            data_dir, base, settings, people, args.runs, load
+    settings = {"DATACAGE_WEBID": cage_webid, **extra}
+    load = bulk_load or embedded_bulk_load(Path(data_dir) / "registry")
+    began = time.perf_counter()
+    space, seeded, bulk_s, recount_s = seed_space(data_dir, base, settings, people, args.runs, load)
+    figures[f"seed_s_{suffix}"] = time.perf_counter() - began
+    figures[f"seed_bulk_s_{suffix}"] = bulk_s
+    figures[f"tally_recount_s_{suffix}"] = recount_s
+    if args.job and people == args.consents:
+        figures.update(
+            job_assembly(data_dir, base, port, settings, space, seeded, cage, folder, people)
         )
-        space_id = space.id
-        figures[f"seed_s_{suffix}"] = time.perf_counter() - began
-        figures[f"seed_bulk_s_{suffix}"] = bulk_s
-        figures[f"tally_recount_s_{suffix}"] = recount_s
-        if args.job and people == args.consents:
-            figures.update(
-                job_assembly(data_dir, base, port, settings, space, seeded, cage, folder, people)
-            )
-        figures.update(measure_pages(data_dir, base, port, settings, space_id, args, suffix))
-    return figures
+    return Seeded(people, data_dir, base, port, settings, space.id, suffix)
 
 
-def measure_pages(
-    data_dir: str,
-    base: str,
-    port: int,
-    settings: dict[str, str],
-    space_id: str,
-    args: argparse.Namespace,
-    suffix: str,
-) -> dict[str, float]:
-    """Each page at its rate on a freshly started server (a backlog the last route left must
-    not slow the next): p50, p99, timeouts, and one request alone."""
+def routes_of(space: Seeded, runs: int) -> dict[str, tuple[str, str | None, float]]:
+    """Each measured route: its URL, the session cookie it needs, and its rate (req/s)."""
+    base, space_id = space.base, space.space_id
     owner = session_cookie(base)
     # A person whose consent was bulk-loaded: My data finds it among everyone's.
     person = session_cookie(base, f"https://p{SAMPLE + 1}.example/profile/card#me")
-    routes = {
+    return {
         "healthz": (base + "healthz", None, 100.0),
         "overview": (f"{base}spaces/{space_id}", owner, 100.0),
         "dashboard": (f"{base}spaces/{space_id}/dashboard", owner, 20.0),
         "my_data": (f"{base}my-data", person, 20.0),
-        "run_page": (f"{base}spaces/{space_id}/runs/scale{max(args.runs - 1, 0)}", owner, 20.0),
+        "run_page": (f"{base}spaces/{space_id}/runs/scale{max(runs - 1, 0)}", owner, 20.0),
         "audit": (f"{base}spaces/{space_id}/audit", owner, 20.0),
     }
+
+
+def service_times(small: Seeded, large: Seeded, args: argparse.Namespace) -> dict[str, float]:
+    """Each page's service time (median of requests sent one at a time) in both spaces,
+    served side by side and measured in alternation, so that a machine shared with other
+    work slows both alike; and their ratio, large over small (1.0: a page whose cost does
+    not grow with the crowd)."""
+    figures: dict[str, float] = {}
+    tail = large.suffix.removeprefix(size_suffix(large.people))
+    routes = {space.people: routes_of(space, args.runs) for space in (small, large)}
+    with (
+        served(small.data_dir, small.port, small.settings),
+        served(large.data_dir, large.port, large.settings),
+    ):
+        for page in routes[small.people]:
+            samples: dict[int, list[float]] = {small.people: [], large.people: []}
+            for _ in range(ROUNDS):
+                for space in (small, large):
+                    url, jar, _ = routes[space.people][page]
+                    samples[space.people] += sequential_ms(url, jar, PER_ROUND, args.timeout)
+            for space in (small, large):
+                figures[f"{page}_service_ms_{space.suffix}"] = statistics.median(
+                    samples[space.people]
+                )
+            ratio = f"{page}_service_ratio_{size_suffix(large.people)}_to_"
+            figures[ratio + size_suffix(small.people) + tail] = (
+                figures[f"{page}_service_ms_{large.suffix}"]
+                / figures[f"{page}_service_ms_{small.suffix}"]
+            )
+            note(f"{page}: service ratio {figures[ratio + size_suffix(small.people) + tail]:.2f}")
+    return figures
+
+
+def sequential_ms(url: str, cookie: str | None, count: int, budget: float) -> list[float]:
+    """`count` requests one after the other on one connection (warm): each one's time."""
+    times = []
+    with requests.Session() as session:
+        session.trust_env = False
+        if cookie:
+            session.cookies.set("session", cookie)
+        session.get(url, timeout=(5, budget))  # connection and caches warm
+        for _ in range(count):
+            began = time.perf_counter()
+            response = session.get(url, timeout=(5, budget))
+            if response.status_code != 200:
+                raise SystemExit(f"{url}: HTTP {response.status_code}")
+            times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def measure_pages(space: Seeded, args: argparse.Namespace) -> dict[str, float]:
+    """Each page at its rate on a freshly started server (a backlog the last route left must
+    not slow the next): p50, p99, timeouts, and one request alone."""
+    data_dir, port, settings, suffix = space.data_dir, space.port, space.settings, space.suffix
+    routes = routes_of(space, args.runs)
     figures: dict[str, float] = {}
     for name, (url, jar, rate) in routes.items():
         note(f"measuring {name} at {rate:g} req/s")
@@ -548,8 +631,7 @@ def main() -> None:
         CommunitySolidServer() as css,
     ):
         for backend in backends:
-            for people in (args.baseline, args.consents):
-                figures.update(run_backend(backend, args, css, Path(folder), people))
+            figures.update(run_backend(backend, args, css, Path(folder) / backend))
             figures.update(ratios(figures, backend, args.baseline, args.consents))
     print(
         f"{args.consents} consents (against {args.baseline}), {args.runs} runs, "
