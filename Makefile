@@ -33,9 +33,9 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/audit_trail.py
 	$(PY) bench/registry_virtuoso.py
 	$(PY) bench/attestation.py
-	# One space with 100 000 consents: 25 min on the shared 2-core machine (most of it seeding
-	# and the job claim).
-	$(PY) bench/scale.py --consents 100000
+	# One space with 100 000 consents against one with 100, embedded and on oxigraph serve:
+	# about an hour on the shared 2-core machine (most of it seeding and the job claim).
+	$(PY) bench/scale.py --consents 100000 --backend both
 
 # bench/psi.py's baseline (openmined-psi pins protobuf exactly): only for `make bench`.
 $(BENCH_STAMP): pyproject.toml $(STAMP)

@@ -220,11 +220,12 @@ def consent_record(
     )
 
 
-def session_cookie(base: str) -> str:
+def session_cookie(base: str, webid: str = ORGS[0]) -> str:
+    """A sealed session cookie for `webid` (the space's owner unless told otherwise)."""
     app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "PUBLIC_URL": base})
     with app.test_request_context():
         session = app.session_interface.session_class(
-            {"webid": ORGS[0], "signed_in_at": time.time(), "csrf_token": "t"}
+            {"webid": webid, "signed_in_at": time.time(), "csrf_token": "t"}
         )
         session.modified = True
         response = app.response_class()

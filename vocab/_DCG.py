@@ -138,6 +138,15 @@ class DCG(DefinedNamespace):
     retentionPeriod: URIRef  # How long results and records may be kept.
     sequence: URIRef  # Position of an event in the audit log.
 
+    # Figures kept as records are written (docs/registry.md)
+    # http://www.w3.org/2002/07/owl#Class
+    Tally: URIRef  # Counters changed in the same write as the records they count.
+    # http://www.w3.org/2002/07/owl#DatatypeProperty
+    count: URIRef  # How many records a counter counts.
+    counterOf: URIRef  # What a counter counts, as a short code.
+    onDay: URIRef  # The UTC day a day counter counts.
+    atTime: URIRef  # The instant an instant counter counts.
+
     # Push: organisations' datasets encrypted to the enclave key (issue 8, docs/push.md)
     pushedDataset: URIRef  # A dataset pushed to the space.
     connector: URIRef  # The kind of storage a dataset is kept in.

@@ -101,7 +101,12 @@ def record_use(
 
 
 _USAGE_OF_RUN = "SELECT ?g WHERE { GRAPH ?g { ?g a dcg:UsageRecord ; prov:wasGeneratedBy ?run } }"
-_SENT = "SELECT ?g ?to WHERE { GRAPH ?g { ?g a dcg:UsageRecord ; dcg:resultsSentTo ?to } }"
+# Only this person's records: My data must not read everyone's to show one person's.
+_SENT = """
+SELECT ?g ?to WHERE {
+  GRAPH ?g { ?g a dcg:UsageRecord ; dcterms:subject ?me ; dcg:resultsSentTo ?to }
+}
+"""
 
 
 def record_results_sent(registry: Registry, run: str, consumers: list[str]) -> int:
@@ -144,7 +149,7 @@ def uses_of(registry: Callable[[], Registry], subject: str) -> list[Usage]:
             version = str(row["version"]) if "version" in row else None
             entry["reads"].add(Read(str(row["url"]), version))
     sent: dict[str, set[str]] = {}
-    for row in registry().select(_SENT):
+    for row in registry().select(_SENT, {"me": URIRef(subject)}):
         sent.setdefault(str(row["g"]), set()).add(str(row["to"]))
     uses = [
         Usage(

@@ -94,6 +94,17 @@ def per_day(consents: list[ConsentDates], now: datetime, at_least: int = 1) -> l
             withdrawn[c.withdrawn_at.date()] += 1
         elif c.expires_at <= now:
             expired[c.expires_at.date()] += 1
+    return days_of(given, withdrawn, expired, now, at_least)
+
+
+def days_of(
+    given: Counter[date],
+    withdrawn: Counter[date],
+    expired: Counter[date],
+    now: datetime,
+    at_least: int = 1,
+) -> list[Day]:
+    """`per_day` from counts per day (a tally's, or a count over every consent)."""
     if not given:
         return []
     first = min(min(given), now.date() - timedelta(days=at_least - 1))

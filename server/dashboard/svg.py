@@ -9,6 +9,7 @@ module built itself (a `Markup`) passes through unescaped.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -66,6 +67,7 @@ def drawing(
     )
 
 
+@functools.cache  # a handful of names, checked hundreds of times per drawing
 def _check_name(name: str) -> None:
     if not _NAME.fullmatch(name):
         raise ValueError(f"Not an SVG element or attribute name: {name!r}")

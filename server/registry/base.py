@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
 from pyoxigraph import NamedNode
@@ -21,6 +21,9 @@ from rdflib import Graph, URIRef
 from rdflib.term import Identifier
 
 from vocab import DCG
+
+if TYPE_CHECKING:
+    from .counters import Counter
 
 #: The bookkeeping predicates the registry keeps on each graph's name, inside the graph.
 BOOKKEEPING = frozenset({DCG.revision, DCG.writeToken})
@@ -95,6 +98,14 @@ class Registry(ABC):
         graphs appear as their skolem IRIs (see `docs/registry.md`).
         """
 
+    def select_text(self, query: str, bindings: Bindings | None = None) -> list[dict[str, str]]:
+        """`select`, with each value as its lexical form (an IRI's or a literal's text).
+
+        For pages that read many numbers, days and codes: building an rdflib term per value
+        costs more than the query itself. Back ends skip the rdflib terms; this default only
+        converts `select`'s."""
+        return [{k: str(v) for k, v in row.items()} for row in self.select(query, bindings)]
+
     @abstractmethod
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         """Run a SPARQL ASK over the whole dataset, with `bindings` as for `select`."""
@@ -102,6 +113,40 @@ class Registry(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the store (an embedded store's lock is freed); the registry is unusable after."""
+
+    def execute_update(self, update: str) -> None:
+        """Run one SPARQL 1.1 update as one transaction (the server's own text, never a user's).
+
+        Back ends that can run updates override this; counters need it (`counters`).
+        """
+        raise RegistryError(f"{type(self).__name__} cannot run SPARQL updates, so keeps no tally.")
+
+    def write_counted(
+        self,
+        name: str,
+        graph: Graph,
+        *,
+        expected_revision: int,
+        deltas: Mapping[Counter, int],
+    ) -> int:
+        """`write`, and add `deltas` to their counters (see `server.registry.counters`).
+
+        The embedded and SPARQL back ends do both in one update: both happen or neither. This
+        default does them one after the other, so a crash in between leaves the counters
+        behind the records until a recount (`counters.replace`) repairs them.
+        """
+        from .counters import increments
+
+        operations = increments(deltas)
+        if operations and type(self).execute_update is Registry.execute_update:
+            # Refused before the record is written: nothing is left half done.
+            raise RegistryError(
+                f"{type(self).__name__} cannot run SPARQL updates, so cannot keep counters."
+            )
+        revision = self.write(name, graph, expected_revision=expected_revision)
+        if operations:
+            self.execute_update(" ;\n".join(operations))
+        return revision
 
     def names(self, of_type: URIRef | None = None) -> list[str]:
         """The stored graph names, sorted; with `of_type`, those stating `<name> a of_type`."""

@@ -12,7 +12,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +31,7 @@ from server.registry.base import (
     check_revision,
     conflict,
 )
+from server.registry.counters import Counter, increments
 from vocab import DCG
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,29 @@ class EmbeddedRegistry(Registry):
             return self._revision(name)
 
     def write(self, name: str, graph: Graph, *, expected_revision: int) -> int:
+        return self.write_counted(name, graph, expected_revision=expected_revision, deltas={})
+
+    def write_counted(
+        self,
+        name: str,
+        graph: Graph,
+        *,
+        expected_revision: int,
+        deltas: Mapping[Counter, int],
+    ) -> int:
         check_name(name)
         expected = check_revision(expected_revision, allow_zero=True)
         lines = terms.insert_lines(
             name, graph, revision=expected + 1, token=secrets.token_urlsafe(16)
         )
-        # DROP and INSERT DATA in one update: pyoxigraph runs an update as one transaction.
-        update = f"DROP SILENT GRAPH <{name}> ;\nINSERT DATA {{ GRAPH <{name}> {{\n{lines}\n}} }}"
+        # DROP, INSERT DATA and the counters in one update: pyoxigraph runs an update as one
+        # transaction, so the record and its counters change together or not at all.
+        operations = [
+            f"DROP SILENT GRAPH <{name}>",
+            f"INSERT DATA {{ GRAPH <{name}> {{\n{lines}\n}} }}",
+            *increments(deltas),
+        ]
+        update = " ;\n".join(operations)
         with self._lock:
             if self._revision(name) != expected:
                 raise conflict(name, expected)
@@ -90,8 +107,15 @@ class EmbeddedRegistry(Registry):
                 raise conflict(name, expected)
             self._execute_update(f"DROP SILENT GRAPH <{name}>")
 
+    def execute_update(self, update: str) -> None:
+        with self._lock:
+            self._execute_update(update)
+
     def select(self, query: str, bindings: Bindings | None = None) -> list[Row]:
         return terms.select_rows(self._query(query, bindings))
+
+    def select_text(self, query: str, bindings: Bindings | None = None) -> list[dict[str, str]]:
+        return terms.text_rows(self._query(query, bindings))
 
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         return terms.ask_answer(self._query(query, bindings))

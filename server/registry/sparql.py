@@ -27,6 +27,7 @@ import logging
 import secrets
 import threading
 import urllib.error
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pyoxigraph as ox
@@ -53,6 +54,7 @@ from server.registry.base import (
     check_revision,
     conflict,
 )
+from server.registry.counters import Counter, increments
 from vocab import DCG
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,16 @@ class SparqlRegistry(Registry):
         return int(values[0])
 
     def write(self, name: str, graph: Graph, *, expected_revision: int) -> int:
+        return self.write_counted(name, graph, expected_revision=expected_revision, deltas={})
+
+    def write_counted(
+        self,
+        name: str,
+        graph: Graph,
+        *,
+        expected_revision: int,
+        deltas: Mapping[Counter, int],
+    ) -> int:
         check_name(name)
         expected = check_revision(expected_revision, allow_zero=True)
         token = secrets.token_urlsafe(16)
@@ -118,8 +130,10 @@ class SparqlRegistry(Registry):
         claim = _claim(name, expected, token)
         owned = _token(name, token, graph=True)
         fill = f"INSERT {{ GRAPH <{name}> {{\n{lines}\n}} }}\nWHERE {{ {owned} }}"
+        # The counters change in the same request, and only where the claim put our token.
+        operations = [claim, fill, *increments(deltas, guard=owned)]
         with self._write_lock:
-            self._execute_update(f"{claim} ;\n{fill}")
+            self._execute_update(" ;\n".join(operations))
             self._settle(name, expected, token)
         return expected + 1
 
@@ -134,8 +148,15 @@ class SparqlRegistry(Registry):
             )
             self._settle(name, expected, token)
 
+    def execute_update(self, update: str) -> None:
+        with self._write_lock:
+            self._execute_update(update)
+
     def select(self, query: str, bindings: Bindings | None = None) -> list[Row]:
         return terms.select_rows(self._run_query(query, bindings, "SELECT"))
+
+    def select_text(self, query: str, bindings: Bindings | None = None) -> list[dict[str, str]]:
+        return terms.text_rows(self._run_query(query, bindings, "SELECT"))
 
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         return terms.ask_answer(self._run_query(query, bindings, "ASK"))

@@ -171,6 +171,27 @@ def select_rows(result: object) -> list[Row]:
         del result, solution
 
 
+def text_rows(result: object) -> list[dict[str, str]]:
+    """The rows of a SELECT result as lexical values (see `Registry.select_text`), with the
+    same care for the result's thread as `select_rows`."""
+    solution = None
+    try:
+        if not isinstance(result, ox.QuerySolutions):
+            raise RegistryError("select_text() needs a SELECT query.")
+        variables = [variable.value for variable in result.variables]
+        found: list[dict[str, str]] = []
+        for solution in result:
+            row: dict[str, str] = {}
+            for variable in variables:
+                value = solution[variable]
+                if value is not None:
+                    row[variable] = value.value
+            found.append(row)
+        return found
+    finally:
+        del result, solution
+
+
 def ask_answer(result: object) -> bool:
     """The answer of an ASK result; RegistryError for other results (see `select_rows`)."""
     try:

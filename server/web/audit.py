@@ -1,6 +1,7 @@
 """A space's audit trail for its participants: a page, SPARQL, and an export.
 
-    GET      /spaces/<id>/audit                  the entries, newest first, and the chain's state
+    GET      /spaces/<id>/audit                  a page of entries, newest first, and its state
+                                                 (?before=n, ?after=n: pages; ?check=all)
     GET/POST /spaces/<id>/audit/sparql           SPARQL 1.1 Protocol, queries only (§2.1)
     GET      /spaces/<id>/audit/export?format=   turtle | nquads | jsonld, as a download
     GET      /spaces/<id>/audit/<n>              one entry: RDF to an RDF client, else the page
@@ -16,8 +17,9 @@ from rdflib import Graph
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from ..audit import ChainBroken, verify_space
+from ..audit.pages import page_of
 from ..audit.query import QueryRefused, export, run_query
-from ..errors import NotFound
+from ..errors import NotFound, ValidationFailed
 from ..services import services
 from ..spaces import permissions
 from ..spaces.model import Space
@@ -35,14 +37,29 @@ def _space(space_id: str) -> Space:
 
 @bp.get("/spaces/<space_id>/audit")
 def page(space_id: str) -> str:
+    """One page of the trail, newest first (`?before=n` older, `?after=n` newer), checked; the
+    whole chain is walked only when asked (`?check=all`): it costs a read per entry."""
     space = _space(space_id)
-    trail = services().audit
-    try:
-        intact, broken = verify_space(trail, services().registry(), space.iri), None
-    except ChainBroken as exc:
-        intact, broken = None, exc
-    entries = list(reversed(trail.entries(space.iri)))
-    return render_template("audit.html", space=space, entries=entries, intact=intact, broken=broken)
+    trail, registry = services().audit, services().registry()
+    shown = page_of(trail, registry, space.iri, before=_cursor("before"), after=_cursor("after"))
+    intact, broken = None, shown.broken
+    if request.args.get("check") == "all" or (shown.whole and broken is None):
+        try:
+            intact = verify_space(trail, registry, space.iri)
+        except ChainBroken as exc:
+            broken = exc
+    return render_template(
+        "audit.html", space=space, page=shown, entries=shown.entries, intact=intact, broken=broken
+    )
+
+
+def _cursor(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise ValidationFailed({name: [f"'{name}' must be an entry number, such as 42."]})
+    return int(value)
 
 
 @bp.route("/spaces/<space_id>/audit/sparql", methods=["GET", "POST"])

@@ -1,0 +1,267 @@
+"""Counters changed in the same write as the records they count: figures that cost the same to
+read with 100,000 records as with 100.
+
+A *tally* is a set of registry graphs per space: its main graph (`<space>/tally`) holds one
+counter per kind and day (or per kind, for totals), and one graph per day
+(`<space>/tally/<day>`) holds the counters of single instants in that day, such as the
+moments consents end. A page reads the main graph and today's graph only: how many consents
+have ended *by now* needs instants only for today, since every earlier day has ended and
+every later one has not.
+
+A counter is never written whole: a write adds a difference to it (`?old + d`), in the same
+SPARQL update as the record (see `Registry.write_counted`), so two writers changing the same
+counter at once cannot lose each other's change, and a crash leaves both or neither.
+
+Tally graphs carry no `dcg:revision`: they are not records, `names()` does not list them and
+`read()` does not return them. `replace` rebuilds a whole tally from a recount, only if no
+counted write happened since the recount began (the `writes` counter tells).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import NamedTuple
+
+import pyoxigraph as ox
+
+from vocab import DCG, RDF
+
+from .base import Registry, RegistryError, check_name
+
+_FAMILY = re.compile(r"[a-z][a-z0-9-]{0,40}")
+_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+_DATE_TIME = ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")
+#: The counter of counted writes to a tally; a recount is kept only if it did not move.
+WRITES = "writes"
+
+
+def tally_iri(space_iri: str) -> str:
+    """The main graph of a space's tally."""
+    return check_name(space_iri) + "/tally"
+
+
+def day_graph(space_iri: str, day: date) -> str:
+    """The graph of a space's instant counters on `day` (UTC)."""
+    return f"{tally_iri(space_iri)}/{day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One counter of a space's tally: a kind (`family`), maybe a UTC day, maybe an instant.
+
+    With `at`, the counter lives in that day's graph; otherwise in the main graph.
+    """
+
+    space_iri: str
+    family: str
+    day: date | None = None
+    at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not _FAMILY.fullmatch(self.family):
+            raise RegistryError(f"{self.family!r} cannot name a counter.")
+        if self.at is not None:
+            if self.at.tzinfo is None:
+                raise RegistryError("A counter's instant must carry its time zone.")
+            object.__setattr__(self, "at", self.at.astimezone(UTC))
+            object.__setattr__(self, "day", self.at.date())
+
+    @property
+    def graph(self) -> str:
+        if self.at is not None:
+            assert self.day is not None
+            return day_graph(self.space_iri, self.day)
+        return tally_iri(self.space_iri)
+
+    @property
+    def node(self) -> str:
+        key = self.family
+        if self.at is not None:
+            key += "/" + re.sub(r"[^0-9A-Za-z]", "", self.at.isoformat())
+        elif self.day is not None:
+            key += "/" + self.day.isoformat()
+        return f"{self.graph}#{key}"
+
+    def description(self) -> str:
+        """The triples naming what the counter counts (inserted again with every change: the
+        same triple twice is one triple)."""
+        node = ox.NamedNode(self.node)
+        lines = [f"{node} <{DCG.counterOf}> {ox.Literal(self.family)} ."]
+        if self.day is not None:
+            lines.append(f"{node} <{DCG.onDay}> {ox.Literal(self.day.isoformat())} .")
+        if self.at is not None:
+            instant = ox.Literal(self.at.isoformat(), datatype=_DATE_TIME)
+            lines.append(f"{node} <{DCG.atTime}> {instant} .")
+        graph = ox.NamedNode(self.graph)
+        lines.append(f"{graph} <{RDF.type}> <{DCG.Tally}> .")
+        lines.append(f"{graph} <{DCG.space}> {ox.NamedNode(self.space_iri)} .")
+        return "\n".join(lines)
+
+
+def increments(deltas: Mapping[Counter, int], guard: str = "") -> list[str]:
+    """SPARQL update operations adding each delta to its counter (created at 0 if absent).
+
+    `guard` is a group graph pattern every operation also needs to match (the SPARQL
+    registry's "this write won" token), so the counters change only with the record.
+    """
+    operations = []
+    for counter, delta in sorted(deltas.items(), key=lambda item: item[0].node):
+        if type(delta) is not int:
+            raise RegistryError("A counter changes by an integer.")
+        if delta == 0:
+            continue
+        graph, node = f"<{counter.graph}>", f"<{counter.node}>"
+        count = f"<{DCG.count}>"
+        operations.append(
+            f"DELETE {{ GRAPH {graph} {{ {node} {count} ?old }} }}\n"
+            f"INSERT {{ GRAPH {graph} {{ {node} {count} ?new .\n{counter.description()} }} }}\n"
+            f"WHERE {{ {guard} OPTIONAL {{ GRAPH {graph} {{ {node} {count} ?old }} }} "
+            f"BIND(COALESCE(?old, 0) + {delta} AS ?new) }}"
+        )
+    return operations
+
+
+class Reading(NamedTuple):
+    """One counter as read back: what it counts, its day and instant if any, and its count."""
+
+    family: str
+    day: date | None
+    at: datetime | None
+    n: int
+
+
+def read(registry: Registry, space_iri: str, today: date) -> list[Reading]:
+    """The space's day counters and totals, and the instant counters of `today`: a read whose
+    size grows with the days a space has lived, never with the records it counts."""
+    # One row holding every counter as a line of text: hundreds of rows cost far more to hand
+    # over from the store than the query does (the parts are codes, ISO dates and integers,
+    # so spaces and newlines cannot occur in them).
+    query = (
+        "SELECT (GROUP_CONCAT(CONCAT(?family, ' ', COALESCE(?day, '-'), ' ',\n"
+        "    COALESCE(STR(?at), '-'), ' ', STR(?n)); SEPARATOR='\\n') AS ?all) WHERE {\n"
+        f"  {{ GRAPH <{tally_iri(space_iri)}> {{ ?k dcg:counterOf ?family ; dcg:count ?n .\n"
+        "      OPTIONAL { ?k dcg:onDay ?day } } }\n"
+        f"  UNION {{ GRAPH <{day_graph(space_iri, today)}> {{ ?k dcg:counterOf ?family ;\n"
+        "      dcg:count ?n ; dcg:atTime ?at } }\n"
+        "}"
+    )
+    rows = registry.select_text(query)
+    text = rows[0].get("all", "") if rows else ""
+    found = []
+    for line in text.splitlines():
+        family, day_text, at_text, n = line.split(" ")
+        at = datetime.fromisoformat(at_text).astimezone(UTC) if at_text != "-" else None
+        if at is not None:
+            day: date | None = at.date()
+        else:
+            day = date.fromisoformat(day_text) if day_text != "-" else None
+        found.append(Reading(family, day, at, int(n)))
+    return found
+
+
+class Split(NamedTuple):
+    """A family's counts split at an instant: what ended by then, what ends later, and the
+    counters with no day."""
+
+    ended: int
+    pending: int
+    undated: int
+
+
+def split(registry: Registry, space_iri: str, now: datetime, prefix: str) -> dict[str, Split]:
+    """For each family whose name starts with `prefix`, its counts split at `now`, summed in
+    the store: one row per family, whatever the days and instants. Only for families counted
+    by the day *and* the instant something ends (today's day counter is left to the instants)
+    or by neither (others come back too, with a meaningless split: only `undated` or the
+    sum of the three means anything for them)."""
+    now = now.astimezone(UTC)
+    today = ox.Literal(now.date().isoformat())
+    at = ox.Literal(now.isoformat(), datatype=_DATE_TIME)
+    start = ox.Literal(prefix)
+    query = f"""
+SELECT ?family (SUM(?e) AS ?ended) (SUM(?p) AS ?pending) (SUM(?u) AS ?undated) WHERE {{
+  {{ GRAPH <{tally_iri(space_iri)}> {{
+      ?k dcg:counterOf ?family . FILTER(STRSTARTS(?family, {start}))
+      ?k dcg:count ?n . OPTIONAL {{ ?k dcg:onDay ?day }} }}
+    BIND(IF(BOUND(?day), 0, ?n) AS ?u)
+    BIND(IF(BOUND(?day) && ?day < {today}, ?n, 0) AS ?e)
+    BIND(IF(BOUND(?day) && ?day > {today}, ?n, 0) AS ?p) }}
+  UNION
+  {{ GRAPH <{day_graph(space_iri, now.date())}> {{
+      ?k dcg:counterOf ?family . FILTER(STRSTARTS(?family, {start}))
+      ?k dcg:atTime ?at ; dcg:count ?n }}
+    BIND(IF(?at <= {at}, ?n, 0) AS ?e) BIND(IF(?at > {at}, ?n, 0) AS ?p) BIND(0 AS ?u) }}
+}} GROUP BY ?family"""
+    return {
+        row["family"]: Split(int(row["ended"]), int(row["pending"]), int(row["undated"]))
+        for row in registry.select_text(query)
+    }
+
+
+def writes(registry: Registry, space_iri: str) -> int | None:
+    """How many counted writes the tally has seen; None if the space has no tally yet."""
+    rows = registry.select(
+        f"SELECT ?n WHERE {{ GRAPH <{tally_iri(space_iri)}> {{ <{_writes_node(space_iri)}> "
+        "dcg:count ?n } }"
+    )
+    return int(rows[0]["n"]) if rows else None  # type: ignore[call-overload]
+
+
+def replace(
+    registry: Registry,
+    space_iri: str,
+    counts: Mapping[Counter, int],
+    *,
+    expected_writes: int | None,
+) -> bool:
+    """Replace the space's whole tally by `counts` (a recount), in one update, if the tally has
+    seen exactly `expected_writes` counted writes (None: it has no tally); return whether it
+    did. A counted write since the recount began makes it return False: count again."""
+    tally = tally_iri(space_iri)
+    receipt = f"<{tally}> <{DCG.writeToken}> {ox.Literal(secrets.token_urlsafe(16))} ."
+    count = f"<{DCG.count}>"
+    seen = f"<{_writes_node(space_iri)}> {count}"
+    if expected_writes is None:
+        condition = f"FILTER NOT EXISTS {{ GRAPH <{tally}> {{ {seen} ?w }} }}"
+    else:
+        condition = f"GRAPH <{tally}> {{ {seen} {int(expected_writes)} }}"
+    kept = dict(counts)
+    kept[Counter(space_iri, WRITES)] = expected_writes or 0
+    lines: list[str] = []
+    for counter, value in sorted(kept.items(), key=lambda item: item[0].node):
+        literal = ox.Literal(str(value), datatype=_INTEGER)
+        lines.append(
+            f"GRAPH <{counter.graph}> {{ <{counter.node}> {count} {literal} .\n"
+            f"{counter.description()} }}"
+        )
+    # The space's tally graphs by their names: matching `dcg:space <space>` instead would also
+    # match every consent record of the space.
+    ours = ox.Literal(tally + "/")
+    update = (
+        f"INSERT {{ {receipt} }} WHERE {{ {condition} }} ;\n"
+        f"DELETE {{ GRAPH ?g {{ ?s ?p ?o }} }} WHERE {{ {receipt}\n"
+        f"  GRAPH ?g {{ ?g <{RDF.type}> <{DCG.Tally}> }}\n"
+        f"  FILTER(?g = <{tally}> || STRSTARTS(STR(?g), {ours}))\n"
+        f"  GRAPH ?g {{ ?s ?p ?o }} }} ;\n"
+        f"INSERT {{\n" + "\n".join(lines) + f"\n}} WHERE {{ {receipt} }}"
+    )
+    registry.execute_update(update)
+    won = registry.ask(f"ASK {{ {receipt} }}")
+    registry.execute_update(f"DELETE DATA {{ {receipt} }}")
+    return won
+
+
+def _writes_node(space_iri: str) -> str:
+    return Counter(space_iri, WRITES).node
+
+
+def as_counts(items: Iterable[tuple[Counter, int]]) -> dict[Counter, int]:
+    """Sum (counter, n) pairs, leaving out counters that sum to nothing."""
+    found: dict[Counter, int] = {}
+    for counter, n in items:
+        found[counter] = found.get(counter, 0) + n
+    return {counter: n for counter, n in found.items() if n}
