@@ -114,6 +114,10 @@ class Registry(ABC):
     def close(self) -> None:
         """Release the store (an embedded store's lock is freed); the registry is unusable after."""
 
+    #: Whether the store's own SPARQL arithmetic sums the counters (`counters.split`); a store
+    #: that gets it wrong has them summed by the server, from the counters it reads.
+    sums_counters: bool = True
+
     def execute_update(self, update: str) -> None:
         """Run one SPARQL 1.1 update as one transaction (the server's own text, never a user's).
 

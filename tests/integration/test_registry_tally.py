@@ -1,5 +1,5 @@
 """Consent counters kept in the same write as the records: exact under races, crashes and the
-passing of time, on every registry back end (in memory, on disk, `oxigraph serve`)."""
+passing of time, on every registry back end (in memory, on disk, `oxigraph serve`, Virtuoso)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from server.dashboard import figures as f
 from server.errors import EditConflict, Unavailable
 from server.registry import EmbeddedRegistry, Registry, RegistryError, counters, open_registry
 from tests.support.oxigraph import OxigraphServer
+from tests.support.virtuoso import VirtuosoServer
 
 PUBLIC = "https://dc.example/"
 SPACE = PUBLIC + "spaces/abc"
@@ -29,9 +30,13 @@ def oxigraph() -> Iterator[OxigraphServer]:
         yield server
 
 
-@pytest.fixture(params=["memory", "disk", "sparql"])
+@pytest.fixture(params=["memory", "disk", "sparql", "virtuoso"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
-    if request.param == "memory":
+    if request.param == "virtuoso":
+        virtuoso: VirtuosoServer = request.getfixturevalue("virtuoso")
+        virtuoso.reset()
+        opened = open_registry(virtuoso_url=virtuoso.registry_url)
+    elif request.param == "memory":
         opened = open_registry()
     elif request.param == "disk":
         opened = open_registry(path=str(tmp_path / "registry"))
