@@ -36,7 +36,13 @@ class RunConsents:
 def consents_for_run(
     store: ConsentStore, space_iri: str, now: datetime, *, terms_digest: str
 ) -> RunConsents:
-    """The consents a run under `terms_digest` may read, and why each other one may not."""
+    """The consents a run under `terms_digest` may read, and why each other one may not.
+
+    This reads every history of the space, so it is the rule spelled out, not the way a run
+    is planned: a claim finds the same consents in one store query
+    (`ConsentStore.in_force_iris`), and the datacage's batch re-checks apply it again
+    (`ConsentStore.in_force_among`); `tests/unit/test_job_consents.py` holds all three equal.
+    """
     included, excluded = [], []
     for history in store.of_space(space_iri):
         if not history.consents:

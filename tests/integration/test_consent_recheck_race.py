@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from server.attestation import SoftwareAttestationProvider
 from server.consent.usage import uses_of
 from server.consent.withdraw import mark_withdrawn
@@ -51,6 +53,7 @@ def routed_worker(base: str, cage, folder: Path, pod_server: str, proxy) -> Work
     )
 
 
+@pytest.mark.timeout(300)  # ~60 s alone; nine pods and a whole run take longer when busy
 def test_a_consent_withdrawn_between_the_batch_check_and_the_pull_is_never_read(
     make_user, css, tmp_path, monkeypatch
 ):
