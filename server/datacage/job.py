@@ -44,7 +44,8 @@ from .datasets import (
 )
 from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, GateVerdict, InputIdentifiers, PersonInputs, check_output
-from .progress import RunProgress
+from .pod_servers import PodServers
+from .progress import PullCounts, RunProgress
 from .pull import PersonOutcome, PullLimits, pull
 from .sandbox import Outcome as SandboxOutcome
 from .sandbox import SandboxLimits, run_algorithm
@@ -77,6 +78,9 @@ class JobSettings:
     # Development only: read pods served over plain http (no TLS, so no attestation gateway).
     # A run that did says so on its page and in its result's provenance.
     allow_plain_http_pods: bool = False
+    # Pod origins the worker reaches through another address (its providers' gateways): the
+    # pull's per-server bound counts them at that address.
+    pod_routes: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def delivery_dir(self) -> Path:
@@ -160,9 +164,21 @@ def _execute(
 ) -> JobReport:
     progress = RunProgress(reporter.progress)
     progress.stage(Stage.PULLING)
-    outcomes = pull(
-        cage, reporter, job.consents, settings.pull, allow_plain_http=settings.allow_plain_http_pods
+    counts = PullCounts(
+        job.pod_servers,
+        [c.resources[0].url if c.resources else "" for c in job.consents],
+        getattr(reporter, "pull_progress", lambda _counts: None),
     )
+    with counts.reporting():
+        outcomes = pull(
+            cage,
+            reporter,
+            job.consents,
+            settings.pull,
+            allow_plain_http=settings.allow_plain_http_pods,
+            on_person=counts.on_person,
+            servers=PodServers(settings.pod_routes),
+        )
     read = [o for o in outcomes if o.inputs]
     uses.extend(_use_of(o) for o in read)  # first: read is read, even if a report below fails
     for outcome in read:

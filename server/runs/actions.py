@@ -42,6 +42,8 @@ from .outcomes import (
     Stage,
     overall_progress,
 )
+from .pull_progress import ahead, check_report
+from .pull_progress import plan as pull_plan
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,8 @@ class Job:
                 for c in self.consents
             ],
             "deliveries": [d.as_job() for d in self.destinations],
+            # The pull's plan: the datacage reports its counts per row (`pull_progress`).
+            "pod_servers": [p.server for p in self.run.pod_servers],
         }
 
 
@@ -196,8 +200,14 @@ class Runs:
             )
             planned = consents_for_run(self.consents, space.iri, now, terms_digest=run.terms_digest)
 
-            def plan(run: Run, count: int = len(planned.included)) -> None:
+            per_server = pull_plan(
+                (c.resources[0].url if c.resources else "" for c in planned.included),
+                space.terms.min_individuals,
+            )
+
+            def plan(run: Run, count: int = len(planned.included), rows=per_server) -> None:
                 run.individuals_included = count
+                run.pod_servers = rows
 
             run, _ = self.store.change(run.id, plan)
             targets = (
@@ -247,6 +257,21 @@ class Runs:
         def change(run: Run) -> None:
             if run.status is RunStatus.RUNNING and progress > run.progress:
                 run.stage, run.progress = reported.value, progress
+
+        return self.store.change(run_id, change)[0]
+
+    def report_pull(self, run_id: str, actor: str | None, counts: list[tuple[int, int]]) -> Run:
+        """The pull's counts, `(read, failed)` per row of the run's plan; a report that does
+        not fit the plan is refused, one that is not ahead is ignored."""
+        run = self._own_running(run_id, actor)
+        try:
+            reported = check_report(run.pod_servers, counts)
+        except ValueError as exc:
+            raise ValidationFailed({"pod_servers": [str(exc)]}) from None
+
+        def change(run: Run) -> None:
+            if run.status is RunStatus.RUNNING and ahead(run.pod_servers, reported):
+                run.pod_servers = reported
 
         return self.store.change(run_id, change)[0]
 
