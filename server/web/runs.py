@@ -49,6 +49,8 @@ def show(space_id: str, run_id: str) -> str:
         deliveries=deliveries,
         transports=PullTransport,
         pod_servers=for_page(run.pod_servers),
+        # A finished run's read count below k is not shown; the per-server counts would tell it.
+        pod_counts_hidden=run.status.finished and not run.individuals_read,
     )
 
 

@@ -6,6 +6,8 @@ the datacage's real pull reads people's records from both, as the datacage's own
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from connectors.solid import SolidClient, SolidSession
@@ -14,6 +16,8 @@ from server.consent.model import PodResource
 from server.datacage.control_plane import JobConsent
 from server.datacage.pull import PullLimits
 from server.datacage.pull import pull as pull_over_any_transport
+from server.services import services
+from tests.support.datacage_world import survey_world
 from tests.support.pod_load import load, people_folder, reset
 
 PER_SERVER = 12
@@ -112,3 +116,29 @@ def test_spellings_of_one_server_share_its_bound(two_servers):
     counted = load(a)
     assert counted.total >= 4  # the other spellings reached the server too (CSS refuses them)
     assert counted.most <= 2, f"{counted.most} requests in flight at one server, bound 2"
+
+
+def test_a_real_run_reports_people_read_per_pod_server_through_the_job_api(
+    make_user, tmp_path, css
+):
+    with survey_world(make_user, tmp_path, people=5) as world:
+        runs = services(world.app).runs
+        started = runs.start(world.space.id, world.owner.webid)
+        # One person takes the grant back in their own pod: the datacage gets a 403.
+        refuser = world.people[0]
+        refuser.client.access_control(refuser.pod + "shop/orders.csv").revoke(world.cage.webid)
+        assert world.worker().run_once() is not None
+        run = runs.store.load(started.id)
+        server = css.base_url.rstrip("/")
+        assert [(p.server, p.to_read, p.read, p.failed) for p in run.pod_servers] == [
+            (server, 5, 4, 1)
+        ]
+        client = world.app.test_client()
+        with client.session_transaction() as session:
+            session.update(webid=world.owner.webid, signed_in_at=time.time(), csrf_token="t")
+        page = client.get(f"/spaces/{world.space.id}/runs/{run.id}").get_data(as_text=True)
+        row = page[page.index(f'data-server="{server}"') :]
+        # Attack: 4 read is below the space's k = 5, which the page never shows; the
+        # per-server counts must not tell it either.
+        assert run.individuals_read == 0
+        assert '<td class="to-read">5</td><td class="read">—</td><td class="failed">—</td>' in row
