@@ -238,12 +238,20 @@ class Runs:
         return run, RegistryAuthority(self.consents, self.clock)
 
     def consent(self, run: Run, iri: str) -> Consent:
-        """A consent the run may ask about: one in its own space."""
-        for history in self.consents.of_space(run.space_iri):
-            for consent in history.consents:
-                if consent.iri == iri:
-                    return consent
-        raise NotFound("This run's space has no such consent.")
+        """A consent the run may ask about: one in its own space.
+
+        Read by its own record (`<history>/<number>`), not by loading the space's every
+        history: the datacage asks once per person, so a scan would cost people squared."""
+        name, _, number = iri.rpartition("/")
+        history = (
+            self.consents.read(name)
+            if name.startswith(self.consents.public_url + "consents/") and number.isdigit()
+            else None
+        )
+        consent = history.get(int(number)) if history is not None else None
+        if consent is None or consent.iri != iri or history.space_iri != run.space_iri:
+            raise NotFound("This run's space has no such consent.")
+        return consent
 
     def report(self, run_id: str, actor: str | None, stage: str, step: int) -> Run:
         """Progress, as a worker stage and (while running) the algorithm's step; a report that
