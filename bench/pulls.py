@@ -33,7 +33,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from consent_check import active_space, claim_run  # the sibling scripts
 from control_plane import SECRET, free_port, start_server
+from requests.adapters import HTTPAdapter
 from solid_get import BareClient
 
 from connectors.solid import AccessMode, SolidClient, SolidSession
@@ -55,6 +58,15 @@ from server.services import services
 os.environ.setdefault("DATACAGE_EGRESS_ALLOW", "loopback")
 
 RECORD = b'<#me> <http://schema.org/email> "person@example.org" .\n'
+
+
+@contextmanager
+def started(server: CommunitySolidServer) -> Iterator[CommunitySolidServer]:
+    """A CSS started with patience (a busy machine starts it slowly), stopped at the end."""
+    try:
+        yield server.start(timeout=240)
+    finally:
+        server.stop()
 
 
 def signed_in(api: CssAccountApi, account, name: str) -> SolidClient:
@@ -126,8 +138,8 @@ def main() -> None:
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        CommunitySolidServer() as first,
-        CommunitySolidServer() as second,
+        started(CommunitySolidServer()) as first,
+        started(CommunitySolidServer()) as second,
         CssAccountApi(first.base_url) as first_api,
         CssAccountApi(second.base_url) as second_api,
     ):
@@ -189,10 +201,15 @@ def main() -> None:
 
             credentials = first_api.create_client_credentials(cage_account, "bare")
             bare_client = BareClient(credentials.issuer, credentials.id, credentials.secret)
+            # A kept-alive connection for every thread (requests keeps 10 by default).
+            bare_client.http.mount("http://", HTTPAdapter(pool_maxsize=2 * args.bare_threads))
+            # Both servers at once: people in turn from each, `--bare-threads` each.
+            turns = [u for pair in zip(urls[:half], urls[half:], strict=False) for u in pair]
+            turns += urls[2 * min(half, len(urls) - half) :]
 
             def bare() -> None:
                 with ThreadPoolExecutor(2 * args.bare_threads) as pool:
-                    list(pool.map(bare_client.get, urls))
+                    list(pool.map(bare_client.get, turns))
 
             ours()  # warm: connections, tokens, caches
             bare()

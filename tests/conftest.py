@@ -219,5 +219,12 @@ from tests.support.emulators import azurite, moto_s3, moto_s3_strict  # noqa: E4
 def counted_pod_servers() -> Iterator[tuple[CommunitySolidServer, CommunitySolidServer]]:
     from tests.support.pod_load import counted_server
 
-    with counted_server() as first, counted_server() as second:
+    first, second = counted_server(), counted_server()
+    try:
+        # A generous start: these two start beside the session's CSS on a busy machine.
+        first.start(timeout=240)
+        second.start(timeout=240)
         yield first, second
+    finally:
+        second.stop()
+        first.stop()
