@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from consent_check import active_space, claim_run  # the sibling scripts
 from control_plane import SECRET, free_port, start_server
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from solid_get import BareClient
 
 from connectors.solid import AccessMode, SolidClient, SolidSession
@@ -201,8 +202,12 @@ def main() -> None:
 
             credentials = first_api.create_client_credentials(cage_account, "bare")
             bare_client = BareClient(credentials.issuer, credentials.id, credentials.secret)
-            # A kept-alive connection for every thread (requests keeps 10 by default).
-            bare_client.http.mount("http://", HTTPAdapter(pool_maxsize=2 * args.bare_threads))
+            # A kept-alive connection for every thread (requests keeps 10 by default), and a
+            # retry when a busy CSS closes one under it (our pull retries too).
+            again = Retry(total=3, backoff_factor=0.1, allowed_methods={"GET"})
+            bare_client.http.mount(
+                "http://", HTTPAdapter(pool_maxsize=2 * args.bare_threads, max_retries=again)
+            )
             # Both servers at once: people in turn from each, `--bare-threads` each.
             turns = [u for pair in zip(urls[:half], urls[half:], strict=False) for u in pair]
             turns += urls[2 * min(half, len(urls) - half) :]
