@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from consent_check import active_space, claim_run  # the sibling scripts
 from control_plane import SECRET, free_port, start_server
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 from solid_get import BareClient
+from urllib3.util.retry import Retry
 
 from connectors.solid import AccessMode, SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
