@@ -106,3 +106,13 @@ def test_limits_come_from_the_configuration_with_defaults():
     assert PullLimits.from_config({}) == PullLimits()
     limits = PullLimits.from_config({"PULL_PEOPLE_AT_ONCE": 32, "PULL_PER_POD_SERVER": 6})
     assert (limits.people_at_once, limits.per_host) == (32, 6)
+
+
+def test_the_worker_reads_its_pull_limits_from_its_environment_and_refuses_nonsense():
+    from server.config import ConfigError, worker_config
+
+    config = worker_config({"DATACAGE_PULL_PER_POD_SERVER": "2"})
+    assert PullLimits.from_config(config).per_host == 2
+    for bad in ("0", "many"):
+        with pytest.raises(ConfigError, match="DATACAGE_PULL_PER_POD_SERVER"):
+            worker_config({"DATACAGE_PULL_PER_POD_SERVER": bad})
