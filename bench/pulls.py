@@ -30,6 +30,7 @@ import os
 import secrets
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +50,7 @@ from urllib3.util.retry import Retry
 
 from connectors.solid import AccessMode, SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
+from connectors.solid.http import Http
 from server import create_app
 from server.consent.model import Consent, ConsentState, PodResource
 from server.datacage.progress import PullCounts
@@ -70,10 +72,15 @@ def started(server: CommunitySolidServer) -> Iterator[CommunitySolidServer]:
         server.stop()
 
 
-def signed_in(api: CssAccountApi, account, name: str) -> SolidClient:
+def signed_in(api: CssAccountApi, account, name: str, read_s: float = 30) -> SolidClient:
     credentials = api.create_client_credentials(account, name)
     return SolidClient(
-        SolidSession.from_client_credentials(credentials.issuer, credentials.id, credentials.secret)
+        SolidSession.from_client_credentials(
+            credentials.issuer,
+            credentials.id,
+            credentials.secret,
+            http=Http(timeout=(10, read_s)),
+        )
     )
 
 
@@ -177,7 +184,8 @@ def main() -> None:
 
         server = start_server(data_dir, port, {"DATACAGE_WEBID": cage_account.webid})
         try:
-            cage = signed_in(first_api, cage_account, "datacage")
+            # The claim assembles a job of every person: minutes on a busy machine.
+            cage = signed_in(first_api, cage_account, "datacage", read_s=600)
             began = time.perf_counter()
             plane, job = claim_run(cage, base, Path(tmp) / "attestation")
             print(f"  run claimed in {time.perf_counter() - began:.1f} s")
@@ -233,7 +241,11 @@ def main() -> None:
                 )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
-            server.wait(10)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(10)
     ours_rate, bare_rate = statistics.median(rates["ours"]), statistics.median(rates["bare"])
     print(f"people={len(urls)}")
     print("pod_servers=2")
