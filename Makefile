@@ -21,6 +21,7 @@ test: setup
 bench: setup $(BENCH_STAMP)
 	$(PY) bench/solid_get.py
 	$(PY) bench/pull_ratio.py
+	$(PY) bench/pulls.py
 	$(PY) bench/control_plane.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/consent_check.py

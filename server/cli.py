@@ -170,8 +170,9 @@ def worker(
     from connectors.solid.connect_to import parse_route
 
     from .attestation.tsm import select_provider
-    from .config import ConfigError, check_worker_environment
+    from .config import ConfigError, check_worker_environment, worker_config
     from .datacage.job import JobSettings
+    from .datacage.pull import PullLimits
     from .datacage.worker import Identity, Worker
     from .logs import configure
 
@@ -184,6 +185,10 @@ def worker(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pod-gateway") from None
     configure("text")
+    try:  # DATACAGE_PULL_*: how hard a run may press on the pod servers
+        pull_limits = PullLimits.from_config(worker_config(os.environ))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     if allow_plain_http_pods:
         logging.getLogger("server.datacage").warning(
             "pods served over plain http will be read: a development setting, said in each run"
@@ -203,6 +208,7 @@ def worker(
             JobSettings(
                 work_root=root / "work",
                 results_dir=root / "results",
+                pull=pull_limits,
                 allow_plain_http_pods=allow_plain_http_pods,
             ),
             pod_ca=pod_ca,

@@ -177,6 +177,21 @@ OPTIONS: tuple[Option, ...] = (
         "json",
         "'json' (one JSON object per line, for log collectors) or 'text' (for people).",
     ),
+    # Worker options: read by `datacage worker` from its environment, not by the control plane.
+    Option(
+        "PULL_PEOPLE_AT_ONCE",
+        int,
+        8,
+        "Worker: how many people's pods the datacage reads at once in a run, over all pod "
+        "servers together.",
+    ),
+    Option(
+        "PULL_PER_POD_SERVER",
+        int,
+        4,
+        "Worker: the most requests the datacage has in flight at one pod server (an address "
+        "and port, however its pods' hosts are spelled), so a pull floods no provider.",
+    ),
 )
 
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
@@ -200,6 +215,13 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
                 f"DATACAGE_{option.name} must be a {option.type.__name__}, not {raw!r}."
             ) from None
     return values
+
+
+def worker_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The options as `datacage worker` sees them: defaults, then its environment; checked."""
+    config = {**DEFAULTS, **from_environment(environ)}
+    check(config)
+    return config
 
 
 def check(config: Mapping[str, Any]) -> None:
@@ -226,6 +248,8 @@ def check(config: Mapping[str, Any]) -> None:
         "EGRESS_DEADLINE_SECONDS",
         "EGRESS_MAX_RESPONSE_MIB",
         "AUDIT_QUERY_SLOTS",
+        "PULL_PEOPLE_AT_ONCE",
+        "PULL_PER_POD_SERVER",
     ):
         if int(config[name]) < 1:
             raise ConfigError(f"DATACAGE_{name} must be at least 1.")

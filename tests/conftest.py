@@ -111,7 +111,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the CSS test bed, however indirectly, with `css`."""
     for item in items:
         # `fixturenames` is the full closure, so fixtures built on `css` count too.
-        if {"css", "css_acp"} & set(getattr(item, "fixturenames", ())):
+        if {"css", "css_acp", "counted_pod_servers"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.css)
 
 
@@ -212,3 +212,23 @@ from tests.support.emulators import azurite, moto_s3, moto_s3_strict  # noqa: E4
 # --- Virtuoso (a registry back end) ------------------------------------------------------------
 # A real virtuoso-t, started on first use (~10-20 s: it creates its database), once per session.
 from tests.support.virtuoso import virtuoso  # noqa: E402, F401
+
+# --- Pod servers that count the requests in flight ----------------------------------------------
+# Two more CSS, each counting at the server the requests a client has in flight
+# (tests/support/inflight.cjs): the pull's per-server bound is checked where it matters. They
+# start only when a test asks for them.
+
+
+@pytest.fixture(scope="session")
+def counted_pod_servers() -> Iterator[tuple[CommunitySolidServer, CommunitySolidServer]]:
+    from tests.support.pod_load import counted_server
+
+    first, second = counted_server(), counted_server()
+    try:
+        # A generous start: these two start beside the session's CSS on a busy machine.
+        first.start(timeout=240)
+        second.start(timeout=240)
+        yield first, second
+    finally:
+        second.stop()
+        first.stop()

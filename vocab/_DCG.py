@@ -32,6 +32,7 @@ class DCG(DefinedNamespace):
     Delivery: URIRef  # Writing results into a consumer's pod.
     GateOutcome: URIRef  # The kind of decision the output gate reached.
     GateVerdict: URIRef  # The output gate's decision on a run's results.
+    PodServerProgress: URIRef  # How far a run's pull has got at one pod server.
     Invitation: URIRef  # An offer to join a space in given roles.
     InvitationStatus: URIRef  # Whether an invitation is open, accepted or withdrawn.
     OutputShape: URIRef  # The declared form of an algorithm's results.
@@ -92,6 +93,7 @@ class DCG(DefinedNamespace):
     status: URIRef  # The current state of a space, approval or verdict.
     usedConsent: URIRef  # A consent a run relied on.
     verdict: URIRef  # The gate verdict on a run.
+    pullProgress: URIRef  # A run's pull progress at one pod server.
     shapePath: URIRef  # The output shape's property a gate refusal is about.
 
     # http://www.w3.org/2002/07/owl#DatatypeProperty
@@ -100,6 +102,10 @@ class DCG(DefinedNamespace):
     individualsIncluded: URIRef  # People whose consent counted when a run was planned.
     individualsRead: URIRef  # People whose data a run read.
     pullTransport: URIRef  # How a run read pods: "tls" or "plain-http" (development).
+    podServer: URIRef  # The origin of a pod server a run reads.
+    peopleToRead: URIRef  # People a run is to read at one pod server.
+    peopleRead: URIRef  # People a run has read at one pod server.
+    peopleFailed: URIRef  # People at one pod server a run could not read.
     problem: URIRef  # Something that went wrong, in plain words.
     runLog: URIRef  # What the algorithm logged, scrubbed of input values.
     outcome: URIRef  # How a run ended, as a fixed code.

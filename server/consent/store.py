@@ -110,6 +110,11 @@ _DETAILS = """
     VALUES ?p { dpv:hasDataSubject dcg:readsResource dcg:readsContainer dcg:usageRecords
                 dpv:hasPurpose }
 """
+# The origin of each resource or container a consent reads (for the pull's plan).
+_ORIGINS = """
+    ?c dcg:readsResource|dcg:readsContainer ?read .
+    BIND(REPLACE(STR(?read), "^([^:/?#]+://[^/?#]+).*$", "$1") AS ?origin)
+"""
 #: The most consents one batch question may name (`ConsentStore.in_force_among`).
 MAX_BATCH = 500
 
@@ -334,6 +339,23 @@ class ConsentStore:
         rows = self._call(lambda r: r.select(query))
         # IRIs hold no spaces (RFC 3987), so the separator cannot split one.
         return sorted({iri for row in rows for iri in str(row.get("all", "")).split(" ") if iri})
+
+    def in_force_origins(self, space_iri: str, terms_digest: str, now: datetime) -> dict[str, int]:
+        """How many consents in force for a run under `terms_digest` read at each origin
+        (`scheme://host[:port]` of a consented resource or container): the pull's plan, counted
+        by the store in one query. A consent reading at two origins counts at both."""
+        query = (
+            _in_force_query(
+                space_iri,
+                terms_digest,
+                now,
+                projection="?origin (COUNT(DISTINCT ?c) AS ?n)",
+                details=_ORIGINS,
+            )
+            + " GROUP BY ?origin"
+        )
+        rows = self._call(lambda r: r.select_text(query))
+        return {row["origin"]: int(row["n"]) for row in rows if row.get("origin")}
 
     def in_force_among(
         self, space_iri: str, terms_digest: str, iris: list[str], now: datetime

@@ -83,6 +83,8 @@ class Job:
     deliveries: tuple[DeliveryTarget, ...] = ()
     # The space's differential-privacy term, handed to the algorithm and named in provenance.
     privacy: DifferentialPrivacy | None = None
+    # The pull's plan: the pod servers progress is counted by (`runs.pull_progress`).
+    pod_servers: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -120,6 +122,7 @@ class Job:
                     for d in body.get("deliveries", [])  # type: ignore[union-attr]
                 ),
                 _privacy(space.get("differential_privacy")),
+                tuple(_str(p) for p in body.get("pod_servers", [])),  # type: ignore[union-attr]
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ControlPlaneError(
@@ -241,6 +244,11 @@ class RunReporter:
     def progress(self, stage: Stage, step: int = 0) -> None:
         """A worker stage and, while running, the algorithm's step (`server.datacage.progress`)."""
         self.plane._call("POST", self.path + "progress", {"stage": stage.value, "step": step})
+
+    def pull_progress(self, counts: list[tuple[int, int]]) -> None:
+        """`(read, failed)` per row of the job's pod-server plan, in its order."""
+        rows = [{"read": read, "failed": failed} for read, failed in counts]
+        self.plane._call("POST", self.path + "pull-progress", {"pod_servers": rows})
 
     def finish(self, outcome: dict[str, Any]) -> None:
         """The codes of `JobReport.as_json`; the control plane refuses any other field."""

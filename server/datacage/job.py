@@ -45,8 +45,9 @@ from .datasets import (
 from .delivery import DeliverySettings, Outbox
 from .gate import GatePolicy, GateVerdict, InputIdentifiers, PersonInputs, check_output
 from .gate import prepare as prepare_gate
-from .progress import RunProgress
-from .pull import PersonOutcome, PullLimits, pull
+from .pod_servers import PodServers
+from .progress import PullCounts, RunProgress
+from .pull import OnPerson, PersonOutcome, PullLimits, pull
 from .recheck import BatchedRecheck
 from .sandbox import Outcome as SandboxOutcome
 from .sandbox import SandboxLimits, run_algorithm
@@ -82,6 +83,9 @@ class JobSettings:
     # Development only: read pods served over plain http (no TLS, so no attestation gateway).
     # A run that did says so on its page and in its result's provenance.
     allow_plain_http_pods: bool = False
+    # Pod origins the worker reaches through another address (its providers' gateways): the
+    # pull's per-server bound counts them at that address.
+    pod_routes: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def delivery_dir(self) -> Path:
@@ -165,7 +169,16 @@ def _execute(
 ) -> JobReport:
     progress = RunProgress(reporter.progress)
     progress.stage(Stage.PULLING)
-    outcomes = pull_pages(job, cage, reporter, settings)
+    counts = PullCounts(job.pod_servers, getattr(reporter, "pull_progress", lambda _counts: None))
+    with counts.reporting():
+        outcomes = pull_pages(
+            job,
+            cage,
+            reporter,
+            settings,
+            on_person=counts.on_person,
+            servers=PodServers(settings.pod_routes),
+        )
     read = [o for o in outcomes if o.inputs]
     uses.extend(_use_of(o) for o in read)  # first: read is read, even if a report below fails
     for outcome in read:
@@ -253,7 +266,13 @@ def _execute(
 
 
 def pull_pages(
-    job: Job, cage: SolidClient, reporter: RunReporter, settings: JobSettings
+    job: Job,
+    cage: SolidClient,
+    reporter: RunReporter,
+    settings: JobSettings,
+    *,
+    on_person: OnPerson | None = None,
+    servers: PodServers | None = None,
 ) -> list[PersonOutcome]:
     """Every person of the job, a page at a time: one question says which of the page still
     count and what each may read (a prefilter), then the pull asks again, in shared batches,
@@ -268,7 +287,13 @@ def pull_pages(
         counted = {c.iri for c in people}
         outcomes += [_lapsed(iri) for iri in page if iri not in counted]
         outcomes += pull(
-            cage, recheck, people, settings.pull, allow_plain_http=settings.allow_plain_http_pods
+            cage,
+            recheck,
+            people,
+            settings.pull,
+            allow_plain_http=settings.allow_plain_http_pods,
+            on_person=on_person,
+            servers=servers,
         )
     return outcomes
 

@@ -1,23 +1,27 @@
 """Reading consented data from pods, person by person, exactly as each consent lists it.
 
-People are read in parallel by a bounded pool, with a per-host limit so one pod server is never
-hit by every worker at once. Each read is retried with backoff when the server fails (5xx) or
-does not answer in time; anything else is final. One person's failure is that person's part of
-the run, never the whole run: a 403 is a withdrawal signal (recorded, not retried), an
-unreachable pod is reported as such. Every read keeps the ETag, so provenance can name the exact
-version used.
+People are read in parallel by a bounded pool (`PullLimits.people_at_once`), with at most
+`PullLimits.per_host` requests in flight at any one pod server, so many providers are read at
+once and none is flooded. A *pod server* is where the requests land: the address a pod's host
+resolves to and its port, so `localhost`, `LOCALHOST` and `127.0.0.1` (or the subdomains of
+one provider's pods) share one bound instead of each getting its own. The pool hands a free
+thread the next person of a server that has a free place, in turn across servers: a slow server
+keeps only its own places busy, and the others are read at full speed meanwhile.
+
+Each read is retried with backoff when the server fails (5xx) or does not answer in time;
+anything else is final. One person's failure is that person's part of the run, never the whole
+run: a 403 is a withdrawal signal (recorded, not retried), an unreachable pod is reported as
+such. Every read keeps the ETag, so provenance can name the exact version used.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from connectors.solid import SolidClient
@@ -25,6 +29,7 @@ from connectors.solid import errors as solid_errors
 
 from ..consent.model import PodResource
 from ..consent.usage import Read
+from .pod_servers import PodServers, PullScheduler
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +53,23 @@ class ConsentAuthority(Protocol):
 
 @dataclass(frozen=True)
 class PullLimits:
+    """How hard a pull may press: declared as worker options in `server.config`
+    (`DATACAGE_PULL_PEOPLE_AT_ONCE`, `DATACAGE_PULL_PER_POD_SERVER`)."""
+
     people_at_once: int = 8
-    per_host: int = 4
+    per_host: int = 4  # requests in flight at one pod server
     attempts: int = 4
     first_backoff_s: float = 0.2
     longest_backoff_s: float = 3.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PullLimits:
+        """The limits of a configuration (`server.config.OPTIONS`), defaults where unset."""
+        defaults = cls()
+        return cls(
+            people_at_once=int(config.get("PULL_PEOPLE_AT_ONCE") or defaults.people_at_once),
+            per_host=int(config.get("PULL_PER_POD_SERVER") or defaults.per_host),
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,10 @@ class PersonOutcome:
         return [Read(i.url, i.version) for i in self.inputs]
 
 
+#: Called after each person is done: (index of the consent, its outcome). From pool threads.
+OnPerson = Callable[[int, PersonOutcome], None]
+
+
 def pull(
     cage: SolidClient,
     authority: ConsentAuthority,
@@ -86,6 +107,8 @@ def pull(
     limits: PullLimits = PullLimits(),
     *,
     allow_plain_http: bool = False,
+    on_person: OnPerson | None = None,
+    servers: PodServers | None = None,
 ) -> list[PersonOutcome]:
     """Read every person's consented resources; the outcomes are in the order of `consents`.
 
@@ -93,42 +116,29 @@ def pull(
     provider's attestation gateway can check the evidence before any byte flows. A pod on
     plain http is left out unless `allow_plain_http` (a development setting) says otherwise,
     and then the outcome says so, for the run's page and its provenance.
+
+    `on_person` hears of each person as they are done (the run's progress per pod server);
+    `servers` says which pod server a URL is on (default: by the address its host resolves to).
     """
-    hosts = _HostLimits(limits.per_host)
+    servers = servers or PodServers()
     outcomes: list[PersonOutcome | None] = [None] * len(consents)
-    with ThreadPoolExecutor(max_workers=max(1, limits.people_at_once)) as pool:
-        futures = {
-            index: pool.submit(
-                _pull_person, cage, authority, consents[index], hosts, limits, allow_plain_http
-            )
-            for index in _across_pod_servers(consents)
-        }
-        for index, future in futures.items():
-            outcomes[index] = future.result()
+
+    def one(index: int, hosts: PullScheduler) -> None:
+        outcome = _pull_person(cage, authority, consents[index], hosts, limits, allow_plain_http)
+        outcomes[index] = outcome
+        if on_person is not None:
+            on_person(index, outcome)
+
+    firsts = [c.resources[0].url if c.resources else "" for c in consents]
+    PullScheduler(servers, limits.people_at_once, limits.per_host).run(firsts, one)
     return outcomes  # type: ignore[return-value]
-
-
-def _across_pod_servers(consents: Sequence[ConsentLike]) -> list[int]:
-    """Consent indices taken in turn from each pod server: the pool's threads then spread
-    over every server at once, instead of queueing behind one server's per-host limit while
-    the others wait (people arrive grouped by provider, in the order they consented)."""
-    by_server: dict[str, list[int]] = {}
-    for index, consent in enumerate(consents):
-        first = consent.resources[0].url if consent.resources else ""
-        parts = urlsplit(first)
-        by_server.setdefault(f"{parts.scheme}://{parts.netloc}", []).append(index)
-    queues = list(by_server.values())
-    order: list[int] = []
-    for turn in range(max((len(q) for q in queues), default=0)):
-        order.extend(q[turn] for q in queues if turn < len(q))
-    return order
 
 
 def _pull_person(
     cage: SolidClient,
     authority: ConsentAuthority,
     consent: ConsentLike,
-    hosts: _HostLimits,
+    hosts: PullScheduler,
     limits: PullLimits,
     allow_plain_http: bool = False,
 ) -> PersonOutcome:
@@ -174,7 +184,7 @@ def _pull_person(
     return outcome
 
 
-def _retrying(call, hosts: _HostLimits, target: object, limits: PullLimits):
+def _retrying(call, hosts: PullScheduler, target: object, limits: PullLimits):
     url = target.url if isinstance(target, PodResource) else str(target)
     for attempt in range(limits.attempts):
         try:
@@ -187,23 +197,8 @@ def _retrying(call, hosts: _HostLimits, target: object, limits: PullLimits):
             ceiling = min(limits.longest_backoff_s, limits.first_backoff_s * 2**attempt)
             wait = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
             log.info("retrying", extra={"url": url, "attempt": attempt + 1, "error": str(exc)})
-            time.sleep(wait)
+            time.sleep(wait)  # the server's place is free meanwhile
     raise AssertionError("unreachable")  # the loop returns or raises
-
-
-class _HostLimits:
-    """At most `per_host` requests in flight to one scheme://host:port."""
-
-    def __init__(self, per_host: int):
-        self._per_host = max(1, per_host)
-        self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-
-    def slot(self, url: str) -> threading.BoundedSemaphore:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        with self._lock:
-            return self._slots.setdefault(origin, threading.BoundedSemaphore(self._per_host))
 
 
 def _members(cage: SolidClient, container: str) -> list[str]:

@@ -17,6 +17,7 @@ and a run the control plane still shows under way is ended with a plain reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -109,6 +110,8 @@ class Worker:
         provider's attestation gateway) where DNS does not: see `connectors.solid.connect_to`."""
         self.key = EnclaveKey.generate()
         self.provider = provider
+        if pod_routes and not settings.pod_routes:  # the pull bounds each gateway, not origin
+            settings = dataclasses.replace(settings, pod_routes=dict(pod_routes))
         self.settings = settings
         self.identity = identity
         self.pod_ca = pod_ca

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,15 @@ class Outcome:
 
     lines: list[str] = field(default_factory=list)
     urls: list[tuple[str, str, str]] = field(default_factory=list)  # (label, url, how)
+    timings: list[tuple[str, float]] = field(default_factory=list)  # (step, seconds)
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings.append((step, time.monotonic() - began))
 
 
 @click.command("demo")
@@ -105,13 +114,17 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
     """The whole story, step by step; each step adds its line to what is told at the end."""
     out = Outcome()
     cast = _seed(stack, people, out)
-    stack.start_control_plane(cast.cage.webid)
-    quiet_logs(stack.folder)
-    worker = stack.start_worker(cast.cage)
+    with out.timed("control plane and datacage start"):
+        stack.start_control_plane(cast.cage.webid)
+        quiet_logs(stack.folder)
+        worker = stack.start_worker(cast.cage)
     click.echo(f"Control plane on {stack.control_plane}; the datacage worker is polling it.")
-    spaces = _organisations(stack, cast, worker.provider.public_key_pem(), people, out)
-    _individuals(stack, cast, spaces, people, out)
-    _runs(stack, cast, spaces, people, out)
+    with out.timed("spaces, approvals and the bank's pushes"):
+        spaces = _organisations(stack, cast, worker.provider.public_key_pem(), people, out)
+    with out.timed("consent pages"):
+        _individuals(stack, cast, spaces, people, out)
+    with out.timed("runs (pull, algorithm, gate, delivery), reports checked"):
+        _runs(stack, cast, spaces, people, out)
     out.urls[:0] = [
         ("Space overview", urljoin(stack.control_plane, f"spaces/{spaces[0].id}"),
          _how_to_sign_in(cast.retailer)),
@@ -126,13 +139,15 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
 def _seed(stack: DemoStack, people: int, out: Outcome) -> Cast:
     click.echo(f"Demo folder: {stack.folder} (made afresh; logs in demo.log)")
     click.echo("Starting the Community Solid Server...", nl=False)
-    click.echo(f" ready on {stack.css.base_url} in {stack.start_css():.1f} s")
-    retailer, bank, cage = (
-        stack.create(m, with_client=True) for m in (seed.RETAILER, seed.BANK, seed.DATACAGE)
-    )
-    persons = _in_parallel(
-        f"Seeding {people} people's pods", range(people), lambda n: _seed_person(stack, n)
-    )
+    with out.timed("pod provider start"):
+        click.echo(f" ready on {stack.css.base_url} in {stack.start_css():.1f} s")
+    with out.timed("accounts and pods seeded"):
+        retailer, bank, cage = (
+            stack.create(m, with_client=True) for m in (seed.RETAILER, seed.BANK, seed.DATACAGE)
+        )
+        persons = _in_parallel(
+            f"Seeding {people} people's pods", range(people), lambda n: _seed_person(stack, n)
+        )
     out.lines.append(
         f"{people} people have pods with a customer record and orders; the retailer, the bank "
         "and the datacage have accounts of their own."
@@ -202,6 +217,8 @@ def _runs(stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: O
     checks = (check.check_common_customers, check.check_joint_stats)
     for space, (run, statuses), verify in zip(spaces, finished, checks, strict=True):
         out.lines.append(_run_line(space, run))
+        if run.duration_s is not None:
+            out.timings.append((f"  run of {space.name}, claim to finish", run.duration_s))
         if run.status is not RunStatus.SUCCEEDED:
             why = " ".join([run.outcome.wording if run.outcome else "", *run.problems]).strip()
             raise story.DemoFailed(f"The run of {space.name} failed: {why}")
@@ -236,11 +253,14 @@ def _how_to_sign_in(account: Account) -> str:
 
 
 def _seed_person(stack: DemoStack, n: int) -> Account:
-    account = stack.create(seed.person(n), with_client=True)
-    client = account.client()
-    pod = account.pod.pod_url
-    client.put(pod + seed.CUSTOMERS_PATH, seed.customer_record(n).encode(), "text/turtle")
-    client.put(pod + seed.ORDERS_PATH, seed.orders_csv(n).encode(), "text/csv")
+    account = stack.create(seed.person(n))  # people sign in with their password only
+    stack.write_pod_files(
+        account,
+        {
+            seed.CUSTOMERS_PATH: seed.customer_record(n).encode(),
+            seed.ORDERS_PATH: seed.orders_csv(n).encode(),
+        },
+    )
     return account
 
 
@@ -278,4 +298,7 @@ def _print(outcome: Outcome, stack: DemoStack, seconds: float) -> None:
     for label, url, how in outcome.urls:
         click.echo(f"  {label}: {url}")
         click.echo(f"      {how}")
+    click.echo("\nWhere the time went")
+    for step, spent in outcome.timings:
+        click.echo(f"  {step}: {spent:.1f} s")
     click.echo(f"\ndemo ready in {seconds:.0f} s (control plane {stack.control_plane})")

@@ -19,7 +19,7 @@ from connectors.solid.css import complete_password_login
 from .seed import PASSWORD
 from .stack import Account
 
-_TIMEOUT = 30
+_TIMEOUT = 120  # an answer is ~20 CSS requests; a busy CSS queues four people's at once
 
 
 class ConsentFlowError(RuntimeError):

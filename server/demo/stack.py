@@ -22,6 +22,7 @@ import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import certifi
 from flask import Flask
@@ -168,6 +169,25 @@ class DemoStack:
         )
         credentials = self.accounts.create_client_credentials(pod, "demo") if with_client else None
         return Account(member, pod, credentials)
+
+    def write_pod_files(self, account: Account, files: dict[str, bytes]) -> None:
+        """Put `files` (pod-relative path -> bytes) straight into CSS's file storage: the pod
+        provider seeding its own disk. Per person that saves a sign-in (client credentials, a
+        DPoP token) and one authenticated PUT per file on the single-threaded CSS, most of the
+        seeding time of a large demo. CSS's file backend takes a file's type from its extension
+        and serves what is on disk, so only `.ttl` and `.csv` files are written this way."""
+        data_dir = self.css.data_dir
+        if data_dir is None:
+            raise RuntimeError("The Community Solid Server is not started.")
+        pod = Path(data_dir, urlsplit(account.pod.pod_url).path.strip("/"))
+        if not pod.is_dir():  # the account API made the pod: its folder is there, or CSS differs
+            raise RuntimeError(f"No folder {pod} for the pod of {account.member.label}.")
+        for relative, body in files.items():
+            if Path(relative).suffix not in (".ttl", ".csv") or ".." in Path(relative).parts:
+                raise ValueError(f"{relative} is not a pod file the demo seeds on disk.")
+            target = pod / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
 
     def start_control_plane(self, datacage_webid: str) -> Flask:
         """Bind first (port 0 lets the kernel choose), then build the app that names its URL."""

@@ -42,6 +42,7 @@ from .outcomes import (
     Stage,
     overall_progress,
 )
+from .pull_progress import ahead, check_report, plan_from_counts
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class Job:
             },
             "consent_count": len(self.consent_iris),
             "deliveries": [d.as_job() for d in self.destinations],
+            # The pull's plan: the datacage reports its counts per row (`pull_progress`).
+            "pod_servers": [p.server for p in self.run.pod_servers],
         }
 
 
@@ -194,8 +197,14 @@ class Runs:
             # what their read needs, right before it (`check_consents`).
             planned = self.consents.in_force_iris(space.iri, run.terms_digest, now)
 
-            def plan(run: Run, count: int = len(planned)) -> None:
+            per_server = plan_from_counts(
+                self.consents.in_force_origins(space.iri, run.terms_digest, now),
+                space.terms.min_individuals,
+            )
+
+            def plan(run: Run, count: int = len(planned), rows=per_server) -> None:
                 run.individuals_included = count
+                run.pod_servers = rows
 
             run, _ = self.store.change(run.id, plan)
             targets = (
@@ -264,6 +273,21 @@ class Runs:
         def change(run: Run) -> None:
             if run.status is RunStatus.RUNNING and progress > run.progress:
                 run.stage, run.progress = reported.value, progress
+
+        return self.store.change(run_id, change)[0]
+
+    def report_pull(self, run_id: str, actor: str | None, counts: list[tuple[int, int]]) -> Run:
+        """The pull's counts, `(read, failed)` per row of the run's plan; a report that does
+        not fit the plan is refused, one that is not ahead is ignored."""
+        run = self._own_running(run_id, actor)
+        try:
+            reported = check_report(run.pod_servers, counts)
+        except ValueError as exc:
+            raise ValidationFailed({"pod_servers": [str(exc)]}) from None
+
+        def change(run: Run) -> None:
+            if run.status is RunStatus.RUNNING and ahead(run.pod_servers, reported):
+                run.pod_servers = reported
 
         return self.store.change(run_id, change)[0]
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from vocab import DCG
 
 from .outcomes import Note, Outcome, Refusal, Stage, stage_wording
+from .pull_progress import PodServerProgress
 
 
 class RunStatus(enum.Enum):
@@ -65,6 +66,8 @@ class Run:
     result_digest: str | None = None
     result_size: int | None = None
     pull_transport: str | None = None  # "tls", or "plain-http" (a development setting)
+    # The pull, per pod server: planned at the claim, counted by the datacage (`pull_progress`).
+    pod_servers: list[PodServerProgress] = field(default_factory=list)
     revision: int = 0
 
     @property

@@ -19,6 +19,7 @@ from vocab import DCG, DCTERMS, PROV, RDF, XSD, bind_prefixes
 
 from .model import Attestation, Run, RunStatus
 from .outcomes import Note, Outcome, Refusal
+from .pull_progress import PodServerProgress
 
 
 class DamagedRun(ValueError):
@@ -47,6 +48,14 @@ def to_graph(run: Run) -> Graph:
     add((r, DCG.individualsRead, Literal(run.individuals_read)))
     if run.pull_transport:
         add((r, DCG.pullTransport, Literal(run.pull_transport)))
+    for index, server in enumerate(run.pod_servers):
+        node = URIRef(f"{run.iri}#pod-server-{index:05d}")  # numbered: RDF has no order
+        add((r, DCG.pullProgress, node))
+        add((node, RDF.type, DCG.PodServerProgress))
+        add((node, DCG.podServer, Literal(server.server)))
+        add((node, DCG.peopleToRead, Literal(server.to_read)))
+        add((node, DCG.peopleRead, Literal(server.read)))
+        add((node, DCG.peopleFailed, Literal(server.failed)))
     if run.datacage:
         add((r, PROV.wasAssociatedWith, URIRef(run.datacage)))
     if run.started_at:
@@ -120,6 +129,15 @@ def from_graph(name: str, graph: Graph, revision: int) -> Run:
     run.outcome = _code(Outcome, outcome) if outcome is not None else None
     transport = graph.value(r, DCG.pullTransport)
     run.pull_transport = str(transport) if transport is not None else None
+    run.pod_servers = [
+        PodServerProgress(
+            str(graph.value(node, DCG.podServer) or ""),
+            int(_literal(graph, node, DCG.peopleToRead)),
+            int(_literal(graph, node, DCG.peopleRead)),
+            int(_literal(graph, node, DCG.peopleFailed)),
+        )
+        for node in sorted(graph.objects(r, DCG.pullProgress), key=str)
+    ]
     run.notes = sorted(
         (_code(Note, n) for n in graph.objects(r, DCG.runNote)), key=lambda n: n.value
     )

@@ -26,6 +26,8 @@ pass an algorithm's words on.
     POST /api/datacage/runs/<id>/refusals       {"consent", "url"}
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
     POST /api/datacage/runs/<id>/progress       {"stage": code, "step": 0..4}
+    POST /api/datacage/runs/<id>/pull-progress  {"pod_servers": [{"read", "failed"}]}, one
+                                                 per row of the job's "pod_servers" plan
     POST /api/datacage/runs/<id>/finish         {"outcome": code, "refusal": {"rule",
                                                  "shape_path"} | null, "notes": [code],
                                                  "individuals_read", "result_digest",
@@ -68,6 +70,7 @@ _MAX_READS = 10_000
 _MAX_IRI = 2000  # the registry's longest graph name
 #: Consent IRIs per line of the streamed claim.
 CLAIM_PAGE = 1000
+_MAX_POD_SERVERS = 100  # a plan has at most MOST_SERVERS + 1 rows
 
 
 def _runs() -> Runs:
@@ -196,6 +199,20 @@ def usage(run_id: str) -> Response:
 def progress(run_id: str) -> Response:
     body = _body({"stage": str, "step": int})
     _runs().report(run_id, g.actor, body["stage"], body["step"])
+    return Response(status=204)
+
+
+@bp.post("/runs/<run_id>/pull-progress")
+def pull_progress(run_id: str) -> Response:
+    """Counts per pod server of the job's plan (`server.runs.pull_progress`), nothing else."""
+    body = _body({"pod_servers": list})
+    if len(body["pod_servers"]) > _MAX_POD_SERVERS:
+        raise ValidationFailed({"pod_servers": ["More rows than any plan has."]})
+    counts = []
+    for index, row in enumerate(body["pod_servers"]):
+        fields = _fields(row, {"read": int, "failed": int}, f"pod_servers-{index}-")
+        counts.append((fields["read"], fields["failed"]))
+    _runs().report_pull(run_id, g.actor, counts)
     return Response(status=204)
 
 

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from ..delivery import statuses_of
 from ..runs.actions import Runs
 from ..runs.outcomes import PullTransport
+from ..runs.pull_progress import for_page
 from ..services import services
 
 bp = Blueprint("runs", __name__)
@@ -42,7 +43,14 @@ def show(space_id: str, run_id: str) -> str:
     space, run = _runs().get(space_id, run_id, g.actor)
     deliveries = statuses_of(services().registry, run.iri)  # issue 6
     return render_template(
-        "run.html", space=space, run=run, deliveries=deliveries, transports=PullTransport
+        "run.html",
+        space=space,
+        run=run,
+        deliveries=deliveries,
+        transports=PullTransport,
+        pod_servers=for_page(run.pod_servers),
+        # A finished run's read count below k is not shown; the per-server counts would tell it.
+        pod_counts_hidden=run.status.finished and not run.individuals_read,
     )
 
 

@@ -120,11 +120,13 @@ class CommunitySolidServer:
         seed_config: Path | None = None,
         public_url: str | None = None,
         extra_ca: Path | None = None,
+        preloads: tuple[Path, ...] = (),
     ) -> None:
         """`public_url` (with `extra_ca`, the CA of its certificate) puts CSS behind a TLS
         front such as nginx: CSS still listens on `http://127.0.0.1:port`, but names itself
         and checks DPoP proofs by the public URL, and trusts that CA when it fetches its own
-        WebIDs and keys through the front."""
+        WebIDs and keys through the front. `preloads` are more node `-r` modules (a test's
+        request counter, say), loaded after the loopback one."""
         self.css_home = find_css_home(css_home)
         self.public_url = public_url
         self.extra_ca = extra_ca
@@ -133,6 +135,7 @@ class CommunitySolidServer:
         self.log_level = log_level
         self.node = node
         self.seed_config = seed_config
+        self.preloads = tuple(preloads)
         self.startup_seconds: float | None = None
         self._data_dir = data_dir
         self._runtime_dir: Path | None = None  # private: the log and, if ours, the data
@@ -160,7 +163,10 @@ class CommunitySolidServer:
 
     def command(self, data_dir: Path) -> list[str]:
         """The node command line that runs CSS (without starting anything)."""
-        argv = [self.node, "-r", str(LOOPBACK_PRELOAD), str(self.css_home / "bin" / "server.js")]
+        argv = [self.node, "-r", str(LOOPBACK_PRELOAD)]
+        for preload in self.preloads:
+            argv += ["-r", str(preload)]
+        argv.append(str(self.css_home / "bin" / "server.js"))
         if self.extra_ca is not None:  # `env` execs node in place: same process group
             argv = ["env", f"NODE_EXTRA_CA_CERTS={self.extra_ca}", *argv]
         argv += ["-c", self.config, "-f", str(data_dir), "-p", str(self.port)]

@@ -1,0 +1,169 @@
+"""Which pod server a request lands on, and a pool that spreads a pull over all of them.
+
+A bound "per host" that keys on the URL's spelling is no bound: `localhost`, `LOCALHOST.`,
+`127.0.0.1` and `[::ffff:127.0.0.1]` are four hosts and one server, and a provider that gives
+each person a subdomain pod (`alice.pods.example`) would get one bound per person. So a pod
+server here is the address its host resolves to (or the gateway a pod route sends it to) and
+the port: what the server itself sees.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Resolver = Callable[[str], str]
+
+
+def first_address(host: str) -> str:
+    """The lowest address `host` resolves to; the name itself when it resolves to nothing
+    (its reads fail anyway, and share one bound meanwhile)."""
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return host
+    addresses = sorted({_canonical(str(info[4][0])) for info in found})
+    return addresses[0] if addresses else host
+
+
+def _canonical(address: str) -> str:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return str(ip)
+
+
+class PodServers:
+    """The pod server of a URL, `address:port`; lookups are remembered for the pull."""
+
+    def __init__(
+        self,
+        routes: Mapping[str, tuple[str, int]] | None = None,
+        resolve: Resolver = first_address,
+    ):
+        """`routes`: origin -> (host, port) the worker connects to instead (its gateways)."""
+        self._routes = {_origin(o): target for o, target in (routes or {}).items()}
+        self._resolve = resolve
+        self._known: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def key(self, url: str) -> str:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").rstrip(".")
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+        except ValueError:  # a port that is not a number: its read fails, the bound still holds
+            port = 0
+        route = self._routes.get(f"{scheme}://{host}:{port}")
+        if route is not None:
+            host, port = route[0].lower().rstrip("."), route[1]
+        return f"{self._address(host)}:{port}"
+
+    def _address(self, host: str) -> str:
+        try:
+            return _canonical(host.strip("[]"))
+        except ValueError:
+            pass
+        with self._lock:
+            known = self._known.get(host)
+        if known is None:
+            known = self._resolve(host)
+            with self._lock:
+                self._known[host] = known
+        return known
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').rstrip('.')}:{port}"
+
+
+class PullScheduler:
+    """Runs `work(index, self)` for each person on at most `people_at_once` threads, taking
+    people in turn from each pod server that has a free place (at most `per_server` people of
+    one server at once), so no thread waits on a busy server while another server is idle.
+
+    `slot(url)` is the hard bound on requests in flight at one server, whatever a person's
+    resources are (one person's may span servers).
+    """
+
+    def __init__(self, servers: PodServers, people_at_once: int, per_server: int):
+        self.servers = servers
+        self._threads = max(1, people_at_once)
+        self._per_server = max(1, per_server)
+        self._cond = threading.Condition()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._queues: dict[str, deque[int]] = {}
+        self._busy: dict[str, int] = {}
+        self._ready: deque[str] = deque()  # servers with people waiting and a free place
+        self._left = 0
+        self._failure: BaseException | None = None
+
+    def slot(self, url: str) -> threading.BoundedSemaphore:
+        key = self.servers.key(url)
+        with self._cond:
+            return self._slots.setdefault(key, threading.BoundedSemaphore(self._per_server))
+
+    def run(self, first_urls: Sequence[str], work: Callable[[int, PullScheduler], None]) -> None:
+        """`first_urls[i]`: where person i's first resource is (the server they queue at)."""
+        for index, url in enumerate(first_urls):
+            key = self.servers.key(url) if url else ""
+            if key not in self._queues:
+                self._queues[key], self._busy[key] = deque(), 0
+                self._ready.append(key)
+            self._queues[key].append(index)
+        self._left = len(first_urls)
+        threads = [
+            threading.Thread(target=self._serve, args=(work,), name=f"pull-{n}", daemon=True)
+            for n in range(min(self._threads, len(first_urls)))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def _serve(self, work: Callable[[int, PullScheduler], None]) -> None:
+        while (taken := self._take()) is not None:
+            key, index = taken
+            try:
+                work(index, self)
+            except BaseException as exc:  # the pull's caller sees it; the others stop taking
+                with self._cond:
+                    self._failure = self._failure or exc
+                    self._cond.notify_all()
+            finally:
+                self._done(key)
+
+    def _take(self) -> tuple[str, int] | None:
+        with self._cond:
+            while True:
+                if self._failure is not None or self._left == 0:
+                    return None
+                if self._ready:
+                    key = self._ready.popleft()
+                    index = self._queues[key].popleft()
+                    self._busy[key] += 1
+                    self._left -= 1
+                    if self._queues[key] and self._busy[key] < self._per_server:
+                        self._ready.append(key)  # its next person after the other servers'
+                    return key, index
+                self._cond.wait()
+
+    def _done(self, key: str) -> None:
+        with self._cond:
+            self._busy[key] -= 1
+            # Back in turn if people wait there and it was full (a ready server is never full).
+            if self._queues[key] and self._busy[key] == self._per_server - 1:
+                self._ready.append(key)
+            self._cond.notify_all()

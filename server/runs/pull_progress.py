@@ -1,0 +1,120 @@
+"""How far a run's pull has got, per pod server: counts, and nothing else.
+
+When the control plane hands out a job it groups the run's people by the pod server of their
+first consented resource (its origin, `scheme://host[:port]`) and keeps the plan: each server
+and how many people are to be read there. The datacage then reports, for each server of the
+plan *by its position*, how many people it has read and how many failed; the control plane
+accepts exactly that (a count per server, never a name, an IRI or a word, never more than the
+plan's people) and shows it on the run page. Pulls happen before the algorithm runs, so the
+algorithm cannot steer these counts.
+
+A server with fewer people than the space's smallest group (k) is not named, in the plan or on
+the page: one person's own pod server (`alice.pods.example`) would name them. Such servers are
+counted together as one row, and so are the servers beyond the `MOST_SERVERS` largest, so a
+plan stays short however the crowd is spread.
+
+This module is shared by the datacage and the control plane, like `outcomes`, and imports
+nothing of either.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+#: The row of the servers too small to be named.
+SMALL_SERVERS = "Other pod servers (each with few people of this run)"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The most pod servers a run's page names; the others are counted together.
+MOST_SERVERS = 50
+
+
+@dataclass(frozen=True)
+class PodServerProgress:
+    server: str  # the origin, as the control plane knows it from the consents
+    to_read: int
+    read: int = 0
+    failed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.read + self.failed
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]`, lower-case, the default port left out; "" for no URL."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    if not scheme or not host:
+        return ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if ":" in host:
+        host = f"[{host}]"
+    shown_port = "" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}"
+    return f"{scheme}://{host}{shown_port}"
+
+
+def plan(first_urls: Iterable[str], k: int, most: int = MOST_SERVERS) -> list[PodServerProgress]:
+    """Each pod server of the run with how many people are to be read there: the `most`
+    largest of at least `k` people by origin, sorted, then the rest together as one row whose
+    server is "" (a crowd on a thousand small servers makes a short plan, and no one's own
+    server is named)."""
+    return plan_from_counts(Counter(origin_of(url) for url in first_urls), k, most)
+
+
+def plan_from_counts(
+    counted: Mapping[str, int], k: int, most: int = MOST_SERVERS
+) -> list[PodServerProgress]:
+    """`plan` from people counted per origin (by the store: `ConsentStore.in_force_origins`);
+    the origins are spelled as `origin_of` spells them, and spellings of one are added up."""
+    counts: Counter[str] = Counter()
+    for origin, n in counted.items():
+        counts[origin_of(origin)] += n
+    large = sorted(
+        (server for server, count in counts.items() if server and count >= max(1, k)),
+        key=lambda server: (-counts[server], server),
+    )[:most]
+    rows = [PodServerProgress(server, counts[server]) for server in sorted(large)]
+    rest = sum(counts.values()) - sum(row.to_read for row in rows)
+    if rest:
+        rows.append(PodServerProgress("", rest))
+    return rows
+
+
+def index_of(plan_servers: list[str]) -> dict[str, int]:
+    """origin -> row of the plan, for the datacage; origins not named go to the "" row."""
+    return {server: row for row, server in enumerate(plan_servers)}
+
+
+def check_report(
+    planned: list[PodServerProgress], counts: list[tuple[int, int]]
+) -> list[PodServerProgress]:
+    """The plan with the datacage's `(read, failed)` per server; ValueError, in words for the
+    datacage's operator, when the report does not fit the plan."""
+    if len(counts) != len(planned):
+        raise ValueError(f"Expected counts for {len(planned)} pod servers, got {len(counts)}.")
+    updated = []
+    for server, (read, failed) in zip(planned, counts, strict=True):
+        if read < 0 or failed < 0 or read + failed > server.to_read:
+            raise ValueError(f"At most {server.to_read} people are to be read at one server.")
+        updated.append(PodServerProgress(server.server, server.to_read, read, failed))
+    return updated
+
+
+def ahead(shown: list[PodServerProgress], reported: list[PodServerProgress]) -> bool:
+    """Whether a report tells more than what is shown (counts only ever grow)."""
+    if len(shown) != len(reported):
+        return True
+    pairs = list(zip(shown, reported, strict=True))
+    never_back = all(r.read >= s.read and r.failed >= s.failed for s, r in pairs)
+    return never_back and any(r.done > s.done for s, r in pairs)
+
+
+def for_page(progress: list[PodServerProgress]) -> list[tuple[str, PodServerProgress]]:
+    """(label, row) of each row a participant sees; the unnamed row last."""
+    return [(p.server or SMALL_SERVERS, p) for p in progress]
