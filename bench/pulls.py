@@ -54,8 +54,9 @@ from connectors.solid.css import CommunitySolidServer, CssAccountApi
 from connectors.solid.http import Http
 from server import create_app
 from server.consent.model import Consent, ConsentState, PodResource
+from server.datacage.job import JobSettings, pull_pages
 from server.datacage.progress import PullCounts
-from server.datacage.pull import PullLimits, pull
+from server.datacage.pull import PullLimits
 from server.services import services
 
 # Every server of this benchmark listens on loopback, which the egress policy refuses by default.
@@ -190,23 +191,20 @@ def main() -> None:
             began = time.perf_counter()
             plane, job = claim_run(cage, base, Path(tmp) / "attestation")
             print(f"  run claimed in {time.perf_counter() - began:.1f} s")
-            assert len(job.consents) == len(urls), "the job must hold every consent"
+            assert len(job.consent_iris) == len(urls), "the job must hold every consent"
             reporter = plane.for_run(job.run_id)
             limits = PullLimits(people_at_once=args.threads, per_host=args.per_server)
-            firsts = [c.resources[0].url for c in job.consents]
+            settings = JobSettings(
+                Path(tmp) / "work", Path(tmp) / "results", pull=limits, allow_plain_http_pods=True
+            )
             failures: list[int] = []
 
             def ours() -> None:
-                counts = PullCounts(job.pod_servers, firsts, reporter.pull_progress)
+                # As a run pulls: a page's batch question, then each read re-checked in shared
+                # batches right before it, through the served job API.
+                counts = PullCounts(job.pod_servers, reporter.pull_progress)
                 with counts.reporting():
-                    outcomes = pull(
-                        cage,
-                        reporter,
-                        job.consents,
-                        limits,
-                        allow_plain_http=True,
-                        on_person=counts.on_person,
-                    )
+                    outcomes = pull_pages(job, cage, reporter, settings, on_person=counts.on_person)
                 why = Counter(o.skipped for o in outcomes if not o.inputs)
                 if why:  # said, not hidden: a busy machine times reads out
                     failures.append(sum(why.values()))

@@ -8,6 +8,8 @@ import time
 import pytest
 
 from server import create_app
+from server.consent.model import PodResource
+from server.datacage.control_plane import JobConsent
 from server.datacage.progress import PullCounts
 from server.datacage.pull import PersonOutcome
 from server.runs.pull_progress import (
@@ -59,16 +61,25 @@ def test_a_report_that_does_not_fit_the_plan_is_refused():
 
 def test_the_datacage_counts_people_per_row_and_sends_counts_only():
     sent: list[list[tuple[int, int]]] = []
-    urls = ["https://a.example/1", "https://b.example/2", "https://a.example/3", "https://x/4"]
-    counts = PullCounts(["https://a.example", ""], urls, sent.append, tick_s=0.05)
+    counts = PullCounts(["https://a.example", ""], sent.append, tick_s=0.05)
+
+    def person(url: str, *, read: bool, lapsed: bool = False) -> PersonOutcome:
+        consent = JobConsent(url + "#consent", "https://p.example/#me", (PodResource(url),))
+        outcome = PersonOutcome(consent=consent, skipped=None if read else "refused")
+        outcome.lapsed = lapsed
+        if read:
+            outcome.inputs.append(object())
+        return outcome
+
     with counts.reporting():
-        read = PersonOutcome(consent=None)
-        read.inputs.append(object())
-        counts.on_person(0, read)
-        counts.on_person(1, PersonOutcome(consent=None, skipped="refused"))
+        counts.on_person(0, person("https://a.example/1", read=True))
+        counts.on_person(0, person("https://b.example/2", read=False))
+        # A consent that stopped counting was neither read nor failed: it is not counted.
+        counts.on_person(1, person("https://a.example/5", read=False, lapsed=True))
         time.sleep(0.2)
-        counts.on_person(2, read)
-        counts.on_person(3, read)
+        # Positions restart on every page: the row comes from the person's own pod server.
+        counts.on_person(0, person("https://A.example:443/3", read=True))
+        counts.on_person(1, person("https://x/4", read=True))
     assert sent[0] == [(1, 0), (0, 1)]
     assert sent[-1] == [(2, 0), (1, 1)]
     assert all(isinstance(n, int) for report in sent for row in report for n in row)
