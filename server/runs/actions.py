@@ -30,6 +30,7 @@ from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, Wro
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
 from ..spaces.model import Space, SpaceStatus
+from . import leases
 from .model import Attestation, Run, RunStatus
 from .outcomes import (
     GATE_RULES,
@@ -47,6 +48,11 @@ from .store import RunStore
 log = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_LAPSE_WORDS = {
+    "offered": "The datacage holding the run stopped renewing its lease; the run waits for "
+    "another.",
+    "ended": "The run ended: the datacage holding it stopped renewing its lease (lease-lapsed).",
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Job:
     space: Space
     consents: list[Consent]
     destinations: list[Destination] = field(default_factory=list)  # issue 6
+    lease: leases.Lease | None = None  # the claiming datacage's hold on the run
 
     def as_json(self) -> dict[str, Any]:
         algorithm = self.space.algorithm
@@ -90,6 +97,7 @@ class Job:
                 for c in self.consents
             ],
             "deliveries": [d.as_job() for d in self.destinations],
+            "lease": self.lease.as_json() if self.lease else None,
         }
 
 
@@ -103,7 +111,13 @@ class Runs:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         destinations: DestinationStore | None = None,  # where consumers want results (issue 6)
         audit: AuditTrail | None = None,  # start, claim, pulls, refusals, finish
+        lease_seconds: float = 60.0,  # a claim's hold on a run, renewed while it works
+        max_claims: int = 2,  # a run whose lease lapses early is offered again until this
+        dispatch: Callable[[Run], None] | None = None,  # tells a fleet a run waits (server.fleet)
     ):
+        self.lease_seconds = lease_seconds
+        self.max_claims = max_claims
+        self.dispatch = dispatch
         self.destinations = destinations
         self.audit = audit or NoAudit()
         self.store = store
@@ -136,6 +150,11 @@ class Runs:
         )
         run = self.store.create(run)
         self.audit.record(space.iri, "run-started", actor, "Run requested.", run.iri)
+        if self.dispatch is not None:
+            try:  # the run is queued either way: a fleet's sweep offers it later
+                self.dispatch(run)
+            except Exception:
+                log.exception("run not dispatched to the fleet", extra={"run": run.id})
         return run
 
     def get(self, space_id: str, run_id: str, actor: str | None) -> tuple[Space, Run]:
@@ -156,55 +175,117 @@ class Runs:
     def claim(self, actor: str | None, attestation: Attestation) -> Job | None:
         """Hand the oldest queued run to the datacage; None when there is nothing to do."""
         self._require_datacage(actor)
+        self.sweep_lapsed()
         # Only a run of the very bundle the evidence names: the datacage attests before it
         # claims, and a run that needs another bundle waits for a claim of its own.
         for queued in self.store.queued():
             if queued.algorithm_digest != attestation.bundle_digest:
                 continue
-            space = self.spaces.store.load(queued.space_id)
-            now = self.clock()
-            problem = _runnable_problem(space, queued)
-
-            def take(run: Run, problem: str | None = problem, now: datetime = now) -> bool:
-                if run.status is not RunStatus.QUEUED:
-                    return False  # another claim won
-                run.datacage, run.attestation, run.started_at = actor, attestation, now
-                if problem:
-                    run.status, run.finished_at = RunStatus.FAILED, now
-                    run.problems.append(problem)
-                    run.stage = Stage.NOT_RUN.value
-                    return False
-                run.status = RunStatus.RUNNING
-                run.stage, run.progress = (
-                    Stage.CHECKING_CONSENTS.value,
-                    overall_progress(Stage.CHECKING_CONSENTS),
-                )
-                return True
-
-            run, taken = self.store.change(queued.id, take)
-            if not taken:
-                if problem and run.datacage == actor and run.status is RunStatus.FAILED:
-                    self.audit.record(space.iri, "run-refused", actor, problem, run.iri)
-                continue
-            self.audit.record(
-                space.iri,
-                "run-claimed",
-                actor,
-                f"Claimed by the datacage with {attestation.provider} attestation evidence "
-                f"for {attestation.bundle_digest}.",
-                run.iri,
-            )
-            planned = consents_for_run(self.consents, space.iri, now, terms_digest=run.terms_digest)
-
-            def plan(run: Run, count: int = len(planned.included)) -> None:
-                run.individuals_included = count
-
-            run, _ = self.store.change(run.id, plan)
-            targets = (
-                self.destinations.of_space(space.iri, space.consumers) if self.destinations else []
-            )
-            return Job(run, space, planned.included, targets)
+            job = self._take(queued, actor, attestation)
+            if job is not None:
+                return job
         return None
+
+    def claim_run(self, actor: str | None, run_id: str, attestation: Attestation) -> Job | None:
+        """Hand this run to the datacage if it still waits (a task of a fleet names one run);
+        None if it does not: another worker took it, it ended, or it is a task delivered twice."""
+        self._require_datacage(actor)
+        run = self.store.load(run_id)
+        if leases.lapsed(run, self.clock()):
+            self._lapse(run.id)
+            run = self.store.load(run_id)
+        if run.status is not RunStatus.QUEUED or run.algorithm_digest != (
+            attestation.bundle_digest
+        ):
+            return None
+        return self._take(run, actor, attestation)
+
+    def _take(self, queued: Run, actor: str, attestation: Attestation) -> Job | None:
+        space = self.spaces.store.load(queued.space_id)
+        now = self.clock()
+        problem = _runnable_problem(space, queued)
+        granted: list[leases.Lease] = []
+
+        def take(run: Run) -> bool:
+            granted.clear()  # a lost race redoes the change with a fresh record
+            if run.status is not RunStatus.QUEUED:
+                return False  # another claim won
+            run.datacage, run.attestation, run.started_at = actor, attestation, now
+            if problem:
+                run.status, run.finished_at = RunStatus.FAILED, now
+                run.problems.append(problem)
+                run.stage = Stage.NOT_RUN.value
+                return False
+            granted.append(leases.grant(run, now, self.lease_seconds))
+            run.status = RunStatus.RUNNING
+            run.stage, run.progress = (
+                Stage.CHECKING_CONSENTS.value,
+                overall_progress(Stage.CHECKING_CONSENTS),
+            )
+            return True
+
+        run, taken = self.store.change(queued.id, take)
+        if not taken:
+            if problem and run.datacage == actor and run.status is RunStatus.FAILED:
+                self.audit.record(space.iri, "run-refused", actor, problem, run.iri)
+            return None
+        self.audit.record(
+            space.iri,
+            "run-claimed",
+            actor,
+            f"Claimed by the datacage with {attestation.provider} attestation evidence "
+            f"for {attestation.bundle_digest}, enclave key {attestation.key_sha256[:16]}.",
+            run.iri,
+        )
+        planned = consents_for_run(self.consents, space.iri, now, terms_digest=run.terms_digest)
+
+        def plan(run: Run, count: int = len(planned.included)) -> None:
+            run.individuals_included = count
+
+        run, _ = self.store.change(run.id, plan)
+        targets = (
+            self.destinations.of_space(space.iri, space.consumers) if self.destinations else []
+        )
+        return Job(run, space, planned.included, targets, granted[0])
+
+    # --- Leases (`leases`) ----------------------------------------------------------------------
+
+    def renew(self, run_id: str, actor: str | None, token: str | None) -> datetime:
+        """Extend the lease of the run's holder; refused once it lapsed or another holds it."""
+        self._require_datacage(actor)
+        return self.store.change(
+            run_id, lambda run: leases.renew(run, token, self.clock(), self.lease_seconds)
+        )[1]
+
+    def sweep_lapsed(self) -> dict[str, str]:
+        """Apply every lapsed lease: run id -> "offered" (queued again) or "ended"."""
+        now = self.clock()
+        done = {}
+        for run in self.store.running():
+            if leases.lapsed(run, now):
+                what = self._lapse(run.id)
+                if what:
+                    done[run.id] = what
+        return done
+
+    def waiting(self, actor: str | None) -> list[Run]:
+        """After a sweep of lapsed leases, the runs waiting for a datacage, oldest first."""
+        self._require_datacage(actor)
+        self.sweep_lapsed()
+        return self.store.queued()
+
+    def _lapse(self, run_id: str) -> str | None:
+        run, what = self.store.change(
+            run_id, lambda run: leases.lapse(run, self.clock(), self.max_claims)
+        )
+        if what == "offered":
+            self.audit.record(
+                run.space_iri, "run-offered-again", None, _LAPSE_WORDS["offered"], run.iri
+            )
+        elif what == "ended":
+            self.audit.record(run.space_iri, "run-finished", None, _LAPSE_WORDS["ended"], run.iri)
+            log.warning("run ended: lease lapsed", extra={"run": run.id})
+        return what
 
     def next_digest(self, actor: str | None) -> str | None:
         """The algorithm digest of the oldest queued run, so the datacage can attest to it."""
@@ -222,9 +303,11 @@ class Runs:
             raise NotFound("The bundle is not stored here.")
         return path.read_bytes()
 
-    def authority(self, run_id: str, actor: str | None) -> tuple[Run, RegistryAuthority]:
+    def authority(
+        self, run_id: str, actor: str | None, lease: str | None = None
+    ) -> tuple[Run, RegistryAuthority]:
         """The consent questions of a running run, answered from the registry."""
-        run = self._own_running(run_id, actor)
+        run = self._own_running(run_id, actor, lease)
         return run, RegistryAuthority(self.consents, self.clock)
 
     def consent(self, run: Run, iri: str) -> Consent:
@@ -235,23 +318,30 @@ class Runs:
                     return consent
         raise NotFound("This run's space has no such consent.")
 
-    def report(self, run_id: str, actor: str | None, stage: str, step: int) -> Run:
+    def report(
+        self, run_id: str, actor: str | None, stage: str, step: int, lease: str | None = None
+    ) -> Run:
         """Progress, as a worker stage and (while running) the algorithm's step; a report that
         is not ahead of what is shown is ignored, so the number of changes is bounded."""
-        self._own_running(run_id, actor)
+        self._own_running(run_id, actor, lease)
         reported = _worker_stage(stage)
         if not 0 <= step <= (RUNNING_STEPS if reported is Stage.RUNNING else 0):
             raise ValidationFailed({"step": [f"A step is 0 to {RUNNING_STEPS}, while running."]})
         progress = overall_progress(reported, step)
 
         def change(run: Run) -> None:
-            if run.status is RunStatus.RUNNING and progress > run.progress:
+            # In the same write as the lease check: a stage past the gate is reported only
+            # while the lease runs, so a lapse decided later sees it (`leases.lapse`).
+            leases.require_holder(run, lease, self.clock())
+            if progress > run.progress:
                 run.stage, run.progress = reported.value, progress
 
         return self.store.change(run_id, change)[0]
 
-    def finish(self, run_id: str, actor: str | None, report: FinishReport) -> Run:
-        run = self._own_running(run_id, actor)
+    def finish(
+        self, run_id: str, actor: str | None, report: FinishReport, lease: str | None = None
+    ) -> Run:
+        run = self._own_running(run_id, actor, lease)
         report.check(self._shape_paths(run.algorithm_digest))
         k = self.spaces.store.load(run.space_id).terms.min_individuals
         now = self.clock()
@@ -259,6 +349,7 @@ class Runs:
         def change(run: Run) -> None:
             if run.status is not RunStatus.RUNNING:
                 raise WrongState("This run has already ended.")
+            leases.require_holder(run, lease, now)  # a late report of an old holder: refused
             succeeded = report.outcome is Outcome.SUCCEEDED
             run.status = RunStatus.SUCCEEDED if succeeded else RunStatus.FAILED
             run.finished_at = now
@@ -273,6 +364,7 @@ class Runs:
             run.result_digest = report.result_digest
             run.result_size = report.result_size
             run.pull_transport = report.pull_transport.value if report.pull_transport else None
+            run.lease_until = run.lease_digest = None  # ended: nothing more to hold
 
         run = self.store.change(run_id, change)[0]
         self.audit.record(run.space_iri, "run-finished", actor, _finish_summary(run), run.iri)
@@ -356,11 +448,15 @@ class Runs:
             raise NotAuthorized("Only this deployment's datacage may take and report runs.")
         return actor
 
-    def _own_running(self, run_id: str, actor: str | None) -> Run:
+    def _own_running(self, run_id: str, actor: str | None, lease: str | None) -> Run:
         actor = self._require_datacage(actor)
         run = self.store.load(run_id)
         if run.datacage != actor or run.status is not RunStatus.RUNNING:
             raise WrongState("This run is not under way at this datacage.")
+        now = self.clock()
+        if leases.lapsed(run, now):
+            self._lapse(run.id)  # offered again or ended now, not at the next sweep
+        leases.require_holder(run, lease, now)
         return run
 
 

@@ -65,6 +65,11 @@ class Run:
     result_digest: str | None = None
     result_size: int | None = None
     pull_transport: str | None = None  # "tls", or "plain-http" (a development setting)
+    # The claiming datacage's lease (`leases`): until when it holds the run, the SHA-256 of the
+    # token it must present, and how many claims the run has seen (each one a new token).
+    lease_until: datetime | None = None
+    lease_digest: str | None = None
+    claims: int = 0
     revision: int = 0
 
     @property
