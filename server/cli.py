@@ -149,6 +149,13 @@ def expire_consents_command() -> None:
 )
 @click.option("--once", is_flag=True, help="Run at most one waiting job, then stop.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
+@click.option(
+    "--broker",
+    envvar="DATACAGE_BROKER_URL",
+    default=None,
+    help="Join a fleet: take runs, deliveries and retries as Celery tasks from this broker "
+    "(redis://HOST:PORT/0) instead of looking for work itself (docs/operations.md).",
+)
 def worker(
     control_plane: str,
     issuer: str,
@@ -160,6 +167,7 @@ def worker(
     allow_plain_http_pods: bool,
     once: bool,
     poll: float,
+    broker: str | None,
 ) -> None:
     """Run the datacage: take jobs from the control plane and carry them out."""
     import logging
@@ -216,12 +224,33 @@ def worker(
             else f"Run {'succeeded' if report.succeeded else 'did not succeed'}."
         )
         return
+    if broker:
+        from .fleet.worker_process import serve_fleet
+
+        serve_fleet(cage, broker, root)
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         cage.serve(stop, poll, heartbeat=root / "heartbeat")  # docker/healthcheck.py
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.command("fleet-beat", with_appcontext=False)
+@click.option("--broker", envvar="DATACAGE_BROKER_URL", required=True, help="The fleet's broker.")
+@click.option(
+    "--schedule-file",
+    envvar="DATACAGE_BEAT_SCHEDULE",
+    default="celerybeat-schedule",
+    show_default=True,
+    help="Where the beat keeps when each periodic task last ran (a file it may write).",
+)
+def fleet_beat(broker: str, schedule_file: str) -> None:
+    """Send a datacage fleet's periodic tasks: offer waiting runs, retry due deliveries."""
+    from .fleet.worker_process import serve_beat
+
+    serve_beat(broker, schedule_file)
 
 
 def _register_attestation_commands() -> None:

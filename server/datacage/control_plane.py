@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,8 @@ from ..runs.outcomes import Stage
 from .datasets import JobDataset
 
 MAX_BUNDLE_BYTES = 64 << 20
+#: The header that carries a claim's lease token (server/runs/leases.py).
+LEASE_HEADER = "Datacage-Lease"
 
 
 class ControlPlaneError(RuntimeError):
@@ -66,6 +69,9 @@ class Job:
     deliveries: tuple[DeliveryTarget, ...] = ()
     # The space's differential-privacy term, handed to the algorithm and named in provenance.
     privacy: DifferentialPrivacy | None = None
+    # The claim's lease token (server/runs/leases.py): every report on the run carries it.
+    lease: str | None = None
+    lease_until: datetime | None = None
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -110,6 +116,7 @@ class Job:
                     for d in body.get("deliveries", [])  # type: ignore[union-attr]
                 ),
                 _privacy(space.get("differential_privacy")),
+                *_lease(body.get("lease")),  # type: ignore[union-attr]
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ControlPlaneError(
@@ -137,6 +144,24 @@ class ControlPlane:
         body = self._call("POST", "claim", {"evidence": evidence})
         return Job.from_json(body) if body else None
 
+    # --- A fleet's tasks (server/fleet): one run each, under a lease -------------------------
+
+    def waiting(self) -> list[WaitingRun]:
+        """The runs waiting for a datacage (the control plane applies lapsed leases first)."""
+        body = self._call("GET", "waiting")
+        try:
+            return [
+                WaitingRun(_str(r["run"]), _str(r["digest"]), _int(r["offer"]))
+                for r in body["runs"]
+            ]
+        except (KeyError, TypeError) as exc:
+            raise ControlPlaneError("The control plane sent a list we cannot read.") from exc
+
+    def claim_run(self, run_id: str, evidence: str) -> Job | None:
+        """Claim this run; None when it no longer waits (taken, ended, a duplicate task)."""
+        body = self._call("POST", f"runs/{_segment(run_id)}/claim", {"evidence": evidence})
+        return Job.from_json(body) if body else None
+
     # --- Push: the evidence data providers encrypt to (docs/push.md) ------------------------
 
     def wanted_digests(self) -> list[str]:
@@ -148,13 +173,21 @@ class ControlPlane:
 
     # --- During the run: the consent authority of `pull` --------------------------------------
 
-    def for_run(self, run_id: str) -> RunReporter:
-        return RunReporter(self, run_id)
+    def for_run(self, run_id: str, lease: str | None = None) -> RunReporter:
+        return RunReporter(self, run_id, lease)
 
     # --- Plumbing -----------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        lease: str | None = None,
+    ) -> Any:
         headers = {"Accept": "application/json"}
+        if lease:
+            headers[LEASE_HEADER] = lease
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -184,18 +217,21 @@ class ControlPlane:
 
 
 class RunReporter:
-    """One run's conversation with the control plane."""
+    """One run's conversation with the control plane, under the claim's lease."""
 
-    def __init__(self, plane: ControlPlane, run_id: str):
+    def __init__(self, plane: ControlPlane, run_id: str, lease: str | None = None):
         self.plane = plane
-        self.path = f"runs/{run_id}/"
+        self.path = f"runs/{_segment(run_id)}/"
+        self.lease = lease
 
     def still_in_force(self, consent: JobConsent) -> bool:
-        body = self.plane._call("GET", self.path + "consent?" + urlencode({"iri": consent.iri}))
+        query = "consent?" + urlencode({"iri": consent.iri})
+        body = self.plane._call("GET", self.path + query, lease=self.lease)
         return body is not None and body.get("in_force") is True
 
     def record_refusal(self, consent: JobConsent, url: str) -> None:
-        self.plane._call("POST", self.path + "refusals", {"consent": consent.iri, "url": url})
+        body = {"consent": consent.iri, "url": url}
+        self.plane._call("POST", self.path + "refusals", body, lease=self.lease)
 
     def record_use(self, consent: JobConsent, reads: list[Read]) -> None:
         self.plane._call(
@@ -205,19 +241,56 @@ class RunReporter:
                 "consent": consent.iri,
                 "reads": [{"url": r.url, "version": r.version} for r in reads],
             },
+            lease=self.lease,
         )
 
     def progress(self, stage: Stage, step: int = 0) -> None:
         """A worker stage and, while running, the algorithm's step (`server.datacage.progress`)."""
-        self.plane._call("POST", self.path + "progress", {"stage": stage.value, "step": step})
+        body = {"stage": stage.value, "step": step}
+        self.plane._call("POST", self.path + "progress", body, lease=self.lease)
 
     def finish(self, outcome: dict[str, Any]) -> None:
         """The codes of `JobReport.as_json`; the control plane refuses any other field."""
-        self.plane._call("POST", self.path + "finish", outcome)
+        self.plane._call("POST", self.path + "finish", outcome, lease=self.lease)
+
+    def renew(self) -> None:
+        """Extend the lease; ControlPlaneError once it lapsed or another worker holds the run."""
+        self.plane._call("POST", self.path + "lease", {}, lease=self.lease)
 
     def delivery(self, state: dict[str, Any]) -> None:
         """One consumer's delivery state (issue 6); allowed after `finish` too."""
         self.plane._call("POST", self.path + "deliveries", state)
+
+
+@dataclass(frozen=True)
+class WaitingRun:
+    """A run waiting for a datacage, as a fleet's task names it: identifiers only."""
+
+    run_id: str
+    digest: str
+    offer: int  # claims so far: a run offered again after a lapse is a new offer
+
+
+def _lease(value: object) -> tuple[str | None, datetime | None]:
+    if value is None:
+        return None, None
+    until = datetime.fromisoformat(_str(value["until"]))  # type: ignore[index]
+    if until.tzinfo is None:
+        raise ValueError("a lease ends at a time with a zone")
+    return _str(value["token"]), until  # type: ignore[index]
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("expected an integer")
+    return value
+
+
+def _segment(run_id: str) -> str:
+    """A run id as one path segment: what the control plane makes is letters and digits."""
+    if not run_id.isalnum():
+        raise ControlPlaneError("A run id is letters and digits.")
+    return run_id
 
 
 def _privacy(value: object) -> DifferentialPrivacy | None:

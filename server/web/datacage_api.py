@@ -12,6 +12,9 @@ pass an algorithm's words on.
     GET  /api/datacage/next                     -> {"digest": "sha256:..."} or 204
     GET  /api/datacage/bundles/<digest>         -> the bundle (zip)
     POST /api/datacage/claim                    {"evidence": "<evidence JSON>"} -> job, or 204
+    GET  /api/datacage/waiting                  -> {"runs": [{"run", "digest", "offer"}]}
+    POST /api/datacage/runs/<id>/claim          {"evidence"} -> job, or 204 (not waiting)
+    POST /api/datacage/runs/<id>/lease          -> {"until"} (renewed), or 409
     GET  /api/datacage/runs/<id>/consent?iri=   -> {"in_force": true|false}
     POST /api/datacage/runs/<id>/refusals       {"consent", "url"}
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
@@ -78,6 +81,33 @@ def bundle(digest: str) -> Response:
 
 @bp.post("/claim")
 def claim() -> Response:
+    attestation = _attestation()
+    return _job_response(_runs().claim(g.actor, attestation))
+
+
+@bp.get("/waiting")
+def waiting() -> Response:
+    """The runs waiting for a datacage (lapsed leases applied first): identifiers only, what
+    a fleet's task carries. `offer` counts the claims so far, so a run offered again after a
+    lapse is a new task, and the same offer sent twice is one."""
+    runs = _runs().waiting(g.actor)
+    return jsonify(
+        {"runs": [{"run": r.id, "digest": r.algorithm_digest, "offer": r.claims} for r in runs]}
+    )
+
+
+@bp.post("/runs/<run_id>/claim")
+def claim_run(run_id: str) -> Response:
+    return _job_response(_runs().claim_run(g.actor, run_id, _attestation()))
+
+
+@bp.post("/runs/<run_id>/lease")
+def renew_lease(run_id: str) -> Response:
+    until = _runs().renew(run_id, g.actor, _lease())
+    return jsonify({"until": until.isoformat()})
+
+
+def _attestation() -> Attestation:
     body = _body({"evidence": str})
     try:
         evidence = parse_evidence(body["evidence"].encode())
@@ -85,14 +115,16 @@ def claim() -> Response:
         raise ValidationFailed({"evidence": [str(exc)]}) from None
     # Recorded as presented; the pods verify it against their own trust policy before any
     # data flows (docs/attestation.md), and anyone can check it later with `datacage verify`.
-    attestation = Attestation(
+    return Attestation(
         provider=evidence.provider,
         code_measurement=evidence.measurement.datacage_code,
         bundle_digest=evidence.measurement.bundle_digest,
         key_sha256=evidence.report_data,
         evidence=evidence.to_bytes().decode(),
     )
-    job = _runs().claim(g.actor, attestation)
+
+
+def _job_response(job) -> Response:
     if job is None:
         return Response(status=204)
     # Organisations' pushed datasets travel with the job, read grants included (docs/push.md).
@@ -100,9 +132,13 @@ def claim() -> Response:
     return jsonify({**job.as_json(), "datasets": datasets})
 
 
+def _lease() -> str | None:
+    return request.headers.get("Datacage-Lease")
+
+
 @bp.get("/runs/<run_id>/consent")
 def consent_in_force(run_id: str) -> Response:
-    run, authority = _runs().authority(run_id, g.actor)
+    run, authority = _runs().authority(run_id, g.actor, _lease())
     consent = _runs().consent(run, request.args.get("iri", ""))
     return jsonify({"in_force": authority.still_in_force(consent)})
 
@@ -110,7 +146,7 @@ def consent_in_force(run_id: str) -> Response:
 @bp.post("/runs/<run_id>/refusals")
 def refusal(run_id: str) -> Response:
     body = _body({"consent": str, "url": str})
-    run, authority = _runs().authority(run_id, g.actor)
+    run, authority = _runs().authority(run_id, g.actor, _lease())
     consent = _runs().consent(run, body["consent"])
     if not any(body["url"].startswith(r.url) for r in consent.resources):
         raise ValidationFailed({"url": ["The refused URL is not one the consent lists."]})
@@ -122,7 +158,7 @@ def refusal(run_id: str) -> Response:
 @bp.post("/runs/<run_id>/usage")
 def usage(run_id: str) -> Response:
     body = _body({"consent": str, "reads": list})
-    run, authority = _runs().authority(run_id, g.actor)
+    run, authority = _runs().authority(run_id, g.actor, _lease())
     consent = _runs().consent(run, body["consent"])
     if len(body["reads"]) > _MAX_READS:
         raise ValidationFailed({"reads": [f"At most {_MAX_READS} reads per record."]})
@@ -142,7 +178,7 @@ def usage(run_id: str) -> Response:
 @bp.post("/runs/<run_id>/progress")
 def progress(run_id: str) -> Response:
     body = _body({"stage": str, "step": int})
-    _runs().report(run_id, g.actor, body["stage"], body["step"])
+    _runs().report(run_id, g.actor, body["stage"], body["step"], _lease())
     return Response(status=204)
 
 
@@ -156,7 +192,7 @@ def finish(run_id: str) -> Response:
         codes += [body["refusal"]["rule"], body["refusal"]["shape_path"] or ""]
     if not all(isinstance(c, str) and len(c) <= _MAX_CODE for c in codes) or len(codes) > 20:
         raise ValidationFailed({"": ["Codes are short strings of a fixed vocabulary."]})
-    _runs().finish(run_id, g.actor, FinishReport.from_json(body))
+    _runs().finish(run_id, g.actor, FinishReport.from_json(body), _lease())
     return Response(status=204)
 
 
