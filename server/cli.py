@@ -156,6 +156,20 @@ def expire_consents_command() -> None:
     help="Join a fleet: take runs, deliveries and retries as Celery tasks from this broker "
     "(redis://HOST:PORT/0) instead of looking for work itself (docs/operations.md).",
 )
+@click.option(
+    "--delivery-dir",
+    envvar="DATACAGE_DELIVERY_DIR",
+    default=None,
+    help="Where sealed results wait for delivery (default: DATA_DIR/delivery). A fleet "
+    "gives every worker the same shared folder (docs/operations.md).",
+)
+@click.option(
+    "--delivery-key-file",
+    envvar="DATACAGE_DELIVERY_KEY_FILE",
+    default=None,
+    help="The 32-byte key that seals results waiting for delivery, shared by a fleet's "
+    "workers (default: one made in the delivery folder).",
+)
 def worker(
     control_plane: str,
     issuer: str,
@@ -168,6 +182,8 @@ def worker(
     once: bool,
     poll: float,
     broker: str | None,
+    delivery_dir: str | None,
+    delivery_key_file: str | None,
 ) -> None:
     """Run the datacage: take jobs from the control plane and carry them out."""
     import logging
@@ -207,9 +223,11 @@ def worker(
                 work_root=root / "work",
                 results_dir=root / "results",
                 allow_plain_http_pods=allow_plain_http_pods,
+                delivery_root=Path(delivery_dir) if delivery_dir else None,
             ),
             pod_ca=pod_ca,
             pod_routes=routes,
+            delivery_key_file=Path(delivery_key_file) if delivery_key_file else None,
         )
     except (ControlPlaneError, SolidError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -119,6 +119,7 @@ class Worker:
         pod_ca: str | None = None,  # a CA bundle for pods' TLS certificates, if not the system's
         pod_routes: Mapping[str, tuple[str, int]] | None = None,
         egress: EgressPolicy | None = None,  # default: this process's DATACAGE_EGRESS_* settings
+        delivery_key_file: Path | None = None,  # a fleet's shared hold key (delivery.queue)
     ):
         """`pod_routes` sends the datacage's reads of a pod origin to another address (its
         provider's attestation gateway) where DNS does not: see `connectors.solid.connect_to`."""
@@ -140,7 +141,7 @@ class Worker:
         self._bundles: dict[str, object] = {}  # bundle digest -> checked bundle
         # Results waiting for consumers' pods survive a restart: the queue is files (issue 6).
         self.deliveries = Deliveries(
-            DeliveryQueue(settings.delivery_dir),
+            DeliveryQueue(settings.delivery_dir, delivery_key_file),
             self.plane.client,
             lambda run_id, state: self.plane.for_run(run_id).delivery(state),
             settings.delivery,
