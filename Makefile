@@ -32,6 +32,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/delivery.py
 	$(PY) bench/audit_trail.py
 	$(PY) bench/attestation.py
+	$(PY) bench/fleet.py
 	# One space with 100 000 consents: 25 min on the shared 2-core machine (most of it seeding
 	# and the job claim).
 	$(PY) bench/scale.py --consents 100000
@@ -51,9 +52,11 @@ setup: $(STAMP) node_modules/.installed system-packages
 # Debian packages the tests drive for real: chromium (browser tests), bubblewrap (the
 # algorithm sandbox), nginx (the pod side of mutual TLS), and podman, runc, uidmap,
 # catatonit (podman's --init) and mmdebstrap (docker/'s images built and run without a Docker
-# daemon, on a Debian base made from the Debian mirror: tests/support/containers.py). Installed only when missing; without
+# daemon, on a Debian base made from the Debian mirror: tests/support/containers.py), and
+# redis-server (the broker of a fleet of datacages: tests/integration/test_fleet.py and
+# bench/fleet.py start their own on a free port). Installed only when missing; without
 # root the step says what to install instead of failing half-way.
-DEBIAN_PACKAGES := chromium bubblewrap nginx podman runc uidmap catatonit mmdebstrap
+DEBIAN_PACKAGES := chromium bubblewrap nginx podman runc uidmap catatonit mmdebstrap redis-server
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

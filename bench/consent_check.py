@@ -157,11 +157,13 @@ def main() -> None:
             services(app).runs.start(space.id, owner.webid)
             services(app).close()
 
-        server = start_server(data_dir, port, {"DATACAGE_WEBID": cage_account.webid})
+        # One lease for the whole measurement: the bench holds its run without renewing it.
+        settings = {"DATACAGE_WEBID": cage_account.webid, "RUN_LEASE_SECONDS": "86400"}
+        server = start_server(data_dir, port, settings)
         try:
             plane, job = claim_run(cage, base, Path(tmp) / "attestation")
             assert len(job.consents) == args.people, job
-            reporter = plane.for_run(job.run_id)
+            reporter = plane.for_run(job.run_id, job.lease)
             urls = [r.url for c in job.consents for r in c.resources]
 
             def bare() -> float:

@@ -16,7 +16,7 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # Push connectors' SDKs (docs/push.md); add ",parquet" for Parquet datasets (~170 MB more).
-ARG EXTRAS=s3,azure-blob
+ARG EXTRAS=s3,azure-blob,fleet
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server/ server/
