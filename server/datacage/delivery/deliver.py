@@ -124,7 +124,6 @@ class Deliveries:
                     self._report(entry)
                 self._tidy(run)
 
-
     # --- One attempt --------------------------------------------------------------------------
 
     def _attempt(self, entry: Entry, now: float) -> None:
