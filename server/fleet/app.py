@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING
 
 from celery import Celery
 
+from connectors.solid.errors import SolidError
+
+from ..datacage.control_plane import ControlPlaneError
 from .offers import Offers
 
 if TYPE_CHECKING:
@@ -87,7 +90,12 @@ def make_app(settings: FleetSettings, worker: Callable[[], Worker] | None = None
 
     @app.task(name=OFFER_WAITING)
     def offer_waiting() -> int:
-        return send_offers(app, offers, this_worker().plane.waiting())
+        try:
+            waiting = this_worker().plane.waiting()
+        except (ControlPlaneError, SolidError) as exc:  # one line; the next beat tries again
+            log.error("waiting runs not listed", extra={"error": str(exc)})
+            return 0
+        return send_offers(app, offers, waiting)
 
     @app.task(name=DELIVER_DUE)
     def deliver_due() -> None:

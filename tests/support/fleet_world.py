@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from connectors.child_processes import die_with_parent_hook
+
 DATACAGE = str(Path(sys.executable).with_name("datacage"))
 
 #: Short periods, so a test sees a lapse, an offer and a retry within seconds.
@@ -81,7 +83,11 @@ class Fleet:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         env = {k: v for k, v in os.environ.items() if not k.startswith("DATACAGE_FLEET_")}
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**env, **FAST}
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**env, **FAST},
+            preexec_fn=die_with_parent_hook(),  # none may outlive a killed test run
         )
         log.close()
         self.processes[name] = process

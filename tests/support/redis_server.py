@@ -11,6 +11,8 @@ from pathlib import Path
 
 import redis
 
+from connectors.child_processes import die_with_parent_hook
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -58,6 +60,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent_hook(),  # none may outlive a killed test run
         )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
