@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -71,7 +70,7 @@ class Job:
     privacy: DifferentialPrivacy | None = None
     # The claim's lease token (server/runs/leases.py): every report on the run carries it.
     lease: str | None = None
-    lease_until: datetime | None = None
+    lease_seconds: float | None = None  # the lease's length, renewed at a third of it
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -271,13 +270,13 @@ class WaitingRun:
     offer: int  # claims so far: a run offered again after a lapse is a new offer
 
 
-def _lease(value: object) -> tuple[str | None, datetime | None]:
+def _lease(value: object) -> tuple[str | None, float | None]:
     if value is None:
         return None, None
-    until = datetime.fromisoformat(_str(value["until"]))  # type: ignore[index]
-    if until.tzinfo is None:
-        raise ValueError("a lease ends at a time with a zone")
-    return _str(value["token"]), until  # type: ignore[index]
+    seconds = value["seconds"]  # type: ignore[index]
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+        raise ValueError("a lease lasts a positive number of seconds")
+    return _str(value["token"]), float(seconds)  # type: ignore[index]
 
 
 def _int(value: object) -> int:

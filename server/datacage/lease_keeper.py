@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 from types import TracebackType
 
 from connectors.solid.errors import SolidError
@@ -25,9 +24,10 @@ SHORTEST_RENEWAL_S = 0.2
 
 
 class LeaseKeeper:
-    def __init__(self, reporter: RunReporter, until: datetime | None, run_id: str):
-        seconds = (until - datetime.now(UTC)).total_seconds() if until else 60.0
-        self.every = max(SHORTEST_RENEWAL_S, seconds / 3)
+    def __init__(self, reporter: RunReporter, seconds: float | None, run_id: str):
+        # By the lease's length, not its end: the worker's clock need not agree with the
+        # control plane's.
+        self.every = max(SHORTEST_RENEWAL_S, (seconds or 60.0) / 3)
         self.reporter = reporter
         self.run_id = run_id
         self.lost = threading.Event()

@@ -198,7 +198,11 @@ class Worker:
         measurement = Measurement(measure_datacage_code(), bundle.digest)
         evidence = self.provider.attest(self.key, measurement)
         self.keys.remember(evidence.to_bytes(), measurement)
-        job = self.plane.claim_run(run_id, evidence.to_bytes().decode())
+        try:
+            job = self.plane.claim_run(run_id, evidence.to_bytes().decode())
+        except ControlPlaneError as exc:  # no such run (a forged or stale task), or refused
+            log.info("claim refused", extra={"run": run_id, "error": str(exc)})
+            return None
         if job is None:
             return None
         log.info("job claimed", extra={"run": job.run_id, "people": len(job.consents)})
@@ -206,7 +210,7 @@ class Worker:
         marker = self._hold(job)
         try:
             with ExitStack() as stack:
-                keeper = stack.enter_context(LeaseKeeper(reporter, job.lease_until, job.run_id))
+                keeper = stack.enter_context(LeaseKeeper(reporter, job.lease_seconds, job.run_id))
                 certificate = client_certificate(self.key, evidence)
                 cert_file, key_file = stack.enter_context(self.key.tls_files(certificate))
                 cage = self._client((cert_file, key_file))

@@ -48,9 +48,10 @@ class Lease:
 
     token: str
     until: datetime
+    seconds: float  # its length: the holder renews by it, whatever its own clock says
 
-    def as_json(self) -> dict[str, str]:
-        return {"token": self.token, "until": self.until.isoformat()}
+    def as_json(self) -> dict[str, str | float]:
+        return {"token": self.token, "until": self.until.isoformat(), "seconds": self.seconds}
 
 
 def token_digest(token: str) -> str:
@@ -59,7 +60,7 @@ def token_digest(token: str) -> str:
 
 def grant(run: Run, now: datetime, seconds: float) -> Lease:
     """Give `run` a fresh lease (a claim): a new token, so any earlier holder's is void."""
-    lease = Lease(secrets.token_urlsafe(32), now + timedelta(seconds=seconds))
+    lease = Lease(secrets.token_urlsafe(32), now + timedelta(seconds=seconds), seconds)
     run.lease_until, run.lease_digest = lease.until, token_digest(lease.token)
     run.claims += 1
     return lease
