@@ -34,6 +34,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/audit_trail.py
 	$(PY) bench/registry_virtuoso.py
 	$(PY) bench/attestation.py
+	$(PY) bench/fleet.py
 	# One space with 100 000 consents against one with 100, embedded and on oxigraph serve:
 	# about an hour on the shared 2-core machine (most of it seeding and the job claim).
 	$(PY) bench/scale.py --consents 100000 --backend both
@@ -55,9 +56,10 @@ setup: $(STAMP) node_modules/.installed system-packages
 # catatonit (podman's --init) and mmdebstrap (docker/'s images built and run without a Docker
 # daemon, on a Debian base made from the Debian mirror: tests/support/containers.py), and
 # virtuoso-opensource (Virtuoso 7, a registry back end: tests/support/virtuoso.py starts a real
-# virtuoso-t). Installed only when missing; without
-# root the step says what to install instead of failing half-way.
-DEBIAN_PACKAGES := chromium bubblewrap nginx podman runc uidmap catatonit mmdebstrap virtuoso-opensource
+# virtuoso-t), and redis-server (the broker of a fleet of datacages: tests/integration/
+# test_fleet.py and bench/fleet.py start their own on a free port). Installed only when
+# missing; without root the step says what to install instead of failing half-way.
+DEBIAN_PACKAGES := chromium bubblewrap nginx podman runc uidmap catatonit mmdebstrap virtuoso-opensource redis-server
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

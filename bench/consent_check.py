@@ -185,13 +185,18 @@ def main() -> None:
             services(app).runs.start(space.id, owner.webid)
             services(app).close()
 
-        settings = {"DATACAGE_WEBID": cage_account.webid, "EGRESS_ALLOW": "loopback"}
+        # One lease for the whole measurement: the bench holds its run without renewing it.
+        settings = {
+            "DATACAGE_WEBID": cage_account.webid,
+            "EGRESS_ALLOW": "loopback",
+            "RUN_LEASE_SECONDS": "86400",
+        }
         server = start_server(data_dir, port, settings)
         try:
             plane, job = claim_run(cage, base, Path(tmp) / "attestation")
             everyone = list(job.consent_iris)
             assert len(everyone) == args.people + args.crowd, len(everyone)
-            reporter = plane.for_run(job.run_id)
+            reporter = plane.for_run(job.run_id, job.lease)
             people = [c for page in pages(everyone) for c in reporter.check(page)]
             people = [c for c in people if not c.subject.startswith("https://crowd")]
             assert len(people) == args.people, len(people)

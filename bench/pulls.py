@@ -192,7 +192,7 @@ def main() -> None:
             plane, job = claim_run(cage, base, Path(tmp) / "attestation")
             print(f"  run claimed in {time.perf_counter() - began:.1f} s")
             assert len(job.consent_iris) == len(urls), "the job must hold every consent"
-            reporter = plane.for_run(job.run_id)
+            reporter = plane.for_run(job.run_id, job.lease)
             limits = PullLimits(people_at_once=args.threads, per_host=args.per_server)
             settings = JobSettings(
                 Path(tmp) / "work", Path(tmp) / "results", pull=limits, allow_plain_http_pods=True

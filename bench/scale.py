@@ -620,7 +620,7 @@ def measure_job(
     )
     assert abs(len(job.consent_iris) - in_force) <= 1, (len(job.consent_iris), in_force)
     note("the datacage asks what each consent lets it read, a page at a time")
-    reporter = plane.for_run(job.run_id)
+    reporter = plane.for_run(job.run_id, job.lease)
     began = time.perf_counter()
     detailed = 0
     for start in range(0, len(job.consent_iris), JOB_PAGE):

@@ -149,6 +149,27 @@ def expire_consents_command() -> None:
 )
 @click.option("--once", is_flag=True, help="Run at most one waiting job, then stop.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
+@click.option(
+    "--broker",
+    envvar="DATACAGE_BROKER_URL",
+    default=None,
+    help="Join a fleet: take runs, deliveries and retries as Celery tasks from this broker "
+    "(redis://HOST:PORT/0) instead of looking for work itself (docs/operations.md).",
+)
+@click.option(
+    "--delivery-dir",
+    envvar="DATACAGE_DELIVERY_DIR",
+    default=None,
+    help="Where sealed results wait for delivery (default: DATA_DIR/delivery). A fleet "
+    "gives every worker the same shared folder (docs/operations.md).",
+)
+@click.option(
+    "--delivery-key-file",
+    envvar="DATACAGE_DELIVERY_KEY_FILE",
+    default=None,
+    help="The 32-byte key that seals results waiting for delivery, shared by a fleet's "
+    "workers (default: one made in the delivery folder).",
+)
 def worker(
     control_plane: str,
     issuer: str,
@@ -160,6 +181,9 @@ def worker(
     allow_plain_http_pods: bool,
     once: bool,
     poll: float,
+    broker: str | None,
+    delivery_dir: str | None,
+    delivery_key_file: str | None,
 ) -> None:
     """Run the datacage: take jobs from the control plane and carry them out."""
     import logging
@@ -210,9 +234,11 @@ def worker(
                 results_dir=root / "results",
                 pull=pull_limits,
                 allow_plain_http_pods=allow_plain_http_pods,
+                delivery_root=Path(delivery_dir) if delivery_dir else None,
             ),
             pod_ca=pod_ca,
             pod_routes=routes,
+            delivery_key_file=Path(delivery_key_file) if delivery_key_file else None,
         )
     except (ControlPlaneError, SolidError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -227,12 +253,33 @@ def worker(
             else f"Run {'succeeded' if report.succeeded else 'did not succeed'}."
         )
         return
+    if broker:
+        from .fleet.worker_process import serve_fleet
+
+        serve_fleet(cage, broker, root)
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         cage.serve(stop, poll, heartbeat=root / "heartbeat")  # docker/healthcheck.py
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.command("fleet-beat", with_appcontext=False)
+@click.option("--broker", envvar="DATACAGE_BROKER_URL", required=True, help="The fleet's broker.")
+@click.option(
+    "--schedule-file",
+    envvar="DATACAGE_BEAT_SCHEDULE",
+    default="celerybeat-schedule",
+    show_default=True,
+    help="Where the beat keeps when each periodic task last ran (a file it may write).",
+)
+def fleet_beat(broker: str, schedule_file: str) -> None:
+    """Send a datacage fleet's periodic tasks: offer waiting runs, retry due deliveries."""
+    from .fleet.worker_process import serve_beat
+
+    serve_beat(broker, schedule_file)
 
 
 def _register_attestation_commands() -> None:

@@ -117,6 +117,27 @@ OPTIONS: tuple[Option, ...] = (
         "Empty: spaces cannot take consent yet, and their invitation pages say so.",
     ),
     Option(
+        "RUN_LEASE_SECONDS",
+        float,
+        60.0,
+        "How long a datacage's claim holds a run unless renewed (it renews at a third of "
+        "this); past it the run is offered again, or ended if it reached the output gate.",
+    ),
+    Option(
+        "RUN_MAX_CLAIMS",
+        int,
+        2,
+        "How many times a run may be claimed: a run whose lease lapsed is offered again "
+        "only until then, and ended with a plain reason after.",
+    ),
+    Option(
+        "FLEET_BROKER_URL",
+        str,
+        "",
+        "A datacage fleet's broker (redis://HOST:PORT/0): a started run is sent to it as a "
+        "task at once. Empty: the datacage finds waiting runs itself (docs/operations.md).",
+    ),
+    Option(
         "EGRESS_ALLOW",
         str,
         "",

@@ -144,6 +144,9 @@ class Services:
             datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
             destinations=self.destinations,
             audit=self.audit,
+            lease_seconds=float(config.get("RUN_LEASE_SECONDS", 60.0)),
+            max_claims=int(config.get("RUN_MAX_CLAIMS", 2)),
+            dispatch=_fleet_dispatch(config.get("FLEET_BROKER_URL") or ""),
         )
         self.push = PushService(  # organisations' pushed datasets (docs/push.md)
             self.registry,
@@ -190,3 +193,12 @@ def services(app: Flask | None = None) -> Services:
             if found is None:
                 found = app.extensions[_EXTENSION] = Services(app)
     return found
+
+
+def _fleet_dispatch(broker_url: str):
+    """The fleet's dispatch of started runs (server/fleet), when a broker is named."""
+    if not broker_url:
+        return None
+    from .fleet.app import FleetSettings, dispatcher  # Celery only where a fleet is used
+
+    return dispatcher(FleetSettings(broker_url))

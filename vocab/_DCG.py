@@ -110,6 +110,9 @@ class DCG(DefinedNamespace):
     runLog: URIRef  # What the algorithm logged, scrubbed of input values.
     outcome: URIRef  # How a run ended, as a fixed code.
     runNote: URIRef  # Something that happened along a run, as a fixed code.
+    leaseUntil: URIRef  # When the claiming datacage's hold on a run ends unless renewed.
+    leaseDigest: URIRef  # SHA-256 of the lease token of the datacage holding a run.
+    claimCount: URIRef  # How many times a datacage claimed a run.
     gateRule: URIRef  # The output gate's rule a refusal broke, as a fixed code.
     consentPeriod: URIRef  # How long a consent lasts.
     recurringRuns: URIRef  # The space runs repeatedly.

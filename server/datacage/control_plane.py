@@ -30,6 +30,8 @@ MAX_BUNDLE_BYTES = 64 << 20
 MAX_CLAIM_LINE = 16 << 20
 #: The most consents one job may list (~100 bytes each held while the run lasts).
 MAX_JOB_CONSENTS = 5_000_000
+#: The header that carries a claim's lease token (server/runs/leases.py).
+LEASE_HEADER = "Datacage-Lease"
 
 
 class ControlPlaneError(RuntimeError):
@@ -39,9 +41,10 @@ class ControlPlaneError(RuntimeError):
 class IncompleteJob(ControlPlaneError):
     """A claimed run's job could not be read whole: the run is ours, and must be ended."""
 
-    def __init__(self, message: str, run_id: str):
+    def __init__(self, message: str, run_id: str, lease: str | None = None):
         super().__init__(message)
         self.run_id = run_id
+        self.lease = lease  # the claim's lease token, to end the run with
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class Job:
     privacy: DifferentialPrivacy | None = None
     # The pull's plan: the pod servers progress is counted by (`runs.pull_progress`).
     pod_servers: tuple[str, ...] = ()
+    # The claim's lease token (server/runs/leases.py): every report on the run carries it.
+    lease: str | None = None
+    lease_seconds: float | None = None  # the lease's length, renewed at a third of it
 
     @classmethod
     def from_json(cls, body: object) -> Job:
@@ -123,6 +129,7 @@ class Job:
                 ),
                 _privacy(space.get("differential_privacy")),
                 tuple(_str(p) for p in body.get("pod_servers", [])),  # type: ignore[union-attr]
+                *_lease(body.get("lease")),  # type: ignore[union-attr]
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ControlPlaneError(
@@ -148,9 +155,12 @@ class ControlPlane:
 
     def claim(self, evidence: str) -> Job | None:
         """Claim the next run: its job, read as the JSON lines the control plane streams."""
+        return self._claim("claim", evidence)
+
+    def _claim(self, path: str, evidence: str) -> Job | None:
         response = self.client.session.request(
             "POST",
-            self.base + "claim",
+            self.base + path,
             headers={"Accept": "application/x-ndjson", "Content-Type": "application/json"},
             data=json.dumps({"evidence": evidence}),
         )
@@ -163,6 +173,23 @@ class ControlPlane:
         finally:
             response.close()
 
+    # --- A fleet's tasks (server/fleet): one run each, under a lease -------------------------
+
+    def waiting(self) -> list[WaitingRun]:
+        """The runs waiting for a datacage (the control plane applies lapsed leases first)."""
+        body = self._call("GET", "waiting")
+        try:
+            return [
+                WaitingRun(_str(r["run"]), _str(r["digest"]), _int(r["offer"]))
+                for r in body["runs"]
+            ]
+        except (KeyError, TypeError) as exc:
+            raise ControlPlaneError("The control plane sent a list we cannot read.") from exc
+
+    def claim_run(self, run_id: str, evidence: str) -> Job | None:
+        """Claim this run; None when it no longer waits (taken, ended, a duplicate task)."""
+        return self._claim(f"runs/{_segment(run_id)}/claim", evidence)
+
     # --- Push: the evidence data providers encrypt to (docs/push.md) ------------------------
 
     def wanted_digests(self) -> list[str]:
@@ -174,13 +201,21 @@ class ControlPlane:
 
     # --- During the run: the consent authority of `pull` --------------------------------------
 
-    def for_run(self, run_id: str) -> RunReporter:
-        return RunReporter(self, run_id)
+    def for_run(self, run_id: str, lease: str | None = None) -> RunReporter:
+        return RunReporter(self, run_id, lease)
 
     # --- Plumbing -----------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        lease: str | None = None,
+    ) -> Any:
         headers = {"Accept": "application/json"}
+        if lease:
+            headers[LEASE_HEADER] = lease
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -210,26 +245,31 @@ class ControlPlane:
 
 
 class RunReporter:
-    """One run's conversation with the control plane."""
+    """One run's conversation with the control plane, under the claim's lease."""
 
-    def __init__(self, plane: ControlPlane, run_id: str):
+    def __init__(self, plane: ControlPlane, run_id: str, lease: str | None = None):
         self.plane = plane
-        self.path = f"runs/{run_id}/"
+        self.path = f"runs/{_segment(run_id)}/"
+        self.lease = lease
 
     def check(self, iris: list[str]) -> list[JobConsent]:
         """Which of `iris` still count right now, with what each lets us read (one call)."""
-        body = self.plane._call("POST", self.path + "consents/check", {"consents": iris})
+        body = self.plane._call(
+            "POST", self.path + "consents/check", {"consents": iris}, lease=self.lease
+        )
         try:
             return [_job_consent(c) for c in body["in_force"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise ControlPlaneError(f"The control plane's answer is unreadable ({exc}).") from exc
 
     def still_in_force(self, consent: JobConsent) -> bool:
-        body = self.plane._call("GET", self.path + "consent?" + urlencode({"iri": consent.iri}))
+        query = "consent?" + urlencode({"iri": consent.iri})
+        body = self.plane._call("GET", self.path + query, lease=self.lease)
         return body is not None and body.get("in_force") is True
 
     def record_refusal(self, consent: JobConsent, url: str) -> None:
-        self.plane._call("POST", self.path + "refusals", {"consent": consent.iri, "url": url})
+        body = {"consent": consent.iri, "url": url}
+        self.plane._call("POST", self.path + "refusals", body, lease=self.lease)
 
     def record_use(self, consent: JobConsent, reads: list[Read]) -> None:
         self.plane._call(
@@ -239,20 +279,28 @@ class RunReporter:
                 "consent": consent.iri,
                 "reads": [{"url": r.url, "version": r.version} for r in reads],
             },
+            lease=self.lease,
         )
 
     def progress(self, stage: Stage, step: int = 0) -> None:
         """A worker stage and, while running, the algorithm's step (`server.datacage.progress`)."""
-        self.plane._call("POST", self.path + "progress", {"stage": stage.value, "step": step})
+        body = {"stage": stage.value, "step": step}
+        self.plane._call("POST", self.path + "progress", body, lease=self.lease)
 
     def pull_progress(self, counts: list[tuple[int, int]]) -> None:
         """`(read, failed)` per row of the job's pod-server plan, in its order."""
         rows = [{"read": read, "failed": failed} for read, failed in counts]
-        self.plane._call("POST", self.path + "pull-progress", {"pod_servers": rows})
+        self.plane._call(
+            "POST", self.path + "pull-progress", {"pod_servers": rows}, lease=self.lease
+        )
 
     def finish(self, outcome: dict[str, Any]) -> None:
         """The codes of `JobReport.as_json`; the control plane refuses any other field."""
-        self.plane._call("POST", self.path + "finish", outcome)
+        self.plane._call("POST", self.path + "finish", outcome, lease=self.lease)
+
+    def renew(self) -> None:
+        """Extend the lease; ControlPlaneError once it lapsed or another worker holds the run."""
+        self.plane._call("POST", self.path + "lease", {}, lease=self.lease)
 
     def delivery(self, state: dict[str, Any]) -> None:
         """One consumer's delivery state (issue 6); allowed after `finish` too."""
@@ -279,10 +327,12 @@ def read_job(lines: Iterator[Any]) -> Job:
     except (KeyError, TypeError, ValueError, ControlPlaneError) as exc:
         problem = f"The control plane sent a job we cannot read ({exc})."
         if header is not None:
-            raise IncompleteJob(problem, header.run_id) from exc
+            raise IncompleteJob(problem, header.run_id, header.lease) from exc
         raise ControlPlaneError(problem) from exc
     if header is not None:
-        raise IncompleteJob("The control plane's job ended before its last line.", header.run_id)
+        raise IncompleteJob(
+            "The control plane's job ended before its last line.", header.run_id, header.lease
+        )
     raise ControlPlaneError("The control plane's job ended before its last line.")
 
 
@@ -313,6 +363,37 @@ def _json_lines(response, limit: int) -> Iterator[Any]:
         raise ControlPlaneError(f"Reading the job was interrupted: {exc}") from exc
     if pending.strip():
         yield json.loads(pending)
+
+
+@dataclass(frozen=True)
+class WaitingRun:
+    """A run waiting for a datacage, as a fleet's task names it: identifiers only."""
+
+    run_id: str
+    digest: str
+    offer: int  # claims so far: a run offered again after a lapse is a new offer
+
+
+def _lease(value: object) -> tuple[str | None, float | None]:
+    if value is None:
+        return None, None
+    seconds = value["seconds"]  # type: ignore[index]
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+        raise ValueError("a lease lasts a positive number of seconds")
+    return _str(value["token"]), float(seconds)  # type: ignore[index]
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("expected an integer")
+    return value
+
+
+def _segment(run_id: str) -> str:
+    """A run id as one path segment: what the control plane makes is letters and digits."""
+    if not run_id.isalnum():
+        raise ControlPlaneError("A run id is letters and digits.")
+    return run_id
 
 
 def _privacy(value: object) -> DifferentialPrivacy | None:

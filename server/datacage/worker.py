@@ -49,6 +49,7 @@ from .control_plane import ControlPlane, ControlPlaneError, IncompleteJob
 from .datasets import DatacageKeys
 from .delivery import Deliveries, DeliveryQueue, Outbox
 from .job import JobReport, JobSettings, execute
+from .lease_keeper import LeaseKeeper
 from .sandbox.tree import empty as empty_folder
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,20 @@ def sweep_work_root(work_root: Path) -> list[tuple[str, Path]]:
 WORKER_EGRESS_LIMITS = {"deadline_seconds": 3600.0, "max_response_bytes": 64 << 30}
 #: Evidence is published again after this long, well inside a provider's default max age (1 h).
 PUBLISH_EVERY_S = 20 * 60.0
+#: Checked bundles kept in memory, for the tasks of runs of the same algorithm.
+_BUNDLES_KEPT = 8
+#: `<work root>/<run id>.lease` holds the lease token of a run this worker is carrying out.
+_LEASE_SUFFIX = ".lease"
+
+
+def _held_leases(work_root: Path) -> dict[str, str]:
+    """The lease tokens a killed worker left beside its work folders: run id -> token."""
+    held = {}
+    if work_root.is_dir():
+        for marker in work_root.glob(f"*{_LEASE_SUFFIX}"):
+            if marker.is_file() and not marker.is_symlink():
+                held[marker.name.removesuffix(_LEASE_SUFFIX)] = marker.read_text().strip()
+    return held
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,7 @@ class Worker:
         pod_ca: str | None = None,  # a CA bundle for pods' TLS certificates, if not the system's
         pod_routes: Mapping[str, tuple[str, int]] | None = None,
         egress: EgressPolicy | None = None,  # default: this process's DATACAGE_EGRESS_* settings
+        delivery_key_file: Path | None = None,  # a fleet's shared hold key (delivery.queue)
     ):
         """`pod_routes` sends the datacage's reads of a pod origin to another address (its
         provider's attestation gateway) where DNS does not: see `connectors.solid.connect_to`."""
@@ -125,9 +141,10 @@ class Worker:
         self.plane = ControlPlane(self._client(None), control_plane_url)
         self.keys = DatacageKeys(self.key)
         self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
+        self._bundles: dict[str, object] = {}  # bundle digest -> checked bundle
         # Results waiting for consumers' pods survive a restart: the queue is files (issue 6).
         self.deliveries = Deliveries(
-            DeliveryQueue(settings.delivery_dir),
+            DeliveryQueue(settings.delivery_dir, delivery_key_file),
             self.plane.client,
             lambda run_id, state: self.plane.for_run(run_id).delivery(state),
             settings.delivery,
@@ -161,63 +178,110 @@ class Worker:
         return count
 
     def run_once(self) -> JobReport | None:
-        """Take and run one job; None when no run is waiting."""
+        """Take and run one waiting run; None when none is waiting (the in-process engine:
+        what a fleet's `take` task does, fed by this worker's own look at the waiting runs)."""
         self.sweep()  # at start, what a killed worker left; later, almost always nothing
         try:
             self.publish_evidence()
         except ControlPlaneError as exc:  # pushes wait; pulls need no published evidence
             log.error("evidence not published", extra={"error": str(exc)})
-        digest = self.plane.next_digest()
-        if digest is None:
-            return None
-        try:
-            bundle = read_bundle(self.plane.bundle(digest))
-        except BundleError as exc:
-            log.error("bundle refused", extra={"digest": digest, "problems": exc.problems})
-            return None
-        if bundle.digest != digest:  # the control plane served other files than it named
-            log.error("bundle digest mismatch", extra={"asked": digest, "got": bundle.digest})
+        for waiting in self.plane.waiting():
+            report = self.take(waiting.run_id, waiting.digest)
+            if report is not None:
+                return report
+        return None
+
+    def take(self, run_id: str, digest: str) -> JobReport | None:
+        """One task: claim this run under a lease and carry it out. None when the run no
+        longer waits (another worker took it, it ended, or this is a task delivered twice)."""
+        self.sweep()
+        bundle = self._bundle(digest)
+        if bundle is None:
             return None
         measurement = Measurement(measure_datacage_code(), bundle.digest)
         evidence = self.provider.attest(self.key, measurement)
         self.keys.remember(evidence.to_bytes(), measurement)
         try:
-            job = self.plane.claim(evidence.to_bytes().decode())
+            job = self.plane.claim_run(run_id, evidence.to_bytes().decode())
         except IncompleteJob as exc:  # the run is ours but its job is not whole: end it
             log.error("job not read whole", extra={"run": exc.run_id, "error": str(exc)})
             report = JobReport(Outcome.DATACAGE_ERROR)
-            self._end_run(exc.run_id, report)
+            self._end_run(exc.run_id, report, exc.lease)
             return report
+        except ControlPlaneError as exc:  # no such run (a forged or stale task), or refused
+            log.info("claim refused", extra={"run": run_id, "error": str(exc)})
+            return None
         if job is None:
             return None
         log.info("job claimed", extra={"run": job.run_id, "people": len(job.consent_iris)})
+        reporter = self.plane.for_run(job.run_id, job.lease)
+        marker = self._hold(job)
         try:
             with ExitStack() as stack:
+                keeper = stack.enter_context(LeaseKeeper(reporter, job.lease_seconds, job.run_id))
                 certificate = client_certificate(self.key, evidence)
                 cert_file, key_file = stack.enter_context(self.key.tls_files(certificate))
                 cage = self._client((cert_file, key_file))
-                return execute(
+                report = execute(
                     job,
                     bundle.files,
                     bundle.output_shape,
                     cage,
-                    self.plane.for_run(job.run_id),
+                    reporter,
                     self.settings,
                     self.keys,
                     Outbox(self.deliveries, self.key, evidence, self.plane.client.webid or ""),
                 )
+                if keeper.lost.is_set():
+                    log.warning("run carried out after its lease lapsed", extra={"run": run_id})
+                return report
         except Exception:  # the run ends, the worker goes on; the detail stays in our log
             log.exception("run failed in the worker", extra={"run": job.run_id})
             report = JobReport(Outcome.DATACAGE_ERROR)  # its wording: the operator must look
-            self._end_run(job.run_id, report)
+            self._end_run(job.run_id, report, job.lease)
             self.sweep()  # whatever the failure left in the work root
             return report
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def _bundle(self, digest: str):
+        """The checked bundle of `digest` (kept: a digest names its files for good), or None."""
+        if digest in self._bundles:
+            return self._bundles[digest]
+        try:
+            bundle = read_bundle(self.plane.bundle(digest))
+        except BundleError as exc:
+            log.error("bundle refused", extra={"digest": digest, "problems": exc.problems})
+            return None
+        except ControlPlaneError as exc:  # no run waits for it any more: a stale task
+            log.info("bundle not served", extra={"digest": digest, "error": str(exc)})
+            return None
+        if bundle.digest != digest:  # the control plane served other files than it named
+            log.error("bundle digest mismatch", extra={"asked": digest, "got": bundle.digest})
+            return None
+        if len(self._bundles) >= _BUNDLES_KEPT:
+            self._bundles.pop(next(iter(self._bundles)))
+        self._bundles[digest] = bundle
+        return bundle
+
+    def _hold(self, job) -> Path:
+        """Write the run's lease token beside its work folder (0600), so that this worker,
+        restarted after being killed, can end the run at once instead of waiting for the
+        lease to lapse (`sweep`)."""
+        root = self.settings.work_root
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        marker = root / f"{job.run_id}{_LEASE_SUFFIX}"
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(job.lease or "")
+        return marker
 
     def sweep(self) -> list[str]:
         """Delete what earlier runs left in the work root and end, with a plain reason, each
         such run the control plane still shows under way; the runs ended."""
         ended = []
         try:
+            held = _held_leases(self.settings.work_root)
             leftovers = sweep_work_root(self.settings.work_root)
         except OSError:
             log.exception("work root not swept")
@@ -225,7 +289,7 @@ class Worker:
         for run_id, folder in leftovers:
             log.warning("leftover of an interrupted run deleted", extra={"run": run_id})
             restarted = JobReport(Outcome.DATACAGE_ERROR, notes={Note.DATACAGE_RESTARTED})
-            told = self._end_run(run_id, restarted)
+            told = self._end_run(run_id, restarted, held.get(run_id))
             if told is None:
                 continue  # the empty folder stays, so the next sweep tells the control plane
             if told:
@@ -234,11 +298,11 @@ class Worker:
                 folder.rmdir()
         return ended
 
-    def _end_run(self, run_id: str, report: JobReport) -> bool | None:
+    def _end_run(self, run_id: str, report: JobReport, lease: str | None) -> bool | None:
         """Tell the control plane the run ended: True; False if it refused (the run had ended
-        already, or is not ours); None if it could not be reached."""
+        already, or is not ours: its lease lapsed); None if it could not be reached."""
         try:
-            self.plane.for_run(run_id).finish(report.as_json())
+            self.plane.for_run(run_id, lease).finish(report.as_json())
         except ControlPlaneError as exc:
             log.info("run not ended by the worker", extra={"run": run_id, "error": str(exc)})
             return False

@@ -30,6 +30,7 @@ from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, Wro
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
 from ..spaces.model import Space, SpaceStatus
+from . import leases
 from .model import Attestation, Run, RunStatus
 from .outcomes import (
     GATE_RULES,
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _HISTORY_DIGEST = re.compile(r"[0-9a-f]{32}")  # server.consent.rdf.history_iri
+_LAPSE_WORDS = {
+    "offered": "The datacage holding the run stopped renewing its lease; the run waits for "
+    "another.",
+    "ended": "The run ended: the datacage holding it stopped renewing its lease (lease-lapsed).",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class Job:
     space: Space
     consent_iris: list[str]
     destinations: list[Destination] = field(default_factory=list)
+    lease: leases.Lease | None = None  # the claiming datacage's hold on the run
 
     def as_json(self) -> dict[str, Any]:
         """The job without its consent IRIs (the header of the streamed claim)."""
@@ -89,6 +96,7 @@ class Job:
             "deliveries": [d.as_job() for d in self.destinations],
             # The pull's plan: the datacage reports its counts per row (`pull_progress`).
             "pod_servers": [p.server for p in self.run.pod_servers],
+            "lease": self.lease.as_json() if self.lease else None,
         }
 
 
@@ -102,7 +110,13 @@ class Runs:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         destinations: DestinationStore | None = None,  # where consumers want results (issue 6)
         audit: AuditTrail | None = None,  # start, claim, pulls, refusals, finish
+        lease_seconds: float = 60.0,  # a claim's hold on a run, renewed while it works
+        max_claims: int = 2,  # a run whose lease lapses early is offered again until this
+        dispatch: Callable[[Run], None] | None = None,  # tells a fleet a run waits (server.fleet)
     ):
+        self.lease_seconds = lease_seconds
+        self.max_claims = max_claims
+        self.dispatch = dispatch
         self.destinations = destinations
         self.audit = audit or NoAudit()
         self.store = store
@@ -135,6 +149,11 @@ class Runs:
         )
         run = self.store.create(run)
         self.audit.record(space.iri, "run-started", actor, "Run requested.", run.iri)
+        if self.dispatch is not None:
+            try:  # the run is queued either way: a fleet's sweep offers it later
+                self.dispatch(run)
+            except Exception:
+                log.exception("run not dispatched to the fleet", extra={"run": run.id})
         return run
 
     def get(self, space_id: str, run_id: str, actor: str | None) -> tuple[Space, Run]:
@@ -155,63 +174,124 @@ class Runs:
     def claim(self, actor: str | None, attestation: Attestation) -> Job | None:
         """Hand the oldest queued run to the datacage; None when there is nothing to do."""
         self._require_datacage(actor)
+        self.sweep_lapsed()
         # Only a run of the very bundle the evidence names: the datacage attests before it
         # claims, and a run that needs another bundle waits for a claim of its own.
         for queued in self.store.queued():
             if queued.algorithm_digest != attestation.bundle_digest:
                 continue
-            space = self.spaces.store.load(queued.space_id)
-            now = self.clock()
-            problem = _runnable_problem(space, queued)
-
-            def take(run: Run, problem: str | None = problem, now: datetime = now) -> bool:
-                if run.status is not RunStatus.QUEUED:
-                    return False  # another claim won
-                run.datacage, run.attestation, run.started_at = actor, attestation, now
-                if problem:
-                    run.status, run.finished_at = RunStatus.FAILED, now
-                    run.problems.append(problem)
-                    run.stage = Stage.NOT_RUN.value
-                    return False
-                run.status = RunStatus.RUNNING
-                run.stage, run.progress = (
-                    Stage.CHECKING_CONSENTS.value,
-                    overall_progress(Stage.CHECKING_CONSENTS),
-                )
-                return True
-
-            run, taken = self.store.change(queued.id, take)
-            if not taken:
-                if problem and run.datacage == actor and run.status is RunStatus.FAILED:
-                    self.audit.record(space.iri, "run-refused", actor, problem, run.iri)
-                continue
-            self.audit.record(
-                space.iri,
-                "run-claimed",
-                actor,
-                f"Claimed by the datacage with {attestation.provider} attestation evidence "
-                f"for {attestation.bundle_digest}.",
-                run.iri,
-            )
-            # One store query, however many people consented; each is checked again, with
-            # what their read needs, right before it (`check_consents`).
-            planned = self.consents.in_force_iris(space.iri, run.terms_digest, now)
-
-            per_server = plan_from_counts(
-                self.consents.in_force_origins(space.iri, run.terms_digest, now),
-                space.terms.min_individuals,
-            )
-
-            def plan(run: Run, count: int = len(planned), rows=per_server) -> None:
-                run.individuals_included = count
-                run.pod_servers = rows
-
-            run, _ = self.store.change(run.id, plan)
-            targets = (
-                self.destinations.of_space(space.iri, space.consumers) if self.destinations else []
-            )
-            return Job(run, space, planned, targets)
+            job = self._take(queued, actor, attestation)
+            if job is not None:
+                return job
         return None
+
+    def claim_run(self, actor: str | None, run_id: str, attestation: Attestation) -> Job | None:
+        """Hand this run to the datacage if it still waits (a task of a fleet names one run);
+        None if it does not: another worker took it, it ended, or it is a task delivered twice."""
+        self._require_datacage(actor)
+        run = self.store.load(run_id)
+        if leases.lapsed(run, self.clock()):
+            self._lapse(run.id)
+            run = self.store.load(run_id)
+        if run.status is not RunStatus.QUEUED or run.algorithm_digest != (
+            attestation.bundle_digest
+        ):
+            return None
+        return self._take(run, actor, attestation)
+
+    def _take(self, queued: Run, actor: str, attestation: Attestation) -> Job | None:
+        space = self.spaces.store.load(queued.space_id)
+        now = self.clock()
+        problem = _runnable_problem(space, queued)
+        granted: list[leases.Lease] = []
+
+        def take(run: Run) -> bool:
+            granted.clear()  # a lost race redoes the change with a fresh record
+            if run.status is not RunStatus.QUEUED:
+                return False  # another claim won
+            run.datacage, run.attestation, run.started_at = actor, attestation, now
+            if problem:
+                run.status, run.finished_at = RunStatus.FAILED, now
+                run.problems.append(problem)
+                run.stage = Stage.NOT_RUN.value
+                return False
+            granted.append(leases.grant(run, now, self.lease_seconds))
+            run.status = RunStatus.RUNNING
+            run.stage, run.progress = (
+                Stage.CHECKING_CONSENTS.value,
+                overall_progress(Stage.CHECKING_CONSENTS),
+            )
+            return True
+
+        run, taken = self.store.change(queued.id, take)
+        if not taken:
+            if problem and run.datacage == actor and run.status is RunStatus.FAILED:
+                self.audit.record(space.iri, "run-refused", actor, problem, run.iri)
+            return None
+        self.audit.record(
+            space.iri,
+            "run-claimed",
+            actor,
+            f"Claimed by the datacage with {attestation.provider} attestation evidence "
+            f"for {attestation.bundle_digest}, enclave key {attestation.key_sha256[:16]}.",
+            run.iri,
+        )
+        # One store query, however many people consented; each is checked again, with what
+        # their read needs, right before it (`check_consents`).
+        planned = self.consents.in_force_iris(space.iri, run.terms_digest, now)
+        per_server = plan_from_counts(
+            self.consents.in_force_origins(space.iri, run.terms_digest, now),
+            space.terms.min_individuals,
+        )
+
+        def plan(run: Run, count: int = len(planned), rows=per_server) -> None:
+            run.individuals_included = count
+            run.pod_servers = rows
+
+        run, _ = self.store.change(run.id, plan)
+        targets = (
+            self.destinations.of_space(space.iri, space.consumers) if self.destinations else []
+        )
+        return Job(run, space, planned, targets, granted[0])
+
+    # --- Leases (`leases`) ----------------------------------------------------------------------
+
+    def renew(self, run_id: str, actor: str | None, token: str | None) -> datetime:
+        """Extend the lease of the run's holder; refused once it lapsed or another holds it."""
+        self._require_datacage(actor)
+        return self.store.change(
+            run_id, lambda run: leases.renew(run, token, self.clock(), self.lease_seconds)
+        )[1]
+
+    def sweep_lapsed(self) -> dict[str, str]:
+        """Apply every lapsed lease: run id -> "offered" (queued again) or "ended"."""
+        now = self.clock()
+        done = {}
+        for run in self.store.running():
+            if leases.lapsed(run, now):
+                what = self._lapse(run.id)
+                if what:
+                    done[run.id] = what
+        return done
+
+    def waiting(self, actor: str | None) -> list[Run]:
+        """After a sweep of lapsed leases, the runs waiting for a datacage, oldest first."""
+        self._require_datacage(actor)
+        self.sweep_lapsed()
+        return self.store.queued()
+
+    def _lapse(self, run_id: str) -> str | None:
+        run, what = self.store.change(
+            run_id, lambda run: leases.lapse(run, self.clock(), self.max_claims)
+        )
+        if what == "offered":
+            self.audit.record(
+                run.space_iri, "run-offered-again", None, _LAPSE_WORDS["offered"], run.iri
+            )
+        elif what == "ended":
+            self.audit.record(run.space_iri, "run-finished", None, _LAPSE_WORDS["ended"], run.iri)
+            log.warning("run ended: lease lapsed", extra={"run": run.id})
+        return what
 
     def next_digest(self, actor: str | None) -> str | None:
         """The algorithm digest of the oldest queued run, so the datacage can attest to it."""
@@ -229,9 +309,11 @@ class Runs:
             raise NotFound("The bundle is not stored here.")
         return path.read_bytes()
 
-    def authority(self, run_id: str, actor: str | None) -> tuple[Run, RegistryAuthority]:
+    def authority(
+        self, run_id: str, actor: str | None, lease: str | None = None
+    ) -> tuple[Run, RegistryAuthority]:
         """The consent questions of a running run, answered from the registry."""
-        run = self._own_running(run_id, actor)
+        run = self._own_running(run_id, actor, lease)
         return run, RegistryAuthority(self.consents, self.clock)
 
     def consent(self, run: Run, iri: str) -> Consent:
@@ -248,12 +330,14 @@ class Runs:
             raise NotFound("This run's space has no such consent.")
         return consent
 
-    def check_consents(self, run_id: str, actor: str | None, iris: list[str]) -> list[InForce]:
+    def check_consents(
+        self, run_id: str, actor: str | None, iris: list[str], lease: str | None = None
+    ) -> list[InForce]:
         """Which of `iris` the running run may read right now, each with what its read needs,
         in the order asked: one store query for the whole batch. A consent of another space,
         an older one, a withdrawn or expired one, or one given under other terms than the
         run's is left out; which of these it was is not said."""
-        run = self._own_running(run_id, actor)
+        run = self._own_running(run_id, actor, lease)
         if not iris or len(iris) > MAX_BATCH:
             raise ValidationFailed(
                 {"consents": [f"Ask about 1 to {MAX_BATCH} consents at a time."]}
@@ -261,25 +345,36 @@ class Runs:
         found = self.consents.in_force_among(run.space_iri, run.terms_digest, iris, self.clock())
         return [found[iri] for iri in dict.fromkeys(iris) if iri in found]
 
-    def report(self, run_id: str, actor: str | None, stage: str, step: int) -> Run:
+    def report(
+        self, run_id: str, actor: str | None, stage: str, step: int, lease: str | None = None
+    ) -> Run:
         """Progress, as a worker stage and (while running) the algorithm's step; a report that
         is not ahead of what is shown is ignored, so the number of changes is bounded."""
-        self._own_running(run_id, actor)
+        self._own_running(run_id, actor, lease)
         reported = _worker_stage(stage)
         if not 0 <= step <= (RUNNING_STEPS if reported is Stage.RUNNING else 0):
             raise ValidationFailed({"step": [f"A step is 0 to {RUNNING_STEPS}, while running."]})
         progress = overall_progress(reported, step)
 
         def change(run: Run) -> None:
-            if run.status is RunStatus.RUNNING and progress > run.progress:
+            # In the same write as the lease check: a stage past the gate is reported only
+            # while the lease runs, so a lapse decided later sees it (`leases.lapse`).
+            leases.require_holder(run, lease, self.clock())
+            if progress > run.progress:
                 run.stage, run.progress = reported.value, progress
 
         return self.store.change(run_id, change)[0]
 
-    def report_pull(self, run_id: str, actor: str | None, counts: list[tuple[int, int]]) -> Run:
+    def report_pull(
+        self,
+        run_id: str,
+        actor: str | None,
+        counts: list[tuple[int, int]],
+        lease: str | None = None,
+    ) -> Run:
         """The pull's counts, `(read, failed)` per row of the run's plan; a report that does
         not fit the plan is refused, one that is not ahead is ignored."""
-        run = self._own_running(run_id, actor)
+        run = self._own_running(run_id, actor, lease)
         try:
             reported = check_report(run.pod_servers, counts)
         except ValueError as exc:
@@ -291,8 +386,10 @@ class Runs:
 
         return self.store.change(run_id, change)[0]
 
-    def finish(self, run_id: str, actor: str | None, report: FinishReport) -> Run:
-        run = self._own_running(run_id, actor)
+    def finish(
+        self, run_id: str, actor: str | None, report: FinishReport, lease: str | None = None
+    ) -> Run:
+        run = self._own_running(run_id, actor, lease)
         report.check(self._shape_paths(run.algorithm_digest))
         k = self.spaces.store.load(run.space_id).terms.min_individuals
         now = self.clock()
@@ -300,6 +397,7 @@ class Runs:
         def change(run: Run) -> None:
             if run.status is not RunStatus.RUNNING:
                 raise WrongState("This run has already ended.")
+            leases.require_holder(run, lease, now)  # a late report of an old holder: refused
             succeeded = report.outcome is Outcome.SUCCEEDED
             run.status = RunStatus.SUCCEEDED if succeeded else RunStatus.FAILED
             run.finished_at = now
@@ -314,6 +412,7 @@ class Runs:
             run.result_digest = report.result_digest
             run.result_size = report.result_size
             run.pull_transport = report.pull_transport.value if report.pull_transport else None
+            run.lease_until = run.lease_digest = None  # ended: nothing more to hold
 
         run = self.store.change(run_id, change)[0]
         self.audit.record(run.space_iri, "run-finished", actor, _finish_summary(run), run.iri)
@@ -397,11 +496,15 @@ class Runs:
             raise NotAuthorized("Only this deployment's datacage may take and report runs.")
         return actor
 
-    def _own_running(self, run_id: str, actor: str | None) -> Run:
+    def _own_running(self, run_id: str, actor: str | None, lease: str | None) -> Run:
         actor = self._require_datacage(actor)
         run = self.store.load(run_id)
         if run.datacage != actor or run.status is not RunStatus.RUNNING:
             raise WrongState("This run is not under way at this datacage.")
+        now = self.clock()
+        if leases.lapsed(run, now):
+            self._lapse(run.id)  # offered again or ended now, not at the next sweep
+        leases.require_holder(run, lease, now)
         return run
 
 

@@ -68,6 +68,11 @@ class Run:
     pull_transport: str | None = None  # "tls", or "plain-http" (a development setting)
     # The pull, per pod server: planned at the claim, counted by the datacage (`pull_progress`).
     pod_servers: list[PodServerProgress] = field(default_factory=list)
+    # The claiming datacage's lease (`leases`): until when it holds the run, the SHA-256 of the
+    # token it must present, and how many claims the run has seen (each one a new token).
+    lease_until: datetime | None = None
+    lease_digest: str | None = None
+    claims: int = 0
     revision: int = 0
 
     @property

@@ -83,6 +83,7 @@ class Note(enum.Enum):
     USAGE_RECORDS_FAILED = "usage-records-failed"
     USAGE_RECORDS_NOT_KEPT = "usage-records-not-kept"
     DATACAGE_RESTARTED = "datacage-restarted"
+    LEASE_LAPSED = "lease-lapsed"
 
     @property
     def wording(self) -> str:
@@ -105,6 +106,11 @@ _NOTE_WORDING = {
     Note.DATACAGE_RESTARTED: (
         "The datacage stopped while carrying out this run (it was restarted); the copy of the "
         "inputs it held was deleted and nothing of the run was kept."
+    ),
+    Note.LEASE_LAPSED: (
+        "The datacage carrying out this run stopped renewing its hold on it (it stopped or "
+        "lost touch), so the run was ended here and nothing it reported later was accepted. "
+        "A datacage deletes the inputs it held when it starts again."
     ),
     Note.USAGE_RECORDS_NOT_KEPT: (
         "Some consents were given before usage records were kept in pods, so no record was "

@@ -58,6 +58,13 @@ def to_graph(run: Run) -> Graph:
         add((node, DCG.peopleFailed, Literal(server.failed)))
     if run.datacage:
         add((r, PROV.wasAssociatedWith, URIRef(run.datacage)))
+    if run.claims:
+        add((r, DCG.claimCount, Literal(run.claims)))
+    if run.lease_until is not None and run.lease_digest:
+        # Milliseconds: a lease is seconds long, and a rounded one would lapse early or late.
+        until = run.lease_until.isoformat(timespec="milliseconds")
+        add((r, DCG.leaseUntil, Literal(until, datatype=XSD.dateTime)))
+        add((r, DCG.leaseDigest, Literal(run.lease_digest)))
     if run.started_at:
         add((r, PROV.startedAtTime, _time(run.started_at)))
     if run.finished_at:
@@ -125,6 +132,11 @@ def from_graph(name: str, graph: Graph, revision: int) -> Run:
     if graph.value(r, PROV.endedAtTime) is not None:
         run.finished_at = _moment(graph, r, PROV.endedAtTime)
     run.problems = _numbered(graph, r, DCG.problem)
+    if graph.value(r, DCG.claimCount) is not None:
+        run.claims = int(_literal(graph, r, DCG.claimCount))
+    if graph.value(r, DCG.leaseUntil) is not None:
+        run.lease_until = _moment(graph, r, DCG.leaseUntil)
+        run.lease_digest = _text(graph, r, DCG.leaseDigest)
     outcome = graph.value(r, DCG.outcome)
     run.outcome = _code(Outcome, outcome) if outcome is not None else None
     transport = graph.value(r, DCG.pullTransport)

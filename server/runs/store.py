@@ -128,6 +128,11 @@ class RunStore:
         names = [str(row["g"]) for row in rows]
         return [self.load(name.rsplit("/", 1)[-1]) for name in names]
 
+    def running(self) -> list[Run]:
+        """Runs a datacage holds now (their leases are checked by `leases`)."""
+        rows = self._call(lambda r: r.select(_QUEUED, {"queued": RunStatus.RUNNING.value}))
+        return [self.load(str(row["g"]).rsplit("/", 1)[-1]) for row in rows]
+
     def results_sent(self, run_iri: str, consumers: list[str]) -> int:
         """Mark the run's usage records with the consumers who received its results."""
         from ..consent.usage import record_results_sent

@@ -22,6 +22,10 @@ pass an algorithm's words on.
     POST /api/datacage/runs/<id>/consents/check {"consents": [IRI, ... up to 500]}
                                                  -> {"in_force": [{"iri", "subject", "resources",
                                                  "usage_records", "purposes"}]}
+    GET  /api/datacage/waiting                  -> {"runs": [{"run", "digest", "offer"}]}
+    POST /api/datacage/runs/<id>/claim          {"evidence"} -> the job as JSON lines, or 204
+                                                 (not waiting)
+    POST /api/datacage/runs/<id>/lease          -> {"until"} (renewed), or 409
     GET  /api/datacage/runs/<id>/consent?iri=   -> {"in_force": true|false} (one at a time)
     POST /api/datacage/runs/<id>/refusals       {"consent", "url"}
     POST /api/datacage/runs/<id>/usage          {"consent", "reads": [{"url", "version"}]}
@@ -96,6 +100,33 @@ def bundle(digest: str) -> Response:
 
 @bp.post("/claim")
 def claim() -> Response:
+    attestation = _attestation()
+    return _job_response(_runs().claim(g.actor, attestation))
+
+
+@bp.get("/waiting")
+def waiting() -> Response:
+    """The runs waiting for a datacage (lapsed leases applied first): identifiers only, what
+    a fleet's task carries. `offer` counts the claims so far, so a run offered again after a
+    lapse is a new task, and the same offer sent twice is one."""
+    runs = _runs().waiting(g.actor)
+    return jsonify(
+        {"runs": [{"run": r.id, "digest": r.algorithm_digest, "offer": r.claims} for r in runs]}
+    )
+
+
+@bp.post("/runs/<run_id>/claim")
+def claim_run(run_id: str) -> Response:
+    return _job_response(_runs().claim_run(g.actor, run_id, _attestation()))
+
+
+@bp.post("/runs/<run_id>/lease")
+def renew_lease(run_id: str) -> Response:
+    until = _runs().renew(run_id, g.actor, _lease())
+    return jsonify({"until": until.isoformat()})
+
+
+def _attestation() -> Attestation:
     body = _body({"evidence": str})
     try:
         evidence = parse_evidence(body["evidence"].encode())
@@ -103,14 +134,16 @@ def claim() -> Response:
         raise ValidationFailed({"evidence": [str(exc)]}) from None
     # Recorded as presented; the pods verify it against their own trust policy before any
     # data flows (docs/attestation.md), and anyone can check it later with `datacage verify`.
-    attestation = Attestation(
+    return Attestation(
         provider=evidence.provider,
         code_measurement=evidence.measurement.datacage_code,
         bundle_digest=evidence.measurement.bundle_digest,
         key_sha256=evidence.report_data,
         evidence=evidence.to_bytes().decode(),
     )
-    job = _runs().claim(g.actor, attestation)
+
+
+def _job_response(job) -> Response:
     if job is None:
         return Response(status=204)
     # Organisations' pushed datasets travel with the job, read grants included (docs/push.md).
@@ -136,7 +169,7 @@ def check_consents(run_id: str) -> Response:
     iris = body["consents"]
     if not all(isinstance(i, str) and 0 < len(i) <= _MAX_IRI for i in iris):
         raise ValidationFailed({"consents": ["A list of consent IRIs (strings)."]})
-    found = _runs().check_consents(run_id, g.actor, iris)
+    found = _runs().check_consents(run_id, g.actor, iris, _lease())
     return jsonify(
         {
             "in_force": [
@@ -155,18 +188,23 @@ def check_consents(run_id: str) -> Response:
     )
 
 
+def _lease() -> str | None:
+    return request.headers.get("Datacage-Lease")
+
+
 @bp.get("/runs/<run_id>/consent")
 def consent_in_force(run_id: str) -> Response:
     """One consent at a time (the batch route above is the one the datacage uses)."""
-    run, _ = _runs().authority(run_id, g.actor)
+    run, _ = _runs().authority(run_id, g.actor, _lease())
     consent = _runs().consent(run, request.args.get("iri", ""))  # 404: not of this space
-    return jsonify({"in_force": bool(_runs().check_consents(run_id, g.actor, [consent.iri]))})
+    in_force = _runs().check_consents(run_id, g.actor, [consent.iri], _lease())
+    return jsonify({"in_force": bool(in_force)})
 
 
 @bp.post("/runs/<run_id>/refusals")
 def refusal(run_id: str) -> Response:
     body = _body({"consent": str, "url": str})
-    run, authority = _runs().authority(run_id, g.actor)
+    run, authority = _runs().authority(run_id, g.actor, _lease())
     consent = _runs().consent(run, body["consent"])
     if not any(body["url"].startswith(r.url) for r in consent.resources):
         raise ValidationFailed({"url": ["The refused URL is not one the consent lists."]})
@@ -178,7 +216,7 @@ def refusal(run_id: str) -> Response:
 @bp.post("/runs/<run_id>/usage")
 def usage(run_id: str) -> Response:
     body = _body({"consent": str, "reads": list})
-    run, authority = _runs().authority(run_id, g.actor)
+    run, authority = _runs().authority(run_id, g.actor, _lease())
     consent = _runs().consent(run, body["consent"])
     if len(body["reads"]) > _MAX_READS:
         raise ValidationFailed({"reads": [f"At most {_MAX_READS} reads per record."]})
@@ -198,7 +236,7 @@ def usage(run_id: str) -> Response:
 @bp.post("/runs/<run_id>/progress")
 def progress(run_id: str) -> Response:
     body = _body({"stage": str, "step": int})
-    _runs().report(run_id, g.actor, body["stage"], body["step"])
+    _runs().report(run_id, g.actor, body["stage"], body["step"], _lease())
     return Response(status=204)
 
 
@@ -212,7 +250,7 @@ def pull_progress(run_id: str) -> Response:
     for index, row in enumerate(body["pod_servers"]):
         fields = _fields(row, {"read": int, "failed": int}, f"pod_servers-{index}-")
         counts.append((fields["read"], fields["failed"]))
-    _runs().report_pull(run_id, g.actor, counts)
+    _runs().report_pull(run_id, g.actor, counts, _lease())
     return Response(status=204)
 
 
@@ -226,7 +264,7 @@ def finish(run_id: str) -> Response:
         codes += [body["refusal"]["rule"], body["refusal"]["shape_path"] or ""]
     if not all(isinstance(c, str) and len(c) <= _MAX_CODE for c in codes) or len(codes) > 20:
         raise ValidationFailed({"": ["Codes are short strings of a fixed vocabulary."]})
-    _runs().finish(run_id, g.actor, FinishReport.from_json(body))
+    _runs().finish(run_id, g.actor, FinishReport.from_json(body), _lease())
     return Response(status=204)
 
 

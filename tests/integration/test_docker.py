@@ -41,7 +41,11 @@ def test_the_compose_file_brings_up_the_whole_product(compose):
     assert set(compose["services"]) == {
         "certs", "identity", "css", "control-plane", "admission", "entrance", "gateway",
         "datacage",
+        # A fleet of datacages (docs/operations.md), only with `--profile fleet`.
+        "broker", "fleet-key", "fleet-worker", "fleet-beat",
     }  # fmt: skip
+    fleet = {n for n, s in compose["services"].items() if s.get("profiles") == ["fleet"]}
+    assert fleet == {"broker", "fleet-key", "fleet-worker", "fleet-beat"}
     services = compose["services"]
     assert volumes_of(services["css"])["/data"] == "pods"
     assert volumes_of(services["control-plane"])["/var/lib/datacage"] == "control-plane"
@@ -51,6 +55,7 @@ def test_the_compose_file_brings_up_the_whole_product(compose):
     assert volumes_of(services["identity"])["/var/lib/datacage-identity"] == "cage-identity"
     assert volumes_of(services["datacage"])["/run/datacage-identity"] == "cage-identity"
     kept = {"certs", "cage-identity", "pods", "control-plane", "datacage"}
+    kept |= {"broker", "fleet-key", "fleet-delivery"}  # the fleet's (profile `fleet`)
     assert set(compose["volumes"]) == kept
     for service in services.values():
         for source in volumes_of(service).values():
@@ -84,7 +89,10 @@ def test_the_datacage_reaches_only_the_gateway(compose):
     assert networks["cage"]["internal"] is True
     assert services["datacage"]["networks"] == ["cage"]
     on_cage = {name for name, s in services.items() if "cage" in (s.get("networks") or {})}
-    assert on_cage == {"datacage", "gateway"}
+    # The fleet's broker, workers and beat (profile `fleet`) share the internal network only.
+    assert on_cage == {"datacage", "gateway", "broker", "fleet-worker", "fleet-beat"}
+    for name in ("broker", "fleet-worker", "fleet-beat"):
+        assert services[name]["networks"] == ["cage"], name
     hosts = {"pods.localhost", "datacage.localhost"}
     assert set(services["gateway"]["networks"]["cage"]["aliases"]) == hosts
     assert set(services["entrance"]["networks"]["public"]["aliases"]) == hosts
@@ -94,7 +102,7 @@ def test_the_datacage_reaches_only_the_gateway(compose):
 
 def test_every_long_running_service_has_a_health_check(compose):
     for name, service in compose["services"].items():
-        if name in ("certs", "identity"):
+        if name in ("certs", "identity", "fleet-key"):
             assert service["restart"] == "no"  # a one-shot
             continue
         image_check = name in DOCKERFILES and instructions(dockerfile(name), "HEALTHCHECK")
@@ -208,6 +216,10 @@ def test_every_variable_the_compose_file_gives_the_worker_is_one_it_reads(compos
     )
     # Development settings and the one-machine route to a gateway stay out of a deployment.
     optional = {"DATACAGE_ALLOW_PLAIN_HTTP_PODS", "DATACAGE_POD_GATEWAY"}
+    # A fleet's settings: given to the `fleet-worker` service, not to the single datacage.
+    fleet = {"DATACAGE_BROKER_URL", "DATACAGE_DELIVERY_DIR", "DATACAGE_DELIVERY_KEY_FILE"}
+    assert fleet <= set(compose["services"]["fleet-worker"]["environment"])
+    optional |= fleet
     assert given | {"DATACAGE_CLIENT_ID"} | optional == read, given ^ read
 
 

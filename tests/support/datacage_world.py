@@ -98,20 +98,24 @@ def make_worker(
 
 
 @contextmanager
-def serve_control_plane(folder: Path, datacage_webid: str) -> Iterator[tuple[str, Flask]]:
-    """A live control plane naming `datacage_webid` as its datacage: (its URL, the app)."""
+def serve_control_plane(
+    folder: Path, datacage_webid: str, config: dict | None = None
+) -> Iterator[tuple[str, Flask]]:
+    """A live control plane naming `datacage_webid` as its datacage: (its URL, the app);
+    `config` adds settings (a fleet's short leases, its broker)."""
     built: list[Flask] = []
 
     def build(base: str) -> Flask:
-        config = {
+        settings = {
             "TESTING": True,
             "PUBLIC_URL": base,
             "DATA_DIR": str(folder),
             "REGISTRY_PATH": ":memory:",
             "DATACAGE_WEBID": datacage_webid,
             "LOG_FORMAT": "text",
+            **(config or {}),
         }
-        built.append(create_app(config))
+        built.append(create_app(settings))
         return built[0]
 
     with serve_wsgi(build=build) as base:

@@ -46,6 +46,7 @@ RUN_ELSEWHERE = {
     "worker": "tests/integration/test_operator_commands.py",
     "admission": "tests/integration/test_operator_commands.py",
     "demo": "tests/support/demo_run.py",  # the helper tests/integration/test_demo.py runs
+    "fleet-beat": "tests/support/fleet_world.py",  # started by tests/integration/test_fleet.py
 }
 # Commands quick and self-contained enough for this test to run them (in a fresh data folder).
 RUN_HERE = {"config-reference", "push connectors", "consents expire"}

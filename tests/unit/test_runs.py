@@ -109,10 +109,11 @@ def test_a_claimed_run_reports_progress_and_finishes_once(runs):
     run = runs.start(space.id, OWNER)
     job = runs.claim(CAGE, attestation(run.algorithm_digest))
     assert job is not None
+    lease = job.lease.token
     assert job.as_json()["algorithm"]["parameters"] == {"label": "Shop survey"}
     assert job.as_json()["space"]["min_individuals"] == 5
-    assert runs.report(run.id, CAGE, "running", 2).progress == 0.6
-    assert runs.report(run.id, CAGE, "pulling", 0).progress == 0.6  # not ahead: ignored
+    assert runs.report(run.id, CAGE, "running", 2, lease).progress == 0.6
+    assert runs.report(run.id, CAGE, "pulling", 0, lease).progress == 0.6  # not ahead: ignored
     with pytest.raises(NotAuthorized):
         runs.report(run.id, STRANGER, "running", 4)
     outcome = FinishReport.from_json(
@@ -125,9 +126,9 @@ def test_a_claimed_run_reports_progress_and_finishes_once(runs):
             "result_size": 120,
         }
     )
-    runs.finish(run.id, CAGE, outcome)
+    runs.finish(run.id, CAGE, outcome, lease)
     with pytest.raises(WrongState):
-        runs.finish(run.id, CAGE, outcome)
+        runs.finish(run.id, CAGE, outcome, lease)
     done = runs.store.load(run.id)
     assert done.status is RunStatus.SUCCEEDED
     assert done.outcome is Outcome.SUCCEEDED
@@ -192,9 +193,9 @@ def _finish(**changes) -> dict:
 def test_a_finish_report_outside_the_vocabularies_is_refused_whole(runs, changes):
     space = active_space(runs)
     run = runs.start(space.id, OWNER)
-    runs.claim(CAGE, attestation(run.algorithm_digest))
+    lease = runs.claim(CAGE, attestation(run.algorithm_digest)).lease.token
     with pytest.raises(ValidationFailed):
-        runs.finish(run.id, CAGE, FinishReport.from_json(_finish(**changes)))
+        runs.finish(run.id, CAGE, FinishReport.from_json(_finish(**changes)), lease)
     assert runs.store.load(run.id).status is RunStatus.RUNNING  # nothing of it was kept
 
 
@@ -203,12 +204,12 @@ def test_a_refusal_names_a_rule_and_a_path_of_the_approved_shape_and_few_people_
 ):
     space = active_space(runs)
     run = runs.start(space.id, OWNER)
-    runs.claim(CAGE, attestation(run.algorithm_digest))
+    lease = runs.claim(CAGE, attestation(run.algorithm_digest)).lease.token
     paths = runs._shape_paths(run.algorithm_digest)
     assert paths  # read from the approved bundle's own shape
     body = _finish(individuals_read=3)
     body["refusal"]["shape_path"] = sorted(paths)[0]
-    runs.finish(run.id, CAGE, FinishReport.from_json(body))
+    runs.finish(run.id, CAGE, FinishReport.from_json(body), lease)
     done = runs.store.load(run.id)
     assert done.outcome is Outcome.OUTPUT_REFUSED
     assert done.refusal.rule == "shape/violation"
@@ -231,6 +232,6 @@ def test_a_refusal_names_a_rule_and_a_path_of_the_approved_shape_and_few_people_
 def test_progress_outside_the_stages_and_steps_is_refused(runs, stage, step):
     space = active_space(runs)
     run = runs.start(space.id, OWNER)
-    runs.claim(CAGE, attestation(run.algorithm_digest))
+    lease = runs.claim(CAGE, attestation(run.algorithm_digest)).lease.token
     with pytest.raises(ValidationFailed):
-        runs.report(run.id, CAGE, stage, step)
+        runs.report(run.id, CAGE, stage, step, lease)

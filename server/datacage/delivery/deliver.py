@@ -105,18 +105,24 @@ class Deliveries:
             self.retry_due(run_id=run_id)
 
     def retry_due(self, run_id: str | None = None) -> None:
-        """Attempt every delivery that is due (of one run, or all); report what changed."""
+        """Attempt every delivery that is due (of one run, or all); report what changed.
+
+        Each run's entries are read and worked on under the run's lock (`DeliveryQueue.lock`),
+        so two workers of a fleet sharing the queue never attempt or notify the same one twice.
+        """
         now = self.clock().timestamp()
-        for entry in self.queue.entries():
-            if run_id is not None and entry.run_id != run_id:
-                continue
-            if entry.state not in FINAL:
-                if now >= entry.hold_until:
-                    self._destroy(entry)
-                elif now >= entry.next_at:
-                    self._attempt(entry, now)
-            self._report(entry)
-        self._tidy()
+        for run in [run_id] if run_id is not None else self.queue.runs():
+            with self.queue.lock(run) as mine:
+                if not mine:
+                    continue
+                for entry in self.queue.entries(run):
+                    if entry.state not in FINAL:
+                        if now >= entry.hold_until:
+                            self._destroy(entry)
+                        elif now >= entry.next_at:
+                            self._attempt(entry, now)
+                    self._report(entry)
+                self._tidy(run)
 
     # --- One attempt --------------------------------------------------------------------------
 
@@ -243,15 +249,12 @@ class Deliveries:
             return False
         return True
 
-    def _tidy(self) -> None:
-        by_run: dict[str, list[Entry]] = {}
-        for entry in self.queue.entries():
-            by_run.setdefault(entry.run_id, []).append(entry)
-        for run_id, entries in by_run.items():
-            if all(e.state in FINAL for e in entries):
-                self.queue.destroy_document(run_id)
-                if all(e.reported == e.state for e in entries):
-                    self.queue.forget_run(run_id)
+    def _tidy(self, run_id: str) -> None:
+        entries = self.queue.entries(run_id)
+        if entries and all(e.state in FINAL for e in entries):
+            self.queue.destroy_document(run_id)
+            if all(e.reported == e.state for e in entries):
+                self.queue.forget_run(run_id)
 
 
 def _reason(exc: solid_errors.SolidError) -> str:

@@ -11,16 +11,25 @@ only once delivery failed: the same bytes serve every attempt, and a copy of the
 backup, a disk image) without the key file holds nothing readable. The key sits next to it, 0600:
 this protects against copies, not against root on the worker's machine, which can read the
 process memory anyway.
+
+A fleet shares one queue (docs/operations.md): `root` on a volume every worker mounts, and the
+hold key given as a file of its own (`key_file`, a secret mounted beside the volume, not on it),
+so any worker retries any result and a copy of the volume alone opens nothing. Two workers
+never work on one run's deliveries at once: each takes the run's lock file first (`lock`,
+flock, released by the kernel if the worker dies) and passes over a run another holds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -60,9 +69,10 @@ class Entry:
 
 
 class DeliveryQueue:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, key_file: Path | None = None):
+        """`key_file`: the hold key shared by a fleet (default: `<root>/hold.key`, made once)."""
         self.root = _private_dir(root)
-        self._aead = AESGCM(self._hold_key())
+        self._aead = AESGCM(self._hold_key(key_file or self.root / "hold.key"))
 
     # --- Queueing -----------------------------------------------------------------------------
 
@@ -90,9 +100,16 @@ class DeliveryQueue:
 
     # --- Reading ------------------------------------------------------------------------------
 
-    def entries(self) -> list[Entry]:
+    def runs(self) -> list[str]:
+        """The runs with deliveries queued, oldest name first."""
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    def entries(self, run_id: str | None = None) -> list[Entry]:
         found = []
-        for run_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        names = self.runs() if run_id is None else [_safe(run_id)]
+        for run_dir in (self.root / name for name in names):
+            if not run_dir.is_dir():
+                continue
             for path in sorted(run_dir.glob("*.json")):
                 try:
                     found.append(Entry(**json.loads(path.read_bytes())))
@@ -110,8 +127,27 @@ class DeliveryQueue:
     def forget_run(self, run_id: str) -> None:
         shutil.rmtree(self.root / _safe(run_id), ignore_errors=True)
 
-    def _hold_key(self) -> bytes:
-        path = self.root / "hold.key"
+    @contextlib.contextmanager
+    def lock(self, run_id: str) -> Iterator[bool]:
+        """Hold the run's deliveries: True if this process got them, False if another holds
+        them now (pass over the run; it is retried at the next pass)."""
+        run_dir = self.root / _safe(run_id)
+        try:
+            fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except FileNotFoundError:  # forgotten by another worker meanwhile: nothing to do
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _hold_key(self, path: Path) -> bytes:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except FileExistsError:

@@ -1,0 +1,243 @@
+"""A fleet of datacages on Celery and Redis: the same set of runs on 1 and on 3 workers, and what
+dispatching a run through the engine costs against the same run started in-process.
+
+The world: two Community Solid Servers, `--people` people on each (accounts made at start by
+CSS's seed config), every person consenting to each of `--spaces` spaces running the sample shop
+survey (so each run pulls two resources of every person from both servers), a live control
+plane dispatching started runs to a real `redis-server`, and worker processes started as an
+operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
+
+- `fleet_wall_s_1`, `fleet_wall_s_3`: one run of every space, started at once, until the last
+  ends, on 1 worker process and then on 3; `fleet_speedup_3` is their ratio. All of it shares
+  this machine's cores (the CSS servers, the control plane, the workers, the sandboxes): the
+  speedup says what a fleet gains here, not on machines of their own.
+- `run_engine_s`, `run_inprocess_s`: one run of one space, from start to end, dispatched through
+  the broker to a waiting worker process, against the same run carried out by a worker in this
+  process (`Worker.run_once`, the in-process mode of the same task code); medians of `--rounds`.
+  `broker_overhead_ratio` is engine / in-process. The engine's figure includes a process
+  boundary and the worker's own sign-in state; both sides pull, run and gate the same data.
+
+Prints `name=value` lines; the last two are `fleet_speedup_3` and `broker_overhead_ratio`.
+
+    python bench/fleet.py [--people N] [--spaces S] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from connectors.solid import SolidClient, SolidSession
+from connectors.solid.css import CommunitySolidServer, CssAccountApi, PodAccount
+from server.consent.give import give_consent
+from server.consent.model import PodResource
+from server.services import services
+from tests.support.consent_space import make_active_space
+from tests.support.datacage_world import (
+    REQUESTS,
+    SURVEY,
+    fill_pods,
+    make_worker,
+    serve_control_plane,
+)
+from tests.support.fleet_world import Fleet, wait_for
+from tests.support.redis_server import RedisServer
+
+THREADS = 4
+
+
+def seeded(folder: Path, label: str, count: int) -> tuple[Path, list[dict]]:
+    people = [
+        {
+            "email": f"{label}{n}@example.org",
+            "password": f"pw-{label}-{n}-bench",
+            "name": f"{label}{n}",
+        }
+        for n in range(count)
+    ]
+    seed = [
+        {"email": p["email"], "password": p["password"], "pods": [{"name": p["name"]}]}
+        for p in people
+    ]
+    path = folder / f"seed-{label}.json"
+    path.write_text(json.dumps(seed))
+    return path, people
+
+
+def seeded_account(base: str, person: dict) -> PodAccount:
+    pod = f"{base}{person['name']}/"
+    return PodAccount(person["email"], person["password"], pod, pod + "profile/card#me", base)
+
+
+def signed_in(api: CssAccountApi, account: PodAccount) -> SimpleNamespace:
+    pod = account.pod_url
+    credentials = api.create_client_credentials(account)
+    session = SolidSession.from_client_credentials(
+        credentials.issuer, credentials.id, credentials.secret
+    )
+    return SimpleNamespace(
+        client=SolidClient(session), pod=pod, webid=account.webid, credentials=credentials
+    )
+
+
+def consent_all(app, space, owner: str, people, cage_webid: str) -> None:
+    def one(person) -> None:
+        give_consent(
+            services(app).consents,
+            services(app).spaces.get(space.id, owner),
+            person.client,
+            grantee=cage_webid,
+            resources=[
+                PodResource(person.pod + "contacts/customers.ttl"),
+                PodResource(person.pod + "shop/orders.csv"),
+            ],
+            storage=person.pod,
+            clock=lambda: datetime.now(UTC),
+        )
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(one, people))
+
+
+def finished(app, run_ids: list[str], seconds: float = 1800) -> None:
+    store = services(app).runs.store
+
+    def all_done() -> bool:
+        return all(store.load(r).status.finished for r in run_ids)
+
+    if not wait_for(all_done, seconds, every=0.1):
+        raise SystemExit("runs did not finish: " + ", ".join(run_ids))
+    failed = [r for r in run_ids if store.load(r).outcome is None or not store.load(r).gate_passed]
+    if failed:
+        raise SystemExit(f"runs did not succeed: {[store.load(r).outcome for r in failed]}")
+
+
+def start_fleet(fleet: Fleet, workers: int) -> None:
+    for n in range(workers):
+        fleet.start_worker(f"w{n + 1}")
+    fleet.start_beat()
+    for n in range(workers):
+        beat = fleet.data_dir(f"w{n + 1}") / "heartbeat"
+        if not wait_for(beat.exists, 120):
+            raise SystemExit(f"worker w{n + 1} did not start:\n{fleet.log(f'w{n + 1}')[-2000:]}")
+
+
+def stop_fleet(fleet: Fleet) -> None:
+    fleet.stop()
+    fleet.processes.clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=200, help="people on each CSS server")
+    parser.add_argument("--spaces", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    logging.disable(logging.INFO)  # one line per consent and pull would drown the figures
+    # Every server here is on this machine: the control plane and the workers may reach
+    # loopback (the test suite allows it the same way, tests/conftest.py).
+    os.environ.setdefault("DATACAGE_EGRESS_ALLOW", "loopback")
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        folder = Path(tmp)
+        seeds = [seeded(folder, label, args.people) for label in ("a", "b")]
+        servers = []
+        for seed, _ in seeds:
+            server = CommunitySolidServer(seed_config=seed)
+            stack.callback(server.stop)
+            # Seeding hundreds of accounts at start, on a shared machine: minutes, not seconds.
+            servers.append(server.start(timeout=900))
+        broker = stack.enter_context(RedisServer(folder / "redis"))
+        apis = [stack.enter_context(CssAccountApi(s.base_url)) for s in servers]
+        figures = measure(folder, servers, apis, seeds, broker, args)
+    for name, value in figures.items():
+        print(f"{name}={value}")
+
+
+def measure(folder: Path, servers, apis, seeds, broker: RedisServer, args) -> dict[str, str]:
+    began = time.perf_counter()
+    api_a = apis[0]
+    owner_account = api_a.create_account(
+        email="owner@example.org", password=secrets.token_urlsafe(12), pod_name="owner"
+    )
+    cage_account = api_a.create_account(
+        email="cage@example.org", password=secrets.token_urlsafe(12), pod_name="cage"
+    )
+    cage = signed_in(api_a, cage_account)
+    people = []
+    with ThreadPoolExecutor(THREADS) as pool:
+        for server, api, (_, seed) in zip(servers, apis, seeds, strict=True):
+            people += pool.map(
+                lambda p, s=server, a=api: signed_in(a, seeded_account(s.base_url, p)), seed
+            )
+        list(pool.map(lambda p: fill_pods([p]), people))
+    config = {"FLEET_BROKER_URL": broker.url, "RUN_LEASE_SECONDS": 60.0}
+    with serve_control_plane(folder / "control", cage.webid, config) as (base, app):
+        owner = owner_account.webid
+        spaces = []
+        for n in range(args.spaces):
+            space = make_active_space(app, owner, REQUESTS, bundle_source=SURVEY, name=f"F{n}")
+            consent_all(app, space, owner, people, cage.webid)
+            spaces.append(space)
+        print(f"setup_s={time.perf_counter() - began:.1f}", flush=True)
+        runs = services(app).runs
+        fleet = Fleet(base, cage, folder / "fleet", broker.url)
+
+        def run_set() -> float:
+            t0 = time.perf_counter()
+            finished(app, [runs.start(s.id, owner).id for s in spaces])
+            return time.perf_counter() - t0
+
+        def engine_run() -> float:
+            t0 = time.perf_counter()
+            finished(app, [runs.start(spaces[0].id, owner).id])
+            return time.perf_counter() - t0
+
+        def inprocess_run(local) -> float:
+            t0 = time.perf_counter()
+            run = runs.start(spaces[0].id, owner)
+            if local.run_once() is None:
+                raise SystemExit("the in-process worker found no run")
+            finished(app, [run.id])
+            return time.perf_counter() - t0
+
+        try:
+            start_fleet(fleet, 1)
+            wall_1 = run_set()
+            engine = [engine_run() for _ in range(args.rounds)]
+            stop_fleet(fleet)
+            local = make_worker(base, cage, folder / "in-process")
+            inprocess = [inprocess_run(local) for _ in range(args.rounds)]
+            start_fleet(fleet, 3)
+            wall_3 = run_set()
+        finally:
+            stop_fleet(fleet)
+    engine_s, inprocess_s = statistics.median(engine), statistics.median(inprocess)
+    return {
+        "people": str(len(people)),
+        "spaces": str(args.spaces),
+        "fleet_wall_s_1": f"{wall_1:.2f}",
+        "fleet_wall_s_3": f"{wall_3:.2f}",
+        "run_engine_s": f"{engine_s:.3f}",
+        "run_inprocess_s": f"{inprocess_s:.3f}",
+        "fleet_speedup_3": f"{wall_1 / wall_3:.3f}",
+        "broker_overhead_ratio": f"{engine_s / inprocess_s:.3f}",
+    }
+
+
+if __name__ == "__main__":
+    main()
