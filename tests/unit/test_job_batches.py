@@ -100,7 +100,7 @@ def test_a_batch_answers_only_for_consents_still_in_force_in_the_runs_space(runs
     )
     no_scans(monkeypatch)
     asked = [*given, *elsewhere, given[1], "https://dc.example/consents/" + "0" * 32 + "/1"]
-    found = runs.check_consents(run.id, CAGE, asked)
+    found = runs.check_consents(run.id, CAGE, asked, _job.lease.token)
     assert [c.iri for c in found] == given[1:]  # asked order, once each
     assert found[0].subject == "https://p1.example/profile/card#me"
     assert [r.url for r in found[0].resources] == [
@@ -110,11 +110,12 @@ def test_a_batch_answers_only_for_consents_still_in_force_in_the_runs_space(runs
 
 
 def test_a_batch_question_is_bounded_and_only_the_runs_datacage_may_ask(runs):
-    _space, run, _job, given = claimed(runs)
+    _space, run, job, given = claimed(runs)
+    lease = job.lease.token
     with pytest.raises(ValidationFailed):
-        runs.check_consents(run.id, CAGE, [given[0]] * (MAX_BATCH + 1))
+        runs.check_consents(run.id, CAGE, [given[0]] * (MAX_BATCH + 1), lease)
     with pytest.raises(ValidationFailed):
-        runs.check_consents(run.id, CAGE, [])
+        runs.check_consents(run.id, CAGE, [], lease)
     with pytest.raises(NotAuthorized):
         runs.check_consents(run.id, STRANGER, given)
     runs.store.change(run.id, lambda r: setattr(r, "status", RunStatus.FAILED))

@@ -89,9 +89,12 @@ def test_the_batch_route_answers_the_datacage_alone_and_refuses_what_is_not_a_qu
 ):
     run, iris, evidence = queued(app, tmp_path, 3)
     cage = client(app, CAGE)
-    cage.post("/api/datacage/claim", json={"evidence": evidence}, headers={"X-CSRF-Token": "t"})
+    claimed = cage.post(
+        "/api/datacage/claim", json={"evidence": evidence}, headers={"X-CSRF-Token": "t"}
+    )
+    lease = json.loads(claimed.get_data(as_text=True).splitlines()[0])["job"]["lease"]["token"]
     path = f"/api/datacage/runs/{run.id}/consents/check"
-    headers = {"X-CSRF-Token": "t"}
+    headers = {"X-CSRF-Token": "t", "Datacage-Lease": lease}
     answer = cage.post(path, json={"consents": [iris[2], iris[0]]}, headers=headers)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     found = answer.get_json()["in_force"]
@@ -111,7 +114,11 @@ def test_the_batch_route_answers_the_datacage_alone_and_refuses_what_is_not_a_qu
     stranger = client(app, STRANGER).post(path, json={"consents": iris}, headers=headers)
     assert stranger.status_code == 403
     # One at a time still works, by the same rule.
-    one = cage.get(f"/api/datacage/runs/{run.id}/consent", query_string={"iri": iris[1]})
+    one = cage.get(
+        f"/api/datacage/runs/{run.id}/consent",
+        query_string={"iri": iris[1]},
+        headers={"Datacage-Lease": lease},
+    )
     assert one.get_json() == {"in_force": True}
 
 

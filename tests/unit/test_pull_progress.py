@@ -101,7 +101,7 @@ def claimed(tmp_path):
         runs = services(app).runs
         space = active_space(runs)
         run = runs.start(space.id, OWNER)
-        runs.claim(CAGE, attestation(run.algorithm_digest))
+        job = runs.claim(CAGE, attestation(run.algorithm_digest))
         urls = [f"https://pods.example/p{n}/" for n in range(6)] + ["https://alice.example/x"]
 
         def planned(r) -> None:
@@ -114,12 +114,17 @@ def claimed(tmp_path):
         with client.session_transaction() as session:
             session.update(webid=webid, signed_in_at=time.time(), csrf_token="t")
         clients[webid] = client
+    LEASES[run.id] = job.lease.token
     return app, space, run, clients
 
 
+LEASES: dict[str, str] = {}
+
+
 def _report(client, run, rows):
+    headers = {**CSRF, "Datacage-Lease": LEASES.get(run.id, "")}
     return client.post(
-        f"/api/datacage/runs/{run.id}/pull-progress", json={"pod_servers": rows}, headers=CSRF
+        f"/api/datacage/runs/{run.id}/pull-progress", json={"pod_servers": rows}, headers=headers
     )
 
 
