@@ -68,10 +68,12 @@ class ComposeStack:
     # --- up and down ----------------------------------------------------------------------
 
     def up(self, services: list[str] | None = None) -> None:
-        """Start `services` (all by default) and what they depend on, in order, waiting."""
+        """Start `services` (by default all but those behind a compose profile, as
+        `compose up` does with no `--profile`) and what they depend on, in order, waiting."""
         started = time.monotonic()
         self._make_networks()
-        for name in self._order(services or list(self.services)):
+        default = [name for name, spec in self.services.items() if not spec.get("profiles")]
+        for name in self._order(services or default):
             self._start(name)
             self._wait_for_dependents_conditions(name)
             self.timings[name] = time.monotonic() - started
