@@ -42,7 +42,12 @@ from urllib.parse import unquote
 from flask import Flask, Response, request
 
 from .admitted import AdmittedCertificates
-from .entrance import UnreadableCredentials, is_write, webids_in_authorization
+from .entrance import (
+    UnreadableCredentials,
+    is_storage_description_read,
+    is_write,
+    webids_in_authorization,
+)
 from .errors import AttestationError
 from .policy import HARDWARE_KEYS, HardwarePolicyError, hardware_policy
 from .ratls import MAX_CERTIFICATE_BYTES, verified_certificate
@@ -201,14 +206,15 @@ def create_app(
     @app.route(ENTRANCE_CHECK, methods=["GET", "HEAD"])
     def entrance() -> Response:
         # Asked by the ordinary entrance: no datacage may read a pod without attestation.
-        target = request.headers.get("X-Original-URI", "?")[:200]
+        uri = request.headers.get("X-Original-URI")
+        target = (uri or "?")[:200]
         try:
             named = webids_in_authorization(request.headers.getlist("Authorization"))
         except UnreadableCredentials as exc:
             return _refuse(target, f"at the ordinary entrance: {exc}")
         datacages = named & current().datacage_webids
         method = request.headers.get("X-Original-Method")
-        if datacages and not is_write(method):
+        if datacages and not is_write(method) and not is_storage_description_read(method, uri):
             shown = method if method and method.isalpha() and len(method) <= 10 else "request"
             return _refuse(
                 target,

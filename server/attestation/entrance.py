@@ -16,7 +16,8 @@ it, the pod server does that. A forged token naming a datacage is refused here, 
 token naming anyone else is refused by the pod server; so reading without verifying never lets
 in what verifying would have kept out. Every `Authorization` value is read, and every JWT in
 it, whatever the scheme (`DPoP`, `Bearer`, any spelling): a request passes only if none names a
-datacage.
+datacage. Its one read there is a pod's storage description (`/.well-known/solid`), which a
+delivery looks up and which holds no pod data.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ _AGENT_CLAIMS = ("webid", "sub")
 WRITES = frozenset({"PUT", "POST", "PATCH"})
 
 
+#: A pod's storage description (Solid Protocol §4.1.1: its storage and notification channels),
+#: which a delivery reads to find where to write: no pod data. Matched on the raw request URI,
+#: with segments that cannot be dot segments and no percent-encoding, query or fragment, so no
+#: spelling of another resource resolves to it.
+_STORAGE_DESCRIPTION = re.compile(r"/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*/)*\.well-known/solid")
+_DESCRIPTION_READS = frozenset({"GET", "HEAD"})
+
+
 class UnreadableCredentials(ValueError):
     """An Authorization header too large to read: refused rather than passed unread."""
 
@@ -46,6 +55,16 @@ class UnreadableCredentials(ValueError):
 def is_write(method: str | None) -> bool:
     """Whether `method` (as nginx forwards it) is one a datacage may send through the entrance."""
     return method is not None and method.upper() in WRITES
+
+
+def is_storage_description_read(method: str | None, uri: str | None) -> bool:
+    """Whether a request only reads a pod's storage description (which a delivery needs)."""
+    return (
+        method is not None
+        and method in _DESCRIPTION_READS
+        and uri is not None
+        and _STORAGE_DESCRIPTION.fullmatch(uri) is not None
+    )
 
 
 def webids_in_authorization(values: Iterable[str]) -> set[str]:

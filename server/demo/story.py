@@ -11,6 +11,7 @@ sealed for one algorithm's evidence, so a switch would mean asking everyone agai
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from rdflib import URIRef
 
 import server.algorithms
 from connectors import registry as connectors
+from connectors.files import ROOTS_VARIABLE
 from vocab import LDP
 
 from ..algorithms import build_bundle
@@ -157,6 +159,7 @@ def push_bank_list(
     )
     share = bank_folder / "share"
     share.mkdir(mode=0o700, exist_ok=True)
+    allow_pushed_files_from(share)
     target = f"{space.id}.dcgpush"
     request = PushRequest(
         control_plane=control_plane,
@@ -170,6 +173,14 @@ def push_bank_list(
     )
     push_dataset(bank.client().session, request, load_policy(policy), _now())
     return share / target
+
+
+def allow_pushed_files_from(folder: Path) -> None:
+    """Let the demo's datacage (a thread of this process) read pushed files from `folder`:
+    it reads them only from folders its operator names (`DATACAGE_PUSH_FILE_ROOTS`), and
+    `make run` names none."""
+    named = [r for r in os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep) if r]
+    os.environ[ROOTS_VARIABLE] = os.pathsep.join([*named, str(folder.resolve())])
 
 
 def start_run(app: Flask, space: Space, retailer: Account) -> Run:

@@ -91,14 +91,18 @@ def test_a_consent_withdrawn_between_the_batch_check_and_the_pull_is_never_read(
         monkeypatch.setattr(RunReporter, "check", check)
         runs = services(app).runs
         started = runs.start(space.id, owner.webid)
-        original_claim = runs.claim
+        # Both claims (the next run, or a named one as a fleet's task and `run_once` take it):
+        # the withdrawal comes after the job listed them, before any question.
+        for name in ("claim", "claim_run"):
+            original_claim = getattr(runs, name)
 
-        def claim_then_withdraw(*args, **kwargs):
-            job = original_claim(*args, **kwargs)
-            withdraw(early)  # after the job listed them, before any question
-            return job
+            def claim_then_withdraw(*args, _original=original_claim, **kwargs):
+                job = _original(*args, **kwargs)
+                if job is not None:
+                    withdraw(early)
+                return job
 
-        monkeypatch.setattr(runs, "claim", claim_then_withdraw)
+            monkeypatch.setattr(runs, name, claim_then_withdraw)
         worker = routed_worker(base, cage, tmp_path / "cage", css.base_url, proxy)
         assert worker.run_once() is not None
 

@@ -49,9 +49,11 @@ def client():
     return create_app(policy).test_client()
 
 
-def _status(client, *authorization: str, method: str | None = "GET") -> int:
+def _status(
+    client, *authorization: str, method: str | None = "GET", uri: str = "/alice/data.ttl"
+) -> int:
     headers = [("Authorization", a) for a in authorization]
-    headers.append(("X-Original-URI", "/alice/data.ttl"))
+    headers.append(("X-Original-URI", uri))
     if method is not None:
         headers.append(("X-Original-Method", method))
     return client.get(ENTRANCE_CHECK, headers=headers).status_code
@@ -143,3 +145,28 @@ def test_a_policy_document_reads_back_as_the_same_policy(tmp_path):
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(policy_document(policy)))
     assert load_policy(path) == policy
+
+
+@pytest.mark.parametrize("uri", ["/.well-known/solid", "/bob/.well-known/solid"])
+def test_the_datacage_may_read_a_pods_storage_description_to_deliver(client, uri):
+    assert _status(client, f"DPoP {token(CAGE)}", uri=uri) == 204
+    assert _status(client, f"DPoP {token(CAGE)}", method="HEAD", uri=uri) == 204
+
+
+@pytest.mark.parametrize(
+    ("method", "uri"),
+    [
+        # Attack: spellings that a pod server would resolve to another resource.
+        ("GET", "/bob/.well-known/solid/../contacts/customers.ttl"),
+        ("GET", "/bob/../alice/data.ttl#/.well-known/solid"),
+        ("GET", "/bob/.well-known/solid?/alice/data.ttl"),
+        ("GET", "/bob/%2e%2e/alice/.well-known/solid"),
+        ("GET", "/bob/../.well-known/solid"),
+        ("GET", "/bob/./.well-known/solid"),
+        ("GET", "/bob/.well-known/solid/"),
+        ("DELETE", "/bob/.well-known/solid"),
+        ("OPTIONS", "/bob/.well-known/solid"),
+    ],
+)
+def test_no_other_read_passes_as_a_storage_description(client, method, uri):
+    assert _status(client, f"DPoP {token(CAGE)}", method=method, uri=uri) == 403
