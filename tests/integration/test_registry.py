@@ -4,6 +4,8 @@ Backend-specific failures (locks, endpoints that are down, silent or failing) co
 shared tests; Virtuoso's own attacks are in test_registry_virtuoso.py.
 """
 
+# ruff: noqa: F811 - the shared `registry` fixture is a parameter of every test
+
 from __future__ import annotations
 
 import base64
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,36 +35,10 @@ from server.registry import (
     open_registry,
 )
 from tests.support.oxigraph import OxigraphServer
-from tests.support.virtuoso import VirtuosoServer
+from tests.support.registries import oxigraph, registry  # noqa: F401 - fixtures by name
 from vocab import DCG, DCTERMS
 
 # --- Fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def oxigraph() -> Iterator[OxigraphServer]:
-    with OxigraphServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["memory", "disk", "sparql", "virtuoso"])
-def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
-    if request.param == "virtuoso":
-        virtuoso: VirtuosoServer = request.getfixturevalue("virtuoso")
-        virtuoso.reset()
-        opened = open_registry(virtuoso_url=virtuoso.registry_url)
-    elif request.param == "memory":
-        opened = open_registry()
-    elif request.param == "disk":
-        opened = open_registry(path=str(tmp_path / "registry"))
-    else:
-        server: OxigraphServer = request.getfixturevalue("oxigraph")
-        server.reset()
-        opened = open_registry(
-            sparql_query_url=server.query_url, sparql_update_url=server.update_url
-        )
-    with opened:
-        yield opened
 
 
 def new_name(kind: str = "spaces") -> str:

@@ -1,13 +1,13 @@
 """Consent counters kept in the same write as the records: exact under races, crashes and the
 passing of time, on every registry back end (in memory, on disk, `oxigraph serve`, Virtuoso)."""
 
+# ruff: noqa: F811 - the shared `registry` fixture is a parameter of every test
+
 from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,39 +15,12 @@ from server.consent.model import Consent, ConsentHistory, ConsentState, PodResou
 from server.consent.store import ConsentStore
 from server.dashboard import figures as f
 from server.errors import EditConflict, Unavailable
-from server.registry import EmbeddedRegistry, Registry, RegistryError, counters, open_registry
-from tests.support.oxigraph import OxigraphServer
-from tests.support.virtuoso import VirtuosoServer
+from server.registry import EmbeddedRegistry, Registry, RegistryError, counters
+from tests.support.registries import oxigraph, registry  # noqa: F401 - fixtures by name
 
 PUBLIC = "https://dc.example/"
 SPACE = PUBLIC + "spaces/abc"
 NOW = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def oxigraph() -> Iterator[OxigraphServer]:
-    with OxigraphServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["memory", "disk", "sparql", "virtuoso"])
-def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
-    if request.param == "virtuoso":
-        virtuoso: VirtuosoServer = request.getfixturevalue("virtuoso")
-        virtuoso.reset()
-        opened = open_registry(virtuoso_url=virtuoso.registry_url)
-    elif request.param == "memory":
-        opened = open_registry()
-    elif request.param == "disk":
-        opened = open_registry(path=str(tmp_path / "registry"))
-    else:
-        server: OxigraphServer = request.getfixturevalue("oxigraph")
-        server.reset()
-        opened = open_registry(
-            sparql_query_url=server.query_url, sparql_update_url=server.update_url
-        )
-    with opened:
-        yield opened
 
 
 def webid(n: int) -> str:
