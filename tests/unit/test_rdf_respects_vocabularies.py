@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +31,21 @@ from server.consent.model import Consent, ConsentHistory, ConsentState, PodResou
 from server.consent.rdf import history_graph, receipt_graph
 from server.consent.usage import Read, usage_record_graph
 from server.datacage.usage_receipts import Use, usage_graph
+from server.delivery.status import DeliveryStatus
+from server.delivery.status import _graph as delivery_graph
 from server.provenance.describe import DatasetUse, InputUse, RunFacts, describe
+from server.runs.model import Attestation, Run, RunStatus
+from server.runs.rdf import to_graph as run_graph
+from server.spaces.model import (
+    Algorithm,
+    Approval,
+    DataRequest,
+    Participant,
+    Role,
+    Space,
+    Terms,
+)
+from server.spaces.rdf import to_graph as space_graph
 from vocab import OWL, PROV, RDF, RDFS
 
 AXIOMS = Path(__file__).parent.parent / "fixtures" / "vocab" / "prov-o-axioms.ttl"
@@ -66,6 +81,77 @@ def _consent() -> Consent:
         receipt_url="https://ana.example/consent-receipts/s1-1.ttl",
         given_at=T0,
         usage_records="https://ana.example/consent-receipts/s1-1-usage/",
+    )
+
+
+def _space() -> Space:
+    digest = "sha256:" + "1" * 64
+    coder, consumer = "https://coder.example/profile#me", "https://insights.example/profile/card#me"
+    owner = "https://shop.example/profile/card#me"
+    space = Space(
+        id="s1",
+        iri=SPACE,
+        name="Common customers",
+        description="Customers we share.",
+        owner=owner,
+        created_at=T0,
+        terms=Terms(
+            ("https://w3id.org/dpv#Marketing",),
+            "https://w3id.org/dpv#Consent",
+            "P90D",
+            (DataRequest("Your orders", path="data/orders.ttl"),),
+        ),
+        participants=[
+            Participant(owner, frozenset({Role.DATA_PROVIDER}), T0),
+            Participant(coder, frozenset({Role.CODE_PROVIDER}), T0),
+            Participant(consumer, frozenset({Role.DATA_CONSUMER}), T0),
+        ],
+    )
+    shape = "sha256:" + "c" * 64
+    space.algorithms = [
+        Algorithm(digest, "demo", "1.0.0", "A demo.", "demo:run", ("EVENT",), (), shape, coder, T0)
+    ]
+    space.current_algorithm = digest
+    space.approvals = [
+        Approval("ap-1", p.webid, space.terms_digest, digest, T0) for p in space.participants
+    ]
+    return space
+
+
+def _run() -> Run:
+    return Run(
+        id="r1",
+        iri=RUN,
+        space_id="s1",
+        space_iri=SPACE,
+        algorithm_digest="sha256:" + "1" * 64,
+        terms_digest="sha256:" + "2" * 64,
+        requested_by="https://coder.example/profile#me",
+        requested_at=T0,
+        status=RunStatus.SUCCEEDED,
+        datacage=CAGE,
+        attestation=Attestation("software-unattested", "sha256:" + "c" * 64, "sha256:1", "k" * 64),
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=20),
+        individuals_included=6,
+        individuals_read=6,
+        gate_passed=True,
+        result_digest="sha256:" + "d" * 64,
+        result_size=120,
+    )
+
+
+def _delivery() -> DeliveryStatus:
+    consumer = "https://insights.example/profile/card#me"
+    return DeliveryStatus(
+        RUN,
+        consumer,
+        "delivered",
+        1,
+        "https://insights.example/results/s1/r1.ttl",
+        "Delivered.",
+        True,
+        T0 + timedelta(seconds=30),
     )
 
 
@@ -107,6 +193,9 @@ def product_graphs() -> dict[str, Graph]:
         ),
         "result provenance": describe(result, facts),
         "audit entry": entry_graph(SPACE, 1, event, GENESIS),
+        "space": space_graph(_space()),
+        "run": run_graph(_run()),
+        "delivery status": delivery_graph(RUN + "/deliveries/1", _delivery()),
     }
 
 
@@ -271,3 +360,48 @@ def test_my_data_reads_usage_records_of_the_new_shape_and_of_the_old():
     for use in uses:
         assert use.consent == CONSENT
         assert use.reads == tuple(sorted(READS, key=lambda r: r.url))
+
+
+def test_run_pages_read_delivery_records_of_the_new_shape_and_of_the_old():
+    from server.delivery.status import record_delivery, states_of_space, statuses_of
+    from server.registry import EmbeddedRegistry
+    from vocab import DCG
+
+    status = _delivery()
+    container = "https://insights.example/results/"
+    body = {
+        "consumer": status.consumer,
+        "state": status.state,
+        "attempts": status.attempts,
+        "location": status.location,
+        "detail": status.detail,
+        "notified": status.notified,
+    }
+    with EmbeddedRegistry(None) as registry:
+        registry.write(RUN, run_graph(_run()), expected_revision=registry.revision(RUN))
+        record_delivery(registry, RUN, body, status.at, container)
+        # Another consumer's delivery as written before: the run as its "result", a time of
+        # generation and a "location".
+        other = "https://other.example/profile/card#me"
+        name = RUN + "/deliveries/old"
+        old = delivery_graph(name, replace(status, consumer=other))
+        node = URIRef(name)
+        for s, p, o in list(old):
+            swap = {
+                DCG.deliveryOf: DCG.result,
+                DCG.stateReportedAt: PROV.generatedAtTime,
+                DCG.deliveredCopy: PROV.atLocation,
+            }.get(p)
+            if swap is not None:
+                old.remove((s, p, o))
+                old.add((node, swap, o))
+        assert (node, PROV.generatedAtTime, None) in old
+        assert (node, DCG.result, URIRef(RUN)) in old
+        registry.write(name, old, expected_revision=registry.revision(name))
+        statuses = statuses_of(lambda: registry, RUN)
+        states = states_of_space(lambda: registry, SPACE)
+    assert [(s.consumer, s.location, s.at) for s in statuses] == [
+        (status.consumer, status.location, status.at),
+        (other, status.location, status.at),
+    ]
+    assert states == [(RUN, "delivered"), (RUN, "delivered")]
