@@ -86,7 +86,7 @@ def record_delivery(
         at,
     )
     name = f"{run}/deliveries/{hashlib.sha256(status.consumer.encode()).hexdigest()[:24]}"
-    registry.write(name, _graph(name, status), expected_revision=registry.revision(name))
+    registry.write(name, status_graph(name, status), expected_revision=registry.revision(name))
     log.info(
         "delivery reported",
         extra={
@@ -124,7 +124,7 @@ def _status(run: str, row: dict) -> DeliveryStatus:
     )
 
 
-def _graph(name: str, s: DeliveryStatus) -> Graph:
+def status_graph(name: str, s: DeliveryStatus) -> Graph:
     graph, node = bind_prefixes(Graph()), URIRef(name)
     # A delivery is an activity: informed by the run, generating the copy in the consumer's pod.
     graph.add((node, RDF.type, DCG.Delivery))

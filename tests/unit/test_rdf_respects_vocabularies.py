@@ -26,14 +26,22 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 import vocab
-from server.audit.entry import GENESIS, Event, entry_graph
+from server.audit.entry import GENESIS, Entry, Event, entry_graph
+from server.audit.trail import head_graph as audit_head_graph
 from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource
 from server.consent.rdf import history_graph, receipt_graph
 from server.consent.usage import Read, usage_record_graph
 from server.datacage.usage_receipts import Use, usage_graph
+from server.delivery.destinations import Destination, destination_graph
 from server.delivery.status import DeliveryStatus
-from server.delivery.status import _graph as delivery_graph
+from server.delivery.status import status_graph as delivery_graph
 from server.provenance.describe import DatasetUse, InputUse, RunFacts, describe
+from server.push.records import (
+    PublishedEvidence,
+    PushedDataset,
+    datasets_to_graph,
+    evidence_to_graph,
+)
 from server.runs.model import Attestation, Run, RunStatus
 from server.runs.rdf import to_graph as run_graph
 from server.spaces.model import (
@@ -155,6 +163,44 @@ def _delivery() -> DeliveryStatus:
     )
 
 
+def _destination() -> Destination:
+    return Destination(
+        SPACE,
+        "https://insights.example/profile/card#me",
+        "https://insights.example/results/",
+        ("Append",),
+        "WAC",
+        T0,
+        "https://insights.example/inbox/",
+    )
+
+
+def _dataset() -> PushedDataset:
+    return PushedDataset(
+        id="d1",
+        iri=SPACE + "/datasets/d1",
+        provider="https://bank.example/profile/card#me",
+        name="customers",
+        connector="s3",
+        location="s3://bank/customers.enc",
+        format="csv",
+        schema={"columns": [{"name": "email", "type": "string"}]},
+        ciphertext_digest="sha256:" + "f" * 64,
+        size=1024,
+        evidence_sha256="e" * 64,
+        key_sha256="k" * 64,
+        registered_at=T0,
+    )
+
+
+def _evidence() -> PublishedEvidence:
+    return PublishedEvidence("sha256:1", "{}", "-----BEGIN PUBLIC KEY-----", "e" * 64, T0)
+
+
+def _entry(event: Event) -> Entry:
+    return Entry(SPACE + "/audit/1", SPACE, 1, event, GENESIS, "h" * 64)
+
+
 def product_graphs() -> dict[str, Graph]:
     consent = _consent()
     result = Graph()
@@ -178,6 +224,7 @@ def product_graphs() -> dict[str, Graph]:
     use = Use(CONSENT, consent.usage_records, consent.purposes, READS, T0)
     event = Event("run-finished", CAGE, T0, "The run ended.", about=(SPACE, RUN, CONSENT))
     history = ConsentHistory("https://cp.example/consents/" + "a" * 32, SPACE, PERSON, [consent])
+    entry = _entry(event)
     return {
         "consent receipt": receipt_graph(consent),
         "consent history": history_graph(history),
@@ -196,6 +243,10 @@ def product_graphs() -> dict[str, Graph]:
         "space": space_graph(_space()),
         "run": run_graph(_run()),
         "delivery status": delivery_graph(RUN + "/deliveries/1", _delivery()),
+        "result destination": destination_graph(SPACE + "/destinations/1", _destination()),
+        "pushed datasets": datasets_to_graph(SPACE, [_dataset()]),
+        "published evidence": evidence_to_graph("https://cp.example/evidence/1", _evidence()),
+        "audit head": audit_head_graph(SPACE, entry),
     }
 
 
