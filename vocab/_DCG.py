@@ -86,7 +86,9 @@ class DCG(DefinedNamespace):
     participant: URIRef  # Links a space to a participation.
     purpose: URIRef  # The purpose of a space.
     resourceClass: URIRef  # An RDF class a data request covers.
-    result: URIRef  # A result a delivery carries.
+    result: URIRef  # The result a run produced.
+    deliveryOf: URIRef  # The run whose result a delivery carries.
+    deliveredCopy: URIRef  # The resource a delivery wrote into the consumer's pod.
     resultContainer: URIRef  # Where in the consumer's pod results went.
     role: URIRef  # A role held in a participation.
     space: URIRef  # The space something belongs to.
@@ -177,6 +179,7 @@ class DCG(DefinedNamespace):
     deliveryState: URIRef  # delivered, retrying, failed, destroyed or no-destination.
     deliveryAttempts: URIRef  # Times the datacage tried to write a result.
     notified: URIRef  # The consumer's inbox took the notification.
+    stateReportedAt: URIRef  # When the delivery's state was last reported.
 
     # The audit trail's chain per space, and usage receipts in pods (issue 6, part B)
     AuditLog: URIRef  # The head of one space's audit chain.

@@ -102,7 +102,7 @@ class AuditTrail:
             with contextlib.suppress(RegistryError):
                 registry.write(
                     head_iri(space_iri),
-                    _head_graph(space_iri, entry),
+                    head_graph(space_iri, entry),
                     expected_revision=head.revision if head else 0,
                 )
             return entry
@@ -178,7 +178,7 @@ def _position_of(name: str, prefix: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
-def _head_graph(space_iri: str, entry: Entry) -> Graph:
+def head_graph(space_iri: str, entry: Entry) -> Graph:
     graph = Graph()
     name = URIRef(head_iri(space_iri))
     graph.add((name, RDF.type, DCG.AuditLog))

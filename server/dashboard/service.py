@@ -85,7 +85,7 @@ class Dashboard:
 _DELIVERY_STATES = """
 SELECT ?state (COUNT(?g) AS ?n) WHERE {
   VALUES ?run { %s }
-  GRAPH ?g { ?g a dcg:Delivery ; dcg:result ?run ; dcg:deliveryState ?state . }
+  GRAPH ?g { ?g a dcg:Delivery ; dcg:deliveryOf|dcg:result ?run ; dcg:deliveryState ?state . }
 } GROUP BY ?state
 """
 

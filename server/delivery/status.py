@@ -15,7 +15,7 @@ from datetime import datetime
 
 from rdflib import Graph, Literal, URIRef
 
-from vocab import DCG, PROV, RDF, XSD, bind_prefixes
+from vocab import DCG, RDF, XSD, bind_prefixes
 
 from ..errors import ValidationFailed
 from ..registry import Registry
@@ -38,13 +38,16 @@ class DeliveryStatus:
     at: datetime
 
 
+# Records written before a delivery was an activity of its own said `dcg:result` for the run,
+# `prov:generatedAtTime` and `prov:atLocation` (an entity's properties, and a pod resource made a
+# place); they are still read, so the alternatives in the paths below.
 _OF_RUN = """
 SELECT ?g ?consumer ?state ?attempts ?location ?detail ?notified ?at WHERE {
   GRAPH ?g {
-    ?g a dcg:Delivery ; dcg:result ?run ; dcg:deliveredTo ?consumer ; dcg:deliveryState ?state ;
-       dcg:deliveryAttempts ?attempts ; dcg:plainDescription ?detail ; prov:generatedAtTime ?at ;
-       dcg:notified ?notified .
-    OPTIONAL { ?g prov:atLocation ?location }
+    ?g a dcg:Delivery ; dcg:deliveryOf|dcg:result ?run ; dcg:deliveredTo ?consumer ;
+       dcg:deliveryState ?state ; dcg:deliveryAttempts ?attempts ; dcg:plainDescription ?detail ;
+       dcg:stateReportedAt|prov:generatedAtTime ?at ; dcg:notified ?notified .
+    OPTIONAL { ?g dcg:deliveredCopy|prov:atLocation ?location }
   }
 }
 """
@@ -53,7 +56,7 @@ SELECT ?g ?consumer ?state ?attempts ?location ?detail ?notified ?at WHERE {
 # details of the last run alone, which `statuses_of` reads).
 _STATES_OF_SPACE = """
 SELECT ?run ?state WHERE {
-  GRAPH ?g { ?g a dcg:Delivery ; dcg:result ?run ; dcg:deliveryState ?state . }
+  GRAPH ?g { ?g a dcg:Delivery ; dcg:deliveryOf|dcg:result ?run ; dcg:deliveryState ?state . }
   GRAPH ?run { ?run dcg:space ?space }
 }
 """
@@ -83,7 +86,7 @@ def record_delivery(
         at,
     )
     name = f"{run}/deliveries/{hashlib.sha256(status.consumer.encode()).hexdigest()[:24]}"
-    registry.write(name, _graph(name, status), expected_revision=registry.revision(name))
+    registry.write(name, status_graph(name, status), expected_revision=registry.revision(name))
     log.info(
         "delivery reported",
         extra={
@@ -121,10 +124,11 @@ def _status(run: str, row: dict) -> DeliveryStatus:
     )
 
 
-def _graph(name: str, s: DeliveryStatus) -> Graph:
+def status_graph(name: str, s: DeliveryStatus) -> Graph:
     graph, node = bind_prefixes(Graph()), URIRef(name)
+    # A delivery is an activity: informed by the run, generating the copy in the consumer's pod.
     graph.add((node, RDF.type, DCG.Delivery))
-    graph.add((node, DCG.result, URIRef(s.run)))
+    graph.add((node, DCG.deliveryOf, URIRef(s.run)))
     graph.add((node, DCG.deliveredTo, URIRef(s.consumer)))
     graph.add((node, DCG.deliveryState, Literal(s.state)))
     graph.add((node, DCG.deliveryAttempts, Literal(s.attempts)))
@@ -133,10 +137,10 @@ def _graph(name: str, s: DeliveryStatus) -> Graph:
     graph.add(
         (
             node,
-            PROV.generatedAtTime,
+            DCG.stateReportedAt,
             Literal(s.at.isoformat(timespec="seconds"), datatype=XSD.dateTime),
         )
     )
     if s.location:
-        graph.add((node, PROV.atLocation, URIRef(s.location)))
+        graph.add((node, DCG.deliveredCopy, URIRef(s.location)))
     return graph

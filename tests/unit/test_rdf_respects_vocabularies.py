@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,12 +26,34 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 import vocab
-from server.audit.entry import GENESIS, Event, entry_graph
+from server.audit.entry import GENESIS, Entry, Event, entry_graph
+from server.audit.trail import head_graph as audit_head_graph
 from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource
 from server.consent.rdf import history_graph, receipt_graph
 from server.consent.usage import Read, usage_record_graph
 from server.datacage.usage_receipts import Use, usage_graph
+from server.delivery.destinations import Destination, destination_graph
+from server.delivery.status import DeliveryStatus
+from server.delivery.status import status_graph as delivery_graph
 from server.provenance.describe import DatasetUse, InputUse, RunFacts, describe
+from server.push.records import (
+    PublishedEvidence,
+    PushedDataset,
+    datasets_to_graph,
+    evidence_to_graph,
+)
+from server.runs.model import Attestation, Run, RunStatus
+from server.runs.rdf import to_graph as run_graph
+from server.spaces.model import (
+    Algorithm,
+    Approval,
+    DataRequest,
+    Participant,
+    Role,
+    Space,
+    Terms,
+)
+from server.spaces.rdf import to_graph as space_graph
 from vocab import OWL, PROV, RDF, RDFS
 
 AXIOMS = Path(__file__).parent.parent / "fixtures" / "vocab" / "prov-o-axioms.ttl"
@@ -69,6 +92,115 @@ def _consent() -> Consent:
     )
 
 
+def _space() -> Space:
+    digest = "sha256:" + "1" * 64
+    coder, consumer = "https://coder.example/profile#me", "https://insights.example/profile/card#me"
+    owner = "https://shop.example/profile/card#me"
+    space = Space(
+        id="s1",
+        iri=SPACE,
+        name="Common customers",
+        description="Customers we share.",
+        owner=owner,
+        created_at=T0,
+        terms=Terms(
+            ("https://w3id.org/dpv#Marketing",),
+            "https://w3id.org/dpv#Consent",
+            "P90D",
+            (DataRequest("Your orders", path="data/orders.ttl"),),
+        ),
+        participants=[
+            Participant(owner, frozenset({Role.DATA_PROVIDER}), T0),
+            Participant(coder, frozenset({Role.CODE_PROVIDER}), T0),
+            Participant(consumer, frozenset({Role.DATA_CONSUMER}), T0),
+        ],
+    )
+    shape = "sha256:" + "c" * 64
+    space.algorithms = [
+        Algorithm(digest, "demo", "1.0.0", "A demo.", "demo:run", ("EVENT",), (), shape, coder, T0)
+    ]
+    space.current_algorithm = digest
+    space.approvals = [
+        Approval("ap-1", p.webid, space.terms_digest, digest, T0) for p in space.participants
+    ]
+    return space
+
+
+def _run() -> Run:
+    return Run(
+        id="r1",
+        iri=RUN,
+        space_id="s1",
+        space_iri=SPACE,
+        algorithm_digest="sha256:" + "1" * 64,
+        terms_digest="sha256:" + "2" * 64,
+        requested_by="https://coder.example/profile#me",
+        requested_at=T0,
+        status=RunStatus.SUCCEEDED,
+        datacage=CAGE,
+        attestation=Attestation("software-unattested", "sha256:" + "c" * 64, "sha256:1", "k" * 64),
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=20),
+        individuals_included=6,
+        individuals_read=6,
+        gate_passed=True,
+        result_digest="sha256:" + "d" * 64,
+        result_size=120,
+    )
+
+
+def _delivery() -> DeliveryStatus:
+    consumer = "https://insights.example/profile/card#me"
+    return DeliveryStatus(
+        RUN,
+        consumer,
+        "delivered",
+        1,
+        "https://insights.example/results/s1/r1.ttl",
+        "Delivered.",
+        True,
+        T0 + timedelta(seconds=30),
+    )
+
+
+def _destination() -> Destination:
+    return Destination(
+        SPACE,
+        "https://insights.example/profile/card#me",
+        "https://insights.example/results/",
+        ("Append",),
+        "WAC",
+        T0,
+        "https://insights.example/inbox/",
+    )
+
+
+def _dataset() -> PushedDataset:
+    return PushedDataset(
+        id="d1",
+        iri=SPACE + "/datasets/d1",
+        provider="https://bank.example/profile/card#me",
+        name="customers",
+        connector="s3",
+        location="s3://bank/customers.enc",
+        format="csv",
+        schema={"columns": [{"name": "email", "type": "string"}]},
+        ciphertext_digest="sha256:" + "f" * 64,
+        size=1024,
+        evidence_sha256="e" * 64,
+        key_sha256="k" * 64,
+        registered_at=T0,
+    )
+
+
+def _evidence() -> PublishedEvidence:
+    return PublishedEvidence("sha256:1", "{}", "-----BEGIN PUBLIC KEY-----", "e" * 64, T0)
+
+
+def _entry(event: Event) -> Entry:
+    return Entry(SPACE + "/audit/1", SPACE, 1, event, GENESIS, "h" * 64)
+
+
 def product_graphs() -> dict[str, Graph]:
     consent = _consent()
     result = Graph()
@@ -92,6 +224,7 @@ def product_graphs() -> dict[str, Graph]:
     use = Use(CONSENT, consent.usage_records, consent.purposes, READS, T0)
     event = Event("run-finished", CAGE, T0, "The run ended.", about=(SPACE, RUN, CONSENT))
     history = ConsentHistory("https://cp.example/consents/" + "a" * 32, SPACE, PERSON, [consent])
+    entry = _entry(event)
     return {
         "consent receipt": receipt_graph(consent),
         "consent history": history_graph(history),
@@ -107,6 +240,13 @@ def product_graphs() -> dict[str, Graph]:
         ),
         "result provenance": describe(result, facts),
         "audit entry": entry_graph(SPACE, 1, event, GENESIS),
+        "space": space_graph(_space()),
+        "run": run_graph(_run()),
+        "delivery status": delivery_graph(RUN + "/deliveries/1", _delivery()),
+        "result destination": destination_graph(SPACE + "/destinations/1", _destination()),
+        "pushed datasets": datasets_to_graph(SPACE, [_dataset()]),
+        "published evidence": evidence_to_graph("https://cp.example/evidence/1", _evidence()),
+        "audit head": audit_head_graph(SPACE, entry),
     }
 
 
@@ -271,3 +411,48 @@ def test_my_data_reads_usage_records_of_the_new_shape_and_of_the_old():
     for use in uses:
         assert use.consent == CONSENT
         assert use.reads == tuple(sorted(READS, key=lambda r: r.url))
+
+
+def test_run_pages_read_delivery_records_of_the_new_shape_and_of_the_old():
+    from server.delivery.status import record_delivery, states_of_space, statuses_of
+    from server.registry import EmbeddedRegistry
+    from vocab import DCG
+
+    status = _delivery()
+    container = "https://insights.example/results/"
+    body = {
+        "consumer": status.consumer,
+        "state": status.state,
+        "attempts": status.attempts,
+        "location": status.location,
+        "detail": status.detail,
+        "notified": status.notified,
+    }
+    with EmbeddedRegistry(None) as registry:
+        registry.write(RUN, run_graph(_run()), expected_revision=registry.revision(RUN))
+        record_delivery(registry, RUN, body, status.at, container)
+        # Another consumer's delivery as written before: the run as its "result", a time of
+        # generation and a "location".
+        other = "https://other.example/profile/card#me"
+        name = RUN + "/deliveries/old"
+        old = delivery_graph(name, replace(status, consumer=other))
+        node = URIRef(name)
+        for s, p, o in list(old):
+            swap = {
+                DCG.deliveryOf: DCG.result,
+                DCG.stateReportedAt: PROV.generatedAtTime,
+                DCG.deliveredCopy: PROV.atLocation,
+            }.get(p)
+            if swap is not None:
+                old.remove((s, p, o))
+                old.add((node, swap, o))
+        assert (node, PROV.generatedAtTime, None) in old
+        assert (node, DCG.result, URIRef(RUN)) in old
+        registry.write(name, old, expected_revision=registry.revision(name))
+        statuses = statuses_of(lambda: registry, RUN)
+        states = states_of_space(lambda: registry, SPACE)
+    assert [(s.consumer, s.location, s.at) for s in statuses] == [
+        (status.consumer, status.location, status.at),
+        (other, status.location, status.at),
+    ]
+    assert states == [(RUN, "delivered"), (RUN, "delivered")]
