@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -26,6 +27,7 @@ from .algorithms import BundleStore
 from .audit import AuditTrail
 from .audit.query_sandbox import QuerySlots
 from .config import egress_policy
+from .consent.actions import ConsentActions
 from .consent.renewal import notify_renewals
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
@@ -153,13 +155,22 @@ class Services:
             self.spaces,
             config["PUBLIC_URL"],
             datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
-            clock=self.spaces.clock,
+            clock=lambda: datetime.now(UTC),
         )
         self.dashboard = Dashboard(
             self.registry, self.spaces, self.consents, self.runs.store, self.push, self.audit
         )
         self.pod_sessions = PodSessions(self.data_dir)
         self.vault = TokenVault(self.data_dir)
+        # What a person does with their consent (accept, withdraw, remove the grant).
+        self.consent_actions = ConsentActions(
+            self.consents,
+            self.vault,
+            self.http,
+            issuer_metadata=lambda issuer: self.issuers.get(issuer)[0],
+            datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
+            clock=lambda: datetime.now(UTC),
+        )
 
     def registry(self) -> Registry:
         with self._lock:
