@@ -182,7 +182,7 @@ def write_history(shared: Services, space: Space, people: int, runs: int, tag: s
                 "detail": "Bench.",
                 "notified": False,
             }
-            record_delivery(shared.registry(), run.iri, body, at, None)
+            record_delivery(shared.registry, run.iri, body, at, None)
 
 
 def consent_record(

@@ -35,7 +35,7 @@ def verify_command(spaces: tuple[str, ...], noted: str | None) -> None:
 
     found = services()
     try:
-        trail, registry = found.audit, found.registry()
+        trail, registry = found.audit, found.registry
     except RegistryUnavailable as exc:  # e.g. the embedded store held by a running server
         raise click.ClickException(str(exc)) from None
     if noted and len(spaces) != 1:

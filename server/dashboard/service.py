@@ -76,7 +76,7 @@ class Dashboard:
         )
 
     def _deliveries_of(self, run_iri: str) -> list[DeliveryStatus]:
-        return guard.call(self._registry, lambda r: statuses_of(lambda: r, run_iri))
+        return guard.call(self._registry, lambda r: statuses_of(r, run_iri))
 
 
 # Deliveries of the given runs by state, counted by the store. The runs are named in the

@@ -1,4 +1,4 @@
-"""The control plane's side of result delivery (issue 6): where consumers want results, and how
+"""The control plane's side of result delivery: where consumers want results, and how
 each delivery went.
 
 `destinations` records the container a data consumer designated in their pod for a space's

@@ -108,7 +108,7 @@ class Runs:
         consents: ConsentStore,
         datacage_webid: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        destinations: DestinationStore | None = None,  # where consumers want results (issue 6)
+        destinations: DestinationStore | None = None,  # where consumers want results
         audit: AuditTrail | None = None,  # start, claim, pulls, refusals, finish
         lease_seconds: float = 60.0,  # a claim's hold on a run, renewed while it works
         max_claims: int = 2,  # a run whose lease lapses early is offered again until this

@@ -1,4 +1,4 @@
-"""A data consumer chooses where a space's results go in their pod (issue 6).
+"""A data consumer chooses where a space's results go in their pod (docs/delivery.md).
 
     /spaces/<id>/results          what is set up, and a sign-in to change it
     /spaces/<id>/results/choose   after sign-in at their own provider: the container, then Save

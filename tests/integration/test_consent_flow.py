@@ -240,7 +240,7 @@ def test_an_expired_consent_is_excluded_from_a_run_and_a_refused_read_counts_as_
     ]
     assert all(i.version for i in outcomes[0].inputs)
     record_use(
-        services(app).registry(),
+        services(app).registry,
         "http://dc.example/runs/r1",
         run.included[0],
         outcomes[0].reads,

@@ -1,4 +1,4 @@
-"""Consumers who designated a container for results, with an LDN inbox in their pod (issue 6)."""
+"""Consumers who designated a container for results, with an LDN inbox in their pod."""
 
 from __future__ import annotations
 

@@ -121,12 +121,12 @@ def test_the_figures_come_from_the_registry_in_one_query_per_kind(app, callers, 
             "detail": "Delivered.",
             "notified": True,
         }
-        record_delivery(shared.registry(), last.iri, body, at(2), None)
+        record_delivery(shared.registry, last.iri, body, at(2), None)
         dataset = PushedDataset(
             "dataset-1", iri + "/datasets#dataset-1", ALICE, "Customers <2026>", "s3",
             "s3://b/k", "csv", None, "sha256:" + "c" * 64, 10, "e" * 64, "k" * 64, at(3),
         )  # fmt: skip
-        shared.registry().write(
+        shared.registry.write(
             datasets_graph_name(iri), datasets_to_graph(iri, [dataset]), expected_revision=0
         )
         figures = dashboard(app).figures(space["id"], OWNER, NOW)[1]

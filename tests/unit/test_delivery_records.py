@@ -69,7 +69,7 @@ def test_delivery_reports_are_checked_kept_and_only_for_a_run_the_datacage_deliv
         "notified": True,
     }
     record_delivery(registry(), claimed.iri, report, NOW, CONTAINER)
-    [status] = statuses_of(registry, claimed.iri)
+    [status] = statuses_of(registry(), claimed.iri)
     assert (status.state, status.attempts, status.location, status.notified) == (
         "delivered",
         2,

@@ -266,7 +266,7 @@ def test_my_data_reads_usage_records_of_the_new_shape_and_of_the_old():
                 old.remove((s, p, o))
                 old.add((s, DCG.usedConsent, o))
         registry.write(str(name), old, expected_revision=registry.revision(str(name)))
-        uses = uses_of(lambda: registry, PERSON)
+        uses = uses_of(registry, PERSON)
     assert [u.run for u in uses] == [RUN, old_run]
     for use in uses:
         assert use.consent == CONSENT
