@@ -22,9 +22,9 @@ from vocab import SH
 
 from ..audit.events import record_delivery as record_delivery_event
 from ..audit.trail import AuditTrail, NoAudit
+from ..consent.authority import RegistryAuthority
 from ..consent.model import Consent
 from ..consent.store import MAX_BATCH, ConsentStore, InForce
-from ..datacage.consents import RegistryAuthority
 from ..delivery import Destination, DestinationStore
 from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
 from ..spaces import permissions

@@ -15,11 +15,11 @@ import pytest
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid import errors as solid_errors
 from server import create_app
+from server.consent.authority import RegistryAuthority, consents_for_run
 from server.consent.give import _reserve, give_consent
 from server.consent.model import ConsentState, PodResource
 from server.consent.resolve import find_requested, storage_of
 from server.consent.usage import record_use, uses_of
-from server.datacage.consents import RegistryAuthority, consents_for_run
 from server.datacage.pull import pull
 from server.errors import PodRefused, WrongState
 from server.services import services
