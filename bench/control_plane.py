@@ -47,7 +47,7 @@ import requests
 from server import create_app
 from server.algorithms import build_bundle
 from server.consent.model import Consent, ConsentState, PodResource
-from server.delivery import record_delivery
+from server.destinations import record_delivery
 from server.runs.model import Attestation, Run, RunStatus
 from server.services import Services, services
 from server.spaces.actions import Spaces

@@ -32,7 +32,7 @@ from .consent.renewal import notify_renewals
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
 from .dashboard import Dashboard
-from .delivery import DestinationStore
+from .destinations import DestinationStore
 from .push.service import PushService
 from .registry import Registry, open_registry
 from .runs.actions import Runs

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..audit.trail import AuditTrail
 from ..consent.store import ConsentStore
-from ..delivery.status import DeliveryStatus, statuses_of
+from ..destinations.status import DeliveryStatus, statuses_of
 from ..push.service import PushService
 from ..registry import Registry, guard
 from ..registry.base import check_name

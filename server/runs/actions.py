@@ -25,7 +25,7 @@ from ..audit.trail import AuditTrail, NoAudit
 from ..consent.authority import RegistryAuthority
 from ..consent.model import Consent
 from ..consent.store import MAX_BATCH, ConsentStore, InForce
-from ..delivery import Destination, DestinationStore
+from ..destinations import Destination, DestinationStore
 from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, g, redirect, render_template, url_for
 from flask import Response as FlaskResponse
 from werkzeug.wrappers import Response
 
-from ..delivery import statuses_of
+from ..destinations import statuses_of
 from ..runs.actions import Runs
 from ..runs.outcomes import PullTransport
 from ..runs.pull_progress import for_page

@@ -14,7 +14,7 @@ from server.consent.store import ConsentDates
 from server.dashboard import charts
 from server.dashboard.figures import Consumer, Day, Flow, Provider, delivery_word, per_day
 from server.dashboard.svg import element
-from server.delivery import record_delivery
+from server.destinations import record_delivery
 from server.push.records import PushedDataset, datasets_graph_name, datasets_to_graph
 from server.runs.model import Attestation, Run, RunStatus, RunSummary
 from server.services import services

@@ -12,7 +12,7 @@ import pytest
 from server.datacage.control_plane import ControlPlaneError, DeliveryTarget, Job
 from server.datacage.delivery import DeliveryQueue, resource_name
 from server.datacage.delivery.queue import Entry
-from server.delivery import Destination, DestinationStore, record_delivery, statuses_of
+from server.destinations import Destination, DestinationStore, record_delivery, statuses_of
 from server.errors import ValidationFailed, WrongState
 from server.runs.actions import Runs
 from tests.unit.test_runs import CAGE, OWNER, PUBLIC, active_space, attestation
