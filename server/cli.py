@@ -296,5 +296,5 @@ main.add_command(importlib.import_module("server.push.cli").push)  # `datacage p
 main.add_command(sdk_commands)  # `datacage sdk build|run`: the code provider's local tools
 # `datacage verify-result`: a delivered result's signature, key binding and evidence.
 main.add_command(importlib.import_module("server.provenance.cli").verify_result_command)
-main.add_command(importlib.import_module("server.audit.cli").audit)  # `datacage audit verify`
+main.add_command(importlib.import_module("server.cli_audit").audit)  # `datacage audit verify`
 main.add_command(importlib.import_module("server.demo.cli").demo)  # `datacage demo`, docs/demo.md
