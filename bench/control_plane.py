@@ -47,7 +47,7 @@ import requests
 from server import create_app
 from server.algorithms import build_bundle
 from server.consent.model import Consent, ConsentState, PodResource
-from server.delivery import record_delivery
+from server.destinations import record_delivery
 from server.runs.model import Attestation, Run, RunStatus
 from server.services import Services, services
 from server.spaces.actions import Spaces
@@ -182,7 +182,7 @@ def write_history(shared: Services, space: Space, people: int, runs: int, tag: s
                 "detail": "Bench.",
                 "notified": False,
             }
-            record_delivery(shared.registry(), run.iri, body, at, None)
+            record_delivery(shared.registry, run.iri, body, at, None)
 
 
 def consent_record(

@@ -281,7 +281,7 @@ def check_seeded(
                     history_of(store.public_url, space, n, now)
                 )
                 written = scratch.read(made.iri)
-            stored = shared.registry().read(made.iri)
+            stored = shared.registry.read(made.iri)
             assert written is not None
             assert stored is not None
             assert isomorphic(_without_token(written.graph), _without_token(stored.graph)), n

@@ -3,7 +3,7 @@
     python bootstrap_identity.py POD_SERVER_URL POD_NAME OUT_DIR [CA_BUNDLE]
 
 Once, on the Community Solid Server at POD_SERVER_URL: an account (a random password), a pod
-named POD_NAME (its WebID is the datacage's, `DATACAGE_DATACAGE_WEBID`), and client
+named POD_NAME (its WebID is the datacage's, `DATACAGE_WEBID`), and client
 credentials for that WebID. Writes into OUT_DIR, each file 0600:
 
     client_id      the worker's DATACAGE_CLIENT_ID

@@ -73,10 +73,10 @@ def _register_blueprints(app: Flask) -> None:
     from .web import push_api  # organisations' pushed datasets (docs/push.md)
 
     app.register_blueprint(push_api.bp)
-    from .web.results import bp as results_bp  # where consumers want results (issue 6)
+    from .web.results import bp as results_bp  # where consumers want results
 
     app.register_blueprint(results_bp)
-    from .web.dashboard import bp as dashboard_bp  # a space's figures, drawn (issue 9)
+    from .web.dashboard import bp as dashboard_bp  # a space's figures, drawn
 
     app.register_blueprint(dashboard_bp)
 

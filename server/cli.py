@@ -283,8 +283,10 @@ def fleet_beat(broker: str, schedule_file: str) -> None:
 
 
 def _register_attestation_commands() -> None:
-    from .attestation.cli import commands
+    from .attestation.cli import check_results_with, commands
+    from .provenance.cli import check_result
 
+    check_results_with(check_result)  # `datacage verify` takes a delivered result too
     for command in commands:
         main.add_command(command)
 
@@ -292,6 +294,7 @@ def _register_attestation_commands() -> None:
 _register_attestation_commands()
 main.add_command(importlib.import_module("server.push.cli").push)  # `datacage push`, docs/push.md
 main.add_command(sdk_commands)  # `datacage sdk build|run`: the code provider's local tools
-main.add_command(importlib.import_module("server.provenance.cli").verify_result_command)  # issue 6
-main.add_command(importlib.import_module("server.audit.cli").audit)  # `datacage audit verify`
+# `datacage verify-result`: a delivered result's signature, key binding and evidence.
+main.add_command(importlib.import_module("server.provenance.cli").verify_result_command)
+main.add_command(importlib.import_module("server.cli_audit").audit)  # `datacage audit verify`
 main.add_command(importlib.import_module("server.demo.cli").demo)  # `datacage demo`, docs/demo.md

@@ -8,6 +8,7 @@ two identical.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from connectors.egress import EgressPolicy, parse_allow
 
 from .ratelimit import DEFAULT_LIMITS, parse_limits
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -28,6 +31,13 @@ class Option:
     default: Any
     description: str
     secret: bool = False
+    #: Its environment variable, when that is not `DATACAGE_<name>`: a setting whose own name
+    #: starts with DATACAGE_ would otherwise be read from a doubled DATACAGE_DATACAGE_...
+    env: str = ""
+
+    @property
+    def variable(self) -> str:
+        return self.env or f"DATACAGE_{self.name}"
 
 
 MiB = 1024 * 1024
@@ -115,6 +125,7 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "The datacage's own WebID: the only agent individuals' consents give Read access to. "
         "Empty: spaces cannot take consent yet, and their invitation pages say so.",
+        env="DATACAGE_WEBID",
     ),
     Option(
         "RUN_LEASE_SECONDS",
@@ -217,6 +228,22 @@ OPTIONS: tuple[Option, ...] = (
 
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
 
+#: Environment variables renamed, still read for one release with a warning: old -> new.
+DEPRECATED_VARIABLES = {"DATACAGE_DATACAGE_WEBID": "DATACAGE_WEBID"}
+
+
+def _raw(environ: Mapping[str, str], option: Option) -> str | None:
+    raw = environ.get(option.variable)
+    if raw is not None:
+        return raw
+    for old, new in DEPRECATED_VARIABLES.items():
+        if new == option.variable and old in environ:
+            log.warning(
+                "%s is deprecated and will stop working in the next release: use %s", old, new
+            )
+            return environ[old]
+    return None
+
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """The declared options set in `environ` (`DATACAGE_<NAME>`), parsed by their declared type.
@@ -226,14 +253,14 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        raw = environ.get(f"DATACAGE_{option.name}")
+        raw = _raw(environ, option)
         if raw is None:
             continue
         try:
             values[option.name] = option.type(raw)
         except ValueError:
             raise ConfigError(
-                f"DATACAGE_{option.name} must be a {option.type.__name__}, not {raw!r}."
+                f"{option.variable} must be a {option.type.__name__}, not {raw!r}."
             ) from None
     return values
 
@@ -250,9 +277,7 @@ def check(config: Mapping[str, Any]) -> None:
     for option in OPTIONS:
         value = config.get(option.name)
         if value is not None and not isinstance(value, option.type):
-            raise ConfigError(
-                f"DATACAGE_{option.name} must be a {option.type.__name__}, not {value!r}."
-            )
+            raise ConfigError(f"{option.variable} must be a {option.type.__name__}, not {value!r}.")
     if config.get("LOG_FORMAT") not in ("json", "text"):
         raise ConfigError("DATACAGE_LOG_FORMAT must be 'json' or 'text'.")
     try:
@@ -338,7 +363,13 @@ def reference_markdown() -> str:
         generated = option.secret and option.name == "SECRET_KEY"
         default = "(generated, see meaning)" if generated else f"`{option.default!r}`"
         lines.append(
-            f"| `DATACAGE_{option.name}` | {option.type.__name__} | {default} | "
+            f"| `{option.variable}` | {option.type.__name__} | {default} | "
             f"{option.description}{' Secret: never logged.' if option.secret else ''} |"
         )
+    lines += [
+        "",
+        "Deprecated names, still read for one release (a warning in the log says so):",
+        "",
+    ]
+    lines += [f"- `{old}`: use `{new}`." for old, new in DEPRECATED_VARIABLES.items()]
     return "\n".join(lines) + "\n"

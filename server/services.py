@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -26,11 +27,12 @@ from .algorithms import BundleStore
 from .audit import AuditTrail
 from .audit.query_sandbox import QuerySlots
 from .config import egress_policy
+from .consent.actions import ConsentActions
 from .consent.renewal import notify_renewals
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
 from .dashboard import Dashboard
-from .delivery import DestinationStore
+from .destinations import DestinationStore
 from .push.service import PushService
 from .registry import Registry, open_registry
 from .runs.actions import Runs
@@ -120,9 +122,9 @@ class Services:
             trusted_issuers=trusted or None,
             replay=SharedReplayCache(self.data_dir / "shared" / "dpop-jti.sqlite3"),
         )
-        self.audit = AuditTrail(self.registry, config["PUBLIC_URL"])
+        self.audit = AuditTrail(self._opened_registry, config["PUBLIC_URL"])
         self.spaces = Spaces(
-            self.registry,
+            self._opened_registry,
             self.bundles,
             self.http,
             config["PUBLIC_URL"],
@@ -130,15 +132,15 @@ class Services:
             audit=self.audit,
         )
 
-        self.consents = ConsentStore(self.registry, config["PUBLIC_URL"], audit=self.audit)
+        self.consents = ConsentStore(self._opened_registry, config["PUBLIC_URL"], audit=self.audit)
         self.spaces.on_activated.append(
             lambda space: notify_renewals(
                 self.consents, space, self.http, config["PUBLIC_URL"], self.spaces.clock()
             )
         )
-        self.destinations = DestinationStore(self.registry)  # result delivery (issue 6)
+        self.destinations = DestinationStore(self._opened_registry)  # where consumers want results
         self.runs = Runs(
-            RunStore(self.registry, config["PUBLIC_URL"]),
+            RunStore(self._opened_registry, config["PUBLIC_URL"]),
             self.spaces,
             self.consents,
             datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
@@ -149,19 +151,40 @@ class Services:
             dispatch=_fleet_dispatch(config.get("FLEET_BROKER_URL") or ""),
         )
         self.push = PushService(  # organisations' pushed datasets (docs/push.md)
-            self.registry,
+            self._opened_registry,
             self.spaces,
             config["PUBLIC_URL"],
             datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
-            clock=self.spaces.clock,
+            clock=lambda: datetime.now(UTC),
         )
         self.dashboard = Dashboard(
-            self.registry, self.spaces, self.consents, self.runs.store, self.push, self.audit
+            self._opened_registry,
+            self.spaces,
+            self.consents,
+            self.runs.store,
+            self.push,
+            self.audit,
         )
         self.pod_sessions = PodSessions(self.data_dir)
         self.vault = TokenVault(self.data_dir)
+        # What a person does with their consent (accept, withdraw, remove the grant).
+        self.consent_actions = ConsentActions(
+            self.consents,
+            self.vault,
+            self.http,
+            issuer_metadata=lambda issuer: self.issuers.get(issuer)[0],
+            datacage_webid=lambda: config.get("DATACAGE_WEBID") or "",
+            clock=lambda: datetime.now(UTC),
+        )
 
+    @property
     def registry(self) -> Registry:
+        """The registry, opened on first use."""
+        return self._opened_registry()
+
+    def _opened_registry(self) -> Registry:
+        """The registry, opened on first use: the factory every store holds, so making the
+        services opens nothing (a command like `datacage config-reference` never touches it)."""
         with self._lock:
             if self._registry is None:
                 path = self._config.get("REGISTRY_PATH") or str(self.data_dir / "registry")

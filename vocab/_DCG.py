@@ -158,7 +158,7 @@ class DCG(DefinedNamespace):
     onDay: URIRef  # The UTC day a day counter counts.
     atTime: URIRef  # The instant an instant counter counts.
 
-    # Push: organisations' datasets encrypted to the enclave key (issue 8, docs/push.md)
+    # Push: organisations' datasets encrypted to the enclave key (docs/push.md)
     pushedDataset: URIRef  # A dataset pushed to the space.
     connector: URIRef  # The kind of storage a dataset is kept in.
     storageLocation: URIRef  # Where an encrypted dataset is kept.
@@ -169,7 +169,7 @@ class DCG(DefinedNamespace):
     evidenceDocument: URIRef  # The evidence as published.
     enclavePublicKey: URIRef  # The enclave's public key (PEM) evidence vouches for.
 
-    # --- Result delivery and signed provenance (issue 6, part A) ---
+    # --- Result delivery and signed provenance (docs/delivery.md) ---
     # http://www.w3.org/2002/07/owl#Class
     ResultDestination: URIRef  # A consumer's designated container for one space's results.
     # http://www.w3.org/2002/07/owl#ObjectProperty
@@ -181,7 +181,7 @@ class DCG(DefinedNamespace):
     notified: URIRef  # The consumer's inbox took the notification.
     stateReportedAt: URIRef  # When the delivery's state was last reported.
 
-    # The audit trail's chain per space, and usage receipts in pods (issue 6, part B)
+    # The audit trail's chain per space, and usage receipts in pods (docs/audit.md)
     AuditLog: URIRef  # The head of one space's audit chain.
     auditAction: URIRef  # What happened, as a short code.
     usageRecords: URIRef  # Pod container the datacage may append usage records to.

@@ -81,7 +81,7 @@ VOCABULARIES: dict[str, type[DefinedNamespace]] = {
     "pim": PIM,
     "solid": SOLID,
     "vcard": VCARD,
-    # DataFuse (issue 7): the built-in matching algorithms' output vocabulary.
+    # DataFuse (docs/datafuse.md): the built-in matching algorithms' output vocabulary.
     "datafuse": DF,
 }
 

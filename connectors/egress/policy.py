@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from .errors import UNREACHABLE, EgressError
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -30,15 +32,9 @@ NAMED_RANGES: dict[str, tuple[str, ...]] = {
 }
 #: Cloud metadata services: refused even inside an allowed range unless named on their own.
 METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
-#: The one message for every failure, so no failure tells an open port from a closed one.
-UNREACHABLE = "could not be reached"
 
 DEFAULT_DEADLINE_SECONDS = 20.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-
-
-class EgressError(requests.exceptions.ConnectionError):
-    """The request was not carried out; deliberately says nothing of why (see `UNREACHABLE`)."""
 
 
 def default_policy(

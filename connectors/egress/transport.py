@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -17,13 +18,25 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .policy import UNREACHABLE, EgressError, EgressPolicy
+from .errors import UNREACHABLE, EgressError
+
+
+class PinningPolicy(Protocol):
+    """What the transport needs of the policy (`policy.EgressPolicy`): the address to connect
+    to, the deadline and the byte cap. A protocol, so the policy and its transport do not
+    import each other."""
+
+    deadline_seconds: float
+    max_response_bytes: int
+    clock: Callable[[], float]
+
+    def pin(self, host: str, port: int) -> str: ...
 
 
 class _Budget:
     """What one request may still spend: seconds until its deadline, and bytes."""
 
-    def __init__(self, policy: EgressPolicy):
+    def __init__(self, policy: PinningPolicy):
         self.clock = policy.clock
         self.deadline = policy.clock() + policy.deadline_seconds
         self.bytes_left = policy.max_response_bytes
@@ -130,7 +143,7 @@ class _HTTPSPool(_OneShot, HTTPSConnectionPool):
 class EgressAdapter(HTTPAdapter):
     """The transport adapter that applies an `EgressPolicy` to every request it sends."""
 
-    def __init__(self, policy: EgressPolicy):
+    def __init__(self, policy: PinningPolicy):
         super().__init__(max_retries=0)
         self.policy = policy
 

@@ -70,7 +70,9 @@ def check_shape(files: Mapping[str, bytes], path: str, limits: BundleLimits) -> 
 
 
 def _unsafe_problems(path: str, graph: Graph) -> list[str]:
-    # Imported here: the gate's package reads SHAPE_BASE from this module when it loads.
+    # The gate's checker is bound alone into the gate's sandbox (it may import nothing of the
+    # server), so these checks live there and registration borrows them, lazily: the gate's
+    # package reads SHAPE_BASE from this module when it loads.
     from server.datacage.gate.checker.unsafe import pattern_problems, sparql_terms
 
     problems = []

@@ -38,7 +38,8 @@ from .ratls import (
     verify_peer_certificate,
 )
 from .software import SoftwareAttestationProvider
-from .verify import TrustPolicy, VerifiedEvidence, verify_evidence
+from .trust import TrustPolicy
+from .verify import VerifiedEvidence, verify_evidence
 
 __all__ = [
     "EVIDENCE_OID",

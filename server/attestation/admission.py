@@ -51,7 +51,7 @@ from .entrance import (
 from .errors import AttestationError
 from .policy import HARDWARE_KEYS, HardwarePolicyError, hardware_policy
 from .ratls import MAX_CERTIFICATE_BYTES, verified_certificate
-from .verify import DEFAULT_MAX_AGE, TrustPolicy
+from .trust import DEFAULT_MAX_AGE, TrustPolicy
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,8 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from .verify import TrustPolicy, VerifiedEvidence
+from .trust import TrustPolicy
+from .verify import VerifiedEvidence
 
 #: A run holds one certificate; a pod provider serves a few datacages at a time.
 DEFAULT_ENTRIES = 1024

@@ -19,9 +19,23 @@ from .errors import AttestationError
 from .ratls import verify_peer_certificate
 from .raw import describe, detect_raw, verify_raw
 from .serve import SERVERS, serve
-from .verify import DEFAULT_MAX_AGE, TrustPolicy, VerifiedEvidence, verify_evidence
+from .trust import DEFAULT_MAX_AGE, TrustPolicy
+from .verify import VerifiedEvidence, verify_evidence
 
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
+
+#: Checks a delivered result (its signature, then the evidence inside); exits 1 if refused.
+ResultChecker = Callable[[bytes, TrustPolicy], None]
+#: How `datacage verify` checks a document that is neither evidence nor a certificate.
+#: Result checking builds on attestation (`server.provenance`), so the command line that
+#: assembles both hands it in (`check_results_with`); attestation never imports provenance.
+_result_checker: ResultChecker | None = None
+
+
+def check_results_with(checker: ResultChecker) -> None:
+    """Let `datacage verify` check delivered results too, with `checker`."""
+    global _result_checker
+    _result_checker = checker
 
 
 def trust_policy_options(max_age_help: str) -> Callable[[Callable], Callable]:
@@ -160,9 +174,12 @@ def verify_command(
         _verify_raw(data, raw_kind, policy, report_data, vcek, now)
         return
     if not head.startswith((b"{", _PEM_CERT)):  # neither evidence nor a certificate: a result
-        from ..provenance.cli import check_result  # provenance builds on attestation, not back
-
-        check_result(data, policy)
+        if _result_checker is None:
+            raise click.UsageError(
+                "This is neither evidence nor a certificate; check a delivered result with "
+                "`datacage verify-result`."
+            )
+        _result_checker(data, policy)
         return
     try:
         if data.lstrip().startswith(_PEM_CERT):

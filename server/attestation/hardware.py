@@ -29,7 +29,7 @@ from .snp import SnpVerified, verify_report
 from .tdx import TdxVerified, verify_quote
 
 if TYPE_CHECKING:
-    from .verify import TrustPolicy
+    from .trust import TrustPolicy
 
 
 def hardware_report_data(key_sha256_hex: str, claim_bytes: bytes) -> bytes:

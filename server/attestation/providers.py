@@ -17,7 +17,7 @@ from .evidence import Evidence
 from .measurement import Measurement
 
 if TYPE_CHECKING:
-    from .verify import TrustPolicy
+    from .trust import TrustPolicy
 
 
 class AttestationProvider(Protocol):

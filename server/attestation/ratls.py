@@ -28,7 +28,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .enclave_key import EnclaveKey, public_key_sha256
 from .errors import MalformedEvidence, StaleEvidence
 from .evidence import MAX_EVIDENCE_BYTES, Evidence
-from .verify import TrustPolicy, VerifiedEvidence, verify_evidence
+from .trust import TrustPolicy
+from .verify import VerifiedEvidence, verify_evidence
 
 EVIDENCE_OID = x509.ObjectIdentifier("2.25.220527575002478961837334366724070798156")
 #: Long enough for a run's pulls, short enough that a leaked certificate soon stops working.

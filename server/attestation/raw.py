@@ -15,7 +15,7 @@ from .snp import SnpVerified, verify_report
 from .snp.report import REPORT_SIZE
 from .tdx import TdxVerified, verify_quote
 from .tdx.quote import TEE_TYPE_TDX
-from .verify import TrustPolicy
+from .trust import TrustPolicy
 
 
 def detect_raw(data: bytes) -> str | None:

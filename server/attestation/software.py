@@ -29,7 +29,7 @@ from .errors import BadSignature, MalformedEvidence, UntrustedProvider
 from .evidence import Evidence
 from .measurement import Measurement
 from .providers import register
-from .verify import TrustPolicy
+from .trust import TrustPolicy
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Sent when a space becomes active again under changed terms (every participant ap
 terms): each person whose consent was given under the old terms, and whose profile names an
 `ldp:inbox`, gets an Activity Streams `Announce` naming the space and their My data page. It
 says *that* the terms changed, not who else consented. The notice is a courtesy: whatever
-happens to it, no run reads their data until they renew (`server.datacage.consents`).
+happens to it, no run reads their data until they renew (`server.consent.authority`).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ SELECT ?status (STR(?e) AS ?expires) (STR(?gv) AS ?given) (STR(?w) AS ?withdrawn
 # A consent a run under terms {terms} may read at {now}: given under exactly those terms, not
 # past its expiry, and its person's latest settled consent (a later one may only be a renewal
 # still being recorded, which leaves this one in force until it is given). The same rule as
-# `server.datacage.consents.consents_for_run`, decided inside the store in one pass, so a
+# `server.consent.authority.consents_for_run`, decided inside the store in one pass, so a
 # space of 100 000 people costs one query and not 100 000 graph reads. The terms digest comes
 # first: it names the space (its hash covers the space's IRI), so the store starts from the
 # consents under those terms alone; the batch checks the space as well (`{space_check}`), the

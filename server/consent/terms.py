@@ -3,7 +3,7 @@
 A consent names the digest of the space's terms it was given under (`Consent.terms_digest`).
 When the space's terms change (a purpose, a consumer, the algorithm, runs that recur, ...), the
 space's digest moves on and the consent no longer covers its runs: it *needs renewal*. Runs
-read only consents whose digest is the run's own (`server.datacage.consents`); this module says
+read only consents whose digest is the run's own (`server.consent.authority`); this module says
 which consents need renewal and what changed, for My data and for the notification.
 """
 

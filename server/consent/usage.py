@@ -14,7 +14,6 @@ inputs; `uses_of` still reads them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -130,10 +129,10 @@ def record_results_sent(registry: Registry, run: str, consumers: list[str]) -> i
     return changed
 
 
-def uses_of(registry: Callable[[], Registry], subject: str) -> list[Usage]:
+def uses_of(registry: Registry, subject: str) -> list[Usage]:
     """Every recorded use of this person's data, newest first."""
     grouped: dict[str, dict] = {}
-    for row in registry().select(_USES_OF, {"me": URIRef(subject)}):
+    for row in registry.select(_USES_OF, {"me": URIRef(subject)}):
         entry = grouped.setdefault(
             str(row["g"]),
             {
@@ -149,7 +148,7 @@ def uses_of(registry: Callable[[], Registry], subject: str) -> list[Usage]:
             version = str(row["version"]) if "version" in row else None
             entry["reads"].add(Read(str(row["url"]), version))
     sent: dict[str, set[str]] = {}
-    for row in registry().select(_SENT, {"me": URIRef(subject)}):
+    for row in registry.select(_SENT, {"me": URIRef(subject)}):
         sent.setdefault(str(row["g"]), set()).add(str(row["to"]))
     uses = [
         Usage(

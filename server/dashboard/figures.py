@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from ..consent.model import ConsentState
 from ..consent.store import ConsentDates
-from ..delivery import DeliveryStatus
+from ..destinations import DeliveryStatus
 from ..push.records import PushedDataset
 from ..runs.model import RunSummary
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..audit.trail import AuditTrail
 from ..consent.store import ConsentStore
-from ..delivery.status import DeliveryStatus, statuses_of
+from ..destinations.status import DeliveryStatus, statuses_of
 from ..push.service import PushService
 from ..registry import Registry, guard
 from ..registry.base import check_name
@@ -76,7 +76,7 @@ class Dashboard:
         )
 
     def _deliveries_of(self, run_iri: str) -> list[DeliveryStatus]:
-        return guard.call(self._registry, lambda r: statuses_of(lambda: r, run_iri))
+        return guard.call(self._registry, lambda r: statuses_of(r, run_iri))
 
 
 # Deliveries of the given runs by state, counted by the store. The runs are named in the

@@ -52,14 +52,14 @@ class JobConsent:
     iri: str
     subject: str
     resources: tuple[PodResource, ...]
-    # Usage receipts (issue 6): the Append-only container next to the receipt, and purposes.
+    # Usage receipts: the Append-only container next to the receipt, and purposes.
     usage_records: str | None = None
     purposes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class DeliveryTarget:
-    """Where one consumer wants this space's results: a container in their pod (issue 6)."""
+    """Where one consumer wants this space's results: a container in their pod."""
 
     consumer: str
     container: str
@@ -80,7 +80,7 @@ class Job:
     consent_iris: tuple[str, ...]
     # Organisations' pushed datasets (server/datacage/datasets.py); none in older jobs.
     datasets: tuple[JobDataset, ...] = ()
-    # Result delivery (issue 6); absent from older control planes' jobs.
+    # Result delivery; absent from older control planes' jobs.
     purposes: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     deliveries: tuple[DeliveryTarget, ...] = ()
@@ -303,7 +303,7 @@ class RunReporter:
         self.plane._call("POST", self.path + "lease", {}, lease=self.lease)
 
     def delivery(self, state: dict[str, Any]) -> None:
-        """One consumer's delivery state (issue 6); allowed after `finish` too."""
+        """One consumer's delivery state; allowed after `finish` too."""
         self.plane._call("POST", self.path + "deliveries", state)
 
 

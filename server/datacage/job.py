@@ -77,7 +77,7 @@ class JobSettings:
     results_dir: Path  # results that passed the gate, waiting for delivery
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
     pull: PullLimits = field(default_factory=PullLimits)
-    # Results on their way to consumers' pods (issue 6); default: `<results_dir>/../delivery`.
+    # Results on their way to consumers' pods; default: `<results_dir>/../delivery`.
     delivery_root: Path | None = None
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     # Development only: read pods served over plain http (no TLS, so no attestation gateway).
@@ -132,7 +132,7 @@ def execute(
     reporter: RunReporter,
     settings: JobSettings,
     keys: DatacageKeys | None = None,  # opens organisations' pushed datasets (docs/push.md)
-    outbox: Outbox | None = None,  # signs and delivers a gated result (issue 6)
+    outbox: Outbox | None = None,  # signs and delivers a gated result
 ) -> JobReport:
     work = _private_dir(settings.work_root / f"{job.run_id}-{secrets.token_hex(4)}")
     uses: list[Use] = []  # filled once the pull is done: whose data this run read

@@ -142,7 +142,7 @@ class Worker:
         self.keys = DatacageKeys(self.key)
         self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
         self._bundles: dict[str, object] = {}  # bundle digest -> checked bundle
-        # Results waiting for consumers' pods survive a restart: the queue is files (issue 6).
+        # Results waiting for consumers' pods survive a restart: the queue is files.
         self.deliveries = Deliveries(
             DeliveryQueue(settings.delivery_dir, delivery_key_file),
             self.plane.client,

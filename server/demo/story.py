@@ -29,9 +29,9 @@ from vocab import LDP
 from ..algorithms import build_bundle
 from ..attestation import measure_datacage_code
 from ..attestation.admission import load_policy
-from ..delivery import designate, statuses_of
-from ..delivery.setup import default_container
-from ..delivery.status import DeliveryStatus
+from ..destinations import designate, statuses_of
+from ..destinations.setup import default_container
+from ..destinations.status import DeliveryStatus
 from ..errors import WrongState
 from ..push.provider import PushRequest, push_dataset
 from ..runs.model import Run, RunStatus

@@ -22,10 +22,10 @@ from vocab import SH
 
 from ..audit.events import record_delivery as record_delivery_event
 from ..audit.trail import AuditTrail, NoAudit
+from ..consent.authority import RegistryAuthority
 from ..consent.model import Consent
 from ..consent.store import MAX_BATCH, ConsentStore, InForce
-from ..datacage.consents import RegistryAuthority
-from ..delivery import Destination, DestinationStore
+from ..destinations import Destination, DestinationStore
 from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
@@ -108,7 +108,7 @@ class Runs:
         consents: ConsentStore,
         datacage_webid: Callable[[], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        destinations: DestinationStore | None = None,  # where consumers want results (issue 6)
+        destinations: DestinationStore | None = None,  # where consumers want results
         audit: AuditTrail | None = None,  # start, claim, pulls, refusals, finish
         lease_seconds: float = 60.0,  # a claim's hold on a run, renewed while it works
         max_claims: int = 2,  # a run whose lease lapses early is offered again until this

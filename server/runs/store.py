@@ -140,8 +140,8 @@ class RunStore:
         return self._call(lambda r: record_results_sent(r, run_iri, consumers))
 
     def record_delivery(self, run_iri: str, body: dict, at: datetime, container: str | None):
-        """Keep one consumer's delivery report on the run (server.delivery.status)."""
-        from ..delivery import record_delivery
+        """Keep one consumer's delivery report on the run (server.destinations.status)."""
+        from ..destinations import record_delivery
 
         return self._call(lambda r: record_delivery(r, run_iri, body, at, container))
 

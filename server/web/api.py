@@ -15,7 +15,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from ..consent.withdraw import mark_withdrawn
 from ..errors import ValidationFailed
 from ..services import services
 from ..spaces.actions import Spaces
@@ -285,7 +284,5 @@ def my_consents() -> Response:
 def withdraw_consent(digest: str, number: int) -> Response:
     """Withdraws at once in the registry (no later run reads the data). Taking the grant out of
     the pod needs the person's own pod session: `grant_may_remain` says so, and My data does it."""
-    now = datetime.now(UTC)
-    _, consent = services().consents.find(f"{digest}/{number}", signed_in(g.actor))
-    consent = mark_withdrawn(services().consents, consent, reason="You withdrew it.", now=now)
-    return jsonify(consent_json(consent, _public_url(), now))
+    withdrawn = services().consent_actions.withdraw(f"{digest}/{number}", signed_in(g.actor))
+    return jsonify(consent_json(withdrawn.consent, _public_url(), datetime.now(UTC)))

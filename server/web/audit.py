@@ -40,7 +40,7 @@ def page(space_id: str) -> str:
     """One page of the trail, newest first (`?before=n` older, `?after=n` newer), checked; the
     whole chain is walked only when asked (`?check=all`): it costs a read per entry."""
     space = _space(space_id)
-    trail, registry = services().audit, services().registry()
+    trail, registry = services().audit, services().registry
     shown = page_of(trail, registry, space.iri, before=_cursor("before"), after=_cursor("after"))
     intact, broken = None, shown.broken
     if request.args.get("check") == "all" or (shown.whole and broken is None):
@@ -114,7 +114,7 @@ def download(space_id: str) -> Response:
 def entry(space_id: str, sequence: int) -> WerkzeugResponse:
     space = _space(space_id)
     name = f"{space.iri}/audit/{sequence}"
-    stored = services().registry().read(name)
+    stored = services().registry.read(name)
     if stored is None:
         raise NotFound("The trail has no such entry.")
     media_type = linked_data.rdf_type_wanted()

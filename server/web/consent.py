@@ -29,13 +29,11 @@ from flask import (
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connectors.solid import SolidClient
-from connectors.solid import errors as solid_errors
 
-from ..consent.give import give_consent
-from ..consent.model import Consent
-from ..consent.resolve import Found, find_requested, storage_of
+from ..consent.actions import ClosedToConsent, ConsentActions, ShownChanged
+from ..consent.resolve import Found
 from ..consent.terms import changes, needs_renewal
-from ..errors import NotSignedIn, PodRefused, WrongState
+from ..errors import NotSignedIn, WrongState
 from ..services import services
 from ..spaces.catalogue import purpose as purpose_choice
 from ..spaces.model import Space, SpaceStatus
@@ -62,18 +60,12 @@ def _datacage() -> str:
     return current_app.config["DATACAGE_WEBID"]
 
 
+def _actions() -> ConsentActions:
+    return services().consent_actions
+
+
 def _open_problem(space: Space) -> str | None:
-    """Why this space cannot take consent now, or None if it can."""
-    if space.status is not SpaceStatus.ACTIVE:
-        return {
-            SpaceStatus.DRAFT: "This space is still being set up; it cannot take consent yet.",
-            SpaceStatus.AWAITING_APPROVAL: "This space is waiting for its participants to "
-            "approve its terms; it cannot take consent yet.",
-            SpaceStatus.CLOSED: "This space has closed; it takes no more consent.",
-        }[space.status]
-    if not _datacage():
-        return "This server has no datacage identity configured yet, so no consent can be given."
-    return None
+    return _actions().why_closed(space)
 
 
 # --- The invitation ---------------------------------------------------------------------------
@@ -137,7 +129,7 @@ def start(space_id: str) -> WerkzeugResponse | tuple[str, int]:
 # --- The consent page -------------------------------------------------------------------------
 
 
-def _person(space: Space) -> SolidClient:
+def _person() -> SolidClient:
     person = pod_session.current(g.get("actor"))
     if person is None:
         raise WrongState(
@@ -155,15 +147,8 @@ def consent_page(space_id: str) -> WerkzeugResponse | tuple[str, int]:
     problem = _open_problem(space)
     if problem:
         pod_session.end()
-        raise WrongState(problem)
-    person = _person(space)
-    try:
-        found = find_requested(person, g.actor, space.terms.data_requests)
-    except solid_errors.SolidError as exc:
-        raise PodRefused(
-            f"Your pod could not be read to show you what would be shared: {exc}"
-        ) from exc
-    return _consent_page(space, found)
+        raise ClosedToConsent(problem)
+    return _consent_page(space, _actions().preview(space, _person()))
 
 
 def _consent_page(space: Space, found: list[Found], status: int = 200, message: str = ""):
@@ -193,58 +178,18 @@ def answer(space_id: str) -> WerkzeugResponse | tuple[str, int]:
         pod_session.end()
         log.info("consent declined", extra={"space": space.iri})
         return render_template("consent_declined.html", space=space), 200
-    person = _person(space)
-    problem = _open_problem(space)
-    if problem:
-        pod_session.end()
-        raise WrongState(problem)
     try:
-        found = find_requested(person, g.actor, space.terms.data_requests)
-        storage = storage_of(person, g.actor)
-    except solid_errors.SolidError as exc:
-        raise PodRefused(
-            f"Your pod could not be read, so nothing was granted or recorded: {exc}"
-        ) from exc
-    resources = [f.resource for f in found if f.shareable and f.resource]
-    shown = sorted(request.form.getlist("resource"))
-    if request.form.get("terms_digest") != space.terms_digest or shown != sorted(
-        r.url for r in resources
-    ):
-        message = (
-            "What would be shared changed since the page was shown (the space's terms or the "
-            "data in your pod). Nothing was granted. Please look again."
+        consent = _actions().accept(
+            space,
+            _person(),
+            terms_digest=request.form.get("terms_digest", ""),
+            resources=request.form.getlist("resource"),
         )
-        return _consent_page(space, found, 409, message)
-    consent = give_consent(
-        services().consents,
-        space,
-        person,
-        grantee=_datacage(),
-        resources=resources,
-        storage=storage,
-        clock=_now,
-    )
-    _keep_refresh_token_if_recurring(person, consent)
-    _forget_tokens_of_replaced(space, consent)
+    except ShownChanged as changed:
+        return _consent_page(space, changed.found, 409, str(changed))
+    except ClosedToConsent:
+        pod_session.end()
+        raise
     pod_session.end()
     session[NOTICE] = f"Thank you: your consent to {space.name} is recorded."
     return redirect(url_for("my_data.my_data", _anchor=f"consent-{consent.number}"), 303)
-
-
-def _forget_tokens_of_replaced(space: Space, consent: Consent) -> None:
-    """A renewal replaced an older consent: once its grant left the pod, its token goes too."""
-    history = services().consents.history(space.iri, consent.subject)
-    for old in history.consents:
-        if old.number != consent.number and old.grant_removed_at is not None:
-            services().vault.delete(old.iri)
-
-
-def _keep_refresh_token_if_recurring(person: SolidClient, consent: Consent) -> None:
-    if not consent.recurring:
-        return
-    try:
-        services().vault.put(consent.iri, person.session.refresh_state())
-    except solid_errors.SolidError:
-        # No refresh token issued: the grant is still taken back when the person withdraws
-        # (they sign in then); the datacage stops reading at expiry in any case.
-        log.info("no refresh token to keep", extra={"consent": consent.iri})

@@ -227,7 +227,7 @@ def usage(run_id: str) -> Response:
             raise ValidationFailed({f"reads-{index}": ["This URL is not one the consent lists."]})
         reads.append(Read(read["url"], read["version"]))
     record_use(
-        services().registry(), run.iri, consent, reads, authority.clock(), run.algorithm_digest
+        services().registry, run.iri, consent, reads, authority.clock(), run.algorithm_digest
     )
     _runs().audit_use(run, consent, len(reads))
     return Response(status=204)
@@ -280,7 +280,7 @@ _DELIVERY = {
 
 @bp.post("/runs/<run_id>/deliveries")
 def delivery(run_id: str) -> Response:
-    """How one consumer's delivery stands (issue 6); accepted after the run finished, too."""
+    """How one consumer's delivery stands; accepted after the run finished, too."""
     _runs().report_delivery(run_id, g.actor, _body(_DELIVERY))
     return Response(status=204)
 

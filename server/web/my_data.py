@@ -18,18 +18,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, g, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from connectors.solid import SolidClient, SolidSession
-from connectors.solid import errors as solid_errors
-from connectors.solid.oidc import fetch_webid_profile
-
+from ..consent.actions import ConsentActions, Removal
 from ..consent.model import Consent
-from ..consent.pod_check import PodCheck, check_consent, expected_grant
 from ..consent.rdf import receipt_graph
 from ..consent.terms import can_renew, changes, needs_renewal
 from ..consent.usage import uses_of
-from ..consent.vault import VaultError
-from ..consent.withdraw import mark_withdrawn, remove_from_pod
-from ..errors import NotFound, NotSignedIn, PodRefused, WrongState
+from ..errors import NotFound, NotSignedIn
 from ..services import services
 from ..spaces.model import Space
 from . import linked_data, pod_session
@@ -71,7 +65,7 @@ def my_data() -> str:
         notice=session.pop(NOTICE, None),
         renewals=renewals,
         renewable={i for i, s in spaces.items() if can_renew(s)},
-        checks=_pod_checks(consents, now),
+        checks=_pod_checks(consents),
     )
 
 
@@ -85,38 +79,17 @@ def _spaces_of(consents: list[Consent]) -> dict[str, Space]:
     return found
 
 
-def _pod_checks(consents: list[Consent], now: datetime) -> dict[str, PodCheck]:
-    """What the pod's access lists grant, read through the person's own session: the one a
-    check sign-in left (used once, then ended), else a recurring consent's kept sign-in."""
-    worth = [c for c in consents if expected_grant(c, now) and c.resources]
-    checks: dict[str, PodCheck] = {}
+def _pod_checks(consents: list[Consent]) -> dict:
+    """Read through the person's own session: the one a check sign-in left (used once, then
+    ended), else each recurring consent's kept sign-in."""
     person = pod_session.current(g.actor) if session.get(_CHECKING) else None
     if session.pop(_CHECKING, None):
         pod_session.end()
-    for consent in worth:
-        client = person or _kept_session(consent)
-        if client is None:
-            continue
-        try:
-            checks[consent.iri] = check_consent(client, consent, now)
-        except solid_errors.SolidError:
-            continue  # shown as not checked
-    return checks
+    return _actions().pod_checks(consents, person)
 
 
-def _kept_session(consent: Consent) -> SolidClient | None:
-    if not consent.recurring:
-        return None
-    try:
-        kept = services().vault.get(consent.iri)
-    except VaultError:
-        return None
-    if kept is None:
-        return None
-    try:
-        return SolidClient(SolidSession.from_refresh_state(kept, http=services().http))
-    except solid_errors.SolidError:
-        return None
+def _actions() -> ConsentActions:
+    return services().consent_actions
 
 
 @bp.post("/my-data/check")
@@ -124,9 +97,8 @@ def check_pod() -> WerkzeugResponse:
     """Sign in at the person's provider so My data can read their pod's access lists."""
     if not g.get("actor"):
         raise NotSignedIn("Sign in to check your pod.")
-    try:
-        metadata, _ = services().issuers.get(session.get("issuer") or _issuer_of_webid(g.actor))
-    except solid_errors.SolidError:
+    metadata = _actions().sign_in_at(g.actor, session.get("issuer"))
+    if metadata is None:
         session[NOTICE] = (
             "Your identity provider could not be reached, so your pod was not checked."
         )
@@ -141,59 +113,30 @@ def check_pod() -> WerkzeugResponse:
 
 @bp.post("/my-data/consents/<digest>/<int:number>/withdraw")
 def withdraw(digest: str, number: int) -> WerkzeugResponse:
-    consent = _own_consent(digest, number)
-    consent = mark_withdrawn(services().consents, consent, reason="You withdrew it.", now=_now())
-    return _clean_pod(consent, "Your consent is withdrawn: no run will read your data again.")
+    key = f"{digest}/{number}"
+    withdrawn = _actions().withdraw(key, _signed_in(), clean_pod=True, issuer=session.get("issuer"))
+    notice = "Your consent is withdrawn: no run will read your data again."
+    return _after_removal(key, withdrawn.removal or Removal(), notice)
 
 
 @bp.post("/my-data/consents/<digest>/<int:number>/remove-grant")
 def remove_grant(digest: str, number: int) -> WerkzeugResponse:
-    consent = _own_consent(digest, number)
-    if consent.counts_at(_now()):
-        raise WrongState("This consent still counts; withdraw it to remove the access.")
-    return _clean_pod(consent, "")
+    key = f"{digest}/{number}"
+    removal = _actions().remove_grant(key, _signed_in(), issuer=session.get("issuer"))
+    return _after_removal(key, removal, "")
 
 
-def _clean_pod(consent: Consent, notice: str) -> WerkzeugResponse:
-    """Take the grant out of the pod: with a kept refresh token at once, else by sign-in."""
-    if not consent.grant_may_remain:
-        session[NOTICE] = notice
-        return redirect(url_for("my_data.my_data"), 303)
-    kept = services().vault.get(consent.iri) if consent.recurring else None
-    if kept is not None:
-        try:
-            person = SolidClient(SolidSession.from_refresh_state(kept, http=services().http))
-            left = remove_from_pod(services().consents, person, consent, _now)
-            if not left:
-                services().vault.delete(consent.iri)
-            session[NOTICE] = _cleaned(notice, left)
-            return redirect(url_for("my_data.my_data"), 303)
-        except solid_errors.SolidError:
-            pass  # the kept sign-in no longer works: ask the person to sign in
-    try:
-        metadata, _ = services().issuers.get(session.get("issuer") or _issuer_of(consent))
-    except solid_errors.SolidError:
-        session[NOTICE] = _cleaned(
-            notice, ["reaching your identity provider to remove the access from your pod"]
+def _after_removal(key: str, removal: Removal, notice: str) -> WerkzeugResponse:
+    """Say how it went on My data, or send the person to sign in so the pod can be cleaned."""
+    if removal.sign_in is not None:
+        return send_to_issuer(
+            removal.sign_in,
+            next_page=url_for("my_data.finish_cleaning"),
+            purpose="pod",
+            carry={"cleaning": key, NOTICE: notice},
         )
-        return redirect(url_for("my_data.my_data"), 303)
-    return send_to_issuer(
-        metadata,
-        next_page=url_for("my_data.finish_cleaning"),
-        purpose="pod",
-        carry={"cleaning": consent.key, NOTICE: notice},
-    )
-
-
-def _issuer_of(consent: Consent) -> str:
-    return _issuer_of_webid(consent.subject)
-
-
-def _issuer_of_webid(webid: str) -> str:
-    issuers = fetch_webid_profile(services().http, webid).issuers
-    if not issuers:
-        raise PodRefused("Your WebID profile names no identity provider to sign in at.")
-    return issuers[0]
+    session[NOTICE] = _cleaned(notice, removal.left) if removal.attempted else notice
+    return redirect(url_for("my_data.my_data"), 303)
 
 
 @bp.get("/my-data/finish")
@@ -208,11 +151,8 @@ def finish_cleaning() -> WerkzeugResponse:
             "use Remove access on this page to try again."
         )
         return redirect(url_for("my_data.my_data"), 303)
-    _, consent = services().consents.find(key, g.actor)
-    left = remove_from_pod(services().consents, person, consent, _now)
+    left = _actions().finish_removal(key, g.actor, person)
     pod_session.end()
-    if not left:
-        services().vault.delete(consent.iri)
     session[NOTICE] = _cleaned(notice, left)
     return redirect(url_for("my_data.my_data"), 303)
 
@@ -236,8 +176,11 @@ def consent_record(digest: str, number: int) -> WerkzeugResponse:
     return redirect(url_for("my_data.my_data", _anchor=f"consent-{consent.number}"), 303)
 
 
-def _own_consent(digest: str, number: int) -> Consent:
+def _signed_in() -> str:
     if not g.get("actor"):
         raise NotSignedIn("Sign in to change your consents.")
-    _, consent = services().consents.find(f"{digest}/{number}", g.actor)
-    return consent
+    return g.actor
+
+
+def _own_consent(digest: str, number: int) -> Consent:
+    return _actions().own(f"{digest}/{number}", _signed_in())

@@ -1,4 +1,4 @@
-"""A data consumer chooses where a space's results go in their pod (issue 6).
+"""A data consumer chooses where a space's results go in their pod (docs/delivery.md).
 
     /spaces/<id>/results          what is set up, and a sign-in to change it
     /spaces/<id>/results/choose   after sign-in at their own provider: the container, then Save
@@ -6,7 +6,7 @@
 
 The grant is made with the consumer's own pod session (Solid-OIDC authorization code + PKCE +
 DPoP at their identity provider, kept only for the minutes of this flow), never with any
-credential of ours. `server.delivery` does the work; these views gather and show.
+credential of ours. `server.destinations` does the work; these views gather and show.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from werkzeug.wrappers import Response
 
 from connectors.solid import SolidClient
 
-from ..delivery import designate, remove_designation
-from ..delivery.notifications import subscription_services
-from ..delivery.setup import default_container
+from ..destinations import designate, remove_designation
+from ..destinations.notifications import subscription_services
+from ..destinations.setup import default_container
 from ..errors import NotSignedIn, ValidationFailed, WrongState
 from ..services import services
 from ..spaces import permissions

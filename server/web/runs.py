@@ -13,7 +13,7 @@ from flask import Blueprint, abort, g, redirect, render_template, url_for
 from flask import Response as FlaskResponse
 from werkzeug.wrappers import Response
 
-from ..delivery import statuses_of
+from ..destinations import statuses_of
 from ..runs.actions import Runs
 from ..runs.outcomes import PullTransport
 from ..runs.pull_progress import for_page
@@ -41,7 +41,7 @@ def index(space_id: str) -> str:
 @bp.get("/spaces/<space_id>/runs/<run_id>")
 def show(space_id: str, run_id: str) -> str:
     space, run = _runs().get(space_id, run_id, g.actor)
-    deliveries = statuses_of(services().registry, run.iri)  # issue 6
+    deliveries = statuses_of(services().registry, run.iri)  # what became of each consumer's copy
     return render_template(
         "run.html",
         space=space,

@@ -15,11 +15,11 @@ import pytest
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid import errors as solid_errors
 from server import create_app
+from server.consent.authority import RegistryAuthority, consents_for_run
 from server.consent.give import _reserve, give_consent
 from server.consent.model import ConsentState, PodResource
 from server.consent.resolve import find_requested, storage_of
 from server.consent.usage import record_use, uses_of
-from server.datacage.consents import RegistryAuthority, consents_for_run
 from server.datacage.pull import pull
 from server.errors import PodRefused, WrongState
 from server.services import services
@@ -240,7 +240,7 @@ def test_an_expired_consent_is_excluded_from_a_run_and_a_refused_read_counts_as_
     ]
     assert all(i.version for i in outcomes[0].inputs)
     record_use(
-        services(app).registry(),
+        services(app).registry,
         "http://dc.example/runs/r1",
         run.included[0],
         outcomes[0].reads,

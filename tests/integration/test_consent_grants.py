@@ -13,10 +13,10 @@ import pytest
 from connectors.solid import AccessMode, SolidClient
 from connectors.solid import errors as solid_errors
 from server import create_app
+from server.consent.authority import RegistryAuthority, consents_for_run
 from server.consent.give import give_consent
 from server.consent.model import ConsentState, PodResource
 from server.consent.withdraw import mark_withdrawn, remove_from_pod
-from server.datacage.consents import RegistryAuthority, consents_for_run
 from server.datacage.pull import pull
 from server.services import services
 from tests.support.consent_space import make_active_space

@@ -18,9 +18,9 @@ from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
 from connectors.solid.ldn import AS
 from server import create_app
+from server.consent.authority import RegistryAuthority, consents_for_run
 from server.consent.give import give_consent
 from server.consent.model import ConsentState, PodResource
-from server.datacage.consents import RegistryAuthority, consents_for_run
 from server.datacage.pull import pull
 from server.services import services
 from server.spaces.validation import check_space

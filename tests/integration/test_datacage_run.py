@@ -135,7 +135,7 @@ def test_a_result_carrying_an_e_mail_read_from_a_pod_is_held_back_saying_only_a_
     assert run.gate_passed is False
     assert run.outcome.value == "output-refused"
     assert run.refusal is not None
-    record = services(app).registry().read(run.iri).graph.serialize(format="nt")
+    record = services(app).registry.read(run.iri).graph.serialize(format="nt")
     assert "@example.org" not in record
     assert "smuggling" not in record  # the log stayed in the datacage
     assert not (tmp_path / "cage" / "results" / f"{run.id}.ttl").exists()
@@ -167,7 +167,7 @@ def test_a_hostile_algorithms_log_exception_and_progress_never_reach_the_control
     addresses = [f"shopper{n}@example.org" for n in range(len(people))]
     forms = [f for a in addresses for f in (a, a[::-1], base64.b64encode(a.encode()).decode())]
     forms += [a.upper() for a in addresses] + ["RuntimeError"]
-    record = services(app).registry().read(run.iri).graph.serialize(format="nt")
+    record = services(app).registry.read(run.iri).graph.serialize(format="nt")
     page = app.test_client()
     with page.session_transaction() as session:
         session.update(webid=owner.webid, signed_in_at=time.time(), csrf_token="t")

@@ -14,7 +14,7 @@ from connectors import registry
 from server.attestation import TrustPolicy, measure_datacage_code
 from server.attestation.admission import load_policy
 from server.dashboard.figures import Consumer, Provider
-from server.delivery import statuses_of
+from server.destinations import statuses_of
 from server.provenance import verify_result
 from server.push.provider import PushRequest, push_dataset
 from server.runs.model import RunStatus
@@ -67,7 +67,7 @@ def test_the_builtin_bundle_runs_in_the_worker_and_needs_a_second_holder(world):
     assert run.status is RunStatus.FAILED
     assert run.individuals_read == PEOPLE
     assert run.outcome.value == "algorithm-error"
-    record = services(app).registry().read(run.iri).graph.serialize(format="nt")
+    record = services(app).registry.read(run.iri).graph.serialize(format="nt")
     assert "Matching needs two data holders" not in record
     assert "@example.org" not in record
     assert not (tmp_path / "cage" / "results" / f"{run.id}.ttl").exists()
@@ -149,7 +149,7 @@ def test_check_common_demo_customers_end_to_end(make_user, tmp_path):
         assert verify_result(body, policy=policy, now=run.finished_at).run == run.iri
 
         # The space's dashboard draws the same flow: the people's pods and the bank's pushed
-        # list in, the matching algorithm, the report delivered to the bank (issue 9).
+        # list in, the matching algorithm, the report delivered to the bank.
         with app.app_context():
             shown = services(app).spaces.get(space.id, bank.webid)
             figures = dashboard(app).gather(shown, datetime.now(UTC))

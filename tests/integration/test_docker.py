@@ -117,7 +117,7 @@ def test_the_urls_agree_with_each_other(compose):
     plane, cage = services["control-plane"]["environment"], services["datacage"]["environment"]
     assert pods == "https://pods.localhost:8443/"
     assert cage["DATACAGE_ISSUER"] == pods
-    assert plane["DATACAGE_DATACAGE_WEBID"] == pods + "datacage/profile/card#me"
+    assert plane["DATACAGE_WEBID"] == pods + "datacage/profile/card#me"
     # The worker's DPoP proofs name the URL it calls; the control plane checks them against
     # its public URL, so the two must be the same string.
     assert cage["DATACAGE_CONTROL_PLANE"] == plane["DATACAGE_PUBLIC_URL"]
@@ -235,7 +235,7 @@ def test_the_compose_commands_are_our_cli_s(compose):
         assert f"COPY docker/{script} /opt/datacage/share/{script}" in image
     identity = compose["services"]["identity"]["command"]
     assert identity[2] == compose["services"]["datacage"]["environment"]["DATACAGE_ISSUER"]
-    webid = compose["services"]["control-plane"]["environment"]["DATACAGE_DATACAGE_WEBID"]
+    webid = compose["services"]["control-plane"]["environment"]["DATACAGE_WEBID"]
     assert webid == f"{identity[2]}{identity[3]}/profile/card#me"
 
 

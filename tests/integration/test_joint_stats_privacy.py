@@ -16,7 +16,7 @@ from connectors import registry
 from datafuse.noise import DifferentialPrivacy
 from server.attestation import TrustPolicy, measure_datacage_code
 from server.attestation.admission import load_policy
-from server.delivery import statuses_of
+from server.destinations import statuses_of
 from server.provenance import verify_result
 from server.push.provider import PushRequest, push_dataset
 from server.runs.model import RunStatus

@@ -523,7 +523,7 @@ def test_a_pushed_value_copied_into_the_result_is_held_back(world):
     assert run.gate_passed is False
     assert run.status is RunStatus.FAILED
     assert run.outcome.value == "output-refused"
-    record = services(world.app).registry().read(run.iri).graph.serialize(format="nt")
+    record = services(world.app).registry.read(run.iri).graph.serialize(format="nt")
     assert "customer0@shop.example" not in record
     world.nothing_left_in_the_datacage(run)
 

@@ -274,7 +274,7 @@ def test_my_data_reads_one_persons_uses_however_many_others_were_used():
                 record_use(registry, run, consent, [], NOW, "sha256:" + "1" * 64)
             record_results_sent(registry, run, ["https://insights.example/profile/card#me"])
             registry.rows = 0
-            [use] = uses_of(lambda registry=registry: registry, webid(0))
+            [use] = uses_of(registry, webid(0))
             assert use.results_sent_to == ("https://insights.example/profile/card#me",)
             read[others] = registry.rows
     assert read[100] == read[5], read

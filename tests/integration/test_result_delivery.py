@@ -23,7 +23,7 @@ from server.attestation import TrustPolicy
 from server.cli import main as cli
 from server.consent.usage import uses_of
 from server.datacage.delivery import DeliverySettings, deliver
-from server.delivery import Destination, statuses_of
+from server.destinations import Destination, statuses_of
 from server.provenance import ResultNotAuthentic, verify_result
 from server.runs.model import RunStatus
 from server.services import services

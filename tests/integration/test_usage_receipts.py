@@ -115,7 +115,7 @@ def test_after_a_run_each_person_has_a_usage_record_only_they_can_read(world):
         "delivery-failed",
         "run-finished",
     ]
-    assert verify_space(trail, services(app).registry(), space.iri).entries == len(actions)
+    assert verify_space(trail, services(app).registry, space.iri).entries == len(actions)
 
 
 def person_has_records(person, run_id: str) -> bool:

@@ -1,4 +1,4 @@
-"""Consumers who designated a container for results, with an LDN inbox in their pod (issue 6)."""
+"""Consumers who designated a container for results, with an LDN inbox in their pod."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Flask
 from rdflib import URIRef
 
-from server.delivery import designate
+from server.destinations import designate
 from server.services import services
 from server.spaces.model import Space
 from vocab import LDP

@@ -211,7 +211,7 @@ def test_the_command_exits_0_when_intact_and_1_naming_the_entry(tmp_path, monkey
     result = runner.invoke(main, ["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert "2 chain(s) intact." in result.output
-    registry = found.registry()
+    registry = found.registry
     name = entry_iri(OTHER, 1)
     registry.delete(name, expected_revision=registry.revision(name))
     result = runner.invoke(main, ["audit", "verify"])

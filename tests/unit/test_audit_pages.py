@@ -67,7 +67,7 @@ def test_a_page_names_an_edited_entry_it_shows_and_the_whole_check_names_an_olde
 ):
     append(app, space, 115)
     with app.app_context():
-        registry = services(app).registry()
+        registry = services(app).registry
         for position in (110, 10):  # one on the newest page, one far below it
             name = entry_iri(space["iri"], position)
             stored = registry.read(name)
@@ -102,7 +102,7 @@ def test_the_page_reads_as_many_entries_for_a_long_trail_as_for_a_short_one(
 ):
     read: set[str] = set()  # the entries whose triples the page's queries and reads returned
     with app.app_context():
-        registry = services(app).registry()
+        registry = services(app).registry
     kind = type(registry)
     real_read, real_select = kind.read, kind.select
 

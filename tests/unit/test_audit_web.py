@@ -95,7 +95,7 @@ def test_each_action_is_appended_after_it_is_saved_and_a_refused_one_is_not(app,
     with app.app_context():
         trail = services(app).audit
         entries = trail.entries(space["iri"])
-        assert verify_space(trail, services(app).registry(), space["iri"]).entries == 7
+        assert verify_space(trail, services(app).registry, space["iri"]).entries == 7
     joined = entries[2]
     assert joined.event.agent == ALICE  # organisations act under their WebID
     assert entries[0].event.agent == OWNER

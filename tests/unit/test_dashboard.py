@@ -14,7 +14,7 @@ from server.consent.store import ConsentDates
 from server.dashboard import charts
 from server.dashboard.figures import Consumer, Day, Flow, Provider, delivery_word, per_day
 from server.dashboard.svg import element
-from server.delivery import record_delivery
+from server.destinations import record_delivery
 from server.push.records import PushedDataset, datasets_graph_name, datasets_to_graph
 from server.runs.model import Attestation, Run, RunStatus, RunSummary
 from server.services import services
@@ -121,12 +121,12 @@ def test_the_figures_come_from_the_registry_in_one_query_per_kind(app, callers, 
             "detail": "Delivered.",
             "notified": True,
         }
-        record_delivery(shared.registry(), last.iri, body, at(2), None)
+        record_delivery(shared.registry, last.iri, body, at(2), None)
         dataset = PushedDataset(
             "dataset-1", iri + "/datasets#dataset-1", ALICE, "Customers <2026>", "s3",
             "s3://b/k", "csv", None, "sha256:" + "c" * 64, 10, "e" * 64, "k" * 64, at(3),
         )  # fmt: skip
-        shared.registry().write(
+        shared.registry.write(
             datasets_graph_name(iri), datasets_to_graph(iri, [dataset]), expected_revision=0
         )
         figures = dashboard(app).figures(space["id"], OWNER, NOW)[1]

@@ -12,7 +12,7 @@ import pytest
 from server.datacage.control_plane import ControlPlaneError, DeliveryTarget, Job
 from server.datacage.delivery import DeliveryQueue, resource_name
 from server.datacage.delivery.queue import Entry
-from server.delivery import Destination, DestinationStore, record_delivery, statuses_of
+from server.destinations import Destination, DestinationStore, record_delivery, statuses_of
 from server.errors import ValidationFailed, WrongState
 from server.runs.actions import Runs
 from tests.unit.test_runs import CAGE, OWNER, PUBLIC, active_space, attestation
@@ -69,7 +69,7 @@ def test_delivery_reports_are_checked_kept_and_only_for_a_run_the_datacage_deliv
         "notified": True,
     }
     record_delivery(registry(), claimed.iri, report, NOW, CONTAINER)
-    [status] = statuses_of(registry, claimed.iri)
+    [status] = statuses_of(registry(), claimed.iri)
     assert (status.state, status.attempts, status.location, status.notified) == (
         "delivered",
         2,

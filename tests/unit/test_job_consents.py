@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from server.consent.authority import consents_for_run
 from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource
 from server.consent.rdf import history_iri
 from server.consent.store import MAX_BATCH, ConsentStore
-from server.datacage.consents import consents_for_run
 from server.registry import open_registry
 
 PUBLIC = "https://dc.example/"

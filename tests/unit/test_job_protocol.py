@@ -4,6 +4,7 @@ reading of the stream (a stream cut short, a wrong count, a line too long are re
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -125,7 +126,7 @@ def test_the_batch_route_answers_the_datacage_alone_and_refuses_what_is_not_a_qu
 def test_the_protocol_routes_are_in_the_openapi_document(app):
     rules = {rule.rule for rule in app.url_map.iter_rules()}
     for path in DATACAGE_PATHS:
-        assert path.replace("{run_id}", "<run_id>") in rules, path
+        assert re.sub(r"\{(\w+)\}", r"<\1>", path) in rules, path
 
 
 HEADER = {

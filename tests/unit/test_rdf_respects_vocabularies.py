@@ -32,9 +32,9 @@ from server.consent.model import Consent, ConsentHistory, ConsentState, PodResou
 from server.consent.rdf import history_graph, receipt_graph
 from server.consent.usage import Read, usage_record_graph
 from server.datacage.usage_receipts import Use, usage_graph
-from server.delivery.destinations import Destination, destination_graph
-from server.delivery.status import DeliveryStatus
-from server.delivery.status import status_graph as delivery_graph
+from server.destinations.store import Destination, destination_graph
+from server.destinations.status import DeliveryStatus
+from server.destinations.status import status_graph as delivery_graph
 from server.provenance.describe import DatasetUse, InputUse, RunFacts, describe
 from server.push.records import (
     PublishedEvidence,
@@ -406,7 +406,7 @@ def test_my_data_reads_usage_records_of_the_new_shape_and_of_the_old():
                 old.remove((s, p, o))
                 old.add((s, DCG.usedConsent, o))
         registry.write(str(name), old, expected_revision=registry.revision(str(name)))
-        uses = uses_of(lambda: registry, PERSON)
+        uses = uses_of(registry, PERSON)
     assert [u.run for u in uses] == [RUN, old_run]
     for use in uses:
         assert use.consent == CONSENT
@@ -414,7 +414,7 @@ def test_my_data_reads_usage_records_of_the_new_shape_and_of_the_old():
 
 
 def test_run_pages_read_delivery_records_of_the_new_shape_and_of_the_old():
-    from server.delivery.status import record_delivery, states_of_space, statuses_of
+    from server.destinations.status import record_delivery, states_of_space, statuses_of
     from server.registry import EmbeddedRegistry
     from vocab import DCG
 
@@ -449,8 +449,8 @@ def test_run_pages_read_delivery_records_of_the_new_shape_and_of_the_old():
         assert (node, PROV.generatedAtTime, None) in old
         assert (node, DCG.result, URIRef(RUN)) in old
         registry.write(name, old, expected_revision=registry.revision(name))
-        statuses = statuses_of(lambda: registry, RUN)
-        states = states_of_space(lambda: registry, SPACE)
+        statuses = statuses_of(registry, RUN)
+        states = states_of_space(registry, SPACE)
     assert [(s.consumer, s.location, s.at) for s in statuses] == [
         (status.consumer, status.location, status.at),
         (other, status.location, status.at),

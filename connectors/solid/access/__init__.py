@@ -10,16 +10,12 @@ A resource that advertises no access-control resource raises `UnsupportedAccessC
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .. import errors
 from .acp import AccessControlPolicies
 from .base import AccessControl, AccessMode
 from .discovery import described_acr
+from .pod import PodClient
 from .wac import WebAccessControl
-
-if TYPE_CHECKING:
-    from ..client import SolidClient
 
 ACP_ACCESS_CONTROL_RESOURCE = "http://www.w3.org/ns/solid/acp#AccessControlResource"
 
@@ -32,7 +28,7 @@ __all__ = [
 ]
 
 
-def access_control_for(client: SolidClient, url: str) -> AccessControl:
+def access_control_for(client: PodClient, url: str) -> AccessControl:
     resource = client.head(url)
     acl_url = resource.acl_url
     described = (
@@ -56,7 +52,7 @@ def access_control_for(client: SolidClient, url: str) -> AccessControl:
     return WebAccessControl(client, resource.url, acl_url, is_container=resource.is_container)
 
 
-def _is_acp(client: SolidClient, acl_url: str) -> bool:
+def _is_acp(client: PodClient, acl_url: str) -> bool:
     # Servers name ACRs recognisably (CSS: `.acr`, ESS: `?ext=acr`) and may answer 404 for an
     # ACR not written yet, so the name is checked before the document's own type link.
     if acl_url.endswith(".acr") or "ext=acr" in acl_url:

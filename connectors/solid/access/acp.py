@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
 from rdflib import Graph, URIRef
@@ -44,9 +43,7 @@ from .acp_rules import (
 from .base import AccessControl, AccessMode
 from .contention import write_attempts
 from .discovery import described_acr
-
-if TYPE_CHECKING:
-    from ..client import SolidClient
+from .pod import PodClient
 
 _LINKS = (ACP.accessControl, ACP.memberAccessControl)
 _CONDITIONS = (*POSITIVE_CONDITIONS, ACP.noneOf)
@@ -64,7 +61,7 @@ class AccessControlPolicies(AccessControl):
 
     def __init__(
         self,
-        client: SolidClient,
+        client: PodClient,
         resource_url: str,
         acr_url: str,
         *,

@@ -7,7 +7,6 @@ that controls it. Both links MUST be taken into account (ACP, `acp:AccessControl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
 from rdflib import URIRef
@@ -15,12 +14,10 @@ from rdflib import URIRef
 from vocab import ACP
 
 from .. import errors
-
-if TYPE_CHECKING:
-    from ..client import SolidClient
+from .pod import PodClient
 
 
-def described_acr(client: SolidClient, resource_url: str, description: str | None) -> str | None:
+def described_acr(client: PodClient, resource_url: str, description: str | None) -> str | None:
     """The ACR document the resource's description names with `acp:accessControlResource`.
 
     None when there is no description, or it cannot be read or names none: the caller then

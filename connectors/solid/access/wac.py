@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
 from rdflib import Graph, Namespace, URIRef
@@ -33,9 +32,7 @@ from vocab import VCARD
 from .. import errors
 from .base import AccessControl, AccessMode
 from .contention import write_attempts
-
-if TYPE_CHECKING:
-    from ..client import SolidClient
+from .pod import PodClient
 
 ACL = Namespace("http://www.w3.org/ns/auth/acl#")
 _SUBJECT_PREDICATES = (ACL.agent, ACL.agentClass, ACL.agentGroup, ACL.origin)
@@ -57,7 +54,7 @@ class WebAccessControl(AccessControl):
 
     def __init__(
         self,
-        client: SolidClient,
+        client: PodClient,
         resource_url: str,
         acl_url: str,
         *,

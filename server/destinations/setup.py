@@ -27,7 +27,7 @@ from ..errors import PodRefused, ValidationFailed, WrongState
 from ..spaces import permissions
 from ..spaces.model import Role, Space
 from ..spaces.validation import is_safe_iri
-from .destinations import Destination, DestinationStore
+from .store import Destination, DestinationStore
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,8 @@
 """`datacage audit verify [--space ID]`: walk the audit chains; exit 1 naming the first entry
-found edited, deleted or moved."""
+found edited, deleted or moved.
+
+Beside `server/cli.py` rather than in `server/audit/`: it needs the application's services,
+which are made from every package, the audit trail's included."""
 
 from __future__ import annotations
 
@@ -29,13 +32,13 @@ def audit() -> None:
 )
 def verify_command(spaces: tuple[str, ...], noted: str | None) -> None:
     """Check every entry's hash and link; exit 0 only if every chain is intact."""
-    from ..registry.base import RegistryUnavailable
-    from ..services import services
-    from .verify import ChainBroken, verify_space
+    from .audit.verify import ChainBroken, verify_space
+    from .registry.base import RegistryUnavailable
+    from .services import services
 
     found = services()
     try:
-        trail, registry = found.audit, found.registry()
+        trail, registry = found.audit, found.registry
     except RegistryUnavailable as exc:  # e.g. the embedded store held by a running server
         raise click.ClickException(str(exc)) from None
     if noted and len(spaces) != 1:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,14 +99,14 @@ def record_delivery(
     return status
 
 
-def statuses_of(registry: Callable[[], Registry], run: str) -> list[DeliveryStatus]:
-    rows = registry().select(_OF_RUN, {"run": URIRef(run)})
+def statuses_of(registry: Registry, run: str) -> list[DeliveryStatus]:
+    rows = registry.select(_OF_RUN, {"run": URIRef(run)})
     return sorted((_status(run, row) for row in rows), key=lambda s: s.consumer)
 
 
-def states_of_space(registry: Callable[[], Registry], space_iri: str) -> list[tuple[str, str]]:
+def states_of_space(registry: Registry, space_iri: str) -> list[tuple[str, str]]:
     """(run, state) of every delivery of every run of the space, in one query (the dashboard)."""
-    rows = registry().select(_STATES_OF_SPACE, {"space": URIRef(space_iri)})
+    rows = registry.select(_STATES_OF_SPACE, {"space": URIRef(space_iri)})
     return sorted((str(row["run"]), str(row["state"])) for row in rows)
 
 

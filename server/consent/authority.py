@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..consent.model import Consent, ConsentState
-from ..consent.store import ConsentStore
-from ..consent.withdraw import mark_withdrawn
+from .model import Consent, ConsentState
+from .store import ConsentStore
+from .withdraw import mark_withdrawn
 
 
 @dataclass(frozen=True)
