@@ -32,9 +32,9 @@ from server.consent.model import Consent, ConsentHistory, ConsentState, PodResou
 from server.consent.rdf import history_graph, receipt_graph
 from server.consent.usage import Read, usage_record_graph
 from server.datacage.usage_receipts import Use, usage_graph
-from server.destinations.store import Destination, destination_graph
 from server.destinations.status import DeliveryStatus
 from server.destinations.status import status_graph as delivery_graph
+from server.destinations.store import Destination, destination_graph
 from server.provenance.describe import DatasetUse, InputUse, RunFacts, describe
 from server.push.records import (
     PublishedEvidence,
