@@ -26,6 +26,9 @@ import pytest
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
 
+# A skipped test fails the run unless it needs a Docker daemon (tests/support/skip_rule.py).
+pytest_plugins = ["tests.support.skip_rule"]
+
 # --- Egress policy -----------------------------------------------------------------------------
 # Every server of the test bed (CSS, nginx, oxigraph, the control plane) listens on loopback,
 # which the egress policy refuses by default: the suite allows it explicitly, for every app and

@@ -138,6 +138,7 @@ def test_secrets_come_from_files_never_from_the_compose_file_or_the_images(compo
         assert not re.search(r"^(ENV|ARG)\s+\S*SECRET", path.read_text(), flags=re.MULTILINE)
 
 
+@pytest.mark.docker_daemon
 def test_docker_compose_itself_accepts_the_file():
     if shutil.which("docker") is None:
         pytest.skip("no docker CLI on this machine")

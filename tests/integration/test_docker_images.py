@@ -25,6 +25,7 @@ from tests.support.containers import (
     available_engines,
     base_image,
     container,
+    engine_params,
     logs,
     report,
     run_once,
@@ -37,7 +38,7 @@ HARDENED = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]  # noqa: S108
 HARDENED += ["--security-opt", "no-new-privileges"]
 
 
-@pytest.fixture(scope="session", params=sorted(ENGINES))
+@pytest.fixture(scope="session", params=engine_params(ENGINES))
 def engine(request) -> Engine:
     found = ENGINES[request.param]
     if isinstance(found, str):
