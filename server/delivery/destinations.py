@@ -9,7 +9,7 @@ from datetime import datetime
 
 from rdflib import Graph, Literal, URIRef
 
-from vocab import DCG, LDP, PROV, RDF, XSD, bind_prefixes
+from vocab import ACL, DCG, LDP, PROV, RDF, XSD, bind_prefixes
 
 from ..registry import Registry
 
@@ -69,7 +69,7 @@ def _to_graph(name: str, d: Destination) -> Graph:
     when = Literal(d.designated_at.isoformat(timespec="seconds"), datatype=XSD.dateTime)
     graph.add((node, PROV.generatedAtTime, when))
     for mode in d.modes:
-        graph.add((node, DCG.grantedMode, URIRef(f"http://www.w3.org/ns/auth/acl#{mode}")))
+        graph.add((node, DCG.grantedMode, ACL[mode]))
     if d.inbox:
         graph.add((node, LDP.inbox, URIRef(d.inbox)))
     return graph

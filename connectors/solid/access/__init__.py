@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vocab import ACP
+
 from .. import errors
 from .acp import AccessControlPolicies
 from .base import AccessControl, AccessMode
@@ -21,7 +23,7 @@ from .wac import WebAccessControl
 if TYPE_CHECKING:
     from ..client import SolidClient
 
-ACP_ACCESS_CONTROL_RESOURCE = "http://www.w3.org/ns/solid/acp#AccessControlResource"
+ACP_ACCESS_CONTROL_RESOURCE = str(ACP.AccessControlResource)
 
 __all__ = [
     "AccessControl",
