@@ -205,9 +205,9 @@ def test_the_images_commands_are_our_cli_s():
 
 
 def test_every_variable_the_compose_file_gives_the_worker_is_one_it_reads(compose):
-    from server.cli import worker
+    from server.config import WORKER_FLAGS
 
-    read = {param.envvar for param in worker.params if param.envvar}
+    read = {f"DATACAGE_{name}" for name in WORKER_FLAGS}
     cage = compose["services"]["datacage"]
     given = set(cage["environment"])
     # The client id comes from the identity volume, set by the command's shell.
