@@ -149,4 +149,4 @@ def test_a_trickling_profile_is_cut_at_the_deadline(tmp_path):
         elapsed = time.monotonic() - start
         assert slow.connections == 1
     assert page.status_code == 422
-    assert elapsed < 4
+    assert elapsed < 15  # the 2 s deadline, with room for a busy machine; the trickle lasts 30 s
