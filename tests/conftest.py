@@ -23,8 +23,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from connectors.solid import SolidClient, SolidSession
-from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
+# The shared fixtures and helpers in tests/support assert too: their failures read like tests'.
+pytest.register_assert_rewrite("tests.support")
+
+from connectors.solid import SolidClient, SolidSession  # noqa: E402 - after the rewrite hook
+from connectors.solid.css import (  # noqa: E402 - after the rewrite hook
+    ClientCredentials,
+    CommunitySolidServer,
+    CssAccountApi,
+    PodAccount,
+)
 
 # A skipped test fails the run unless it needs a Docker daemon (tests/support/skip_rule.py).
 pytest_plugins = ["tests.support.skip_rule"]

@@ -23,8 +23,8 @@ from server.datacage.consents import RegistryAuthority, consents_for_run
 from server.datacage.pull import pull
 from server.services import services
 from server.spaces.validation import check_space
-from tests.integration.test_consent_pages import with_pod_session
 from tests.support.consent_space import make_active_space
+from tests.support.pod_sessions import with_pod_session
 from vocab import AS
 
 CUSTOMERS = b'<#me> <http://schema.org/email> "ana@example.org" .\n'

@@ -19,7 +19,7 @@ import pytest
 
 from server.algorithms import bundle_digest
 from server.datacage.sandbox import Outcome, SandboxLimits
-from tests.integration.test_sandbox import (  # noqa: F401 - the autouse check, for this module too
+from tests.support.sandbox_runs import (  # noqa: F401 - the autouse check, for this module too
     FAST,
     FIXTURES,
     PEOPLE,

@@ -20,8 +20,8 @@ from server.runs.pull_progress import (
     plan,
 )
 from server.services import services
+from tests.support.runs_world import CAGE, OWNER, active_space, attestation
 from tests.support.waiting import wait_until
-from tests.unit.test_runs import CAGE, OWNER, active_space, attestation
 
 CSRF = {"X-CSRF-Token": "t"}
 

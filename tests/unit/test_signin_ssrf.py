@@ -116,7 +116,7 @@ def test_an_issuer_cannot_send_us_to_internal_keys_or_token_endpoints(tmp_path):
 
 
 def test_an_invitation_never_calls_an_internal_webid(client):
-    from tests.unit.test_api import SPACE, Caller
+    from tests.support.web_api import SPACE, Caller
 
     owner = Caller(client.application, "https://owner.example/profile#me")
     space = owner.post("/api/spaces", json={**SPACE, "roles": ["data-consumer"]}).get_json()
