@@ -54,6 +54,10 @@ os.environ.setdefault(
 
 # --- Community Solid Server test bed -----------------------------------------------------------
 
+#: How long a test bed CSS may take to answer: ~5 s alone, a minute beside other suites on two
+#: busy cores. Below the per-test timeout (pyproject.toml), which counts fixture set-up too.
+CSS_START_SECONDS = 110
+
 #: Start-up time and per-account creation times, reported at the end of the run.
 _CSS_TIMINGS = pytest.StashKey[dict[str, list[float]]]()
 
@@ -66,12 +70,16 @@ def _timings(config: pytest.Config) -> dict[str, list[float]]:
 def css(pytestconfig: pytest.Config) -> Iterator[CommunitySolidServer]:
     """One CSS for the session on a free loopback port, with a throw-away data folder.
 
-    The context manager stops it even when tests fail; if pytest itself is killed, the
+    It is stopped even when tests fail; if pytest itself is killed, the
     kernel's parent-death signal stops node (see `connectors.solid.css.process`).
     """
-    with CommunitySolidServer() as server:
+    server = CommunitySolidServer()
+    server.start(timeout=CSS_START_SECONDS)
+    try:
         _timings(pytestconfig)["startup"].append(server.startup_seconds or 0.0)
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -189,8 +197,12 @@ def make_user(
 @pytest.fixture(scope="session")
 def css_acp() -> Iterator[CommunitySolidServer]:
     """One ACP-configured CSS for the session, stopped like `css` even when tests fail."""
-    with CommunitySolidServer(config="@css:config/file-acp.json") as server:
+    server = CommunitySolidServer(config="@css:config/file-acp.json")
+    server.start(timeout=CSS_START_SECONDS)
+    try:
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
