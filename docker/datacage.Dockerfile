@@ -27,9 +27,9 @@ COPY datacage_sdk/ datacage_sdk/
 RUN python3 -m venv /opt/datacage \
  && /opt/datacage/bin/pip install --upgrade pip \
  && /opt/datacage/bin/pip install .
-# Push connectors' SDKs (docs/push.md) and the fleet's Celery client (docs/operations.md); add
-# ",parquet" for Parquet datasets (~170 MB more).
-ARG EXTRAS=s3,azure-blob,fleet
+# The worker's own dependencies (OpenDP), push connectors' SDKs (docs/push.md) and the fleet's
+# Celery client (docs/operations.md); add ",parquet" for Parquet datasets (~170 MB more).
+ARG EXTRAS=worker,s3,azure-blob,fleet
 RUN /opt/datacage/bin/pip install ".[${EXTRAS}]" \
  && /opt/datacage/bin/datacage worker --help > /dev/null
 

@@ -92,100 +92,51 @@ def expire_consents_command() -> None:
 
 
 @main.command(with_appcontext=False)
-@click.option(
-    "--control-plane",
-    envvar="DATACAGE_CONTROL_PLANE",
-    required=True,
-    help="The control plane's public URL.",
-)
-@click.option(
-    "--issuer",
-    envvar="DATACAGE_ISSUER",
-    required=True,
-    help="The identity provider of the datacage's WebID.",
-)
-@click.option(
-    "--client-id",
-    envvar="DATACAGE_CLIENT_ID",
-    required=True,
-    help="Client credentials id of the datacage's WebID.",
-)
-@click.option(
-    "--client-secret-file",
-    envvar="DATACAGE_CLIENT_SECRET_FILE",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="File holding the secret (0600).",
-)
-@click.option(
-    "--data-dir",
-    envvar="DATACAGE_WORKER_DIR",
-    default="instance/datacage",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="The datacage's private folder: work area, results, attestation key.",
-)
-@click.option(
-    "--pod-ca",
-    envvar="DATACAGE_POD_CA",
-    default=None,
-    help="CA bundle for pods' TLS certificates (default: the system's).",
-)
+# Each flag overrides its DATACAGE_* variable, declared with the rest of the configuration in
+# server/config.py (docs/configuration.md): one place says what the worker reads.
+@click.option("--control-plane", default=None, help=config.setting_help("CONTROL_PLANE"))
+@click.option("--issuer", default=None, help=config.setting_help("ISSUER"))
+@click.option("--client-id", default=None, help=config.setting_help("CLIENT_ID"))
+@click.option("--client-secret-file", default=None, help=config.setting_help("CLIENT_SECRET_FILE"))
+@click.option("--data-dir", default=None, help=config.setting_help("WORKER_DIR"))
+@click.option("--pod-ca", default=None, help=config.setting_help("POD_CA"))
 @click.option(
     "--pod-gateway",
     "pod_gateways",
-    envvar="DATACAGE_POD_GATEWAY",
     multiple=True,
     metavar="ORIGIN=HOST:PORT",
-    help="Read the pods at ORIGIN through their provider's attestation gateway at HOST:PORT "
-    "(where DNS does not send the datacage there already). Repeatable.",
+    help=config.setting_help("POD_GATEWAY"),
 )
 @click.option(
     "--allow-plain-http-pods",
-    envvar="DATACAGE_ALLOW_PLAIN_HTTP_PODS",
     is_flag=True,
-    help="Development only: also read pods served over plain http (no TLS, no attestation "
-    "check). Runs that do say so on their page and in their results.",
+    default=None,
+    help=config.setting_help("ALLOW_PLAIN_HTTP_PODS"),
 )
 @click.option("--once", is_flag=True, help="Run at most one waiting job, then stop.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
-@click.option(
-    "--broker",
-    envvar="DATACAGE_BROKER_URL",
-    default=None,
-    help="Join a fleet: take runs, deliveries and retries as Celery tasks from this broker "
-    "(redis://HOST:PORT/0) instead of looking for work itself (docs/operations.md).",
-)
-@click.option(
-    "--delivery-dir",
-    envvar="DATACAGE_DELIVERY_DIR",
-    default=None,
-    help="Where sealed results wait for delivery (default: DATA_DIR/delivery). A fleet "
-    "gives every worker the same shared folder (docs/operations.md).",
-)
-@click.option(
-    "--delivery-key-file",
-    envvar="DATACAGE_DELIVERY_KEY_FILE",
-    default=None,
-    help="The 32-byte key that seals results waiting for delivery, shared by a fleet's "
-    "workers (default: one made in the delivery folder).",
-)
+@click.option("--broker", default=None, help=config.setting_help("BROKER_URL"))
+@click.option("--delivery-dir", default=None, help=config.setting_help("DELIVERY_DIR"))
+@click.option("--delivery-key-file", default=None, help=config.setting_help("DELIVERY_KEY_FILE"))
 def worker(
-    control_plane: str,
-    issuer: str,
-    client_id: str,
-    client_secret_file: str,
-    data_dir: str,
+    control_plane: str | None,
+    issuer: str | None,
+    client_id: str | None,
+    client_secret_file: str | None,
+    data_dir: str | None,
     pod_ca: str | None,
     pod_gateways: tuple[str, ...],
-    allow_plain_http_pods: bool,
+    allow_plain_http_pods: bool | None,
     once: bool,
     poll: float,
     broker: str | None,
     delivery_dir: str | None,
     delivery_key_file: str | None,
 ) -> None:
-    """Run the datacage: take jobs from the control plane and carry them out."""
+    """Run the datacage: take jobs from the control plane and carry them out.
+
+    Every setting is a DATACAGE_* variable (docs/configuration.md); a flag overrides it.
+    """
     import logging
     import signal
     import threading
@@ -193,42 +144,57 @@ def worker(
 
     from connectors.solid.connect_to import parse_route
 
-    from .attestation.tsm import select_provider
-    from .config import ConfigError, check_worker_environment, worker_config
+    from .attestation.tsm import AttesterError, configured_provider
+    from .config import ConfigError, worker_settings
+    from .config import pod_gateways as routes_of
     from .datacage.job import JobSettings
     from .datacage.pull import PullLimits
     from .datacage.worker import Identity, Worker
     from .logs import configure
 
-    try:  # a malformed sandbox uid range stops the worker here, not every run later
-        check_worker_environment(os.environ)
+    flags = {
+        "CONTROL_PLANE": control_plane,
+        "ISSUER": issuer,
+        "CLIENT_ID": client_id,
+        "CLIENT_SECRET_FILE": client_secret_file,
+        "WORKER_DIR": data_dir,
+        "POD_CA": pod_ca,
+        "POD_GATEWAY": " ".join(pod_gateways) or None,
+        "ALLOW_PLAIN_HTTP_PODS": allow_plain_http_pods,
+        "BROKER_URL": broker,
+        "DELIVERY_DIR": delivery_dir,
+        "DELIVERY_KEY_FILE": delivery_key_file,
+    }
+    try:  # a malformed setting stops the worker here, naming it, not every run later
+        settings = worker_settings(os.environ, flags)
+        pull_limits = PullLimits.from_config(settings)  # DATACAGE_PULL_*
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    try:
-        routes = dict(parse_route(text) for text in pod_gateways)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--pod-gateway") from None
-    configure("text")
-    try:  # DATACAGE_PULL_*: how hard a run may press on the pod servers
-        pull_limits = PullLimits.from_config(worker_config(os.environ))
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    routes = dict(parse_route(text) for text in routes_of(settings))
+    configure(settings["WORKER_LOG_FORMAT"])
+    allow_plain_http_pods = settings["ALLOW_PLAIN_HTTP_PODS"]
     if allow_plain_http_pods:
         logging.getLogger("server.datacage").warning(
             "pods served over plain http will be read: a development setting, said in each run"
         )
-    root = Path(data_dir)
+    root = Path(settings["WORKER_DIR"])
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    secret = Path(client_secret_file).read_text().strip()
+    secret = Path(settings["CLIENT_SECRET_FILE"]).read_text().strip()
+    delivery_dir, delivery_key_file = settings["DELIVERY_DIR"], settings["DELIVERY_KEY_FILE"]
+    broker = settings["BROKER_URL"] or None
+    try:
+        provider = configured_provider(settings["ATTESTATION_PROVIDER"], root / "attestation")
+    except AttesterError as exc:
+        raise click.ClickException(f"DATACAGE_ATTESTATION_PROVIDER: {exc}") from None
     from connectors.solid.errors import SolidError
 
     from .datacage.control_plane import ControlPlaneError
 
     try:  # signing in happens here: a refused secret is one line, not a traceback
         cage = Worker(
-            control_plane,
-            Identity(issuer, client_id, secret),
-            select_provider(root / "attestation"),
+            settings["CONTROL_PLANE"],
+            Identity(settings["ISSUER"], settings["CLIENT_ID"], secret),
+            provider,
             JobSettings(
                 work_root=root / "work",
                 results_dir=root / "results",
@@ -236,7 +202,7 @@ def worker(
                 allow_plain_http_pods=allow_plain_http_pods,
                 delivery_root=Path(delivery_dir) if delivery_dir else None,
             ),
-            pod_ca=pod_ca,
+            pod_ca=settings["POD_CA"],
             pod_routes=routes,
             delivery_key_file=Path(delivery_key_file) if delivery_key_file else None,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from connectors.egress import EgressPolicy, parse_allow
@@ -224,7 +225,119 @@ OPTIONS: tuple[Option, ...] = (
         "Worker: the most requests the datacage has in flight at one pod server (an address "
         "and port, however its pods' hosts are spelled), so a pull floods no provider.",
     ),
+    # `datacage worker`'s own settings; each has a command-line flag too, which wins.
+    Option(
+        "CONTROL_PLANE",
+        str,
+        None,
+        "Worker (required; --control-plane): the control plane's public URL, http(s).",
+    ),
+    Option(
+        "ISSUER",
+        str,
+        None,
+        "Worker (required; --issuer): the identity provider of the datacage's WebID.",
+    ),
+    Option(
+        "CLIENT_ID",
+        str,
+        None,
+        "Worker (required; --client-id): the client credentials id of the datacage's WebID.",
+    ),
+    Option(
+        "CLIENT_SECRET_FILE",
+        str,
+        None,
+        "Worker (required; --client-secret-file): the file holding that client's secret "
+        "(mode 0600); the secret itself is never an environment variable.",
+    ),
+    Option(
+        "WORKER_DIR",
+        str,
+        "instance/datacage",
+        "Worker (--data-dir): the datacage's private folder: work area, results, attestation key.",
+    ),
+    Option(
+        "POD_CA",
+        str,
+        None,
+        "Worker (--pod-ca): a CA bundle for pods' TLS certificates. Unset: the system's.",
+    ),
+    Option(
+        "POD_GATEWAY",
+        str,
+        "",
+        "Worker (--pod-gateway, repeatable): space-separated ORIGIN=HOST:PORT, read the pods "
+        "at ORIGIN through their provider's attestation gateway at HOST:PORT (where DNS does "
+        "not send the datacage there already).",
+    ),
+    Option(
+        "ALLOW_PLAIN_HTTP_PODS",
+        bool,
+        False,
+        "Worker (--allow-plain-http-pods), development only: also read pods served over plain "
+        "http (no TLS, no attestation check); runs that do say so. true or false.",
+    ),
+    Option(
+        "BROKER_URL",
+        str,
+        "",
+        "Worker and fleet beat (--broker): join a fleet, taking runs, deliveries and retries "
+        "as Celery tasks from this broker (redis://HOST:PORT/0). Empty: the worker looks for "
+        "work itself.",
+    ),
+    Option(
+        "DELIVERY_DIR",
+        str,
+        None,
+        "Worker (--delivery-dir): where sealed results wait for delivery. Unset: "
+        "WORKER_DIR/delivery. A fleet gives every worker the same shared folder.",
+    ),
+    Option(
+        "DELIVERY_KEY_FILE",
+        str,
+        None,
+        "Worker (--delivery-key-file): the 32-byte key that seals results waiting for "
+        "delivery, shared by a fleet's workers. Unset: one made in the delivery folder.",
+        secret=True,
+    ),
+    Option(
+        "WORKER_LOG_FORMAT",
+        str,
+        "text",
+        "Worker: 'text' (for people) or 'json' (one JSON object per line, for log collectors).",
+    ),
+    Option(
+        "ATTESTATION_PROVIDER",
+        str,
+        "software-unattested",
+        "Worker: who produces the datacage's attestation evidence. 'software-unattested': the "
+        "software stand-in, which proves nothing about hardware and says so in its evidence "
+        "and logs; 'configfs-tsm': the confidential VM's hardware (SEV-SNP, TDX), and the "
+        "worker refuses to start without one; 'auto': the hardware where a TEE is found, "
+        "else the software stand-in.",
+    ),
 )
+
+#: The worker's settings that have a command-line flag of `datacage worker` too.
+WORKER_FLAGS = (
+    "CONTROL_PLANE",
+    "ISSUER",
+    "CLIENT_ID",
+    "CLIENT_SECRET_FILE",
+    "WORKER_DIR",
+    "POD_CA",
+    "POD_GATEWAY",
+    "ALLOW_PLAIN_HTTP_PODS",
+    "BROKER_URL",
+    "DELIVERY_DIR",
+    "DELIVERY_KEY_FILE",
+)
+#: What `datacage worker` cannot start without, by option name.
+WORKER_REQUIRED = ("CONTROL_PLANE", "ISSUER", "CLIENT_ID", "CLIENT_SECRET_FILE")
+ATTESTATION_PROVIDERS = ("software-unattested", "configfs-tsm", "auto")
+LOG_FORMATS = ("json", "text")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
 
@@ -256,13 +369,23 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         raw = _raw(environ, option)
         if raw is None:
             continue
-        try:
-            values[option.name] = option.type(raw)
-        except ValueError:
-            raise ConfigError(
-                f"{option.variable} must be a {option.type.__name__}, not {raw!r}."
-            ) from None
+        values[option.name] = _parse(option, raw)
     return values
+
+
+def _parse(option: Option, raw: str) -> Any:
+    if option.type is bool:
+        # bool("false") is True: a switch is read from its words, never by truthiness.
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{option.variable} must be true or false, not {raw!r}.")
+    try:
+        return option.type(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{option.variable} must be a {option.type.__name__}, not {raw!r}."
+        ) from None
 
 
 def worker_config(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -277,9 +400,18 @@ def check(config: Mapping[str, Any]) -> None:
     for option in OPTIONS:
         value = config.get(option.name)
         if value is not None and not isinstance(value, option.type):
-            raise ConfigError(f"{option.variable} must be a {option.type.__name__}, not {value!r}.")
-    if config.get("LOG_FORMAT") not in ("json", "text"):
-        raise ConfigError("DATACAGE_LOG_FORMAT must be 'json' or 'text'.")
+            raise ConfigError(
+                f"{option.variable} must be a {option.type.__name__}, not {value!r}."
+            )
+    for name in ("LOG_FORMAT", "WORKER_LOG_FORMAT"):
+        if config.get(name) not in LOG_FORMATS:
+            raise ConfigError(f"DATACAGE_{name} must be 'json' or 'text'.")
+    if config.get("ATTESTATION_PROVIDER") not in ATTESTATION_PROVIDERS:
+        raise ConfigError(
+            "DATACAGE_ATTESTATION_PROVIDER must be one of "
+            f"{', '.join(map(repr, ATTESTATION_PROVIDERS))}, "
+            f"not {config.get('ATTESTATION_PROVIDER')!r}."
+        )
     try:
         parse_allow(str(config.get("EGRESS_ALLOW") or ""))
     except ValueError as exc:
@@ -330,6 +462,58 @@ def check_sandbox_ids(config: Mapping[str, Any]) -> None:
         parse_lock_dir(locks)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def worker_settings(
+    environ: Mapping[str, str], flags: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`datacage worker`'s configuration: defaults, its environment, then the flags given on
+    its command line (None: not given). Checked; a ConfigError names the variable to fix."""
+    given = {name: value for name, value in (flags or {}).items() if value is not None}
+    unknown = set(given) - DEFAULTS.keys()
+    if unknown:
+        raise ValueError(f"not declared in server/config.py: {sorted(unknown)}")
+    config = {**DEFAULTS, **from_environment(environ), **given}
+    check(config)
+    check_worker(config)
+    return config
+
+
+def check_worker(config: Mapping[str, Any]) -> None:
+    """What only the worker needs: its identity, a readable secret file, its routes."""
+    for name in WORKER_REQUIRED:
+        if not config.get(name):
+            flag = "--" + name.lower().replace("_", "-")
+            raise ConfigError(
+                f"Set DATACAGE_{name} (or {flag}): the worker cannot start without it."
+            )
+    control_plane = str(config["CONTROL_PLANE"])
+    if not control_plane.startswith(("http://", "https://")):
+        raise ConfigError(f"DATACAGE_CONTROL_PLANE must be an http(s) URL, not {control_plane!r}.")
+    if not Path(config["CLIENT_SECRET_FILE"]).is_file():
+        raise ConfigError(
+            f"DATACAGE_CLIENT_SECRET_FILE: no file at {config['CLIENT_SECRET_FILE']!r}."
+        )
+    if Path(config["WORKER_DIR"]).exists() and not Path(config["WORKER_DIR"]).is_dir():
+        raise ConfigError(f"DATACAGE_WORKER_DIR: {config['WORKER_DIR']!r} is not a folder.")
+    from connectors.solid.connect_to import parse_route
+
+    for text in pod_gateways(config):
+        try:
+            parse_route(text)
+        except ValueError as exc:
+            raise ConfigError(f"DATACAGE_POD_GATEWAY: {exc}") from None
+
+
+def pod_gateways(config: Mapping[str, Any]) -> list[str]:
+    """The ORIGIN=HOST:PORT routes, space-separated in POD_GATEWAY."""
+    return str(config.get("POD_GATEWAY") or "").split()
+
+
+def setting_help(name: str) -> str:
+    """A command-line flag's help: its variable and the declared meaning, said once."""
+    option = next(option for option in OPTIONS if option.name == name)
+    return f"{option.description} (DATACAGE_{name})"
 
 
 def check_worker_environment(environ: Mapping[str, str]) -> None:

@@ -23,8 +23,19 @@ from dataclasses import dataclass
 
 import pytest
 
-from connectors.solid import SolidClient, SolidSession
-from connectors.solid.css import ClientCredentials, CommunitySolidServer, CssAccountApi, PodAccount
+# The shared fixtures and helpers in tests/support assert too: their failures read like tests'.
+pytest.register_assert_rewrite("tests.support")
+
+from connectors.solid import SolidClient, SolidSession  # noqa: E402 - after the rewrite hook
+from connectors.solid.css import (  # noqa: E402 - after the rewrite hook
+    ClientCredentials,
+    CommunitySolidServer,
+    CssAccountApi,
+    PodAccount,
+)
+
+# A skipped test fails the run unless it needs a Docker daemon (tests/support/skip_rule.py).
+pytest_plugins = ["tests.support.skip_rule"]
 
 # --- Egress policy -----------------------------------------------------------------------------
 # Every server of the test bed (CSS, nginx, oxigraph, the control plane) listens on loopback,
@@ -43,6 +54,10 @@ os.environ.setdefault(
 
 # --- Community Solid Server test bed -----------------------------------------------------------
 
+#: How long a test bed CSS may take to answer: ~5 s alone, a minute beside other suites on two
+#: busy cores. Below the per-test timeout (pyproject.toml), which counts fixture set-up too.
+CSS_START_SECONDS = 110
+
 #: Start-up time and per-account creation times, reported at the end of the run.
 _CSS_TIMINGS = pytest.StashKey[dict[str, list[float]]]()
 
@@ -55,12 +70,16 @@ def _timings(config: pytest.Config) -> dict[str, list[float]]:
 def css(pytestconfig: pytest.Config) -> Iterator[CommunitySolidServer]:
     """One CSS for the session on a free loopback port, with a throw-away data folder.
 
-    The context manager stops it even when tests fail; if pytest itself is killed, the
+    It is stopped even when tests fail; if pytest itself is killed, the
     kernel's parent-death signal stops node (see `connectors.solid.css.process`).
     """
-    with CommunitySolidServer() as server:
+    server = CommunitySolidServer()
+    server.start(timeout=CSS_START_SECONDS)
+    try:
         _timings(pytestconfig)["startup"].append(server.startup_seconds or 0.0)
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -178,8 +197,12 @@ def make_user(
 @pytest.fixture(scope="session")
 def css_acp() -> Iterator[CommunitySolidServer]:
     """One ACP-configured CSS for the session, stopped like `css` even when tests fail."""
-    with CommunitySolidServer(config="@css:config/file-acp.json") as server:
+    server = CommunitySolidServer(config="@css:config/file-acp.json")
+    server.start(timeout=CSS_START_SECONDS)
+    try:
         yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ from rdflib.namespace import (
 
 from vocab._ACL import ACL
 from vocab._ACP import ACP
+from vocab._AS import AS
 from vocab._DCG import DCG
 from vocab._DF import DF
 from vocab._DPV import DPV
@@ -44,6 +45,7 @@ DCG_PROFILE = URIRef(str(DCG).rstrip("#"))
 __all__ = [
     "ACL",
     "ACP",
+    "AS",
     "DCG",
     "DCG_PROFILE",
     "DCTERMS",
@@ -73,6 +75,7 @@ __all__ = [
 VOCABULARIES: dict[str, type[DefinedNamespace]] = {
     "acl": ACL,
     "acp": ACP,
+    "activitystreams": AS,
     "datacage": DCG,
     "dpv": DPV,
     "interop": INTEROP,
@@ -89,6 +92,7 @@ VOCABULARIES: dict[str, type[DefinedNamespace]] = {
 NAMESPACES: dict[str, type[DefinedNamespace]] = {
     "acl": ACL,
     "acp": ACP,
+    "as": AS,
     "dcg": DCG,
     "dcterms": DCTERMS,
     "df": DF,

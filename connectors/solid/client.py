@@ -16,6 +16,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
+from vocab import LDP
+
 from . import errors
 from .access import AccessControl, access_control_for
 from .http import Http, raise_for_status
@@ -23,9 +25,6 @@ from .patch import Triple, n3_patch
 from .rdf import ACCEPT_RDF, parse_graph, serialize_turtle
 from .resource import LDP_BASIC_CONTAINER, Resource
 from .session import SolidSession
-
-LDP_CONTAINS = URIRef("http://www.w3.org/ns/ldp#contains")
-LDP_CONTAINER = URIRef("http://www.w3.org/ns/ldp#Container")
 
 #: A walk stops (and says so) after this many resources, unless the caller allows more.
 DEFAULT_WALK_LIMIT = 10_000
@@ -206,11 +205,11 @@ class SolidClient:
         graph, resource = self.get_graph(container)
         base = _as_container(resource.url)
         entries = []
-        for member in sorted(set(graph.objects(URIRef(base), LDP_CONTAINS))):
+        for member in sorted(set(graph.objects(URIRef(base), LDP.contains))):
             member_url = str(member)
             if not _is_direct_child(base, member_url):
                 continue
-            is_container = member_url.endswith("/") or (member, RDF.type, LDP_CONTAINER) in graph
+            is_container = member_url.endswith("/") or (member, RDF.type, LDP.Container) in graph
             entries.append(ContainerEntry(member_url, is_container))
         return entries
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
 import time
 import uuid
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from requests.cookies import extract_cookies_to_jar
 
+from ..rfc7638 import jwk_thumbprint
 from .errors import InvalidDPoPProof
 
 #: Differences smaller than this between our clock and the server's `Date` are ignored: `Date`
@@ -98,13 +98,6 @@ class DPoPKey:
 
     def __repr__(self) -> str:
         return f"DPoPKey(thumbprint={self.thumbprint!r})"
-
-
-def jwk_thumbprint(jwk: dict[str, str]) -> str:
-    """RFC 7638 thumbprint of an EC public JWK: SHA-256 over the required members, sorted."""
-    required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
-    return b64url(hashlib.sha256(canonical).digest())
 
 
 def access_token_hash(access_token: str) -> str:

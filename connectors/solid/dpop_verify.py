@@ -37,7 +37,8 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .dpop import access_token_hash, b64url
+from ..rfc7638 import REQUIRED_MEMBERS, jwk_thumbprint
+from .dpop import access_token_hash
 from .errors import InvalidDPoPProof
 
 #: Asymmetric JWS algorithms we accept for proofs (section 4.3, step 5): never `none`, never
@@ -58,12 +59,6 @@ _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _OKP_CURVES = ("Ed25519", "Ed448")
 #: Members only a private (or symmetric) JWK has (RFC 7518 sections 6.2.2, 6.3.2 and 6.4).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-#: RFC 7638 section 3.2: the members a thumbprint is computed over, per key type.
-_THUMBPRINT_MEMBERS = {
-    "EC": ("crv", "kty", "x", "y"),
-    "RSA": ("e", "kty", "n"),
-    "OKP": ("crv", "kty", "x"),
-}
 _RSA_BITS = (2048, 8192)  # below is weak; above only costs us CPU per request
 #: A proof is a header line: larger ones are refused before any parsing or crypto.
 _MAX_PROOF_CHARS = 8192
@@ -281,13 +276,6 @@ def normalise_htu(url: str) -> str:
     return f"{scheme}://{netloc}{path}"
 
 
-def jwk_thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 SHA-256 thumbprint of a public EC, RSA or OKP key, base64url."""
-    required = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    return b64url(hashlib.sha256(canonical).digest())
-
-
 # --- Internals ----------------------------------------------------------------------------------
 
 
@@ -326,7 +314,7 @@ def _public_key(jwk: Any, algorithm: str) -> jwt.PyJWK:
     crv = jwk.get("crv")
     if (kty == "EC" and crv != _EC_CURVES[algorithm]) or (kty == "OKP" and crv not in _OKP_CURVES):
         raise InvalidDPoPProof(f"The DPoP proof's jwk curve does not fit {algorithm}.")
-    for name in _THUMBPRINT_MEMBERS[kty]:
+    for name in REQUIRED_MEMBERS[kty]:
         value = jwk.get(name)
         if not isinstance(value, str) or not _BASE64URL.fullmatch(value):
             raise InvalidDPoPProof(f"The DPoP proof's jwk has no valid {name}.")

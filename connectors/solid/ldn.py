@@ -8,14 +8,13 @@ the datacage's result notices, so neither side imports the other.
 
 from __future__ import annotations
 
-from rdflib import Graph, Namespace, URIRef
+from rdflib import Graph, URIRef
 
 from vocab import LDP
 
 from .client import SolidClient
 
 #: Activity Streams 2.0, the vocabulary LDN receivers expect notifications in.
-AS = Namespace("https://www.w3.org/ns/activitystreams#")
 
 
 def inbox_of(client: SolidClient, webid: str) -> str | None:

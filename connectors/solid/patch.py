@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from rdflib import BNode, Graph
 from rdflib.term import Node
 
+from vocab import SOLID
+
 Triple = tuple[Node, Node, Node]
 
 
@@ -30,7 +32,7 @@ def n3_patch(
     if not insert_list and not delete_list:
         raise ValueError("An N3 Patch needs something to insert or delete.")
     lines = [
-        "@prefix solid: <http://www.w3.org/ns/solid/terms#>.",
+        f"@prefix solid: <{SOLID}>.",
         "_:patch a solid:InsertDeletePatch",
     ]
     if delete_list:

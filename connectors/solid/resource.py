@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 import requests
 from requests.utils import parse_header_links
 
-LDP_CONTAINER = "http://www.w3.org/ns/ldp#Container"
-LDP_BASIC_CONTAINER = "http://www.w3.org/ns/ldp#BasicContainer"
-PIM_STORAGE_TYPE = "http://www.w3.org/ns/pim/space#Storage"
-STORAGE_DESCRIPTION_REL = "http://www.w3.org/ns/solid/terms#storageDescription"
+from vocab import LDP, PIM, SOLID
+
+LDP_CONTAINER = str(LDP.Container)
+LDP_BASIC_CONTAINER = str(LDP.BasicContainer)
+PIM_STORAGE_TYPE = str(PIM.Storage)
+STORAGE_DESCRIPTION_REL = str(SOLID.storageDescription)
 
 
 @dataclass(frozen=True)

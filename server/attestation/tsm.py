@@ -187,3 +187,28 @@ def select_provider(
         reason,
     )
     return SoftwareAttestationProvider(directory)
+
+
+def configured_provider(
+    setting: str, directory: Path, tsm_root: Path = TSM_REPORT_ROOT
+) -> TsmAttestationProvider | SoftwareAttestationProvider:
+    """The provider DATACAGE_ATTESTATION_PROVIDER names (server/config.py).
+
+    'software-unattested' is the stand-in, which says so in its evidence and logs;
+    'configfs-tsm' insists on the hardware and raises AttesterError where there is none;
+    'auto' is `select_provider`: the hardware where a TEE is found, else the stand-in.
+    """
+    if setting == "software-unattested":
+        return SoftwareAttestationProvider(directory)
+    if setting == "auto":
+        return select_provider(directory, tsm_root)
+    if setting != "configfs-tsm":
+        raise AttesterError(f"no attestation provider is called {setting!r}")
+    if not tsm_root.is_dir():
+        raise AttesterError(f"configfs-tsm is asked for, but {tsm_root} is absent")
+    hardware = TsmAttestationProvider(tsm_root)
+    try:
+        hardware._platform()
+    except OSError as exc:
+        raise AttesterError(f"{tsm_root} serves no supported TEE ({exc})") from None
+    return hardware

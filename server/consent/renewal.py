@@ -18,8 +18,8 @@ from rdflib import Graph, Literal, URIRef
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid import errors as solid_errors
 from connectors.solid.http import Http
-from connectors.solid.ldn import AS, inbox_of, send
-from vocab import RDF, XSD
+from connectors.solid.ldn import inbox_of, send
+from vocab import AS, RDF, XSD
 
 from ..spaces.model import Space
 from .model import Consent

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vocab import FOAF, VCARD
+
 DOMAIN = "shop.example"
 # Every demo account's password: printed, since the demo is for looking, and never a secret.
 PASSWORD = "demo-password"  # noqa: S105
@@ -66,10 +68,10 @@ def spelled_record(mail: str, n: int) -> str:
     """A customer record giving `mail` the n-th of the four ways pods write an address: schema
     e-mail, foaf:mbox with an upper-case mailto:, vCard through a node, padded title case."""
     if n % 4 == 1:
-        return f"<#me> <http://xmlns.com/foaf/0.1/mbox> <mailto:{mail.upper()}> .\n"
+        return f"<#me> <{FOAF.mbox}> <mailto:{mail.upper()}> .\n"
     if n % 4 == 2:
         return (
-            "@prefix v: <http://www.w3.org/2006/vcard/ns#> .\n"
+            f"@prefix v: <{VCARD}> .\n"
             f"<#me> v:hasEmail <#email> . <#email> v:value <mailto:{mail}> .\n"
         )
     if n % 4 == 3:

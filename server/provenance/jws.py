@@ -9,7 +9,6 @@ to check the signature, and then checks that this key is the one the attestation
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from typing import Any
 
@@ -20,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+
+from connectors.rfc7638 import jwk_thumbprint
 
 from .errors import MalformedResult, ResultNotAuthentic
 
@@ -32,17 +33,10 @@ def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     return {"kty": "EC", "crv": "P-256", "x": _b64(_int(numbers.x)), "y": _b64(_int(numbers.y))}
 
 
-def thumbprint(jwk: dict[str, str]) -> str:
-    """RFC 7638: SHA-256 over the required members in lexicographic order, base64url."""
-    members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
-    return _b64(hashlib.sha256(canonical).digest())
-
-
 def sign_detached(payload: bytes, public_key: ec.EllipticCurvePublicKey, sign) -> str:
     """`sign(bytes) -> DER ECDSA signature` (the enclave key's own method; its key never leaves)."""
     jwk = public_jwk(public_key)
-    header = {"alg": "ES256", "typ": TYPE, "jwk": jwk, "kid": thumbprint(jwk)}
+    header = {"alg": "ES256", "typ": TYPE, "jwk": jwk, "kid": jwk_thumbprint(jwk)}
     encoded = _b64(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
     r, s = decode_dss_signature(sign(f"{encoded}.{_b64(payload)}".encode()))
     return f"{encoded}..{_b64(_int(r) + _int(s))}"

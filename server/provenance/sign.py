@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from rdflib import Graph, Literal, URIRef
 
+from connectors.rfc7638 import jwk_thumbprint
 from vocab import DCG
 
 from ..attestation import EnclaveKey
 from .canonical import canonical_nquads
 from .describe import RunFacts, describe, result_iri
-from .jws import public_jwk, sign_detached, thumbprint
+from .jws import public_jwk, sign_detached
 
 
 def key_thumbprint(key: EnclaveKey) -> str:
     """The RFC 7638 thumbprint the description states for the signing key."""
-    return thumbprint(public_jwk(key.public_key))
+    return jwk_thumbprint(public_jwk(key.public_key))
 
 
 def sign_result(described: Graph, result: str, key: EnclaveKey) -> Graph:

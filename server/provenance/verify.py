@@ -24,13 +24,14 @@ from datetime import datetime
 from rdflib import Graph, URIRef
 from rdflib.term import Literal
 
+from connectors.rfc7638 import jwk_thumbprint
 from vocab import DCG, PROV
 
 from ..attestation import TrustPolicy, VerifiedEvidence, public_key_sha256, verify_evidence
 from ..attestation.verify import CLOCK_SKEW
 from .canonical import canonical_nquads
 from .errors import MalformedResult, ResultNotAuthentic
-from .jws import public_jwk, thumbprint, verify_detached
+from .jws import public_jwk, verify_detached
 
 MAX_RESULT_BYTES = 32 << 20
 
@@ -63,7 +64,7 @@ def verify_result(document: bytes, *, policy: TrustPolicy, now: datetime) -> Ver
     attestation = _one(graph, run, DCG.evidence, "the attestation evidence")
     evidence = str(_one(graph, attestation, DCG.evidenceDocument, "the evidence document"))
     stated = str(_one(graph, attestation, DCG.keyThumbprint, "the enclave key's thumbprint"))
-    if not hmac.compare_digest(stated.encode(), thumbprint(public_jwk(key)).encode()):
+    if not hmac.compare_digest(stated.encode(), jwk_thumbprint(public_jwk(key)).encode()):
         raise ResultNotAuthentic("The result names another enclave key than the one that signed.")
     ended = _one(graph, run, PROV.endedAtTime, "when the run ended")
     ended_at = ended.toPython() if isinstance(ended, Literal) else None

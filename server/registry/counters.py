@@ -28,13 +28,13 @@ from typing import NamedTuple
 
 import pyoxigraph as ox
 
-from vocab import DCG, RDF
+from vocab import DCG, RDF, XSD
 
 from .base import Registry, RegistryError, check_name
 
 _FAMILY = re.compile(r"[a-z][a-z0-9-]{0,40}")
-_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
-_DATE_TIME = ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")
+_INTEGER = ox.NamedNode(str(XSD.integer))
+_DATE_TIME = ox.NamedNode(str(XSD.dateTime))
 #: The counter of counted writes to a tally; a recount is kept only if it did not move.
 WRITES = "writes"
 

@@ -30,11 +30,11 @@ from server.registry.base import (
     Row,
     StoredGraph,
 )
-from vocab import DCG, NAMESPACES
+from vocab import DCG, NAMESPACES, XSD
 
 OxTerm = ox.NamedNode | ox.BlankNode | ox.Literal
-_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+_XSD_STRING = str(XSD.string)
+_INTEGER = ox.NamedNode(str(XSD.integer))
 # As plain strings: rdflib hashes a URIRef differently from the str of the same IRI.
 _BOOKKEEPING_IRIS = frozenset(str(predicate) for predicate in BOOKKEEPING)
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

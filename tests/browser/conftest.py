@@ -6,7 +6,7 @@ then per-test contexts, screenshots and the problems the browser saw.
 One chromium runs for the session (it takes ~1 s to start); every test gets fresh browser
 contexts, which share no cookies or storage, so `new_context()` once per person gives several
 people signed in at once. Debian's chromium is used because `playwright install` downloads
-browsers from outside (see testbed.md); the tests skip when it is missing.
+browsers from outside (see testbed.md); the tests fail when it is missing.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def pytest_terminal_summary(
 def browser() -> Iterator[Browser]:
     """Headless Debian chromium for the whole session."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(
+        # A failure, not a skip: a browser suite that quietly does not run proves nothing.
+        pytest.fail(
             f"{CHROMIUM} is missing: `make system-packages` installs Debian's chromium "
             "(never `playwright install`, which downloads browsers from outside)"
         )

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from rdflib import Graph
 
 from server.services import services
-from tests.browser.test_spaces_in_browser import open_space, sign_in
+from tests.support.browser_steps import open_space, sign_in
 from tests.support.datacage_world import survey_world
 from tests.support.delivery_world import designated
 

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from server.consent.withdraw import mark_withdrawn, remove_from_pod
 from server.services import services
-from tests.browser.test_spaces_in_browser import open_space, sign_in
+from tests.support.browser_steps import open_space, sign_in
 from tests.support.datacage_world import survey_world
 from tests.support.delivery_world import designated
 

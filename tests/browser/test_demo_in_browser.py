@@ -23,7 +23,7 @@ from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import CssAccountApi, PodAccount
 from connectors.solid.http import Http, TlsSettings
 from server.demo import seed
-from tests.browser.test_spaces_in_browser import sign_in
+from tests.support.browser_steps import sign_in
 from tests.support.demo_run import RunningDemo, processes_using
 
 PEOPLE = 12

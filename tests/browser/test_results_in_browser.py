@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from connectors.solid import errors as solid_errors
 from tests.browser.css_screens import sign_in_at_css
-from tests.browser.test_spaces_in_browser import open_space, sign_in
+from tests.support.browser_steps import open_space, sign_in
 from tests.support.datacage_world import survey_world
 from tests.support.delivery_world import add_inbox
 

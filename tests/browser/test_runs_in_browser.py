@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from server.services import services
-from tests.browser.test_spaces_in_browser import open_space, sign_in
+from tests.support.browser_steps import open_space, sign_in
 from tests.support.datacage_world import survey_world
 
 PEOPLE = 5

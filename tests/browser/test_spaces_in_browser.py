@@ -18,7 +18,10 @@ from playwright.sync_api import Page, expect
 
 from server import create_app
 from server.algorithms import build_bundle
-from tests.browser.css_screens import sign_in_at_css
+from tests.support.browser_steps import (
+    open_space,
+    sign_in,
+)
 from tests.support.live_server import serve_wsgi
 
 BUNDLE_SOURCE = Path(__file__).parents[1] / "fixtures" / "bundles" / "common-customers"
@@ -53,22 +56,6 @@ def bundles(tmp_path: Path) -> tuple[Path, Path]:
     second = tmp_path / "common-customers-1.0.1.zip"
     second.write_bytes(build_bundle(changed))
     return first, second
-
-
-def sign_in(page: Page, base: str, account, screenshot=None) -> None:
-    page.goto(base)
-    page.get_by_role("link", name="Sign in with your WebID").click()
-    page.get_by_label("Your WebID").fill(account.webid)
-    if screenshot:
-        screenshot(page, "sign-in")
-    page.get_by_role("button", name="Sign in").click()
-    sign_in_at_css(page, email=account.email, password=account.password)
-    expect(page.get_by_text(f"Signed in as {account.webid}")).to_be_visible()
-
-
-def open_space(page: Page, name: str) -> None:
-    page.get_by_role("link", name=name).click()
-    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
 
 
 def status(page: Page):

@@ -16,6 +16,9 @@ from server import create_app
 from server.consent.model import ConsentState
 from server.services import services
 from tests.support.consent_space import make_active_space
+from tests.support.pod_sessions import (
+    with_pod_session,
+)
 
 REQUESTS = [
     {"kind": "path", "target": "contacts/customers.ttl", "description": "Your customer record"}
@@ -47,27 +50,6 @@ def browser(app, webid: str | None = None):
         if webid:
             session.update(webid=webid, signed_in_at=time.time())
     return client
-
-
-def with_pod_session(app, client, person) -> None:
-    """What the sign-in callback keeps for a consent flow, from the person's real tokens."""
-    tokens = person.session.tokens
-    with app.app_context():
-        services(app).pod_sessions.put(
-            "flow-1",
-            {
-                "issuer": person.credentials.issuer,
-                "client_id": person.credentials.id,
-                "webid": person.webid,
-                "access_token": tokens.access_token,
-                "token_type": tokens.token_type,
-                "expires_at": tokens.expires_at,
-                "refresh_token": None,
-                "dpop_key_pem": person.session.key.to_pem().decode(),
-            },
-        )
-    with client.session_transaction() as session:
-        session["pod_flow"] = "flow-1"
 
 
 def post(client, path: str, **form):

@@ -16,7 +16,6 @@ from rdflib import Graph, URIRef
 
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
-from connectors.solid.ldn import AS
 from server import create_app
 from server.consent.authority import RegistryAuthority, consents_for_run
 from server.consent.give import give_consent
@@ -24,8 +23,9 @@ from server.consent.model import ConsentState, PodResource
 from server.datacage.pull import pull
 from server.services import services
 from server.spaces.validation import check_space
-from tests.integration.test_consent_pages import with_pod_session
 from tests.support.consent_space import make_active_space
+from tests.support.pod_sessions import with_pod_session
+from vocab import AS
 
 CUSTOMERS = b'<#me> <http://schema.org/email> "ana@example.org" .\n'
 REQUEST = [{"kind": "path", "target": "contacts/customers.ttl", "description": "Customers"}]

@@ -26,7 +26,13 @@ import requests
 from connectors.solid.css.process import free_loopback_port
 from tests.support.compose_stack import ComposeStack, copied_admission
 from tests.support.compose_world import StackWorld, localhost_names
-from tests.support.containers import Engine, available_engines, report, session_images
+from tests.support.containers import (
+    Engine,
+    available_engines,
+    engine_params,
+    report,
+    session_images,
+)
 from tests.support.docker_files import load_compose
 
 ENGINES = available_engines()
@@ -34,7 +40,7 @@ DATACAGE_CLI = Path(sys.executable).with_name("datacage")
 PEOPLE = 5  # a space's smallest group
 
 
-@pytest.fixture(scope="module", params=sorted(ENGINES))
+@pytest.fixture(scope="module", params=engine_params(ENGINES))
 def engine(request) -> Engine:
     found = ENGINES[request.param]
     if isinstance(found, str):

@@ -17,7 +17,6 @@ import requests
 
 from connectors.solid.css.process import free_loopback_port
 from server.algorithms import build_bundle
-from tests.integration.test_sandbox import PEOPLE, make_bundle, stage_inputs
 from tests.support.containers import (
     RUN_OPTIONS,
     Built,
@@ -25,19 +24,21 @@ from tests.support.containers import (
     available_engines,
     base_image,
     container,
+    engine_params,
     logs,
     report,
     run_once,
     session_images,
 )
 from tests.support.docker_files import DOCKERFILES, load_compose
+from tests.support.sandbox_runs import PEOPLE, make_bundle, stage_inputs
 
 ENGINES = available_engines()
 HARDENED = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]  # noqa: S108 - in the container
 HARDENED += ["--security-opt", "no-new-privileges"]
 
 
-@pytest.fixture(scope="session", params=sorted(ENGINES))
+@pytest.fixture(scope="session", params=engine_params(ENGINES))
 def engine(request) -> Engine:
     found = ENGINES[request.param]
     if isinstance(found, str):

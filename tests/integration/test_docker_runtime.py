@@ -237,7 +237,7 @@ _SANDBOX_PROBE = """
 import sys
 from pathlib import Path
 from server.datacage.sandbox import run_algorithm
-from tests.integration.test_sandbox import FAST, PEOPLE, make_bundle, stage_inputs
+from tests.support.sandbox_runs import FAST, PEOPLE, make_bundle, stage_inputs
 root = Path(sys.argv[2])
 bundle = make_bundle(root / "src", sys.argv[1])
 inputs = stage_inputs(root / "in", PEOPLE)

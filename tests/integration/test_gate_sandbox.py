@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -85,16 +86,50 @@ class _Listener(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Settled(list):
+    """What a listener received, final once `settle()` returned."""
+
+    def __init__(self, server: http.server.ThreadingHTTPServer) -> None:
+        super().__init__()
+        self._server = server
+
+    def settle(self) -> _Settled:
+        """Stop listening and finish every request already made: a connection the kernel
+        accepted but nobody served yet counts too, so nothing can arrive after this."""
+        self._server.shutdown()
+        self._server.socket.setblocking(False)
+        try:
+            waiting, _ = self._server.socket.accept()
+        except BlockingIOError:
+            pass
+        else:
+            waiting.close()
+            self.append(b"(a connection)")
+        self._server.server_close()  # joins the request threads (block_on_close)
+        return self
+
+
 @pytest.fixture
-def listener() -> Iterator[tuple[int, list[bytes]]]:
+def listener() -> Iterator[tuple[int, _Settled]]:
     received: list[bytes] = []
     handler = type("Handler", (_Listener,), {"received": received})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    settled = _Settled(server)
+    handler.received = settled
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server.server_address[1], received
-    server.shutdown()
+    yield server.server_address[1], settled
+    if thread.is_alive():
+        server.shutdown()
     server.server_close()
+
+
+def test_the_listener_counts_a_request_made_just_before_it_settles(listener):
+    # The negative tests below rest on this: settling waits for what is on its way.
+    port, received = listener
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"POST /sparql HTTP/1.0\r\nContent-Length: 4\r\n\r\nleak")
+        assert received.settle() != []
 
 
 def test_a_sparql_service_spelt_with_an_escape_reaches_no_listener(tmp_path, listener):
@@ -103,8 +138,7 @@ def test_a_sparql_service_spelt_with_an_escape_reaches_no_listener(tmp_path, lis
     policy = GatePolicy(shape=Graph().parse(data=shape_text, format="turtle"), min_individuals=5)
     secret = REPORT.replace('"x25519"', '"carol@example.org salary 81000"')
     verdict = gate(write(tmp_path, {"r.ttl": secret}), policy)
-    time.sleep(0.5)  # a request on its way would have arrived by now
-    assert received == []
+    assert received.settle() == []
     assert not verdict.passed
     assert "SPARQL" in " ".join(verdict.reasons)
     assert not any((tmp_path / "out").iterdir())
@@ -125,8 +159,7 @@ def test_the_gate_sandbox_itself_has_no_network(listener):
     assert end.failure is not None
     assert end.failure.rule == "gate/crashed"
     assert "PermissionError" in checker.log() or "Operation not permitted" in checker.log()
-    time.sleep(0.2)
-    assert received == []
+    assert received.settle() == []
 
 
 # --- Closed shapes close the output ------------------------------------------------------------

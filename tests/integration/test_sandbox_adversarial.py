@@ -19,7 +19,7 @@ import pytest
 
 from server.algorithms import bundle_digest
 from server.datacage.sandbox import Outcome, SandboxLimits
-from tests.integration.test_sandbox import (  # noqa: F401 - the autouse check, for this module too
+from tests.support.sandbox_runs import (  # noqa: F401 - the autouse check, for this module too
     FAST,
     FIXTURES,
     PEOPLE,
@@ -173,7 +173,8 @@ def test_a_fork_bomb_meets_the_process_limit_and_leaves_nothing_running(tmp_path
     finally:
         done.set()
         sampler.join()
-    assert time.monotonic() - started < FAST.wall_seconds + 2
+    # Bounded by the wall clock, with room for a busy machine; unbounded it would never end.
+    assert time.monotonic() - started < FAST.wall_seconds + 10
     assert ran.outcome is Outcome.FAILED
     assert ran.reason == (
         "The algorithm raised BlockingIOError: [Errno 11] Resource temporarily unavailable "
@@ -222,7 +223,7 @@ def test_a_sleeper_is_stopped_by_the_wall_clock(tmp_path):
     ran, _ = run(bundle_from(HOSTILE / "sleeper"), tmp_path, on_progress=reported.append)
     assert ran.outcome is Outcome.TIMED_OUT
     assert ran.reason == "The algorithm was stopped after 3 s (wall-clock limit)."
-    assert FAST.wall_seconds <= ran.duration_s < FAST.wall_seconds + 1
+    assert FAST.wall_seconds <= ran.duration_s < FAST.wall_seconds + 10  # the sleeper never ends
     assert ran.progress == 0.25
     assert reported == [0.25]
     assert leftovers(tmp_path / "work") == []

@@ -18,7 +18,6 @@ from server.datacage.sandbox import tree
 from server.runs.model import RunStatus
 from server.runs.outcomes import Note, Outcome
 from server.services import services
-from tests.integration.test_sandbox import sandbox_processes
 from tests.support.datacage_world import (
     SURVEY,
     consented_space,
@@ -26,6 +25,7 @@ from tests.support.datacage_world import (
     make_worker,
     serve_control_plane,
 )
+from tests.support.sandbox_runs import sandbox_processes
 
 SLEEPER = Path(__file__).parents[1] / "fixtures" / "hostile" / "sleeper"
 PEOPLE = 5

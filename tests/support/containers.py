@@ -110,6 +110,15 @@ def available_engines() -> dict[str, Engine | str]:
     return found
 
 
+def engine_params(engines: dict[str, Engine | str]) -> list:
+    """The engines as fixture parameters; Docker's is marked `docker_daemon`, the one kind of
+    test allowed to skip (tests/support/skip_rule.py): this test bed has no Docker daemon."""
+    return [
+        pytest.param(name, marks=pytest.mark.docker_daemon) if name == "docker" else name
+        for name in sorted(engines)
+    ]
+
+
 def base_image(engine: Engine) -> str:
     """The locally made Debian base's tag in `engine`, made (or re-imported) when missing."""
     tag = f"localhost/datacage-test-base:{_recipe()}"

@@ -13,6 +13,8 @@ from tests.support.oxigraph import OxigraphServer
 from tests.support.virtuoso import VirtuosoServer
 
 BACK_ENDS = ["memory", "disk", "sparql", "virtuoso"]
+#: The back ends whose every write is one transaction, all or nothing (not Virtuoso's).
+ATOMIC_BACK_ENDS = ["memory", "disk", "sparql"]
 
 
 @pytest.fixture(scope="module")

@@ -237,7 +237,7 @@ def test_consent_events_name_a_pseudonym_and_an_unchanged_withdrawal_is_not_logg
     from server.consent.rdf import consent_iri, history_iri
     from server.consent.store import ConsentStore
     from server.consent.withdraw import mark_withdrawn
-    from tests.unit.test_consent_records import consent as make_consent
+    from tests.support.consent_records import consent as make_consent
 
     store = ConsentStore(lambda: registry, PUBLIC_URL, audit=trail)
     subject = "https://ana.example/profile/card#me"

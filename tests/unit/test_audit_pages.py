@@ -12,8 +12,9 @@ from rdflib import Literal, URIRef
 
 from server.audit.entry import entry_iri
 from server.services import services
-from tests.unit.test_api import ALICE, OWNER
-from tests.unit.test_audit_web import (  # noqa: F401 - fixtures
+from tests.support.web_api import (  # noqa: F401 - fixtures
+    ALICE,
+    OWNER,
     app,
     callers,
     clean_environment,

@@ -1,70 +1,33 @@
 """The audit trail through the service layer and the web: what each action appends, who may read
 a space's trail, and the SPARQL endpoint's refusals (updates, SERVICE, other graphs)."""
 
+# ruff: noqa: F811 - the shared fixtures (tests/support) are parameters of the tests
+
 from __future__ import annotations
 
 import json
-import os
 import time
 
-import pytest
 from rdflib import Dataset, Graph
 
-from server import create_app
 from server.audit import verify_space
 from server.audit.entry import entry_iri
 from server.services import services
-from server.spaces.actions import Spaces
-from tests.unit.test_api import (
+from tests.support.web_api import (  # noqa: F401 - shared, fixtures by name
     ALICE,
     BOB,
     OWNER,
     STRANGER,
     Caller,
+    app,
     bundle,
+    callers,
+    clean_environment,
     create,
     problem,
     register,
+    space,
 )
-
-PUBLIC_URL = "http://localhost:5000/"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in [n for n in os.environ if n.startswith("DATACAGE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setattr(Spaces, "_check_webid_can_sign_in", lambda self, webid: None)
-
-
-@pytest.fixture
-def app(tmp_path):
-    config = {"TESTING": True, "PUBLIC_URL": PUBLIC_URL, "DATA_DIR": str(tmp_path)}
-    return create_app({**config, "REGISTRY_PATH": ":memory:"})
-
-
-@pytest.fixture
-def callers(app) -> dict[str, Caller]:
-    return {w: Caller(app, w) for w in (OWNER, ALICE, BOB, STRANGER)} | {
-        "nobody": Caller(app, None)
-    }
-
-
-@pytest.fixture
-def space(callers) -> dict:
-    """Alice provides data, Bob the code, the owner consumes: five entries so far."""
-    owner = callers[OWNER]
-    space = create(owner)
-    for webid, role in ((ALICE, "data-provider"), (BOB, "code-provider")):
-        invited = owner.post(
-            f"/api/spaces/{space['id']}/invitations", json={"webid": webid, "roles": [role]}
-        )
-        accepted = callers[webid].post(
-            f"/api/spaces/{space['id']}/invitations/{invited.get_json()['id']}/accept"
-        )
-        assert accepted.status_code == 200
-    return space
-
 
 SELECT = "SELECT ?action WHERE { ?e dcg:sequence ?n ; dcg:auditAction ?action } ORDER BY ?n"
 

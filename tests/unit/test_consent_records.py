@@ -10,7 +10,7 @@ from rdflib import Graph, Literal, URIRef
 
 import vocab
 from connectors.solid import RefreshState
-from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource, add_duration
+from server.consent.model import ConsentHistory, ConsentState, add_duration
 from server.consent.rdf import (
     DamagedConsent,
     consent_from_graph,
@@ -19,36 +19,12 @@ from server.consent.rdf import (
     receipt_graph,
 )
 from server.consent.vault import PodSessions, TokenVault, VaultError
+from tests.support.consent_records import (
+    HISTORY,
+    T0,
+    consent,
+)
 from vocab import DCG, DCG_PROFILE, DPV, ODRL2, RDF, XSD
-
-T0 = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
-HISTORY = "https://dc.example/consents/" + "a" * 32
-
-
-def consent(**changes) -> Consent:
-    values = {
-        "iri": HISTORY + "/1",
-        "number": 1,
-        "space_iri": "https://dc.example/spaces/abc",
-        "space_id": "abc",
-        "space_name": "Common customers",
-        "subject": "https://ana.example/profile/card#me",
-        "grantee": "https://cage.example/profile/card#me",
-        "resources": (
-            PodResource("https://ana.example/a.ttl"),
-            PodResource("https://ana.example/f/", True),
-        ),
-        "purposes": ("https://w3id.org/dpv#Marketing",),
-        "legal_basis": "https://w3id.org/dpv#Consent",
-        "controller": "https://shop.example/profile/card#me",
-        "consumers": ("https://insights.example/profile/card#me",),
-        "algorithm_digest": "sha256:" + "1" * 64,
-        "terms_digest": "sha256:" + "2" * 64,
-        "recurring": False,
-        "started_at": T0,
-        "expires_at": add_duration(T0, "P1M"),
-    }
-    return Consent(**{**values, **changes})
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from server.consent.model import Consent, ConsentState, PodResource
 from server.consent.renewal import renewal_notice
 from server.consent.terms import can_renew, changes, needs_renewal
 from server.spaces.model import SpaceStatus
-from tests.unit.test_spaces_lifecycle import (
+from tests.support.space_records import (
     CONSUMER,
     DIGEST_A,
     DIGEST_B,

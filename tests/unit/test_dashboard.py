@@ -19,9 +19,20 @@ from server.push.records import PushedDataset, datasets_graph_name, datasets_to_
 from server.runs.model import Attestation, Run, RunStatus, RunSummary
 from server.services import services
 from server.web.dashboard import dashboard
-from tests.unit.test_api import ALICE, BOB, OWNER, STRANGER, bundle, create, register
-from tests.unit.test_audit_web import app, callers, clean_environment, space  # noqa: F401
-from tests.unit.test_consent_records import consent
+from tests.support.consent_records import consent
+from tests.support.web_api import (  # noqa: F401
+    ALICE,
+    BOB,
+    OWNER,
+    STRANGER,
+    app,
+    bundle,
+    callers,
+    clean_environment,
+    create,
+    register,
+    space,
+)
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 SVG = "{http://www.w3.org/2000/svg}"

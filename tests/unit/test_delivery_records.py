@@ -15,8 +15,8 @@ from server.datacage.delivery.queue import Entry
 from server.destinations import Destination, DestinationStore, record_delivery, statuses_of
 from server.errors import ValidationFailed, WrongState
 from server.runs.actions import Runs
-from tests.unit.test_runs import CAGE, OWNER, PUBLIC, active_space, attestation
-from tests.unit.test_runs import runs as runs
+from tests.support.runs_world import CAGE, OWNER, PUBLIC, active_space, attestation
+from tests.support.runs_world import runs as runs
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CONTAINER = "https://owner.example/results/"

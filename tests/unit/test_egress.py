@@ -169,7 +169,7 @@ def test_slow_loris_is_cut_at_the_deadline():
         with pytest.raises(solid_errors.SolidError):
             http.read(http.request("GET", listener.url))
         elapsed = time.monotonic() - start
-    assert elapsed < LOOPBACK.deadline_seconds + 1.5
+    assert elapsed < LOOPBACK.deadline_seconds + 10  # the trickle would last 30 s
 
 
 def test_oversized_answer_is_cut_at_the_cap():

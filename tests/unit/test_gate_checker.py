@@ -63,7 +63,7 @@ def test_an_iri_value_the_shape_does_not_name_is_refused_where_sh_in_does_not_ap
 def test_re2_runs_a_catastrophic_pattern_in_linear_time():
     started = time.monotonic()
     refusals = check(f'ex:r a ex:Report ; dcg:individuals 9 ; ex:code "{"a" * 5000}!" .')
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # backtracking would take longer than the universe
     assert refusals == [
         GateRefusal("shape/violation", "ex:Report / ex:code", 1, "sh:PatternConstraintComponent")
     ]

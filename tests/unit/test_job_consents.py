@@ -3,53 +3,29 @@ history (`consents_for_run`): every kind of history a space can hold, both must 
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from server.consent.authority import consents_for_run
-from server.consent.model import Consent, ConsentHistory, ConsentState, PodResource
+from server.consent.model import ConsentHistory
 from server.consent.rdf import history_iri
 from server.consent.store import MAX_BATCH, ConsentStore
 from server.registry import open_registry
+from tests.support.job_consents import (
+    GIVEN,
+    NOW,
+    OLD_TERMS,
+    PUBLIC,
+    REQUESTED,
+    TERMS,
+    WITHDRAWN,
+    consent,
+)
 
-PUBLIC = "https://dc.example/"
 SPACE = "https://dc.example/spaces/s1"
 OTHER_SPACE = "https://dc.example/spaces/s2"
-TERMS, OLD_TERMS = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 OTHER_TERMS = "sha256:" + "d" * 64  # a terms digest hashes its space's IRI: never the same
-NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-GIVEN, WITHDRAWN, REQUESTED = ConsentState.GIVEN, ConsentState.WITHDRAWN, ConsentState.REQUESTED
-
-
-def consent(space: str, subject: str, number: int, state, **changes) -> Consent:
-    made = Consent(
-        iri=f"{history_iri(PUBLIC, space, subject)}/{number}",
-        number=number,
-        space_iri=space,
-        space_id=space.rsplit("/", 1)[-1],
-        space_name="Survey",
-        subject=subject,
-        grantee="https://cage.example/profile/card#me",
-        resources=(
-            PodResource(subject.split("/profile")[0] + "/shop/orders.csv"),
-            PodResource(subject.split("/profile")[0] + "/photos/", True),
-        ),
-        purposes=("https://w3id.org/dpv#Marketing", "https://w3id.org/dpv#ResearchAndDevelopment"),
-        legal_basis="https://w3id.org/dpv#Consent",
-        controller="https://owner.example/profile/card#me",
-        consumers=("https://consumer.example/profile/card#me",),
-        algorithm_digest="sha256:" + "c" * 64,
-        terms_digest=TERMS,
-        recurring=False,
-        started_at=NOW - timedelta(days=3),
-        expires_at=NOW + timedelta(days=30),
-        state=state,
-        given_at=NOW - timedelta(days=3) if state is not REQUESTED else None,
-        usage_records=subject.split("/profile")[0] + "/datacage/usage/",
-    )
-    return replace(made, **changes)
 
 
 #: name -> the consents of one person's history, oldest first.

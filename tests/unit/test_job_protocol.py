@@ -19,8 +19,8 @@ from server.services import services
 from server.spaces.actions import Spaces
 from server.web.datacage_api import CLAIM_PAGE
 from server.web.openapi import DATACAGE_PATHS
-from tests.unit.test_job_batches import consented
-from tests.unit.test_runs import CAGE, OWNER, STRANGER, active_space
+from tests.support.consented import consented
+from tests.support.runs_world import CAGE, OWNER, STRANGER, active_space
 
 PUBLIC_URL = "https://dc.example/"
 

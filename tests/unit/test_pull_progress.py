@@ -20,7 +20,8 @@ from server.runs.pull_progress import (
     plan,
 )
 from server.services import services
-from tests.unit.test_runs import CAGE, OWNER, active_space, attestation
+from tests.support.runs_world import CAGE, OWNER, active_space, attestation
+from tests.support.waiting import wait_until
 
 CSRF = {"X-CSRF-Token": "t"}
 
@@ -76,7 +77,7 @@ def test_the_datacage_counts_people_per_row_and_sends_counts_only():
         counts.on_person(0, person("https://b.example/2", read=False))
         # A consent that stopped counting was neither read nor failed: it is not counted.
         counts.on_person(1, person("https://a.example/5", read=False, lapsed=True))
-        time.sleep(0.2)
+        wait_until(lambda: sent, "the first report of the counts")
         # Positions restart on every page: the row comes from the person's own pod server.
         counts.on_person(0, person("https://A.example:443/3", read=True))
         counts.on_person(1, person("https://x/4", read=True))

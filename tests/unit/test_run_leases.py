@@ -15,7 +15,7 @@ from server.runs.actions import FinishReport, Runs
 from server.runs.model import RunStatus
 from server.runs.outcomes import Note, Outcome
 from server.runs.store import RunStore
-from tests.unit.test_runs import CAGE, PUBLIC, active_space, attestation
+from tests.support.runs_world import CAGE, PUBLIC, active_space, attestation
 
 LEASE_S = 30.0
 OWNER = "https://owner.example/profile/card#me"

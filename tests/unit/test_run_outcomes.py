@@ -28,6 +28,7 @@ from server.runs.outcomes import (
     stage_wording,
 )
 from server.web import datacage_api
+from tests.support.waiting import wait_until
 
 CAGE = "https://cage.example/profile/card#me"
 
@@ -136,12 +137,12 @@ def test_progress_stops_reporting_when_the_run_ends():
     progress = RunProgress(lambda stage, step: reports.append((stage, step)), tick_s=0.05)
     with progress.running() as on_progress:
         on_progress(0.6)
-        time.sleep(0.2)
+        wait_until(lambda: len(reports) >= 2, "the running stage and its first step")
+    # The reporter is gone when the run ends, so nothing is left that could report later.
+    assert not any(t.name == "run-progress" for t in threading.enumerate())
     seen = len(reports)
     on_progress(1.0)
-    time.sleep(0.15)
     assert len(reports) == seen
-    assert not any(t.name == "run-progress" for t in threading.enumerate())
 
 
 SHAPE = """@prefix sh: <http://www.w3.org/ns/shacl#> .

@@ -116,7 +116,7 @@ def test_an_issuer_cannot_send_us_to_internal_keys_or_token_endpoints(tmp_path):
 
 
 def test_an_invitation_never_calls_an_internal_webid(client):
-    from tests.unit.test_api import SPACE, Caller
+    from tests.support.web_api import SPACE, Caller
 
     owner = Caller(client.application, "https://owner.example/profile#me")
     space = owner.post("/api/spaces", json={**SPACE, "roles": ["data-consumer"]}).get_json()
@@ -149,4 +149,4 @@ def test_a_trickling_profile_is_cut_at_the_deadline(tmp_path):
         elapsed = time.monotonic() - start
         assert slow.connections == 1
     assert page.status_code == 422
-    assert elapsed < 4
+    assert elapsed < 15  # the 2 s deadline, with room for a busy machine; the trickle lasts 30 s

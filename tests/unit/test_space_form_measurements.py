@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_api import (  # noqa: F401 - fixtures used by name
+from tests.support.measurements import SNP, TDX
+from tests.support.web_api import (  # noqa: F401 - fixtures used by name
     FORM,
     OWNER,
     SPACE,
@@ -18,7 +19,6 @@ from tests.unit.test_api import (  # noqa: F401 - fixtures used by name
     callers,
     clean_environment,
 )
-from tests.unit.test_space_accepted_measurements import SNP, TDX
 
 
 def test_the_form_sets_the_measurements_and_the_pages_show_them(callers):

@@ -23,7 +23,7 @@ from server.provenance.describe import RunFacts, describe
 from server.spaces.model import Space, Terms, terms_digest
 from server.spaces.rdf import from_graph, to_graph
 from server.spaces.validation import check_space
-from tests.unit.test_api import (  # noqa: F401 - fixtures used by name
+from tests.support.web_api import (  # noqa: F401 - fixtures used by name
     ALICE,
     BOB,
     FORM,

@@ -10,6 +10,8 @@ A resource that advertises no access-control resource raises `UnsupportedAccessC
 
 from __future__ import annotations
 
+from vocab import ACP
+
 from .. import errors
 from .acp import AccessControlPolicies
 from .base import AccessControl, AccessMode
@@ -17,7 +19,7 @@ from .discovery import described_acr
 from .pod import PodClient
 from .wac import WebAccessControl
 
-ACP_ACCESS_CONTROL_RESOURCE = "http://www.w3.org/ns/solid/acp#AccessControlResource"
+ACP_ACCESS_CONTROL_RESOURCE = str(ACP.AccessControlResource)
 
 __all__ = [
     "AccessControl",

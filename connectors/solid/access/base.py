@@ -10,6 +10,8 @@ import abc
 from collections.abc import Iterable
 from enum import StrEnum
 
+from vocab import ACL
+
 
 class AccessMode(StrEnum):
     """The four modes of Web Access Control; ACP's `acl:` modes are the same IRIs."""
@@ -21,7 +23,7 @@ class AccessMode(StrEnum):
 
     @property
     def iri(self) -> str:
-        return f"http://www.w3.org/ns/auth/acl#{self.value}"
+        return str(ACL[self.value])
 
     @classmethod
     def parse(cls, values: Iterable[AccessMode | str]) -> frozenset[AccessMode]:

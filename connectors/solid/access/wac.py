@@ -23,18 +23,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin
 
-from rdflib import Graph, Namespace, URIRef
+from rdflib import Graph, URIRef
 from rdflib.namespace import FOAF, RDF
 from rdflib.term import Node
 
-from vocab import VCARD
+from vocab import ACL, VCARD
 
 from .. import errors
 from .base import AccessControl, AccessMode
 from .contention import write_attempts
 from .pod import PodClient
 
-ACL = Namespace("http://www.w3.org/ns/auth/acl#")
 _SUBJECT_PREDICATES = (ACL.agent, ACL.agentClass, ACL.agentGroup, ACL.origin)
 _MODES = {URIRef(mode.iri): mode for mode in AccessMode}
 

@@ -21,12 +21,12 @@ from urllib.parse import urldefrag
 import jwt
 from rdflib import URIRef
 
+from vocab import PIM, SOLID
+
 from .. import errors
 from ..http import Http, raise_for_status
 from ..rdf import ACCEPT_RDF, parse_graph
 
-SOLID_OIDC_ISSUER = URIRef("http://www.w3.org/ns/solid/terms#oidcIssuer")
-PIM_STORAGE = URIRef("http://www.w3.org/ns/pim/space#storage")
 _JWKS_REFETCH_INTERVAL = 60.0
 _METADATA_LIMIT = 256 * 1024
 
@@ -53,8 +53,8 @@ def fetch_webid_profile(http: Http, webid: str) -> WebIdProfile:
     body = http.read(response, limit=_METADATA_LIMIT * 4)
     graph = parse_graph(body, response.headers.get("Content-Type"), document)
     subject = URIRef(webid)
-    issuers = sorted({str(o) for o in graph.objects(subject, SOLID_OIDC_ISSUER)})
-    storages = sorted({str(o) for o in graph.objects(subject, PIM_STORAGE)})
+    issuers = sorted({str(o) for o in graph.objects(subject, SOLID.oidcIssuer)})
+    storages = sorted({str(o) for o in graph.objects(subject, PIM.storage)})
     return WebIdProfile(webid, tuple(issuers), tuple(storages))
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib import Graph, Literal, URIRef
 
 from connectors.solid import SolidClient
-from vocab import RDF, XSD
-
-AS = Namespace("https://www.w3.org/ns/activitystreams#")
+from vocab import AS, RDF, XSD
 
 
 def notification(actor: str, location: str, run_iri: str, at: datetime) -> Graph:

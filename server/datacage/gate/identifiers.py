@@ -27,6 +27,8 @@ from functools import cached_property
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
+from vocab import FOAF, RDF, VCARD
+
 from .scan import Scanner
 
 #: Shorter values are ignored: three letters match too much ordinary text to refuse on.
@@ -68,8 +70,8 @@ _KIND_OF_NAME: dict[str, str] = {
     ),
 }  # fmt: skip
 _IDENTIFYING_NAMESPACES = (
-    "http://xmlns.com/foaf/0.1/",
-    "http://www.w3.org/2006/vcard/ns#",
+    str(FOAF),
+    str(VCARD),
     "http://schema.org/",
     "https://schema.org/",
 )
@@ -78,7 +80,7 @@ _VALUE_PROPERTIES = frozenset(
     URIRef(n + local)
     for n in _IDENTIFYING_NAMESPACES
     for local in ("value", "hasValue", "identifier")
-) | {URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#value")}
+) | {RDF.value}
 _RDF_FORMATS = {
     "text/turtle": "turtle",
     "application/x-turtle": "turtle",
