@@ -400,9 +400,7 @@ def check(config: Mapping[str, Any]) -> None:
     for option in OPTIONS:
         value = config.get(option.name)
         if value is not None and not isinstance(value, option.type):
-            raise ConfigError(
-                f"{option.variable} must be a {option.type.__name__}, not {value!r}."
-            )
+            raise ConfigError(f"{option.variable} must be a {option.type.__name__}, not {value!r}.")
     for name in ("LOG_FORMAT", "WORKER_LOG_FORMAT"):
         if config.get(name) not in LOG_FORMATS:
             raise ConfigError(f"DATACAGE_{name} must be 'json' or 'text'.")
