@@ -37,6 +37,7 @@ from server.datacage.sandbox.command import command, run_binds
 from server.datacage.sandbox.ids import IdPool
 from server.datacage.sandbox.interpreter import host_interpreter
 from server.datacage.sandbox.launch import preexec, staging_point
+from server.datacage.sandbox.launcher import INFO_FD, SECCOMP_FD, LaunchPlan, default_launcher
 from server.datacage.sandbox.seccomp import filter_bpf
 from server.datacage.sandbox.workspace import BOOTSTRAP, INSIDE_ID
 
@@ -125,7 +126,9 @@ def _median_ms(action, rounds: int) -> float:
 
 
 def parts(bundle, root: Path, rounds: int) -> dict[str, float]:
-    """The parent's steps alone, and bwrap (running ``python -c pass``) without each group."""
+    """The parent's steps alone, and bwrap (running ``python -c pass``) without each group,
+    started as the worker starts it (by its launcher) and, for comparison, forked from this
+    process as it was before the launcher (``bwrap_all_forked_ms``)."""
     pool, limits = IdPool(), SandboxLimits()
 
     def lease() -> None:
@@ -152,25 +155,51 @@ def parts(bundle, root: Path, rounds: int) -> dict[str, float]:
                 "bwrap_without_proc_masks": [b for b in full if not b.target.startswith("/proc/")],
             }
             for name, staged in variants.items():
-                launch = preexec(
-                    stage, staged, limits, uid=ids.uid, gid=ids.gid,
-                    filesystems=built.attachments(),
-                )  # fmt: skip
                 figures[f"{name}_ms"] = _median_ms(
-                    lambda s=staged, p=launch: _bwrap(interpreter, s, stage, limits, seccomp, p),
+                    lambda s=staged: _launched(interpreter, s, stage, limits, seccomp, ids, built),
                     rounds,
                 )
+            launch = preexec(
+                stage, full, limits, uid=ids.uid, gid=ids.gid, filesystems=built.attachments()
+            )
+            figures["bwrap_all_forked_ms"] = _median_ms(
+                lambda: _forked(interpreter, full, stage, limits, seccomp, launch), rounds
+            )
         finally:
             built.close()
             os.close(seccomp)
     return figures
 
 
-def _bwrap(interpreter, staged, stage, limits, seccomp, launch) -> None:
+def _pass_argv(interpreter, staged, stage, limits, seccomp_fd, info_fd) -> list[str]:
+    argv = command(interpreter, staged, stage, limits, seccomp_fd, info_fd, inside_id=INSIDE_ID)
+    return [*argv[: argv.index("--") + 1], str(interpreter.executable), "-I", "-S", "-c", "pass"]
+
+
+def _launched(interpreter, staged, stage, limits, seccomp, ids, built) -> None:
+    """As the worker does it: by the launcher, and waited for as the worker's own child."""
     os.lseek(seccomp, 0, os.SEEK_SET)
     reader, writer = os.pipe()
-    argv = command(interpreter, staged, stage, limits, seccomp, writer, inside_id=INSIDE_ID)
-    argv = [*argv[: argv.index("--") + 1], str(interpreter.executable), "-I", "-S", "-c", "pass"]
+    try:
+        argv = _pass_argv(interpreter, staged, stage, limits, SECCOMP_FD, INFO_FD)
+        plan = LaunchPlan(
+            argv, stage, staged, limits, ids.uid, ids.gid, log_fd=writer, status_fd=writer,
+            seccomp_fd=seccomp, info_fd=writer, filesystems=built.attachments(),
+        )  # fmt: skip
+        pid = default_launcher().launch(plan).pid
+        _, status = os.waitpid(pid, 0)
+        if status:
+            raise SystemExit(f"bwrap ended with status {status}")
+    finally:
+        os.close(reader)
+        os.close(writer)
+
+
+def _forked(interpreter, staged, stage, limits, seccomp, launch) -> None:
+    """As before the launcher: forked from this (big) process, the steps in preexec_fn."""
+    os.lseek(seccomp, 0, os.SEEK_SET)
+    reader, writer = os.pipe()
+    argv = _pass_argv(interpreter, staged, stage, limits, seccomp, writer)
     subprocess.run(argv, pass_fds=(seccomp, writer), preexec_fn=launch, env={}, check=True)
     os.close(reader)
     os.close(writer)

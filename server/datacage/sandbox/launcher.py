@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .interpreter import host_interpreter
 from .launch import Bind, rlimits
+from .libraries import sdk_libraries
 from .model import SandboxLimits
 
 SPAWNER = Path(__file__).with_name("spawner.py")
@@ -258,7 +259,9 @@ def default_launcher() -> Launcher:
 
 
 def start_launcher() -> None:
-    """Start the launcher now (a worker's start-up), not on the first run."""
+    """Start the launcher now (a worker's start-up), not on the first run, and find what the
+    sandbox binds (the interpreter's and the SDK's libraries) while at it."""
+    sdk_libraries()
     _launcher.start()
 
 
