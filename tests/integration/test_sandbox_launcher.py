@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from server.datacage.sandbox import Outcome, runner
+from server.datacage.sandbox import Outcome, SandboxLimits, runner
 from server.datacage.sandbox import launcher as launcher_module
-from server.datacage.sandbox.launcher import Launcher, default_launcher
+from server.datacage.sandbox.launch import Bind, staging_point
+from server.datacage.sandbox.launcher import Launcher, LauncherError, LaunchPlan, default_launcher
 from tests.integration.test_sandbox import FIXTURES, bundle_from, run, sandbox_processes
 
 PROBE = FIXTURES / "hostile" / "launcher_probe"
@@ -233,3 +234,24 @@ def _zombie_children() -> list[int]:
             continue
         found += [int(pid) for pid in children if _state(int(pid)) == "Z"]
     return found
+
+
+def test_a_child_that_cannot_be_prepared_is_reaped_and_says_why(tmp_path):
+    """A bind whose host path is gone: the launch fails in words, nothing is left behind."""
+    fresh = Launcher()
+    reader, writer = os.pipe()
+    try:
+        plan = LaunchPlan(
+            ["/usr/bin/bwrap", "--", "/bin/true"], staging_point(),
+            [Bind(tmp_path / "gone", "gone", True, "/gone")], SandboxLimits(),
+            2_099_999_999, 2_099_999_999, log_fd=writer, status_fd=writer,
+            seccomp_fd=writer, info_fd=writer,
+        )  # fmt: skip
+        with pytest.raises(LauncherError, match=r"bind: No such file or directory"):
+            fresh.launch(plan)
+        assert not _zombie_children()
+        assert fresh.pid is not None  # the launcher itself carries on
+    finally:
+        fresh.stop()
+        os.close(reader)
+        os.close(writer)
