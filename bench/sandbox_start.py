@@ -1,19 +1,26 @@
 """What the sandbox costs per run, against the same bootstrap run by plain ``python -I -S``.
 
 A trivial algorithm (it reads the input index of two people and returns one line of Turtle) is
-run through `server.datacage.sandbox.run_algorithm` (digest check, a uid leased, the run's
-three tmpfs file systems made and filled, the private mount namespace, bubblewrap, seccomp,
-rlimits, the watcher, the output copied out) and, in the same process, by the same bootstrap
-with the same base interpreter and no isolation at all. Rounds alternate A-B-B-A so drift on
-a shared machine hits both alike; one warm-up run of each is not counted (it finds the
-interpreter's libraries).
+run through `server.datacage.sandbox.run_algorithm` exactly as the worker runs it (digest
+check, a uid leased, the run's three tmpfs file systems made and filled, the launch request to
+the worker's launcher process, its child's private mount namespace, rlimits and uid, then
+bubblewrap, seccomp, the watcher, the output copied out) and, in the same process, by the
+same bootstrap with the same base interpreter and no isolation at all. This process imports
+the worker's module first, so it is as large as a worker (`rss_mb`), which is what a fork
+from it costs. Rounds alternate A-B-B-A so drift on a shared machine hits both alike; one
+warm-up run of each is not counted (it starts the launcher and finds the libraries).
+
+Two spans, both medians: the whole run (`*_run_ms_median`; their difference is the last
+line, `sandbox_overhead_ms`), and from the call to the algorithm's first line, read from
+the host's monotonic clock inside (`*_to_first_line_ms_median`, `first_line_overhead_ms`;
+the sandbox has no time namespace).
 
 Where the time goes: the parent's own steps are timed alone (`lease_ms`, `filesystems_ms`),
 and bubblewrap is started with ``python -I -S -c pass`` as the command (no bootstrap, no
-watcher) with its whole command line and then without each group of options
-(`bwrap_*_ms`), so each group's cost is the difference.
-
-Prints `name=value` lines; the last is `sandbox_overhead_ms=<sandbox - plain, medians>`.
+watcher), by the launcher as the worker does it, with its whole command line and then
+without each group of options (`bwrap_*_ms`), so each group's cost is the difference; and
+once more forked from this process with the steps in a ``preexec_fn``, as it was before
+the launcher (`bwrap_all_forked_ms`).
 
     python bench/sandbox_start.py [--rounds R]
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import server.datacage.worker  # noqa: F401 - this process as big as a worker, as forks go
 from server.algorithms import build_bundle, read_bundle
 from server.datacage.sandbox import Outcome, SandboxLimits, run_algorithm, staging
 from server.datacage.sandbox.command import command, run_binds
@@ -239,7 +248,8 @@ def main() -> None:
     plain_ms = statistics.median(times["plain"]) * 1000
     sandbox_first_ms = statistics.median(to_first_line["sandbox"]) * 1000
     plain_first_ms = statistics.median(to_first_line["plain"]) * 1000
-    print(f"python={sys.version.split()[0]} rounds={rounds}")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"python={sys.version.split()[0]} rounds={rounds} rss_mb={rss_mb:.0f}")
     print(f"first_sandbox_run_ms={first_sandbox * 1000:.1f}")
     print(f"first_plain_run_ms={first_plain * 1000:.1f}")
     print(f"sandbox_run_ms_min={min(times['sandbox']) * 1000:.1f}")
