@@ -6,11 +6,11 @@ parent of the launcher, and so of every bwrap it starts (CLONE_PARENT), and bwra
 ``--die-with-parent`` watches the parent *thread*: a short-lived job thread as parent would
 take the sandboxes with it when it ended.
 
-If the launcher is gone (killed, crashed), the next launch starts a new one; if the launcher
-dies during a launch, the half-started child (whose pid it told us itself) never gets its go,
-exits without running and is reaped, and the launch is tried once more on a fresh launcher.
-If no launcher can be started, the run is refused (:class:`LauncherError`): a run is never
-started any other way.
+If the launcher is gone (killed, crashed), the next launch starts a new one. If it dies during
+a launch before it made the child, the go socket ends with nothing on it and the launch is
+tried once more on a fresh launcher; after, the child (whose pid it told us itself, first
+thing) carries on without it. If no launcher can be started, the run is refused
+(:class:`LauncherError`): a run is never started any other way.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ SPAWNER = Path(__file__).with_name("spawner.py")
 #: The descriptor numbers the sandbox's bwrap gets (0 is /dev/null; 1 and 2 the log).
 STATUS_FD, SECCOMP_FD, INFO_FD = 3, 4, 5
 _START_TIMEOUT_S = 30.0  # a cold interpreter on a loaded host
-_REPLY_TIMEOUT_S = 60.0  # the child's mounts, on a loaded host
+_REPLY_TIMEOUT_S = 60.0  # the child's mounts and bwrap's exec, on a loaded host
 _MAX_REPLY = 64 << 10
 
 
@@ -125,49 +125,58 @@ class Launcher:
         """Start bwrap as the plan says; raises LauncherError (nothing runs) if it cannot."""
         payload, fds = _request(plan)
         with self._lock:
-            for attempt in (1, 2):
+            for _ in range(2):
                 go, child_go = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
-                    reply = self._ask(payload, [child_go.fileno(), *fds], last=attempt == 2)
+                    if not self._send(payload, [child_go.fileno(), *fds]):
+                        continue  # it was dead already: once more, on a fresh one
                     child_go.close()  # now only the launcher and its child hold that end
-                    pid = _child_pid(go)
-                    if reply is None or pid is None or "error" in reply or reply["pid"] != pid:
-                        go.close()  # no go: a child that exists exits without running
-                        if pid is not None:
-                            _reap(pid)
-                        if reply is None:
-                            continue  # the launcher died: once more, on a fresh one
-                        raise LauncherError(str(reply.get("error", "the launcher lost its child")))
-                    go.sendall(b"1")
-                    return Launched(pid)
+                    pid, said = self._hear(go)
                 finally:
                     go.close()
                     child_go.close()
+                if pid is not None and not said:
+                    return Launched(pid)
+                if pid is not None:
+                    _reap(pid)  # it failed before exec, and said why
+                if said:
+                    raise LauncherError(said)
+                self._drop()  # the launcher died before it made a child: once more
         raise LauncherError("the sandbox launcher stopped twice while starting the run")
 
     def stop(self) -> None:
         with self._lock:
             self._drop()
 
-    def _ask(self, payload: bytes, fds: list[int], *, last: bool) -> dict | None:
-        """The launcher's reply; None if it died (or hung) on the way, and it is dropped."""
+    def _send(self, payload: bytes, fds: list[int]) -> bool:
         sock = self._ensure()
         try:
             socket.send_fds(sock, [payload], fds)
-            answer = sock.recv(_MAX_REPLY)
         except OSError:
-            answer = b""
-        if not answer:
             self._drop()
-            return None
+            return False
+        return True
+
+    def _hear(self, go: socket.socket) -> tuple[int | None, str]:
+        """What comes on the go socket until it ends: the child's pid (None: no child was
+        made) and, if it did not exec bwrap, why (from the child or the launcher)."""
+        go.settimeout(_REPLY_TIMEOUT_S)
+        said = b""
         try:
-            reply = json.loads(answer)
-        except ValueError:
-            reply = None
-        if not isinstance(reply, dict) or not isinstance(reply.get("pid", 0), int):
+            while len(said) < _MAX_REPLY and (chunk := go.recv(_MAX_REPLY)):
+                said += chunk
+        except OSError:  # a timeout: a hung launcher or child is not waited for any longer
             self._drop()
-            raise LauncherError("the sandbox launcher gave an answer that is not its own")
-        return reply
+            pid = _pid_in(said)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _reap(pid)
+            raise LauncherError("the sandbox launcher did not answer in time") from None
+        pid = _pid_in(said)
+        if pid is not None:
+            said = said.split(b"\n", 1)[1]
+        return pid, said.decode(errors="replace").strip()
 
     def _ensure(self) -> socket.socket:
         if self._socket is not None and self._process is not None:
@@ -231,18 +240,10 @@ def _request(plan: LaunchPlan) -> tuple[bytes, list[int]]:
     return json.dumps(request).encode(), fds
 
 
-def _child_pid(go: socket.socket) -> int | None:
-    """The pid the launcher's child wrote first thing; None: there is no child."""
-    said = b""
-    while not said.endswith(b"\n") and len(said) < 32:
-        chunk = go.recv(32 - len(said))
-        if not chunk:
-            return None
-        said += chunk
-    try:
-        return int(said)
-    except ValueError:
-        return None
+def _pid_in(said: bytes) -> int | None:
+    """The pid the child wrote first thing, if a child was made."""
+    first, newline, _ = said.partition(b"\n")
+    return int(first) if newline and first.isdigit() else None
 
 
 def _reap(pid: int) -> None:

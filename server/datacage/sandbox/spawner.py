@@ -8,23 +8,25 @@ in every page either side writes until the exec: on this machine ~15-25 ms per r
 from this small process the same steps cost well under a millisecond.
 
 Protocol, one request at a time on a SOCK_SEQPACKET socket (``FD``): the worker sends one
-JSON message with the descriptors it names attached (SCM_RIGHTS); the launcher clones a child
-*with CLONE_PARENT*, so the child is the worker's own child (the worker waits for it, reads its
-resource use, and bwrap's ``--die-with-parent`` follows the worker, not this helper). The
-child makes the mounts, sets limits, drops to the run's uid, tells the launcher it is ready and
-then waits for the worker's go. The go is a socket between the child and the worker alone:
-the child first writes its pid there, so the worker always knows (and can reap) the child,
-and only once the launcher has said the child is ready does the worker send the byte that
-lets it exec bwrap. If the launcher dies during a launch, the worker reads the pid (or end of
-file: no child was made), closes the socket, and the child exits without running anything.
-Every descriptor the child keeps is moved to a fixed number and all others are closed, so
-the launcher's socket never reaches a sandbox.
+JSON message with the descriptors it names attached (SCM_RIGHTS), the first of them its *go
+socket*, shared with the worker alone. The launcher clones a child *with CLONE_PARENT*, so the
+child is the worker's own child (the worker waits for it, reads its resource use, and bwrap's
+``--die-with-parent`` follows the worker, not this helper), closes its copies of the run's
+descriptors and waits for the next request: it answers nothing itself. The child first
+writes its pid on the go socket (so the worker can always reap it, whatever becomes of the
+launcher), makes the mounts, sets the limits, drops to the run's uid, moves the descriptors
+the sandbox gets to fixed numbers and marks every other one close-on-exec, and execs bwrap:
+the go socket closing at that exec is how the worker learns bwrap started; words on it
+before the end say why not. If no child could be made, the launcher writes why on the go
+socket; if the launcher dies before cloning, the go socket just ends, and the worker tries
+again on a new launcher. The launcher's socket never reaches a sandbox.
 
 The launcher holds no secrets; a run's descriptors (its pipes and the mount descriptors of
 its file systems) pass through it for the length of one launch and are closed right after.
 Each run is a fresh child with fresh namespaces: nothing is reused between runs.
 """
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -38,7 +40,7 @@ _CLONE_NEWNS, _CLONE_PARENT = 0x00020000, 0x00008000
 _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
 # clone differs per architecture; the new mount API and close_range do not (Linux 5.2+).
 _SYS_CLONE = {"x86_64": 56, "aarch64": 220}
-_OPEN_TREE, _MOVE_MOUNT, _CLOSE_RANGE = 428, 429, 436
+_OPEN_TREE, _MOVE_MOUNT, _CLOSE_RANGE, _CLOSE_RANGE_CLOEXEC = 428, 429, 436, 4
 _OPEN_TREE_CLONE, _OPEN_TREE_CLOEXEC, _AT_EMPTY_PATH = 1, 0o2000000, 0x1000
 _MOVE_MOUNT_F_EMPTY_PATH, _AT_FDCWD = 0x4, -100
 _MAX_REQUEST, _MAX_FDS = 1 << 20, 32
@@ -95,7 +97,7 @@ def _prepare(request, fds):
 
 
 def _arrange(request, fds):
-    """Move the descriptors the sandbox gets to their numbers; close every other one."""
+    """Move the descriptors the sandbox gets to their numbers; every other one closes at exec."""
     null = os.open("/dev/null", os.O_RDONLY)
     wanted = [(null, 0)] + [(fds[index], number) for index, number in request["fds"]]
     # First above every target, so that moving one never overwrites another still to move.
@@ -103,64 +105,49 @@ def _arrange(request, fds):
     for fd, number in high:
         os.dup2(fd, number, inheritable=True)
     last = max(number for _, number in wanted)
-    _check(_syscall(_CLOSE_RANGE, last + 1, 0xFFFFFFFF, 0), "close_range")
+    # Marked close-on-exec rather than closed: the go socket must stay open until the exec,
+    # whose closing it is how the worker learns that bwrap started.
+    _check(_syscall(_CLOSE_RANGE, last + 1, 0xFFFFFFFF, _CLOSE_RANGE_CLOEXEC), "close_range")
     # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec, and
     # the file-size limit must stop the algorithm, as it does any other program.
     for number in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(number, signal.SIG_DFL)
 
 
-def _child(request, fds, report_w, sock_fd):
-    # First: while this child waits for its go it must not keep the launcher's socket open
-    # (the worker would not see the launcher's end if the launcher died meanwhile). Then its
-    # pid to the worker, which can always wait for it, whatever happens to the launcher.
+def _child(request, fds, sock_fd):
+    """The launched child: tell the worker its pid, prepare, exec bwrap (or say why not)."""
+    # The launcher's socket is no business of the sandbox's, and the worker must see the
+    # launcher's end of it close if the launcher dies.
     os.close(sock_fd)
-    go = fds[request["go"]]
+    go = -1
     try:
-        os.write(go, f"{os.getpid()}\n".encode())
+        go = fcntl.fcntl(fds[request["go"]], fcntl.F_DUPFD_CLOEXEC, 256)  # above the targets
+        os.write(go, f"{os.getpid()}\n".encode())  # first: the worker can always reap us
         _prepare(request, fds)
-    except BaseException as error:  # told to the worker in words, never run
-        os.write(report_w, f"{type(error).__name__}: {error}".encode()[:4000])
-        os._exit(_CHILD_FAILED)
-    os.write(report_w, b"ready")
-    os.close(report_w)
-    if os.read(go, 1) != b"1":  # the launcher or the worker is gone: run nothing
-        os._exit(_CHILD_FAILED)
-    try:
         _arrange(request, fds)
         argv = request["argv"]
         os.execve(argv[0], argv, {})  # noqa: S606 - bwrap, its arguments built by the worker
-    except BaseException as error:
-        os.write(2, f"The sandbox could not start: {error}\n".encode())
+    except BaseException as error:  # told to the worker in words; nothing ran
+        if go >= 0:
+            with contextlib.suppress(OSError):
+                os.write(go, f"{type(error).__name__}: {error}".encode()[:4000])
     os._exit(_CHILD_FAILED)
 
 
 def _launch(request, fds, clone_number, sock_fd):
-    """Start one child: whether it is ready to exec bwrap or, if not, why."""
-    report_r, report_w = os.pipe2(os.O_CLOEXEC)
-    try:
-        pid = _syscall(clone_number, _CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
-        if pid == 0:
-            os.close(report_r)
-            _child(request, fds, report_w, sock_fd)
-        if pid < 0:
-            number = ctypes.get_errno()
-            return {"error": f"clone: {os.strerror(number)}"}
-        os.close(report_w)
-        report_w = -1
-        said = b""
-        while chunk := os.read(report_r, 4096):
-            said += chunk
-            if said == b"ready":
-                return {"pid": pid}
-        return {"pid": pid, "error": said.decode(errors="replace") or "it ended at once"}
-    finally:
-        os.close(report_r)
-        if report_w >= 0:
-            os.close(report_w)
+    """Clone the child (it carries on alone) or raise OSError."""
+    pid = _syscall(clone_number, _CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
+    if pid == 0:
+        _child(request, fds, sock_fd)
+    if pid < 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"clone: {os.strerror(number)}")
 
 
 def serve(sock, clone_number):
+    """One request at a time. Nothing is answered here: the worker hears from the child on
+    the go socket (its pid, then the end of the socket at exec, or why it failed), or from
+    here on that socket if no child could be made."""
     sock.send(b"ready")
     while True:
         message, fds, flags, _ = socket.recv_fds(
@@ -169,16 +156,16 @@ def serve(sock, clone_number):
         if not message:
             return  # the worker is gone
         try:
-            if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-                reply = {"error": "the launch request was cut short"}
-            else:
-                reply = _launch(json.loads(message), fds, clone_number, sock.fileno())
+            if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or not fds:
+                raise ValueError("the launch request was cut short")
+            _launch(json.loads(message), fds, clone_number, sock.fileno())
         except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-            reply = {"error": f"{type(error).__name__}: {error}"}
+            if fds:
+                with contextlib.suppress(OSError):
+                    os.write(fds[0], f"{type(error).__name__}: {error}".encode()[:4000])
         finally:
-            for fd in fds:
+            for fd in fds:  # the child has its copies; nothing of the run stays here
                 os.close(fd)
-        sock.send(json.dumps(reply).encode())
 
 
 def main():
