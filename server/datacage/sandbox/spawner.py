@@ -84,6 +84,7 @@ def _prepare(request, fds):
         os.mkdir(target, 0o755)
         _attach(fds[index], target.encode())
     for source, target, is_dir in request["binds"]:
+        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
         if is_dir:
             os.mkdir(target, 0o755)
         else:
