@@ -267,9 +267,12 @@ def start_launcher() -> None:
 
 
 def _after_fork_in_child() -> None:
-    # A forked copy of the worker must not share the parent's launcher socket.
+    # A forked copy of the worker gets a launcher of its own if it runs sandboxes, and lets go
+    # of its copy of the parent's socket (the parent's launcher is not its child to stop).
     global _launcher
-    _launcher = Launcher()
+    inherited, _launcher = _launcher, Launcher()
+    if inherited._socket is not None:
+        inherited._socket.close()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
