@@ -50,6 +50,7 @@ from .datasets import DatacageKeys
 from .delivery import Deliveries, DeliveryQueue, Outbox
 from .job import JobReport, JobSettings, execute
 from .lease_keeper import LeaseKeeper
+from .sandbox.launcher import start_launcher
 from .sandbox.tree import empty as empty_folder
 
 log = logging.getLogger(__name__)
@@ -323,6 +324,10 @@ class Worker:
     ) -> None:
         """Take jobs until `stop`; `heartbeat` is touched after each look for work that reached
         the control plane (a container's health check reads its age, docker/healthcheck.py)."""
+        try:  # now, not on the first run; a run that still cannot start is refused, in words
+            start_launcher()
+        except (OSError, RuntimeError) as exc:
+            log.error("the sandbox launcher did not start", extra={"error": str(exc)})
         while not stop.is_set():
             try:
                 self.deliver_pending()

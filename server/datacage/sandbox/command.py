@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .interpreter import Interpreter
 from .launch import Bind
-from .libraries import sdk_libraries
+from .libraries import SDK_PATH, sdk_libraries
 from .model import SandboxLimits
 from .workspace import SANDBOX_GID, SANDBOX_UID
 
@@ -69,9 +69,13 @@ def host_binds(interpreter: Interpreter) -> list[Bind]:
     extra = [f for f in sdk.linked_folders if f not in interpreter.read_only]
     host = [interpreter.executable, interpreter.stdlib, *interpreter.read_only, *extra]
     staged = [Bind(path, f"host{i}", path.is_dir(), str(path)) for i, path in enumerate(host)]
-    # The SDK and its dependencies, read-only (see .libraries); bwrap makes the mount points.
-    for i, library in enumerate(sdk.packages):
-        staged.append(Bind(library.source, f"sdk{i}", library.is_dir, library.target))
+    # The SDK and its dependencies, read-only (see .libraries), staged side by side in one
+    # folder that bwrap binds whole: one bind for bwrap instead of one per package, each of
+    # which costs it another read of the mount table.
+    staged.append(Bind(None, "sdk", True, SDK_PATH))
+    for library in sdk.packages:
+        name = f"sdk/{Path(library.target).name}"
+        staged.append(Bind(library.source, name, library.is_dir, library.target, by_bwrap=False))
     return staged
 
 
@@ -111,7 +115,7 @@ def command(
     at /tmp replaces the private tmpfs there."""
     argv = [bwrap_path(), *sealed(inside_id)]
     late = [b for b in staged if b.target.startswith(("/dev/", "/proc/"))]
-    for bind in [b for b in staged if b not in late]:
+    for bind in [b for b in staged if b not in late and b.by_bwrap]:
         argv += _bind(bind, stage)
     # The interpreter's own site-packages is not the algorithm's: hide it under an empty tmpfs.
     argv += ["--size", "4096", "--tmpfs", str(interpreter.site_packages)]

@@ -41,6 +41,8 @@ class Bind:
     is_dir: bool
     target: str  # inside the sandbox
     writable: bool = False
+    # False: only staged (under a folder that bwrap binds as a whole), not bound by bwrap.
+    by_bwrap: bool = True
 
     def staged(self, stage: str) -> str:
         return f"{stage}/{self.name}"
@@ -97,6 +99,7 @@ def preexec(
             os.mkdir(target, 0o755)
             attach(fd, target.encode())
         for source, target, is_dir in plan:
+            os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
             if is_dir:
                 os.mkdir(target, 0o755)
             else:

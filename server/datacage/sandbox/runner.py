@@ -7,7 +7,6 @@ import hmac
 import os
 import select
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,7 +20,8 @@ from . import staging, workspace
 from .command import command, run_binds
 from .ids import IdPool, SandboxIds, default_pool
 from .interpreter import host_interpreter
-from .launch import preexec, staging_point
+from .launch import staging_point
+from .launcher import INFO_FD, SECCOMP_FD, STATUS_FD, Launched, LaunchPlan, default_launcher
 from .model import Outcome, SandboxLimits, SandboxRun
 from .mounts import Tmpfs
 from .output import OutputRefused, OutputTooLarge, copy_out, over_limits
@@ -109,35 +109,32 @@ def _run(
         try:
             os.write(seccomp_fd, filter_bpf())
             os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            # The sandbox sees the status pipe at STATUS_FD whatever its number here.
             filesystems = staging.build(
-                files, entry_point, parameters, status_w, inputs_dir, limits, ids
+                files, entry_point, parameters, STATUS_FD, inputs_dir, limits, ids
             )
             interpreter = host_interpreter()
             stage = staging_point()
             staged = run_binds(interpreter, filesystems.proc_masks)
             argv = command(
-                interpreter, staged, stage, limits, seccomp_fd, info_w,
+                interpreter, staged, stage, limits, SECCOMP_FD, INFO_FD,
                 inside_id=workspace.INSIDE_ID,
             )  # fmt: skip
-            launch = preexec(
-                stage, staged, limits, uid=ids.uid, gid=ids.gid,
-                filesystems=filesystems.attachments(),
+            # Started by the worker's small launcher process, not forked from this big one
+            # (see .launcher): the child is still ours to wait for and to kill.
+            process = default_launcher().launch(
+                LaunchPlan(
+                    argv, stage, staged, limits, ids.uid, ids.gid,
+                    log_fd=log_w, status_fd=status_w, seccomp_fd=seccomp_fd, info_fd=info_w,
+                    filesystems=filesystems.attachments(),
+                )
             )  # fmt: skip
-            process = subprocess.Popen(  # noqa: S603 - a fixed program, arguments built here
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log_w,
-                stderr=log_w,
-                pass_fds=(status_w, seccomp_fd, info_w),
-                env={},  # bwrap's own environment is what /proc/1/environ shows inside
-                start_new_session=True,  # one process group to kill on the wall clock
-                preexec_fn=launch,
-            )
             # The wall clock is the algorithm's: it starts with the sandbox, not with our
             # set-up (the first run in a process spends a while finding the libraries).
             launched = time.monotonic()
-        except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as error:
-            # Not running as root, no bubblewrap, no staging folder: never run unisolated.
+        except (OSError, RuntimeError, ValueError) as error:
+            # Not running as root, no bubblewrap, no staging folder, no launcher: never run
+            # unisolated.
             reason = f"The sandbox could not start, so nothing was run ({error})."
             return SandboxRun(Outcome.REFUSED, reason, None, time.monotonic() - started, "", 0.0)
         for fd in child_ends:
@@ -184,7 +181,7 @@ def _keep_output(output: Tmpfs, output_dir: Path, limits: SandboxLimits) -> tupl
     return Outcome.SUCCEEDED, "The algorithm finished."
 
 
-def _end(process: subprocess.Popen, info: SandboxInfo) -> None:
+def _end(process: Launched, info: SandboxInfo) -> None:
     """Kill whatever is left of the sandbox and reap bwrap (a no-op after a normal end).
 
     The sandbox's pid 1 first, so that bwrap reaps it and exits; bwrap's group only if it
@@ -208,7 +205,7 @@ def _end(process: subprocess.Popen, info: SandboxInfo) -> None:
 
 
 def _watch(
-    process: subprocess.Popen,
+    process: Launched,
     info: SandboxInfo,
     status: StatusReader,
     output: Tmpfs,
@@ -259,7 +256,7 @@ def _watch(
     )
 
 
-def _kill_sandbox(process: subprocess.Popen, info: SandboxInfo) -> float:
+def _kill_sandbox(process: Launched, info: SandboxInfo) -> float:
     """Kill the sandbox's pid 1 (the kernel then kills everything in its pid namespace), so
     that bwrap reaps it and exits; without its pid yet, kill bwrap's process group."""
     if info.pidfd is None:
@@ -270,7 +267,7 @@ def _kill_sandbox(process: subprocess.Popen, info: SandboxInfo) -> float:
     return time.monotonic()
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: Launched) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
 
