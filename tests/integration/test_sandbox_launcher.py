@@ -20,7 +20,7 @@ from server.datacage.sandbox import Outcome, SandboxLimits, runner
 from server.datacage.sandbox import launcher as launcher_module
 from server.datacage.sandbox.launch import Bind, staging_point
 from server.datacage.sandbox.launcher import Launcher, LauncherError, LaunchPlan, default_launcher
-from tests.integration.test_sandbox import FIXTURES, bundle_from, run, sandbox_processes
+from tests.support.sandbox_runs import FIXTURES, bundle_from, run, sandbox_processes
 
 PROBE = FIXTURES / "hostile" / "launcher_probe"
 
