@@ -168,12 +168,14 @@ def main() -> None:
     pods.start()
     css = CommunitySolidServer(port=pods.css_port, public_url=pods.public_url, extra_ca=pods.ca)
     try:
-        with css, CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
+        css.start(timeout=300)  # a shared machine under load may take minutes
+        with CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
             plain = (client_cert, client_key)
             nginx = int((folder / "front" / "nginx.pid").read_text())  # its workers are children
             pids = {"css": css.pid, "nginx": nginx, "admission": pods.admission_pid}
             figures = _measure(args, pods, accounts, provider, plain, baseline_port, pids)
     finally:
+        css.stop()
         pods.stop()
     print(f"pull_ours_per_s={figures['pull_ours_per_s']:.1f}")
     print(f"pull_bare_per_s={figures['pull_bare_per_s']:.1f}")
