@@ -73,7 +73,7 @@ http {{
     access_log {prefix}/access.log attested;
 
     upstream pod_server {{ server 127.0.0.1:{css_port}; keepalive 16; }}
-    upstream admission {{ server 127.0.0.1:{admission_port}; keepalive 4; }}
+    upstream admission {{ server 127.0.0.1:{admission_port}; keepalive 16; }}  # asked per pod read
 
     # CSS rebuilds request URLs (so DPoP htu) from these, and believes X-Forwarded-Host and
     # Forwarded: a client must not choose them.
