@@ -8,8 +8,10 @@ of ~400-byte Turtle resources, one per person.
 
 - **ours**: the datacage's real pull (`server.datacage.pull.pull`), the run's RA-TLS client
   certificate carrying software stand-in evidence (asked about by nginx on every request), a
-  DPoP proof per request from our Solid client, the consent re-check hook, and
-  each resource parsed as Turtle, as the datacage does before staging it.
+  DPoP proof per request from our Solid client, the worker's consent re-check before each
+  person (`BatchedRecheck`; its question is answered here, where the worker asks the control
+  plane: that side is bench/pulls.py's), and the identifiers of each resource read from its
+  Turtle (`InputIdentifiers.collect`), as the worker does before staging the inputs.
 - **bare**: `requests` + PyJWT (nothing of ours), the same token type and a fresh DPoP proof per
   request, presenting a plain client certificate to a door of the same nginx that checks it
   against a CA and asks nobody (no admission), and no parsing.
@@ -18,9 +20,9 @@ Both sides read the same resources with the same concurrency; rounds alternate A
 shared machine's drift hits both alike. The figure is the ratio of median rates (ours / bare):
 what attestation at the gateway, our client and the parse cost, on top of what CSS itself costs.
 
-Prints `name=value` lines: the CPU each process (this client, CSS, the admission process)
-spent per read on each side, which says where the time goes, then the rates; the last line is
-`pull_ratio=<ours/bare>`.
+Prints `name=value` lines: the CPU each process (this client, CSS, nginx, the admission
+process) spent per read on each side, which says where the time goes, then the rates; the
+last line is `pull_ratio=<ours/bare>`.
 
     python bench/pull_ratio.py [--people N] [--rounds R] [--threads T]
 """
@@ -41,7 +43,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from rdflib import Graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -62,7 +63,9 @@ from server.attestation import (
 )
 from server.consent.model import PodResource
 from server.datacage.control_plane import JobConsent
+from server.datacage.gate import InputIdentifiers, PersonInputs
 from server.datacage.pull import PullLimits, pull
+from server.datacage.recheck import BatchedRecheck
 from server.demo.certificates import make_client_identity
 from server.demo.gateway import PodProvider
 
@@ -80,14 +83,13 @@ BASELINE = """\
 """
 
 
-class InForce:
-    """The consent authority: every consent counts, and a refusal would be a bench failure."""
+def refused(consent: object, url: str) -> None:
+    raise RuntimeError(f"the pod refused {url}: the benchmark's grant is wrong")
 
-    def still_in_force(self, consent: object) -> bool:
-        return True
 
-    def record_refusal(self, consent: object, url: str) -> None:
-        raise RuntimeError(f"the pod refused {url}: the benchmark's grant is wrong")
+def in_force(consent_iris: list[str]) -> set[str]:
+    """The control plane's answer to a re-check: every consent still counts."""
+    return set(consent_iris)
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -166,11 +168,14 @@ def main() -> None:
     pods.start()
     css = CommunitySolidServer(port=pods.css_port, public_url=pods.public_url, extra_ca=pods.ca)
     try:
-        with css, CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
+        css.start(timeout=300)  # a shared machine under load may take minutes
+        with CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
             plain = (client_cert, client_key)
-            pids = {"css": css.pid, "admission": pods.admission_pid}
+            nginx = int((folder / "front" / "nginx.pid").read_text())  # its workers are children
+            pids = {"css": css.pid, "nginx": nginx, "admission": pods.admission_pid}
             figures = _measure(args, pods, accounts, provider, plain, baseline_port, pids)
     finally:
+        css.stop()
         pods.stop()
     print(f"pull_ours_per_s={figures['pull_ours_per_s']:.1f}")
     print(f"pull_bare_per_s={figures['pull_bare_per_s']:.1f}")
@@ -227,11 +232,17 @@ def _measure(
         limits = PullLimits(people_at_once=args.threads, per_host=args.threads)
 
         def ours() -> None:
-            for outcome in pull(cage, InForce(), consents, limits):
+            outcomes = pull(cage, BatchedRecheck(in_force, refused), consents, limits)
+            for outcome in outcomes:
                 if not outcome.inputs:
                     raise RuntimeError(f"a pull failed: {outcome.skipped}")
-                for item in outcome.inputs:
-                    Graph().parse(data=item.body, format="turtle", publicID=item.url)
+            found = InputIdentifiers.collect(
+                PersonInputs(o.consent.subject, [(i.url, i.content_type or "", i.body)])
+                for o in outcomes
+                for i in o.inputs
+            )
+            if "alice example" not in found.values:
+                raise RuntimeError("the resources' identifiers were not read")
 
         # Bare: a plain client certificate at the baseline door, the same token type.
         bare_creds = accounts.create_client_credentials(cage_account, "bare")

@@ -80,11 +80,15 @@ class SolidClient:
         response.close()
         return Resource.from_response(response)
 
-    def get_graph(self, url: str, *, limit: int | None = None) -> tuple[Graph, Resource]:
-        """Read an RDF resource into a graph (Turtle preferred, JSON-LD accepted)."""
+    def get_graph(
+        self, url: str, *, limit: int | None = None, prefixes: bool = True
+    ) -> tuple[Graph, Resource]:
+        """Read an RDF resource into a graph (Turtle preferred, JSON-LD accepted); without
+        `prefixes`, for reading only (see `parse_graph`)."""
         resource = self.get(url, accept=ACCEPT_RDF, limit=limit)
         document, _ = urldefrag(resource.url)
-        return parse_graph(resource.body, resource.content_type, document), resource
+        graph = parse_graph(resource.body, resource.content_type, document, prefixes=prefixes)
+        return graph, resource
 
     def exists(self, url: str) -> bool:
         try:
@@ -202,7 +206,7 @@ class SolidClient:
         URL there, and a walk must not be steered to other sites.
         """
         container = _as_container(url)
-        graph, resource = self.get_graph(container)
+        graph, resource = self.get_graph(container, prefixes=False)  # only read
         base = _as_container(resource.url)
         entries = []
         for member in sorted(set(graph.objects(URIRef(base), LDP.contains))):

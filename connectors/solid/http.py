@@ -70,6 +70,7 @@ class Http:
         self.max_body_bytes = max_body_bytes
         self.sleep = sleep
         self.max_retry_after = max_retry_after
+        self._settings: dict[str, dict[str, Any]] = {}  # per origin, see `_environment`
 
     def request(
         self,
@@ -146,17 +147,15 @@ class Http:
     ) -> requests.Response:
         label = what or url
         try:
-            return self.session.request(
-                method,
-                url,
-                auth=auth,
-                headers=dict(headers or {}),
-                data=data,
+            # `Session.request`, with the environment's part looked up once per origin.
+            prepared = self.session.prepare_request(
+                requests.Request(method, url, headers=dict(headers or {}), data=data, auth=auth)
+            )
+            return self.session.send(
+                prepared,
                 timeout=self.timeout,
-                verify=self.tls.verify if self.tls.verify is not None else True,
-                cert=self.tls.cert,
                 allow_redirects=False,
-                stream=True,
+                **self._environment(prepared.url or url),
             )
         except requests.exceptions.SSLError as exc:
             raise errors.UpstreamUnavailable(
@@ -176,6 +175,23 @@ class Http:
             raise errors.UpstreamError(
                 f"Request to {label} failed: {_short(exc)}", url=url
             ) from exc
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """`proxies`, `verify`, `cert` and `stream` for a request to `url`, as
+        `Session.request` would merge them from the session, our `tls` and the environment.
+
+        `requests` reads the proxy variables afresh for every request, which cost a read's
+        client more CPU than its DPoP proof; they and `REQUESTS_CA_BUNDLE` are read here once
+        per origin (proxy choices depend on the host and port only) and per `Http`, so an
+        `Http` made after the environment changed sees the change.
+        """
+        origin = _origin(url)
+        found = self._settings.get(origin)
+        if found is None:
+            verify = self.tls.verify if self.tls.verify is not None else True
+            found = self.session.merge_environment_settings(url, {}, True, verify, self.tls.cert)
+            self._settings[origin] = found
+        return {**found, "proxies": dict(found["proxies"])}  # a copy: adapters may change it
 
     def read(self, response: requests.Response, limit: int | None = None) -> bytes:
         """Read the whole body, refusing (and closing) anything over `limit` bytes."""

@@ -42,8 +42,14 @@ def is_rdf(content_type: str | None) -> bool:
     return media_type(content_type) in _PARSERS
 
 
-def parse_graph(body: bytes, content_type: str | None, base: str) -> Graph:
-    """Parse an RDF document; raise `MalformedRDF` with a reason a person can act on."""
+def parse_graph(
+    body: bytes, content_type: str | None, base: str, *, prefixes: bool = True
+) -> Graph:
+    """Parse an RDF document; raise `MalformedRDF` with a reason a person can act on.
+
+    Without `prefixes`, the graph knows only the prefixes the document declares: for a graph
+    that is only read (a container listing), since binding rdflib's thirty or so well-known
+    ones cost as much as parsing a small document. Keep them for a graph written back."""
     kind = media_type(content_type)
     fmt = _PARSERS.get(kind)
     if fmt is None:
@@ -58,7 +64,7 @@ def parse_graph(body: bytes, content_type: str | None, base: str) -> Graph:
         raise MalformedRDF(f"{base} is not valid UTF-8 text.", url=base) from exc
     if fmt == "json-ld":
         _check_json_ld(text, base)
-    graph = Graph()
+    graph = Graph() if prefixes else Graph(bind_namespaces="none")
     try:
         graph.parse(data=text, format=fmt, publicID=base)
     except Exception as exc:  # rdflib raises many types; all mean "bad document"

@@ -37,7 +37,8 @@ import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import unquote
+from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, request
 
@@ -211,29 +212,28 @@ def create_app(
         try:
             named = webids_in_authorization(request.headers.getlist("Authorization"))
         except UnreadableCredentials as exc:
-            return _refuse(target, f"at the ordinary entrance: {exc}")
+            return Response(status=_refuse(target, f"at the ordinary entrance: {exc}"))
         datacages = named & current().datacage_webids
         method = request.headers.get("X-Original-Method")
         if datacages and not is_write(method) and not is_storage_description_read(method, uri):
             shown = method if method and method.isalpha() and len(method) <= 10 else "request"
-            return _refuse(
-                target,
+            reason = (
                 f"at the ordinary entrance: a {shown} with an access token of the datacage "
-                f"{min(datacages)}, which reads pods only through the attestation gateway",
+                f"{min(datacages)}, which reads pods only through the attestation gateway"
             )
+            return Response(status=_refuse(target, reason))
         return Response(status=204)
 
-    @app.route("/", defaults={"_path": ""}, methods=["GET", "HEAD"])
-    @app.route("/<path:_path>", methods=["GET", "HEAD"])
-    def admit(_path: str) -> Response:
-        target = request.headers.get("X-Original-URI", "?")[:200]
-        escaped = request.headers.get(CERT_HEADER, "")
+    def judge(escaped: str, target: str) -> int:
+        """The gateway's question: 204 to let a pod request through, 403 to refuse it."""
         if not escaped:
             return _refuse(target, "no client certificate was presented")
         if len(escaped) > 3 * MAX_CERTIFICATE_BYTES:
             return _refuse(target, "the client certificate is too large")
         try:
-            verified, fresh = admitted.admit(unquote(escaped).encode(), current(), clock())
+            verified, fresh = admitted.admit(
+                escaped.encode("latin-1"), current(), clock(), decode=unquote_to_bytes
+            )
         except AttestationError as exc:
             return _refuse(target, str(exc))
         # Once per certificate verified, not once per pull: nginx's access log has every request.
@@ -247,12 +247,47 @@ def create_app(
             verified.measurement.bundle_digest,
             verified.public_key_sha256[:16],
         )
-        return Response(status=204)
+        return 204
 
+    @app.route("/", defaults={"_path": ""}, methods=["GET", "HEAD"])
+    @app.route("/<path:_path>", methods=["GET", "HEAD"])
+    def admit(_path: str) -> Response:
+        target = request.headers.get("X-Original-URI", "?")[:200]
+        return Response(status=judge(request.headers.get(CERT_HEADER, ""), target))
+
+    app.wsgi_app = _GatewayQuestion(app.wsgi_app, judge)  # type: ignore[method-assign]
     return app
 
 
-def _refuse(target: str, reason: str) -> Response:
+class _GatewayQuestion:
+    """The gateway's question answered before Flask: nginx asks it on every pod request, and
+    Flask's request context, routing and response objects cost twice the answer itself.
+    Everything else (the entrance's question, other methods) goes to the Flask app. It reads
+    the same two headers the Flask view reads and gives the same answer (`judge`)."""
+
+    def __init__(self, app: Callable[..., Any], judge: Callable[[str, str], int]):
+        self.app, self.judge = app, judge
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get(
+            "PATH_INFO", ""
+        ).startswith(ENTRANCE_CHECK):
+            return self.app(environ, start_response)
+        # WSGI headers are latin-1 text; nginx sends the certificate URL-escaped (ASCII).
+        target = environ.get("HTTP_X_ORIGINAL_URI", "?")[:200]
+        status = self.judge(environ.get("HTTP_X_CLIENT_CERT", ""), target)
+        start_response(*_ANSWERS[status])
+        return [b""]
+
+
+#: The answers as the Flask view gives them (a 204 has no Content-Length, RFC 9110 8.6).
+_ANSWERS: dict[int, tuple[str, list[tuple[str, str]]]] = {
+    204: ("204 NO CONTENT", []),
+    403: ("403 FORBIDDEN", [("Content-Length", "0")]),
+}
+
+
+def _refuse(target: str, reason: str) -> int:
     # The reason stays in our log: nginx shows the client its own plain 403 page.
     log.warning("refused %s: %s", target, reason)
-    return Response(status=403)
+    return 403

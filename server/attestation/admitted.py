@@ -70,11 +70,21 @@ class AdmittedCertificates:
         self.verifications = 0  # full verifications started, admitted or not (tests, benches)
 
     def admit(
-        self, pem: bytes, policy: TrustPolicy, now: datetime
+        self,
+        presented: bytes,
+        policy: TrustPolicy,
+        now: datetime,
+        *,
+        decode: Callable[[bytes], bytes] = bytes,
     ) -> tuple[VerifiedEvidence, bool]:
-        """The verified evidence of `pem` under `policy` at `now`, from the cache if it may be,
-        and whether it was verified just now (False: from the cache)."""
-        key = hashlib.sha256(pem).digest()
+        """The verified evidence of the certificate `presented` under `policy` at `now`, from
+        the cache if it may be, and whether it was verified just now (False: from the cache).
+
+        `decode` turns what was presented into the PEM to verify (nginx's URL-escaped header,
+        say): only on a miss, since decoding cost more than the rest of a cache hit. The cache
+        is keyed by what was presented; decoding is a function, so equal escaped texts are
+        the same certificate (another escaping of it only misses, and is verified)."""
+        key = hashlib.sha256(presented).digest()
         with self._lock:
             if policy is not self._policy:  # identity: a re-read policy is a new object
                 self._entries.clear()
@@ -86,7 +96,7 @@ class AdmittedCertificates:
             self._entries.pop(key, None)
             self.verifications += 1
         # Verified outside the lock: one slow hardware check must not hold up other datacages.
-        certificate, verified = self._verify(pem, policy, now)
+        certificate, verified = self._verify(decode(presented), policy, now)
         until = min(
             verified.issued_at + policy.max_age,
             certificate.not_valid_after_utc,

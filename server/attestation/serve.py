@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from flask import Flask
 
 SERVERS = ("werkzeug", "gunicorn")
-#: nginx keeps at most a few connections to the admission app (`keepalive 4`), each a thread.
+#: Requests answered at once. nginx keeps up to 16 idle connections to the admission app
+#: (`keepalive 16`, one per pod read in flight); they wait in gunicorn's poller, not a thread.
 THREADS = 8
 #: Longer than nginx's upstream `keepalive_timeout` (60 s): nginx, not us, closes idle
 #: connections, so it never sends a request on one we are closing.

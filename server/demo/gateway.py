@@ -73,7 +73,7 @@ http {{
     access_log {prefix}/access.log attested;
 
     upstream pod_server {{ server 127.0.0.1:{css_port}; keepalive 16; }}
-    upstream admission {{ server 127.0.0.1:{admission_port}; keepalive 4; }}
+    upstream admission {{ server 127.0.0.1:{admission_port}; keepalive 16; }}  # asked per pod read
 
     # CSS rebuilds request URLs (so DPoP htu) from these, and believes X-Forwarded-Host and
     # Forwarded: a client must not choose them.
@@ -110,6 +110,9 @@ ENTRANCE = """\
             if ($http_authorization = "") {{ return 204; }}
             proxy_pass http://admission;
             proxy_pass_request_body off;
+            # Headers set here replace the http block's, whose `Connection ""` keeps the
+            # connection to the admission app alive: without it, a new one per pod request.
+            proxy_set_header Connection "";
             proxy_set_header Content-Length "";
             proxy_set_header X-Client-Cert "";
             proxy_set_header X-Original-URI $request_uri;
@@ -139,11 +142,18 @@ GATEWAY = """\
         server_name localhost;
         # RA-TLS certificates are self-signed: ask for one, let the admission app judge it.
         ssl_verify_client optional_no_ca;
+        # No TLS session resumption: a resumed session keeps its first handshake's certificate
+        # without proving its key again. A datacage keeps its connections alive instead.
+        ssl_session_cache off;
+        ssl_session_tickets off;
 
         location = /_admission {{
             internal;
             proxy_pass http://admission;
             proxy_pass_request_body off;
+            # Headers set here replace the http block's, whose `Connection ""` keeps the
+            # connection to the admission app alive: without it, a new one per pod request.
+            proxy_set_header Connection "";
             proxy_set_header Content-Length "";
             proxy_set_header X-Client-Cert $ssl_client_escaped_cert;
             proxy_set_header X-Original-URI $request_uri;

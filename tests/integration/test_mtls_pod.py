@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -277,3 +279,44 @@ def test_the_datacages_writes_go_to_the_pods_own_access_control(bed, resource):
     assert puts, "nginx logged no PUT"
     assert all(f"127.0.0.1:{bed.gateway.css.port}" in ln for ln in puts), puts
     assert bed.owner.get(resource).text() == "consented data"
+
+
+# --- TLS sessions: every TLS session proves the enclave key, every request is admitted --------
+
+
+def _raw_get(
+    context: ssl.SSLContext, port: int, path: str, session: ssl.SSLSession | None = None
+) -> tuple[int, ssl.SSLSession | None, bool]:
+    """One GET on a new connection: (status, the TLS session to resume, whether it resumed)."""
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost", session=session) as tls,
+    ):
+        request = f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+        tls.sendall(request.encode())
+        answer = b""
+        while chunk := tls.recv(65536):  # TLS 1.3 tickets arrive after the handshake
+            answer += chunk
+        return int(answer.split(b" ", 2)[1]), tls.session, tls.session_reused
+
+
+def test_a_tls_session_resumed_without_the_enclave_key_is_not_admitted(bed, resource):
+    """A resumed TLS session carries the certificate of the handshake that made it, and
+    resuming proves nothing about its key: whoever holds the session (a ticket copied out of
+    a datacage's memory, or kept by a datacage after its run's key is gone) would read as that
+    certificate. The gateway makes every connection prove the key again."""
+    path = bed.gateway.path_of(resource)
+    attested, thief = EnclaveKey.generate(), EnclaveKey.generate()
+    refused = bed.provider.attest(thief, Measurement(OTHER_CODE, APPROVED_BUNDLE))
+    context = ssl.create_default_context(cafile=str(bed.gateway.ca))
+    with attested.tls_files(
+        client_certificate(attested, bed.provider.attest(attested, bed.approved))
+    ) as files:
+        context.load_cert_chain(*files)
+        status, session, _ = _raw_get(context, bed.gateway.nginx.port, path)
+    assert status == 401  # admitted; CSS then asks for a token this request did not carry
+    with thief.tls_files(client_certificate(thief, refused)) as files:
+        context.load_cert_chain(*files)  # the attested key is no longer held
+        status, _, resumed = _raw_get(context, bed.gateway.nginx.port, path, session)
+    assert not resumed
+    assert status == 495

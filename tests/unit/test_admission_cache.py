@@ -7,9 +7,10 @@ subject, other evidence or key) must never be let in on the first one's verifica
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +24,7 @@ from server.attestation import (
 )
 from server.attestation.admission import PolicyFile, create_app
 from server.attestation.admitted import AdmittedCertificates
-from server.attestation.ratls import verified_certificate
+from server.attestation.ratls import MAX_CERTIFICATE_BYTES, verified_certificate
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 CODE = "sha256:" + "c" * 64
@@ -203,3 +204,59 @@ def test_the_cache_needs_room_and_a_lifetime():
         AdmittedCertificates(verified_certificate, entries=0)
     with pytest.raises(ValueError, match="lifetime"):
         AdmittedCertificates(verified_certificate, max_seconds=0)
+
+
+# --- The gateway's question, answered before Flask --------------------------------------------
+
+
+def test_a_cache_hit_does_not_decode_the_certificate_again(provider, key, policy):
+    cache = AdmittedCertificates(verified_certificate)
+    escaped = _header(provider, key)["X-Client-Cert"].encode()
+    decoded: list[bytes] = []
+
+    def decode(presented: bytes) -> bytes:
+        decoded.append(presented)
+        return unquote_to_bytes(presented)
+
+    for _ in range(5):
+        cache.admit(escaped, policy, NOW, decode=decode)
+    assert decoded == [escaped]
+
+
+def test_the_same_certificate_escaped_otherwise_is_verified_on_its_own(provider, key, policy):
+    client, cache = _app(policy, Clock(), max_seconds=FOREVER)
+    headers = _header(provider, key)
+    assert client.get("/", headers=headers).status_code == 204
+    lowered = re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), headers["X-Client-Cert"])
+    assert lowered != headers["X-Client-Cert"]
+    assert client.get("/", headers={"X-Client-Cert": lowered}).status_code == 204
+    assert cache.verifications == 2  # another text: not found, verified (and admitted) again
+
+
+def test_every_refusal_of_the_flask_view_is_a_refusal_before_it(provider, key, policy, caplog):
+    client, _ = _app(policy, Clock())
+    assert client.get("/_admission").status_code == 403
+    assert "no client certificate" in _refusals(caplog)[-1]
+    assert (
+        client.head(
+            "/", headers={"X-Client-Cert": "A" * (3 * MAX_CERTIFICATE_BYTES + 1)}
+        ).status_code
+        == 403
+    )
+    assert "too large" in _refusals(caplog)[-1]
+    garbage = {"X-Client-Cert": quote("-----BEGIN CERTIFICATE-----\nnot one\n")}
+    assert client.get("/", headers=garbage).status_code == 403
+    # Only GET and HEAD are questions: anything else is Flask's, which does not admit it.
+    assert client.post("/", headers=_header(provider, key)).status_code == 405
+
+
+def test_the_answers_are_those_of_the_flask_view(provider, key, policy):
+    client, _ = _app(policy, Clock())
+    admitted = client.get("/_admission", headers=_header(provider, key))
+    assert (admitted.status_code, admitted.data, admitted.headers.get("Content-Length")) == (
+        204,
+        b"",
+        None,
+    )
+    refused = client.get("/_admission")
+    assert (refused.status_code, refused.data) == (403, b"")

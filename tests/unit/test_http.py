@@ -10,7 +10,7 @@ import responses
 
 from connectors.solid import errors
 from connectors.solid.dpop import DPoPAuth, DPoPKey, ProofFactory
-from connectors.solid.http import MAX_REDIRECTS, Http, raise_for_status
+from connectors.solid.http import MAX_REDIRECTS, Http, TlsSettings, raise_for_status
 
 URL = "https://pod.example/alice/notes.ttl"
 
@@ -255,3 +255,70 @@ def test_retry_after_reads_seconds_and_http_dates():
     now = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
     assert retry_after_seconds("Tue, 14 Nov 2023 22:14:20 GMT", now=now) == 60.0
     assert retry_after_seconds("Tue, 14 Nov 2023 22:00:00 GMT", now=now) == 0.0  # past: now
+
+
+# --- The environment, read once per origin ----------------------------------------------------
+
+
+class Recording(requests.adapters.HTTPAdapter):
+    """Answers 200 itself and keeps the settings each request was sent with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[dict] = []
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        self.sent.append(kwargs)
+        response = requests.Response()
+        response.status_code, response.url, response.raw = 200, request.url, None
+        return response
+
+
+def test_the_proxy_environment_is_read_once_per_origin_not_per_request(monkeypatch):
+    calls = []
+    real = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(
+        requests.sessions,
+        "get_environ_proxies",
+        lambda url, no_proxy=None: calls.append(url) or real(url, no_proxy=no_proxy),
+    )
+    session = requests.Session()
+    session.mount("https://", Recording())
+    http = Http(session)
+    for _ in range(5):
+        http.request("GET", URL)
+    http.request("GET", "https://other.example/x")
+    assert len(calls) == 2  # one per origin
+
+
+def test_the_environment_still_chooses_proxies_and_the_ca_bundle(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read by this adapter")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    adapter = Recording()
+    session = requests.Session()
+    session.mount("https://", adapter)
+    Http(session).request("GET", URL)
+    Http(session).request("GET", "https://direct.example/x")
+    Http(session, tls=TlsSettings(verify="/our/ca.pem", cert=("c.pem", "k.pem"))).request(
+        "GET", URL
+    )
+    proxied, direct, ours = adapter.sent
+    assert proxied["proxies"]["https"] == "http://proxy.example:3128"
+    assert proxied["verify"] == str(bundle)  # as requests does when it trusts the environment
+    assert "https" not in direct["proxies"]
+    assert ours["verify"] == "/our/ca.pem"
+    assert ours["cert"] == ("c.pem", "k.pem")
+    assert all(sent["stream"] is True for sent in adapter.sent)
+
+
+def test_a_session_that_does_not_trust_the_environment_gets_no_proxy(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    adapter = Recording()
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("https://", adapter)
+    Http(session).request("GET", URL)
+    assert adapter.sent[0]["proxies"] == {}

@@ -195,3 +195,12 @@ def test_serialized_turtle_reads_back_as_the_same_graph():
     body = serialize_turtle(graph, base=BASE)
     assert isinstance(body, bytes)
     assert isomorphic(parse_graph(body, "text/turtle", BASE), graph)
+
+
+def test_a_graph_only_read_has_the_same_triples_and_only_the_documents_own_prefixes():
+    body = b"@prefix ex: <http://example.org/ns#> .\n<#me> ex:knows <../bob/>; a ex:Person ."
+    full = parse_graph(body, "text/turtle", BASE)
+    lean = parse_graph(body, "text/turtle", BASE, prefixes=False)
+    assert set(lean) == set(full)
+    assert dict(lean.namespaces()) == {"ex": URIRef("http://example.org/ns#")}
+    assert "foaf" in dict(full.namespaces())  # a graph to write back keeps rdflib's names
