@@ -15,6 +15,10 @@ counter at once cannot lose each other's change, and a crash leaves both or neit
 Tally graphs carry no `dcg:revision`: they are not records, `names()` does not list them and
 `read()` does not return them. `replace` rebuilds a whole tally from a recount, only if no
 counted write happened since the recount began (the `writes` counter tells).
+
+A tally can also hold *indexes*: graphs of lines (`Entry`) that are either there or not, such
+as the consents in force a run's claim reads (docs/registry.md, "Job assembly"). They change in
+the same update as the record, and a recount rebuilds them with the counters.
 """
 
 from __future__ import annotations
