@@ -241,7 +241,7 @@ class Runs:
         # (`check_consents`), so the index may only ever hold too many, never let one through.
         in_force = self.consents.in_force_plan(space.iri, run.terms_digest, now)
         planned = in_force.iris
-        per_server = plan_from_counts(in_force.origins, space.terms.min_individuals)
+        per_server = plan_from_counts(in_force.origins, space.terms.min_individuals, spelled=True)
 
         def plan(run: Run, count: int = len(planned), rows=per_server) -> None:
             run.individuals_included = count
