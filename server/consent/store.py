@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 import pyoxigraph as ox
@@ -166,6 +166,8 @@ SELECT ?c ?read WHERE {
 """
 #: Recounts tried before giving up while consents keep being written.
 RECOUNT_ATTEMPTS = 5
+#: Spaces whose counters one process keeps a copy of (`ConsentStore._readings`).
+_KEPT_SPACES = 1000
 
 
 class ConsentStore:
@@ -176,6 +178,8 @@ class ConsentStore:
     ):
         self._registry = registry
         self._recounting = threading.Lock()
+        # Each space's counters as last read, under the tally's version (`_readings`).
+        self._kept: dict[str, tuple[tuple[tuple[int, int], date], list[counters.Reading]]] = {}
         self.public_url = public_url
         self.audit: AuditTrail | NoAudit = audit or NoAudit()  # consents, withdrawals
 
@@ -265,23 +269,34 @@ class ConsentStore:
 
     def counts(self, space_iri: str, now: datetime) -> dict[ConsentState, int]:
         """How many people's latest consent to the space is in each state (never who), from
-        the space's counters, summed by the store: the same cost with 100,000 people as
-        with 100."""
-        # Every family at once (one row each): the `writes` counter says the tally exists.
-        splits = self._call(lambda r: counters.split(r, space_iri, now, ""))
-        if counters.WRITES not in splits:
-            self._counted(space_iri)
-            splits = self._call(lambda r: counters.split(r, space_iri, now, ""))
-        return states(splits)
+        the space's counters: the same cost with 100,000 people as with 100."""
+        return states(counters.split_readings(self._readings(space_iri, now), now, ""))
 
     def figures(self, space_iri: str, now: datetime) -> ConsentFigures:
         """The space's consent figures at `now`, from its counters (a space without counters
         yet, e.g. from before they were kept, is recounted once)."""
-        found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
-        if not any(reading.family == counters.WRITES for reading in found):
+        return ConsentFigures.of(self._readings(space_iri, now), now)
+
+    def _readings(self, space_iri: str, now: datetime) -> list[counters.Reading]:
+        """The space's counters for `now`'s day (`counters.read`), read again only when the
+        tally's version moved or the day changed: every change of a counter moves the version
+        in the same update, so a copy kept under the version read *before* it is never stale
+        (a write landing in between makes the copy newer than its key, and the next view read
+        it again). Within the day, the instants in the copy decide what has ended by `now`."""
+        day = now.astimezone(UTC).date()
+        version = self._call(lambda r: counters.version(r, space_iri))
+        if version is None:
             self._counted(space_iri)
-            found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
-        return ConsentFigures.of(found, now)
+            version = self._call(lambda r: counters.version(r, space_iri))
+        kept = self._kept.get(space_iri)
+        if kept is not None and version is not None and kept[0] == (version, day):
+            return kept[1]
+        found = self._call(lambda r: counters.read(r, space_iri, day))
+        if version is not None:
+            if len(self._kept) >= _KEPT_SPACES:
+                self._kept.clear()
+            self._kept[space_iri] = ((version, day), found)
+        return found
 
     def _counted(self, space_iri: str) -> None:
         """Make sure the space has counters: recount once if it has none. One recount at a

@@ -41,6 +41,9 @@ _INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 _DATE_TIME = ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")
 #: The counter of counted writes to a tally; a recount is kept only if it did not move.
 WRITES = "writes"
+#: A number drawn afresh by each recount, which changes counters without counting a write:
+#: with `writes`, the tally's version (`version`).
+RECOUNTED = "recounted"
 
 
 def tally_iri(space_iri: str) -> str:
@@ -296,6 +299,11 @@ SELECT ?family (SUM(?e) AS ?ended) (SUM(?p) AS ?pending) (SUM(?u) AS ?undated) W
     }
 
 
+def split_readings(readings: list[Reading], now: datetime, prefix: str) -> dict[str, Split]:
+    """`split` over counters already read (`read` for `now`'s day)."""
+    return _split_here(readings, now.astimezone(UTC), prefix)
+
+
 def _split_here(readings: list[Reading], now: datetime, prefix: str) -> dict[str, Split]:
     """`split` done in Python over `read`'s counters (as many as the days a space has lived),
     for a store whose own arithmetic cannot be trusted with it."""
@@ -322,6 +330,21 @@ def _split_here(readings: list[Reading], now: datetime, prefix: str) -> dict[str
 def writes(registry: Registry, space_iri: str) -> int | None:
     """How many counted writes the tally has seen; None if the space has no tally yet."""
     return value(registry, Counter(space_iri, WRITES))
+
+
+def version(registry: Registry, space_iri: str) -> tuple[int, int] | None:
+    """The tally's version: (counted writes, the last recount's number), which changes with
+    every change of its counters (a counted write adds to `writes` in the same update, a
+    recount draws a new number); None if the space has no tally yet. One small lookup, so a
+    copy of the counters read earlier can be reused while it is unchanged."""
+    writes_node, recounted = _writes_node(space_iri), Counter(space_iri, RECOUNTED).node
+    rows = registry.select_text(
+        f"SELECT ?w ?r WHERE {{ GRAPH <{tally_iri(space_iri)}> {{ <{writes_node}> dcg:count ?w "
+        f"OPTIONAL {{ <{recounted}> dcg:count ?r }} }} }}"
+    )
+    if not rows or "w" not in rows[0]:
+        return None
+    return int(rows[0]["w"]), int(rows[0].get("r", 0))
 
 
 def value(registry: Registry, counter: Counter) -> int | None:
@@ -361,6 +384,7 @@ def replace(
         condition = f"GRAPH <{tally}> {{ {seen} {int(expected_writes)} }}"
     kept: dict[Counter | Entry, int] = dict(counts)
     kept[Counter(space_iri, WRITES)] = expected_writes or 0
+    kept[Counter(space_iri, RECOUNTED)] = secrets.randbits(48)  # a new `version`
     lines: list[str] = []
     for counter, value in sorted(kept.items(), key=lambda item: item[0].node):
         if isinstance(counter, Entry):
