@@ -11,13 +11,16 @@ days, one in seven withdrawn, one in five with a short period that has ended), e
   turned into its graph by `server.consent.rdf.history_graph` and into its stored lines by
   `server.registry.terms.insert_lines`, the functions `ConsentStore.write` uses. Writing them
   one by one through the service would take far too long.
-- The bulk load writes records only, not the consent counters the pages read
-  (docs/registry.md, "Counters"), so the counters are then rebuilt by their repair path,
-  `ConsentStore.recount` (`tally_recount_s`), the one a crash or an old registry needs.
+- The bulk load writes records only, not the consent counters the pages read nor the index
+  of consents in force a claim reads (docs/registry.md, "Counters", "Job assembly"), so both
+  are then rebuilt by their repair path, `ConsentStore.recount` (`tally_recount_s`), the one
+  a crash or an old registry needs.
 - The load is then checked: a few histories read back through `ConsentStore.read` equal what
   was generated, one stored graph is the same as the one `ConsentStore.write` stores for the
   same history (write token aside), and the counters' figures equal a full scan of the records
-  and add up to everyone.
+  and add up to everyone; the index lists exactly the consents a scan of every record finds,
+  with the same counts per origin (`job_plan_s`, the index read, against `job_plan_scan_s`,
+  the one-query scan of every record it replaced, in the same run).
 
 Then `datacage serve --production` (gunicorn, 1 worker x 8 threads) serves it and these are
 measured, each against /healthz served by the same process in the same run:
@@ -108,6 +111,7 @@ from server.datacage.control_plane import ControlPlane
 from server.datacage.job import PAGE as JOB_PAGE
 from server.registry import EmbeddedRegistry
 from server.registry.terms import insert_lines, skolem_prefix
+from server.runs.pull_progress import origin_of
 from server.services import services
 from server.spaces.model import Space
 from tests.support.oxigraph import OxigraphServer  # how the tests start `oxigraph serve`
@@ -165,17 +169,19 @@ class Templates:
 
     def __init__(self, public_url: str, space: Space, now: datetime):
         self.public_url, self.space, self.now = public_url, space, now
-        self.made: dict[tuple[bool, bool], tuple[str, dict[str, str]]] = {}
+        self.made: dict[tuple[bool, bool], tuple[str, dict[str, str], re.Pattern[str]]] = {}
 
     def lines(self, n: int) -> str:
         kind = (n % 7 == 0, n % 5 == 0)
         if kind not in self.made:
             text = stored_lines(self.public_url, self.space, n, self.now, self.TOKEN)
-            self.made[kind] = (text, self.values(n))
-        text, theirs = self.made[kind]
+            theirs = self.values(n)
+            # Compiled once per kind: the values replaced are the same for every person of it.
+            pattern = re.compile("|".join(re.escape(value) for value in theirs.values()))
+            self.made[kind] = (text, theirs, pattern)
+        text, theirs, pattern = self.made[kind]
         ours = self.values(n) | {"token": secrets.token_urlsafe(16)}
         mapping = {theirs[key]: ours[key] for key in theirs}
-        pattern = re.compile("|".join(re.escape(value) for value in mapping))
         return pattern.sub(lambda found: mapping[found.group(0)], text)
 
     def values(self, n: int) -> dict[str, str]:
@@ -218,9 +224,9 @@ def expected_state(space: Space, n: int, seeded: datetime, now: datetime) -> Con
 
 def seed_space(
     data_dir: str, base: str, config: dict[str, str], people: int, runs: int, bulk_load
-) -> tuple[Space, datetime, float, float]:
+) -> tuple[Space, datetime, float, float, dict[str, float]]:
     """Seed the space, its runs and `people` consents: (the space, when, bulk-load seconds,
-    counters' recount seconds)."""
+    counters' recount seconds, the check's figures)."""
     logging.disable(logging.INFO)  # a line per write would bury the figures
     space_id = seed(data_dir, base, config)
     app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **config})
@@ -242,8 +248,8 @@ def seed_space(
     note("recounting the space's consent counters (the bulk load wrote records only)")
     recount_s = recount(data_dir, base, config, space, people)
     note("checking the bulk-loaded consents against the services")
-    check_seeded(data_dir, base, config, space, people, now)
-    return space, now, bulk_s, recount_s
+    checked = check_seeded(data_dir, base, config, space, people, now)
+    return space, now, bulk_s, recount_s, checked
 
 
 def recount(data_dir: str, base: str, config: dict[str, str], space: Space, people: int) -> float:
@@ -261,8 +267,10 @@ def recount(data_dir: str, base: str, config: dict[str, str], space: Space, peop
 
 def check_seeded(
     data_dir: str, base: str, config: dict[str, str], space: Space, people: int, now: datetime
-) -> None:
-    """The bulk-loaded consents are what the services would have written, and all there."""
+) -> dict[str, float]:
+    """The bulk-loaded consents are what the services would have written, and all there; the
+    in-force index the recount built lists exactly the consents a scan of every record finds
+    (`job_plan_s`: the index read, against `job_plan_scan_s`: the scan it replaced)."""
     app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET, **config})
     with app.app_context():
         shared = services()
@@ -293,7 +301,20 @@ def check_seeded(
             state = expected_state(space, n, now, now)
             expected[state] = expected.get(state, 0) + 1
         assert counts == expected, (counts, expected)
+        assert space.terms_digest is not None
+        began = time.perf_counter()
+        plan = store.in_force_plan(space.iri, space.terms_digest, now)
+        plan_s = time.perf_counter() - began
+        began = time.perf_counter()
+        scanned = store.in_force_iris_by_scan(space.iri, space.terms_digest, now)
+        scan_s = time.perf_counter() - began
+        assert plan.iris == scanned, (len(plan.iris), len(scanned))
+        origins: dict[str, int] = {}  # the scan spells origins as found, the index as a plan
+        for origin, n in store.in_force_origins_by_scan(space.iri, space.terms_digest, now).items():
+            origins[origin_of(origin)] = origins.get(origin_of(origin), 0) + n
+        assert plan.origins == origins, "the index's origins differ from the records'"
         shared.close()
+    return {"job_plan_s": plan_s, "job_plan_scan_s": scan_s}
 
 
 def _without_token(graph: Graph) -> Graph:
@@ -470,8 +491,11 @@ def seed_size(
     settings = {"DATACAGE_WEBID": cage_webid, "EGRESS_ALLOW": "loopback", **extra}
     load = bulk_load or embedded_bulk_load(Path(data_dir) / "registry")
     began = time.perf_counter()
-    space, seeded, bulk_s, recount_s = seed_space(data_dir, base, settings, people, args.runs, load)
+    space, seeded, bulk_s, recount_s, checked = seed_space(
+        data_dir, base, settings, people, args.runs, load
+    )
     figures[f"seed_s_{suffix}"] = time.perf_counter() - began
+    figures.update({f"{name}_{suffix}": value for name, value in checked.items()})
     figures[f"seed_bulk_s_{suffix}"] = bulk_s
     figures[f"tally_recount_s_{suffix}"] = recount_s
     if args.job and people == args.consents:
@@ -613,6 +637,7 @@ def measure_job(
     began = time.perf_counter()
     job = plane.claim(evidence.to_bytes().decode())
     claim_s = time.perf_counter() - began
+    note(f"the claim took {claim_s:.2f} s")
     assert job is not None, "the claim got no job"
     now = datetime.now(UTC)
     in_force = sum(
@@ -623,8 +648,12 @@ def measure_job(
     reporter = plane.for_run(job.run_id, job.lease)
     began = time.perf_counter()
     detailed = 0
+    renewed = time.perf_counter()
     for start in range(0, len(job.consent_iris), JOB_PAGE):
         detailed += len(reporter.check(list(job.consent_iris[start : start + JOB_PAGE])))
+        if time.perf_counter() - renewed > 15:  # as the datacage's lease keeper does
+            reporter.renew()
+            renewed = time.perf_counter()
     details_s = time.perf_counter() - began
     assert abs(detailed - in_force) <= 1, (detailed, in_force)
     return {

@@ -157,6 +157,7 @@ class DCG(DefinedNamespace):
     counterOf: URIRef  # What a counter counts, as a short code.
     onDay: URIRef  # The UTC day a day counter counts.
     atTime: URIRef  # The instant an instant counter counts.
+    inForceEntry: URIRef  # A consent's line in its space's index of consents in force.
 
     # Push: organisations' datasets encrypted to the enclave key (docs/push.md)
     pushedDataset: URIRef  # A dataset pushed to the space.

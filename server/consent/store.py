@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 import pyoxigraph as ox
@@ -23,7 +23,19 @@ from ..errors import EditConflict, NotFound, Unavailable
 from ..registry import Registry, RegistryConflict, counters, guard
 from .model import Consent, ConsentHistory, ConsentState, PodResource
 from .rdf import DamagedConsent, history_from_graph, history_graph, history_iri
-from .tally import ConsentDates, ConsentFigures, contributions, deltas, states
+from .tally import (
+    INDEXED,
+    ConsentDates,
+    ConsentFigures,
+    Indexed,
+    InForcePlan,
+    contributions,
+    deltas,
+    in_force_index,
+    index_deltas,
+    index_entry,
+    states,
+)
 
 __all__ = ["ConsentDates", "ConsentStore"]
 
@@ -133,19 +145,29 @@ class InForce:
 # Everything a recount needs, one row per consent, in one query (the repair path: it reads
 # every record of the space once; pages never do).
 _RECOUNT = """
-SELECT ?g ?number ?status (STR(?e) AS ?expires) (STR(?gv) AS ?given) (STR(?w) AS ?withdrawn)
+SELECT ?g ?c ?number ?status ?terms (STR(?e) AS ?expires) (STR(?gv) AS ?given)
+       (STR(?w) AS ?withdrawn)
 WHERE {
   GRAPH ?g {
     ?g dcg:space ?space .
     ?c a dpv:Consent ; dpv:hasConsentStatus ?status ; dcg:expiresAt ?e ;
        dcterms:identifier ?number .
+    OPTIONAL { ?c dcg:termsDigest ?terms }
     OPTIONAL { ?c dpv:isIndicatedAtTime|dcg:givenAt ?gv }
     OPTIONAL { ?c dcg:withdrawnAt ?w }
   }
 }
 """
+# What each consent of the space reads (for the in-force index's origins), one row per read.
+_RECOUNT_READS = """
+SELECT ?c ?read WHERE {
+  GRAPH ?g { ?g dcg:space ?space . ?c dcg:readsResource|dcg:readsContainer ?read . }
+}
+"""
 #: Recounts tried before giving up while consents keep being written.
 RECOUNT_ATTEMPTS = 5
+#: Spaces whose counters one process keeps a copy of (`ConsentStore._readings`).
+_KEPT_SPACES = 1000
 
 
 class ConsentStore:
@@ -156,6 +178,8 @@ class ConsentStore:
     ):
         self._registry = registry
         self._recounting = threading.Lock()
+        # Each space's counters as last read, under the tally's version (`_readings`).
+        self._kept: dict[str, tuple[tuple[tuple[int, int], date], list[counters.Reading]]] = {}
         self.public_url = public_url
         self.audit: AuditTrail | NoAudit = audit or NoAudit()  # consents, withdrawals
 
@@ -186,8 +210,20 @@ class ConsentStore:
         before = self.read(history.iri) if expected else None
         if expected and (before is None or before.revision != expected):
             raise RegistryConflict(f"{history.iri} changed since revision {expected}.")
-        changes = deltas(history.space_iri, before, history)
+        changes: dict[counters.Counter | counters.Entry, int] = dict(
+            deltas(history.space_iri, before, history)
+        )
+        changes |= index_deltas(history.space_iri, before, history)
         changes[counters.Counter(history.space_iri, counters.WRITES)] = 1
+        changes[counters.Counter(history.space_iri, INDEXED)] = 1
+        added = [e for e, n in changes.items() if isinstance(e, counters.Entry) and n > 0]
+        if added and not self._call(lambda r: r.counts_with_record):
+            # A back end that can fail between the record and its counters gets the entry
+            # before the record says so (and loses it only with the record): whatever fails,
+            # the index holds at least what the records say, and the batch re-check before
+            # each read drops the rest. (A lost race leaves an entry too many until the
+            # person's next write or a recount.)
+            self._call(lambda r: r.execute_update(counters.insert_entries(added)))
         history.revision = self._call(
             lambda r: r.write_counted(
                 history.iri, graph, expected_revision=expected, deltas=changes
@@ -233,23 +269,34 @@ class ConsentStore:
 
     def counts(self, space_iri: str, now: datetime) -> dict[ConsentState, int]:
         """How many people's latest consent to the space is in each state (never who), from
-        the space's counters, summed by the store: the same cost with 100,000 people as
-        with 100."""
-        # Every family at once (one row each): the `writes` counter says the tally exists.
-        splits = self._call(lambda r: counters.split(r, space_iri, now, ""))
-        if counters.WRITES not in splits:
-            self._counted(space_iri)
-            splits = self._call(lambda r: counters.split(r, space_iri, now, ""))
-        return states(splits)
+        the space's counters: the same cost with 100,000 people as with 100."""
+        return states(counters.split_readings(self._readings(space_iri, now), now, ""))
 
     def figures(self, space_iri: str, now: datetime) -> ConsentFigures:
         """The space's consent figures at `now`, from its counters (a space without counters
         yet, e.g. from before they were kept, is recounted once)."""
-        found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
-        if not any(reading.family == counters.WRITES for reading in found):
+        return ConsentFigures.of(self._readings(space_iri, now), now)
+
+    def _readings(self, space_iri: str, now: datetime) -> list[counters.Reading]:
+        """The space's counters for `now`'s day (`counters.read`), read again only when the
+        tally's version moved or the day changed: every change of a counter moves the version
+        in the same update, so a copy kept under the version read *before* it is never stale
+        (a write landing in between makes the copy newer than its key, and the next view read
+        it again). Within the day, the instants in the copy decide what has ended by `now`."""
+        day = now.astimezone(UTC).date()
+        version = self._call(lambda r: counters.version(r, space_iri))
+        if version is None:
             self._counted(space_iri)
-            found = self._call(lambda r: counters.read(r, space_iri, now.astimezone(UTC).date()))
-        return ConsentFigures.of(found, now)
+            version = self._call(lambda r: counters.version(r, space_iri))
+        kept = self._kept.get(space_iri)
+        if kept is not None and version is not None and kept[0] == (version, day):
+            return kept[1]
+        found = self._call(lambda r: counters.read(r, space_iri, day))
+        if version is not None:
+            if len(self._kept) >= _KEPT_SPACES:
+                self._kept.clear()
+            self._kept[space_iri] = ((version, day), found)
+        return found
 
     def _counted(self, space_iri: str) -> None:
         """Make sure the space has counters: recount once if it has none. One recount at a
@@ -271,32 +318,57 @@ class ConsentStore:
         again, up to `RECOUNT_ATTEMPTS` times."""
         for _ in range(RECOUNT_ATTEMPTS):
             seen = self._call(lambda r: counters.writes(r, space_iri))
-            people = self._recounted(space_iri)
+            people, indexed = self._recounted(space_iri)
             total = counters.as_counts(
                 item
                 for person in people.values()
                 for item in contributions(space_iri, person).items()
             )
+            for consents in indexed.values():
+                entry = index_entry(space_iri, consents)
+                if entry is not None:
+                    total[entry] = 1
+            # Every write counted so far is now in the index (`indexed` below).
+            total[counters.Counter(space_iri, INDEXED)] = seen or 0
             if self._call(
                 lambda r, t=total, s=seen: counters.replace(r, space_iri, t, expected_writes=s)
             ):
                 return len(people)
         raise EditConflict("Consents are being written too fast to recount; try again.")
 
-    def _recounted(self, space_iri: str) -> dict[str, list[tuple[int, ConsentDates]]]:
+    def _recounted(
+        self, space_iri: str
+    ) -> tuple[dict[str, list[tuple[int, ConsentDates]]], dict[str, list[Indexed]]]:
+        """Every person's consents, as the counters and as the in-force index need them."""
         # Lexical values: a recount reads every consent, too many for rdflib terms.
-        rows = self._call(lambda r: r.select_text(_RECOUNT, {"space": URIRef(space_iri)}))
+        bound = {"space": URIRef(space_iri)}
+        rows = self._call(lambda r: r.select_text(_RECOUNT, bound))
+        reads: dict[str, list[str]] = {}
+        for row in self._call(lambda r: r.select_text(_RECOUNT_READS, bound)):
+            reads.setdefault(row["c"], []).append(row["read"])
         people: dict[str, list[tuple[int, ConsentDates]]] = {}
+        indexed: dict[str, list[Indexed]] = {}
         states = {str(state.value): state for state in ConsentState}
         for row in rows:
+            state, expires = states[row["status"]], datetime.fromisoformat(row["expires"])
             dates = ConsentDates(
-                states[row["status"]],
-                datetime.fromisoformat(row["expires"]),
+                state,
+                expires,
                 datetime.fromisoformat(row["given"]) if "given" in row else None,
                 datetime.fromisoformat(row["withdrawn"]) if "withdrawn" in row else None,
             )
-            people.setdefault(row["g"], []).append((int(row["number"]), dates))
-        return people
+            number = int(row["number"])
+            people.setdefault(row["g"], []).append((number, dates))
+            consent = Indexed(
+                row["c"],
+                number,
+                state,
+                row.get("terms", ""),
+                expires,
+                tuple(sorted(reads.get(row["c"], ()))),
+            )
+            indexed.setdefault(row["g"], []).append(consent)
+        return people, indexed
 
     def counts_by_scan(self, space_iri: str, now: datetime) -> dict[ConsentState, int]:
         """`counts` by reading every person's latest consent: the check on the counters."""
@@ -332,18 +404,61 @@ class ConsentStore:
                 found.append(current)
         return sorted(found, key=lambda c: c.subject)
 
+    def in_force_plan(self, space_iri: str, terms_digest: str, now: datetime) -> InForcePlan:
+        """The consents a run under `terms_digest` may read at `now`, with how many read at
+        each origin: one read of the space's in-force index (docs/registry.md, "Job
+        assembly"), whose size is the people in force, not every record of the space.
+
+        The index may hold more than the records allow (a write that failed half-way), never
+        less once built: every consent in it is asked about again, from the records, right
+        before its read (`in_force_among`). A space whose index was not kept by every write
+        (bulk-loaded records, a registry from before the index) is recounted first."""
+        self._indexed(space_iri)
+        lines = self._call(
+            lambda r: counters.entries_text(r, space_iri, in_force_index(terms_digest))
+        )
+        return InForcePlan.of(lines, now)
+
+    def _indexed(self, space_iri: str) -> None:
+        """Recount once if a counted write since the tally began did not keep the index."""
+
+        def kept(r: Registry) -> bool:
+            done = counters.value(r, counters.Counter(space_iri, INDEXED))
+            return done is not None and done == counters.writes(r, space_iri)
+
+        if self._call(kept):
+            return
+        with self._recounting:
+            if not self._call(kept):
+                log.warning(
+                    "rebuilding a space's index of consents in force", extra={"space": space_iri}
+                )
+                self.recount(space_iri)
+
     def in_force_iris(self, space_iri: str, terms_digest: str, now: datetime) -> list[str]:
-        """The IRIs of every consent a run under `terms_digest` may read at `now`, sorted: one
-        query, however many people consented."""
+        """The IRIs of every consent a run under `terms_digest` may read at `now`, sorted, from
+        the in-force index (`in_force_plan`)."""
+        return self.in_force_plan(space_iri, terms_digest, now).iris
+
+    def in_force_iris_by_scan(self, space_iri: str, terms_digest: str, now: datetime) -> list[str]:
+        """`in_force_iris` from every record of the space, in one query: the check on the
+        index (its cost grows with every consent ever given to the space)."""
         query = _in_force_query(space_iri, terms_digest, now, projection=_ALL_IRIS)
         rows = self._call(lambda r: r.select(query))
         # IRIs hold no spaces (RFC 3987), so the separator cannot split one.
         return sorted({iri for row in rows for iri in str(row.get("all", "")).split(" ") if iri})
 
     def in_force_origins(self, space_iri: str, terms_digest: str, now: datetime) -> dict[str, int]:
-        """How many consents in force for a run under `terms_digest` read at each origin
-        (`scheme://host[:port]` of a consented resource or container): the pull's plan, counted
-        by the store in one query. A consent reading at two origins counts at both."""
+        """How many consents in force for a run under `terms_digest` read at each origin, from
+        the in-force index (`in_force_plan`)."""
+        return self.in_force_plan(space_iri, terms_digest, now).origins
+
+    def in_force_origins_by_scan(
+        self, space_iri: str, terms_digest: str, now: datetime
+    ) -> dict[str, int]:
+        """`in_force_origins` from every record of the space, counted by the store in one
+        query (`scheme://host[:port]` of each consented resource or container): the check on
+        the index. A consent reading at two origins counts at both."""
         query = (
             _in_force_query(
                 space_iri,

@@ -16,12 +16,14 @@ Counts only, never who: a tally holds no WebID.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from ..registry.counters import Counter, Reading, Split, as_counts
+from ..registry.counters import Counter, Entry, Reading, Split, as_counts
+from ..runs.pull_progress import origin_of
 from .model import ConsentHistory, ConsentState
 
 GIVEN = "given"  # per day given
@@ -161,3 +163,114 @@ def _day(at: datetime) -> date:
 
 def _code(state: ConsentState) -> str:
     return state.name.lower()
+
+
+# --- The index of consents in force (docs/registry.md, "Job assembly") ----------------------
+
+#: Counted writes that also kept the in-force index: equal to `writes` when every write since
+#: the tally began (or was last rebuilt) kept it; otherwise a recount builds it.
+INDEXED = "indexed-writes"
+_NO_ORIGIN = "-"
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """What the in-force index needs of one consent (never the person: the IRI names a
+    history, whose name is a hash)."""
+
+    iri: str
+    number: int
+    state: ConsentState
+    terms_digest: str
+    expires_at: datetime
+    reads: tuple[str, ...]  # the URLs of the resources and containers it reads
+
+
+def indexed_of(history: ConsentHistory) -> list[Indexed]:
+    return [
+        Indexed(
+            c.iri,
+            c.number,
+            c.state,
+            c.terms_digest,
+            c.expires_at,
+            tuple(r.url for r in c.resources),
+        )
+        for c in history.consents
+    ]
+
+
+def in_force_index(terms_digest: str) -> str:
+    """The index of the consents given under `terms_digest` (a hash: a digest is any text)."""
+    return "in-force/" + hashlib.sha256(terms_digest.encode()).hexdigest()[:32]
+
+
+def index_entry(space_iri: str, consents: Iterable[Indexed]) -> Entry | None:
+    """The person's line in the in-force index, if any: their latest settled consent if it is
+    given, whatever the time (expiry is the reader's to check, from the line). The same rule
+    as `server.datacage.consents.consents_for_run`, minus the clock: the newest consent, or,
+    while a renewal is being recorded (the newest only requested), the given one before it."""
+    ordered = sorted(consents, key=lambda c: c.number)
+    if not ordered:
+        return None
+    settled = ordered[-1]
+    renewing = len(ordered) > 1 and ordered[-2].state is ConsentState.GIVEN
+    if settled.state is ConsentState.REQUESTED and renewing:
+        settled = ordered[-2]
+    if settled.state is not ConsentState.GIVEN:
+        return None
+    origins = sorted({_origin(url) for url in settled.reads})
+    text = " ".join([_instant(settled.expires_at), settled.iri, *origins])
+    return Entry(space_iri, in_force_index(settled.terms_digest), settled.iri, text)
+
+
+def index_deltas(
+    space_iri: str, before: ConsentHistory | None, after: ConsentHistory
+) -> dict[Counter | Entry, int]:
+    """The index change that writing `after` over `before` (None: new) makes."""
+    old = index_entry(space_iri, indexed_of(before)) if before else None
+    new = index_entry(space_iri, indexed_of(after))
+    if old == new:
+        return {}
+    changes: dict[Counter | Entry, int] = {}
+    if old is not None:
+        changes[old] = -1
+    if new is not None:
+        changes[new] = 1
+    return changes
+
+
+@dataclass(frozen=True)
+class InForcePlan:
+    """The consents in force at one instant, from the index: their IRIs (sorted) and how many
+    of them read at each origin (spelled by `origin_of`, "" for none; a consent reading at two
+    counts at both)."""
+
+    iris: list[str]
+    origins: dict[str, int]
+
+    @classmethod
+    def of(cls, lines: Iterable[str], now: datetime) -> InForcePlan:
+        """Lines as `index_entry` writes them; those ended by `now` are left out (an entry
+        is never trusted to say a consent still counts: its instant is checked here)."""
+        at = _instant(now)
+        # One split per line and the rest in comprehensions: 100,000 lines in well under a
+        # second. A consent listed twice (a line left by a lost race) counts once.
+        rows = (line.split(" ") for line in lines)
+        live = {parts[1]: parts for parts in rows if len(parts) > 1 and parts[0] > at}
+        origins = Tally(origin for parts in live.values() for origin in parts[2:])
+        if _NO_ORIGIN in origins:
+            origins[""] += origins.pop(_NO_ORIGIN)
+        return cls(sorted(live), dict(origins))
+
+
+def _instant(at: datetime) -> str:
+    """A UTC instant as fixed-width text, so comparing texts compares instants."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _origin(url: str) -> str:
+    """The origin as the pull's plan spells it (`origin_of`), spelled once at write time so a
+    claim need not spell 100,000 of them; "-" for a URL without one (no line has an empty
+    field)."""
+    return origin_of(url) or _NO_ORIGIN

@@ -118,6 +118,12 @@ class Registry(ABC):
     #: that gets it wrong has them summed by the server, from the counters it reads.
     sums_counters: bool = True
 
+    @property
+    def counts_with_record(self) -> bool:
+        """Whether `write_counted` changes the record and its counters in one update, both or
+        neither, even when it fails (a back end with the default two-step one does not)."""
+        return type(self).write_counted is not Registry.write_counted
+
     def execute_update(self, update: str) -> None:
         """Run one SPARQL 1.1 update as one transaction (the server's own text, never a user's).
 

@@ -15,6 +15,10 @@ counter at once cannot lose each other's change, and a crash leaves both or neit
 Tally graphs carry no `dcg:revision`: they are not records, `names()` does not list them and
 `read()` does not return them. `replace` rebuilds a whole tally from a recount, only if no
 counted write happened since the recount began (the `writes` counter tells).
+
+A tally can also hold *indexes*: graphs of lines (`Entry`) that are either there or not, such
+as the consents in force a run's claim reads (docs/registry.md, "Job assembly"). They change in
+the same update as the record, and a recount rebuilds them with the counters.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ _INTEGER = ox.NamedNode(str(XSD.integer))
 _DATE_TIME = ox.NamedNode(str(XSD.dateTime))
 #: The counter of counted writes to a tally; a recount is kept only if it did not move.
 WRITES = "writes"
+#: A number drawn afresh by each recount, which changes counters without counting a write:
+#: with `writes`, the tally's version (`version`).
+RECOUNTED = "recounted"
 
 
 def tally_iri(space_iri: str) -> str:
@@ -102,17 +109,104 @@ class Counter:
         return "\n".join(lines)
 
 
-def increments(deltas: Mapping[Counter, int], guard: str = "") -> list[str]:
-    """SPARQL update operations adding each delta to its counter (created at 0 if absent).
+_INDEX = re.compile(r"[a-z][a-z0-9-]{0,40}(/[0-9a-f]{1,64})?")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a space's index graph (`<space>/tally/<index>`): a fact about one record
+    that is either there or not, never counted. In `increments`, +1 inserts it and -1
+    deletes it, in the same update as the record; two writers of one entry are writers of one
+    record, so the record's compare-and-swap already orders them.
+
+    `node` is the IRI the line is about (a consent), `text` the line (no newline in it)."""
+
+    space_iri: str
+    index: str
+    node: str
+    text: str
+
+    def __post_init__(self) -> None:
+        if not _INDEX.fullmatch(self.index) or "\n" in self.text:
+            raise RegistryError(f"{self.index!r} cannot name an index.")
+        check_name(self.node)
+
+    @property
+    def graph(self) -> str:
+        return index_graph(self.space_iri, self.index)
+
+    def triple(self) -> str:
+        return f"<{self.node}> <{DCG.inForceEntry}> {ox.Literal(self.text)} ."
+
+    def description(self) -> str:
+        """The entry and the triples saying whose tally its graph is (so a recount's
+        `replace` removes and rebuilds it with the counters)."""
+        graph = ox.NamedNode(self.graph)
+        return (
+            f"{self.triple()}\n{graph} <{RDF.type}> <{DCG.Tally}> .\n"
+            f"{graph} <{DCG.space}> {ox.NamedNode(self.space_iri)} ."
+        )
+
+
+def index_graph(space_iri: str, index: str) -> str:
+    """The graph of one of a space's indexes (inside its tally, so a recount rebuilds it)."""
+    return f"{tally_iri(space_iri)}/{index}"
+
+
+def insert_entries(entries: Iterable[Entry]) -> str:
+    """One update adding `entries` alone (set semantics: an entry already there stays one)."""
+    by_graph: dict[str, list[str]] = {}
+    for entry in entries:
+        by_graph.setdefault(entry.graph, []).append(entry.description())
+    parts = [f"GRAPH <{g}> {{\n" + "\n".join(lines) + "\n}" for g, lines in by_graph.items()]
+    return "INSERT DATA {\n" + "\n".join(parts) + "\n}"
+
+
+def entries_text(registry: Registry, space_iri: str, index: str) -> list[str]:
+    """Every line of one index, read in one row (rows cost more to hand over than to find)."""
+    query = (
+        "SELECT (GROUP_CONCAT(?x; SEPARATOR='\\n') AS ?all) WHERE {\n"
+        f"  GRAPH <{index_graph(space_iri, index)}> {{ ?entry <{DCG.inForceEntry}> ?x }} }}"
+    )
+    rows = registry.select_text(query)
+    text = rows[0].get("all", "") if rows else ""
+    return text.splitlines()
+
+
+def _entry_operation(entry: Entry, delta: int, guard: str) -> str:
+    if delta == 1:
+        return (
+            f"INSERT {{ GRAPH <{entry.graph}> {{ {entry.description()} }} }}\nWHERE {{ {guard} }}"
+        )
+    if delta == -1:
+        # Every line of the node, not only this one: a line left by a lost race or a crash
+        # (a superset) goes with it.
+        lines = f"GRAPH <{entry.graph}> {{ <{entry.node}> <{DCG.inForceEntry}> ?line }}"
+        return f"DELETE {{ {lines} }}\nWHERE {{ {guard} {lines} }}"
+    raise RegistryError("An index entry is added (+1) or removed (-1), never counted.")
+
+
+def _order(item: tuple[Counter | Entry, int]) -> tuple[bool, str]:
+    # An entry's removal before any addition: a changed line of one node is removed, then
+    # added, never the other way round.
+    return (isinstance(item[0], Entry) and item[1] > 0, item[0].node)
+
+
+def increments(deltas: Mapping[Counter | Entry, int], guard: str = "") -> list[str]:
+    """SPARQL update operations adding each delta to its counter (created at 0 if absent),
+    and adding (+1) or removing (-1) each index `Entry`.
 
     `guard` is a group graph pattern every operation also needs to match (the SPARQL
     registry's "this write won" token), so the counters change only with the record.
     """
     operations = []
-    for counter, delta in sorted(deltas.items(), key=lambda item: item[0].node):
+    for counter, delta in sorted(deltas.items(), key=_order):
         if type(delta) is not int:
             raise RegistryError("A counter changes by an integer.")
         if delta == 0:
+            continue
+        if isinstance(counter, Entry):
+            operations.append(_entry_operation(counter, delta, guard))
             continue
         graph, node = f"<{counter.graph}>", f"<{counter.node}>"
         count = f"<{DCG.count}>"
@@ -205,6 +299,11 @@ SELECT ?family (SUM(?e) AS ?ended) (SUM(?p) AS ?pending) (SUM(?u) AS ?undated) W
     }
 
 
+def split_readings(readings: list[Reading], now: datetime, prefix: str) -> dict[str, Split]:
+    """`split` over counters already read (`read` for `now`'s day)."""
+    return _split_here(readings, now.astimezone(UTC), prefix)
+
+
 def _split_here(readings: list[Reading], now: datetime, prefix: str) -> dict[str, Split]:
     """`split` done in Python over `read`'s counters (as many as the days a space has lived),
     for a store whose own arithmetic cannot be trusted with it."""
@@ -230,9 +329,28 @@ def _split_here(readings: list[Reading], now: datetime, prefix: str) -> dict[str
 
 def writes(registry: Registry, space_iri: str) -> int | None:
     """How many counted writes the tally has seen; None if the space has no tally yet."""
+    return value(registry, Counter(space_iri, WRITES))
+
+
+def version(registry: Registry, space_iri: str) -> tuple[int, int] | None:
+    """The tally's version: (counted writes, the last recount's number), which changes with
+    every change of its counters (a counted write adds to `writes` in the same update, a
+    recount draws a new number); None if the space has no tally yet. One small lookup, so a
+    copy of the counters read earlier can be reused while it is unchanged."""
+    writes_node, recounted = _writes_node(space_iri), Counter(space_iri, RECOUNTED).node
+    rows = registry.select_text(
+        f"SELECT ?w ?r WHERE {{ GRAPH <{tally_iri(space_iri)}> {{ <{writes_node}> dcg:count ?w "
+        f"OPTIONAL {{ <{recounted}> dcg:count ?r }} }} }}"
+    )
+    if not rows or "w" not in rows[0]:
+        return None
+    return int(rows[0]["w"]), int(rows[0].get("r", 0))
+
+
+def value(registry: Registry, counter: Counter) -> int | None:
+    """One counter's count; None if it was never written."""
     rows = registry.select(
-        f"SELECT ?n WHERE {{ GRAPH <{tally_iri(space_iri)}> {{ <{_writes_node(space_iri)}> "
-        "dcg:count ?n } }"
+        f"SELECT ?n WHERE {{ GRAPH <{counter.graph}> {{ <{counter.node}> dcg:count ?n }} }}"
     )
     return int(rows[0]["n"]) if rows else None  # type: ignore[call-overload]
 
@@ -240,7 +358,7 @@ def writes(registry: Registry, space_iri: str) -> int | None:
 def replace(
     registry: Registry,
     space_iri: str,
-    counts: Mapping[Counter, int],
+    counts: Mapping[Counter | Entry, int],
     *,
     expected_writes: int | None,
 ) -> bool:
@@ -264,10 +382,14 @@ def replace(
         )
     else:
         condition = f"GRAPH <{tally}> {{ {seen} {int(expected_writes)} }}"
-    kept = dict(counts)
+    kept: dict[Counter | Entry, int] = dict(counts)
     kept[Counter(space_iri, WRITES)] = expected_writes or 0
+    kept[Counter(space_iri, RECOUNTED)] = secrets.randbits(48)  # a new `version`
     lines: list[str] = []
     for counter, value in sorted(kept.items(), key=lambda item: item[0].node):
+        if isinstance(counter, Entry):
+            lines.append(f"GRAPH <{counter.graph}> {{ {counter.description()} }}")
+            continue
         literal = ox.Literal(str(value), datatype=_INTEGER)
         lines.append(
             f"GRAPH <{counter.graph}> {{ <{counter.node}> {count} {literal} .\n"
@@ -294,9 +416,11 @@ def _writes_node(space_iri: str) -> str:
     return Counter(space_iri, WRITES).node
 
 
-def as_counts(items: Iterable[tuple[Counter, int]]) -> dict[Counter, int]:
+def as_counts(
+    items: Iterable[tuple[Counter | Entry, int]],
+) -> dict[Counter | Entry, int]:
     """Sum (counter, n) pairs, leaving out counters that sum to nothing."""
-    found: dict[Counter, int] = {}
+    found: dict[Counter | Entry, int] = {}
     for counter, n in items:
         found[counter] = found.get(counter, 0) + n
     return {counter: n for counter, n in found.items() if n}

@@ -142,6 +142,8 @@ class VirtuosoRegistry(Registry):
 
     # Virtuoso 7.2 answers `IF(?day < "…", ?n, 0)` with 0 where `?day < "…"` alone is true.
     sums_counters = False
+    # A request failing after its claim is rolled forward without its counters.
+    counts_with_record = False
 
     def write_counted(
         self,

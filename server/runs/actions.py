@@ -236,13 +236,12 @@ class Runs:
             f"for {attestation.bundle_digest}, enclave key {attestation.key_sha256[:16]}.",
             run.iri,
         )
-        # One store query, however many people consented; each is checked again, with what
-        # their read needs, right before it (`check_consents`).
-        planned = self.consents.in_force_iris(space.iri, run.terms_digest, now)
-        per_server = plan_from_counts(
-            self.consents.in_force_origins(space.iri, run.terms_digest, now),
-            space.terms.min_individuals,
-        )
+        # One read of the space's in-force index, as long as the people in force; each is
+        # checked again from the records, with what their read needs, right before it
+        # (`check_consents`), so the index may only ever hold too many, never let one through.
+        in_force = self.consents.in_force_plan(space.iri, run.terms_digest, now)
+        planned = in_force.iris
+        per_server = plan_from_counts(in_force.origins, space.terms.min_individuals, spelled=True)
 
         def plan(run: Run, count: int = len(planned), rows=per_server) -> None:
             run.individuals_included = count

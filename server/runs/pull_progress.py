@@ -68,13 +68,18 @@ def plan(first_urls: Iterable[str], k: int, most: int = MOST_SERVERS) -> list[Po
 
 
 def plan_from_counts(
-    counted: Mapping[str, int], k: int, most: int = MOST_SERVERS
+    counted: Mapping[str, int], k: int, most: int = MOST_SERVERS, *, spelled: bool = False
 ) -> list[PodServerProgress]:
     """`plan` from people counted per origin (by the store: `ConsentStore.in_force_origins`);
-    the origins are spelled as `origin_of` spells them, and spellings of one are added up."""
+    the origins are spelled as `origin_of` spells them, and spellings of one are added up
+    (unless `spelled`: counted by origins `origin_of` already spelled, as the in-force index
+    keeps them, where spelling 100,000 origins again would cost more than finding them)."""
     counts: Counter[str] = Counter()
-    for origin, n in counted.items():
-        counts[origin_of(origin)] += n
+    if spelled:
+        counts.update(counted)
+    else:
+        for origin, n in counted.items():
+            counts[origin_of(origin)] += n
     large = sorted(
         (server for server, count in counts.items() if server and count >= max(1, k)),
         key=lambda server: (-counts[server], server),

@@ -325,6 +325,29 @@ class NoUpdatesRegistry(EmbeddedRegistry):
 def test_a_back_end_that_cannot_count_refuses_before_writing_the_record():
     with NoUpdatesRegistry() as registry:
         store = ConsentStore(lambda: registry, PUBLIC)
-        with pytest.raises(Unavailable, match="cannot keep counters"):
+        with pytest.raises(Unavailable, match="cannot run SPARQL updates"):
             give(store, 1, NOW - timedelta(days=1), NOW + timedelta(days=30))
         assert store.history(SPACE, webid(1)).revision == 0  # nothing half written
+
+
+def test_a_view_sees_a_write_or_a_repair_made_by_another_process(registry):
+    """Each process keeps a copy of the counters under the tally's version: a write or a
+    recount made elsewhere (another worker, another server) moves it."""
+    here, there = ConsentStore(lambda: registry, PUBLIC), ConsentStore(lambda: registry, PUBLIC)
+    give(there, 1, NOW - timedelta(days=1), NOW + timedelta(days=30))
+    give(there, 2, NOW - timedelta(days=1), NOW + timedelta(days=30))
+    assert here.counts(SPACE, NOW) == {ConsentState.GIVEN: 2}
+    withdraw(there, 1, NOW)
+    assert here.counts(SPACE, NOW) == {ConsentState.GIVEN: 1, ConsentState.WITHDRAWN: 1}
+    assert here.figures(SPACE, NOW).states == here.counts(SPACE, NOW)
+    # Counters damaged, and seen damaged here; then a repair elsewhere, which changes the
+    # figures without counting a write.
+    registry.execute_update(
+        f"DELETE WHERE {{ GRAPH <{counters.tally_iri(SPACE)}> {{ "
+        f"<{counters.tally_iri(SPACE)}#person-withdrawn> ?p ?o }} }}"
+    )
+    damaged = ConsentStore(lambda: registry, PUBLIC)  # a process started after the damage
+    assert damaged.counts(SPACE, NOW) == {ConsentState.GIVEN: 1}
+    there.recount(SPACE)
+    assert damaged.counts(SPACE, NOW) == {ConsentState.GIVEN: 1, ConsentState.WITHDRAWN: 1}
+    assert_figures_equal_a_recount(damaged, NOW)

@@ -130,3 +130,25 @@ def test_a_value_that_would_break_out_of_the_query_is_no_consent(store):
     ]
     assert store.in_force_among(SPACE, TERMS, hostile, NOW) == {}
     assert store.in_force_iris(SPACE, 'x" } } #', NOW) == []
+
+
+def test_the_index_agrees_with_the_scan_of_every_record_for_every_kind_of_history(store):
+    seed(store)
+    seed(store, OTHER_SPACE, OTHER_TERMS)
+    for now in (NOW - timedelta(days=40), NOW, NOW + timedelta(days=29, hours=23)):
+        assert store.in_force_iris(SPACE, TERMS, now) == store.in_force_iris_by_scan(
+            SPACE, TERMS, now
+        )
+    assert store.in_force_origins(SPACE, TERMS, NOW) == store.in_force_origins_by_scan(
+        SPACE, TERMS, NOW
+    )
+
+
+def test_a_consent_reading_nothing_is_counted_in_the_plan_at_no_server(store):
+    subject = "https://empty.example/profile/card#me"
+    history = ConsentHistory(history_iri(PUBLIC, SPACE, subject), SPACE, subject)
+    history.consents.append(consent(SPACE, subject, 1, GIVEN, resources=()))
+    store.write(history)
+    plan = store.in_force_plan(SPACE, TERMS, NOW)
+    assert plan.iris == [history.consents[0].iri]
+    assert plan.origins == {}
