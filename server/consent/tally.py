@@ -208,7 +208,7 @@ def in_force_index(terms_digest: str) -> str:
 def index_entry(space_iri: str, consents: Iterable[Indexed]) -> Entry | None:
     """The person's line in the in-force index, if any: their latest settled consent if it is
     given, whatever the time (expiry is the reader's to check, from the line). The same rule
-    as `server.datacage.consents.consents_for_run`, minus the clock: the newest consent, or,
+    as `server.consent.authority.consents_for_run`, minus the clock: the newest consent, or,
     while a renewal is being recorded (the newest only requested), the given one before it."""
     ordered = sorted(consents, key=lambda c: c.number)
     if not ordered:

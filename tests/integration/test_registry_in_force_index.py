@@ -14,15 +14,16 @@ from datetime import timedelta
 
 import pytest
 
+from server.consent.authority import consents_for_run
 from server.consent.model import ConsentHistory, ConsentState, PodResource
 from server.consent.rdf import history_graph
 from server.consent.store import ConsentStore
 from server.consent.tally import INDEXED, in_force_index
-from server.datacage.consents import consents_for_run
 from server.errors import EditConflict
 from server.registry import EmbeddedRegistry, counters
 from server.runs.pull_progress import origin_of
-from tests.integration.test_registry_tally import (
+from tests.support.registries import oxigraph, registry  # noqa: F401 - fixtures by name
+from tests.support.tally_world import (
     NOW,
     PUBLIC,
     SPACE,
@@ -32,7 +33,6 @@ from tests.integration.test_registry_tally import (
     webid,
     withdraw,
 )
-from tests.support.registries import oxigraph, registry  # noqa: F401 - fixtures by name
 
 TERMS = "sha256:" + "2" * 64  # the terms `new_consent` gives under
 NEW_TERMS = "sha256:" + "3" * 64
