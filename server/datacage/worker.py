@@ -44,6 +44,7 @@ from ..attestation import (
     client_certificate,
     measure_datacage_code,
 )
+from ..fleet.schedule import Timer, tick
 from ..runs.outcomes import Note, Outcome
 from .control_plane import ControlPlane, ControlPlaneError, IncompleteJob
 from .datasets import DatacageKeys
@@ -319,12 +320,20 @@ class Worker:
             log.exception("delivery pass failed")
 
     def serve(
-        self, stop: threading.Event, poll_seconds: float = 5.0, heartbeat: Path | None = None
+        self,
+        stop: threading.Event,
+        poll_seconds: float = 5.0,
+        heartbeat: Path | None = None,
+        schedule: Timer | None = None,
     ) -> None:
         """Take jobs until `stop`; `heartbeat` is touched after each look for work that reached
-        the control plane (a container's health check reads its age, docker/healthcheck.py)."""
+        the control plane (a container's health check reads its age, docker/healthcheck.py).
+        `schedule`: the chores a fleet's beat would send (recurring runs, consent expiry),
+        ticked from this loop instead, with the same task code (`server.fleet.schedule`)."""
         while not stop.is_set():
             try:
+                for chore in schedule.due() if schedule is not None else ():
+                    tick(self, chore)
                 self.deliver_pending()
                 ran = self.run_once()
                 if heartbeat is not None:

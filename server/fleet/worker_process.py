@@ -4,6 +4,8 @@ Settings come from the environment (all optional), as the rest of the worker's d
 
     DATACAGE_FLEET_OFFER_EVERY_S      how often the beat lists waiting runs (10)
     DATACAGE_FLEET_DELIVER_EVERY_S    how often the beat retries due deliveries (30)
+    DATACAGE_FLEET_RECURRING_EVERY_S  how often it asks for due recurring runs (60)
+    DATACAGE_FLEET_EXPIRE_EVERY_S     how often it asks for the consent-expiry sweep (600)
     DATACAGE_FLEET_OFFER_TTL_S        a listed offer is sent again after this long (60)
     DATACAGE_FLEET_VISIBILITY_TIMEOUT_S  Redis gives an unacknowledged task back after (3600)
 """
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from celery import signals
 
 from .app import QUEUE, FleetSettings, make_app
+from .schedule import Timer
 
 if TYPE_CHECKING:
     from ..datacage.worker import Worker
@@ -25,6 +28,8 @@ _ENV = {
     "offer_every_s": "DATACAGE_FLEET_OFFER_EVERY_S",
     "deliver_every_s": "DATACAGE_FLEET_DELIVER_EVERY_S",
     "offer_ttl_s": "DATACAGE_FLEET_OFFER_TTL_S",
+    "recurring_every_s": "DATACAGE_FLEET_RECURRING_EVERY_S",
+    "expire_every_s": "DATACAGE_FLEET_EXPIRE_EVERY_S",
     "visibility_timeout_s": "DATACAGE_FLEET_VISIBILITY_TIMEOUT_S",
 }
 
@@ -37,7 +42,15 @@ def settings_from_env(broker_url: str) -> FleetSettings:
                 given[field] = float(os.environ[name])
             except ValueError:
                 raise SystemExit(f"{name} must be a number of seconds.") from None
+            if not given[field] > 0:  # NaN and 0 would tick without end or never
+                raise SystemExit(f"{name} must be a positive number of seconds.")
     return FleetSettings(broker_url, **given)
+
+
+def single_machine_timer() -> Timer:
+    """The schedule of a worker without a broker, on the same settings as a fleet's beat."""
+    settings = settings_from_env("")
+    return Timer({"recurring": settings.recurring_every_s, "expiry": settings.expire_every_s})
 
 
 def serve_fleet(cage: Worker, broker_url: str, data_dir: Path) -> None:
