@@ -12,6 +12,7 @@ Settings come from the environment (all optional), as the rest of the worker's d
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +43,7 @@ def settings_from_env(broker_url: str) -> FleetSettings:
                 given[field] = float(os.environ[name])
             except ValueError:
                 raise SystemExit(f"{name} must be a number of seconds.") from None
-            if not given[field] > 0:  # NaN and 0 would tick without end or never
+            if not (math.isfinite(given[field]) and given[field] > 0):  # NaN, 0, inf: never
                 raise SystemExit(f"{name} must be a positive number of seconds.")
     return FleetSettings(broker_url, **given)
 
