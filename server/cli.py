@@ -258,7 +258,7 @@ def worker(
 
         serve_fleet(cage, broker, root)
         return
-    from .fleet.worker_process import single_machine_timer
+    from .fleet.schedule import single_machine_timer
 
     timer = single_machine_timer()  # recurring runs and consent expiry, as a beat would send
     stop = threading.Event()

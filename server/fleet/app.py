@@ -34,7 +34,7 @@ from connectors.solid.errors import SolidError
 
 from ..datacage.control_plane import ControlPlaneError
 from .offers import Offers
-from .schedule import tick
+from .schedule import PERIODS, tick
 
 if TYPE_CHECKING:
     from ..datacage.worker import Worker
@@ -57,8 +57,8 @@ class FleetSettings:
     offer_ttl_s: float = 60.0  # a listed offer is sent again after this long (`offers`)
     # How often the schedule asks for due recurring runs; the interval between a space's runs
     # is the control plane's DATACAGE_RECURRING_INTERVAL, not this.
-    recurring_every_s: float = 60.0
-    expire_every_s: float = 600.0  # how often the consent-expiry sweep runs
+    recurring_every_s: float = PERIODS["recurring"]
+    expire_every_s: float = PERIODS["expiry"]  # how often the consent-expiry sweep runs
     # Redis hands an unacknowledged task to another worker after this long. A run may last
     # longer: the copy is then refused at the claim, so this only bounds how late a task of a
     # worker that vanished with its machine is tried again (the lease offers the run sooner).

@@ -12,15 +12,13 @@ Settings come from the environment (all optional), as the rest of the worker's d
 
 from __future__ import annotations
 
-import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from celery import signals
 
 from .app import QUEUE, FleetSettings, make_app
-from .schedule import Timer
+from .schedule import seconds_from_env
 
 if TYPE_CHECKING:
     from ..datacage.worker import Worker
@@ -36,22 +34,8 @@ _ENV = {
 
 
 def settings_from_env(broker_url: str) -> FleetSettings:
-    given = {}
-    for field, name in _ENV.items():
-        if os.environ.get(name):
-            try:
-                given[field] = float(os.environ[name])
-            except ValueError:
-                raise SystemExit(f"{name} must be a number of seconds.") from None
-            if not (math.isfinite(given[field]) and given[field] > 0):  # NaN, 0, inf: never
-                raise SystemExit(f"{name} must be a positive number of seconds.")
-    return FleetSettings(broker_url, **given)
-
-
-def single_machine_timer() -> Timer:
-    """The schedule of a worker without a broker, on the same settings as a fleet's beat."""
-    settings = settings_from_env("")
-    return Timer({"recurring": settings.recurring_every_s, "expiry": settings.expire_every_s})
+    given = {field: seconds_from_env(name, None) for field, name in _ENV.items()}
+    return FleetSettings(broker_url, **{k: v for k, v in given.items() if v is not None})
 
 
 def serve_fleet(cage: Worker, broker_url: str, data_dir: Path) -> None:
