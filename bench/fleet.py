@@ -162,9 +162,12 @@ def main() -> None:
             stack.callback(server.stop)
         t0 = time.perf_counter()
         # Both servers seed their accounts at once (each is one node process, one core):
-        # hundreds of accounts each, on a shared machine, take minutes, not seconds.
-        with ThreadPoolExecutor(len(made)) as pool:
-            servers = list(pool.map(lambda server: server.start(timeout=1800), made))
+        # hundreds of accounts each, on a shared machine, take minutes, not seconds. The
+        # starting threads live as long as the servers: a child dies with the thread that
+        # started it (PR_SET_PDEATHSIG), so the pool is shut down only at the end.
+        pool = ThreadPoolExecutor(len(made))
+        stack.callback(pool.shutdown)
+        servers = list(pool.map(lambda server: server.start(timeout=1800), made))
         print(f"seed_s={time.perf_counter() - t0:.1f}", flush=True)
         broker = stack.enter_context(RedisServer(folder / "redis"))
         apis = [stack.enter_context(CssAccountApi(s.base_url)) for s in servers]
