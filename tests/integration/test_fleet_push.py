@@ -19,6 +19,7 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # only the run's failure counts, not a test bed that did not start
     reason="not built: a dataset is sealed to the enclave key of the one worker that published "
     "its evidence; a fleet key released to attested workers is designed in docs/operations.md",
 )
