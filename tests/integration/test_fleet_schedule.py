@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from server.consent.give import give_consent
+from server.consent.model import ConsentState, PodResource
 from server.fleet.schedule import Timer
 from server.services import services
 from tests.conftest import make_account, make_user
 from tests.support.consent_space import make_active_space
-from tests.support.datacage_world import REQUESTS, make_worker, serve_control_plane
+from tests.support.datacage_world import REQUESTS, fill_pods, make_worker, serve_control_plane
 from tests.support.fleet_world import Fleet, wait_for
 from tests.support.redis_server import RedisServer
 
@@ -31,11 +34,14 @@ def world(css_accounts, pytestconfig, tmp_path_factory):
         css_accounts.create_client_credentials,
     )
     owner, cage = new_user("sched-owner"), new_user("sched-cage")
+    person = new_user("sched-person")
+    fill_pods([person])
     folder = tmp_path_factory.mktemp("schedule")
     with RedisServer(folder / "redis") as broker:
         config = {"RECURRING_INTERVAL": INTERVAL_S, "FLEET_BROKER_URL": broker.url}
         with serve_control_plane(folder / "control", cage.webid, config) as (base, app):
             yield {
+                "person": person,
                 "app": app,
                 "base": base,
                 "owner": owner,
@@ -87,13 +93,31 @@ def test_two_beats_racing_start_one_recurring_run(world):
         fleet.stop()
 
 
-def test_two_single_machine_workers_ticking_start_one_recurring_run(world, tmp_path):
+def _consent_given_long_ago(world, space):
+    """A consent for a year, given two years ago: past its end, still recorded as given."""
+    app, person = world["app"], world["person"]
+    return give_consent(
+        services(app).consents,
+        services(app).spaces.get(space.id, world["owner"].webid),
+        person.client,
+        grantee=world["cage"].webid,
+        resources=[PodResource(person.pod + "shop/orders.csv")],
+        storage=person.pod,
+        clock=lambda: datetime.now(UTC) - timedelta(days=730),
+    )
+
+
+def test_two_single_machine_workers_ticking_start_one_recurring_run_and_expire_consents(
+    world, tmp_path
+):
     weekly, once, closed = _spaces(world, "machines")
+    stale = _consent_given_long_ago(world, once)
+    assert stale.state is ConsentState.GIVEN
     stop = threading.Event()
     threads = []
     for name in ("m1", "m2"):
         cage = make_worker(world["base"], world["cage"], tmp_path / name)
-        timer = Timer({"recurring": TICK_S})
+        timer = Timer({"recurring": TICK_S, "expiry": TICK_S})
         thread = threading.Thread(
             target=cage.serve, args=(stop, TICK_S), kwargs={"schedule": timer}, daemon=True
         )
@@ -101,6 +125,13 @@ def test_two_single_machine_workers_ticking_start_one_recurring_run(world, tmp_p
         threads.append(thread)
     try:
         _one_run_then_no_more(world, weekly, once, closed, ticking_for=3.0)
+        consents = services(world["app"]).consents
+
+        def expired() -> bool:
+            history = consents.history(once.iri, world["person"].webid)
+            return history.consents[-1].state is ConsentState.EXPIRED
+
+        assert wait_for(expired, 60, every=0.3)
     finally:
         stop.set()
         for thread in threads:
