@@ -8,6 +8,11 @@ decision is not made in any process's memory: the next run's id is derived from 
 its latest run, and the registry's compare-and-swap create (expected revision 0) lets exactly
 one of the racers write it. A loser sees `RegistryConflict` and starts nothing. Hence at most
 one run per space per interval, however many ticks race.
+
+Such an id can be worked out by whoever knows the space's and its latest run's ids, that is its
+participants: nothing rests on a run id being secret (every run page checks participation).
+A participant's own start (`Runs.start`) racing a tick in the same instant can still make two
+runs; both are runs the terms allow, and the next tick waits for both to end.
 """
 
 from __future__ import annotations
