@@ -71,7 +71,8 @@ class ComposeStack:
         """Start `services` (by default all but those behind a compose profile, as
         `compose up` does with no `--profile`) and what they depend on, in order, waiting."""
         started = time.monotonic()
-        self._make_networks()
+        if not self._networks:  # a second `up` (a profile) joins the networks made by the first
+            self._make_networks()
         default = [name for name, spec in self.services.items() if not spec.get("profiles")]
         for name in self._order(services or default):
             if name in self._started:
