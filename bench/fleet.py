@@ -59,7 +59,7 @@ from tests.support.datacage_world import (
 from tests.support.fleet_world import Fleet, wait_for
 from tests.support.redis_server import RedisServer
 
-THREADS = 4
+THREADS = 8  # set-up requests at once: each waits on a single-threaded CSS, not on a core
 
 
 def seeded(folder: Path, label: str, count: int) -> tuple[Path, list[dict]]:
