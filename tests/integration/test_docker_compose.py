@@ -61,6 +61,7 @@ def up(engine, request, tmp_path_factory) -> Up:
         "CSS_IMAGE": images["css"].tag,
         "NGINX_IMAGE": images["nginx"].tag,
         "DATACAGE_IMAGE": images["datacage"].tag,
+        "BROKER_IMAGE": images["broker"].tag,  # the fleet profile's (the last test)
         "PUBLIC_PORT": str(port),
     }
     stack = ComposeStack(engine, variables, binds={"./admission": admission})
