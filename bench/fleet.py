@@ -59,7 +59,7 @@ from tests.support.datacage_world import (
 from tests.support.fleet_world import Fleet, wait_for
 from tests.support.redis_server import RedisServer
 
-THREADS = 4  # set-up requests at once (more makes a loaded CSS drop connections)
+THREADS = 4  # set-up requests at once, at each single-threaded CSS
 
 
 def seeded(folder: Path, label: str, count: int) -> tuple[Path, list[dict]]:
