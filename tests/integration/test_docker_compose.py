@@ -282,8 +282,8 @@ def test_the_fleet_profile_carries_a_run_through_its_broker_and_two_workers(up, 
         people = [world.user(f"fleet-shopper{n}") for n in range(PEOPLE)]
         for n, person in enumerate(people):
             world.fill_pod(person, n)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            list(pool.map(lambda p: world.consent(space["id"], p), people))
+        for person in people:  # one at a time: the first test has shown consents at once
+            world.consent(space["id"], person)
         container = world.choose_results_container(space["id"], owner)
         world.approve_datacage(up.admission, space["algorithm"]["digest"], workers)
         started = time.monotonic()
