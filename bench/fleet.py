@@ -18,6 +18,8 @@ operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
   boundary and the worker's own sign-in state; both sides pull, run and gate the same data.
 
 Prints `name=value` lines; the last two are `fleet_speedup_3` and `broker_overhead_ratio`.
+`seed_s` (both CSS servers making their accounts, in parallel) and `setup_s` (sign-ins, pod
+contents, consents) are printed apart: they measure the test bed, not the fleet.
 
     python bench/fleet.py [--people N] [--spaces S] [--rounds R]
 """
@@ -57,7 +59,7 @@ from tests.support.datacage_world import (
 from tests.support.fleet_world import Fleet, wait_for
 from tests.support.redis_server import RedisServer
 
-THREADS = 4
+THREADS = 4  # set-up requests at once, at each single-threaded CSS
 
 
 def seeded(folder: Path, label: str, count: int) -> tuple[Path, list[dict]]:
@@ -155,12 +157,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)
         seeds = [seeded(folder, label, args.people) for label in ("a", "b")]
-        servers = []
-        for seed, _ in seeds:
-            server = CommunitySolidServer(seed_config=seed)
+        made = [CommunitySolidServer(seed_config=seed) for seed, _ in seeds]
+        for server in made:
             stack.callback(server.stop)
-            # Seeding hundreds of accounts at start, on a shared machine: minutes, not seconds.
-            servers.append(server.start(timeout=900))
+        t0 = time.perf_counter()
+        # Both servers seed their accounts at once (each is one node process, one core):
+        # hundreds of accounts each, on a shared machine, take minutes, not seconds. The
+        # starting threads live as long as the servers: a child dies with the thread that
+        # started it (PR_SET_PDEATHSIG), so the pool is shut down only at the end.
+        pool = ThreadPoolExecutor(len(made))
+        stack.callback(pool.shutdown)
+        servers = list(pool.map(lambda server: server.start(timeout=1800), made))
+        print(f"seed_s={time.perf_counter() - t0:.1f}", flush=True)
         broker = stack.enter_context(RedisServer(folder / "redis"))
         apis = [stack.enter_context(CssAccountApi(s.base_url)) for s in servers]
         figures = measure(folder, servers, apis, seeds, broker, args)
@@ -193,6 +201,7 @@ def measure(folder: Path, servers, apis, seeds, broker: RedisServer, args) -> di
             space = make_active_space(app, owner, REQUESTS, bundle_source=SURVEY, name=f"F{n}")
             consent_all(app, space, owner, people, cage.webid)
             spaces.append(space)
+        # Sign-ins, pod contents and every consent, apart from the accounts' seeding above.
         print(f"setup_s={time.perf_counter() - began:.1f}", flush=True)
         runs = services(app).runs
         fleet = Fleet(base, cage, folder / "fleet", broker.url)

@@ -99,6 +99,7 @@ from control_plane import (  # the sibling script, found from this folder
     write_history,
 )
 
+from connectors.origins import origin_of
 from connectors.solid import Http, SolidClient, SolidSession
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
 from server import create_app
@@ -111,7 +112,6 @@ from server.datacage.control_plane import ControlPlane
 from server.datacage.job import PAGE as JOB_PAGE
 from server.registry import EmbeddedRegistry
 from server.registry.terms import insert_lines, skolem_prefix
-from server.runs.pull_progress import origin_of
 from server.services import services
 from server.spaces.model import Space
 from tests.support.oxigraph import OxigraphServer  # how the tests start `oxigraph serve`

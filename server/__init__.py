@@ -79,6 +79,9 @@ def _register_blueprints(app: Flask) -> None:
     from .web.dashboard import bp as dashboard_bp  # a space's figures, drawn
 
     app.register_blueprint(dashboard_bp)
+    from .web.schedule_api import bp as schedule_bp  # recurring runs, consent expiry
+
+    app.register_blueprint(schedule_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -224,10 +224,13 @@ def worker(
 
         serve_fleet(cage, broker, root)
         return
+    from .datacage.schedule import single_machine_timer
+
+    timer = single_machine_timer()  # recurring runs and consent expiry, as a beat would send
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        cage.serve(stop, poll, heartbeat=root / "heartbeat")  # docker/healthcheck.py
+        cage.serve(stop, poll, heartbeat=root / "heartbeat", schedule=timer)
     except KeyboardInterrupt:
         stop.set()
 
@@ -242,7 +245,8 @@ def worker(
     help="Where the beat keeps when each periodic task last ran (a file it may write).",
 )
 def fleet_beat(broker: str, schedule_file: str) -> None:
-    """Send a datacage fleet's periodic tasks: offer waiting runs, retry due deliveries."""
+    """Send a datacage fleet's periodic tasks: offer waiting runs, retry due deliveries,
+    start due recurring runs, sweep expired consents."""
     from .fleet.worker_process import serve_beat
 
     serve_beat(broker, schedule_file)

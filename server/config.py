@@ -9,6 +9,7 @@ two identical.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,14 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "A datacage fleet's broker (redis://HOST:PORT/0): a started run is sent to it as a "
         "task at once. Empty: the datacage finds waiting runs itself (docs/operations.md).",
+    ),
+    Option(
+        "RECURRING_INTERVAL",
+        float,
+        86400.0,
+        "Seconds between the runs of a space whose terms say runs repeat: a schedule tick "
+        "(a fleet's beat, or a single worker's timer) starts the next run once the latest "
+        "was requested this long ago and none is waiting or under way. At least 1.",
     ),
     Option(
         "EGRESS_ALLOW",
@@ -429,6 +438,9 @@ def check(config: Mapping[str, Any]) -> None:
     ):
         if int(config[name]) < 1:
             raise ConfigError(f"DATACAGE_{name} must be at least 1.")
+    interval = float(config.get("RECURRING_INTERVAL") or 0)
+    if not (math.isfinite(interval) and interval >= 1):  # NaN compares false either way
+        raise ConfigError("DATACAGE_RECURRING_INTERVAL must be at least 1 (seconds).")
     if bool(config.get("REGISTRY_SPARQL_QUERY_URL")) != bool(
         config.get("REGISTRY_SPARQL_UPDATE_URL")
     ):

@@ -22,8 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from connectors.origins import origin_of
+
 from ..registry.counters import Counter, Entry, Reading, Split, as_counts
-from ..runs.pull_progress import origin_of
 from .model import ConsentHistory, ConsentState
 
 GIVEN = "given"  # per day given

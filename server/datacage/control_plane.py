@@ -190,6 +190,16 @@ class ControlPlane:
         """Claim this run; None when it no longer waits (taken, ended, a duplicate task)."""
         return self._claim(f"runs/{_segment(run_id)}/claim", evidence)
 
+    def tick(self, chore: str) -> dict[str, Any]:
+        """Ask the control plane to do a scheduled chore ("recurring" or "expiry", see
+        server/web/schedule_api.py): what it did, in counts and identifiers."""
+        if chore not in ("recurring", "expiry"):
+            raise ValueError(f"no such chore: {chore}")
+        body = self._call("POST", f"schedule/{chore}")
+        if not isinstance(body, dict):
+            raise ControlPlaneError("The control plane sent a tick report we cannot read.")
+        return body
+
     # --- Push: the evidence data providers encrypt to (docs/push.md) ------------------------
 
     def wanted_digests(self) -> list[str]:

@@ -20,8 +20,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from connectors.origins import origin_of
+
 from ..runs.outcomes import PROGRESS_TICK_S, Stage, running_step
-from ..runs.pull_progress import index_of, origin_of
+from ..runs.pull_progress import index_of
 
 log = logging.getLogger(__name__)
 

@@ -52,6 +52,7 @@ from .job import JobReport, JobSettings, execute
 from .lease_keeper import LeaseKeeper
 from .sandbox.launcher import start_launcher
 from .sandbox.tree import empty as empty_folder
+from .schedule import Timer, tick
 
 log = logging.getLogger(__name__)
 
@@ -320,16 +321,24 @@ class Worker:
             log.exception("delivery pass failed")
 
     def serve(
-        self, stop: threading.Event, poll_seconds: float = 5.0, heartbeat: Path | None = None
+        self,
+        stop: threading.Event,
+        poll_seconds: float = 5.0,
+        heartbeat: Path | None = None,
+        schedule: Timer | None = None,
     ) -> None:
         """Take jobs until `stop`; `heartbeat` is touched after each look for work that reached
-        the control plane (a container's health check reads its age, docker/healthcheck.py)."""
+        the control plane (a container's health check reads its age, docker/healthcheck.py).
+        `schedule`: the chores a fleet's beat would send (recurring runs, consent expiry),
+        ticked from this loop instead, with the same task code (`server.datacage.schedule`)."""
         try:  # now, not on the first run; a run that still cannot start is refused, in words
             start_launcher()
         except (OSError, RuntimeError) as exc:
             log.error("the sandbox launcher did not start", extra={"error": str(exc)})
         while not stop.is_set():
             try:
+                for chore in schedule.due() if schedule is not None else ():
+                    tick(self, chore)
                 self.deliver_pending()
                 ran = self.run_once()
                 if heartbeat is not None:

@@ -8,7 +8,22 @@ the very same methods from its own loop (`Worker.serve`). The broker carries ide
 a run's id, its algorithm's digest and the offer's number; never personal data, keys or results.
 """
 
-from .app import FleetSettings, make_app
-from .offers import Offers
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["FleetSettings", "Offers", "make_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # Celery is the `fleet` extra: importing the package (for `schedule`, which a single worker
+    # uses) must not need it; only the app does.
+    if name in ("FleetSettings", "make_app"):
+        from . import app
+
+        return getattr(app, name)
+    if name == "Offers":
+        from .offers import Offers
+
+        return Offers
+    raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""The Celery app of a datacage fleet: three tasks, a beat schedule, and settings for safety.
+"""The Celery app of a datacage fleet: its tasks, a beat schedule, and settings for safety.
 
 - `datacage.take_run(run_id, digest, offer)`: claim the run under a lease and carry it out
   (`Worker.take`). Sent when a run is started (the control plane's dispatch) and by
@@ -6,10 +6,17 @@
 - `datacage.offer_waiting()`: list the waiting runs (the control plane applies lapsed leases
   first, so a run whose worker died is listed again) and send a `take_run` for each new offer.
 - `datacage.deliver_due()`: retry the deliveries that are due, from the shared sealed store.
+- `datacage.start_recurring()`: ask the control plane to start the next run of each recurring
+  space that is due (`server.runs.recurring`: decided there by compare-and-swap, so duplicate
+  ticks and several beats start one run per interval at most).
+- `datacage.expire_consents()`: ask the control plane for its consent-expiry sweep.
 
-The beat sends the last two on a schedule. Safety settings: a task is acknowledged only once
-it ran (`acks_late`), and given back if its worker process died (`reject_on_worker_lost`), so
-a task is never lost with its worker; it may then run twice, which the lease makes harmless.
+The beat sends all but the first on a schedule; a single worker without a broker calls the
+very same methods on its own timer (`server.datacage.schedule`).
+
+Safety settings: a task is acknowledged only once it ran (`acks_late`), and given back if its
+worker process died (`reject_on_worker_lost`), so a task is never lost with its worker; it may
+then run twice, which the lease makes harmless.
 One task at a time per worker process (the solo pool): each process has its own enclave key,
 its own work folder and its own sandbox ids, and a run is never forked into another process.
 """
@@ -26,6 +33,7 @@ from celery import Celery
 from connectors.solid.errors import SolidError
 
 from ..datacage.control_plane import ControlPlaneError
+from ..datacage.schedule import PERIODS, tick
 from .offers import Offers
 
 if TYPE_CHECKING:
@@ -36,6 +44,8 @@ log = logging.getLogger(__name__)
 TAKE_RUN = "datacage.take_run"
 OFFER_WAITING = "datacage.offer_waiting"
 DELIVER_DUE = "datacage.deliver_due"
+START_RECURRING = "datacage.start_recurring"
+EXPIRE_CONSENTS = "datacage.expire_consents"
 QUEUE = "datacage"
 
 
@@ -45,6 +55,10 @@ class FleetSettings:
     offer_every_s: float = 10.0  # how often the beat lists waiting runs
     deliver_every_s: float = 30.0  # how often the beat retries due deliveries
     offer_ttl_s: float = 60.0  # a listed offer is sent again after this long (`offers`)
+    # How often the schedule asks for due recurring runs; the interval between a space's runs
+    # is the control plane's DATACAGE_RECURRING_INTERVAL, not this.
+    recurring_every_s: float = PERIODS["recurring"]
+    expire_every_s: float = PERIODS["expiry"]  # how often the consent-expiry sweep runs
     # Redis hands an unacknowledged task to another worker after this long. A run may last
     # longer: the copy is then refused at the claim, so this only bounds how late a task of a
     # worker that vanished with its machine is tried again (the lease offers the run sooner).
@@ -70,6 +84,11 @@ def make_app(settings: FleetSettings, worker: Callable[[], Worker] | None = None
         beat_schedule={
             "offer-waiting-runs": {"task": OFFER_WAITING, "schedule": settings.offer_every_s},
             "retry-deliveries": {"task": DELIVER_DUE, "schedule": settings.deliver_every_s},
+            "start-recurring-runs": {
+                "task": START_RECURRING,
+                "schedule": settings.recurring_every_s,
+            },
+            "expire-consents": {"task": EXPIRE_CONSENTS, "schedule": settings.expire_every_s},
         },
     )
     made: list[Worker] = []
@@ -100,6 +119,15 @@ def make_app(settings: FleetSettings, worker: Callable[[], Worker] | None = None
     @app.task(name=DELIVER_DUE)
     def deliver_due() -> None:
         this_worker().deliver_pending()
+
+    @app.task(name=START_RECURRING)
+    def start_recurring() -> int:
+        started = tick(this_worker(), "recurring")
+        return len(started.get("started", ()))
+
+    @app.task(name=EXPIRE_CONSENTS)
+    def expire_consents() -> int:
+        return int(tick(this_worker(), "expiry").get("expired", 0))
 
     return app
 

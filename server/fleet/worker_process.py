@@ -4,18 +4,20 @@ Settings come from the environment (all optional), as the rest of the worker's d
 
     DATACAGE_FLEET_OFFER_EVERY_S      how often the beat lists waiting runs (10)
     DATACAGE_FLEET_DELIVER_EVERY_S    how often the beat retries due deliveries (30)
+    DATACAGE_FLEET_RECURRING_EVERY_S  how often it asks for due recurring runs (60)
+    DATACAGE_FLEET_EXPIRE_EVERY_S     how often it asks for the consent-expiry sweep (600)
     DATACAGE_FLEET_OFFER_TTL_S        a listed offer is sent again after this long (60)
     DATACAGE_FLEET_VISIBILITY_TIMEOUT_S  Redis gives an unacknowledged task back after (3600)
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from celery import signals
 
+from ..datacage.schedule import seconds_from_env
 from .app import QUEUE, FleetSettings, make_app
 
 if TYPE_CHECKING:
@@ -25,19 +27,15 @@ _ENV = {
     "offer_every_s": "DATACAGE_FLEET_OFFER_EVERY_S",
     "deliver_every_s": "DATACAGE_FLEET_DELIVER_EVERY_S",
     "offer_ttl_s": "DATACAGE_FLEET_OFFER_TTL_S",
+    "recurring_every_s": "DATACAGE_FLEET_RECURRING_EVERY_S",
+    "expire_every_s": "DATACAGE_FLEET_EXPIRE_EVERY_S",
     "visibility_timeout_s": "DATACAGE_FLEET_VISIBILITY_TIMEOUT_S",
 }
 
 
 def settings_from_env(broker_url: str) -> FleetSettings:
-    given = {}
-    for field, name in _ENV.items():
-        if os.environ.get(name):
-            try:
-                given[field] = float(os.environ[name])
-            except ValueError:
-                raise SystemExit(f"{name} must be a number of seconds.") from None
-    return FleetSettings(broker_url, **given)
+    given = {field: seconds_from_env(name, None) for field, name in _ENV.items()}
+    return FleetSettings(broker_url, **{k: v for k, v in given.items() if v is not None})
 
 
 def serve_fleet(cage: Worker, broker_url: str, data_dir: Path) -> None:

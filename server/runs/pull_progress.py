@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from connectors.origins import origin_of
 
 #: The row of the servers too small to be named.
 SMALL_SERVERS = "Other pod servers (each with few people of this run)"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: The most pod servers a run's page names; the others are counted together.
 MOST_SERVERS = 50
 
@@ -41,22 +41,6 @@ class PodServerProgress:
     @property
     def done(self) -> int:
         return self.read + self.failed
-
-
-def origin_of(url: str) -> str:
-    """`scheme://host[:port]`, lower-case, the default port left out; "" for no URL."""
-    parts = urlsplit(url)
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
-    if not scheme or not host:
-        return ""
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if ":" in host:
-        host = f"[{host}]"
-    shown_port = "" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}"
-    return f"{scheme}://{host}{shown_port}"
 
 
 def plan(first_urls: Iterable[str], k: int, most: int = MOST_SERVERS) -> list[PodServerProgress]:

@@ -394,6 +394,38 @@ DATACAGE_PATHS = paths(
                 json_content(obj({"evidence": string(), "public_key": string("PEM.")})),
             )
         },
+        "/api/datacage/schedule/recurring": {
+            "post": op(
+                "tickRecurring",
+                "A tick of the schedule: start the next run of every recurring space that is "
+                "due (active, approved, nothing under way, its last run an interval old). A "
+                "tick sent twice, or by two beats, starts each run once. " + _DATACAGE_ONLY,
+                {
+                    200: json_content(obj({"started": array(string()), "lost": array(string())}))
+                    | {"description": "Runs started; spaces whose run another tick started."}
+                },
+                (401, 403, 503),
+            )
+        },
+        "/api/datacage/schedule/expiry": {
+            "post": op(
+                "tickExpiry",
+                "A tick of the schedule: end the consents whose period is over and take their "
+                "grants out of the pods where a kept sign-in allows. " + _DATACAGE_ONLY,
+                {
+                    200: json_content(
+                        obj(
+                            {
+                                name: {"type": "integer", "minimum": 0}
+                                for name in ("expired", "cleaned", "left")
+                            }
+                        )
+                    )
+                    | {"description": "How many consents ended, cleaned, and left to clean."}
+                },
+                (401, 403, 503),
+            )
+        },
     }
 )
 

@@ -67,6 +67,7 @@ def up(engine, request, tmp_path_factory) -> Up:
         "CSS_IMAGE": images["css"].tag,
         "NGINX_IMAGE": images["nginx"].tag,
         "DATACAGE_IMAGE": images["datacage"].tag,
+        "BROKER_IMAGE": images["broker"].tag,  # the fleet profile's (the last test)
         "PUBLIC_PORT": str(port),
     }
     stack = ComposeStack(engine, variables, binds={"./admission": admission})
@@ -264,3 +265,37 @@ def test_a_consent_through_the_entrance_becomes_a_verified_result_in_the_consume
 
 def _path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
+
+
+@pytest.mark.timeout(3600)
+def test_the_fleet_profile_carries_a_run_through_its_broker_and_two_workers(up, request):
+    """The same stack with its `fleet` profile started, as
+    `compose --profile fleet up --scale datacage=0 --scale fleet-worker=2` makes it: the
+    broker built from the local Debian base, two workers, the beat. A run started through the
+    control plane is offered by the beat, claimed by one worker and delivered."""
+    stack, world, name = up.stack, up.world, up.stack.engine.name
+    stack.engine.run("stop", "-t", "2", stack.container("datacage"))  # --scale datacage=0
+    began = time.monotonic()
+    stack.up(["broker", "fleet-key", "fleet-worker", "fleet-beat"])
+    workers = ("fleet-worker", stack.start_replica("fleet-worker", 2))
+    for worker in workers:
+        stack.wait_healthy(worker)
+    report(request, f"compose_fleet_up_{name}_s={time.monotonic() - began:.1f}")
+    assert stack.exec("broker", "redis-cli", "ping").strip() == "PONG"
+    with localhost_names():
+        owner = world.user("fleet-owner")
+        space = world.active_space(owner)
+        people = [world.user(f"fleet-shopper{n}") for n in range(PEOPLE)]
+        for n, person in enumerate(people):
+            world.fill_pod(person, n)
+        for person in people:  # one at a time: the first test has shown consents at once
+            world.consent(space["id"], person)
+        container = world.choose_results_container(space["id"], owner)
+        world.approve_datacage(up.admission, space["algorithm"]["digest"], workers)
+        started = time.monotonic()
+        world.start_run(owner, space["id"])
+        delivered = world.wait_for_result(owner, container, within=300)
+        report(request, f"compose_fleet_run_to_result_{name}_s={time.monotonic() - started:.1f}")
+    assert delivered.startswith(container)
+    claimed = [w for w in workers if "job claimed" in stack.logs(w, tail=None)]
+    assert len(claimed) == 1, {w: stack.logs(w) for w in workers}

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 
+from connectors.origins import origin_of
 from server.consent.authority import consents_for_run
 from server.consent.model import ConsentHistory, ConsentState, PodResource
 from server.consent.rdf import history_graph
@@ -21,7 +22,6 @@ from server.consent.store import ConsentStore
 from server.consent.tally import INDEXED, in_force_index
 from server.errors import EditConflict
 from server.registry import EmbeddedRegistry, counters
-from server.runs.pull_progress import origin_of
 from tests.support.registries import oxigraph, registry  # noqa: F401 - fixtures by name
 from tests.support.tally_world import (
     NOW,

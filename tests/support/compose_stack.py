@@ -71,12 +71,27 @@ class ComposeStack:
         """Start `services` (by default all but those behind a compose profile, as
         `compose up` does with no `--profile`) and what they depend on, in order, waiting."""
         started = time.monotonic()
-        self._make_networks()
+        if not self._networks:  # a second `up` (a profile) joins the networks made by the first
+            self._make_networks()
         default = [name for name, spec in self.services.items() if not spec.get("profiles")]
         for name in self._order(services or default):
+            if name in self._started:
+                continue  # up already: a profile's services started after the default ones
             self._start(name)
             self._wait_for_dependents_conditions(name)
             self.timings[name] = time.monotonic() - started
+
+    def start_replica(self, service: str, number: int) -> str:
+        """One more container of `service`, as compose's `--scale` makes: `<service>-<number>`
+        (the name `exec`, `logs` and `healthy` take), on the same networks at an address of its
+        own. Nothing names it: like compose's replicas, it is reached by no one."""
+        name = f"{service}-{number}"
+        self.services[name] = self.services[service]
+        for network in _networks_of(self.services[service]):
+            prefix = self._networks[network].rsplit(".", 1)[0]
+            self.addresses.setdefault(name, {})[network] = f"{prefix}.{200 + number}"
+        self._start(name)
+        return name
 
     def down(self) -> None:
         """Every container, network and volume of this run, whatever state they are in."""

@@ -221,16 +221,23 @@ class StackWorld:
 
     # --- the pod provider's operator ----------------------------------------------------
 
-    def approve_datacage(self, admission: Path, bundle_digest: str) -> Path:
+    def approve_datacage(
+        self, admission: Path, bundle_digest: str, services: tuple[str, ...] = ("datacage",)
+    ) -> Path:
         """What docs/deployment.md has the operator do: read the datacage's code digest and
-        its software stand-in's key, and approve them with the bundle in the policy file."""
-        code = self.stack.exec("datacage", "python", "-c", _CODE_DIGEST).strip()
-        key = self.stack.exec("datacage", "python", "-c", _STAND_IN_KEY)
-        (admission / "cage.pub").write_text(key)
+        its software stand-in's key, and approve them with the bundle in the policy file.
+        `services`: every datacage container (a fleet's workers: a stand-in key each)."""
+        code = self.stack.exec(services[0], "python", "-c", _CODE_DIGEST).strip()
+        files = []
+        for number, service in enumerate(services, start=1):
+            files.append("cage.pub" if number == 1 else f"cage-{number}.pub")
+            key = self.stack.exec(service, "python", "-c", _STAND_IN_KEY)
+            (admission / files[-1]).write_text(key)
         policy = admission / "policy.toml"
         policy.write_text(
             f'code_digests = ["{code}"]\nbundle_digests = ["{bundle_digest}"]\n'
-            'allow_software = true\nsoftware_key_files = ["cage.pub"]\nmax_age_seconds = 3600\n'
+            f"allow_software = true\nsoftware_key_files = {_json.dumps(files)}\n"
+            "max_age_seconds = 3600\n"
         )
         return policy
 

@@ -23,6 +23,7 @@ DOCKERFILES = {
     "datacage": DOCKER / "datacage.Dockerfile",
     "css": DOCKER / "css.Dockerfile",
     "nginx": DOCKER / "nginx.Dockerfile",
+    "broker": DOCKER / "broker.Dockerfile",
 }
 
 _VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?::-([^}]*))?\}")

@@ -26,7 +26,15 @@ FAST = {
 
 
 class Fleet:
-    def __init__(self, control_plane: str, cage, folder: Path, broker_url: str):
+    def __init__(
+        self,
+        control_plane: str,
+        cage,
+        folder: Path,
+        broker_url: str,
+        env: dict[str, str] | None = None,  # more settings, e.g. a faster schedule
+    ):
+        self.env = {**FAST, **(env or {})}
         self.control_plane = control_plane
         self.cage = cage
         self.folder = folder
@@ -68,16 +76,16 @@ class Fleet:
         ]
         return self._start(name, command)
 
-    def start_beat(self) -> subprocess.Popen:
+    def start_beat(self, name: str = "beat") -> subprocess.Popen:
         command = [
             DATACAGE,
             "fleet-beat",
             "--broker",
             self.broker_url,
             "--schedule-file",
-            str(self.folder / "beat-schedule"),
+            str(self.folder / f"{name}-schedule"),
         ]
-        return self._start("beat", command)
+        return self._start(name, command)
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
@@ -86,7 +94,7 @@ class Fleet:
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**env, **FAST},
+            env={**env, **self.env},
             preexec_fn=die_with_parent_hook(),  # none may outlive a killed test run
         )
         log.close()

@@ -284,6 +284,11 @@ def test_real_answers_match_the_documented_schemas(app, tmp_path):
     api.call(OWNER, "get", f"/api/spaces/{sid}/datasets", 200)
     api.call(OWNER, "post", f"/api/spaces/{sid}/datasets", 422, json={"name": "x"})
 
+    # The schedule's ticks: nothing is due in this space, and only the datacage may tick.
+    api.call(CAGE, "post", "/api/datacage/schedule/recurring", 200)
+    api.call(CAGE, "post", "/api/datacage/schedule/expiry", 200)
+    api.call(OWNER, "post", "/api/datacage/schedule/recurring", 403)
+
     # A run through the whole job protocol.
     run = services(app).runs.start(sid, OWNER)
     api.call(CAGE, "get", "/api/datacage/next", 200)

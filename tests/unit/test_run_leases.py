@@ -2,74 +2,26 @@
 that stops renewing loses the run, its late reports are refused, a task delivered twice or two
 workers racing get one claim, and nothing past the output gate is ever offered again."""
 
+# ruff: noqa: F811 - the shared fixtures `runs` and `clock` are parameters of the tests
+
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from server.errors import WrongState
-from server.registry import open_registry
-from server.runs.actions import FinishReport, Runs
 from server.runs.model import RunStatus
 from server.runs.outcomes import Note, Outcome
-from server.runs.store import RunStore
-from tests.support.runs_world import CAGE, PUBLIC, active_space, attestation
-
-LEASE_S = 30.0
-OWNER = "https://owner.example/profile/card#me"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def runs(tmp_path, clock):
-    from connectors.solid.http import Http
-    from server.algorithms import BundleStore
-    from server.consent.store import ConsentStore
-    from server.spaces.actions import Spaces
-
-    with open_registry(path=":memory:") as registry:
-        spaces = Spaces(
-            lambda: registry, BundleStore(tmp_path / "b"), Http(), PUBLIC, max_bundle_bytes=2**20
-        )
-        consents = ConsentStore(lambda: registry, PUBLIC)
-        yield Runs(
-            RunStore(lambda: registry, PUBLIC),
-            spaces,
-            consents,
-            lambda: CAGE,
-            clock=clock,
-            lease_seconds=LEASE_S,
-            max_claims=2,
-        )
-
-
-def _refused_report(**changes) -> FinishReport:
-    body = {
-        "outcome": "algorithm-error",
-        "refusal": None,
-        "notes": [],
-        "individuals_read": 0,
-        "result_digest": None,
-        "result_size": None,
-    }
-    return FinishReport.from_json({**body, **changes})
+from tests.support.lease_world import (  # noqa: F401 - shared, fixtures by name
+    LEASE_S,
+    OWNER,
+    clock,
+    refused_report,
+    runs,
+)
+from tests.support.runs_world import CAGE, active_space, attestation
 
 
 def _started(runs):
@@ -96,7 +48,7 @@ def test_a_report_without_the_lease_token_or_with_a_guessed_one_is_refused(runs)
         with pytest.raises(WrongState, match="no longer held"):
             runs.report(run.id, CAGE, "pulling", 0, token)
         with pytest.raises(WrongState, match="no longer held"):
-            runs.finish(run.id, CAGE, _refused_report(), token)
+            runs.finish(run.id, CAGE, refused_report(), token)
     assert runs.store.load(run.id).status is RunStatus.RUNNING
 
 
@@ -124,14 +76,14 @@ def test_a_late_report_from_the_old_holder_is_refused_after_another_claimed(runs
     new = runs.claim_run(CAGE, run.id, evidence)  # the claim itself applies the lapse
     assert new is not None
     for call in (
-        lambda: runs.finish(run.id, CAGE, _refused_report(), old),
+        lambda: runs.finish(run.id, CAGE, refused_report(), old),
         lambda: runs.report(run.id, CAGE, "running", 1, old),
         lambda: runs.renew(run.id, CAGE, old),
         lambda: runs.authority(run.id, CAGE, old),
     ):
         with pytest.raises(WrongState, match="no longer held"):
             call()
-    runs.finish(run.id, CAGE, _refused_report(), new.lease.token)
+    runs.finish(run.id, CAGE, refused_report(), new.lease.token)
     done = runs.store.load(run.id)
     assert done.status is RunStatus.FAILED
     assert done.claims == 2
@@ -142,7 +94,7 @@ def test_a_lapsed_lease_refuses_the_holders_own_late_report_before_any_sweep(run
     token = runs.claim_run(CAGE, run.id, evidence).lease.token
     clock.advance(LEASE_S + 0.001)
     with pytest.raises(WrongState, match="no longer held"):
-        runs.finish(run.id, CAGE, _refused_report(), token)
+        runs.finish(run.id, CAGE, refused_report(), token)
     assert runs.store.load(run.id).status is RunStatus.QUEUED  # offered again at once
 
 
@@ -198,7 +150,7 @@ def test_two_workers_racing_for_one_run_get_one_claim(runs):
 def test_a_finished_run_cannot_be_renewed_or_swept(runs, clock):
     run, evidence = _started(runs)
     token = runs.claim_run(CAGE, run.id, evidence).lease.token
-    runs.finish(run.id, CAGE, _refused_report(), token)
+    runs.finish(run.id, CAGE, refused_report(), token)
     with pytest.raises(WrongState):
         runs.renew(run.id, CAGE, token)
     clock.advance(LEASE_S * 10)
