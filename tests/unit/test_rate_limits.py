@@ -86,3 +86,58 @@ def test_a_limit_that_cannot_work_stops_the_app(tmp_path):
 )
 def test_what_counts_as_what(method, rule, action):
     assert action_of(method, rule) == action
+
+
+CAGE = "https://cage.example/profile/card#me"
+
+
+def _as(monkeypatch, app, webid: str) -> None:
+    """Tokens verified as `webid` (DPoP itself is proven in test_dpop*, test_access_token*)."""
+    from types import SimpleNamespace
+
+    from server.services import services
+
+    with app.app_context():
+        tokens = services(app).access_tokens
+    monkeypatch.setattr(tokens, "verify", lambda **_: SimpleNamespace(webid=webid))
+
+
+def _report(client, run: str = "r1"):
+    return client.post(
+        f"/api/datacage/runs/{run}/progress",
+        json={"stage": "pulling", "step": 1},
+        headers={"Authorization": "DPoP token", "DPoP": "proof", "Accept": "application/json"},
+    )
+
+
+def test_the_datacage_reporting_a_large_run_is_not_limited(tmp_path, monkeypatch):
+    """A run of thousands of people reports a usage record each: past `api-write`, a refused
+    report would fail the run (found running a fleet of 200 people a server)."""
+    app = _app(tmp_path, DATACAGE_WEBID=CAGE)
+    _as(monkeypatch, app, CAGE)
+    client = app.test_client()
+    assert [_report(client).status_code for _ in range(6)].count(429) == 0
+
+
+def test_anyone_else_on_the_datacage_routes_is_counted(tmp_path, monkeypatch):
+    app = _app(tmp_path, DATACAGE_WEBID=CAGE)
+    _as(monkeypatch, app, "https://mallory.example/profile/card#me")
+    client = app.test_client()
+    assert _report(client).status_code == 403
+    assert [_report(client).status_code for _ in range(2)][-1] == 429
+
+
+def test_a_session_naming_the_datacage_is_counted(tmp_path):
+    """Only a DPoP-proven datacage is let through: a browser session never speaks for it."""
+    app = _app(tmp_path, DATACAGE_WEBID=CAGE)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        import time
+
+        session.update(webid=CAGE, signed_in_at=time.time(), csrf_token="t")
+    headers = {"X-CSRF-Token": "t", "Accept": "application/json"}
+    answers = [
+        client.post("/api/datacage/runs/r1/progress", json={}, headers=headers).status_code
+        for _ in range(3)
+    ]
+    assert answers[-1] == 429
