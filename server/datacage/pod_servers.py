@@ -94,12 +94,19 @@ class PullScheduler:
 
     `slot(url)` is the hard bound on requests in flight at one server, whatever a person's
     resources are (one person's may span servers).
+
+    `ahead`: people a server may have beyond its bound, taken only by a thread no server
+    within its bound has anyone for. They do what comes before a request (the consent
+    re-check, which waits on the control plane) while the server's places are busy reading,
+    then queue for a place: so the re-check's round trip does not leave a place idle, and a
+    slow server still cannot hold a thread another server's people could use.
     """
 
-    def __init__(self, servers: PodServers, people_at_once: int, per_server: int):
+    def __init__(self, servers: PodServers, people_at_once: int, per_server: int, ahead: int = 0):
         self.servers = servers
         self._threads = max(1, people_at_once)
         self._per_server = max(1, per_server)
+        self._most = self._per_server + max(0, ahead)
         self._cond = threading.Condition()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._queues: dict[str, deque[int]] = {}
@@ -158,7 +165,19 @@ class PullScheduler:
                     if self._queues[key] and self._busy[key] < self._per_server:
                         self._ready.append(key)  # its next person after the other servers'
                     return key, index
+                key = self._ahead()
+                if key is not None:
+                    self._busy[key] += 1
+                    self._left -= 1
+                    return key, self._queues[key].popleft()
                 self._cond.wait()
+
+    def _ahead(self) -> str | None:
+        """A full server with people waiting and room ahead: the least busy of them."""
+        room = [
+            key for key, queue in self._queues.items() if queue and self._busy[key] < self._most
+        ]
+        return min(room, key=lambda key: self._busy[key]) if room else None
 
     def _done(self, key: str) -> None:
         with self._cond:

@@ -130,7 +130,9 @@ def pull(
             on_person(index, outcome)
 
     firsts = [c.resources[0].url if c.resources else "" for c in consents]
-    PullScheduler(servers, limits.people_at_once, limits.per_host).run(firsts, one)
+    # As many people again as a server has places may be re-checked ahead of their read.
+    scheduler = PullScheduler(servers, limits.people_at_once, limits.per_host, limits.per_host)
+    scheduler.run(firsts, one)
     return outcomes  # type: ignore[return-value]
 
 
