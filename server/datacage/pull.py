@@ -36,6 +36,16 @@ log = logging.getLogger(__name__)
 #: Most resources read under one container grant, so a huge folder cannot swamp a run.
 MAX_MEMBERS = 1000
 
+#: The oldest a re-check's answer may be when the person's first request goes out. People are
+#: re-checked ahead of their read (`PullScheduler`'s `ahead`) and then wait for a place at
+#: their server; one who waited longer is asked again, the place held, so no older answer
+#: lets a read begin.
+MAX_ANSWER_AGE_S = 1.0
+
+
+class _NoLongerCounts(Exception):
+    """The consent stopped counting while its person waited for a place at their server."""
+
 
 class ConsentLike(Protocol):
     iri: str
@@ -158,14 +168,30 @@ def _pull_person(
             outcome.skipped = "the consent no longer counts"
             outcome.lapsed = True
             return outcome
+        answered: list[float | None] = [time.monotonic()]
+
+        def still_fresh() -> bool:
+            """Asked with the server's place held, before each request: only the first one
+            may find the answer too old (the others are the same read, already begun)."""
+            if answered[0] is None:
+                return True
+            age, answered[0] = time.monotonic() - answered[0], None
+            return age <= MAX_ANSWER_AGE_S or authority.still_in_force(consent)
+
         for resource in consent.resources:
             if resource.is_container:
-                urls = _retrying(lambda r=resource: _members(cage, r.url), hosts, resource, limits)
+                urls = _retrying(
+                    lambda r=resource: _members(cage, r.url), hosts, resource, limits, still_fresh
+                )
             else:
                 urls = [resource.url]
             for url in urls:
-                read = _retrying(lambda u=url: cage.get(u), hosts, url, limits)
+                read = _retrying(lambda u=url: cage.get(u), hosts, url, limits, still_fresh)
                 outcome.inputs.append(Input(url, read.etag, read.content_type, read.body))
+    except _NoLongerCounts:
+        outcome.inputs.clear()
+        outcome.skipped = "the consent no longer counts"
+        outcome.lapsed = True
     except (solid_errors.Forbidden, solid_errors.Unauthenticated) as exc:
         url = getattr(exc, "url", None) or "a consented resource"
         authority.record_refusal(consent, url)
@@ -186,11 +212,19 @@ def _pull_person(
     return outcome
 
 
-def _retrying(call, hosts: PullScheduler, target: object, limits: PullLimits):
+def _retrying(
+    call,
+    hosts: PullScheduler,
+    target: object,
+    limits: PullLimits,
+    still_fresh: Callable[[], bool] = lambda: True,
+):
     url = target.url if isinstance(target, PodResource) else str(target)
     for attempt in range(limits.attempts):
         try:
             with hosts.slot(url):
+                if not still_fresh():
+                    raise _NoLongerCounts
                 return call()
         except solid_errors.UpstreamError as exc:  # 5xx, timeouts, refused connections
             status = getattr(exc, "status", None)

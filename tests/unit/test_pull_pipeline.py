@@ -18,6 +18,7 @@ import pytest
 
 from server.consent.model import PodResource
 from server.datacage import job as job_module
+from server.datacage import pull as pull_module
 from server.datacage.control_plane import Job, JobConsent
 from server.datacage.job import JobSettings, pull_pages
 from server.datacage.pod_servers import PodServers, PullScheduler
@@ -236,3 +237,75 @@ def test_a_failing_page_question_ends_the_pull_with_its_error(tmp_path, monkeypa
     plane.check = check  # type: ignore[method-assign]
     with pytest.raises(RuntimeError, match="control plane is gone"):
         pull_pages(job, pod, plane, settings(tmp_path), servers=same_host())
+
+
+class Authority:
+    """The re-check, answered at once; `withdraw` counts for the questions after it."""
+
+    def __init__(self) -> None:
+        self.withdrawn: set[str] = set()
+        self.asked: list[str] = []
+        self.lock = threading.Lock()
+
+    def still_in_force(self, consent) -> bool:
+        with self.lock:
+            self.asked.append(consent.iri)
+            return consent.iri not in self.withdrawn
+
+    def record_refusal(self, consent, url: str) -> None:
+        raise AssertionError(f"the pod refused {url}")
+
+
+class SlowPod(Pod):
+    def __init__(self, on_read=lambda url: None) -> None:
+        super().__init__()
+        self.on_read = on_read
+
+    def get(self, url: str) -> Read:
+        self.on_read(url)
+        time.sleep(0.3)
+        return super().get(url)
+
+
+def test_an_answer_grown_old_waiting_for_a_place_is_asked_again(monkeypatch):
+    """Attack on the promise: a person re-checked ahead waits for a place after the answer.
+    Withdrawn while they wait, past the answer's age limit, they must not be read."""
+    monkeypatch.setattr(pull_module, "MAX_ANSWER_AGE_S", 0.05)
+    _job, people = world(2)
+    first, second = people.values()
+    authority = Authority()
+
+    def withdraw_the_second_once_the_first_reads(url: str) -> None:
+        if url == first.resources[0].url:
+            time.sleep(0.1)  # by now the second person was answered and waits for the place
+            with authority.lock:
+                authority.withdrawn.add(second.iri)
+
+    pod = SlowPod(withdraw_the_second_once_the_first_reads)
+    outcomes = pull_module.pull(
+        pod,
+        authority,
+        [first, second],
+        PullLimits(people_at_once=2, per_host=1),
+        allow_plain_http=True,
+        servers=same_host(),
+    )
+    assert pod.read == [first.resources[0].url]
+    assert outcomes[1].lapsed
+    assert not outcomes[1].inputs
+    assert authority.asked.count(second.iri) == 2  # answered ahead, then asked again
+
+
+def test_a_fresh_answer_is_not_asked_again(monkeypatch):
+    _job, people = world(6)
+    authority, pod = Authority(), Pod()
+    outcomes = pull_module.pull(
+        pod,
+        authority,
+        list(people.values()),
+        PullLimits(people_at_once=4, per_host=2),
+        allow_plain_http=True,
+        servers=same_host(),
+    )
+    assert all(o.inputs for o in outcomes)
+    assert sorted(authority.asked) == sorted(people)  # once each
