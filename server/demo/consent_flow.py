@@ -88,6 +88,7 @@ def answer_invitation(
             redirect_uri=redirect_uri,
             verify=ca_bundle,
             browser=at_provider,
+            timeout=_TIMEOUT,
         )
         shown = _ok(
             browser.get(f"{redirect_uri}?{urlencode(callback)}", timeout=_TIMEOUT), "consent page"
