@@ -4,17 +4,25 @@ Community Solid Servers, same resources, same run.
 - **ours**: the datacage's real pull (`server.datacage.pull.pull`) as a run does it: the run
   started, claimed through `/api/datacage/next` and `/claim` with software attestation
   evidence from a control plane served by gunicorn (`datacage serve --production`) on an
-  on-disk registry; before each person's read the consent re-check over HTTP
-  (`GET /api/datacage/runs/<id>/consent`), and the per-pod-server counts reported through the
-  job API while it reads. Limits as a worker's configuration would set them.
+  on-disk registry; each page's prefilter question and, right before each person's read, the
+  consent re-check in shared batches (`POST /api/datacage/runs/<id>/consents/check`), and the
+  per-pod-server counts reported through the job API while it reads (`pull_pages`). Limits as
+  a worker's configuration would set them: `--per-server` requests in flight at each server,
+  `--threads` people at once (twice the places, so people are re-checked ahead of their read).
 - **bare**: the pods' own saturated rate: `requests` + PyJWT (nothing of ours), a fresh DPoP
   proof per request, `--bare-threads` threads per server flat out on both servers at once, no
   consent check.
 
 Seeding: one account per server holds its people's records (one ~70-byte Turtle resource per
-person), readable by the datacage's WebID; the people's consents are written straight into the
-registry as `give_consent` records them (a person's consent flow has its own benchmark,
-bench/consent_check.py). Rounds alternate A-B-B-A so the shared machine's drift hits both alike.
+person), written into that server's file store as a pod provider seeds its disk, under a folder
+whose ACL (written through CSS by the pod's owner) lets the datacage's WebID read; the people's
+consents are written straight into the registry as `give_consent` records them (a person's
+consent flow has its own benchmark, bench/consent_check.py). Rounds alternate A-B-B-A so the
+shared machine's drift hits both alike. The run's lease is renewed as the worker renews it.
+
+CPU per read is printed for each side and each party (this process, the control plane, both
+pod servers), from the kernel's counts: on a shared two-core machine the sides compete for
+the same cores, so what one side spends per read is what the pods do not get.
 
 Prints `name=value` lines; the last is `pulls_vs_pod_capacity=<ours/bare>` (target >= 0.9).
 

@@ -49,7 +49,11 @@ class Outcome:
         try:
             yield
         finally:
-            self.timings.append((step, time.monotonic() - began))
+            spent = time.monotonic() - began
+            self.timings.append((step, spent))
+        # Said as each step ends, so a long demo (1,000 people) shows where it is and a
+        # stopped one still shows where its time went.
+        click.echo(f"  ({step}: {spent:.1f} s)")
 
 
 @click.command("demo")
