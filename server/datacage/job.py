@@ -18,7 +18,7 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,7 +48,7 @@ from .gate import GatePolicy, GateVerdict, InputIdentifiers, PersonInputs, check
 from .gate import prepare as prepare_gate
 from .pod_servers import PodServers
 from .progress import PullCounts, RunProgress
-from .pull import OnPerson, PersonOutcome, PullLimits, pull
+from .pull import OnPerson, PersonOutcome, PullLimits, pull_stream
 from .recheck import BatchedRecheck
 from .sandbox import Outcome as SandboxOutcome
 from .sandbox import SandboxLimits, run_algorithm
@@ -286,26 +286,31 @@ def pull_pages(
     )
     iris = job.consent_iris
     pages = [list(iris[start : start + PAGE]) for start in range(0, len(iris), PAGE)]
-    outcomes: list[PersonOutcome] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="page-question") as ahead:
-        asked = ahead.submit(reporter.check, pages[0]) if pages else None
-        for number, page in enumerate(pages):
-            assert asked is not None
-            people = asked.result()
-            if number + 1 < len(pages):
-                asked = ahead.submit(reporter.check, pages[number + 1])
-            counted = {c.iri for c in people}
-            outcomes += [_lapsed(iri) for iri in page if iri not in counted]
-            outcomes += pull(
-                cage,
-                recheck,
-                people,
-                settings.pull,
-                allow_plain_http=settings.allow_plain_http_pods,
-                on_person=on_person,
-                servers=servers,
-            )
-    return outcomes
+    lapsed: list[PersonOutcome] = []
+
+    def in_force() -> Iterator[list[JobConsent]]:
+        """Each page's people who still count, the next page asked about meanwhile."""
+        with ThreadPoolExecutor(1, thread_name_prefix="page-question") as ahead:
+            asked = ahead.submit(reporter.check, pages[0]) if pages else None
+            for number, page in enumerate(pages):
+                assert asked is not None
+                people = asked.result()
+                if number + 1 < len(pages):
+                    asked = ahead.submit(reporter.check, pages[number + 1])
+                counted = {c.iri for c in people}
+                lapsed.extend(_lapsed(iri) for iri in page if iri not in counted)
+                yield people
+
+    outcomes = pull_stream(
+        cage,
+        recheck,
+        in_force(),
+        settings.pull,
+        allow_plain_http=settings.allow_plain_http_pods,
+        on_person=on_person,
+        servers=servers,
+    )
+    return lapsed + outcomes
 
 
 def _lapsed(iri: str) -> PersonOutcome:

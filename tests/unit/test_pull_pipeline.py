@@ -118,14 +118,17 @@ class Read:
 
 
 class Pod:
-    def __init__(self) -> None:
+    def __init__(self, slow_s: float = 0.0) -> None:
         self.read: list[str] = []
+        self.when: dict[str, float] = {}  # when each read ended
         self.lock = threading.Lock()
+        self.slow_s = slow_s
 
     def get(self, url: str) -> Read:
-        time.sleep(0.005)
+        time.sleep(self.slow_s if "slow" in url else 0.005)
         with self.lock:
             self.read.append(url)
+            self.when[url] = time.monotonic()
         return Read(b"<#me> <#p> 1 .\n")
 
 
@@ -155,10 +158,10 @@ class ControlPlane:
         raise AssertionError(f"the pod refused {url}")
 
 
-def world(count: int) -> tuple[Job, dict[str, JobConsent]]:
+def world(count: int, servers=lambda n: "pod.example") -> tuple[Job, dict[str, JobConsent]]:
     people = {}
     for n in range(count):
-        url = f"http://pod.example/p{n}/record.ttl"
+        url = f"http://{servers(n)}/p{n}/record.ttl"
         iri = f"https://dc.example/consents/{n}"
         people[iri] = JobConsent(iri, f"{url}#me", (PodResource(url),))
     job = Job("run1", "https://dc.example/runs/run1", "https://dc.example/spaces/s", "S", 1,
@@ -181,22 +184,28 @@ def test_the_next_page_is_asked_about_while_this_page_is_read(tmp_path, monkeypa
     monkeypatch.setattr(job_module, "PAGE", 10)
     job, people = world(30)
     plane, pod = ControlPlane(people), Pod()
-    page_done: list[float] = []
-    original = job_module.pull
-
-    def pull(*args, **kwargs):
-        outcomes = original(*args, **kwargs)
-        page_done.append(time.monotonic())
-        return outcomes
-
-    monkeypatch.setattr(job_module, "pull", pull)
     outcomes = pull_pages(job, pod, plane, settings(tmp_path), servers=same_host())
     assert sum(1 for o in outcomes if o.inputs) == 30
     page_questions = [q for q in plane.questions if len(q[2]) == 10]
     assert len(page_questions) == 3
     # The second and third pages were asked about before the page ahead of them was read.
-    assert page_questions[1][0] < page_done[0]
-    assert page_questions[2][0] < page_done[1]
+    for number in (1, 2):
+        ahead = page_questions[number - 1][2]
+        read_whole = max(pod.when[people[iri].resources[0].url] for iri in ahead)
+        assert page_questions[number][0] < read_whole
+
+
+def test_a_pages_last_people_do_not_leave_another_server_idle(tmp_path, monkeypatch):
+    """Attack on throughput: pages read one after the other left every server but the one
+    holding a page's last people idle until that page was read whole."""
+    monkeypatch.setattr(job_module, "PAGE", 10)
+    job, people = world(20, servers=lambda n: "slow.example" if n < 10 else "fast.example")
+    plane, pod = ControlPlane(people, delay_s=0.0), Pod(slow_s=0.1)
+    pull_pages(job, pod, plane, settings(tmp_path), servers=same_host())
+    slow = [t for url, t in pod.when.items() if "slow.example" in url]
+    fast = [t for url, t in pod.when.items() if "fast.example" in url]
+    assert len(slow) == len(fast) == 10
+    assert max(fast) < max(slow)  # the second page was read while the first still was
 
 
 def test_a_person_withdrawn_after_the_page_answer_asked_ahead_is_never_read(tmp_path, monkeypatch):
