@@ -171,7 +171,8 @@ OPTIONS: tuple[Option, ...] = (
         str,
         DEFAULT_LIMITS,
         "Requests allowed per address and per WebID, as action=count/seconds: signin, join, "
-        "invitations, api-write, audit-query. Counted across all worker processes (a file in "
+        "invitations, api-write, audit-query, datacage-run (the datacage's reports on a run it "
+        "holds, a usage record per person read). Counted across all worker processes (a file in "
         "DATA_DIR/shared); past a limit the answer is 429 with Retry-After.",
     ),
     Option(

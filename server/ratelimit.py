@@ -22,8 +22,11 @@ from pathlib import Path
 
 from .errors import TooManyRequests
 
-DEFAULT_LIMITS = "signin=20/60 join=20/60 invitations=30/60 api-write=300/60 audit-query=30/60"
-ACTIONS = ("signin", "join", "invitations", "api-write", "audit-query")
+DEFAULT_LIMITS = (
+    "signin=20/60 join=20/60 invitations=30/60 api-write=300/60 audit-query=30/60 "
+    "datacage-run=30000/60"
+)
+ACTIONS = ("signin", "join", "invitations", "api-write", "audit-query", "datacage-run")
 
 
 @dataclass(frozen=True)

@@ -86,3 +86,29 @@ def test_a_limit_that_cannot_work_stops_the_app(tmp_path):
 )
 def test_what_counts_as_what(method, rule, action):
     assert action_of(method, rule) == action
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "/api/datacage/runs/<run_id>/usage",
+        "/api/datacage/runs/<run_id>/consents/check",
+        "/api/datacage/runs/<run_id>/pull-progress",
+    ],
+)
+def test_a_run_of_two_thousand_people_is_not_refused_half_way(tmp_path, rule):
+    """A run reports a usage record per person read and re-checks before the reads: counted
+    as api-write (300 a minute), a run of 2,000 people was refused at its 301st report."""
+    from server.ratelimit import DEFAULT_LIMITS, RateLimiter, parse_limits
+
+    limiter = RateLimiter(tmp_path / "limits.sqlite3", parse_limits(DEFAULT_LIMITS))
+    action = action_of("POST", rule)
+    assert action is not None  # still counted: a flood of them is refused too
+    for _ in range(2000):
+        limiter.hit(action, ["address 127.0.0.1", "webid https://cage.example/#me"])
+
+
+def test_claims_and_other_api_writes_keep_their_limit():
+    assert action_of("POST", "/api/datacage/runs/<run_id>/claim") == "api-write"
+    assert action_of("POST", "/api/datacage/claim") == "api-write"
+    assert action_of("POST", "/api/datacage/push/evidence") == "api-write"
