@@ -18,7 +18,8 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +48,7 @@ from .gate import GatePolicy, GateVerdict, InputIdentifiers, PersonInputs, check
 from .gate import prepare as prepare_gate
 from .pod_servers import PodServers
 from .progress import PullCounts, RunProgress
-from .pull import OnPerson, PersonOutcome, PullLimits, pull
+from .pull import OnPerson, PersonOutcome, PullLimits, pull_stream
 from .recheck import BatchedRecheck
 from .sandbox import Outcome as SandboxOutcome
 from .sandbox import SandboxLimits, run_algorithm
@@ -276,26 +277,40 @@ def pull_pages(
 ) -> list[PersonOutcome]:
     """Every person of the job, a page at a time: one question says which of the page still
     count and what each may read (a prefilter), then the pull asks again, in shared batches,
-    right before each read (`BatchedRecheck`). A person who no longer counts is never read."""
+    right before each read (`BatchedRecheck`). A person who no longer counts is never read.
+
+    The next page's question is asked while this page is pulled, so the pods never wait for
+    it; an answer that grows old meanwhile is still only a prefilter."""
     recheck = BatchedRecheck(
         lambda iris: {c.iri for c in reporter.check(iris)}, reporter.record_refusal
     )
-    outcomes: list[PersonOutcome] = []
-    for start in range(0, len(job.consent_iris), PAGE):
-        page = list(job.consent_iris[start : start + PAGE])
-        people = reporter.check(page)
-        counted = {c.iri for c in people}
-        outcomes += [_lapsed(iri) for iri in page if iri not in counted]
-        outcomes += pull(
-            cage,
-            recheck,
-            people,
-            settings.pull,
-            allow_plain_http=settings.allow_plain_http_pods,
-            on_person=on_person,
-            servers=servers,
-        )
-    return outcomes
+    iris = job.consent_iris
+    pages = [list(iris[start : start + PAGE]) for start in range(0, len(iris), PAGE)]
+    lapsed: list[PersonOutcome] = []
+
+    def in_force() -> Iterator[list[JobConsent]]:
+        """Each page's people who still count, the next page asked about meanwhile."""
+        with ThreadPoolExecutor(1, thread_name_prefix="page-question") as ahead:
+            asked = ahead.submit(reporter.check, pages[0]) if pages else None
+            for number, page in enumerate(pages):
+                assert asked is not None
+                people = asked.result()
+                if number + 1 < len(pages):
+                    asked = ahead.submit(reporter.check, pages[number + 1])
+                counted = {c.iri for c in people}
+                lapsed.extend(_lapsed(iri) for iri in page if iri not in counted)
+                yield people
+
+    outcomes = pull_stream(
+        cage,
+        recheck,
+        in_force(),
+        settings.pull,
+        allow_plain_http=settings.allow_plain_http_pods,
+        on_person=on_person,
+        servers=servers,
+    )
+    return lapsed + outcomes
 
 
 def _lapsed(iri: str) -> PersonOutcome:

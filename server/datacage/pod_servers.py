@@ -94,18 +94,28 @@ class PullScheduler:
 
     `slot(url)` is the hard bound on requests in flight at one server, whatever a person's
     resources are (one person's may span servers).
+
+    `ahead`: people a server may have beyond its bound, taken only by a thread no server
+    within its bound has anyone for. They do what comes before a request (the consent
+    re-check, which waits on the control plane) while the server's places are busy reading,
+    then queue for a place: so the re-check's round trip does not leave a place idle, and a
+    slow server still cannot hold a thread another server's people could use.
     """
 
-    def __init__(self, servers: PodServers, people_at_once: int, per_server: int):
+    def __init__(self, servers: PodServers, people_at_once: int, per_server: int, ahead: int = 0):
         self.servers = servers
         self._threads = max(1, people_at_once)
         self._per_server = max(1, per_server)
+        self._most = self._per_server + max(0, ahead)
         self._cond = threading.Condition()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._queues: dict[str, deque[int]] = {}
         self._busy: dict[str, int] = {}
         self._ready: deque[str] = deque()  # servers with people waiting and a free place
-        self._left = 0
+        self._left = 0  # people queued, not yet taken
+        self._added = 0
+        self._closed = False  # no more people will be added
+        self._pool: list[threading.Thread] = []
         self._failure: BaseException | None = None
 
     def slot(self, url: str) -> threading.BoundedSemaphore:
@@ -115,20 +125,71 @@ class PullScheduler:
 
     def run(self, first_urls: Sequence[str], work: Callable[[int, PullScheduler], None]) -> None:
         """`first_urls[i]`: where person i's first resource is (the server they queue at)."""
-        for index, url in enumerate(first_urls):
-            key = self.servers.key(url) if url else ""
-            if key not in self._queues:
-                self._queues[key], self._busy[key] = deque(), 0
-                self._ready.append(key)
-            self._queues[key].append(index)
-        self._left = len(first_urls)
-        threads = [
+        self.start(work, min(self._threads, len(first_urls)))
+        self.add(first_urls)
+        self.close()
+        self.join()
+
+    # --- Fed while it runs: the people of a run come a page at a time --------------------------
+
+    def start(self, work: Callable[[int, PullScheduler], None], threads: int | None = None) -> None:
+        """Start the threads; people come with `add`, and `close` says no more will."""
+        count = self._threads if threads is None else threads
+        self._pool = [
             threading.Thread(target=self._serve, args=(work,), name=f"pull-{n}", daemon=True)
-            for n in range(min(self._threads, len(first_urls)))
+            for n in range(count)
         ]
-        for thread in threads:
+        for thread in self._pool:
             thread.start()
-        for thread in threads:
+
+    def add(self, first_urls: Sequence[str]) -> int:
+        """Queue more people (numbered on from those before); the number of the first."""
+        keys = [self.servers.key(url) if url else "" for url in first_urls]
+        with self._cond:
+            first = self._added
+            for offset, key in enumerate(keys):
+                if key not in self._queues:
+                    self._queues[key], self._busy[key] = deque(), 0
+                queue = self._queues[key]
+                # A server with no one waiting is out of turn; back in it if it has room.
+                if not queue and self._busy[key] < self._per_server:
+                    self._ready.append(key)
+                queue.append(first + offset)
+            self._added += len(keys)
+            self._left += len(keys)
+            self._cond.notify_all()
+        return first
+
+    def wait_for_room(self, low: int, most: int) -> None:
+        """Until fewer than `low` people wait, or a server has no one waiting while fewer than
+        `most` do (it would idle until the next people come), or a thread failed."""
+        with self._cond:
+            while not (
+                self._failure is not None
+                or self._left < low
+                or (self._left < most and any(not q for q in self._queues.values()))
+            ):
+                self._cond.wait()
+
+    @property
+    def failed(self) -> bool:
+        with self._cond:
+            return self._failure is not None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def stop(self, failure: BaseException) -> None:
+        """The feeder failed: the threads finish whom they hold and take no one else."""
+        with self._cond:
+            self._failure = self._failure or failure
+            self._closed = True
+            self._cond.notify_all()
+
+    def join(self) -> None:
+        for thread in self._pool:
             thread.join()
         if self._failure is not None:
             raise self._failure
@@ -148,7 +209,7 @@ class PullScheduler:
     def _take(self) -> tuple[str, int] | None:
         with self._cond:
             while True:
-                if self._failure is not None or self._left == 0:
+                if self._failure is not None or (self._left == 0 and self._closed):
                     return None
                 if self._ready:
                     key = self._ready.popleft()
@@ -158,7 +219,19 @@ class PullScheduler:
                     if self._queues[key] and self._busy[key] < self._per_server:
                         self._ready.append(key)  # its next person after the other servers'
                     return key, index
+                key = self._ahead()
+                if key is not None:
+                    self._busy[key] += 1
+                    self._left -= 1
+                    return key, self._queues[key].popleft()
                 self._cond.wait()
+
+    def _ahead(self) -> str | None:
+        """A full server with people waiting and room ahead: the least busy of them."""
+        room = [
+            key for key, queue in self._queues.items() if queue and self._busy[key] < self._most
+        ]
+        return min(room, key=lambda key: self._busy[key]) if room else None
 
     def _done(self, key: str) -> None:
         with self._cond:

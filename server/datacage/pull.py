@@ -16,10 +16,12 @@ such. Every read keeps the ETag, so provenance can name the exact version used.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -35,6 +37,16 @@ log = logging.getLogger(__name__)
 
 #: Most resources read under one container grant, so a huge folder cannot swamp a run.
 MAX_MEMBERS = 1000
+
+#: The oldest a re-check's answer may be when the person's first request goes out. People are
+#: re-checked ahead of their read (`PullScheduler`'s `ahead`) and then wait for a place at
+#: their server; one who waited longer is asked again, the place held, so no older answer
+#: lets a read begin.
+MAX_ANSWER_AGE_S = 1.0
+
+
+class _NoLongerCounts(Exception):
+    """The consent stopped counting while its person waited for a place at their server."""
 
 
 class ConsentLike(Protocol):
@@ -120,17 +132,66 @@ def pull(
     `on_person` hears of each person as they are done (the run's progress per pod server);
     `servers` says which pod server a URL is on (default: by the address its host resolves to).
     """
+    return pull_stream(
+        cage,
+        authority,
+        [consents],
+        limits,
+        allow_plain_http=allow_plain_http,
+        on_person=on_person,
+        servers=servers,
+    )
+
+
+def pull_stream(
+    cage: SolidClient,
+    authority: ConsentAuthority,
+    pages: Iterable[Sequence[ConsentLike]],
+    limits: PullLimits = PullLimits(),
+    *,
+    allow_plain_http: bool = False,
+    on_person: OnPerson | None = None,
+    servers: PodServers | None = None,
+) -> list[PersonOutcome]:
+    """`pull` over people that come a page at a time, on one pool: the next page is taken in
+    while this one is still read (as soon as a server would otherwise idle, or few wait), so
+    a page's last people never leave the other servers idle. The outcomes are in the order
+    the people came. `on_person`'s index counts from the first page's first person."""
     servers = servers or PodServers()
-    outcomes: list[PersonOutcome | None] = [None] * len(consents)
+    people: list[ConsentLike] = []
+    outcomes: list[PersonOutcome | None] = []
+    lock = threading.Lock()
 
     def one(index: int, hosts: PullScheduler) -> None:
-        outcome = _pull_person(cage, authority, consents[index], hosts, limits, allow_plain_http)
-        outcomes[index] = outcome
+        with lock:
+            consent = people[index]
+        outcome = _pull_person(cage, authority, consent, hosts, limits, allow_plain_http)
+        with lock:
+            outcomes[index] = outcome
         if on_person is not None:
             on_person(index, outcome)
 
-    firsts = [c.resources[0].url if c.resources else "" for c in consents]
-    PullScheduler(servers, limits.people_at_once, limits.per_host).run(firsts, one)
+    # As many people again as a server has places may be re-checked ahead of their read.
+    scheduler = PullScheduler(servers, limits.people_at_once, limits.per_host, limits.per_host)
+    scheduler.start(one)
+    try:
+        for page in pages:
+            page = list(page)
+            with lock:
+                people.extend(page)
+                outcomes.extend([None] * len(page))
+            scheduler.add([c.resources[0].url if c.resources else "" for c in page])
+            # Room for the next page once a server runs dry or few people wait.
+            scheduler.wait_for_room(2 * limits.people_at_once, max(len(page), 1))
+            if scheduler.failed:
+                break  # no more pages asked for: `join` raises the failure
+    except BaseException as exc:  # a page that could not be had: nobody else is taken
+        scheduler.stop(exc)
+        with contextlib.suppress(BaseException):
+            scheduler.join()
+        raise
+    scheduler.close()
+    scheduler.join()
     return outcomes  # type: ignore[return-value]
 
 
@@ -156,14 +217,30 @@ def _pull_person(
             outcome.skipped = "the consent no longer counts"
             outcome.lapsed = True
             return outcome
+        answered: list[float | None] = [time.monotonic()]
+
+        def still_fresh() -> bool:
+            """Asked with the server's place held, before each request: only the first one
+            may find the answer too old (the others are the same read, already begun)."""
+            if answered[0] is None:
+                return True
+            age, answered[0] = time.monotonic() - answered[0], None
+            return age <= MAX_ANSWER_AGE_S or authority.still_in_force(consent)
+
         for resource in consent.resources:
             if resource.is_container:
-                urls = _retrying(lambda r=resource: _members(cage, r.url), hosts, resource, limits)
+                urls = _retrying(
+                    lambda r=resource: _members(cage, r.url), hosts, resource, limits, still_fresh
+                )
             else:
                 urls = [resource.url]
             for url in urls:
-                read = _retrying(lambda u=url: cage.get(u), hosts, url, limits)
+                read = _retrying(lambda u=url: cage.get(u), hosts, url, limits, still_fresh)
                 outcome.inputs.append(Input(url, read.etag, read.content_type, read.body))
+    except _NoLongerCounts:
+        outcome.inputs.clear()
+        outcome.skipped = "the consent no longer counts"
+        outcome.lapsed = True
     except (solid_errors.Forbidden, solid_errors.Unauthenticated) as exc:
         url = getattr(exc, "url", None) or "a consented resource"
         authority.record_refusal(consent, url)
@@ -184,11 +261,19 @@ def _pull_person(
     return outcome
 
 
-def _retrying(call, hosts: PullScheduler, target: object, limits: PullLimits):
+def _retrying(
+    call,
+    hosts: PullScheduler,
+    target: object,
+    limits: PullLimits,
+    still_fresh: Callable[[], bool] = lambda: True,
+):
     url = target.url if isinstance(target, PodResource) else str(target)
     for attempt in range(limits.attempts):
         try:
             with hosts.slot(url):
+                if not still_fresh():
+                    raise _NoLongerCounts
                 return call()
         except solid_errors.UpstreamError as exc:  # 5xx, timeouts, refused connections
             status = getattr(exc, "status", None)

@@ -62,8 +62,12 @@ def answer_invitation(
     *,
     accept: bool,
     ca_bundle: str | bool = True,
+    at_provider: requests.Session | None = None,
 ) -> str:
-    """Walk the invitation as `person` and accept or decline; return the page we end on."""
+    """Walk the invitation as `person` and accept or decline; return the page we end on.
+
+    `at_provider`: the person's browser at their identity provider, kept from one answer to
+    the next (its cookie), so CSS asks for the password once and remembers the rest."""
     browser = requests.Session()
     browser.trust_env = False  # the demo is on localhost: no proxy may see it
     with browser:
@@ -83,6 +87,8 @@ def answer_invitation(
             webid=person.webid,
             redirect_uri=redirect_uri,
             verify=ca_bundle,
+            browser=at_provider,
+            timeout=_TIMEOUT,
         )
         shown = _ok(
             browser.get(f"{redirect_uri}?{urlencode(callback)}", timeout=_TIMEOUT), "consent page"
@@ -91,6 +97,32 @@ def answer_invitation(
         form.append(("answer", "accept" if accept else "decline"))
         answered = _ok(browser.post(shown.url, data=form, timeout=_TIMEOUT), "answer")
         return answered.url
+
+
+def answer_all(
+    control_plane: str,
+    space_ids: list[str],
+    person: Account,
+    *,
+    accept: bool,
+    ca_bundle: str | bool = True,
+) -> list[str]:
+    """One person answers every space's invitation in turn, with one browser at CSS: the
+    first answer signs in with the password, the others are let through on CSS's cookie."""
+    at_provider = requests.Session()
+    at_provider.trust_env = False  # the demo is on localhost: no proxy may see it
+    with at_provider:
+        return [
+            answer_invitation(
+                control_plane,
+                space_id,
+                person,
+                accept=accept,
+                ca_bundle=ca_bundle,
+                at_provider=at_provider,
+            )
+            for space_id in space_ids
+        ]
 
 
 def _ok(response: requests.Response, page: str) -> requests.Response:

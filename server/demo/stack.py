@@ -14,6 +14,7 @@ when the thread that forked it exits (`connectors.child_processes`).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -75,6 +76,32 @@ class Account:
 
 MARKER = ".datacage-demo"  # what makes a folder ours to empty
 
+_CSS_PATIENCE_S = 120
+
+#: CSS's own file-backed configuration with one change: a lock on a resource lapses after 60 s
+#: without progress instead of 6 s. On a loaded two-core machine, seeding 1,000 pods four at a
+#: time made CSS fail a pod's creation ("Lock expired after 6000ms", HTTP 500); the security
+#: of `file.json` is kept whole.
+CSS_CONFIG = {
+    "@context": "https://linkedsoftwaredependencies.org/bundles/npm/@solid/community-server/"
+    "^7.0.0/components/context.jsonld",
+    "import": ["css:config/file.json"],
+    "@graph": [
+        {
+            "@id": "urn:datacage:demo:PatientLocker",
+            "@type": "Override",
+            "overrideInstance": {"@id": "urn:solid-server:default:ResourceLocker"},
+            "overrideParameters": {"@type": "WrappedExpiringReadWriteLocker", "expiration": 60000},
+        }
+    ],
+}
+
+
+def _css_config(folder: Path) -> Path:
+    path = folder / "css-config.json"
+    path.write_text(json.dumps(CSS_CONFIG, indent=2))
+    return path
+
 
 class StartRefused(RuntimeError):
     """The demo will not start: its folder holds others' files, or a port is taken."""
@@ -130,6 +157,7 @@ class DemoStack:
         self.css = CommunitySolidServer(
             port=self.pods.css_port,
             data_dir=folder / "css",
+            config=str(_css_config(folder / "pod-provider")),
             public_url=self.pods.public_url,
             extra_ca=self.pods.ca,
         )
@@ -138,7 +166,11 @@ class DemoStack:
         self.ca_bundle = folder / "ca-bundle.pem"
         system = os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()
         self.ca_bundle.write_bytes(Path(system).read_bytes() + b"\n" + self.pods.ca.read_bytes())
-        self.accounts = CssAccountApi(self.css.base_url, verify=str(self.ca_bundle))
+        # A pod's creation is dozens of file writes in one node process: on a busy machine a
+        # thousand people's take far longer than the client's usual 15 s.
+        self.accounts = CssAccountApi(
+            self.css.base_url, verify=str(self.ca_bundle), timeout=_CSS_PATIENCE_S
+        )
         self._control_port = control_port
         self._exit = ExitStack()
         self._server: BaseWSGIServer | None = None

@@ -27,12 +27,16 @@ def complete_password_login(
     redirect_uri: str,
     timeout: float = 15,
     verify: str | bool = True,
+    browser: requests.Session | None = None,
 ) -> dict[str, str]:
     """Log in, pick `webid` and consent; return the query parameters sent to `redirect_uri`.
 
-    `verify`: a CA bundle for an identity provider served with a private CA (the demo's)."""
-    browser = requests.Session()
-    browser.trust_env = False
+    `verify`: a CA bundle for an identity provider served with a private CA (the demo's).
+    `browser`: a person's own session, kept across logins as a browser keeps CSS's cookie, so
+    a second login of the same person is answered from what CSS remembers (no password)."""
+    if browser is None:
+        browser = requests.Session()
+        browser.trust_env = False
     browser.verify = verify
     base = f"{urlsplit(authorization_url).scheme}://{urlsplit(authorization_url).netloc}/"
     account = urljoin(base, ".account/")
@@ -65,14 +69,21 @@ def complete_password_login(
         response = browser.get(account, timeout=timeout, headers={"Accept": "application/json"})
         return response.json()["controls"]
 
-    follow(authorization_url)  # starts the interaction: CSS sets its session cookie
+    # Starts the interaction (CSS sets its session cookie), or, for a person CSS remembers
+    # with every step already agreed, comes straight back to the application.
+    callback = follow(authorization_url)
+    if callback is not None:
+        return dict(parse_qsl(urlsplit(callback).query))
     steps = (
         ("password", "login", {"email": email, "password": password, "remember": True}, "log in"),
         ("oidc", "webId", {"webId": webid, "remember": True}, "pick the WebID"),
         ("oidc", "consent", {"remember": True}, "consent"),
     )
     for group, control, body, step in steps:
-        callback = follow(post(controls()[group][control], body, step))
+        known = controls()
+        if group == "password" and "logout" in known.get("account", {}):
+            continue  # the browser's cookie is still logged in: CSS asks for no password
+        callback = follow(post(known[group][control], body, step))
         if callback is not None:  # CSS may skip steps it remembers
             return dict(parse_qsl(urlsplit(callback).query))
     raise CssError("The login finished without coming back to the application.")
