@@ -270,8 +270,8 @@ def admission_command(config: str, host: str, port: int, server: str) -> None:
         app = create_app(Path(config))
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Admission check on http://{host}:{port}/ ({server}) with the policy {config}")
-    serve(app, host, port, server)
+    said = f"Admission check on http://{host}:{port}/ ({server}) with the policy {config}"
+    serve(app, host, port, server, ready=lambda: click.echo(said))
 
 
 #: Registered by server/cli.py on the `datacage` group.

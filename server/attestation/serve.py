@@ -9,6 +9,7 @@ where gunicorn also wants a writable temporary folder for its worker heartbeat.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,18 +24,26 @@ THREADS = 8
 KEEPALIVE_SECONDS = 75
 
 
-def serve(app: Flask, host: str, port: int, server: str = "werkzeug") -> None:
-    """Serve `app` until interrupted (SIGINT, or SIGTERM for gunicorn)."""
+def serve(
+    app: Flask,
+    host: str,
+    port: int,
+    server: str = "werkzeug",
+    ready: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve `app` until interrupted (SIGINT, or SIGTERM for gunicorn). `ready` is called once
+    the port is bound, so whoever waits for it (nginx's start, a test) is never refused."""
     # nginx's access log names every request; a line per request here too only costs time.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if server == "gunicorn":
-        _gunicorn(app, host, port)
+        _gunicorn(app, host, port, ready)
         return
     if server != "werkzeug":
         raise ValueError(f"Unknown server {server!r}; choose one of {', '.join(SERVERS)}.")
     from werkzeug.serving import make_server
 
     httpd = make_server(host, port, app, threaded=True)
+    ready()
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:
@@ -43,7 +52,7 @@ def serve(app: Flask, host: str, port: int, server: str = "werkzeug") -> None:
         httpd.server_close()
 
 
-def _gunicorn(app: Flask, host: str, port: int) -> None:
+def _gunicorn(app: Flask, host: str, port: int, ready: Callable[[], None]) -> None:
     from gunicorn.app.base import BaseApplication
 
     class AdmissionApplication(BaseApplication):  # type: ignore[misc]
@@ -57,6 +66,7 @@ def _gunicorn(app: Flask, host: str, port: int) -> None:
                 "keepalive": KEEPALIVE_SECONDS,
                 "accesslog": None,
                 "loglevel": "warning",
+                "when_ready": lambda _arbiter: ready(),
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
