@@ -6,31 +6,24 @@ back is as good as the first (the control plane exchanges it for tokens).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from connectors.solid.css import CssError, complete_password_login
 from connectors.solid.dpop import DPoPKey, ProofFactory
 from connectors.solid.http import Http
 from connectors.solid.oidc import JwksCache, begin_login, complete_login, fetch_issuer_metadata
 from server import create_app
+from tests.support.live_server import serve_wsgi
 
 
 @pytest.fixture(scope="module")
 def control_plane() -> Iterator[str]:
     """The real Flask app on a loopback port; CSS dereferences its Client ID Document."""
-    server = make_server("127.0.0.1", 0, create_app({"TESTING": True}))
-    base = f"http://localhost:{server.server_port}/"
-    server.app.config["PUBLIC_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join(5)
+    with serve_wsgi(build=lambda base: create_app({"TESTING": True, "PUBLIC_URL": base})) as base:
+        yield base
 
 
 def test_a_second_login_in_the_same_browser_sends_no_password(css, make_account, control_plane):

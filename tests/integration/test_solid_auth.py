@@ -6,14 +6,12 @@ actual Client ID Document, and it completes the flow through CSS's own login and
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import jwt
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from connectors.solid import DPoPKey, Http, ProofFactory, SolidClient, SolidSession, errors
 from connectors.solid.css import PodAccount, complete_password_login
@@ -30,6 +28,7 @@ from connectors.solid.oidc import (
     validate_id_token,
 )
 from server import create_app
+from tests.support.live_server import serve_wsgi
 
 # --- Client credentials and DPoP --------------------------------------------------------------
 
@@ -107,14 +106,8 @@ def test_wrong_client_secret_is_a_clear_token_error(
 @pytest.fixture(scope="module")
 def control_plane() -> Iterator[str]:
     """The real Flask app on a loopback port; CSS dereferences its Client ID Document."""
-    server = make_server("127.0.0.1", 0, create_app({"TESTING": True}))
-    base = f"http://localhost:{server.server_port}/"
-    server.app.config["PUBLIC_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join(5)
+    with serve_wsgi(build=lambda base: create_app({"TESTING": True, "PUBLIC_URL": base})) as base:
+        yield base
 
 
 @dataclass

@@ -44,16 +44,11 @@ from server.push.records import (
 )
 from server.runs.model import Attestation, Run, RunStatus
 from server.runs.rdf import to_graph as run_graph
-from server.spaces.model import (
-    Algorithm,
-    Approval,
-    DataRequest,
-    Participant,
-    Role,
-    Space,
-    Terms,
-)
+from server.spaces import lifecycle
+from server.spaces.model import Space
 from server.spaces.rdf import to_graph as space_graph
+from tests.support import space_records
+from tests.support.space_records import DIGEST_A
 from vocab import OWL, PROV, RDF, RDFS
 
 AXIOMS = Path(__file__).parent.parent / "fixtures" / "vocab" / "prov-o-axioms.ttl"
@@ -93,37 +88,13 @@ def _consent() -> Consent:
 
 
 def _space() -> Space:
-    digest = "sha256:" + "1" * 64
-    coder, consumer = "https://coder.example/profile#me", "https://insights.example/profile/card#me"
-    owner = "https://shop.example/profile/card#me"
-    space = Space(
-        id="s1",
-        iri=SPACE,
-        name="Common customers",
-        description="Customers we share.",
-        owner=owner,
-        created_at=T0,
-        terms=Terms(
-            ("https://w3id.org/dpv#Marketing",),
-            "https://w3id.org/dpv#Consent",
-            "P90D",
-            (DataRequest("Your orders", path="data/orders.ttl"),),
-        ),
-        participants=[
-            Participant(owner, frozenset({Role.DATA_PROVIDER}), T0),
-            Participant(coder, frozenset({Role.CODE_PROVIDER}), T0),
-            Participant(consumer, frozenset({Role.DATA_CONSUMER}), T0),
-        ],
+    """An active space (submitted, every participant approving), named as the run's space."""
+    made = space_records.space(
+        iri=SPACE, algorithms=[space_records.algorithm()], current_algorithm=DIGEST_A
     )
-    shape = "sha256:" + "c" * 64
-    space.algorithms = [
-        Algorithm(digest, "demo", "1.0.0", "A demo.", "demo:run", ("EVENT",), (), shape, coder, T0)
-    ]
-    space.current_algorithm = digest
-    space.approvals = [
-        Approval("ap-1", p.webid, space.terms_digest, digest, T0) for p in space.participants
-    ]
-    return space
+    lifecycle.submit(made)
+    space_records.approve_all(made)
+    return made
 
 
 def _run() -> Run:
