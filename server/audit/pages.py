@@ -21,9 +21,9 @@ from rdflib import Graph
 
 from ..registry import Registry
 from ..registry.base import BOOKKEEPING, check_name
-from .entry import GENESIS, DamagedEntry, Entry, content_hash, entry_from_graph, entry_iri
+from .entry import GENESIS, DamagedEntry, Entry, entry_from_graph, entry_iri
 from .trail import AuditTrail
-from .verify import ChainBroken
+from .verify import ChainBroken, check_entry
 
 #: Entries per page.
 PAGE_SIZE = 50
@@ -129,26 +129,7 @@ def _checked(stored: dict[str, Graph], space_iri: str, position: int, previous: 
     name = entry_iri(space_iri, position)
     if name not in stored:
         raise ChainBroken(name, "this entry is missing (deleted or never stored).")
-    try:
-        entry = entry_from_graph(name, stored[name])
-        actual = content_hash(stored[name])
-    except DamagedEntry as exc:
-        raise ChainBroken(name, f"this entry is damaged: {exc}") from None
-    if entry.sequence != position or entry.space_iri != space_iri:
-        raise ChainBroken(
-            name,
-            f"this position holds entry {entry.sequence} of {entry.space_iri}: "
-            "entries were reordered or moved.",
-        )
-    if actual != entry.hash:
-        raise ChainBroken(name, "this entry's content was changed after it was written.")
-    if entry.previous_hash != previous:
-        raise ChainBroken(
-            name,
-            "this entry does not chain to the entry before it: that one was changed, "
-            "or entries were reordered.",
-        )
-    return entry
+    return check_entry(name, stored[name], space_iri, position, previous)
 
 
 def _check_head(trail: AuditTrail, space_iri: str, length: int, last_hash: str) -> None:

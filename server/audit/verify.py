@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rdflib import Graph
+
 from ..registry import Registry
-from .entry import GENESIS, DamagedEntry, content_hash, entry_from_graph, entry_iri
+from .entry import GENESIS, DamagedEntry, Entry, content_hash, entry_from_graph, entry_iri
 from .trail import AuditTrail
 
 
@@ -61,25 +63,7 @@ def verify_space(trail: AuditTrail, registry: Registry, space_iri: str) -> Intac
         stored = registry.read(name)
         if stored is None:
             raise ChainBroken(name, "this entry disappeared while it was being checked.")
-        try:
-            entry = entry_from_graph(name, stored.graph)
-            actual = content_hash(stored.graph)
-        except DamagedEntry as exc:
-            raise ChainBroken(name, f"this entry is damaged: {exc}") from None
-        if entry.sequence != expected or entry.space_iri != space_iri:
-            raise ChainBroken(
-                name,
-                f"this position holds entry {entry.sequence} of {entry.space_iri}: "
-                "entries were reordered or moved.",
-            )
-        if actual != entry.hash:
-            raise ChainBroken(name, "this entry's content was changed after it was written.")
-        if entry.previous_hash != previous:
-            raise ChainBroken(
-                name,
-                "this entry does not chain to the entry before it: that one was changed, "
-                "or entries were reordered.",
-            )
+        entry = check_entry(name, stored.graph, space_iri, expected, previous)
         previous, expected = entry.hash, expected + 1
         hashes.append(entry.hash)
     head = trail.head(space_iri)
@@ -98,3 +82,30 @@ def verify_space(trail: AuditTrail, registry: Registry, space_iri: str) -> Intac
     elif names:
         raise ChainBroken(space_iri + "/audit", "the chain's head is missing.")
     return Intact(space_iri, expected, previous, tuple(hashes))
+
+
+def check_entry(name: str, graph: Graph, space_iri: str, position: int, previous: str) -> Entry:
+    """The entry stored as `name`, checked to be the chain's entry at `position` after `previous`.
+
+    One rule for the whole-chain walk above and for the audit pages, which check what they show.
+    """
+    try:
+        entry = entry_from_graph(name, graph)
+        actual = content_hash(graph)
+    except DamagedEntry as exc:
+        raise ChainBroken(name, f"this entry is damaged: {exc}") from None
+    if entry.sequence != position or entry.space_iri != space_iri:
+        raise ChainBroken(
+            name,
+            f"this position holds entry {entry.sequence} of {entry.space_iri}: "
+            "entries were reordered or moved.",
+        )
+    if actual != entry.hash:
+        raise ChainBroken(name, "this entry's content was changed after it was written.")
+    if entry.previous_hash != previous:
+        raise ChainBroken(
+            name,
+            "this entry does not chain to the entry before it: that one was changed, "
+            "or entries were reordered.",
+        )
+    return entry
