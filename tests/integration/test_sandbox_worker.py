@@ -15,8 +15,8 @@ import pytest
 
 from server.datacage import worker as worker_module
 from server.datacage.sandbox import tree
+from server.protocol.outcomes import Note, Outcome
 from server.runs.model import RunStatus
-from server.runs.outcomes import Note, Outcome
 from server.services import services
 from tests.support.datacage_world import (
     SURVEY,
