@@ -27,6 +27,7 @@ class PodResource:
     @classmethod
     def from_json(cls, body: Any) -> PodResource:
         # Only a literal true makes a container: anything else reads one resource.
+        body = fields(body)
         return cls(text(body["url"]), body["is_container"] is True)
 
 
@@ -53,6 +54,7 @@ class JobConsent:
 
     @classmethod
     def from_json(cls, body: Any) -> JobConsent:
+        body = fields(body)
         return cls(
             text(body["iri"]),
             text(body["subject"]),
@@ -74,7 +76,15 @@ class Read:
 
     @classmethod
     def from_json(cls, body: Any) -> Read:
+        body = fields(body)
         return cls(text(body["url"]), optional_text(body["version"]))
+
+
+def fields(value: object) -> dict[str, Any]:
+    """A JSON object from the wire; TypeError for anything else."""
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    return value
 
 
 def text(value: object) -> str:
