@@ -39,9 +39,16 @@ def test_the_import_contract_holds():
 # package added to either plane later is covered without anyone remembering to list it.
 OURS = ("server", "connectors", "vocab", "datacage_sdk", "datafuse")
 DATA_PLANE = ("server.datacage", "server.fleet")
-#: Libraries of the server that belong to neither plane: the enclave's attestation and keys, the
-#: signed provenance of a result, and the algorithm bundle's reading and checks.
-SHARED = ("server.attestation", "server.provenance", "server.algorithms")
+#: Libraries of the server that belong to neither plane (docs/architecture.md): the enclave's
+#: attestation and keys, the signed provenance of a result, the algorithm bundle's reading and
+#: checks, the domain errors and the log format.
+SHARED = (
+    "server.attestation",
+    "server.provenance",
+    "server.algorithms",
+    "server.errors",
+    "server.logs",
+)
 PROTOCOL = "server.protocol"
 
 
