@@ -56,10 +56,11 @@ from server.attestation.measurement import measure_datacage_code
 from server.consent.give import give_consent
 from server.consent.model import ConsentHistory, PodResource
 from server.consent.rdf import history_iri
-from server.datacage.control_plane import ControlPlane, Job, JobConsent
+from server.datacage.control_plane import ControlPlane, Job
 from server.datacage.job import PAGE
 from server.datacage.pull import PullLimits, pull
 from server.datacage.recheck import BatchedRecheck
+from server.protocol.consents import JobConsent
 from server.services import services
 from server.spaces.model import Role, Space
 from server.spaces.validation import check_space

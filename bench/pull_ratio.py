@@ -62,12 +62,12 @@ from server.attestation import (
     measure_datacage_code,
 )
 from server.consent.model import PodResource
-from server.datacage.control_plane import JobConsent
 from server.datacage.gate import InputIdentifiers, PersonInputs
 from server.datacage.pull import PullLimits, pull
 from server.datacage.recheck import BatchedRecheck
 from server.demo.certificates import make_client_identity
 from server.demo.gateway import PodProvider
+from server.protocol.consents import JobConsent
 
 BUNDLE = "sha256:" + hashlib.sha256(b"the benchmark's approved bundle").hexdigest()
 

@@ -10,6 +10,10 @@ from datetime import datetime, timedelta
 
 from vocab import DPV
 
+# What a consent lets the datacage read is the job protocol's; the control plane's modules
+# take it from here too.
+from ..protocol.consents import PodResource
+
 _DURATION = re.compile(r"^P(?=\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 
 #: A consent still being written this long after it started was abandoned (tab closed, crash).
@@ -32,15 +36,6 @@ class ConsentState(enum.Enum):
             ConsentState.WITHDRAWN: "Withdrawn",
             ConsentState.EXPIRED: "Expired",
         }[self]
-
-
-@dataclass(frozen=True)
-class PodResource:
-    """One thing in a person's pod the datacage may read: a resource, or a container with all
-    it holds (only when the space asked for a folder and the consent page said so)."""
-
-    url: str
-    is_container: bool = False
 
 
 @dataclass

@@ -21,14 +21,9 @@ from rdflib import Graph, Literal, URIRef
 
 from vocab import DCG, DCTERMS, PROV, RDF, XSD, bind_prefixes
 
+from ..protocol.consents import Read
 from ..registry import Registry, RegistryConflict
 from .model import Consent
-
-
-@dataclass(frozen=True)
-class Read:
-    url: str
-    version: str | None  # the ETag as read
 
 
 @dataclass(frozen=True)

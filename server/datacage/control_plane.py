@@ -20,9 +20,8 @@ from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
 from datafuse.noise import DifferentialPrivacy
 
-from ..consent.model import PodResource
-from ..consent.usage import Read
-from ..runs.outcomes import Stage
+from ..protocol.consents import JobConsent, Read
+from ..protocol.outcomes import Stage
 from .datasets import JobDataset
 
 MAX_BUNDLE_BYTES = 64 << 20
@@ -45,16 +44,6 @@ class IncompleteJob(ControlPlaneError):
         super().__init__(message)
         self.run_id = run_id
         self.lease = lease  # the claim's lease token, to end the run with
-
-
-@dataclass(frozen=True)
-class JobConsent:
-    iri: str
-    subject: str
-    resources: tuple[PodResource, ...]
-    # Usage receipts: the Append-only container next to the receipt, and purposes.
-    usage_records: str | None = None
-    purposes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,7 +257,7 @@ class RunReporter:
             "POST", self.path + "consents/check", {"consents": iris}, lease=self.lease
         )
         try:
-            return [_job_consent(c) for c in body["in_force"]]
+            return [JobConsent.from_json(c) for c in body["in_force"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise ControlPlaneError(f"The control plane's answer is unreadable ({exc}).") from exc
 
@@ -287,7 +276,7 @@ class RunReporter:
             self.path + "usage",
             {
                 "consent": consent.iri,
-                "reads": [{"url": r.url, "version": r.version} for r in reads],
+                "reads": [r.as_json() for r in reads],
             },
             lease=self.lease,
         )
@@ -346,16 +335,6 @@ def read_job(lines: Iterator[Any]) -> Job:
     raise ControlPlaneError("The control plane's job ended before its last line.")
 
 
-def _job_consent(c: Any) -> JobConsent:
-    return JobConsent(
-        _str(c["iri"]),
-        _str(c["subject"]),
-        tuple(PodResource(_str(r["url"]), r["is_container"] is True) for r in c["resources"]),
-        _optional_str(c.get("usage_records")),
-        tuple(_str(p) for p in c.get("purposes", ())),
-    )
-
-
 def _json_lines(response, limit: int) -> Iterator[Any]:
     """The JSON values of a streamed body, one a line, read a chunk at a time: a line longer
     than `limit` bytes is refused before it is held whole."""
@@ -409,10 +388,6 @@ def _segment(run_id: str) -> str:
 def _privacy(value: object) -> DifferentialPrivacy | None:
     # PrivacyTermError is a ValueError: a term we cannot honour makes the job unreadable.
     return None if value is None else DifferentialPrivacy.from_json(value)
-
-
-def _optional_str(value: object) -> str | None:
-    return None if value is None else _str(value)
 
 
 def _str(value: object) -> str:

@@ -2,7 +2,7 @@
 
 The only place personal data is in the clear is the job's private work directory (0700), and
 it is removed on every path out of `execute`, failures included. What goes back to the control
-plane are codes of fixed vocabularies (`server.runs.outcomes`): an outcome, the gate's rule and
+plane are codes of fixed vocabularies (`server.protocol.outcomes`): an outcome, the gate's rule and
 shape path when it refused, notes, coarse progress (`progress`) and the number of individuals
 read. Never words: the algorithm's log and reasons, however scrubbed, could carry what it read,
 so they stay in the work directory and go with it. A result that passes the gate is kept in the
@@ -32,9 +32,10 @@ from datacage_sdk.run import PRIVACY_PARAMETER
 from datafuse.noise import DifferentialPrivacy
 from vocab import SH
 
+from ..protocol.consents import JobConsent
+from ..protocol.outcomes import GATE_RULES, Note, Outcome, PullTransport, Refusal, Stage
 from ..provenance import InputUse
-from ..runs.outcomes import GATE_RULES, Note, Outcome, PullTransport, Refusal, Stage
-from .control_plane import Job, JobConsent, RunReporter
+from .control_plane import Job, RunReporter
 from .datasets import (
     DatacageKeys,
     DatasetProblem,

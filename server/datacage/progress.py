@@ -9,8 +9,8 @@ step is reached by a tick, not when the report is sent. The control plane accept
 and ignores a report that is not ahead (`server.runs.actions.Runs.report`).
 
 During the pull it also reports, on its own tick, how many people it has read and how many
-failed at each pod server of the job's plan (`PullCounts`, `server.runs.pull_progress`): counts
-the pods decide, before the algorithm runs.
+failed at each pod server of the job's plan (`PullCounts`, `server.protocol.pull_progress`):
+counts the pods decide, before the algorithm runs.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from contextlib import contextmanager
 
 from connectors.origins import origin_of
 
-from ..runs.outcomes import PROGRESS_TICK_S, Stage, running_step
-from ..runs.pull_progress import index_of
+from ..protocol.outcomes import PROGRESS_TICK_S, Stage, running_step
+from ..protocol.pull_progress import index_of
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,7 @@ from urllib.parse import urlsplit
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
 
-from ..consent.model import PodResource
-from ..consent.usage import Read
+from ..protocol.consents import PodResource, Read
 from .pod_servers import PodServers, PullScheduler
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
 from vocab import DCG, DPV, PROV, RDF, XSD, bind_prefixes
 
-from ..consent.usage import Read
+from ..protocol.consents import Read
 
 log = logging.getLogger(__name__)
 

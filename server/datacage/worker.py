@@ -44,7 +44,7 @@ from ..attestation import (
     client_certificate,
     measure_datacage_code,
 )
-from ..runs.outcomes import Note, Outcome
+from ..protocol.outcomes import Note, Outcome
 from .control_plane import ControlPlane, ControlPlaneError, IncompleteJob
 from .datasets import DatacageKeys
 from .delivery import Deliveries, DeliveryQueue, Outbox

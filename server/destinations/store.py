@@ -34,10 +34,10 @@ def destination_name(space_iri: str, consumer: str) -> str:
 
 class DestinationStore:
     def __init__(self, registry: Callable[[], Registry]):
-        self.registry = registry
+        self._registry = registry  # a factory: the registry opens on first use
 
     def get(self, space_iri: str, consumer: str) -> Destination | None:
-        stored = self.registry().read(destination_name(space_iri, consumer))
+        stored = self._registry().read(destination_name(space_iri, consumer))
         return None if stored is None else _from_graph(stored.graph)
 
     def of_space(self, space_iri: str, consumers: list[str]) -> list[Destination]:
@@ -45,14 +45,14 @@ class DestinationStore:
         return [d for d in found if d is not None]
 
     def put(self, destination: Destination) -> None:
-        registry = self.registry()
+        registry = self._registry()
         name = destination_name(destination.space_iri, destination.consumer)
         registry.write(
             name, destination_graph(name, destination), expected_revision=registry.revision(name)
         )
 
     def delete(self, space_iri: str, consumer: str) -> None:
-        registry = self.registry()
+        registry = self._registry()
         name = destination_name(space_iri, consumer)
         revision = registry.revision(name)
         if revision:

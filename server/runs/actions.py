@@ -27,12 +27,7 @@ from ..consent.model import Consent
 from ..consent.store import MAX_BATCH, ConsentStore, InForce
 from ..destinations import Destination, DestinationStore
 from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
-from ..spaces import permissions
-from ..spaces.actions import Spaces, new_id
-from ..spaces.model import Space, SpaceStatus
-from . import leases
-from .model import Attestation, Run, RunStatus
-from .outcomes import (
+from ..protocol.outcomes import (
     GATE_RULES,
     RUNNING_STEPS,
     WORKER_STAGES,
@@ -43,7 +38,13 @@ from .outcomes import (
     Stage,
     overall_progress,
 )
-from .pull_progress import ahead, check_report, plan_from_counts
+from ..protocol.pull_progress import ahead, check_report
+from ..spaces import permissions
+from ..spaces.actions import Spaces, new_id
+from ..spaces.model import Space, SpaceStatus
+from . import leases
+from .model import Attestation, Run, RunStatus
+from .pull_progress import plan_from_counts
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -574,7 +575,7 @@ def _one_of(vocabulary, value: str, name: str, problems: dict[str, list[str]]):
     try:
         return vocabulary(value)
     except ValueError:
-        problems[name] = ["Not a code of the fixed vocabulary (server/runs/outcomes.py)."]
+        problems[name] = ["Not a code of the fixed vocabulary (server/protocol/outcomes.py)."]
         return None
 
 

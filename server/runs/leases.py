@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..errors import WrongState
+from ..protocol.outcomes import Note, Outcome, Stage
 from .model import Run, RunStatus
-from .outcomes import Note, Outcome, Stage
 
 #: A run whose lease lapses in one of these stages is offered again: nothing has left the cage.
 OFFERED_AGAIN_IN = frozenset(

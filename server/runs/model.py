@@ -8,8 +8,8 @@ from datetime import datetime
 
 from vocab import DCG
 
-from .outcomes import Note, Outcome, Refusal, Stage, stage_wording
-from .pull_progress import PodServerProgress
+from ..protocol.outcomes import Note, Outcome, Refusal, Stage, stage_wording
+from ..protocol.pull_progress import PodServerProgress
 
 
 class RunStatus(enum.Enum):

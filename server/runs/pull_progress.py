@@ -13,34 +13,23 @@ the page: one person's own pod server (`alice.pods.example`) would name them. Su
 counted together as one row, and so are the servers beyond the `MOST_SERVERS` largest, so a
 plan stays short however the crowd is spread.
 
-This module is shared by the datacage and the control plane, like `outcomes`, and imports
-nothing of either.
+The rows on the wire, and the rule a report must fit, are the job protocol's
+(`server.protocol.pull_progress`); this module is the control plane's plan and page.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from connectors.origins import origin_of
+
+from ..protocol.pull_progress import PodServerProgress
 
 #: The row of the servers too small to be named.
 SMALL_SERVERS = "Other pod servers (each with few people of this run)"
 #: The most pod servers a run's page names; the others are counted together.
 MOST_SERVERS = 50
-
-
-@dataclass(frozen=True)
-class PodServerProgress:
-    server: str  # the origin, as the control plane knows it from the consents
-    to_read: int
-    read: int = 0
-    failed: int = 0
-
-    @property
-    def done(self) -> int:
-        return self.read + self.failed
 
 
 def plan(first_urls: Iterable[str], k: int, most: int = MOST_SERVERS) -> list[PodServerProgress]:
@@ -73,35 +62,6 @@ def plan_from_counts(
     if rest:
         rows.append(PodServerProgress("", rest))
     return rows
-
-
-def index_of(plan_servers: list[str]) -> dict[str, int]:
-    """origin -> row of the plan, for the datacage; origins not named go to the "" row."""
-    return {server: row for row, server in enumerate(plan_servers)}
-
-
-def check_report(
-    planned: list[PodServerProgress], counts: list[tuple[int, int]]
-) -> list[PodServerProgress]:
-    """The plan with the datacage's `(read, failed)` per server; ValueError, in words for the
-    datacage's operator, when the report does not fit the plan."""
-    if len(counts) != len(planned):
-        raise ValueError(f"Expected counts for {len(planned)} pod servers, got {len(counts)}.")
-    updated = []
-    for server, (read, failed) in zip(planned, counts, strict=True):
-        if read < 0 or failed < 0 or read + failed > server.to_read:
-            raise ValueError(f"At most {server.to_read} people are to be read at one server.")
-        updated.append(PodServerProgress(server.server, server.to_read, read, failed))
-    return updated
-
-
-def ahead(shown: list[PodServerProgress], reported: list[PodServerProgress]) -> bool:
-    """Whether a report tells more than what is shown (counts only ever grow)."""
-    if len(shown) != len(reported):
-        return True
-    pairs = list(zip(shown, reported, strict=True))
-    never_back = all(r.read >= s.read and r.failed >= s.failed for s, r in pairs)
-    return never_back and any(r.done > s.done for s, r in pairs)
 
 
 def for_page(progress: list[PodServerProgress]) -> list[tuple[str, PodServerProgress]]:

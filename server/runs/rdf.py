@@ -17,9 +17,9 @@ from rdflib.term import Node
 
 from vocab import DCG, DCTERMS, PROV, RDF, XSD, bind_prefixes
 
+from ..protocol.outcomes import Note, Outcome, Refusal
+from ..protocol.pull_progress import PodServerProgress
 from .model import Attestation, Run, RunStatus
-from .outcomes import Note, Outcome, Refusal
-from .pull_progress import PodServerProgress
 
 
 class DamagedRun(ValueError):

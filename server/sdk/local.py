@@ -33,7 +33,7 @@ from server.datacage.gate import (
 )
 from server.datacage.job import SANDBOX_OUTCOMES, with_terms
 from server.datacage.sandbox import Outcome, SandboxLimits, SandboxRun, run_algorithm
-from server.runs.outcomes import Outcome as RunOutcome
+from server.protocol.outcomes import Outcome as RunOutcome
 
 SAMPLE_BASE = "https://samples.datacage.invalid/"
 CONTENT_TYPES = {

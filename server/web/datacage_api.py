@@ -11,7 +11,7 @@ Before each page of people it asks which of them still count, with what each may
 (`consents/check`), and it asks again, in batches of whoever is about to be read, right before
 each person's read (`server.datacage.recheck`), so a withdrawal is never read past.
 Everything it sends is checked as hostile: exact fields, exact JSON types, sane sizes. Progress
-and the end of a run are codes of fixed vocabularies (`server.runs.outcomes`): a field of free
+and the end of a run are codes of fixed vocabularies (`server.protocol.outcomes`): a field of free
 text (a log, a reason) is an unknown field and refused, so not even a modified datacage can
 pass an algorithm's words on.
 
@@ -49,8 +49,9 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from ..attestation import AttestationError, parse_evidence
-from ..consent.usage import Read, record_use
+from ..consent.usage import record_use
 from ..errors import ValidationFailed
+from ..protocol.consents import JobConsent, Read
 from ..runs.actions import FinishReport, Runs
 from ..runs.model import Attestation
 from ..services import services
@@ -173,15 +174,7 @@ def check_consents(run_id: str) -> Response:
     return jsonify(
         {
             "in_force": [
-                {
-                    "iri": c.iri,
-                    "subject": c.subject,
-                    "resources": [
-                        {"url": r.url, "is_container": r.is_container} for r in c.resources
-                    ],
-                    "usage_records": c.usage_records,  # None: given before usage records
-                    "purposes": list(c.purposes),
-                }
+                JobConsent(c.iri, c.subject, c.resources, c.usage_records, c.purposes).as_json()
                 for c in found
             ]
         }
@@ -225,7 +218,7 @@ def usage(run_id: str) -> Response:
         read = _fields(item, {"url": str, "version": (str, type(None))}, f"reads-{index}")
         if not any(read["url"].startswith(r.url) for r in consent.resources):
             raise ValidationFailed({f"reads-{index}": ["This URL is not one the consent lists."]})
-        reads.append(Read(read["url"], read["version"]))
+        reads.append(Read.from_json(read))
     record_use(
         services().registry, run.iri, consent, reads, authority.clock(), run.algorithm_digest
     )

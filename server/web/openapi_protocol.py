@@ -306,7 +306,7 @@ DATACAGE_PATHS = paths(
         "/api/datacage/runs/{run_id}/progress": {
             "post": _run_op(
                 "reportProgress",
-                "The stage the run reached (a code of `server.runs.outcomes`).",
+                "The stage the run reached (a code of `server.protocol.outcomes`).",
                 obj({"stage": string(), "step": {"type": "integer", "minimum": 0, "maximum": 4}}),
             )
         },

@@ -2,7 +2,7 @@
 
 This is the code provider's view of a run: status, the stage the datacage reached and coarse
 progress, the duration, and how it ended as a fixed outcome code with its wording
-(`server.runs.outcomes`). Never the inputs, never who they came from, never words the algorithm
+(`server.protocol.outcomes`). Never the inputs, never who they came from, never words the algorithm
 chose (its log stays in the datacage): people appear as counts only, and only from the space's
 k up. A result's digest and size are shown to its consumers, who receive it anyway.
 """
@@ -14,8 +14,8 @@ from flask import Response as FlaskResponse
 from werkzeug.wrappers import Response
 
 from ..destinations import statuses_of
+from ..protocol.outcomes import PullTransport
 from ..runs.actions import Runs
-from ..runs.outcomes import PullTransport
 from ..runs.pull_progress import for_page
 from ..services import services
 

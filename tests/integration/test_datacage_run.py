@@ -15,8 +15,8 @@ import pytest
 
 from server.consent.usage import uses_of
 from server.errors import NotAuthorized
+from server.protocol.outcomes import RUNNING_STEPS, WORKER_STAGES, Stage, overall_progress
 from server.runs.model import RunStatus
-from server.runs.outcomes import RUNNING_STEPS, WORKER_STAGES, Stage, overall_progress
 from server.services import services
 from tests.support.datacage_world import (
     LEAK,

@@ -19,8 +19,8 @@ import pytest
 
 from server.consent.usage import uses_of
 from server.fleet.app import TAKE_RUN, FleetSettings, make_app
+from server.protocol.outcomes import Outcome
 from server.runs.model import RunStatus
-from server.runs.outcomes import Outcome
 from server.services import services
 from tests.conftest import make_account, make_user
 from tests.support.datacage_world import consented_space, fill_pods, serve_control_plane

@@ -7,10 +7,12 @@ compare-and-swap (`server.runs.recurring`)."""
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import Flask, request, request_finished
 
 from server.consent.give import give_consent
 from server.consent.model import ConsentState, PodResource
@@ -21,9 +23,12 @@ from tests.support.consent_space import make_active_space
 from tests.support.datacage_world import REQUESTS, fill_pods, make_worker, serve_control_plane
 from tests.support.fleet_world import Fleet, wait_for
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 TICK_S = 0.3
 INTERVAL_S = 3600.0  # one run per space for the whole test: a second would be a duplicate
+#: Ticks the control plane answers after the first run, each a chance of a duplicate.
+RACING_TICKS = 20
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -64,9 +69,27 @@ def _run_count(world, space) -> int:
     return len(services(world["app"]).runs.store.of_space(space.iri))
 
 
-def _one_run_then_no_more(world, weekly, once, closed, ticking_for: float) -> None:
+@contextmanager
+def _recurring_ticks(app: Flask) -> Iterator[list[int]]:
+    """The recurring ticks the control plane answered while inside, one entry each: the
+    event the test waits on, rather than a time in which ticks will probably have come."""
+    answered: list[int] = []
+
+    def count(sender: Flask, response, **extra) -> None:
+        if request.path.endswith("/schedule/recurring") and response.status_code == 200:
+            answered.append(response.status_code)
+
+    request_finished.connect(count, app)
+    try:
+        yield answered
+    finally:
+        request_finished.disconnect(count, app)
+
+
+def _one_run_then_no_more(world, weekly, once, closed, ticks: list[int]) -> None:
     assert wait_for(lambda: _run_count(world, weekly) >= 1, 60, every=0.2)
-    time.sleep(ticking_for)  # dozens of racing ticks more
+    seen = len(ticks)
+    wait_until(lambda: len(ticks) >= seen + RACING_TICKS, f"{RACING_TICKS} more ticks", 120)
     assert _run_count(world, weekly) == 1
     assert _run_count(world, once) == 0
     assert _run_count(world, closed) == 0
@@ -82,11 +105,12 @@ def test_two_beats_racing_start_one_recurring_run(world):
         env={"DATACAGE_FLEET_RECURRING_EVERY_S": str(TICK_S)},
     )
     try:
-        fleet.start_worker("w1")
-        fleet.start_worker("w2")
-        fleet.start_beat("beat1")
-        fleet.start_beat("beat2")
-        _one_run_then_no_more(world, weekly, once, closed, ticking_for=4.0)
+        with _recurring_ticks(world["app"]) as ticks:
+            fleet.start_worker("w1")
+            fleet.start_worker("w2")
+            fleet.start_beat("beat1")
+            fleet.start_beat("beat2")
+            _one_run_then_no_more(world, weekly, once, closed, ticks)
         logs = fleet.log("w1") + fleet.log("w2")
         assert logs.count("datacage.start_recurring") >= 4, logs[-3000:]  # both beats ticked
     finally:
@@ -115,24 +139,25 @@ def test_two_single_machine_workers_ticking_start_one_recurring_run_and_expire_c
     assert stale.state is ConsentState.GIVEN
     stop = threading.Event()
     threads = []
-    for name in ("m1", "m2"):
-        cage = make_worker(world["base"], world["cage"], tmp_path / name)
-        timer = Timer({"recurring": TICK_S, "expiry": TICK_S})
-        thread = threading.Thread(
-            target=cage.serve, args=(stop, TICK_S), kwargs={"schedule": timer}, daemon=True
-        )
-        thread.start()
-        threads.append(thread)
-    try:
-        _one_run_then_no_more(world, weekly, once, closed, ticking_for=3.0)
-        consents = services(world["app"]).consents
+    with _recurring_ticks(world["app"]) as ticks:
+        for name in ("m1", "m2"):
+            cage = make_worker(world["base"], world["cage"], tmp_path / name)
+            timer = Timer({"recurring": TICK_S, "expiry": TICK_S})
+            thread = threading.Thread(
+                target=cage.serve, args=(stop, TICK_S), kwargs={"schedule": timer}, daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        try:
+            _one_run_then_no_more(world, weekly, once, closed, ticks)
+            consents = services(world["app"]).consents
 
-        def expired() -> bool:
-            history = consents.history(once.iri, world["person"].webid)
-            return history.consents[-1].state is ConsentState.EXPIRED
+            def expired() -> bool:
+                history = consents.history(once.iri, world["person"].webid)
+                return history.consents[-1].state is ConsentState.EXPIRED
 
-        assert wait_for(expired, 60, every=0.3)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(60)
+            assert wait_for(expired, 60, every=0.3)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(60)

@@ -12,9 +12,9 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.solid import SolidClient
 from server.consent.model import PodResource
-from server.datacage.control_plane import JobConsent
 from server.datacage.pull import PullLimits
 from server.datacage.pull import pull as pull_over_any_transport
+from server.protocol.consents import JobConsent
 from tests.support.live_server import serve_wsgi
 
 

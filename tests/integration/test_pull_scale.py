@@ -13,9 +13,9 @@ import pytest
 from connectors.solid import SolidClient, SolidSession
 from connectors.solid.css import CssAccountApi
 from server.consent.model import PodResource
-from server.datacage.control_plane import JobConsent
 from server.datacage.pull import PullLimits
 from server.datacage.pull import pull as pull_over_any_transport
+from server.protocol.consents import JobConsent
 from server.services import services
 from tests.support.datacage_world import survey_world
 from tests.support.pod_load import load, people_folder, reset

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from server.protocol.outcomes import Note
 from server.runs.model import RunStatus
-from server.runs.outcomes import Note
 from server.services import services
 from tests.support.datacage_world import (
     SURVEY,

@@ -258,13 +258,22 @@ def test_a_client_killed_mid_write_leaves_no_half_graph(
 
 
 def test_a_server_killed_mid_write_keeps_whole_graphs(
-    server: VirtuosoServer, registry: VirtuosoRegistry
+    server: VirtuosoServer, registry: VirtuosoRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The staging, claim and fill of one write are one transaction: a crash before its
     # commit leaves no trace of it after recovery, whatever part had run.
     name, size = new_name(), 3000
     registry.write(name, record(name, "kept", size), expected_revision=0)
     outcome: list[object] = []
+    sending = threading.Event()  # the write's update is on its way: restart the server then
+    post = registry._post
+
+    def post_and_tell(field: str, text: str, accept: str) -> bytes:
+        if field == "update":
+            sending.set()
+        return post(field, text, accept)
+
+    monkeypatch.setattr(registry, "_post", post_and_tell)
 
     def write() -> None:
         try:
@@ -274,7 +283,7 @@ def test_a_server_killed_mid_write_keeps_whole_graphs(
 
     writer = threading.Thread(target=write)
     writer.start()
-    time.sleep(0.3)
+    assert sending.wait(60), "the write never sent its update"
     server.restart()
     writer.join()
 

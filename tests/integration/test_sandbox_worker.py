@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from server.datacage import worker as worker_module
 from server.datacage.sandbox import tree
+from server.protocol.outcomes import Note, Outcome
 from server.runs.model import RunStatus
-from server.runs.outcomes import Note, Outcome
 from server.services import services
 from tests.support.datacage_world import (
     SURVEY,
@@ -26,6 +25,7 @@ from tests.support.datacage_world import (
     serve_control_plane,
 )
 from tests.support.sandbox_runs import sandbox_processes
+from tests.support.waiting import wait_until
 
 SLEEPER = Path(__file__).parents[1] / "fixtures" / "hostile" / "sleeper"
 PEOPLE = 5
@@ -42,15 +42,6 @@ def world(make_user, tmp_path):
             return consented_space(app, owner.webid, people, cage.webid, bundle, name)
 
         yield app, owner, base, cage, tmp_path, space
-
-
-def _wait(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def _algorithm_running() -> bool:
@@ -83,12 +74,16 @@ def test_a_worker_killed_mid_run_leaves_nothing_decrypted_after_its_restart(worl
         finally:
             os._exit(0)
     try:
-        assert _wait(lambda: _staged_inputs(work_root) and _algorithm_running(), 60)
+        wait_until(
+            lambda: _staged_inputs(work_root) and _algorithm_running(),
+            "the algorithm running on its staged inputs",
+            60,
+        )
     finally:
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
     # The sandbox dies with its worker (--die-with-parent); the inputs it had are still there.
-    assert _wait(lambda: not sandbox_processes(), 5), "the sandbox outlived its worker"
+    wait_until(lambda: not sandbox_processes(), "the sandbox to end with its worker", 10)
     assert _staged_inputs(work_root), "the killed worker left no inputs: the test saw nothing"
     assert runs.store.load(started.id).status is RunStatus.RUNNING
 

@@ -149,10 +149,15 @@ _ISSUE = re.compile(r"\b[Ii]ssues?\s+#?\d+")
 def test_no_comment_cites_an_issue_of_a_tracker_not_in_the_repository():
     """A reader cannot look up "issue 6": a comment says the reason itself."""
     cited = []
-    for folder in (*OURS, "tests", "bench", "docker"):
-        for path in sorted((ROOT / folder).rglob("*")):
-            if path.suffix in {".py", ".ttl", ".html", ".toml", ".yaml", ".cjs"}:
-                for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-                    if _ISSUE.search(line) and path.name != Path(__file__).name:
-                        cited.append(f"{path.relative_to(ROOT)}:{number}")
+    suffixes = {".py", ".ttl", ".html", ".toml", ".yaml", ".yml", ".cjs", ".js", ".css", ".sh"}
+    suffixes |= {".md", ".cfg", ".ini", ".json"}
+    files = [ROOT / name for name in ("Makefile", "README.md", ".importlinter", "pyproject.toml")]
+    for folder in (*OURS, "tests", "bench", "docker", "docs"):
+        files += [p for p in sorted((ROOT / folder).rglob("*")) if p.suffix in suffixes]
+    for path in files:
+        if path.name == Path(__file__).name or not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if _ISSUE.search(line):
+                cited.append(f"{path.relative_to(ROOT)}:{number}")
     assert cited == []

@@ -19,10 +19,11 @@ import pytest
 from server.consent.model import PodResource
 from server.datacage import job as job_module
 from server.datacage import pull as pull_module
-from server.datacage.control_plane import Job, JobConsent
+from server.datacage.control_plane import Job
 from server.datacage.job import JobSettings, pull_pages
 from server.datacage.pod_servers import PodServers, PullScheduler
 from server.datacage.pull import PullLimits
+from server.protocol.consents import JobConsent
 
 
 def same_host() -> PodServers:

@@ -9,16 +9,11 @@ import pytest
 
 from server import create_app
 from server.consent.model import PodResource
-from server.datacage.control_plane import JobConsent
 from server.datacage.progress import PullCounts
 from server.datacage.pull import PersonOutcome
-from server.runs.pull_progress import (
-    SMALL_SERVERS,
-    PodServerProgress,
-    check_report,
-    origin_of,
-    plan,
-)
+from server.protocol.consents import JobConsent
+from server.protocol.pull_progress import PodServerProgress, check_report
+from server.runs.pull_progress import SMALL_SERVERS, origin_of, plan
 from server.services import services
 from tests.support.runs_world import CAGE, OWNER, active_space, attestation
 from tests.support.waiting import wait_until

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from server.errors import WrongState
+from server.protocol.outcomes import Note, Outcome
 from server.runs.model import RunStatus
-from server.runs.outcomes import Note, Outcome
 from tests.support.lease_world import (  # noqa: F401 - shared, fixtures by name
     LEASE_S,
     OWNER,

@@ -16,8 +16,8 @@ from server.datacage.gate.checker import refusal as gate_rules
 from server.datacage.job import SANDBOX_OUTCOMES, JobReport
 from server.datacage.progress import RunProgress
 from server.datacage.sandbox import Outcome as SandboxOutcome
-from server.runs import outcomes
-from server.runs.outcomes import (
+from server.protocol import outcomes
+from server.protocol.outcomes import (
     RUNNING_STEPS,
     Note,
     Outcome,

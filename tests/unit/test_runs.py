@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from server.errors import NotAuthorized, NotFound, ValidationFailed, WrongState
+from server.protocol.outcomes import Note, Outcome
 from server.runs.actions import FinishReport
 from server.runs.model import RunStatus
-from server.runs.outcomes import Note, Outcome
 from server.runs.rdf import from_graph, to_graph
 from tests.support.runs_world import (  # noqa: F401 - shared, fixtures by name
     CAGE,
