@@ -130,11 +130,13 @@ class FleetKeyring:
         enclave_key: EnclaveKey,
         attest: Callable[[str], str],  # bundle digest -> fresh evidence JSON for it
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),  # dates the requests
     ):
         self.client = client
         self.enclave_key = enclave_key
         self.attest = attest
         self.clock = clock
+        self.wall_clock = wall_clock
         self._held: dict[str, tuple[float, list[FleetKey]]] = {}
         self._fleet: str | None = None
         self._lock = threading.Lock()
@@ -186,7 +188,7 @@ class FleetKeyring:
             self.attest(bundle_digest),
             pem,
             self._fleet,
-            int(datetime.now(UTC).timestamp()),
+            int(self.wall_clock().timestamp()),
             self.enclave_key.sign_es256,
         )
         answer = self.client.release(body)

@@ -162,10 +162,15 @@ class SoftwareKeyService:
             raise ReleaseRefused(f"The request is for another fleet, not {self.store.fleet}.")
         age = now.timestamp() - issued
         window = REQUEST_WINDOW.total_seconds()
-        if not -window <= age <= window:
+        if age > window:
             raise ReleaseRefused(
                 f"The request was made {int(age)} s before this key service's clock; it must "
                 f"be at most {int(window)} s old: ask again."
+            )
+        if age < -window:
+            raise ReleaseRefused(
+                f"The request is dated {int(-age)} s ahead of this key service's clock; "
+                "check both clocks."
             )
         with self._lock:
             stamp = now.timestamp()
