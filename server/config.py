@@ -359,8 +359,8 @@ OPTIONS: tuple[Option, ...] = (
         "KEY_SERVICE_POLICY",
         str,
         None,
-        "Key service only (`datacage key-service serve --policy`): the trust policy a worker's "
-        "evidence must satisfy (the file `datacage admission` reads).",
+        "Key service only (the --policy of `datacage key-service serve`): the trust policy a "
+        "worker's evidence must satisfy (the file `datacage admission` reads).",
     ),
 )
 
