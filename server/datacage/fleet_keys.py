@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
@@ -78,7 +80,7 @@ class KeyServiceClient:
 
     @classmethod
     def from_files(cls, url: str, key_file: str, ca_bundle: str | None = None):
-        key = serialization.load_pem_public_key(open(key_file, "rb").read())  # noqa: SIM115
+        key = serialization.load_pem_public_key(Path(key_file).read_bytes())
         if not isinstance(key, ed25519.Ed25519PublicKey):
             raise ValueError(f"{key_file} does not hold the key service's Ed25519 public key.")
         return cls(url.rstrip("/") + "/", (key,), ca_bundle)
@@ -90,7 +92,11 @@ class KeyServiceClient:
         return session
 
     def fleet(self) -> str:
-        return str(self._json("GET", "")["fleet"])
+        """The fleet's name, which a release request is addressed to."""
+        fleet = self._json("GET", "").get("fleet")
+        if not isinstance(fleet, str) or not fleet:
+            raise FleetKeyUnavailable(f"The key service at {self.url} names no fleet.")
+        return fleet
 
     def release(self, body: dict[str, str]) -> dict[str, Any]:
         return self._json("POST", "release", body)
@@ -102,7 +108,7 @@ class KeyServiceClient:
                     method, self.url + path, json=body, timeout=_TIMEOUT_S, stream=True
                 )
                 data = response.raw.read(_MAX_ANSWER_BYTES + 1, decode_content=True)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FleetKeyUnavailable(
                 f"The key service at {self.url} could not be reached ({type(exc).__name__})."
             ) from None

@@ -24,7 +24,6 @@ provider's would let a datacage the provider refuses open its data.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -79,10 +78,6 @@ class FleetKeyStatement:
     notice: str
     release_policy: dict[str, Any]
     text: str  # the statement exactly as signed
-
-    @property
-    def statement_sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
 
 
 def release_policy_of(policy: TrustPolicy) -> dict[str, Any]:
