@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from server.attestation import EnclaveKey, Measurement, SoftwareAttestationProvider
+from server.datacage.fleet_keys import FleetKeyUnavailable
 from server.keyrelease.app import create_key_service_app
 from server.keyrelease.errors import KeyStoreError, ReleaseRefused
 from server.keyrelease.request import SUITE, release_info, unb64
@@ -169,3 +170,11 @@ def test_the_key_service_logs_no_private_key(fleet, caplog):
 
 def _urlsafe(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_a_worker_refuses_a_key_the_service_sent_for_another_bundle(fleet):
+    worker = EnclaveKey.generate()
+    keyring = fleet.keyring(worker)
+    keyring.attest = lambda _bundle: fleet.evidence(worker, OTHER)  # the answer is OTHER's keys
+    with pytest.raises(FleetKeyUnavailable, match="for another bundle or fleet"):
+        keyring.keys_for(BUNDLE)
