@@ -6,7 +6,7 @@ in the same run and on the same bytes:
 * encrypt: `server.push.envelope.seal` (HPKE-sealed data key, STREAM chunks) against a loop of
   `cryptography`'s `AESGCM.encrypt` over the same 1 MiB chunks with a counter nonce and no
   framing, both reading the file and writing to a sink that discards;
-* decrypt: `envelope.open_stream` over the envelope against `AESGCM.decrypt` over the raw
+* decrypt: `envelope_open.open_stream` over the envelope against `AESGCM.decrypt` over the raw
   ciphertext (both written to disk once first).
 
 Rounds alternate A-B-B-A so drift on a shared machine hits both alike; the best round of each
@@ -32,6 +32,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from server.attestation import EnclaveKey
+from server.datacage.envelope_open import open_stream
 from server.push import envelope
 
 CHUNK = envelope.DEFAULT_CHUNK_SIZE
@@ -75,7 +76,7 @@ def ours_encrypt(key: EnclaveKey, context, source: Path, out) -> None:
 
 def ours_decrypt(key: EnclaveKey, context, source: Path, out) -> None:
     with open(source, "rb") as data:
-        for chunk in envelope.open_stream(data, key, (context.space, context.dataset)):
+        for chunk in open_stream(data, key, (context.space, context.dataset)):
             out.write(chunk)
 
 

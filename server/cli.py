@@ -205,6 +205,7 @@ def worker(
             pod_ca=settings["POD_CA"],
             pod_routes=routes,
             delivery_key_file=Path(delivery_key_file) if delivery_key_file else None,
+            key_service=_key_service(settings),
         )
     except (ControlPlaneError, SolidError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -252,6 +253,22 @@ def fleet_beat(broker: str, schedule_file: str) -> None:
     serve_beat(broker, schedule_file)
 
 
+def _key_service(settings: dict[str, Any]):
+    """The fleet's key service the worker asks for fleet keys (DATACAGE_KEY_SERVICE_*), if any."""
+    if not settings.get("KEY_SERVICE_URL"):
+        return None
+    from .datacage.fleet_keys import KeyServiceClient
+
+    try:
+        return KeyServiceClient.from_files(
+            settings["KEY_SERVICE_URL"],
+            settings["KEY_SERVICE_SIGNING_KEY"],
+            settings.get("KEY_SERVICE_CA"),
+        )
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"DATACAGE_KEY_SERVICE_SIGNING_KEY: {exc}") from None
+
+
 def _register_attestation_commands() -> None:
     from .attestation.cli import check_results_with, commands
     from .provenance.cli import check_result
@@ -263,6 +280,7 @@ def _register_attestation_commands() -> None:
 
 _register_attestation_commands()
 main.add_command(importlib.import_module("server.push.cli").push)  # `datacage push`, docs/push.md
+main.add_command(importlib.import_module("server.keyrelease.cli").key_service)  # fleet keys
 main.add_command(sdk_commands)  # `datacage sdk build|run`: the code provider's local tools
 # `datacage verify-result`: a delivered result's signature, key binding and evidence.
 main.add_command(importlib.import_module("server.provenance.cli").verify_result_command)

@@ -326,6 +326,42 @@ OPTIONS: tuple[Option, ...] = (
         "worker refuses to start without one; 'auto': the hardware where a TEE is found, "
         "else the software stand-in.",
     ),
+    # A fleet's key service (server/keyrelease, docs/operations.md "Pushed datasets in a fleet").
+    Option(
+        "KEY_SERVICE_URL",
+        str,
+        "",
+        "Worker: the fleet's key service (http(s) URL). Set: the worker asks it for the fleet "
+        "keys of each bundle it attests to, publishes them for providers and opens datasets "
+        "sealed to them. Empty: datasets are sealed to this worker's own enclave key.",
+    ),
+    Option(
+        "KEY_SERVICE_SIGNING_KEY",
+        str,
+        None,
+        "Worker (required with KEY_SERVICE_URL): the file holding the key service's public "
+        "statement-signing key (PEM, from `datacage key-service show`).",
+    ),
+    Option(
+        "KEY_SERVICE_CA",
+        str,
+        None,
+        "Worker: a CA bundle for the key service's TLS certificate. Unset: the system's.",
+    ),
+    Option(
+        "KEY_SERVICE_KEY_FILE",
+        str,
+        None,
+        "Key service only (`datacage key-service`): its key file (0600), holding the fleet's "
+        "private keys. The control plane and the workers refuse to start with it set.",
+    ),
+    Option(
+        "KEY_SERVICE_POLICY",
+        str,
+        None,
+        "Key service only (the --policy of `datacage key-service serve`): the trust policy a "
+        "worker's evidence must satisfy (the file `datacage admission` reads).",
+    ),
 )
 
 #: The worker's settings that have a command-line flag of `datacage worker` too.
@@ -410,6 +446,11 @@ def check(config: Mapping[str, Any]) -> None:
         value = config.get(option.name)
         if value is not None and not isinstance(value, option.type):
             raise ConfigError(f"{option.variable} must be a {option.type.__name__}, not {value!r}.")
+    if config.get("KEY_SERVICE_KEY_FILE"):  # only the key service may hold the fleet's keys
+        raise ConfigError(
+            "DATACAGE_KEY_SERVICE_KEY_FILE is the key service's own setting: the control plane "
+            "and the workers must never be able to read the fleet's keys. Unset it here."
+        )
     for name in ("LOG_FORMAT", "WORKER_LOG_FORMAT"):
         if config.get(name) not in LOG_FORMATS:
             raise ConfigError(f"DATACAGE_{name} must be 'json' or 'text'.")
@@ -506,6 +547,14 @@ def check_worker(config: Mapping[str, Any]) -> None:
         )
     if Path(config["WORKER_DIR"]).exists() and not Path(config["WORKER_DIR"]).is_dir():
         raise ConfigError(f"DATACAGE_WORKER_DIR: {config['WORKER_DIR']!r} is not a folder.")
+    service = str(config.get("KEY_SERVICE_URL") or "")
+    if service and not service.startswith(("http://", "https://")):
+        raise ConfigError(f"DATACAGE_KEY_SERVICE_URL must be an http(s) URL, not {service!r}.")
+    if service and not Path(str(config.get("KEY_SERVICE_SIGNING_KEY") or "")).is_file():
+        raise ConfigError(
+            "DATACAGE_KEY_SERVICE_SIGNING_KEY: with a key service, the worker needs the file "
+            "of its public signing key (`datacage key-service show` prints it)."
+        )
     from connectors.solid.connect_to import parse_route
 
     for text in pod_gateways(config):

@@ -169,6 +169,7 @@ class DCG(DefinedNamespace):
     enclaveKeyDigest: URIRef  # SHA-256 of the enclave public key.
     evidenceDocument: URIRef  # The evidence as published.
     enclavePublicKey: URIRef  # The enclave's public key (PEM) evidence vouches for.
+    fleetKeyStatement: URIRef  # The key service's signed statement of the fleet key.
 
     # --- Result delivery and signed provenance (docs/delivery.md) ---
     # http://www.w3.org/2002/07/owl#Class

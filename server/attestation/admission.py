@@ -67,6 +67,8 @@ _POLICY_KEYS = {
     "software_key_files",
     "max_age_seconds",
     "datacage_webids",
+    "key_service_keys",
+    "key_service_key_files",
     *HARDWARE_KEYS,
 }
 
@@ -93,6 +95,12 @@ def load_policy(path: Path) -> TrustPolicy:
             keys.append((path.parent / name).read_text(encoding="ascii"))
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(f"{path}: cannot read the software key {name}: {exc}") from None
+    services = list(_strings(data, "key_service_keys", path))
+    for name in _strings(data, "key_service_key_files", path):
+        try:  # a fleet's key service, whose statements of fleet keys a provider accepts
+            services.append((path.parent / name).read_text(encoding="ascii"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{path}: cannot read the key service key {name}: {exc}") from None
     allow = data.get("allow_software", False)
     age = data.get("max_age_seconds", int(DEFAULT_MAX_AGE.total_seconds()))
     if not isinstance(allow, bool) or type(age) is not int:
@@ -110,6 +118,7 @@ def load_policy(path: Path) -> TrustPolicy:
             max_age=timedelta(seconds=age),
             hardware=hardware,
             datacage_webids=frozenset(_strings(data, "datacage_webids", path)),
+            key_service_keys=tuple(services),
         )
     except ValueError as exc:
         raise PolicyError(f"{path}: {exc}") from None
@@ -128,6 +137,7 @@ def policy_document(policy: TrustPolicy) -> dict[str, object]:
         "software_keys": list(policy.software_keys),
         "max_age_seconds": int(policy.max_age.total_seconds()),
         "datacage_webids": sorted(policy.datacage_webids),
+        "key_service_keys": list(policy.key_service_keys),
     }
 
 

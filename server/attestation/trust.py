@@ -39,7 +39,13 @@ class TrustPolicy:
     #: WebIDs of datacages, which read pods only through the attestation gateway: the ordinary
     #: entrance refuses their access tokens (server/attestation/entrance.py).
     datacage_webids: frozenset[str] = frozenset()
+    #: Ed25519 public keys (PEM) of fleet key services whose statements of a fleet key a data
+    #: provider accepts (server/keyrelease/statement.py); none by default.
+    key_service_keys: tuple[str, ...] = ()
     _parsed_keys: tuple[ed25519.Ed25519PublicKey, ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
+    _service_keys: tuple[ed25519.Ed25519PublicKey, ...] = field(
         default=(), init=False, repr=False, compare=False
     )
 
@@ -48,12 +54,16 @@ class TrustPolicy:
         object.__setattr__(self, "bundle_digests", frozenset(self.bundle_digests))
         object.__setattr__(self, "software_keys", tuple(self.software_keys))
         object.__setattr__(self, "datacage_webids", frozenset(self.datacage_webids))
+        object.__setattr__(self, "key_service_keys", tuple(self.key_service_keys))
         for digest in self.code_digests | self.bundle_digests:
             if not is_digest(digest):
                 raise ValueError(f"{digest[:80]!r} is not a sha256:<64 hex> digest.")
         if self.max_age <= timedelta(0):
             raise ValueError("max_age must be positive.")
         object.__setattr__(self, "_parsed_keys", tuple(_ed25519(pem) for pem in self.software_keys))
+        object.__setattr__(
+            self, "_service_keys", tuple(_ed25519(pem) for pem in self.key_service_keys)
+        )
 
     @classmethod
     def approving(cls, measurements: Iterable[Measurement], **options: object) -> TrustPolicy:
@@ -67,6 +77,9 @@ class TrustPolicy:
 
     def software_public_keys(self) -> tuple[ed25519.Ed25519PublicKey, ...]:
         return self._parsed_keys
+
+    def key_service_public_keys(self) -> tuple[ed25519.Ed25519PublicKey, ...]:
+        return self._service_keys
 
 
 def _ed25519(pem: str) -> ed25519.Ed25519PublicKey:

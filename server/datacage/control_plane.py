@@ -22,7 +22,7 @@ from datafuse.noise import DifferentialPrivacy
 
 from ..protocol.consents import JobConsent, Read
 from ..protocol.outcomes import Stage
-from .datasets import JobDataset
+from .dataset_rows import JobDataset
 
 MAX_BUNDLE_BYTES = 64 << 20
 #: The longest line of a streamed claim (the job's header, or a page of consent IRIs).
@@ -195,8 +195,14 @@ class ControlPlane:
         body = self._call("GET", "push/wanted")
         return [_str(d) for d in body["digests"]]
 
-    def publish_evidence(self, evidence: str, public_key_pem: str) -> None:
-        self._call("POST", "push/evidence", {"evidence": evidence, "public_key": public_key_pem})
+    def publish_evidence(
+        self, evidence: str, public_key_pem: str, fleet_key: dict[str, str] | None = None
+    ) -> None:
+        """`fleet_key`: the key service's signed statement of the fleet key providers seal to."""
+        body: dict[str, object] = {"evidence": evidence, "public_key": public_key_pem}
+        if fleet_key is not None:
+            body["fleet_key"] = fleet_key
+        self._call("POST", "push/evidence", body)
 
     # --- During the run: the consent authority of `pull` --------------------------------------
 

@@ -4,10 +4,12 @@ For each dataset a job names, in the job's private work area only:
 
 1. open the read grant the provider made (a presigned or SAS URL, a path) with its connector,
    which needs no cloud SDK and holds no provider key;
-2. decrypt the envelope as it streams in (server/push/envelope.py), after checking that it is
-   for this space and dataset name, sealed to *this* process's enclave key, and made after
-   evidence this process issued *for the bundle it is about to run*: a dataset pushed for
-   another algorithm, or to the key of a datacage that has since restarted, stays closed;
+2. decrypt the envelope as it streams in (envelope_open.py), after checking that it is for
+   this space and dataset name, and sealed either to *this* process's enclave key after
+   evidence this process issued *for the bundle it is about to run*, or to a fleet key the key
+   service released to this worker *for that bundle* (fleet_keys.py): a dataset pushed for
+   another algorithm, to a retired fleet key, or to the key of a datacage that has since
+   restarted, stays closed;
 3. check the ciphertext's SHA-256 against the registered digest (no swapped envelope) and the
    plaintext against its declared format and schema;
 4. only then move it to `input/datasets/<id>/<file>` and list it in `input/index.json`.
@@ -26,7 +28,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,6 +43,9 @@ from ..attestation import EnclaveKey, Measurement
 from ..push import envelope
 from ..push.errors import EnclaveKeyGone, PushError
 from ..push.formats import EXTENSIONS, check_file
+from .dataset_rows import JobDataset
+from .envelope_open import KeyChooser, open_stream
+from .fleet_keys import FleetKeyring
 from .gate import InputIdentifiers, PersonInputs
 
 log = logging.getLogger(__name__)
@@ -54,44 +59,14 @@ class DatasetProblem(PushError):
     """A pushed dataset could not be fetched, opened or checked; nothing of it was staged."""
 
 
-@dataclass(frozen=True)
-class JobDataset:
-    id: str
-    provider: str
-    name: str
-    connector: str
-    grant: Mapping[str, str]
-    format: str
-    schema: dict[str, Any] | None
-    ciphertext_digest: str
-    size: int
-    evidence_sha256: str
-    key_sha256: str
-
-    @classmethod
-    def from_json(cls, item: Any) -> JobDataset:
-        if not isinstance(item, dict):
-            raise TypeError("dataset")
-        strings = ("id", "provider", "name", "connector", "format", "ciphertext_digest")
-        values = {k: item[k] for k in (*strings, "evidence_sha256", "key_sha256")}
-        if not all(isinstance(v, str) for v in values.values()):
-            raise TypeError("dataset fields")
-        grant, schema, size = item["grant"], item["schema"], item["size"]
-        if not isinstance(grant, dict) or not all(isinstance(v, str) for v in grant.values()):
-            raise TypeError("grant")
-        if schema is not None and not isinstance(schema, dict):
-            raise TypeError("schema")
-        if type(size) is not int:
-            raise TypeError("size")
-        return cls(grant=dict(grant), schema=schema, size=size, **values)
-
-
 @dataclass
 class DatacageKeys:
-    """The enclave key and the evidence this process issued with it (hash -> measurement)."""
+    """The enclave key and the evidence this process issued with it (hash -> measurement),
+    and the fleet's keys when the worker belongs to a fleet with a key service."""
 
     key: EnclaveKey
     issued: dict[str, Measurement] = field(default_factory=dict)
+    fleet: FleetKeyring | None = None
 
     def remember(self, evidence_bytes: bytes, measurement: Measurement) -> str:
         digest = hashlib.sha256(evidence_bytes).hexdigest()
@@ -148,9 +123,7 @@ def _stage_one(
             f"({dataset.connector[:40]!r})."
         )
 
-    def check_context(context: envelope.Context) -> None:
-        _check_evidence(dataset, context, keys, bundle_digest)
-
+    chooser = _chooser(dataset, keys, bundle_digest)
     try:
         if dataset.connector == "solid":  # read with our identity: only from the provider's pod
             check_in_own_pod(solid_client.http, dataset.provider, dataset.grant.get("url", ""))
@@ -158,9 +131,7 @@ def _stage_one(
             counted = _Counting(stream, dataset.name, size or dataset.size, progress, max_bytes)
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as out:
-                for chunk in envelope.open_stream(
-                    counted, keys.key, (space_iri, dataset.name), check_context=check_context
-                ):
+                for chunk in open_stream(counted, chooser, (space_iri, dataset.name)):
                     out.write(chunk)
     except ConnectorError as exc:
         raise DatasetProblem(f"The dataset {dataset.name!r} could not be fetched: {exc}") from None
@@ -183,8 +154,27 @@ def _stage_one(
     return file_name
 
 
+def _chooser(dataset: JobDataset, keys: DatacageKeys, bundle_digest: str) -> KeyChooser:
+    """The key that may open this dataset in a run of `bundle_digest`, before anything is
+    decrypted: the enclave key (for evidence it issued for this bundle), or a fleet key."""
+
+    def choose(context: envelope.Context):
+        if hmac.compare_digest(context.key_sha256, keys.key.public_key_sha256()):
+            _check_evidence(dataset, context, keys, bundle_digest)
+            return keys.key
+        if keys.fleet is None:
+            raise EnclaveKeyGone(
+                f"The dataset {dataset.name!r} was encrypted to a datacage key that no longer "
+                f"exists (key {context.key_sha256[:16]}...; this datacage holds "
+                f"{keys.key.public_key_sha256()[:16]}..., a restart makes a new one, and it "
+                "has no key service for fleet keys); push it again."
+            )
+        return keys.fleet.opener(context.key_sha256, bundle_digest, dataset.name)
+
+    return choose
+
+
 def _check_evidence(dataset, context, keys: DatacageKeys, bundle_digest: str) -> None:
-    # Called by open_stream after it checked the key is ours, before anything is decrypted.
     measurement = keys.issued.get(context.evidence_sha256)
     if measurement is None:
         raise EnclaveKeyGone(

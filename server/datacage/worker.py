@@ -48,6 +48,7 @@ from ..protocol.outcomes import Note, Outcome
 from .control_plane import ControlPlane, ControlPlaneError, IncompleteJob
 from .datasets import DatacageKeys
 from .delivery import Deliveries, DeliveryQueue, Outbox
+from .fleet_keys import FleetKeyring, FleetKeyUnavailable, KeyServiceClient
 from .job import JobReport, JobSettings, execute
 from .lease_keeper import LeaseKeeper
 from .sandbox.launcher import start_launcher
@@ -123,6 +124,7 @@ class Worker:
         pod_routes: Mapping[str, tuple[str, int]] | None = None,
         egress: EgressPolicy | None = None,  # default: this process's DATACAGE_EGRESS_* settings
         delivery_key_file: Path | None = None,  # a fleet's shared hold key (delivery.queue)
+        key_service: KeyServiceClient | None = None,  # a fleet's key service (fleet_keys)
     ):
         """`pod_routes` sends the datacage's reads of a pod origin to another address (its
         provider's attestation gateway) where DNS does not: see `connectors.solid.connect_to`."""
@@ -142,6 +144,8 @@ class Worker:
         )
         self.plane = ControlPlane(self._client(None), control_plane_url)
         self.keys = DatacageKeys(self.key)
+        if key_service is not None:  # pushed datasets are sealed to the fleet's keys
+            self.keys.fleet = FleetKeyring(key_service, self.key, self._evidence_for)
         self._published: dict[str, float] = {}  # bundle digest -> when (monotonic)
         self._bundles: dict[str, object] = {}  # bundle digest -> checked bundle
         # Results waiting for consumers' pods survive a restart: the queue is files.
@@ -168,16 +172,28 @@ class Worker:
         for digest in self.plane.wanted_digests():
             if now - self._published.get(digest, -PUBLISH_EVERY_S) < PUBLISH_EVERY_S:
                 continue
-            measurement = Measurement(measure_datacage_code(), digest)
-            evidence = self.provider.attest(self.key, measurement).to_bytes()
-            self.keys.remember(evidence, measurement)
+            evidence = self._evidence_for(digest)
             pem = self.key.public_key.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-            self.plane.publish_evidence(evidence.decode(), pem.decode())
+            fleet_key = None
+            if self.keys.fleet is not None:
+                try:  # without its fleet key, nothing is published: providers wait, not guess
+                    fleet_key = self.keys.fleet.published_statement(digest)
+                except FleetKeyUnavailable as exc:
+                    log.error("fleet key not obtained", extra={"digest": digest, "error": str(exc)})
+                    continue
+            self.plane.publish_evidence(evidence, pem.decode(), fleet_key)
             self._published[digest] = now
             count += 1
         return count
+
+    def _evidence_for(self, digest: str) -> str:
+        """Fresh evidence of this code running the bundle `digest`, bound to the enclave key."""
+        measurement = Measurement(measure_datacage_code(), digest)
+        evidence = self.provider.attest(self.key, measurement).to_bytes()
+        self.keys.remember(evidence, measurement)
+        return evidence.decode()
 
     def run_once(self) -> JobReport | None:
         """Take and run one waiting run; None when none is waiting (the in-process engine:

@@ -165,6 +165,12 @@ def _describe(target) -> None:
         f"{verified.measurement.datacage_code[:23]}..., bundle "
         f"{verified.measurement.bundle_digest[:23]}..., key {verified.public_key_sha256[:16]}..."
     )
+    fleet = target.fleet
+    if fleet is not None:
+        click.echo(
+            f"Fleet key {fleet.key_sha256[:16]}... of the fleet {fleet.fleet}, released by "
+            f"{fleet.service} ({fleet.notice}); the dataset is sealed to it."
+        )
 
 
 def _sign_in(options: dict[str, Any]):

@@ -19,6 +19,8 @@ Byte by byte (docs/push.md has the full table)::
   change to the header breaks every chunk.
 
 Reading and writing stream: memory stays at a few chunks whatever the size of the dataset.
+This module seals, and holds the format both sides share; the opening is the datacage's alone
+(server/datacage/envelope_open.py), out of the control plane's reach.
 """
 
 from __future__ import annotations
@@ -33,13 +35,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from ..attestation.enclave_key import public_key_sha256
-from .errors import EnclaveKeyGone, EnvelopeDamaged, NotForThisContext
 
 MAGIC = b"DCGPUSH1"
 FORMAT = "datacage-push-v1"
@@ -147,117 +147,18 @@ def seal(
     target.write(MAGIC + struct.pack(">I", len(raw)) + raw)
     aead, aad, total = AESGCM(data_key), header.aad, 0
     for index, chunk, last in _chunks(source, chunk_size):
-        target.write(aead.encrypt(_nonce(prefix, index, last), chunk, aad))
+        target.write(aead.encrypt(nonce(prefix, index, last), chunk, aad))
         total += len(chunk)
         if on_chunk:
             on_chunk(len(chunk))
     return total
 
 
-def read_header(source: BinaryIO) -> Header:
-    """Read and check the header; the source is left at the first chunk."""
-    start = source.read(len(MAGIC) + 4)
-    if len(start) < len(MAGIC) + 4 or start[: len(MAGIC)] != MAGIC:
-        raise EnvelopeDamaged("This is not a datacage push envelope (its first bytes are wrong).")
-    (length,) = struct.unpack(">I", start[len(MAGIC) :])
-    if length > MAX_HEADER_BYTES:
-        raise EnvelopeDamaged(f"The envelope header claims {length:,} bytes, over the limit.")
-    raw = source.read(length)
-    if len(raw) != length:
-        raise EnvelopeDamaged("The envelope ends inside its header: it was cut short.")
-    try:
-        document = json.loads(raw)
-        if not isinstance(document, dict) or set(document) != HEADER_KEYS:
-            raise ValueError("wrong members")
-        if document["format"] != FORMAT or document["suite"] != SUITE_NAME:
-            raise ValueError(f"unknown format or suite {str(document['format'])[:40]!r}")
-        chunk_size = document["chunk_size"]
-        if type(chunk_size) is not int or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
-            raise ValueError("chunk_size")
-        context = Context(
-            *(_text(document[k]) for k in ("space", "dataset", "evidence_sha256", "key_sha256"))
-        )
-        prefix = _unb64(document["nonce_prefix"])
-        sealed = _unb64(document["sealed_key"])
-        if len(prefix) != NONCE_PREFIX_SIZE:
-            raise ValueError("nonce_prefix")
-    except (ValueError, TypeError, KeyError) as exc:
-        raise EnvelopeDamaged(f"The envelope header is not valid ({exc}).") from None
-    return Header(context, chunk_size, prefix, sealed, raw)
-
-
-def open_stream(
-    source: BinaryIO,
-    key: KeyOpener,
-    expected: tuple[str, str],
-    *,
-    check_context: Callable[[Context], None] | None = None,
-    on_chunk: Callable[[int], None] | None = None,
-) -> Iterator[bytes]:
-    """Decrypt `source` chunk by chunk, checking it is for `expected` (space IRI, dataset name).
-
-    `check_context` may refuse the header's context before anything is decrypted (the datacage
-    checks that the evidence named is one it issued, for the bundle it is about to run).
-
-    Yields plaintext chunks. A chunk is yielded only after its tag verified, but a later chunk
-    may still fail: the caller writes to a temporary file and keeps it only when the iteration
-    ends without an error (`EnvelopeDamaged`, `EnclaveKeyGone`, `NotForThisContext`).
-    """
-    header = read_header(source)
-    space, dataset = expected
-    if header.context.space != space or header.context.dataset != dataset:
-        raise NotForThisContext(
-            f"The envelope was made for the dataset {header.context.dataset[:80]!r} of the space "
-            f"{header.context.space[:120]}, not for {dataset[:80]!r} of {space[:120]}."
-        )
-    if not hmac.compare_digest(header.context.key_sha256, key.public_key_sha256()):
-        raise EnclaveKeyGone(
-            f"The dataset {dataset[:80]!r} was encrypted to a datacage key that no longer exists "
-            f"(key {header.context.key_sha256[:16]}...; this datacage holds "
-            f"{key.public_key_sha256()[:16]}..., a restart makes a new one); push it again."
-        )
-    if check_context is not None:
-        check_context(header.context)
-    try:
-        data_key = key.open_sealed(HPKE_SUITE, header.sealed_key, context_info(header.context))
-    except (InvalidTag, ValueError):
-        raise EnvelopeDamaged(
-            f"The data key of {dataset[:80]!r} does not open with this datacage's key and the "
-            "envelope's context: the header was changed."
-        ) from None
-    yield from _open_chunks(source, AESGCM(data_key), header, on_chunk)
-
-
-def _open_chunks(source, aead: AESGCM, header: Header, on_chunk) -> Iterator[bytes]:
-    frame, aad = header.chunk_size + TAG_SIZE, header.aad
-    current, index = _read_full(source, frame), 0
-    while True:
-        following = _read_full(source, frame)
-        last = not following
-        if (not last and len(current) != frame) or len(current) < TAG_SIZE:
-            raise EnvelopeDamaged(f"Chunk {index} of the envelope is cut short.")
-        try:
-            plain = aead.decrypt(_nonce(header.nonce_prefix, index, last), current, aad)
-        except InvalidTag:
-            raise EnvelopeDamaged(
-                f"Chunk {index} of the envelope does not verify: the ciphertext was changed, "
-                "cut short, extended or reordered."
-            ) from None
-        if on_chunk:
-            on_chunk(len(current))
-        yield plain
-        if last:
-            return
-        current, index = following, index + 1
-        if index >= MAX_CHUNKS:
-            raise EnvelopeDamaged("The envelope has more chunks than its counter allows.")
-
-
 def _chunks(source: BinaryIO, size: int) -> Iterator[tuple[int, bytes, bool]]:
     """(index, chunk, is_last); an empty source is one empty last chunk."""
-    current, index = _read_full(source, size), 0
+    current, index = read_full(source, size), 0
     while True:
-        following = _read_full(source, size) if len(current) == size else b""
+        following = read_full(source, size) if len(current) == size else b""
         yield index, current, not following
         if not following:
             return
@@ -266,7 +167,7 @@ def _chunks(source: BinaryIO, size: int) -> Iterator[tuple[int, bytes, bool]]:
             raise ValueError("The dataset is too large for one envelope.")
 
 
-def _read_full(source: BinaryIO, size: int) -> bytes:
+def read_full(source: BinaryIO, size: int) -> bytes:
     # A pipe or an HTTP body may return less than asked before its end.
     parts, wanted = [], size
     while wanted:
@@ -278,7 +179,7 @@ def _read_full(source: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
+def nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + struct.pack(">IB", index, 1 if last else 0)
 
 
@@ -290,13 +191,13 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(value: object) -> bytes:
+def unb64(value: object) -> bytes:
     if not isinstance(value, str):
         raise TypeError("expected base64url text")
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
-def _text(value: object) -> str:
+def text_of(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError("expected text")
     return value

@@ -72,6 +72,9 @@ class PublishedEvidence:
     public_key_pem: str  # the enclave public key the evidence's report_data names
     evidence_sha256: str
     published_at: datetime
+    #: The key service's signed statement {"statement", "signature"} of the fleet key that
+    #: providers seal to instead of the enclave key (a fleet with a key service), or None.
+    fleet_key: dict[str, str] | None = None
 
 
 def datasets_graph_name(space_iri: str) -> str:
@@ -150,6 +153,8 @@ def evidence_to_graph(name: str, published: PublishedEvidence) -> Graph:
     graph.add((node, DCG.evidenceDigest, Literal(published.evidence_sha256)))
     graph.add((node, DCG.enclavePublicKey, Literal(published.public_key_pem)))
     graph.add((node, DCTERMS.created, Literal(published.published_at, datatype=XSD.dateTime)))
+    if published.fleet_key is not None:
+        graph.add((node, DCG.fleetKeyStatement, Literal(json.dumps(published.fleet_key))))
     return graph
 
 
@@ -168,4 +173,9 @@ def evidence_from_graph(name: str, graph: Graph) -> PublishedEvidence:
         public_key_pem=one(DCG.enclavePublicKey),
         evidence_sha256=one(DCG.evidenceDigest),
         published_at=one(DCTERMS.created),
+        fleet_key=_fleet_key(graph.value(node, DCG.fleetKeyStatement)),
     )
+
+
+def _fleet_key(value) -> dict[str, str] | None:
+    return None if value is None else json.loads(str(value))

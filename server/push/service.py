@@ -22,6 +22,8 @@ from connectors.registry import connector_types
 
 from ..attestation import AttestationError, parse_evidence, public_key_sha256
 from ..errors import NotAuthorized, NotFound, ValidationFailed, WrongState
+from ..keyrelease.errors import StatementRefused
+from ..keyrelease.statement import parse_statement
 from ..registry import Registry, RegistryConflict, guard
 from ..spaces import permissions
 from ..spaces.actions import Spaces, new_id
@@ -82,7 +84,15 @@ class PushService:
         rows = self._call(lambda r: r.select(_WANTED))
         return sorted({str(row["digest"]) for row in rows})
 
-    def publish(self, actor: str | None, evidence: str, public_key_pem: str) -> PublishedEvidence:
+    def publish(
+        self,
+        actor: str | None,
+        evidence: str,
+        public_key_pem: str,
+        fleet_key: dict[str, str] | None = None,
+    ) -> PublishedEvidence:
+        """Keep the datacage's evidence for providers; with `fleet_key`, the key service's
+        statement of the fleet key they seal to (they check its signature themselves)."""
         self._require_datacage(actor)
         try:
             parsed = parse_evidence(evidence.encode())
@@ -93,12 +103,15 @@ class PushService:
             raise ValidationFailed(
                 {"public_key": ["This is not the key the evidence vouches for (report_data)."]}
             )
+        if fleet_key is not None:
+            _check_fleet_key(fleet_key, parsed.measurement.bundle_digest)
         published = PublishedEvidence(
             bundle_digest=parsed.measurement.bundle_digest,
             evidence=evidence,
             public_key_pem=public_key_pem,
             evidence_sha256=hashlib.sha256(evidence.encode()).hexdigest(),
             published_at=self.clock(),
+            fleet_key=fleet_key,
         )
         name = evidence_graph_name(self.public_url, published.bundle_digest)
         graph = evidence_to_graph(name, published)
@@ -134,8 +147,8 @@ class PushService:
             http=self.spaces.http,
         )
         published = self._evidence_of(space)
-        if not hmac.compare_digest(
-            checked["key_sha256"], public_key_sha256(_public_key(published.public_key_pem))
+        if not any(
+            hmac.compare_digest(checked["key_sha256"], known) for known in _sealable(published)
         ):
             raise ValidationFailed(
                 {
@@ -209,6 +222,27 @@ class PushService:
 
     def _call(self, operation):
         return guard.call(self._registry, operation)
+
+
+def _check_fleet_key(fleet_key: dict[str, str], bundle_digest: str) -> None:
+    if set(fleet_key) != {"statement", "signature"} or not all(
+        isinstance(v, str) for v in fleet_key.values()
+    ):
+        raise ValidationFailed({"fleet_key": ['Send {"statement": "...", "signature": "..."}.']})
+    try:
+        statement = parse_statement(fleet_key["statement"])
+    except StatementRefused as exc:
+        raise ValidationFailed({"fleet_key": [str(exc)]}) from None
+    if statement.bundle_digest != bundle_digest:
+        raise ValidationFailed({"fleet_key": ["The fleet key is for another bundle."]})
+
+
+def _sealable(published: PublishedEvidence) -> list[str]:
+    """Key hashes a dataset may be registered as sealed to: the enclave's, the fleet's."""
+    keys = [public_key_sha256(_public_key(published.public_key_pem))]
+    if published.fleet_key is not None:
+        keys.append(parse_statement(published.fleet_key["statement"]).key_sha256)
+    return keys
 
 
 def _public_key(pem: str) -> ec.EllipticCurvePublicKey:

@@ -1,5 +1,9 @@
 """The provider's side of attestation: fetch the datacage's published evidence, check it.
 
+With a fleet, the answer also carries the key service's signed statement of a *fleet key*
+(server/keyrelease): the provider checks it too (`check_fleet_key`) and seals to that key,
+which the key service releases to any attested worker of the fleet.
+
 The control plane only relays what the datacage published; the provider trusts none of it
 until `verify_evidence` (server/attestation/verify.py) accepts the evidence against the
 provider's *own* trust policy (the same TOML file a pod provider's admission check reads):
@@ -26,6 +30,8 @@ from ..attestation import (
     public_key_sha256,
     verify_evidence,
 )
+from ..keyrelease.errors import StatementRefused
+from ..keyrelease.statement import FleetKeyStatement, check_within, verify_statement
 from .envelope import Context
 from .errors import EvidenceRefused, PushError
 
@@ -37,9 +43,10 @@ class PushTarget:
     """A datacage key the provider has checked, and what a dataset for it is bound to."""
 
     space_iri: str
-    public_key: ec.EllipticCurvePublicKey
+    public_key: ec.EllipticCurvePublicKey  # the fleet key when there is one, else the enclave's
     evidence_sha256: str
     verified: VerifiedEvidence
+    fleet: FleetKeyStatement | None = None  # the key service's statement, checked
 
     def context(self, dataset_name: str) -> Context:
         return Context(
@@ -80,7 +87,32 @@ def check_target(
             f"The datacage's evidence does not verify against your trust policy: {exc} "
             "Nothing was encrypted or uploaded."
         ) from None
-    return PushTarget(space_iri, key, hashlib.sha256(evidence).hexdigest(), verified)
+    evidence_sha256 = hashlib.sha256(evidence).hexdigest()
+    if answer.get("fleet_key") is None:
+        return PushTarget(space_iri, key, evidence_sha256, verified)
+    fleet = check_fleet_key(answer["fleet_key"], verified, policy)
+    return PushTarget(space_iri, fleet.public_key, evidence_sha256, verified, fleet)
+
+
+def check_fleet_key(
+    signed: object, verified: VerifiedEvidence, policy: TrustPolicy
+) -> FleetKeyStatement:
+    """The fleet key to seal to, once its statement is signed by a key service `policy`
+    trusts, is for the bundle the evidence attests, and releases under no looser a policy."""
+    try:
+        statement = verify_statement(signed, policy.key_service_public_keys())
+        check_within(statement, policy)
+    except StatementRefused as exc:
+        raise EvidenceRefused(
+            f"The fleet key the datacage names is refused: {exc} Nothing was encrypted or uploaded."
+        ) from None
+    if statement.bundle_digest != verified.measurement.bundle_digest:
+        raise EvidenceRefused(
+            "The fleet key is for another algorithm bundle than the datacage's evidence "
+            f"({statement.bundle_digest[:23]}..., evidence "
+            f"{verified.measurement.bundle_digest[:23]}...): nothing was encrypted."
+        )
+    return statement
 
 
 def parse_answer(data: bytes) -> dict[str, Any]:

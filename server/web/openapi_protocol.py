@@ -114,6 +114,14 @@ _JOB_LINES = {
 _CLAIMED = {200: _JOB_LINES, 204: {"description": "No run waits for this bundle."}}
 _EVIDENCE = json_content(obj({"evidence": string("The attestation evidence (JSON).")}))
 
+#: The key service's statement of a fleet key, as it travels (server/keyrelease/statement.py).
+_FLEET_KEY = obj(
+    {
+        "statement": string("The datacage-fleet-key-v1 statement, JSON text.", maxLength=32768),
+        "signature": string("The key service's Ed25519 signature, base64url.", maxLength=200),
+    }
+)
+
 PROTOCOL_SCHEMAS: dict[str, Schema] = {
     "JobLine": {
         "oneOf": [
@@ -147,6 +155,11 @@ PROTOCOL_SCHEMAS: dict[str, Schema] = {
             "evidence_sha256": HEX64,
             "public_key": string("The enclave public key (PEM) the evidence vouches for."),
             "published_at": WHEN,
+            "fleet_key": {
+                "oneOf": [{"type": "null"}, _FLEET_KEY],
+                "description": "With a fleet's key service: its signed statement of the fleet "
+                "key to seal to instead of the enclave key (docs/operations.md).",
+            },
         }
     ),
 }
@@ -391,7 +404,16 @@ DATACAGE_PATHS = paths(
                 "can seal datasets to it. " + _DATACAGE_ONLY,
                 NO_CONTENT,
                 (401, 403, 409, 422, 503),
-                json_content(obj({"evidence": string(), "public_key": string("PEM.")})),
+                json_content(
+                    obj(
+                        {
+                            "evidence": string(),
+                            "public_key": string("PEM."),
+                            "fleet_key": _FLEET_KEY,
+                        },
+                        required=["evidence", "public_key"],
+                    )
+                ),
             )
         },
         "/api/datacage/schedule/recurring": {

@@ -1,7 +1,8 @@
 """Push over HTTP: the datacage publishes its evidence, data providers fetch it and register.
 
     GET  /api/datacage/push/wanted            (datacage) -> {"digests": ["sha256:..."]}
-    POST /api/datacage/push/evidence          (datacage) {"evidence", "public_key"} -> 204
+    POST /api/datacage/push/evidence          (datacage) {"evidence", "public_key"[,
+                                              "fleet_key"]} -> 204
     GET  /api/spaces/<id>/push/evidence       (data provider) -> evidence, key, hashes
     POST /api/spaces/<id>/datasets            (data provider) the registration -> 201 dataset
     GET  /api/spaces/<id>/datasets            (participants) -> {"datasets": [...]}
@@ -43,11 +44,14 @@ def wanted() -> Response:
 @bp.post("/api/datacage/push/evidence")
 def publish() -> Response:
     body = _json_object()
-    if set(body) != {"evidence", "public_key"} or not all(
-        isinstance(v, str) for v in body.values()
+    fleet_key = body.pop("fleet_key", None)  # a fleet's key service statement, if any
+    if (
+        set(body) != {"evidence", "public_key"}
+        or not all(isinstance(v, str) for v in body.values())
+        or not (fleet_key is None or isinstance(fleet_key, dict))
     ):
         raise ValidationFailed({"": ['Send {"evidence": "...", "public_key": "<PEM>"}.']})
-    push_service().publish(signed_in(g.actor), body["evidence"], body["public_key"])
+    push_service().publish(signed_in(g.actor), body["evidence"], body["public_key"], fleet_key)
     return Response(status=204)
 
 
@@ -63,6 +67,7 @@ def evidence(space_id: str) -> Response:
             "evidence_sha256": published.evidence_sha256,
             "public_key": published.public_key_pem,
             "published_at": published.published_at.isoformat(),
+            "fleet_key": published.fleet_key,
         }
     )
 

@@ -77,6 +77,7 @@ def make_worker(
     delivery: DeliverySettings | None = None,
     *,
     allow_plain_http: bool = True,
+    key_service=None,  # a fleet's KeyServiceClient: pushed datasets sealed to fleet keys
 ) -> Worker:
     """A datacage worker signed in as `cage` (a test user), working in `folder`.
 
@@ -94,6 +95,7 @@ def make_worker(
             delivery=delivery or DeliverySettings(),
             allow_plain_http_pods=allow_plain_http,
         ),
+        key_service=key_service,
     )
 
 

@@ -47,6 +47,11 @@ RUN_ELSEWHERE = {
     "admission": "tests/integration/test_operator_commands.py",
     "demo": "tests/support/demo_run.py",  # the helper tests/integration/test_demo.py runs
     "fleet-beat": "tests/support/fleet_world.py",  # started by tests/integration/test_fleet.py
+    "key-service init": "tests/integration/test_key_service_command.py",
+    "key-service add-key": "tests/integration/test_key_service_command.py",
+    "key-service retire": "tests/integration/test_key_service_command.py",
+    "key-service show": "tests/integration/test_key_service_command.py",
+    "key-service serve": "tests/integration/test_key_service_command.py",
 }
 # Commands quick and self-contained enough for this test to run them (in a fresh data folder).
 RUN_HERE = {"config-reference", "push connectors", "consents expire"}

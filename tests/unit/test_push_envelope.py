@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from server.attestation import EnclaveKey, public_key_sha256
+from server.datacage.envelope_open import open_stream, read_header
 from server.push import envelope
-from server.push.envelope import MAGIC, TAG_SIZE, Context, open_stream, read_header, seal
+from server.push.envelope import MAGIC, TAG_SIZE, Context, seal
 from server.push.errors import EnclaveKeyGone, EnvelopeDamaged, NotForThisContext
 
 CHUNK = 16
