@@ -95,6 +95,16 @@ class RunStore:
         ]
         return [self.load(name.rsplit("/", 1)[-1]) for name in names]
 
+    def any_unfinished(self, space_iri: str) -> bool:
+        """Whether a run of the space is waiting or under way: one question, however many
+        runs the space has had (loading each of them took a second with a hundred)."""
+        statuses = " ".join(f"<{s.value}>" for s in RunStatus if not s.finished)
+        query = (
+            "ASK { GRAPH ?g { ?g a dcg:Run ; dcg:space ?space ; dcg:status ?status . "
+            f"VALUES ?status {{ {statuses} }} }} }}"
+        )
+        return self._call(lambda r: r.ask(query, {"space": URIRef(space_iri)}))
+
     def summaries(self, space_iri: str) -> list[RunSummary]:
         """The space's runs in brief, oldest first: one query, however many runs."""
         rows = self._call(lambda r: r.select(_SUMMARIES, {"space": URIRef(space_iri)}))
