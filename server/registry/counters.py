@@ -386,15 +386,24 @@ def replace(
     kept[Counter(space_iri, WRITES)] = expected_writes or 0
     kept[Counter(space_iri, RECOUNTED)] = secrets.randbits(48)  # a new `version`
     lines: list[str] = []
+    # An index's entries in one block per graph, saying whose tally the graph is once: a
+    # space of 100,000 people has as many entries, and the update's text is most of its cost.
+    indexes: dict[str, list[str]] = {}
     for counter, value in sorted(kept.items(), key=lambda item: item[0].node):
         if isinstance(counter, Entry):
-            lines.append(f"GRAPH <{counter.graph}> {{ {counter.description()} }}")
+            indexes.setdefault(counter.graph, []).append(counter.triple())
             continue
         literal = ox.Literal(str(value), datatype=_INTEGER)
         lines.append(
             f"GRAPH <{counter.graph}> {{ <{counter.node}> {count} {literal} .\n"
             f"{counter.description()} }}"
         )
+    for graph, triples in indexes.items():
+        owner = (
+            f"{ox.NamedNode(graph)} <{RDF.type}> <{DCG.Tally}> .\n"
+            f"{ox.NamedNode(graph)} <{DCG.space}> {ox.NamedNode(space_iri)} ."
+        )
+        lines.append(f"GRAPH <{graph}> {{\n" + "\n".join(triples) + f"\n{owner} }}")
     # The space's tally graphs by their names: matching `dcg:space <space>` instead would also
     # match every consent record of the space.
     ours = ox.Literal(tally + "/")

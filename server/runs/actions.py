@@ -132,7 +132,7 @@ class Runs:
         space = self.spaces.get(space_id, actor)
         actor = permissions.require_participant(space, actor)
         _check_runnable(space)
-        if any(not run.status.finished for run in self.store.of_space(space.iri)):
+        if self.store.any_unfinished(space.iri):
             raise WrongState("A run of this space is already waiting or under way.")
         run_id = new_id()
         algorithm = space.algorithm

@@ -269,3 +269,30 @@ def test_a_job_reads_the_index_and_no_consent_record():
         assert len(store.in_force_plan(SPACE, TERMS, NOW).iris) == 4
         assert registry.queries
         assert not [q for q in registry.queries if "GRAPH ?" in q]
+
+
+def test_recounts_replace_the_index_whole_however_often_they_run(registry):
+    """A recount writes each index graph's entries under one statement of whose tally the
+    graph is (not one per entry): the next recount must still find and replace all of them,
+    so a withdrawal written without the index (an older release) leaves no line behind after
+    the next recount, and nothing is ever listed twice."""
+    store = ConsentStore(lambda: registry, PUBLIC)
+    for n in range(1, 7):
+        give(store, n, NOW - timedelta(days=1), LATER)
+    store.recount(SPACE)
+    history = store.history(SPACE, webid(2))
+    history.consents[-1].state = ConsentState.WITHDRAWN
+    history.consents[-1].withdrawn_at = NOW
+    registry.write_counted(  # the record and its write count only, as an older release did
+        history.iri,
+        history_graph(history),
+        expected_revision=history.revision,
+        deltas={counters.Counter(SPACE, counters.WRITES): 1},
+    )
+    assert len(index_lines(registry)) == 6  # the withdrawn consent is still listed ...
+    store.recount(SPACE)
+    store.recount(SPACE)
+    lines = index_lines(registry)
+    assert len(lines) == len(set(lines)) == 5  # ... until a recount rebuilds the index
+    assert len(plan(store)) == 5
+    assert_index_equals_the_records(store)

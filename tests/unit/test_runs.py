@@ -198,3 +198,20 @@ def test_progress_outside_the_stages_and_steps_is_refused(runs, stage, step):
     lease = runs.claim(CAGE, attestation(run.algorithm_digest)).lease.token
     with pytest.raises(ValidationFailed):
         runs.report(run.id, CAGE, stage, step, lease)
+
+
+def test_a_run_claimed_or_finished_is_counted_as_such_when_the_next_one_is_started(runs):
+    """Starting asks one question of the registry (`RunStore.any_unfinished`), not a load of
+    every run of the space: a run under way still blocks the next, a finished one does not."""
+    space = active_space(runs)
+    run = runs.start(space.id, OWNER)
+    assert runs.claim(CAGE, attestation(run.algorithm_digest)) is not None
+    with pytest.raises(WrongState, match="already waiting or under way"):
+        runs.start(space.id, OWNER)
+
+    def finished(run):
+        run.status = RunStatus.SUCCEEDED
+
+    runs.store.change(run.id, finished)
+    assert not runs.store.any_unfinished(space.iri)
+    assert runs.start(space.id, OWNER).status is RunStatus.QUEUED
