@@ -77,6 +77,8 @@ class Figures:
     flow: Flow
     more_days: int = 0  # days with events before the chart's window
     charted_runs: list[RunSummary] = field(default_factory=list)
+    #: The space's activity counter the runs and deliveries are current for (None: uncounted).
+    activity: int | None = None
 
 
 def per_day(consents: list[ConsentDates], now: datetime, at_least: int = 1) -> list[Day]:

@@ -3,18 +3,29 @@
 Consents (their counters), runs (in brief), deliveries (counted by state in the store, and the
 last run's in full), pushed datasets (one graph) and the audit trail's head: six reads. Nothing
 loads a run or a consent history one by one.
+
+Runs and deliveries are the costly reads (joins over every run and delivery of the space), so
+they are kept per space under the space's activity counter (`registry.activity`), which every
+write of a run or delivery moves in the same update: a view reads the counter first (one
+lookup) and the runs and deliveries again only when it moved. The consent counters are kept the
+same way by the consent store, under the tally's version.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+
+from markupsafe import Markup
 
 from ..audit.trail import AuditTrail
 from ..consent.store import ConsentStore
 from ..destinations.status import DeliveryStatus, statuses_of
 from ..push.service import PushService
-from ..registry import Registry, guard
+from ..registry import Registry, activity, guard
 from ..registry.base import check_name
 from ..runs.model import RunSummary
 from ..runs.store import RunStore
@@ -22,6 +33,21 @@ from ..spaces import permissions
 from ..spaces.actions import Spaces
 from ..spaces.model import Role, Space
 from . import figures as f
+from .kept import Kept
+
+#: Spaces whose runs and deliveries a process keeps (the least recently viewed go first).
+KEPT_SPACES = 256
+#: Dashboard contents a process keeps (a page of 100 runs is ~60 kB).
+KEPT_PAGES = 64
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A space's runs and deliveries as the dashboard shows them, read together."""
+
+    runs: list[RunSummary]
+    deliveries: dict[str, int]
+    last_deliveries: list[DeliveryStatus]
 
 
 class Dashboard:
@@ -37,6 +63,10 @@ class Dashboard:
         self._registry = registry
         self.spaces, self.consents, self.runs = spaces, consents, runs
         self.push, self.audit = push, audit
+        self._kept: OrderedDict[str, tuple[int, Activity]] = OrderedDict()
+        self._kept_lock = threading.Lock()
+        #: The page's content by everything it depends on (`web.dashboard.content_key`).
+        self.pages: Kept[Markup] = Kept(KEPT_PAGES)
 
     def figures(self, space_id: str, actor: str | None, now: datetime) -> tuple[Space, f.Figures]:
         """The space and its figures, for its participants only (as its runs are)."""
@@ -47,9 +77,8 @@ class Dashboard:
     def gather(self, space: Space, now: datetime) -> f.Figures:
         # The consent counters, not the consents: the same cost for 100,000 people as for 100.
         counted = self.consents.figures(space.iri, now)
-        runs = self.runs.summaries(space.iri)
-        deliveries = guard.call(self._registry, lambda r: _delivery_states(r, runs))
-        last_deliveries = self._deliveries_of(runs[-1].iri) if runs else []
+        stamp, done = self.activity(space.iri)
+        runs, deliveries, last_deliveries = done.runs, done.deliveries, done.last_deliveries
         datasets = self.push.datasets(space.iri)
         head = self.audit.head(space.iri)
 
@@ -73,7 +102,35 @@ class Dashboard:
             audit_length=head[0] + 1 if head else 0,
             audit_head=head[1] if head else None,
             flow=_flow(space, in_force, runs, last_deliveries, datasets),
+            activity=stamp,
         )
+
+    def activity(self, space_iri: str) -> tuple[int | None, Activity]:
+        """The space's runs and deliveries, and the activity counter they are current for
+        (None: not counted yet, read afresh each time). The counter is read *before* them."""
+        stamp = guard.call(self._registry, lambda r: activity.activity(r, space_iri))
+        if stamp is not None:
+            with self._kept_lock:
+                kept = self._kept.get(space_iri)
+                if kept is not None and kept[0] == stamp:
+                    self._kept.move_to_end(space_iri)
+                    return stamp, kept[1]
+        runs = self.runs.summaries(space_iri)
+        done = Activity(
+            runs,
+            guard.call(self._registry, lambda r: _delivery_states(r, runs)),
+            self._deliveries_of(runs[-1].iri) if runs else [],
+        )
+        if stamp is not None:
+            with self._kept_lock:
+                # A later counter may already be kept by a view that read after us: keep it.
+                kept = self._kept.get(space_iri)
+                if kept is None or kept[0] < stamp:
+                    self._kept[space_iri] = (stamp, done)
+                    self._kept.move_to_end(space_iri)
+                while len(self._kept) > KEPT_SPACES:
+                    self._kept.popitem(last=False)
+        return stamp, done
 
     def _deliveries_of(self, run_iri: str) -> list[DeliveryStatus]:
         return guard.call(self._registry, lambda r: statuses_of(r, run_iri))

@@ -16,7 +16,7 @@ from rdflib import URIRef
 from vocab import DCG
 
 from ..errors import EditConflict, NotFound, Unavailable
-from ..registry import Registry, RegistryConflict, guard
+from ..registry import Registry, RegistryConflict, activity, guard
 from .model import Run, RunStatus, RunSummary
 from .rdf import DamagedRun, from_graph, run_iri, to_graph
 
@@ -55,7 +55,11 @@ class RunStore:
         return run_iri(self.public_url, run_id)
 
     def create(self, run: Run) -> Run:
-        run.revision = self._call(lambda r: r.write(run.iri, to_graph(run), expected_revision=0))
+        run.revision = self._call(
+            lambda r: r.write_counted(
+                run.iri, to_graph(run), expected_revision=0, deltas=activity.counted(run.space_iri)
+            )
+        )
         return run
 
     def load(self, run_id: str) -> Run:
@@ -77,8 +81,11 @@ class RunStore:
             outcome = action(run)
             try:
                 run.revision = self._call(
-                    lambda r, run=run: r.write(
-                        run.iri, to_graph(run), expected_revision=run.revision
+                    lambda r, run=run: r.write_counted(
+                        run.iri,
+                        to_graph(run),
+                        expected_revision=run.revision,
+                        deltas=activity.counted(run.space_iri),
                     )
                 )
                 return run, outcome
@@ -139,11 +146,20 @@ class RunStore:
 
         return self._call(lambda r: record_results_sent(r, run_iri, consumers))
 
-    def record_delivery(self, run_iri: str, body: dict, at: datetime, container: str | None):
+    def record_delivery(
+        self,
+        run_iri: str,
+        body: dict,
+        at: datetime,
+        container: str | None,
+        space_iri: str | None = None,
+    ):
         """Keep one consumer's delivery report on the run (server.destinations.status)."""
         from ..destinations import record_delivery
 
-        return self._call(lambda r: record_delivery(r, run_iri, body, at, container))
+        return self._call(
+            lambda r: record_delivery(r, run_iri, body, at, container, space_iri=space_iri)
+        )
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
         return guard.call(self._registry, operation)
