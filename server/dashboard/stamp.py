@@ -1,44 +1,64 @@
-"""A stamp of a space's runs and deliveries: one small query that says whether they changed.
+"""What a dashboard view checks before using what it kept: one query of four indexed lookups.
 
-Every registry write puts a fresh random write token in the graph it writes (`dcg:writeToken`,
-docs/registry.md), whatever the back end, and runs and deliveries are never written any other
-way. So the set of tokens of a space's run graphs and of their delivery graphs changes with every
-write to any of them, a new run or delivery included, and only then: figures read *after* the
-stamp was read and kept under it are never older than what the stamp names (a write landing in
-between makes them newer than their key, and the next view reads them again).
+The dashboard shows the space's record, its runs and deliveries, its pushed datasets and its
+audit trail's head (and the consent counters, which the consent store checks itself, under the
+tally's version). The stamp names the state of each:
 
-Tokens come back in no particular order; they are sorted before hashing, so that the same state
-always gives the same stamp.
+- the space's graph, its datasets graph and its audit head graph: each one's revision *and*
+  write token. Every registry write puts a fresh random token in the graph it writes
+  (docs/registry.md), so a graph deleted and written again differs too; and a SPARQL write's
+  claim, which empties the graph before filling it, leaves a token without a revision, which
+  differs from the filled graph's;
+- the runs and deliveries: the space's activity counter (`registry.activity`), moved in the
+  same update as each of their writes.
+
+Read *before* the things it stamps, it is never newer than them: a write in between makes what
+was read newer than its key, and the next view reads again.
 """
 
 from __future__ import annotations
 
-import hashlib
+from typing import NamedTuple
 
-from rdflib import URIRef
-
+from ..audit.entry import head_iri
+from ..push.records import datasets_graph_name
 from ..registry import Registry
+from ..registry.activity import FAMILY, ActivityCounter
+from ..registry.base import check_name
 
-# Deliveries are joined on their run with a UNION of the two predicates rather than a property
-# path: records written before a delivery was an activity of its own say `dcg:result`, and the
-# path alternative makes the store scan every statement of either predicate.
-_TOKENS = """
-SELECT (GROUP_CONCAT(?t) AS ?tokens) (COUNT(?t) AS ?n) WHERE {
-  {
-    GRAPH ?g { ?g a dcg:Run ; dcg:space ?space ; dcg:writeToken ?t }
-  } UNION {
-    GRAPH ?run { ?run a dcg:Run ; dcg:space ?space }
-    { GRAPH ?g { ?g dcg:deliveryOf ?run } } UNION { GRAPH ?g { ?g dcg:result ?run } }
-    GRAPH ?g { ?g a dcg:Delivery ; dcg:writeToken ?t }
-  }
-}
-"""
+_GRAPH = (
+    "OPTIONAL {{ GRAPH <{name}> {{ <{name}> dcg:writeToken ?{v}_token "
+    "OPTIONAL {{ <{name}> dcg:revision ?{v}_revision }} }} }}"
+)
 
 
-def activity_stamp(registry: Registry, space_iri: str) -> str:
-    """A digest of the write tokens of the space's runs and of their deliveries."""
-    rows = registry.select_text(_TOKENS, {"space": URIRef(space_iri)})
-    tokens = sorted(rows[0].get("tokens", "").split()) if rows else []
-    count = rows[0].get("n", "0") if rows else "0"
-    digest = hashlib.sha256(" ".join(tokens).encode()).hexdigest()
-    return f"{count}:{digest}"
+class Stamp(NamedTuple):
+    space: tuple[str | None, str | None]
+    datasets: tuple[str | None, str | None]
+    audit: tuple[str | None, str | None]
+    activity: str | None  # None: runs and deliveries were never counted
+
+    @property
+    def usable(self) -> bool:
+        """Whether it can key a kept copy: the space exists, and its runs are counted."""
+        return self.space[0] is not None and self.activity is not None
+
+
+def page_stamp(registry: Registry, space_iri: str) -> Stamp:
+    """The stamp of the space's dashboard, in one query."""
+    space = check_name(space_iri)
+    counter = ActivityCounter(space, FAMILY)
+    parts = [
+        _GRAPH.format(name=space, v="space"),
+        _GRAPH.format(name=datasets_graph_name(space), v="datasets"),
+        _GRAPH.format(name=head_iri(space), v="audit"),
+        f"OPTIONAL {{ GRAPH <{counter.graph}> {{ <{counter.node}> dcg:count ?activity }} }}",
+    ]
+    rows = registry.select_text("SELECT * WHERE {\n" + "\n".join(parts) + "\n}")
+    # Each lookup matches at most once (one token, one revision, one count per record).
+    row = rows[0] if len(rows) == 1 else {}
+
+    def graph(v: str) -> tuple[str | None, str | None]:
+        return row.get(f"{v}_token"), row.get(f"{v}_revision")
+
+    return Stamp(graph("space"), graph("datasets"), graph("audit"), row.get("activity"))

@@ -5,10 +5,10 @@ draws them as inline SVG (the CSP allows no script), the template adds a table u
 
 The page's content (`dashboard_main.html`: figures, drawings, tables) is a function of the
 space's record and of the figures alone, so it is kept by the dashboard service under a key
-naming all of them: the space's revision, the activity counter the runs and deliveries were
-read at, and every figure from elsewhere (consents per day, datasets, the audit head, the
-flow). Any change of one is a new key, so a view never shows a page older than its figures.
-Only the frame around it (who is signed in, the CSRF token) is rendered each time.
+naming all of them: the space's revision, the stamp the runs and deliveries were read at, and
+every figure from elsewhere (consents per day, datasets, the audit head, the flow). Any change
+of one is a new key, so a view never shows a page older than its figures. Only the frame
+around it (who is signed in, the CSRF token) is rendered each time.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def page(space_id: str) -> str:
 def content_key(space: Space, figures: Figures) -> Hashable | None:
     """Everything the page's content depends on, or None when its runs and deliveries were read
     without an activity counter (nothing says when they change: never kept)."""
-    if figures.activity is None:
+    if figures.stamp is None:
         return None
     return (
         request.script_root,  # the links' paths
@@ -56,7 +56,7 @@ def content_key(space: Space, figures: Figures) -> Hashable | None:
         space.name,
         space.status,
         bool(space.terms.data_requests),
-        figures.activity,  # the runs, the deliveries and what is drawn from them
+        figures.stamp,  # the runs, the deliveries and what is drawn from them
         tuple(figures.days),
         figures.more_days,
         figures.consents_in_force,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from server.consent.model import ConsentState
 from server.dashboard import charts
+from server.dashboard import stamp as stamps
 from server.destinations import record_delivery
 from server.push.records import PushedDataset, datasets_graph_name, datasets_to_graph
 from server.registry import activity
@@ -196,23 +197,23 @@ def test_a_write_landing_while_a_view_reads_is_on_the_next_view(
     space,  # noqa: F811
     monkeypatch,
 ):
-    """The counter is read before the runs: a run written between the two is read by this view
-    (kept under the older counter) or the next, never lost behind a newer counter."""
+    """The stamp is read before the runs: a run written between the two is read by this view
+    (kept under the older stamp) or the next, never lost behind a newer stamp."""
     with app.app_context():
         new_run(app, space, 1)
     view(callers, space)
-    counted = activity.activity
+    stamped = stamps.page_stamp
     raced = []
 
-    def counter_then_a_write(registry, space_iri):
-        found = counted(registry, space_iri)
+    def stamp_then_a_write(registry, space_iri):
+        found = stamped(registry, space_iri)
         if not raced:
             raced.append(new_run(app, space, 2))
         return found
 
-    monkeypatch.setattr(activity, "activity", counter_then_a_write)
+    monkeypatch.setattr(stamps, "page_stamp", stamp_then_a_write)
     view(callers, space)
-    monkeypatch.setattr(activity, "activity", counted)
+    monkeypatch.setattr(stamps, "page_stamp", stamped)
     assert raced
     assert tile(view(callers, space), "runs") == "2"
 
