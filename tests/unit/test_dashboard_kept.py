@@ -24,6 +24,7 @@ from tests.support.web_api import (  # noqa: F401
     ALICE,
     BOB,
     OWNER,
+    STRANGER,
     app,
     bundle,
     callers,
@@ -130,7 +131,32 @@ def test_a_repeat_view_reads_no_run_or_delivery_and_draws_nothing_again(
     assert again == first
     assert queries.seen, "the view still checks what changed"
     assert queries.of_runs_or_deliveries() == []
+    assert len(queries.seen) == 2  # the stamp, and the consent counters' version
     assert drawn == []
+
+
+def test_a_kept_page_is_shown_only_to_whoever_may_see_it(app, callers, space):  # noqa: F811
+    """The kept record is checked as a fresh one would be: a stranger, a signed-out visitor
+    and an invitee who has not accepted get what they got before anything was kept."""
+    with app.app_context():
+        new_run(app, space, 1)
+    view(callers, space)
+    view(callers, space)
+    path = f"/spaces/{space['id']}/dashboard"
+    assert callers[STRANGER].get(path).status_code == 403
+    assert callers["nobody"].get(path).status_code == 303
+    invited = callers[OWNER].post(
+        f"/api/spaces/{space['id']}/invitations",
+        json={"webid": STRANGER, "roles": ["data-consumer"]},
+    )
+    assert invited.status_code == 201
+    assert callers[STRANGER].get(path).status_code == 403  # invited, not yet in
+    accepted = callers[STRANGER].post(
+        f"/api/spaces/{space['id']}/invitations/{invited.get_json()['id']}/accept"
+    )
+    assert accepted.status_code == 200
+    assert callers[STRANGER].get(path).status_code == 200
+    assert callers[ALICE].get("/spaces/nosuchspace/dashboard").status_code == 404
 
 
 def test_every_write_the_page_shows_is_on_the_next_view(app, callers, space):  # noqa: F811
