@@ -7,6 +7,7 @@ many a run read): participants of a space never learn who consented, only how ma
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -77,6 +78,9 @@ class Figures:
     flow: Flow
     more_days: int = 0  # days with events before the chart's window
     charted_runs: list[RunSummary] = field(default_factory=list)
+    #: The stamp (`stamp.Stamp`) everything but the consent figures is current for; None when
+    #: there is none to trust (runs never counted): nothing is then kept.
+    stamp: Hashable | None = None
 
 
 def per_day(consents: list[ConsentDates], now: datetime, at_least: int = 1) -> list[Day]:

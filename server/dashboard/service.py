@@ -3,16 +3,29 @@
 Consents (their counters), runs (in brief), deliveries (counted by state in the store, and the
 last run's in full), pushed datasets (one graph) and the audit trail's head: six reads. Nothing
 loads a run or a consent history one by one.
+
+Runs and deliveries are the costly reads (joins over every run and delivery of the space), so
+all but the consent counters are kept per space under a stamp (`stamp.page_stamp`: the space's,
+datasets' and audit head's revisions and write tokens, and the activity counter that every
+write of a run or delivery moves in the same update). A view reads the stamp first (one query
+of indexed lookups) and the rest again only when it differs. The consent counters are kept the
+same way by the consent store, under the tally's version.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+
+from markupsafe import Markup
 
 from ..audit.trail import AuditTrail
 from ..consent.store import ConsentStore
 from ..destinations.status import DeliveryStatus, statuses_of
+from ..push.records import PushedDataset
 from ..push.service import PushService
 from ..registry import Registry, guard
 from ..registry.base import check_name
@@ -22,6 +35,27 @@ from ..spaces import permissions
 from ..spaces.actions import Spaces
 from ..spaces.model import Role, Space
 from . import figures as f
+from . import stamp as stamps
+from .kept import Kept
+from .stamp import Stamp
+
+#: Spaces whose runs and deliveries a process keeps (the least recently viewed go first).
+KEPT_SPACES = 256
+#: Dashboard contents a process keeps (a page of 100 runs is ~60 kB).
+KEPT_PAGES = 64
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a view read besides the consent counters, as of `stamp` (or later)."""
+
+    stamp: Stamp
+    space: Space
+    runs: list[RunSummary]
+    deliveries: dict[str, int]
+    last_deliveries: list[DeliveryStatus]
+    datasets: list[PushedDataset]
+    head: tuple[int, str] | None
 
 
 class Dashboard:
@@ -37,22 +71,63 @@ class Dashboard:
         self._registry = registry
         self.spaces, self.consents, self.runs = spaces, consents, runs
         self.push, self.audit = push, audit
+        self._kept: OrderedDict[str, Parts] = OrderedDict()
+        self._kept_lock = threading.Lock()
+        #: The page's content by everything it depends on (`web.dashboard.content_key`).
+        self.pages: Kept[Markup] = Kept(KEPT_PAGES)
 
     def figures(self, space_id: str, actor: str | None, now: datetime) -> tuple[Space, f.Figures]:
         """The space and its figures, for its participants only (as its runs are)."""
-        space = self.spaces.get(space_id, actor)
-        permissions.require_participant(space, actor)
-        return space, self.gather(space, now)
+        parts = self.parts(space_id, actor)
+        return parts.space, self._compose(parts, now)
 
     def gather(self, space: Space, now: datetime) -> f.Figures:
+        """The figures of `space` as loaded by the caller, everything read afresh."""
+        return self._compose(self._read(space, None), now)
+
+    def parts(self, space_id: str, actor: str | None) -> Parts:
+        """The space, its runs, deliveries, datasets and audit head: kept per space, and read
+        again only when the stamp (read first, one query) differs from the one kept with them.
+        The same checks of who may see them either way."""
+        iri = self.spaces.store.iri_of(space_id) if _plausible(space_id) else None
+        stamp = guard.call(self._registry, lambda r: stamps.page_stamp(r, iri)) if iri else None
+        if stamp is not None and stamp.usable:
+            with self._kept_lock:
+                kept = self._kept.get(iri)  # type: ignore[arg-type]
+                if kept is not None and kept.stamp == stamp:
+                    self._kept.move_to_end(kept.space.iri)
+            if kept is not None and kept.stamp == stamp:
+                # The same record as when kept: the same answer as `Spaces.get` would give.
+                permissions.require_view(kept.space, actor)
+                permissions.require_participant(kept.space, actor)
+                return kept
+        space = self.spaces.get(space_id, actor)
+        permissions.require_participant(space, actor)
+        parts = self._read(space, stamp)
+        if stamp is not None and stamp.usable and space.iri == iri:
+            with self._kept_lock:
+                self._kept[space.iri] = parts
+                self._kept.move_to_end(space.iri)
+                while len(self._kept) > KEPT_SPACES:
+                    self._kept.popitem(last=False)
+        return parts
+
+    def _read(self, space: Space, stamp: Stamp | None) -> Parts:
+        runs = self.runs.summaries(space.iri)
+        return Parts(
+            stamp=stamp or Stamp((None, None), (None, None), (None, None), None),
+            space=space,
+            runs=runs,
+            deliveries=guard.call(self._registry, lambda r: _delivery_states(r, runs)),
+            last_deliveries=self._deliveries_of(runs[-1].iri) if runs else [],
+            datasets=self.push.datasets(space.iri),
+            head=self.audit.head(space.iri),
+        )
+
+    def _compose(self, parts: Parts, now: datetime) -> f.Figures:
+        space, runs, head = parts.space, parts.runs, parts.head
         # The consent counters, not the consents: the same cost for 100,000 people as for 100.
         counted = self.consents.figures(space.iri, now)
-        runs = self.runs.summaries(space.iri)
-        deliveries = guard.call(self._registry, lambda r: _delivery_states(r, runs))
-        last_deliveries = self._deliveries_of(runs[-1].iri) if runs else []
-        datasets = self.push.datasets(space.iri)
-        head = self.audit.head(space.iri)
-
         days = f.days_of(
             counted.given, counted.withdrawn, counted.expired, now, at_least=f.MIN_DAYS
         )
@@ -67,12 +142,13 @@ class Dashboard:
             runs=runs,
             charted_runs=runs[-f.MAX_RUNS :],
             outcomes=f.outcomes(runs),
-            deliveries=deliveries,
-            last_deliveries=last_deliveries,
-            datasets=len(datasets),
+            deliveries=parts.deliveries,
+            last_deliveries=parts.last_deliveries,
+            datasets=len(parts.datasets),
             audit_length=head[0] + 1 if head else 0,
             audit_head=head[1] if head else None,
-            flow=_flow(space, in_force, runs, last_deliveries, datasets),
+            flow=_flow(space, in_force, runs, parts.last_deliveries, parts.datasets),
+            stamp=parts.stamp if parts.stamp.usable else None,
         )
 
     def _deliveries_of(self, run_iri: str) -> list[DeliveryStatus]:
@@ -88,6 +164,11 @@ SELECT ?state (COUNT(?g) AS ?n) WHERE {
   GRAPH ?g { ?g a dcg:Delivery ; dcg:deliveryOf|dcg:result ?run ; dcg:deliveryState ?state . }
 } GROUP BY ?state
 """
+
+
+def _plausible(space_id: str) -> bool:
+    """An id `SpaceStore.load` would look up (others are refused there, as not found)."""
+    return space_id.isalnum() and len(space_id) <= 64
 
 
 def _delivery_states(registry: Registry, runs: list[RunSummary]) -> dict[str, int]:

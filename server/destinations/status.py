@@ -17,7 +17,7 @@ from rdflib import Graph, Literal, URIRef
 from vocab import DCG, RDF, XSD, bind_prefixes
 
 from ..errors import ValidationFailed
-from ..registry import Registry
+from ..registry import Registry, activity
 from ..spaces.validation import is_safe_iri
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,17 @@ SELECT ?run ?state WHERE {
 
 
 def record_delivery(
-    registry: Registry, run: str, body: dict, at: datetime, container: str | None
+    registry: Registry,
+    run: str,
+    body: dict,
+    at: datetime,
+    container: str | None,
+    *,
+    space_iri: str | None = None,
 ) -> DeliveryStatus:
-    """Check and keep one report (`body` already has the right JSON types)."""
+    """Check and keep one report (`body` already has the right JSON types). The write moves
+    the run's space's activity counter (`registry.activity`); `space_iri` saves looking the
+    space up in the run's record."""
     if body["state"] not in DELIVERY_STATES:
         raise ValidationFailed({"state": [f"One of {', '.join(DELIVERY_STATES)}."]})
     location, detail = body["location"], body["detail"][:1000]
@@ -85,7 +93,13 @@ def record_delivery(
         at,
     )
     name = f"{run}/deliveries/{hashlib.sha256(status.consumer.encode()).hexdigest()[:24]}"
-    registry.write(name, status_graph(name, status), expected_revision=registry.revision(name))
+    space_iri = space_iri or _space_of(registry, run)
+    registry.write_counted(
+        name,
+        status_graph(name, status),
+        expected_revision=registry.revision(name),
+        deltas=activity.counted(space_iri) if space_iri else {},
+    )
     log.info(
         "delivery reported",
         extra={
@@ -97,6 +111,13 @@ def record_delivery(
         },
     )
     return status
+
+
+def _space_of(registry: Registry, run: str) -> str | None:
+    rows = registry.select_text(
+        "SELECT ?space WHERE { GRAPH ?run { ?run dcg:space ?space } }", {"run": URIRef(run)}
+    )
+    return rows[0]["space"] if rows else None
 
 
 def statuses_of(registry: Registry, run: str) -> list[DeliveryStatus]:

@@ -441,7 +441,9 @@ class Runs:
             self.destinations.get(space.iri, body["consumer"]) if self.destinations else None
         )
         container = destination.container if destination else None
-        status = self.store.record_delivery(run.iri, body, self.clock(), container)
+        status = self.store.record_delivery(
+            run.iri, body, self.clock(), container, space_iri=run.space_iri
+        )
         if status.state != "retrying":
             record_delivery_event(
                 self.audit,

@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pyoxigraph as ox
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 
-from vocab import DCG
+from vocab import DCG, XSD
 
 from ..errors import EditConflict, NotFound, Unavailable
-from ..registry import Registry, RegistryConflict, guard
+from ..registry import Registry, RegistryConflict, activity, guard
 from .model import Run, RunStatus, RunSummary
 from .rdf import DamagedRun, from_graph, run_iri, to_graph
 
@@ -56,7 +56,11 @@ class RunStore:
         return run_iri(self.public_url, run_id)
 
     def create(self, run: Run) -> Run:
-        run.revision = self._call(lambda r: r.write(run.iri, to_graph(run), expected_revision=0))
+        run.revision = self._call(
+            lambda r: r.write_counted(
+                run.iri, to_graph(run), expected_revision=0, deltas=activity.counted(run.space_iri)
+            )
+        )
         return run
 
     def load(self, run_id: str) -> Run:
@@ -78,8 +82,11 @@ class RunStore:
             outcome = action(run)
             try:
                 run.revision = self._call(
-                    lambda r, run=run: r.write(
-                        run.iri, to_graph(run), expected_revision=run.revision
+                    lambda r, run=run: r.write_counted(
+                        run.iri,
+                        to_graph(run),
+                        expected_revision=run.revision,
+                        deltas=activity.counted(run.space_iri),
                     )
                 )
                 return run, outcome
@@ -113,27 +120,28 @@ class RunStore:
         return self._call(lambda r: r.ask(query))
 
     def summaries(self, space_iri: str) -> list[RunSummary]:
-        """The space's runs in brief, oldest first: one query, however many runs."""
-        rows = self._call(lambda r: r.select(_SUMMARIES, {"space": URIRef(space_iri)}))
+        """The space's runs in brief, oldest first: one query, however many runs. Values are
+        read as text (`select_text`): an rdflib term per value cost more than the query."""
+        rows = self._call(lambda r: r.select_text(_SUMMARIES, {"space": URIRef(space_iri)}))
         found = []
         for row in rows:
             try:
-                status = next(s for s in RunStatus if s.value == row["status"])
+                status = next(s for s in RunStatus if str(s.value) == row["status"])
             except StopIteration:
-                log.error("damaged run record", extra={"graph": str(row["g"])})
+                log.error("damaged run record", extra={"graph": row["g"]})
                 continue
             found.append(
                 RunSummary(
-                    iri=str(row["g"]),
+                    iri=row["g"],
                     status=status,
-                    requested_at=_python(row, "at"),
-                    algorithm_digest=str(row["digest"]),
-                    individuals_included=int(_python(row, "included")),
-                    individuals_read=int(_python(row, "read")),
-                    started_at=_python(row, "started"),
-                    finished_at=_python(row, "ended"),
-                    gate_passed=row["gate"] == DCG.GatePassed if "gate" in row else None,
-                    attestation_provider=str(row["provider"]) if "provider" in row else None,
+                    requested_at=_instant(row["at"]),
+                    algorithm_digest=row["digest"],
+                    individuals_included=int(row["included"]),
+                    individuals_read=int(row["read"]),
+                    started_at=_instant(row["started"]) if "started" in row else None,
+                    finished_at=_instant(row["ended"]) if "ended" in row else None,
+                    gate_passed=row["gate"] == str(DCG.GatePassed) if "gate" in row else None,
+                    attestation_provider=row.get("provider"),
                 )
             )
         return sorted(found, key=lambda s: s.requested_at)
@@ -156,16 +164,28 @@ class RunStore:
 
         return self._call(lambda r: record_results_sent(r, run_iri, consumers))
 
-    def record_delivery(self, run_iri: str, body: dict, at: datetime, container: str | None):
+    def record_delivery(
+        self,
+        run_iri: str,
+        body: dict,
+        at: datetime,
+        container: str | None,
+        space_iri: str | None = None,
+    ):
         """Keep one consumer's delivery report on the run (server.destinations.status)."""
         from ..destinations import record_delivery
 
-        return self._call(lambda r: record_delivery(r, run_iri, body, at, container))
+        return self._call(
+            lambda r: record_delivery(r, run_iri, body, at, container, space_iri=space_iri)
+        )
 
     def _call(self, operation: Callable[[Registry], T]) -> T:
         return guard.call(self._registry, operation)
 
 
-def _python(row: dict, name: str) -> Any:
-    value = row.get(name)
-    return value.toPython() if value is not None else None
+def _instant(text: str) -> datetime:
+    """An xsd:dateTime's lexical form as a datetime, as rdflib would have made of it."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # a form Python does not read: rdflib's parser
+        return Literal(text, datatype=XSD.dateTime).toPython()

@@ -1,0 +1,101 @@
+"""The dashboard on a real `oxigraph serve` registry shared by two control planes.
+
+One control plane keeps a space's dashboard; the other (another gunicorn worker, or the
+scheduler's process: anything with its own registry connection) writes a run and a delivery.
+The first one's next view shows both: what it kept is checked against the store's activity
+counter, which the other's writes moved, not against anything in its own memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from server import create_app
+from server.runs.model import Run, RunStatus
+from server.services import services
+from tests.support.oxigraph import OxigraphServer
+from tests.support.web_api import (  # noqa: F401
+    OWNER,
+    PUBLIC_URL,
+    Caller,
+    clean_environment,
+    create,
+)
+
+
+@pytest.fixture(scope="module")
+def oxigraph() -> Iterator[OxigraphServer]:
+    with OxigraphServer() as server:
+        yield server
+
+
+def control_plane(oxigraph: OxigraphServer, data_dir):
+    return create_app(
+        {
+            "TESTING": True,
+            "PUBLIC_URL": PUBLIC_URL,
+            "DATA_DIR": str(data_dir),
+            "REGISTRY_SPARQL_QUERY_URL": oxigraph.query_url,
+            "REGISTRY_SPARQL_UPDATE_URL": oxigraph.update_url,
+        }
+    )
+
+
+def tile(page: str, name: str) -> str:
+    found = re.search(rf'id="tile-{name}"><span class="tile-figure">([^<]*)</span>', page)
+    assert found, f"no {name} tile"
+    return found.group(1)
+
+
+def test_a_write_by_another_control_plane_is_on_the_next_view(oxigraph, tmp_path):
+    viewer, writer = (control_plane(oxigraph, tmp_path / n) for n in ("viewer", "writer"))
+    owner = Caller(viewer, OWNER)
+    space = create(owner)
+
+    def view() -> str:
+        response = owner.get(f"/spaces/{space['id']}/dashboard")
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    assert view() == view()  # kept: the same page
+    assert tile(view(), "runs") == "0"
+
+    store = services(writer).runs.store
+    with writer.app_context():
+        run = store.create(
+            Run(
+                id="elsewhere1",
+                iri=store.iri_of("elsewhere1"),
+                space_id=space["id"],
+                space_iri=space["iri"],
+                algorithm_digest="sha256:" + "a" * 64,
+                terms_digest="sha256:" + "b" * 64,
+                requested_by=OWNER,
+                requested_at=datetime.now(UTC) - timedelta(hours=1),
+                status=RunStatus.SUCCEEDED,
+                gate_passed=True,
+            )
+        )
+    page = view()
+    assert tile(page, "runs") == "1"
+    assert tile(page, "deliveries") == "0"
+
+    with writer.app_context():
+        body = {
+            "consumer": OWNER,
+            "state": "delivered",
+            "attempts": 1,
+            "location": None,
+            "detail": "Delivered.",
+            "notified": True,
+        }
+        store.record_delivery(run.iri, body, datetime.now(UTC), None)
+    page = view()
+    assert tile(page, "deliveries") == "1"
+    assert "last run: delivered" in page
+    services(viewer).close()
+    services(writer).close()
