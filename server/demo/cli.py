@@ -127,8 +127,7 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
         spaces = _organisations(stack, cast, worker.provider.public_key_pem(), people, out)
     with out.timed("consent pages"):
         _individuals(stack, cast, spaces, people, out)
-    with out.timed("runs (pull, algorithm, gate, delivery), reports checked"):
-        _runs(stack, cast, spaces, people, out)
+    _runs(stack, cast, spaces, people, out)
     out.urls[:0] = [
         ("Space overview", urljoin(stack.control_plane, f"spaces/{spaces[0].id}"),
          _how_to_sign_in(cast.retailer)),
@@ -214,17 +213,31 @@ def _runs(stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: O
     """Both runs, waited for; each report read back from the retailer's pod and checked."""
     app = stack.app
     assert app is not None
-    runs = [story.start_run(app, space, cast.retailer) for space in spaces]
-    patience = 120 + 2 * people  # seconds: pulls grow with the people
-    finished = _in_parallel(
-        "Running in the datacage", runs, lambda r: story.wait_for_run(app, r, patience), parallel=1
-    )
+    with out.timed("runs (claims, pulls, algorithms, gates, deliveries)"):
+        runs = [story.start_run(app, space, cast.retailer) for space in spaces]
+        patience = 120 + 2 * people  # seconds: pulls grow with the people
+        watched = _in_parallel(
+            "Running in the datacage", runs, lambda r: story.wait_for_run(app, r, patience), 1
+        )
+    for space, seen in zip(spaces, watched, strict=True):
+        out.timings += [(f"  {space.name}: {stage}", spent) for stage, spent in seen.stages]
+    with out.timed("reports read back and checked"):
+        _check_reports(stack, cast, spaces, watched, people, out)
+
+
+def _check_reports(
+    stack: DemoStack,
+    cast: Cast,
+    spaces: list[Space],
+    watched: list[story.Watched],
+    people: int,
+    out: Outcome,
+) -> None:
     client = cast.retailer.client()
     checks = (check.check_common_customers, check.check_joint_stats)
-    for space, (run, statuses), verify in zip(spaces, finished, checks, strict=True):
+    for space, seen, verify in zip(spaces, watched, checks, strict=True):
+        run, statuses = seen.run, seen.statuses
         out.lines.append(_run_line(space, run))
-        if run.duration_s is not None:
-            out.timings.append((f"  run of {space.name}, claim to finish", run.duration_s))
         if run.status is not RunStatus.SUCCEEDED:
             why = " ".join([run.outcome.wording if run.outcome else "", *run.problems]).strip()
             raise story.DemoFailed(f"The run of {space.name} failed: {why}")
