@@ -207,7 +207,9 @@ class DemoStack:
         self.pods.start()
         self._exit.callback(self.css.stop)
         self._exit.callback(self.accounts.close)
-        self.css.start()
+        # Node reads CSS's whole configuration at start: 5-7 s on an idle machine, 55 s at a
+        # load average of 17; the connector's usual minute was too close.
+        self.css.start(timeout=_CSS_PATIENCE_S)
         return self.css.startup_seconds or 0.0
 
     def create(self, member: Member, *, with_client: bool = False) -> Account:

@@ -210,7 +210,7 @@ def wait_for_run(app: Flask, run: Run, timeout: float = 240) -> Watched:
             statuses = statuses_of(services(app).registry, found.iri)
         now = time.monotonic()
         finished = found.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
-        stage = "delivery settling" if finished else found.stage
+        stage = "finished, delivery settling" if finished else found.stage
         if stage != seen:
             if seen:
                 stages.append((seen, now - since))
