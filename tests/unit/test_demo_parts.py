@@ -117,3 +117,20 @@ def test_the_consent_form_is_read_from_the_page_and_a_missing_one_is_named():
     ]
     with pytest.raises(ConsentFlowError, match="The consent page shows no form 'other'"):
         _form(page, "other", "consent page")
+
+
+def test_a_step_stopped_midway_still_says_its_time(capsys):
+    """A long demo stopped with Ctrl-C (a thousand people's consent pages) says how long the
+    step ran before it stopped, and lists every step's time: the note's figures come from it."""
+    from server.demo.cli import Outcome
+
+    out = Outcome()
+    with out.timed("accounts and pods seeded"):
+        pass
+    with pytest.raises(KeyboardInterrupt), out.timed("consent pages"):
+        raise KeyboardInterrupt
+    out.print_timings()
+    said = capsys.readouterr().out
+    assert "(consent pages: stopped after " in said
+    assert "  accounts and pods seeded: 0.0 s" in said
+    assert "  consent pages (stopped): " in said
