@@ -44,6 +44,7 @@ from ..attestation import (
 )
 from ..datacage.job import JobSettings
 from ..datacage.worker import WORKER_EGRESS_LIMITS, Identity, Worker
+from ..ratelimit import DEFAULT_LIMITS, parse_limits
 from ..services import services
 from .gateway import PodProvider
 from .seed import PASSWORD, Member
@@ -53,6 +54,18 @@ BUILTIN = Path(algorithms.__file__).parent / "builtin"
 DEMO_EGRESS = "loopback"
 
 _STOP_SECONDS = 10
+
+#: The control plane counts sign-ins and joins per address as well as per WebID, and every one
+#: of the demo's people answers from this machine's loopback address: at the deployed limits
+#: (20 a minute each) a demo answering faster than 20 invitations a minute was refused with
+#: 429 halfway through its consent pages. Those two allow the demo's crowd on one address;
+#: every other limit stays as deployed.
+DEMO_RATE_LIMITS = " ".join(
+    f"{action}={limit.count}/{limit.seconds}"
+    for action, limit in (
+        parse_limits(DEFAULT_LIMITS) | parse_limits("signin=1200/60 join=1200/60")
+    ).items()
+)
 
 
 @dataclass(frozen=True)
@@ -261,6 +274,7 @@ class DemoStack:
                 # The demo's pods, identity provider and control plane all live on loopback,
                 # which the egress policy refuses by default: the demo allows it, nothing more.
                 "EGRESS_ALLOW": DEMO_EGRESS,
+                "RATE_LIMITS": DEMO_RATE_LIMITS,
             }
         )
         self._server.app = self.app
