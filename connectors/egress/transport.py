@@ -8,15 +8,19 @@ the request's total deadline and byte cap, and errors that name no address.
 from __future__ import annotations
 
 import io
+import os
 import socket
+import ssl
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_CA_BUNDLE_PATH, HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.ssl_ import create_urllib3_context
 
 from .errors import UNREACHABLE, EgressError
 
@@ -187,11 +191,54 @@ class EgressAdapter(HTTPAdapter):
                 server_hostname=hostname,
                 assert_hostname=hostname,
                 egress_budget=budget,
+                ssl_context=verifying_context(verify, cert),
             )
         return _HTTPPool(address, port, maxsize=1, retries=False, egress_budget=budget)
 
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if conn.conn_kw.get("ssl_context") is not None:
+            # The context already trusts the bundle: naming it again would load it again.
+            conn.ca_certs = conn.ca_cert_dir = None
+
     def request_url(self, request: requests.PreparedRequest, proxies: Any) -> str:
         return request.path_url
+
+
+_CONTEXTS: dict[tuple[str, int, int], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+_MAX_CONTEXTS = 8
+
+
+def verifying_context(verify: Any, cert: Any) -> ssl.SSLContext | None:
+    """A TLS context trusting the CA bundle `verify` names, loaded once per bundle version.
+
+    Each request has a connection of its own, and urllib3 would otherwise parse the whole
+    bundle (the system's hundred-odd CAs) for every one: under load that was most of the
+    control plane's CPU. None (urllib3's own per-connection context, as before) for an
+    unverified request, and for a client certificate, which urllib3 loads into the context it
+    is given, so a shared one would lend it to every other request.
+    """
+    if cert or not verify:
+        return None
+    location = DEFAULT_CA_BUNDLE_PATH if verify is True else str(verify)
+    try:
+        found = os.stat(location)
+    except OSError:
+        return None  # requests names the missing bundle in its own error
+    key = (location, found.st_mtime_ns, found.st_size)  # a rewritten bundle is read afresh
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is None:
+            context = create_urllib3_context()
+            if os.path.isdir(location):
+                context.load_verify_locations(capath=location)
+            else:
+                context.load_verify_locations(cafile=location)
+            if len(_CONTEXTS) >= _MAX_CONTEXTS:
+                _CONTEXTS.clear()
+            _CONTEXTS[key] = context
+    return context
 
 
 def _capped(timeout: Any, limit: float) -> Any:

@@ -45,15 +45,23 @@ class Outcome:
 
     @contextlib.contextmanager
     def timed(self, step: str) -> Iterator[None]:
-        began = time.monotonic()
+        began, ended = time.monotonic(), "stopped after "
         try:
             yield
+            ended = ""
         finally:
+            # Said as each step ends, or is stopped, so a long demo (1,000 people) shows
+            # where it is, and a stopped one still shows where its time went.
             spent = time.monotonic() - began
-            self.timings.append((step, spent))
-        # Said as each step ends, so a long demo (1,000 people) shows where it is and a
-        # stopped one still shows where its time went.
-        click.echo(f"  ({step}: {spent:.1f} s)")
+            self.timings.append((step if not ended else f"{step} (stopped)", spent))
+            click.echo(f"  ({step}: {ended}{spent:.1f} s)")
+
+    def print_timings(self) -> None:
+        if not self.timings:
+            return
+        click.echo("\nWhere the time went")
+        for step, spent in self.timings:
+            click.echo(f"  {step}: {spent:.1f} s")
 
 
 @click.command("demo")
@@ -78,22 +86,28 @@ def demo(people: int, check_only: bool, port: int, css_port: int, folder: Path) 
         stack = DemoStack(fresh_folder(folder), css_port=css_port or None, control_port=port)
     except (StartRefused, CssError) as exc:  # nothing started yet
         raise click.ClickException(str(exc)) from None
+    outcome, ready = Outcome(), False
     try:
         # The terminal is the story's: whatever else writes to stderr (the worker's own
         # progress bars, a thread's traceback) goes to demo.log beside the product's logs.
         with (stack.folder / "demo.log").open("a") as log, contextlib.redirect_stderr(log):
-            outcome = _tell(stack, people)
+            _tell(stack, people, outcome)
             _print(outcome, stack, time.monotonic() - began)
+            ready = True
             if not check_only:
                 click.echo("Press Ctrl-C to stop everything the demo started.")
                 while True:
                     time.sleep(3600)
     except KeyboardInterrupt:
+        if not ready:  # a demo stopped on its way still says where its time went
+            outcome.print_timings()
         click.echo("\nStopping...")
     except (CssError, SolidError, DomainError, PushError, ConfigError, story.DemoFailed,
             check.ReportMismatch, ConsentFlowError) as exc:  # fmt: skip
+        outcome.print_timings()
         raise click.ClickException(f"The demo stopped: {exc}") from None
     except OSError as exc:  # a port taken between our check and the bind, a full disk
+        outcome.print_timings()
         raise click.ClickException(f"The demo stopped: {exc}.") from None
     finally:
         stack.close()
@@ -114,9 +128,8 @@ class Cast:
     persons: list[Account]
 
 
-def _tell(stack: DemoStack, people: int) -> Outcome:
+def _tell(stack: DemoStack, people: int, out: Outcome) -> None:
     """The whole story, step by step; each step adds its line to what is told at the end."""
-    out = Outcome()
     cast = _seed(stack, people, out)
     with out.timed("control plane and datacage start"):
         stack.start_control_plane(cast.cage.webid)
@@ -127,8 +140,7 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
         spaces = _organisations(stack, cast, worker.provider.public_key_pem(), people, out)
     with out.timed("consent pages"):
         _individuals(stack, cast, spaces, people, out)
-    with out.timed("runs (pull, algorithm, gate, delivery), reports checked"):
-        _runs(stack, cast, spaces, people, out)
+    _runs(stack, cast, spaces, people, out)
     out.urls[:0] = [
         ("Space overview", urljoin(stack.control_plane, f"spaces/{spaces[0].id}"),
          _how_to_sign_in(cast.retailer)),
@@ -137,7 +149,6 @@ def _tell(stack: DemoStack, people: int) -> Outcome:
         ("An individual's My data", urljoin(stack.control_plane, "my-data"),
          _how_to_sign_in(cast.persons[0])),
     ]  # fmt: skip
-    return out
 
 
 def _seed(stack: DemoStack, people: int, out: Outcome) -> Cast:
@@ -214,17 +225,31 @@ def _runs(stack: DemoStack, cast: Cast, spaces: list[Space], people: int, out: O
     """Both runs, waited for; each report read back from the retailer's pod and checked."""
     app = stack.app
     assert app is not None
-    runs = [story.start_run(app, space, cast.retailer) for space in spaces]
-    patience = 120 + 2 * people  # seconds: pulls grow with the people
-    finished = _in_parallel(
-        "Running in the datacage", runs, lambda r: story.wait_for_run(app, r, patience), parallel=1
-    )
+    with out.timed("runs (claims, pulls, algorithms, gates, deliveries)"):
+        runs = [story.start_run(app, space, cast.retailer) for space in spaces]
+        patience = 120 + 2 * people  # seconds: pulls grow with the people
+        watched = _in_parallel(
+            "Running in the datacage", runs, lambda r: story.wait_for_run(app, r, patience), 1
+        )
+    for space, seen in zip(spaces, watched, strict=True):
+        out.timings += [(f"  {space.name}: {stage}", spent) for stage, spent in seen.stages]
+    with out.timed("reports read back and checked"):
+        _check_reports(stack, cast, spaces, watched, people, out)
+
+
+def _check_reports(
+    stack: DemoStack,
+    cast: Cast,
+    spaces: list[Space],
+    watched: list[story.Watched],
+    people: int,
+    out: Outcome,
+) -> None:
     client = cast.retailer.client()
     checks = (check.check_common_customers, check.check_joint_stats)
-    for space, (run, statuses), verify in zip(spaces, finished, checks, strict=True):
+    for space, seen, verify in zip(spaces, watched, checks, strict=True):
+        run, statuses = seen.run, seen.statuses
         out.lines.append(_run_line(space, run))
-        if run.duration_s is not None:
-            out.timings.append((f"  run of {space.name}, claim to finish", run.duration_s))
         if run.status is not RunStatus.SUCCEEDED:
             why = " ".join([run.outcome.wording if run.outcome else "", *run.problems]).strip()
             raise story.DemoFailed(f"The run of {space.name} failed: {why}")
@@ -304,7 +329,5 @@ def _print(outcome: Outcome, stack: DemoStack, seconds: float) -> None:
     for label, url, how in outcome.urls:
         click.echo(f"  {label}: {url}")
         click.echo(f"      {how}")
-    click.echo("\nWhere the time went")
-    for step, spent in outcome.timings:
-        click.echo(f"  {step}: {spent:.1f} s")
+    outcome.print_timings()
     click.echo(f"\ndemo ready in {seconds:.0f} s (control plane {stack.control_plane})")

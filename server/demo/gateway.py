@@ -67,9 +67,10 @@ http {{
     uwsgi_temp_path {prefix}/temp/uwsgi;
     scgi_temp_path {prefix}/temp/scgi;
 
-    # Which door, which upstream, which client certificate: the proof of every pull's path.
+    # Which door, which upstream, which client certificate: the proof of every pull's path;
+    # and how long CSS took, so a long demo can say which of its steps kept CSS busy.
     log_format attested '$server_port "$request" $status upstream="$upstream_addr" '
-                        'client_cert="$ssl_client_verify"';
+                        'client_cert="$ssl_client_verify" css_s=$upstream_response_time';
     access_log {prefix}/access.log attested;
 
     upstream pod_server {{ server 127.0.0.1:{css_port}; keepalive 16; }}

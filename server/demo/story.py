@@ -188,17 +188,37 @@ def start_run(app: Flask, space: Space, retailer: Account) -> Run:
         return services(app).runs.start(space.id, retailer.webid)
 
 
-def wait_for_run(app: Flask, run: Run, timeout: float = 240) -> tuple[Run, list[DeliveryStatus]]:
+@dataclass
+class Watched:
+    """A finished run, its deliveries, and how long it was seen in each stage (the demo polls
+    the run's record every 0.3 s, so each figure is good to about that)."""
+
+    run: Run
+    statuses: list[DeliveryStatus]
+    stages: list[tuple[str, float]]
+
+
+def wait_for_run(app: Flask, run: Run, timeout: float = 240) -> Watched:
     """Until the run has finished and every consumer's delivery is settled."""
-    deadline = time.monotonic() + timeout
+    began = time.monotonic()
+    deadline = began + timeout
+    stages: list[tuple[str, float]] = []
+    seen, since = "", began
     while True:
         with app.app_context():
             found = services(app).runs.store.load(run.id)
             statuses = statuses_of(services(app).registry, found.iri)
+        now = time.monotonic()
         finished = found.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+        stage = "finished, delivery settling" if finished else found.stage
+        if stage != seen:
+            if seen:
+                stages.append((seen, now - since))
+            seen, since = stage, now
         if finished and (found.status is RunStatus.FAILED or _settled(statuses)):
-            return found, statuses
-        if time.monotonic() > deadline:
+            stages.append((seen, now - since))
+            return Watched(found, statuses, stages)
+        if now > deadline:
             raise DemoFailed(
                 f"Run {run.id} is still {found.status.label.lower()} after {timeout:g} s; "
                 "see demo.log."

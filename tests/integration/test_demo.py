@@ -60,6 +60,18 @@ def test_the_demo_runs_to_the_reports_in_the_data_users_pod_and_stops_everything
     assert gateway, output.text
     assert int(gateway[1]) >= len(consenting)  # every consenting person's pod, at least
     assert "none over plain http" in output.text
+    # Where the time went, phase by phase, each with its seconds: what a long demo's note uses.
+    for phase in (
+        "pod provider start",
+        "accounts and pods seeded",
+        "spaces, approvals and the bank's pushes",
+        "consent pages",
+        "runs \\(claims, pulls, algorithms, gates, deliveries\\)",
+        "Common customers: [a-z, -]+",  # the run's stages as seen (polled every 0.3 s)
+        "Joint statistics: [a-z, -]+",
+        "reports read back and checked",
+    ):
+        assert re.search(rf"\n +{phase}: \d+\.\d s\n", output.text), phase
 
     # The pods outlive the demo on disk: a CSS of our own on the same folder and port serves
     # them again, and the retailer reads its reports with credentials of its own.
@@ -72,7 +84,7 @@ def test_the_demo_runs_to_the_reports_in_the_data_users_pod_and_stops_everything
     trusting = requests.Session()
     trusting.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
     trusting.verify = str(pods.ca)
-    with pods_stopped(pods), css:
+    with pods_stopped(pods), started(css):
         with CssAccountApi(css.base_url, verify=str(pods.ca)) as accounts:
             retailer = PodAccount(
                 seed.RETAILER.email, seed.PASSWORD, css.base_url + "retailer/",
@@ -112,6 +124,17 @@ def test_the_demo_runs_to_the_reports_in_the_data_users_pod_and_stops_everything
 
 #: The re-started provider's gateway admits no datacage: only the retailer reads, at the entrance.
 NOBODY = TrustPolicy.approving([])
+
+
+@contextlib.contextmanager
+def started(css: CommunitySolidServer):
+    """CSS started with a loaded machine's patience: node reads its whole configuration at
+    start, which took more than the usual minute at a load average of 15."""
+    css.start(timeout=180)
+    try:
+        yield css
+    finally:
+        css.stop()
 
 
 @contextlib.contextmanager

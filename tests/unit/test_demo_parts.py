@@ -117,3 +117,41 @@ def test_the_consent_form_is_read_from_the_page_and_a_missing_one_is_named():
     ]
     with pytest.raises(ConsentFlowError, match="The consent page shows no form 'other'"):
         _form(page, "other", "consent page")
+
+
+def test_a_step_stopped_midway_still_says_its_time(capsys):
+    """A long demo stopped with Ctrl-C (a thousand people's consent pages) says how long the
+    step ran before it stopped, and lists every step's time: the note's figures come from it."""
+    from server.demo.cli import Outcome
+
+    out = Outcome()
+    with out.timed("accounts and pods seeded"):
+        pass
+    with pytest.raises(KeyboardInterrupt), out.timed("consent pages"):
+        raise KeyboardInterrupt
+    out.print_timings()
+    said = capsys.readouterr().out
+    assert "(consent pages: stopped after " in said
+    assert "  accounts and pods seeded: 0.0 s" in said
+    assert "  consent pages (stopped): " in said
+
+
+def test_the_demo_admits_its_whole_crowd_from_one_address(tmp_path):
+    """Every person of the demo answers from 127.0.0.1: at the deployed limits the 21st join
+    of a minute was refused (429) and a fast demo stopped halfway. The demo's limits let a
+    thousand people's sign-ins and joins through from one address; the others stay."""
+    from server.demo.stack import DEMO_RATE_LIMITS
+    from server.ratelimit import DEFAULT_LIMITS, RateLimiter, TooManyRequests, parse_limits
+
+    crowd = ["address 127.0.0.1"]
+    deployed = RateLimiter(tmp_path / "deployed.sqlite3", parse_limits(DEFAULT_LIMITS))
+    with pytest.raises(TooManyRequests):
+        [deployed.hit("join", crowd) for _ in range(100)]
+    demo = RateLimiter(tmp_path / "demo.sqlite3", parse_limits(DEMO_RATE_LIMITS))
+    for _ in range(200):  # a hundred people answering two spaces in one minute
+        demo.hit("join", crowd)
+        demo.hit("signin", crowd)
+    kept = parse_limits(DEFAULT_LIMITS)
+    assert {
+        a: v for a, v in parse_limits(DEMO_RATE_LIMITS).items() if a not in ("join", "signin")
+    } == {a: v for a, v in kept.items() if a not in ("join", "signin")}
