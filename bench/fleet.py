@@ -1,11 +1,11 @@
 """A fleet of datacages on Celery and Redis: the same set of runs on 1 and on 3 workers, and what
 dispatching a run through the engine costs against the same run started in-process.
 
-The world: two Community Solid Servers, `--people` people on each (accounts made at start by
-CSS's seed config), every person consenting to each of `--spaces` spaces running the sample shop
-survey (so each run pulls two resources of every person from both servers), a live control
-plane dispatching started runs to a real `redis-server`, and worker processes started as an
-operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
+The world: two Community Solid Servers, `--people` people on each, every person consenting
+to each of `--spaces` spaces running the sample shop survey (so each run pulls two resources
+of every person from both servers and writes a usage record into each person's pod), a live
+control plane dispatching started runs to a real `redis-server`, and worker processes
+started as an operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
 
 - `fleet_wall_s_1`, `fleet_wall_s_3`: one run of every space, started at once, until the last
   ends, on 1 worker process and then on 3; `fleet_speedup_3` is their ratio. All of it shares
@@ -17,9 +17,21 @@ operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
   `broker_overhead_ratio` is engine / in-process. The engine's figure includes a process
   boundary and the worker's own sign-in state; both sides pull, run and gate the same data.
 
+What is seeded how (bench/fleet_people.py), none of it timed in the figures above:
+- **accounts**: a real CSS account per person (password login, pod, WebID), made through
+  CSS's account API, and client credentials with which the person signs in (Solid-OIDC, DPoP);
+- **pod contents**: each person's customer record and orders, written into their server's file
+  store as a pod provider seeds its disk, each with its own ACL giving the owner control;
+- **consents**: given through `give_consent`, the service the consent page calls, signed in as
+  the person: the registry's reservation and record, the Read grants in the pod's ACLs (which
+  CSS then enforces on every read of the runs), the receipt and the usage-records container.
+  The consent page itself has its own benchmark (bench/consent_check.py).
+Set-up asks each single-threaded CSS for at most two things at once, and tries a call again
+only when a busy server dropped it, during set-up only: the measured runs are the worker's.
+
 Prints `name=value` lines; the last two are `fleet_speedup_3` and `broker_overhead_ratio`.
-`seed_s` (both CSS servers making their accounts, in parallel) and `setup_s` (sign-ins, pod
-contents, consents) are printed apart: they measure the test bed, not the fleet.
+`people_s` (accounts, sign-ins, pod contents), `consents_s` and `setup_s` (all of the set-up)
+are printed apart: they measure the test bed, not the fleet.
 
     python bench/fleet.py [--people N] [--spaces S] [--rounds R]
 """
