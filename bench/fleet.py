@@ -30,8 +30,9 @@ Set-up asks each single-threaded CSS for at most two things at once, and tries a
 only when a busy server dropped it, during set-up only: the measured runs are the worker's.
 
 Prints `name=value` lines; the last two are `fleet_speedup_3` and `broker_overhead_ratio`.
-`people_s` (accounts, sign-ins, pod contents), `consents_s` and `setup_s` (all of the set-up)
-are printed apart: they measure the test bed, not the fleet.
+`people_s` (accounts, sign-ins, pod contents), `consents_s`, `setup_s` (all of the set-up) and
+`setup_retries` (set-up calls a busy server dropped and that were tried again) are printed
+apart: they measure the test bed, not the fleet.
 
     python bench/fleet.py [--people N] [--spaces S] [--rounds R]
 """
@@ -53,6 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module
 
+import fleet_people
 from fleet_people import SET_UP_TIMEOUT, account, consent_all, make_people, signed_in
 
 from connectors.solid.css import CommunitySolidServer, CssAccountApi
@@ -144,6 +146,7 @@ def measure(folder: Path, servers, apis, broker: RedisServer, args) -> dict[str,
         print(f"consents_s={time.perf_counter() - consenting:.1f}", flush=True)
         # Accounts, sign-ins, pod contents and every consent.
         print(f"setup_s={time.perf_counter() - began:.1f}", flush=True)
+        print(f"setup_retries={len(fleet_people.retried)}", flush=True)
         runs = services(app).runs
         fleet = Fleet(base, cage, folder / "fleet", broker.url)
 

@@ -45,6 +45,9 @@ SET_UP_TIMEOUT = (20.0, 120.0)
 
 T = TypeVar("T")
 
+#: Set-up calls tried again, printed with the set-up's figures: a busy machine says so.
+retried: list[str] = []
+
 
 def dropped(exc: BaseException) -> bool:
     """A call the server did not carry out because it was too busy, worth trying again."""
@@ -63,6 +66,7 @@ def patiently(step: str, call: Callable[[int], T]) -> T:
         except (SolidError, PodRefused) as exc:
             if not dropped(exc) or attempt == TRIES - 1:
                 raise SystemExit(f"set-up failed to {step}: {exc}") from exc
+            retried.append(step)  # list.append is atomic: the set-up's threads share it
             time.sleep(FIRST_PAUSE_S * 2**attempt)
     raise AssertionError("unreachable")
 

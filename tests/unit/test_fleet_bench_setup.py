@@ -73,6 +73,7 @@ def test_a_dropped_call_is_tried_again_after_a_growing_pause(pauses):
     assert fleet_people.patiently("make a person", call) == "made"
     assert attempts == [0, 1, 2]
     assert pauses == [fleet_people.FIRST_PAUSE_S, 2 * fleet_people.FIRST_PAUSE_S]
+    assert fleet_people.retried[-2:] == ["make a person", "make a person"]  # and said
 
 
 def test_a_refusal_stops_the_set_up_at_once_with_a_plain_line(pauses):
