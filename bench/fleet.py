@@ -1,11 +1,11 @@
 """A fleet of datacages on Celery and Redis: the same set of runs on 1 and on 3 workers, and what
 dispatching a run through the engine costs against the same run started in-process.
 
-The world: two Community Solid Servers, `--people` people on each (accounts made at start by
-CSS's seed config), every person consenting to each of `--spaces` spaces running the sample shop
-survey (so each run pulls two resources of every person from both servers), a live control
-plane dispatching started runs to a real `redis-server`, and worker processes started as an
-operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
+The world: two Community Solid Servers, `--people` people on each, every person consenting
+to each of `--spaces` spaces running the sample shop survey (so each run pulls two resources
+of every person from both servers and writes a usage record into each person's pod), a live
+control plane dispatching started runs to a real `redis-server`, and worker processes
+started as an operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
 
 - `fleet_wall_s_1`, `fleet_wall_s_3`: one run of every space, started at once, until the last
   ends, on 1 worker process and then on 3; `fleet_speedup_3` is their ratio. All of it shares
@@ -17,9 +17,22 @@ operator starts them (`datacage worker --broker`, `datacage fleet-beat`).
   `broker_overhead_ratio` is engine / in-process. The engine's figure includes a process
   boundary and the worker's own sign-in state; both sides pull, run and gate the same data.
 
+What is seeded how (bench/fleet_people.py), none of it timed in the figures above:
+- **accounts**: a real CSS account per person (password login, pod, WebID), made through
+  CSS's account API, and client credentials with which the person signs in (Solid-OIDC, DPoP);
+- **pod contents**: each person's customer record and orders, written into their server's file
+  store as a pod provider seeds its disk, each with its own ACL giving the owner control;
+- **consents**: given through `give_consent`, the service the consent page calls, signed in as
+  the person: the registry's reservation and record, the Read grants in the pod's ACLs (which
+  CSS then enforces on every read of the runs), the receipt and the usage-records container.
+  The consent page itself has its own benchmark (bench/consent_check.py).
+Set-up asks each single-threaded CSS for at most two things at once, and tries a call again
+only when a busy server dropped it, during set-up only: the measured runs are the worker's.
+
 Prints `name=value` lines; the last two are `fleet_speedup_3` and `broker_overhead_ratio`.
-`seed_s` (both CSS servers making their accounts, in parallel) and `setup_s` (sign-ins, pod
-contents, consents) are printed apart: they measure the test bed, not the fleet.
+`people_s` (accounts, sign-ins, pod contents), `consents_s`, `setup_s` (all of the set-up) and
+`setup_retries` (set-up calls a busy server dropped and that were tried again) are printed
+apart: they measure the test bed, not the fleet.
 
     python bench/fleet.py [--people N] [--spaces S] [--rounds R]
 """
@@ -27,92 +40,29 @@ contents, consents) are printed apart: they measure the test bed, not the fleet.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import secrets
+import signal
 import statistics
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling module
 
-from connectors.solid import SolidClient, SolidSession
-from connectors.solid.css import CommunitySolidServer, CssAccountApi, PodAccount
-from server.consent.give import give_consent
-from server.consent.model import PodResource
+import fleet_people
+from fleet_people import SET_UP_TIMEOUT, account, consent_all, make_people, signed_in
+
+from connectors.solid.css import CommunitySolidServer, CssAccountApi
 from server.services import services
 from tests.support.consent_space import make_active_space
-from tests.support.datacage_world import (
-    REQUESTS,
-    SURVEY,
-    fill_pods,
-    make_worker,
-    serve_control_plane,
-)
+from tests.support.datacage_world import REQUESTS, SURVEY, make_worker, serve_control_plane
 from tests.support.fleet_world import Fleet, wait_for
 from tests.support.redis_server import RedisServer
-
-THREADS = 4  # set-up requests at once, at each single-threaded CSS
-
-
-def seeded(folder: Path, label: str, count: int) -> tuple[Path, list[dict]]:
-    people = [
-        {
-            "email": f"{label}{n}@example.org",
-            "password": f"pw-{label}-{n}-bench",
-            "name": f"{label}{n}",
-        }
-        for n in range(count)
-    ]
-    seed = [
-        {"email": p["email"], "password": p["password"], "pods": [{"name": p["name"]}]}
-        for p in people
-    ]
-    path = folder / f"seed-{label}.json"
-    path.write_text(json.dumps(seed))
-    return path, people
-
-
-def seeded_account(base: str, person: dict) -> PodAccount:
-    pod = f"{base}{person['name']}/"
-    return PodAccount(person["email"], person["password"], pod, pod + "profile/card#me", base)
-
-
-def signed_in(api: CssAccountApi, account: PodAccount) -> SimpleNamespace:
-    pod = account.pod_url
-    credentials = api.create_client_credentials(account)
-    session = SolidSession.from_client_credentials(
-        credentials.issuer, credentials.id, credentials.secret
-    )
-    return SimpleNamespace(
-        client=SolidClient(session), pod=pod, webid=account.webid, credentials=credentials
-    )
-
-
-def consent_all(app, space, owner: str, people, cage_webid: str) -> None:
-    def one(person) -> None:
-        give_consent(
-            services(app).consents,
-            services(app).spaces.get(space.id, owner),
-            person.client,
-            grantee=cage_webid,
-            resources=[
-                PodResource(person.pod + "contacts/customers.ttl"),
-                PodResource(person.pod + "shop/orders.csv"),
-            ],
-            storage=person.pod,
-            clock=lambda: datetime.now(UTC),
-        )
-
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(one, people))
 
 
 def finished(app, run_ids: list[str], seconds: float = 1800) -> None:
@@ -150,59 +100,53 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     logging.disable(logging.INFO)  # one line per consent and pull would drown the figures
+    # `kill` ends it through its `finally`s: no pod server, broker or worker left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+    sys.stdout.reconfigure(line_buffering=True)  # figures as they come, into a file too
     # Every server here is on this machine: the control plane and the workers may reach
     # loopback (the test suite allows it the same way, tests/conftest.py).
     os.environ.setdefault("DATACAGE_EGRESS_ALLOW", "loopback")
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        seeds = [seeded(folder, label, args.people) for label in ("a", "b")]
-        made = [CommunitySolidServer(seed_config=seed) for seed, _ in seeds]
+        made = [CommunitySolidServer(), CommunitySolidServer()]
         for server in made:
             stack.callback(server.stop)
-        t0 = time.perf_counter()
-        # Both servers seed their accounts at once (each is one node process, one core):
-        # hundreds of accounts each, on a shared machine, take minutes, not seconds. The
-        # starting threads live as long as the servers: a child dies with the thread that
+        # The starting threads live as long as the servers: a child dies with the thread that
         # started it (PR_SET_PDEATHSIG), so the pool is shut down only at the end.
         pool = ThreadPoolExecutor(len(made))
         stack.callback(pool.shutdown)
-        servers = list(pool.map(lambda server: server.start(timeout=1800), made))
-        print(f"seed_s={time.perf_counter() - t0:.1f}", flush=True)
+        servers = list(pool.map(lambda server: server.start(timeout=600), made))
         broker = stack.enter_context(RedisServer(folder / "redis"))
-        apis = [stack.enter_context(CssAccountApi(s.base_url)) for s in servers]
-        figures = measure(folder, servers, apis, seeds, broker, args)
+        apis = [
+            stack.enter_context(CssAccountApi(s.base_url, timeout=SET_UP_TIMEOUT[1]))
+            for s in servers
+        ]
+        figures = measure(folder, servers, apis, broker, args)
     for name, value in figures.items():
         print(f"{name}={value}")
 
 
-def measure(folder: Path, servers, apis, seeds, broker: RedisServer, args) -> dict[str, str]:
+def measure(folder: Path, servers, apis, broker: RedisServer, args) -> dict[str, str]:
     began = time.perf_counter()
-    api_a = apis[0]
-    owner_account = api_a.create_account(
-        email="owner@example.org", password=secrets.token_urlsafe(12), pod_name="owner"
-    )
-    cage_account = api_a.create_account(
-        email="cage@example.org", password=secrets.token_urlsafe(12), pod_name="cage"
-    )
-    cage = signed_in(api_a, cage_account)
-    people = []
-    with ThreadPoolExecutor(THREADS) as pool:
-        for server, api, (_, seed) in zip(servers, apis, seeds, strict=True):
-            people += pool.map(
-                lambda p, s=server, a=api: signed_in(a, seeded_account(s.base_url, p)), seed
-            )
-        list(pool.map(lambda p: fill_pods([p]), people))
+    owner_account = account(apis[0], "owner@example.org", "owner")
+    cage = signed_in(apis[0], account(apis[0], "cage@example.org", "cage"))
+    by_server = make_people(servers, apis, args.people)
+    people = [person for group in by_server for person in group]
+    print(f"people_s={time.perf_counter() - began:.1f}", flush=True)
     config = {"FLEET_BROKER_URL": broker.url, "RUN_LEASE_SECONDS": 60.0}
     with serve_control_plane(folder / "control", cage.webid, config) as (base, app):
         owner = owner_account.webid
-        spaces = []
-        for n in range(args.spaces):
-            space = make_active_space(app, owner, REQUESTS, bundle_source=SURVEY, name=f"F{n}")
-            consent_all(app, space, owner, people, cage.webid)
-            spaces.append(space)
-        # Sign-ins, pod contents and every consent, apart from the accounts' seeding above.
+        consenting = time.perf_counter()
+        spaces = [
+            make_active_space(app, owner, REQUESTS, bundle_source=SURVEY, name=f"F{n}")
+            for n in range(args.spaces)
+        ]
+        consent_all(app, spaces, owner, by_server, cage.webid)
+        print(f"consents_s={time.perf_counter() - consenting:.1f}", flush=True)
+        # Accounts, sign-ins, pod contents and every consent.
         print(f"setup_s={time.perf_counter() - began:.1f}", flush=True)
+        print(f"setup_retries={len(fleet_people.retried)}", flush=True)
         runs = services(app).runs
         fleet = Fleet(base, cage, folder / "fleet", broker.url)
 

@@ -115,7 +115,7 @@ def expire_consents_command() -> None:
 )
 @click.option("--once", is_flag=True, help="Run at most one waiting job, then stop.")
 @click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
-@click.option("--broker", default=None, help=config.setting_help("BROKER_URL"))
+@click.option("--broker", default=None, help=config.setting_help("FLEET_BROKER_URL"))
 @click.option("--delivery-dir", default=None, help=config.setting_help("DELIVERY_DIR"))
 @click.option("--delivery-key-file", default=None, help=config.setting_help("DELIVERY_KEY_FILE"))
 def worker(
@@ -161,7 +161,7 @@ def worker(
         "POD_CA": pod_ca,
         "POD_GATEWAY": " ".join(pod_gateways) or None,
         "ALLOW_PLAIN_HTTP_PODS": allow_plain_http_pods,
-        "BROKER_URL": broker,
+        "FLEET_BROKER_URL": broker,
         "DELIVERY_DIR": delivery_dir,
         "DELIVERY_KEY_FILE": delivery_key_file,
     }
@@ -181,7 +181,7 @@ def worker(
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = Path(settings["CLIENT_SECRET_FILE"]).read_text().strip()
     delivery_dir, delivery_key_file = settings["DELIVERY_DIR"], settings["DELIVERY_KEY_FILE"]
-    broker = settings["BROKER_URL"] or None
+    broker = settings["FLEET_BROKER_URL"] or None
     try:
         provider = configured_provider(settings["ATTESTATION_PROVIDER"], root / "attestation")
     except AttesterError as exc:
@@ -237,7 +237,7 @@ def worker(
 
 
 @main.command("fleet-beat", with_appcontext=False)
-@click.option("--broker", envvar="DATACAGE_BROKER_URL", required=True, help="The fleet's broker.")
+@click.option("--broker", default=None, help=config.setting_help("FLEET_BROKER_URL"))
 @click.option(
     "--schedule-file",
     envvar="DATACAGE_BEAT_SCHEDULE",
@@ -245,10 +245,19 @@ def worker(
     show_default=True,
     help="Where the beat keeps when each periodic task last ran (a file it may write).",
 )
-def fleet_beat(broker: str, schedule_file: str) -> None:
+def fleet_beat(broker: str | None, schedule_file: str) -> None:
     """Send a datacage fleet's periodic tasks: offer waiting runs, retry due deliveries,
     start due recurring runs, sweep expired consents."""
     from .fleet.worker_process import serve_beat
+
+    try:  # the declared setting (or its old name, with a warning), as the worker reads it
+        broker = broker or config.from_environment(os.environ).get("FLEET_BROKER_URL")
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not broker:
+        raise click.ClickException(
+            "Set DATACAGE_FLEET_BROKER_URL (or --broker): the beat sends its tasks to that broker."
+        )
 
     serve_beat(broker, schedule_file)
 

@@ -147,8 +147,10 @@ OPTIONS: tuple[Option, ...] = (
         "FLEET_BROKER_URL",
         str,
         "",
-        "A datacage fleet's broker (redis://HOST:PORT/0): a started run is sent to it as a "
-        "task at once. Empty: the datacage finds waiting runs itself (docs/operations.md).",
+        "A datacage fleet's broker (redis://HOST:PORT/0), one setting for both planes: the "
+        "control plane sends a started run to it as a task at once; the worker and the fleet "
+        "beat (--broker) join the fleet, taking runs, deliveries and retries as Celery tasks "
+        "from it. Empty: the datacage finds waiting runs itself (docs/operations.md).",
     ),
     Option(
         "RECURRING_INTERVAL",
@@ -288,14 +290,6 @@ OPTIONS: tuple[Option, ...] = (
         "http (no TLS, no attestation check); runs that do say so. true or false.",
     ),
     Option(
-        "BROKER_URL",
-        str,
-        "",
-        "Worker and fleet beat (--broker): join a fleet, taking runs, deliveries and retries "
-        "as Celery tasks from this broker (redis://HOST:PORT/0). Empty: the worker looks for "
-        "work itself.",
-    ),
-    Option(
         "DELIVERY_DIR",
         str,
         None,
@@ -374,7 +368,7 @@ WORKER_FLAGS = (
     "POD_CA",
     "POD_GATEWAY",
     "ALLOW_PLAIN_HTTP_PODS",
-    "BROKER_URL",
+    "FLEET_BROKER_URL",
     "DELIVERY_DIR",
     "DELIVERY_KEY_FILE",
 )
@@ -387,7 +381,11 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 DEFAULTS: dict[str, Any] = {option.name: option.default for option in OPTIONS}
 
 #: Environment variables renamed, still read for one release with a warning: old -> new.
-DEPRECATED_VARIABLES = {"DATACAGE_DATACAGE_WEBID": "DATACAGE_WEBID"}
+DEPRECATED_VARIABLES = {
+    "DATACAGE_DATACAGE_WEBID": "DATACAGE_WEBID",
+    # The worker's old name for the fleet's broker, which the control plane called otherwise.
+    "DATACAGE_BROKER_URL": "DATACAGE_FLEET_BROKER_URL",
+}
 
 
 def _raw(environ: Mapping[str, str], option: Option) -> str | None:

@@ -218,7 +218,7 @@ def test_every_variable_the_compose_file_gives_the_worker_is_one_it_reads(compos
     # Development settings and the one-machine route to a gateway stay out of a deployment.
     optional = {"DATACAGE_ALLOW_PLAIN_HTTP_PODS", "DATACAGE_POD_GATEWAY"}
     # A fleet's settings: given to the `fleet-worker` service, not to the single datacage.
-    fleet = {"DATACAGE_BROKER_URL", "DATACAGE_DELIVERY_DIR", "DATACAGE_DELIVERY_KEY_FILE"}
+    fleet = {"DATACAGE_FLEET_BROKER_URL", "DATACAGE_DELIVERY_DIR", "DATACAGE_DELIVERY_KEY_FILE"}
     assert fleet <= set(compose["services"]["fleet-worker"]["environment"])
     optional |= fleet
     assert given | {"DATACAGE_CLIENT_ID"} | optional == read, given ^ read
