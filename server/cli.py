@@ -221,13 +221,17 @@ def worker(
         )
         return
     if broker:
+        from .fleet.app import FleetSettings
         from .fleet.worker_process import serve_fleet
 
-        serve_fleet(cage, broker, root)
+        serve_fleet(cage, FleetSettings(broker, **config.fleet_periods(settings)), root)
         return
     from .datacage.schedule import single_machine_timer
 
-    timer = single_machine_timer()  # recurring runs and consent expiry, as a beat would send
+    # Recurring runs and consent expiry, on the periods a beat would send them.
+    timer = single_machine_timer(
+        settings["FLEET_RECURRING_EVERY_S"], settings["FLEET_EXPIRE_EVERY_S"]
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -238,28 +242,25 @@ def worker(
 
 @main.command("fleet-beat", with_appcontext=False)
 @click.option("--broker", default=None, help=config.setting_help("FLEET_BROKER_URL"))
-@click.option(
-    "--schedule-file",
-    envvar="DATACAGE_BEAT_SCHEDULE",
-    default="celerybeat-schedule",
-    show_default=True,
-    help="Where the beat keeps when each periodic task last ran (a file it may write).",
-)
-def fleet_beat(broker: str | None, schedule_file: str) -> None:
+@click.option("--schedule-file", default=None, help=config.setting_help("BEAT_SCHEDULE"))
+def fleet_beat(broker: str | None, schedule_file: str | None) -> None:
     """Send a datacage fleet's periodic tasks: offer waiting runs, retry due deliveries,
     start due recurring runs, sweep expired consents."""
+    from .fleet.app import FleetSettings
     from .fleet.worker_process import serve_beat
 
-    try:  # the declared setting (or its old name, with a warning), as the worker reads it
-        broker = broker or config.from_environment(os.environ).get("FLEET_BROKER_URL")
+    try:  # the declared settings (or old names, with a warning), checked as the worker's are
+        settings = {**config.DEFAULTS, **config.from_environment(os.environ)}
+        config.check(settings)
     except config.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    broker = broker or settings["FLEET_BROKER_URL"]
     if not broker:
         raise click.ClickException(
             "Set DATACAGE_FLEET_BROKER_URL (or --broker): the beat sends its tasks to that broker."
         )
-
-    serve_beat(broker, schedule_file)
+    fleet = FleetSettings(broker, **config.fleet_periods(settings))
+    serve_beat(fleet, schedule_file or settings["BEAT_SCHEDULE"])
 
 
 def _key_service(settings: dict[str, Any]):

@@ -320,6 +320,55 @@ OPTIONS: tuple[Option, ...] = (
         "worker refuses to start without one; 'auto': the hardware where a TEE is found, "
         "else the software stand-in.",
     ),
+    # A fleet's schedule (server/fleet, docs/operations.md "Scaling out"): seconds, each > 0.
+    Option(
+        "FLEET_OFFER_EVERY_S",
+        float,
+        10.0,
+        "Fleet beat: seconds between its lists of waiting runs, each offered to the fleet as "
+        "a task (a run the control plane could not send at once is found this way).",
+    ),
+    Option(
+        "FLEET_OFFER_TTL_S",
+        float,
+        60.0,
+        "Fleet beat: a waiting run already offered is offered again after this many seconds "
+        "if no worker took it.",
+    ),
+    Option(
+        "FLEET_DELIVER_EVERY_S",
+        float,
+        30.0,
+        "Fleet beat: seconds between its retries of deliveries that are due.",
+    ),
+    Option(
+        "FLEET_RECURRING_EVERY_S",
+        float,
+        60.0,
+        "Fleet beat, or a worker without a broker: seconds between its questions for due "
+        "recurring runs (the time between a space's runs is DATACAGE_RECURRING_INTERVAL).",
+    ),
+    Option(
+        "FLEET_EXPIRE_EVERY_S",
+        float,
+        600.0,
+        "Fleet beat, or a worker without a broker: seconds between its consent-expiry sweeps.",
+    ),
+    Option(
+        "FLEET_VISIBILITY_TIMEOUT_S",
+        float,
+        3600.0,
+        "Fleet: seconds after which the broker gives a task no worker acknowledged to another "
+        "worker. A longer run is not taken twice (its copy is refused at the claim); the lease "
+        "offers a run of a vanished worker sooner.",
+    ),
+    Option(
+        "BEAT_SCHEDULE",
+        str,
+        "celerybeat-schedule",
+        "Fleet beat (--schedule-file): the file (writable) where the beat keeps when each "
+        "periodic task last ran.",
+    ),
     # A fleet's key service (server/keyrelease, docs/operations.md "Pushed datasets in a fleet").
     Option(
         "KEY_SERVICE_URL",
@@ -372,6 +421,15 @@ WORKER_FLAGS = (
     "DELIVERY_DIR",
     "DELIVERY_KEY_FILE",
 )
+#: The fleet's periods by option name -> `server.fleet.app.FleetSettings` field.
+FLEET_PERIODS = {
+    "FLEET_OFFER_EVERY_S": "offer_every_s",
+    "FLEET_OFFER_TTL_S": "offer_ttl_s",
+    "FLEET_DELIVER_EVERY_S": "deliver_every_s",
+    "FLEET_RECURRING_EVERY_S": "recurring_every_s",
+    "FLEET_EXPIRE_EVERY_S": "expire_every_s",
+    "FLEET_VISIBILITY_TIMEOUT_S": "visibility_timeout_s",
+}
 #: What `datacage worker` cannot start without, by option name.
 WORKER_REQUIRED = ("CONTROL_PLANE", "ISSUER", "CLIENT_ID", "CLIENT_SECRET_FILE")
 ATTESTATION_PROVIDERS = ("software-unattested", "configfs-tsm", "auto")
@@ -477,6 +535,10 @@ def check(config: Mapping[str, Any]) -> None:
     ):
         if int(config[name]) < 1:
             raise ConfigError(f"DATACAGE_{name} must be at least 1.")
+    for name in FLEET_PERIODS:
+        seconds = float(config.get(name) or 0)
+        if not (math.isfinite(seconds) and seconds > 0):  # NaN, 0 or inf: never, or unending
+            raise ConfigError(f"DATACAGE_{name} must be a positive number of seconds.")
     interval = float(config.get("RECURRING_INTERVAL") or 0)
     if not (math.isfinite(interval) and interval >= 1):  # NaN compares false either way
         raise ConfigError("DATACAGE_RECURRING_INTERVAL must be at least 1 (seconds).")
@@ -565,6 +627,12 @@ def check_worker(config: Mapping[str, Any]) -> None:
 def pod_gateways(config: Mapping[str, Any]) -> list[str]:
     """The ORIGIN=HOST:PORT routes, space-separated in POD_GATEWAY."""
     return str(config.get("POD_GATEWAY") or "").split()
+
+
+def fleet_periods(config: Mapping[str, Any]) -> dict[str, float]:
+    """The fleet's periods of a checked configuration, as `FleetSettings` fields: the data
+    plane takes them as arguments (it does not read the control plane's configuration)."""
+    return {field: float(config[name]) for name, field in FLEET_PERIODS.items()}
 
 
 def setting_help(name: str) -> str:

@@ -11,10 +11,11 @@ import atexit
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -23,6 +24,7 @@ from connectors.solid.http import Http
 from connectors.solid.oidc import IssuerMetadata, JwksCache, fetch_issuer_metadata
 from connectors.solid.oidc.access_token import AccessTokenVerifier
 
+from . import config as configuration
 from .algorithms import BundleStore
 from .audit import AuditTrail
 from .audit.query_sandbox import QuerySlots
@@ -148,7 +150,7 @@ class Services:
             audit=self.audit,
             lease_seconds=float(config.get("RUN_LEASE_SECONDS", 60.0)),
             max_claims=int(config.get("RUN_MAX_CLAIMS", 2)),
-            dispatch=_fleet_dispatch(config.get("FLEET_BROKER_URL") or ""),
+            dispatch=_fleet_dispatch(config.get("FLEET_BROKER_URL") or "", config),
         )
         self.push = PushService(  # organisations' pushed datasets (docs/push.md)
             self._opened_registry,
@@ -218,10 +220,10 @@ def services(app: Flask | None = None) -> Services:
     return found
 
 
-def _fleet_dispatch(broker_url: str):
+def _fleet_dispatch(broker_url: str, settings: Mapping[str, Any]):
     """The fleet's dispatch of started runs (server/fleet), when a broker is named."""
     if not broker_url:
         return None
     from .fleet.app import FleetSettings, dispatcher  # Celery only where a fleet is used
 
-    return dispatcher(FleetSettings(broker_url))
+    return dispatcher(FleetSettings(broker_url, **configuration.fleet_periods(settings)))

@@ -11,8 +11,6 @@ or by two beats, or by two single-machine workers, starts nothing twice.
 from __future__ import annotations
 
 import logging
-import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -24,32 +22,13 @@ from .control_plane import ControlPlane, ControlPlaneError
 log = logging.getLogger(__name__)
 
 CHORES = ("recurring", "expiry")
-#: How often each chore is ticked, unless the environment says otherwise (seconds).
-PERIODS = {"recurring": 60.0, "expiry": 600.0}
-PERIOD_VARIABLES = {
-    "recurring": "DATACAGE_FLEET_RECURRING_EVERY_S",
-    "expiry": "DATACAGE_FLEET_EXPIRE_EVERY_S",
-}
 
 
-def seconds_from_env(name: str, default: float | None = None) -> float | None:
-    """A period from the environment; a value that cannot work stops the process, naming it."""
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be a number of seconds.") from None
-    if not (math.isfinite(value) and value > 0):  # NaN, 0 or inf: never, or without end
-        raise SystemExit(f"{name} must be a positive number of seconds.")
-    return value
-
-
-def single_machine_timer() -> Timer:
-    """The schedule of a worker without a broker, on the same settings as a fleet's beat.
-    (Celery is not imported: one worker alone needs none.)"""
-    return Timer({c: seconds_from_env(PERIOD_VARIABLES[c], PERIODS[c]) for c in CHORES})
+def single_machine_timer(recurring_every_s: float, expire_every_s: float) -> Timer:
+    """The schedule of a worker without a broker, on the same settings as a fleet's beat
+    (DATACAGE_FLEET_RECURRING_EVERY_S and _EXPIRE_EVERY_S). Celery is not imported: one
+    worker alone needs none."""
+    return Timer({"recurring": recurring_every_s, "expiry": expire_every_s})
 
 
 class Ticking(Protocol):

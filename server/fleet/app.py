@@ -33,7 +33,7 @@ from celery import Celery
 from connectors.solid.errors import SolidError
 
 from ..datacage.control_plane import ControlPlaneError
-from ..datacage.schedule import PERIODS, tick
+from ..datacage.schedule import tick
 from .offers import Offers
 
 if TYPE_CHECKING:
@@ -51,18 +51,22 @@ QUEUE = "datacage"
 
 @dataclass(frozen=True)
 class FleetSettings:
+    """The broker and the fleet's periods in seconds, as declared (with their meanings and
+    defaults) in server/config.py's DATACAGE_FLEET_* options: `config.fleet_periods` gives
+    the fields below from a configuration, which this plane does not read itself."""
+
     broker_url: str
-    offer_every_s: float = 10.0  # how often the beat lists waiting runs
-    deliver_every_s: float = 30.0  # how often the beat retries due deliveries
-    offer_ttl_s: float = 60.0  # a listed offer is sent again after this long (`offers`)
+    offer_every_s: float  # how often the beat lists waiting runs
+    deliver_every_s: float  # how often the beat retries due deliveries
+    offer_ttl_s: float  # a listed offer is sent again after this long (`offers`)
     # How often the schedule asks for due recurring runs; the interval between a space's runs
     # is the control plane's DATACAGE_RECURRING_INTERVAL, not this.
-    recurring_every_s: float = PERIODS["recurring"]
-    expire_every_s: float = PERIODS["expiry"]  # how often the consent-expiry sweep runs
+    recurring_every_s: float
+    expire_every_s: float  # how often the consent-expiry sweep runs
     # Redis hands an unacknowledged task to another worker after this long. A run may last
     # longer: the copy is then refused at the claim, so this only bounds how late a task of a
     # worker that vanished with its machine is tried again (the lease offers the run sooner).
-    visibility_timeout_s: float = 3600.0
+    visibility_timeout_s: float
 
 
 def make_app(settings: FleetSettings, worker: Callable[[], Worker] | None = None) -> Celery:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from server import config
 from server.consent.usage import uses_of
 from server.fleet.app import TAKE_RUN, FleetSettings, make_app
 from server.protocol.outcomes import Outcome
@@ -170,7 +171,7 @@ def test_workers_racing_and_a_task_delivered_twice_make_one_claim_and_the_broker
 ):
     space, container = _space(world)
     run = _start(world, space)  # dispatched to the broker by the control plane
-    producer = make_app(FleetSettings(broker.url))
+    producer = make_app(FleetSettings(broker.url, **config.fleet_periods(config.DEFAULTS)))
     for _ in range(3):  # the same task message, again and again: every worker gets one
         producer.send_task(TAKE_RUN, (run.id, run.algorithm_digest, 0), queue="datacage")
     seen = _broker_contents(broker)

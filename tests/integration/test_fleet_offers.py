@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from server import config
 from server.datacage.control_plane import WaitingRun
 from server.fleet.app import QUEUE, TAKE_RUN, FleetSettings, make_app, send_offers
 from server.fleet.offers import Offers
@@ -29,7 +30,7 @@ def _queued(broker) -> list[bytes]:
 
 
 def test_each_offer_is_sent_once_then_again_after_its_time_to_live(broker):
-    app = make_app(FleetSettings(broker.url))
+    app = make_app(FleetSettings(broker.url, **config.fleet_periods(config.DEFAULTS)))
     offers = Offers(broker.url, ttl_s=0.5)
     waiting = [WaitingRun("run1", "sha256:" + "a" * 64, 0)]
     before = len(_queued(broker))

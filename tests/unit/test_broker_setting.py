@@ -48,7 +48,7 @@ def fleets(monkeypatch) -> list[str]:
     monkeypatch.setattr("server.datacage.worker.Worker", lambda *args, **kwargs: object())
     monkeypatch.setattr(
         "server.fleet.worker_process.serve_fleet",
-        lambda _cage, broker, _root: joined.append(broker),
+        lambda _cage, settings, _root: joined.append(settings.broker_url),
     )
     return joined
 
@@ -92,7 +92,8 @@ def beats(monkeypatch) -> list[str]:
     """The brokers `datacage fleet-beat` would serve (nothing is started)."""
     served: list[str] = []
     monkeypatch.setattr(
-        "server.fleet.worker_process.serve_beat", lambda broker, _file: served.append(broker)
+        "server.fleet.worker_process.serve_beat",
+        lambda settings, _file: served.append(settings.broker_url),
     )
     return served
 
