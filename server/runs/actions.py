@@ -174,7 +174,7 @@ class Runs:
 
     def claim(self, actor: str | None, attestation: Attestation) -> Job | None:
         """Hand the oldest queued run to the datacage; None when there is nothing to do."""
-        self._require_datacage(actor)
+        self.require_datacage(actor)
         self.sweep_lapsed()
         # Only a run of the very bundle the evidence names: the datacage attests before it
         # claims, and a run that needs another bundle waits for a claim of its own.
@@ -189,7 +189,7 @@ class Runs:
     def claim_run(self, actor: str | None, run_id: str, attestation: Attestation) -> Job | None:
         """Hand this run to the datacage if it still waits (a task of a fleet names one run);
         None if it does not: another worker took it, it ended, or it is a task delivered twice."""
-        self._require_datacage(actor)
+        self.require_datacage(actor)
         run = self.store.load(run_id)
         if leases.lapsed(run, self.clock()):
             self._lapse(run.id)
@@ -258,7 +258,7 @@ class Runs:
 
     def renew(self, run_id: str, actor: str | None, token: str | None) -> datetime:
         """Extend the lease of the run's holder; refused once it lapsed or another holds it."""
-        self._require_datacage(actor)
+        self.require_datacage(actor)
         return self.store.change(
             run_id, lambda run: leases.renew(run, token, self.clock(), self.lease_seconds)
         )[1]
@@ -276,7 +276,7 @@ class Runs:
 
     def waiting(self, actor: str | None) -> list[Run]:
         """After a sweep of lapsed leases, the runs waiting for a datacage, oldest first."""
-        self._require_datacage(actor)
+        self.require_datacage(actor)
         self.sweep_lapsed()
         return self.store.queued()
 
@@ -295,12 +295,12 @@ class Runs:
 
     def next_digest(self, actor: str | None) -> str | None:
         """The algorithm digest of the oldest queued run, so the datacage can attest to it."""
-        self._require_datacage(actor)
+        self.require_datacage(actor)
         queued = self.store.queued()
         return queued[0].algorithm_digest if queued else None
 
     def bundle(self, actor: str | None, digest: str) -> bytes:
-        self._require_datacage(actor)
+        self.require_datacage(actor)
         # Fetched before the claim (the datacage attests to the bundle it will run).
         if not any(run.algorithm_digest == digest for run in self.store.queued()):
             raise NotFound("No run waits for an algorithm with that digest.")
@@ -484,13 +484,13 @@ class Runs:
 
     def delivering(self, run_id: str, actor: str | None) -> tuple[Space, Run]:
         """A run whose result this datacage delivers: one it claimed, under way or succeeded."""
-        actor = self._require_datacage(actor)
+        actor = self.require_datacage(actor)
         run = self.store.load(run_id)
         if run.datacage != actor or run.status not in (RunStatus.RUNNING, RunStatus.SUCCEEDED):
             raise WrongState("This run has no result at this datacage to deliver.")
         return self.spaces.store.load(run.space_id), run
 
-    def _require_datacage(self, actor: str | None) -> str:
+    def require_datacage(self, actor: str | None) -> str:
         expected = self.datacage_webid()
         if not expected:
             raise WrongState("This deployment names no datacage (DATACAGE_WEBID is not set).")
@@ -499,7 +499,7 @@ class Runs:
         return actor
 
     def _own_running(self, run_id: str, actor: str | None, lease: str | None) -> Run:
-        actor = self._require_datacage(actor)
+        actor = self.require_datacage(actor)
         run = self.store.load(run_id)
         if run.datacage != actor or run.status is not RunStatus.RUNNING:
             raise WrongState("This run is not under way at this datacage.")

@@ -68,7 +68,7 @@ def start_due(runs: Runs, actor: str | None, interval_s: float) -> RecurringRepo
     """Start the next run of each recurring space that is due (see the module's words)."""
     from .actions import _check_runnable
 
-    runs._require_datacage(actor)
+    runs.require_datacage(actor)
     if interval_s <= 0:
         raise ValueError("interval_s must be positive")
     report = RecurringReport()

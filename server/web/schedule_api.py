@@ -40,7 +40,7 @@ def recurring() -> Response:
 @bp.post("/expiry")
 def expiry() -> Response:
     found = services()
-    found.runs._require_datacage(g.actor)
+    found.runs.require_datacage(g.actor)
     report = expire_consents(found.consents, found.vault, found.http, lambda: datetime.now(UTC))
     return jsonify(
         {"expired": len(report.expired), "cleaned": len(report.cleaned), "left": len(report.left)}

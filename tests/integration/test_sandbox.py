@@ -36,8 +36,6 @@ def test_a_normal_algorithm_reads_inputs_reports_progress_logs_and_writes_turtle
     bundle = make_bundle(
         tmp_path / "src",
         """
-        import time
-
         def run(ctx):
             orders = 0
             for number, person in enumerate(ctx.people, start=1):
@@ -47,7 +45,6 @@ def test_a_normal_algorithm_reads_inputs_reports_progress_logs_and_writes_turtle
                     else:
                         assert resource.read_bytes().startswith(b"<#me>")
                 ctx.progress(number / len(ctx.people))
-                time.sleep(0.15)  # so the watcher sees each step
             print("stdout is part of the log")
             ctx.log(f"people={sorted(ctx.inputs)} names={[r.name for r in ctx.inputs['person-1']]}")
             extra = "<https://example.org/t#r> a <https://example.org/t#Extra> ."
@@ -63,7 +60,12 @@ def test_a_normal_algorithm_reads_inputs_reports_progress_logs_and_writes_turtle
     assert ran.reason == "The algorithm finished."
     assert ran.exit_code == 0
     assert ran.progress == 1.0
-    assert reported == [0.5, 1.0]
+    # Progress is sampled (the watcher forwards the latest value at each look), so a step the
+    # algorithm passes quickly may be skipped: what is promised is values the algorithm sent,
+    # rising, and the last one.
+    assert reported[-1] == 1.0
+    assert set(reported) <= {0.5, 1.0}
+    assert reported == sorted(set(reported))
     assert "stdout is part of the log" in ran.log
     assert "people=['person-1', 'person-2'] names=['customers.ttl', 'orders.csv']" in ran.log
     assert sorted(p.name for p in output.iterdir()) == ["extra.ttl", "result.ttl"]
