@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -20,6 +19,7 @@ from vocab import DCG, DPV, XSD
 
 from ..audit.trail import AuditTrail, NoAudit
 from ..errors import EditConflict, NotFound, Unavailable
+from ..protocol.consents import JobConsent
 from ..registry import Registry, RegistryConflict, counters, guard
 from .model import Consent, ConsentHistory, ConsentState, PodResource
 from .rdf import DamagedConsent, history_from_graph, history_graph, history_iri
@@ -116,7 +116,7 @@ SELECT {projection} WHERE {{
 """
 # Every IRI in one row: 100 000 rows would cost more to hand over than to find.
 _ALL_IRIS = "(GROUP_CONCAT(STR(?c); separator=' ') AS ?all)"
-# What the datacage needs of each consent in force to read it (`InForce`).
+# What the datacage needs of each consent in force to read it (the job protocol's `JobConsent`).
 _DETAILS = """
     ?c ?p ?o .
     VALUES ?p { dpv:hasDataSubject dcg:readsResource dcg:readsContainer dcg:usageRecords
@@ -129,17 +129,6 @@ _ORIGINS = """
 """
 #: The most consents one batch question may name (`ConsentStore.in_force_among`).
 MAX_BATCH = 500
-
-
-@dataclass(frozen=True)
-class InForce:
-    """A consent in force for a run, with what the datacage needs to read under it."""
-
-    iri: str
-    subject: str
-    resources: tuple[PodResource, ...]
-    usage_records: str | None
-    purposes: tuple[str, ...]
 
 
 # Everything a recount needs, one row per consent, in one query (the repair path: it reads
@@ -474,7 +463,7 @@ class ConsentStore:
 
     def in_force_among(
         self, space_iri: str, terms_digest: str, iris: list[str], now: datetime
-    ) -> dict[str, InForce]:
+    ) -> dict[str, JobConsent]:
         """Which of `iris` (at most `MAX_BATCH`) a run under `terms_digest` may read at `now`,
         each with what a read needs; one query. An IRI of another space, of an older consent
         or of nothing at all is simply absent: the answer is the same for all three."""
@@ -522,7 +511,7 @@ def _in_force_query(
     )
 
 
-def _in_force_details(rows: list) -> dict[str, InForce]:
+def _in_force_details(rows: list) -> dict[str, JobConsent]:
     found: dict[str, dict[str, list[str]]] = {}
     for row in rows:
         values = found.setdefault(str(row["c"]), {})
@@ -536,7 +525,7 @@ def _in_force_details(rows: list) -> dict[str, InForce]:
         resources = [PodResource(u) for u in values.get(str(DCG.readsResource), [])]
         resources += [PodResource(u, True) for u in values.get(str(DCG.readsContainer), [])]
         usage = values.get(str(DCG.usageRecords))
-        answer[iri] = InForce(
+        answer[iri] = JobConsent(
             iri,
             subjects[0],
             tuple(sorted(resources, key=lambda r: r.url)),

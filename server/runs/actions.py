@@ -24,9 +24,10 @@ from ..audit.events import record_delivery as record_delivery_event
 from ..audit.trail import AuditTrail, NoAudit
 from ..consent.authority import RegistryAuthority
 from ..consent.model import Consent
-from ..consent.store import MAX_BATCH, ConsentStore, InForce
+from ..consent.store import MAX_BATCH, ConsentStore
 from ..destinations import Destination, DestinationStore
 from ..errors import DomainError, NotAuthorized, NotFound, ValidationFailed, WrongState
+from ..protocol.consents import JobConsent
 from ..protocol.outcomes import (
     GATE_RULES,
     RUNNING_STEPS,
@@ -332,7 +333,7 @@ class Runs:
 
     def check_consents(
         self, run_id: str, actor: str | None, iris: list[str], lease: str | None = None
-    ) -> list[InForce]:
+    ) -> list[JobConsent]:
         """Which of `iris` the running run may read right now, each with what its read needs,
         in the order asked: one store query for the whole batch. A consent of another space,
         an older one, a withdrawn or expired one, or one given under other terms than the

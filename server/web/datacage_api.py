@@ -51,7 +51,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from ..attestation import AttestationError, parse_evidence
 from ..consent.usage import record_use
 from ..errors import ValidationFailed
-from ..protocol.consents import JobConsent, Read
+from ..protocol.consents import Read
 from ..runs.actions import FinishReport, Runs
 from ..runs.model import Attestation
 from ..services import services
@@ -171,14 +171,7 @@ def check_consents(run_id: str) -> Response:
     if not all(isinstance(i, str) and 0 < len(i) <= _MAX_IRI for i in iris):
         raise ValidationFailed({"consents": ["A list of consent IRIs (strings)."]})
     found = _runs().check_consents(run_id, g.actor, iris, _lease())
-    return jsonify(
-        {
-            "in_force": [
-                JobConsent(c.iri, c.subject, c.resources, c.usage_records, c.purposes).as_json()
-                for c in found
-            ]
-        }
-    )
+    return jsonify({"in_force": [c.as_json() for c in found]})
 
 
 def _lease() -> str | None:
