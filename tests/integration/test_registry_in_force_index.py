@@ -21,7 +21,7 @@ from server.consent.rdf import history_graph
 from server.consent.store import ConsentStore
 from server.consent.tally import INDEXED, in_force_index
 from server.errors import EditConflict
-from server.registry import EmbeddedRegistry, counters
+from server.registry import EmbeddedRegistry, counters, open_registry
 from tests.support.registries import oxigraph, registry  # noqa: F401 - fixtures by name
 from tests.support.tally_world import (
     NOW,
@@ -296,3 +296,42 @@ def test_recounts_replace_the_index_whole_however_often_they_run(registry):
     assert len(lines) == len(set(lines)) == 5  # ... until a recount rebuilds the index
     assert len(plan(store)) == 5
     assert_index_equals_the_records(store)
+
+
+def _lines(count: int, width: int) -> list[counters.Entry]:
+    index = in_force_index(TERMS)
+    pad = "https://pod.example/" + "p" * width  # origins make a line long, as a person's may
+    return [
+        counters.Entry(SPACE, index, f"{SPACE}/consents/{n}#c", f"{n:08d} {pad}")
+        for n in range(count)
+    ]
+
+
+def test_an_index_is_read_whole_in_rows_that_each_hold_a_share_of_it(registry):
+    entries = _lines(3000, 40)
+    for start in range(0, len(entries), 500):  # Virtuoso's SPARQL compiler takes ~500 at once
+        registry.execute_update(counters.insert_entries(entries[start : start + 500]))
+    lines = index_lines(registry)
+    assert sorted(lines) == sorted(entry.text for entry in entries)
+    largest = max(
+        len(row.get("all", "").split("\n"))
+        for row in registry.select_text(
+            "SELECT (GROUP_CONCAT(?x; SEPARATOR='\\n') AS ?all) WHERE { GRAPH <"
+            + counters.index_graph(SPACE, in_force_index(TERMS))
+            + "> { ?e ?p ?x } } GROUP BY (SUBSTR(MD5(?x), 1, 2))"
+        )
+    )
+    assert largest < 3000 / 50  # spread over the rows, not one row of everything
+
+
+def test_an_index_larger_than_a_sparql_results_value_may_be_is_still_read(oxigraph):
+    """Read in one row, 20 MB of index lines (a space of some 100,000 people) made a value
+    past pyoxigraph's 16 MiB limit for SPARQL JSON results, and the claim failed."""
+    oxigraph.reset()
+    entries = _lines(20_000, 900)  # ~19 MB of lines
+    with open_registry(
+        sparql_query_url=oxigraph.query_url, sparql_update_url=oxigraph.update_url
+    ) as registry:
+        for start in range(0, len(entries), 5000):
+            registry.execute_update(counters.insert_entries(entries[start : start + 5000]))
+        assert len(index_lines(registry)) == len(entries)
