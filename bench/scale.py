@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import logging
 import os
 import secrets
@@ -449,38 +450,55 @@ def open_loop(
 ) -> tuple[list[float], int]:
     """Requests at a fixed rate for `seconds`; latency from when each was due. A request still
     unanswered `budget` seconds after the last one was due counts as that long (a lower bound)
-    and as a timeout. Returns (latencies in ms, timeouts)."""
+    and as a timeout. Returns (latencies in ms, timeouts).
+
+    A few threads (`senders`) each keep one connection open, as a browser does, made before
+    the clock starts; each takes the next request in order and sends it when it is due. A
+    request due while every sender is busy waits, and that wait is in its latency (no
+    coordinated omission). One thread and one fresh connection per request measured the
+    client instead: `/healthz` alone had a p99 of 60-110 ms at 100 req/s with 256 threads,
+    against 20-45 ms this way, same server, same minute."""
     count = max(1, int(rate * seconds))
+    senders = min(count, 32, max(4, int(rate // 4)))  # idle under gunicorn's 2 s keep-alive
+    sessions = []
+    for _ in range(senders):
+        session = requests.Session()
+        session.trust_env = False
+        if cookie:
+            session.cookies.set("session", cookie)
+        session.get(url, timeout=(5, budget))  # the connection made, the page warmed
+        sessions.append(session)
     start = time.perf_counter() + 0.05
     deadline = start + count / rate + budget
     latencies: list[float] = []
     timeouts = [0]
-    local = threading.local()
+    order = itertools.count()
+    taking = threading.Lock()
 
-    def one(index: int) -> None:
-        due = start + index / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-            session.trust_env = False
-            if cookie:
-                session.cookies.set("session", cookie)
-        try:
-            wait = max(0.5, deadline - time.perf_counter())
-            response = session.get(url, timeout=(5, wait))
-            if response.status_code != 200:
-                raise SystemExit(f"{url}: HTTP {response.status_code}")
-            latencies.append((time.perf_counter() - due) * 1000)
-        except requests.Timeout:
-            timeouts[0] += 1
-            latencies.append((max(deadline, time.perf_counter()) - due) * 1000)
+    def send(session: requests.Session) -> None:
+        while True:
+            with taking:
+                index = next(order)
+            if index >= count:
+                return
+            due = start + index / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                wait = max(0.5, deadline - time.perf_counter())
+                response = session.get(url, timeout=(5, wait))
+                if response.status_code != 200:
+                    raise SystemExit(f"{url}: HTTP {response.status_code}")
+                latencies.append((time.perf_counter() - due) * 1000)
+            except requests.Timeout:
+                timeouts[0] += 1
+                latencies.append((max(deadline, time.perf_counter()) - due) * 1000)
 
-    # Enough threads that the client never holds a request back behind a slow one.
-    with ThreadPoolExecutor(min(count, 256)) as pool:
-        list(pool.map(one, range(count)))
+    with ThreadPoolExecutor(senders) as pool:
+        list(pool.map(send, sessions))
+    for session in sessions:
+        session.close()
     return latencies, timeouts[0]
 
 
