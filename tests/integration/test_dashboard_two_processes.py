@@ -8,7 +8,6 @@ counter, which the other's writes moved, not against anything in its own memory.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ import pytest
 from server import create_app
 from server.runs.model import Run, RunStatus
 from server.services import services
+from tests.support.dashboard_page import DELIVERED, tile
 from tests.support.oxigraph import OxigraphServer
 from tests.support.web_api import (  # noqa: F401
     OWNER,
@@ -43,12 +43,6 @@ def control_plane(oxigraph: OxigraphServer, data_dir):
             "REGISTRY_SPARQL_UPDATE_URL": oxigraph.update_url,
         }
     )
-
-
-def tile(page: str, name: str) -> str:
-    found = re.search(rf'id="tile-{name}"><span class="tile-figure">([^<]*)</span>', page)
-    assert found, f"no {name} tile"
-    return found.group(1)
 
 
 def test_a_write_by_another_control_plane_is_on_the_next_view(oxigraph, tmp_path):
@@ -85,15 +79,7 @@ def test_a_write_by_another_control_plane_is_on_the_next_view(oxigraph, tmp_path
     assert tile(page, "deliveries") == "0"
 
     with writer.app_context():
-        body = {
-            "consumer": OWNER,
-            "state": "delivered",
-            "attempts": 1,
-            "location": None,
-            "detail": "Delivered.",
-            "notified": True,
-        }
-        store.record_delivery(run.iri, body, datetime.now(UTC), None)
+        store.record_delivery(run.iri, DELIVERED, datetime.now(UTC), None)
     page = view()
     assert tile(page, "deliveries") == "1"
     assert "last run: delivered" in page

@@ -20,6 +20,7 @@ from server.runs.model import Attestation, Run, RunStatus, RunSummary
 from server.services import services
 from server.web.dashboard import dashboard
 from tests.support.consent_records import consent
+from tests.support.dashboard_page import DELIVERED
 from tests.support.web_api import (  # noqa: F401
     ALICE,
     BOB,
@@ -124,15 +125,7 @@ def test_the_figures_come_from_the_registry_in_one_query_per_kind(app, callers, 
             finished_at=at(2) + timedelta(seconds=42),
             attestation=evidence,
         )
-        body = {
-            "consumer": OWNER,
-            "state": "delivered",
-            "attempts": 1,
-            "location": None,
-            "detail": "Delivered.",
-            "notified": True,
-        }
-        record_delivery(shared.registry, last.iri, body, at(2), None)
+        record_delivery(shared.registry, last.iri, DELIVERED, at(2), None)
         dataset = PushedDataset(
             "dataset-1", iri + "/datasets#dataset-1", ALICE, "Customers <2026>", "s3",
             "s3://b/k", "csv", None, "sha256:" + "c" * 64, 10, "e" * 64, "k" * 64, at(3),

@@ -8,7 +8,6 @@ is on the next view, including a write that lands while a view is reading.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from server.consent.model import ConsentState
@@ -20,6 +19,7 @@ from server.registry import activity
 from server.runs.model import Run, RunStatus
 from server.services import services
 from tests.support.consent_records import consent
+from tests.support.dashboard_page import DELIVERED, tile
 from tests.support.web_api import (  # noqa: F401
     ALICE,
     BOB,
@@ -33,21 +33,6 @@ from tests.support.web_api import (  # noqa: F401
     register,
     space,
 )
-
-DELIVERED = {
-    "consumer": OWNER,
-    "state": "delivered",
-    "attempts": 1,
-    "location": None,
-    "detail": "Delivered.",
-    "notified": True,
-}
-
-
-def tile(page: str, name: str) -> str:
-    found = re.search(rf'id="tile-{name}"><span class="tile-figure">([^<]*)</span>', page)
-    assert found, f"no {name} tile"
-    return found.group(1)
 
 
 def view(callers, space) -> str:  # noqa: F811
