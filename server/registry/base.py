@@ -65,6 +65,11 @@ class Registry(ABC):
     Implementations are safe to share between threads.
     """
 
+    #: Whether one value of a SELECT answer is limited in size: a SPARQL store's JSON results
+    #: are parsed by pyoxigraph, which refuses a value past 16 MiB; the embedded store hands
+    #: its terms over as they are.
+    limits_values: bool = False
+
     @abstractmethod
     def read(self, name: str) -> StoredGraph | None:
         """The graph called `name` with its revision, or None if it does not exist."""

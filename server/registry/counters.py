@@ -162,20 +162,21 @@ def insert_entries(entries: Iterable[Entry]) -> str:
     return "INSERT DATA {\n" + "\n".join(parts) + "\n}"
 
 
-#: How many rows an index is read in (by the first two hex digits of each line's MD5).
-INDEX_ROWS = 256
+#: A SPARQL store's index is read in up to 256 rows, by the first two hex digits of each
+#: line's MD5.
+_SPREAD = "GROUP BY (SUBSTR(MD5(?x), 1, 2))"
 
 
 def entries_text(registry: Registry, space_iri: str, index: str) -> list[str]:
-    """Every line of one index, read in at most `INDEX_ROWS` rows of lines joined (a row per
-    line costs more to hand over than to find). Not one row: a SPARQL store's JSON results
-    are parsed with a 16 MiB limit per value (pyoxigraph's), which one row of every line
-    passes near 100,000 consents; spread over 256 rows, a value stays under it up to some
-    20 million."""
+    """Every line of one index, joined in one row (a row per line costs more to hand over than
+    to find). On a store whose answers limit a value's size (`Registry.limits_values`: 16 MiB,
+    which one row of every line passes near 100,000 consents) the lines are spread over up
+    to 256 rows, enough up to some 20 million; hashing every line costs the embedded store a
+    third more, so it reads one row."""
     query = (
         "SELECT (GROUP_CONCAT(?x; SEPARATOR='\\n') AS ?all) WHERE {\n"
         f"  GRAPH <{index_graph(space_iri, index)}> {{ ?entry <{DCG.inForceEntry}> ?x }} }}\n"
-        "GROUP BY (SUBSTR(MD5(?x), 1, 2))"
+        + (_SPREAD if registry.limits_values else "")
     )
     return [
         line

@@ -75,6 +75,8 @@ _MAYBE_SAVED = " The change may or may not have been saved; reload before trying
 class SparqlRegistry(Registry):
     """A registry on a SPARQL 1.1 endpoint. User info in a URL is sent as HTTP Basic auth."""
 
+    limits_values = True  # its answers are parsed from JSON (`Registry.limits_values`)
+
     def __init__(self, query_url: str, update_url: str, *, timeout: float = 10.0) -> None:
         self._query = _Endpoint(query_url, "query")
         self._update = _Endpoint(update_url, "update")

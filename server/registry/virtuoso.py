@@ -78,6 +78,8 @@ class VirtuosoRegistry(Registry):
     """A registry on Virtuoso's `/sparql-auth` endpoint; the URL's user info is the login,
     sent with HTTP Digest authentication and never logged or shown."""
 
+    limits_values = True  # its answers are parsed from JSON (`Registry.limits_values`)
+
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url, self._shown, user, password = _split_url(url)
         if not timeout > 0:
