@@ -170,7 +170,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=200, help="people on each CSS server")
     parser.add_argument("--spaces", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="turns of each side (even: whole A-B-B-A blocks)"
+    )
     parser.add_argument("--logs", type=Path, help="a folder to keep the fleet's logs in")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # one line per consent and pull would drown the figures
