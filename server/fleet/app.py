@@ -17,6 +17,14 @@ very same methods on its own timer (`server.datacage.schedule`).
 Safety settings: a task is acknowledged only once it ran (`acks_late`), and given back if its
 worker process died (`reject_on_worker_lost`), so a task is never lost with its worker; it may
 then run twice, which the lease makes harmless.
+The frequent ticks (`offer_waiting`, `deliver_due`) expire after their own period: while every
+worker is busy with a run they wait in the queue, and one older than its period has been
+replaced by the next (each lists or retries everything); without the expiry a worker would
+work through every tick sent during its run (a 2-hour run: 720 lists of waiting runs at the
+default period) before it took the next run. The recurring check and the consent-expiry sweep
+do not expire: they are few, and a dropped one would put off a space's run or a consent's end
+by a whole period; late is better. The beat's and the workers' clocks must agree to well
+within the shortest period (10 s by default), as NTP keeps them.
 One task at a time per worker process (the solo pool): each process has its own enclave key,
 its own work folder and its own sandbox ids, and a run is never forked into another process.
 """
@@ -86,8 +94,16 @@ def make_app(settings: FleetSettings, worker: Callable[[], Worker] | None = None
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         beat_schedule={
-            "offer-waiting-runs": {"task": OFFER_WAITING, "schedule": settings.offer_every_s},
-            "retry-deliveries": {"task": DELIVER_DUE, "schedule": settings.deliver_every_s},
+            "offer-waiting-runs": {
+                "task": OFFER_WAITING,
+                "schedule": settings.offer_every_s,
+                "options": {"expires": settings.offer_every_s},
+            },
+            "retry-deliveries": {
+                "task": DELIVER_DUE,
+                "schedule": settings.deliver_every_s,
+                "options": {"expires": settings.deliver_every_s},
+            },
             "start-recurring-runs": {
                 "task": START_RECURRING,
                 "schedule": settings.recurring_every_s,
