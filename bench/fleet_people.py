@@ -15,7 +15,6 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TypeVar
@@ -28,10 +27,8 @@ from connectors.solid.css import CommunitySolidServer, CssAccountApi, PodAccount
 from connectors.solid.css.errors import CssError
 from connectors.solid.errors import SolidError, UpstreamError
 from connectors.solid.http import Http
-from server.consent.give import give_consent
-from server.consent.model import PodResource
 from server.errors import PodRefused
-from server.services import services
+from tests.support.datacage_world import consent_to_survey
 from vocab import ACL
 
 #: Set-up calls at once at each single-threaded CSS: one being served, one being prepared by
@@ -156,18 +153,7 @@ def consent_all(app, spaces, owner: str, people: Iterable, cage_webid: str) -> N
 
     def one(person, space) -> None:
         def attempt(_tries: int) -> None:
-            give_consent(
-                services(app).consents,
-                services(app).spaces.get(space.id, owner),
-                person.client,
-                grantee=cage_webid,
-                resources=[
-                    PodResource(person.pod + "contacts/customers.ttl"),
-                    PodResource(person.pod + "shop/orders.csv"),
-                ],
-                storage=person.pod,
-                clock=lambda: datetime.now(UTC),
-            )
+            consent_to_survey(app, space, owner, person, cage_webid)
 
         patiently(f"give {person.webid}'s consent to {space.name}", attempt)
 

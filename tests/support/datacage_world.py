@@ -55,19 +55,25 @@ def consented_space(
         app, owner, REQUESTS, bundle_source=bundle, name=name, privacy=privacy
     )
     for person in people:
-        give_consent(
-            services(app).consents,
-            services(app).spaces.get(space.id, owner),
-            person.client,
-            grantee=cage_webid,
-            resources=[
-                PodResource(person.pod + "contacts/customers.ttl"),
-                PodResource(person.pod + "shop/orders.csv"),
-            ],
-            storage=person.pod,
-            clock=lambda: datetime.now(UTC),
-        )
+        consent_to_survey(app, space, owner, person, cage_webid)
     return space
+
+
+def consent_to_survey(app: Flask, space: Space, owner: str, person, cage_webid: str) -> None:
+    """`person` consents to `space` through `give_consent`, as the consent page does: their
+    customer record and orders, read by the datacage."""
+    give_consent(
+        services(app).consents,
+        services(app).spaces.get(space.id, owner),
+        person.client,
+        grantee=cage_webid,
+        resources=[
+            PodResource(person.pod + "contacts/customers.ttl"),
+            PodResource(person.pod + "shop/orders.csv"),
+        ],
+        storage=person.pod,
+        clock=lambda: datetime.now(UTC),
+    )
 
 
 def make_worker(

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from server import config
 from server.cli import main
+from tests.support.worker_env import worker_identity
 
 BROKER = "redis://broker.example:6379/0"
 
@@ -30,15 +31,7 @@ def warnings() -> list[str]:
 
 @pytest.fixture
 def worker_env(tmp_path: Path) -> dict[str, str]:
-    secret = tmp_path / "secret"
-    secret.write_text("s3cret\n")
-    return {
-        "DATACAGE_CONTROL_PLANE": "https://cp.example/",
-        "DATACAGE_ISSUER": "https://idp.example/",
-        "DATACAGE_CLIENT_ID": "cage",
-        "DATACAGE_CLIENT_SECRET_FILE": str(secret),
-        "DATACAGE_WORKER_DIR": str(tmp_path / "cage"),
-    }
+    return worker_identity(tmp_path)
 
 
 @pytest.fixture

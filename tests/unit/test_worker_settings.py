@@ -13,6 +13,7 @@ from server import config
 from server.attestation.software import SoftwareAttestationProvider
 from server.attestation.tsm import AttesterError, configured_provider
 from server.cli import main
+from tests.support.worker_env import worker_identity
 
 WORKER_SETTINGS = {
     "CONTROL_PLANE",
@@ -33,15 +34,7 @@ WORKER_SETTINGS = {
 
 @pytest.fixture
 def identity(tmp_path: Path) -> dict[str, str]:
-    secret = tmp_path / "secret"
-    secret.write_text("s3cret\n")
-    return {
-        "DATACAGE_CONTROL_PLANE": "https://cp.example/",
-        "DATACAGE_ISSUER": "https://idp.example/",
-        "DATACAGE_CLIENT_ID": "cage",
-        "DATACAGE_CLIENT_SECRET_FILE": str(secret),
-        "DATACAGE_WORKER_DIR": str(tmp_path / "cage"),
-    }
+    return worker_identity(tmp_path)
 
 
 def test_the_worker_has_no_variable_outside_the_declared_configuration() -> None:
