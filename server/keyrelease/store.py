@@ -20,7 +20,6 @@ fleet key exactly as it sealed to an enclave key, with the same code and format.
 from __future__ import annotations
 
 import json
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from ..attestation import public_key_sha256
 from ..attestation.measurement import is_digest
+from ..private_files import write_private
 from .errors import KeyStoreError
 
 FORMAT = "datacage-key-service-v1"
@@ -133,7 +133,7 @@ class KeyStore:
             ).decode(),
             "keys": [k._entry() for k in self.keys],
         }
-        _write_private(self.path, json.dumps(document, indent=1).encode())
+        write_private(self.path, json.dumps(document, indent=1).encode())
 
 
 def create(path: Path, fleet: str) -> KeyStore:
@@ -178,17 +178,3 @@ def _pair(entry: dict) -> FleetKeyPair:
     if not is_digest(entry["bundle_digest"]) or type(entry["created_at"]) is not int:
         raise ValueError("key entry")
     return FleetKeyPair(entry["bundle_digest"], private, entry["created_at"], retired)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

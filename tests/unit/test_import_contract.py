@@ -41,13 +41,14 @@ OURS = ("server", "connectors", "vocab", "datacage_sdk", "datafuse")
 DATA_PLANE = ("server.datacage", "server.fleet")
 #: Libraries of the server that belong to neither plane (docs/architecture.md): the enclave's
 #: attestation and keys, the signed provenance of a result, the algorithm bundle's reading and
-#: checks, the domain errors and the log format.
+#: checks, the domain errors, the log format and writing a private file whole.
 SHARED = (
     "server.attestation",
     "server.provenance",
     "server.algorithms",
     "server.errors",
     "server.logs",
+    "server.private_files",
 )
 PROTOCOL = "server.protocol"
 

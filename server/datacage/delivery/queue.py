@@ -35,6 +35,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ...private_files import write_private
+
 log = logging.getLogger(__name__)
 
 #: The states of one delivery. `delivered` and `destroyed` are final.
@@ -82,7 +84,7 @@ class DeliveryQueue:
         nonce = secrets.token_bytes(12)
         aad = _AAD + entries[0].run_id.encode()
         if not (run_dir / _SEALED).exists():
-            _write_atomically(run_dir / _SEALED, nonce + self._aead.encrypt(nonce, document, aad))
+            write_private(run_dir / _SEALED, nonce + self._aead.encrypt(nonce, document, aad))
         for entry in entries:
             if not (run_dir / entry.file_name).exists():
                 self.save(entry)
@@ -96,7 +98,7 @@ class DeliveryQueue:
 
     def save(self, entry: Entry) -> None:
         target = self.root / _safe(entry.run_id) / entry.file_name
-        _write_atomically(target, json.dumps(asdict(entry), sort_keys=True).encode())
+        write_private(target, json.dumps(asdict(entry), sort_keys=True).encode())
 
     # --- Reading ------------------------------------------------------------------------------
 
@@ -161,25 +163,6 @@ class DeliveryQueue:
             out.flush()
             os.fsync(out.fileno())
         return key
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def _private_dir(path: Path) -> Path:
