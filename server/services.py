@@ -34,6 +34,7 @@ from .consent.renewal import notify_renewals
 from .consent.store import ConsentStore
 from .consent.vault import PodSessions, TokenVault
 from .dashboard import Dashboard
+from .dashboard.overview import Overview
 from .destinations import DestinationStore
 from .push.service import PushService
 from .registry import Registry, open_registry
@@ -167,6 +168,8 @@ class Services:
             self.push,
             self.audit,
         )
+        # What a space's overview page reads, kept under the dashboard's stamp.
+        self.overview = Overview(self._opened_registry, self.spaces, self.consents, self.push)
         self.pod_sessions = PodSessions(self.data_dir)
         self.vault = TokenVault(self.data_dir)
         # What a person does with their consent (accept, withdraw, remove the grant).

@@ -89,7 +89,7 @@ class Dashboard:
         """The space, its runs, deliveries, datasets and audit head: kept per space, and read
         again only when the stamp (read first, one query) differs from the one kept with them.
         The same checks of who may see them either way."""
-        iri = self.spaces.store.iri_of(space_id) if _plausible(space_id) else None
+        iri = self.spaces.store.iri_of(space_id) if stamps.plausible(space_id) else None
         stamp = guard.call(self._registry, lambda r: stamps.page_stamp(r, iri)) if iri else None
         if stamp is not None and stamp.usable:
             with self._kept_lock:
@@ -164,11 +164,6 @@ SELECT ?state (COUNT(?g) AS ?n) WHERE {
   GRAPH ?g { ?g a dcg:Delivery ; dcg:deliveryOf|dcg:result ?run ; dcg:deliveryState ?state . }
 } GROUP BY ?state
 """
-
-
-def _plausible(space_id: str) -> bool:
-    """An id `SpaceStore.load` would look up (others are refused there, as not found)."""
-    return space_id.isalnum() and len(space_id) <= 64
 
 
 def _delivery_states(registry: Registry, runs: list[RunSummary]) -> dict[str, int]:

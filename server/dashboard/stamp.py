@@ -44,6 +44,12 @@ class Stamp(NamedTuple):
         return self.space[0] is not None and self.activity is not None
 
 
+def plausible(space_id: str) -> bool:
+    """An id `SpaceStore.load` would look up (others are refused there, as not found), so one
+    whose stamp is worth reading."""
+    return space_id.isalnum() and len(space_id) <= 64
+
+
 def page_stamp(registry: Registry, space_iri: str) -> Stamp:
     """The stamp of the space's dashboard, in one query."""
     space = check_name(space_iri)

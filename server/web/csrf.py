@@ -13,12 +13,19 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request, session
+from markupsafe import Markup
 
 from ..errors import NotAuthorized
 
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+#: What a kept page body (rendered once, shown to many views) carries where its forms' token
+#: goes; each view puts the viewer's own token in its place (`filled`). Random per process, so
+#: nothing a user writes into a space can contain it.
+PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
 
 
 class CsrfRejected(NotAuthorized):
@@ -30,6 +37,11 @@ def token() -> str:
     if FIELD not in session:
         session[FIELD] = secrets.token_urlsafe(32)
     return session[FIELD]
+
+
+def filled(body: Markup) -> Markup:
+    """A kept body with this session's token in place of the placeholder."""
+    return body.replace(PLACEHOLDER, token())
 
 
 def check() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from ..errors import ValidationFailed
-from ..push.records import PushedDataset
 from ..push.service import PushService
 from ..services import services
 from ..spaces.permissions import signed_in
@@ -85,12 +84,3 @@ def register(space_id: str) -> Response:
 def datasets(space_id: str) -> Response:
     found = push_service().of_space(space_id, g.actor)
     return jsonify({"datasets": [d.public() for d in found]})
-
-
-@bp.app_context_processor
-def _template_helpers() -> dict:
-    def pushed_datasets(space) -> list[PushedDataset]:
-        """The space's datasets for the overview page (no grants are shown)."""
-        return push_service().datasets(space.iri)
-
-    return {"pushed_datasets": pushed_datasets}

@@ -9,14 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 
+from ..dashboard.overview import Seen
 from ..errors import ValidationFailed
 from ..services import services
 from ..spaces import lifecycle, permissions
 from ..spaces.model import Role, Space
 from ..spaces.rdf import to_graph
 from ..spaces.validation import check_roles
-from . import linked_data
+from . import csrf, linked_data
 from .forms import SpaceForm, form_of, read_space_form
 
 bp = Blueprint("spaces", __name__)
@@ -82,11 +84,27 @@ def _space_form(form: SpaceForm, *, creating: bool, space: Space | None = None) 
 
 @bp.get("/spaces/<space_id>")
 def overview(space_id: str):
-    space = _spaces().get(space_id, g.actor)
     media_type = linked_data.rdf_type_wanted()
     if media_type:
-        return linked_data.rdf_response(to_graph(space), media_type)
-    return render_template("space.html", space=space, **_overview_context(space))
+        return linked_data.rdf_response(to_graph(_spaces().get(space_id, g.actor)), media_type)
+    kept = services().overview
+    seen = kept.seen(space_id, g.actor)
+    context = _overview_context(seen)
+    if seen.version is None:
+        main = _overview_main(seen, context)
+    else:
+        # Everything the body shows (docs/spaces.md, "What a view costs"): the records, as
+        # named by their revisions and write tokens; who views (their roles, invitation and
+        # approval); the counts; and the links' paths. The forms' token is filled in per view.
+        key = (
+            request.script_root,
+            seen.space.iri,
+            seen.version,
+            g.actor,
+            tuple(sorted(context["consent_counts"].items())),  # type: ignore[attr-defined]
+        )
+        main = kept.pages.get_or_make(key, lambda: _overview_main(seen, context))
+    return render_template("space.html", space=seen.space, main=csrf.filled(main))
 
 
 @bp.get("/spaces/<space_id>/<any(participants, invitations, approvals):kind>/<item>")
@@ -102,10 +120,13 @@ def item(space_id: str, kind: str, item: str):
     return _to(space, anchor=f"{kind}-{item}")
 
 
-def _overview_context(space: Space) -> dict[str, object]:
-    actor = g.actor
+def _overview_context(seen: Seen) -> dict[str, object]:
+    actor, space = g.actor, seen.space
     participant = space.participant(actor)
+    counts = services().overview.counts(space, datetime.now(UTC)) if participant else {}
     return {
+        "space": space,
+        "datasets": seen.datasets,
         "me": participant,
         "is_owner": actor == space.owner,
         "my_invitation": space.pending_invitation_for(actor),
@@ -113,16 +134,16 @@ def _overview_context(space: Space) -> dict[str, object]:
         "missing": lifecycle.missing_for_approval(space),
         "status_text": lifecycle.describe(space.status),
         "roles": list(Role),
-        "consent_counts": _consent_counts(space) if participant else {},
+        # Counts only, never who (that is each person's to know).
+        "consent_counts": {state.label: count for state, count in counts.items()},
     }
 
 
-def _consent_counts(space: Space) -> dict[str, int]:
-    """How many people consent, by state: counts only, never who (that is theirs to know)."""
-    if not space.terms.data_requests:
-        return {}
-    counts = services().consents.counts(space.iri, datetime.now(UTC))
-    return {state.label: count for state, count in counts.items()}
+def _overview_main(seen: Seen, context: dict[str, object], **form: object) -> Markup:
+    """The overview's body, with the placeholder where each form's CSRF token goes."""
+    return Markup(  # noqa: S704 - a template's output, escaped by Jinja's autoescape
+        render_template("space_main.html", csrf_token=lambda: csrf.PLACEHOLDER, **context, **form)
+    )
 
 
 # --- Invitations -------------------------------------------------------------------------------
@@ -136,11 +157,11 @@ def invite(space_id: str):
         roles = check_roles(request.form.getlist("roles"))
         _spaces().invite(space_id, g.actor, webid, roles)
     except ValidationFailed as exc:
-        context = _overview_context(space)
-        html = render_template(
-            "space.html", space=space, invite_errors=exc.fields, invite_webid=webid, **context
+        seen = services().overview.seen(space_id, g.actor)
+        main = _overview_main(
+            seen, _overview_context(seen), invite_errors=exc.fields, invite_webid=webid
         )
-        return html, 422
+        return render_template("space.html", space=seen.space, main=csrf.filled(main)), 422
     return _to(space, anchor="invitations")
 
 
