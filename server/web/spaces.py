@@ -89,21 +89,22 @@ def overview(space_id: str):
         return linked_data.rdf_response(to_graph(_spaces().get(space_id, g.actor)), media_type)
     kept = services().overview
     seen = kept.seen(space_id, g.actor)
-    context = _overview_context(seen)
+    counts = _consent_counts(seen)
     if seen.version is None:
-        main = _overview_main(seen, context)
+        main = _overview_main(_overview_context(seen, counts))
     else:
-        # Everything the body shows (docs/spaces.md, "What a view costs"): the records, as
-        # named by their revisions and write tokens; who views (their roles, invitation and
-        # approval); the counts; and the links' paths. The forms' token is filled in per view.
+        # Everything the body shows (docs/spaces.md, "What a view costs"): the space and its
+        # datasets, as named by their graphs' revisions and write tokens; who views (their
+        # roles, invitation and approval follow from the record); the counts; and the links'
+        # paths. The forms' token is filled in per view.
         key = (
             request.script_root,
             seen.space.iri,
             seen.version,
             g.actor,
-            tuple(sorted(context["consent_counts"].items())),  # type: ignore[attr-defined]
+            tuple(sorted(counts.items())),
         )
-        main = kept.pages.get_or_make(key, lambda: _overview_main(seen, context))
+        main = kept.pages.get_or_make(key, lambda: _overview_main(_overview_context(seen, counts)))
     return render_template("space.html", space=seen.space, main=csrf.filled(main))
 
 
@@ -120,10 +121,18 @@ def item(space_id: str, kind: str, item: str):
     return _to(space, anchor=f"{kind}-{item}")
 
 
-def _overview_context(seen: Seen) -> dict[str, object]:
+def _consent_counts(seen: Seen) -> dict[str, int]:
+    """How many people consent, by state, for participants: counts only, never who (that is
+    each person's to know)."""
+    if not seen.space.participant(g.actor):
+        return {}
+    counts = services().overview.counts(seen.space, datetime.now(UTC))
+    return {state.label: count for state, count in counts.items()}
+
+
+def _overview_context(seen: Seen, counts: dict[str, int]) -> dict[str, object]:
     actor, space = g.actor, seen.space
     participant = space.participant(actor)
-    counts = services().overview.counts(space, datetime.now(UTC)) if participant else {}
     return {
         "space": space,
         "datasets": seen.datasets,
@@ -134,12 +143,11 @@ def _overview_context(seen: Seen) -> dict[str, object]:
         "missing": lifecycle.missing_for_approval(space),
         "status_text": lifecycle.describe(space.status),
         "roles": list(Role),
-        # Counts only, never who (that is each person's to know).
-        "consent_counts": {state.label: count for state, count in counts.items()},
+        "consent_counts": counts,
     }
 
 
-def _overview_main(seen: Seen, context: dict[str, object], **form: object) -> Markup:
+def _overview_main(context: dict[str, object], **form: object) -> Markup:
     """The overview's body, with the placeholder where each form's CSRF token goes."""
     return Markup(  # noqa: S704 - a template's output, escaped by Jinja's autoescape
         render_template("space_main.html", csrf_token=lambda: csrf.PLACEHOLDER, **context, **form)
@@ -158,9 +166,8 @@ def invite(space_id: str):
         _spaces().invite(space_id, g.actor, webid, roles)
     except ValidationFailed as exc:
         seen = services().overview.seen(space_id, g.actor)
-        main = _overview_main(
-            seen, _overview_context(seen), invite_errors=exc.fields, invite_webid=webid
-        )
+        context = _overview_context(seen, _consent_counts(seen))
+        main = _overview_main(context, invite_errors=exc.fields, invite_webid=webid)
         return render_template("space.html", space=seen.space, main=csrf.filled(main)), 422
     return _to(space, anchor="invitations")
 
