@@ -15,9 +15,12 @@ the runs' grows with the runs. `scale.py` compares a space of 100 000 consents w
 Each process keeps the runs, deliveries and the drawn page while the space's activity counter
 and figures do not move (docs/spaces.md), so the HTTP figures measure a kept page. Before them,
 in this process with Flask's test client, the service time of a view (median of
-`--views`) is measured three ways, in alternation: a repeat view (`dashboard_kept_ms`), a view
-right after a run's record was written (`dashboard_after_run_write_ms`: runs, deliveries and
-drawings read and made again) and the `/healthz` baseline (`healthz_inprocess_ms`).
+`--views`) is measured in alternation: a repeat view (`dashboard_kept_ms`), a view right
+after a run's record was written (`dashboard_after_run_write_ms`: runs, deliveries and
+drawings read and made again), the same two for the overview, which is kept under the space's
+and datasets' revisions (`overview_kept_ms`, and `overview_after_space_write_ms`: the space
+and its datasets read and the page body rendered again), and the `/healthz` baseline
+(`healthz_inprocess_ms`).
 
 Prints `name=value` lines; the last is `dashboard_p99_ms_at_rate`.
 
@@ -66,12 +69,14 @@ def add_history(data_dir: str, base: str, space_id: str, people: int, runs: int)
 
 
 def in_process(data_dir: str, base: str, space_id: str, views: int) -> dict[str, float]:
-    """Service times with Flask's test client: a kept view, a view after a run write, healthz."""
+    """Service times with Flask's test client: kept views, views after a write, healthz."""
     app = create_app({"DATA_DIR": data_dir, "PUBLIC_URL": base, "SECRET_KEY": SECRET})
     client = app.test_client()
     client.set_cookie("session", session_cookie(base), domain=urlsplit(base).hostname)
-    page = f"/spaces/{space_id}/dashboard"
-    samples: dict[str, list[float]] = {"kept": [], "after_run_write": [], "healthz": []}
+    page, overview = f"/spaces/{space_id}/dashboard", f"/spaces/{space_id}"
+    samples: dict[str, list[float]] = {
+        name: [] for name in ("kept", "after_run_write", "overview", "after_space", "healthz")
+    }
     with app.app_context():
         shared = services()
         run_id = shared.runs.store.summaries(shared.spaces.get(space_id, ORGS[0]).iri)[-1].id
@@ -84,8 +89,13 @@ def in_process(data_dir: str, base: str, space_id: str, views: int) -> dict[str,
             return took
 
         timed(page)
+        timed(overview)
         for _ in range(views):
+            shared.spaces.store.change(space_id, lambda space, now: None)  # a new revision
+            samples["after_space"].append(timed(overview))
+            timed(page)  # the dashboard shows the space too: read again here, not measured
             samples["kept"].append(timed(page))
+            samples["overview"].append(timed(overview))
             shared.runs.store.change(run_id, lambda run: None)  # a progress report's write
             samples["after_run_write"].append(timed(page))
             samples["healthz"].append(timed("/healthz"))
@@ -93,6 +103,8 @@ def in_process(data_dir: str, base: str, space_id: str, views: int) -> dict[str,
     return {
         "dashboard_kept_ms": statistics.median(samples["kept"]),
         "dashboard_after_run_write_ms": statistics.median(samples["after_run_write"]),
+        "overview_kept_ms": statistics.median(samples["overview"]),
+        "overview_after_space_write_ms": statistics.median(samples["after_space"]),
         "healthz_inprocess_ms": statistics.median(samples["healthz"]),
     }
 
