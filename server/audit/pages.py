@@ -108,7 +108,10 @@ def _graphs(registry: Registry, space_iri: str, low: int, high: int) -> dict[str
         name, subject, predicate = str(row["g"]), row["s"], row["p"]
         if str(subject) == name and predicate in BOOKKEEPING:
             continue
-        graphs.setdefault(name, Graph()).add((subject, predicate, row["o"]))
+        graph = graphs.get(name)
+        if graph is None:  # not setdefault: that would build a Graph for every row
+            graph = graphs[name] = Graph()
+        graph.add((subject, predicate, row["o"]))
     return graphs
 
 
