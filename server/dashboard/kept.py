@@ -2,21 +2,28 @@
 
 Keys must name everything a result depends on: nothing here expires or is invalidated; a
 changed input is a new key, and the old entry simply ages out.
+
+Bounded by count and, for results whose size varies with what users wrote (a page listing a
+space's invitations), by their total length too, so a few huge pages cannot hold the memory
+that hundreds of ordinary ones would; a result longer than the whole budget is made and
+returned but never kept.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sized
 from typing import Generic, TypeVar
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Sized)
 
 
 class Kept(Generic[T]):
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, budget: int | None = None) -> None:
         self.size = size
+        self.budget = budget  # the most `len()` of all kept results together, if bounded
+        self.held = 0
         self._items: OrderedDict[Hashable, T] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -28,11 +35,19 @@ class Kept(Generic[T]):
                 self._items.move_to_end(key)
                 return self._items[key]
         made = make()
+        if self.budget is not None and len(made) > self.budget:
+            return made
         with self._lock:
+            replaced = self._items.pop(key, None)
+            if replaced is not None:
+                self.held -= len(replaced)
             self._items[key] = made
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self.held += len(made)
+            while len(self._items) > self.size or (
+                self.budget is not None and self.held > self.budget
+            ):
+                _, dropped = self._items.popitem(last=False)
+                self.held -= len(dropped)
         return made
 
     def __len__(self) -> int:

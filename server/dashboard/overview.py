@@ -34,8 +34,11 @@ from .kept import Kept
 
 #: Spaces whose record and datasets a process keeps (the least recently viewed go first).
 KEPT_SPACES = 256
-#: Rendered overview bodies a process keeps: one per space, viewer and counts (~15 kB each).
+#: Rendered overview bodies a process keeps: one per space, viewer and counts (~15 kB each),
+#: and at most this many characters of them together (a space with thousands of invitations
+#: has a long page).
 KEPT_PAGES = 256
+KEPT_PAGES_CHARACTERS = 16_000_000
 
 #: What names the overview's reads: the space's graph and its datasets graph, each by its
 #: (write token, revision).
@@ -64,7 +67,7 @@ class Overview:
         self._kept: OrderedDict[str, Seen] = OrderedDict()
         self._kept_lock = threading.Lock()
         #: The page body by everything it depends on (`web.spaces.overview`).
-        self.pages: Kept[Markup] = Kept(KEPT_PAGES)
+        self.pages: Kept[Markup] = Kept(KEPT_PAGES, budget=KEPT_PAGES_CHARACTERS)
 
     def seen(self, space_id: str, actor: str | None) -> Seen:
         """The space and its datasets for someone who may view the space: kept per space and

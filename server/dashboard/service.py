@@ -41,8 +41,10 @@ from .stamp import Stamp
 
 #: Spaces whose runs and deliveries a process keeps (the least recently viewed go first).
 KEPT_SPACES = 256
-#: Dashboard contents a process keeps (a page of 100 runs is ~60 kB).
+#: Dashboard contents a process keeps (a page of 100 runs is ~60 kB), and at most this many
+#: characters of them together.
 KEPT_PAGES = 64
+KEPT_PAGES_CHARACTERS = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Dashboard:
         self._kept: OrderedDict[str, Parts] = OrderedDict()
         self._kept_lock = threading.Lock()
         #: The page's content by everything it depends on (`web.dashboard.content_key`).
-        self.pages: Kept[Markup] = Kept(KEPT_PAGES)
+        self.pages: Kept[Markup] = Kept(KEPT_PAGES, budget=KEPT_PAGES_CHARACTERS)
 
     def figures(self, space_id: str, actor: str | None, now: datetime) -> tuple[Space, f.Figures]:
         """The space and its figures, for its participants only (as its runs are)."""
