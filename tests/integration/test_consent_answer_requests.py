@@ -128,7 +128,7 @@ def test_an_answer_reads_each_thing_once_per_step(world, capsys):
     browser = requests.Session()
     browser.trust_env = False
     join = urljoin(base, f"spaces/{space.id}/join")
-    fields = hidden_fields(browser.get(join).text, "join") + [("webid", person.webid)]
+    fields = [*hidden_fields(browser.get(join).text, "join"), ("webid", person.webid)]
     with recorder.step("join"):
         sent = browser.post(join, data=fields, allow_redirects=False)
     assert sent.status_code == 303, sent.text
@@ -144,8 +144,9 @@ def test_an_answer_reads_each_thing_once_per_step(world, capsys):
     assert back.status_code == 303, back.text
     with recorder.step("consent page"):
         page = browser.get(urljoin(base, back.headers["Location"]))
-    assert page.status_code == 200 and "ana@example.org" in page.text, page.text
-    answer = hidden_fields(page.text, "answer") + [("answer", "accept")]
+    assert page.status_code == 200, page.text
+    assert "ana@example.org" in page.text
+    answer = [*hidden_fields(page.text, "answer"), ("answer", "accept")]
     assert len([name for name, _ in answer if name == "resource"]) == 2
     with recorder.step("accept"):
         accepted = browser.post(page.url, data=answer, allow_redirects=False)
@@ -165,9 +166,7 @@ def test_an_answer_reads_each_thing_once_per_step(world, capsys):
 def _write_own_data(person, credentials) -> None:
     """The person puts their data in their pod themselves (with their own login)."""
     own = SolidClient(
-        SolidSession.from_client_credentials(
-            credentials.issuer, credentials.id, credentials.secret
-        )
+        SolidSession.from_client_credentials(credentials.issuer, credentials.id, credentials.secret)
     )
     own.put(person.pod_url + "contacts/customers.ttl", CUSTOMERS, "text/turtle")
     own.put(person.pod_url + "shop/orders.ttl", ORDERS, "text/turtle")
