@@ -11,6 +11,7 @@ within one step fails here, and so does any step that grows.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +20,19 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
+from rdflib import URIRef
+from werkzeug.datastructures import MultiDict
 
 from connectors.solid import SolidClient, SolidSession
+from connectors.solid import errors as solid_errors
 from connectors.solid.css import complete_password_login
 from server import create_app
+from server.consent.resolve import storage_of
 from server.services import services
 from tests.support.consent_space import make_active_space
 from tests.support.live_server import serve_wsgi
+from tests.support.pod_sessions import with_pod_session
+from vocab import PIM
 
 REQUESTS = [
     {"kind": "path", "target": "contacts/customers.ttl", "description": "Your customer record"},
@@ -170,3 +177,104 @@ def _write_own_data(person, credentials) -> None:
     )
     own.put(person.pod_url + "contacts/customers.ttl", CUSTOMERS, "text/turtle")
     own.put(person.pod_url + "shop/orders.ttl", ORDERS, "text/turtle")
+
+
+# --- What is granted is what the person saw, read afresh at the Accept ---------------------------
+# The memo lives for one request: the Accept reads the profile and the pod again, so a change
+# between the page and the Accept is seen and nothing is granted.
+
+
+@pytest.fixture
+def paged(make_user, tmp_path):
+    owner, person, cage = make_user("owner"), make_user("person"), make_user("cage")
+    app = create_app(
+        {
+            "TESTING": True,
+            "PUBLIC_URL": "http://localhost/",
+            "DATA_DIR": str(tmp_path / "data"),
+            "REGISTRY_PATH": ":memory:",
+            "DATACAGE_WEBID": cage.webid,
+        }
+    )
+    person.client.put(person.pod + "contacts/customers.ttl", CUSTOMERS, "text/turtle")
+    person.client.put(person.pod + "shop/orders.ttl", ORDERS, "text/turtle")
+    space = make_active_space(app, owner.webid, REQUESTS)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session.update(csrf_token="t", webid=person.webid, signed_in_at=time.time())
+    with_pod_session(app, client, person)
+    return app, space, person, cage, client
+
+
+def shown(client, space) -> list[tuple[str, str]]:
+    page = client.get(f"/spaces/{space.id}/consent")
+    assert page.status_code == 200, page.text
+    return [*hidden_fields(page.text, "answer"), ("answer", "accept")]
+
+
+def nothing_granted(app, space, person, cage) -> None:
+    with app.app_context():
+        assert services(app).consents.history(space.iri, person.webid).consents == []
+    for path in ("contacts/customers.ttl", "shop/orders.ttl"):
+        try:
+            control = person.client.access_control(person.pod + path)
+        except solid_errors.NotFound:
+            continue
+        assert control.agent_modes(cage.webid) == frozenset(), path
+
+
+def test_a_file_removed_between_the_page_and_the_accept_grants_nothing(paged):
+    app, space, person, cage, client = paged
+    answer = shown(client, space)
+    person.client.delete(person.pod + "shop/orders.ttl")
+    refused = client.post(f"/spaces/{space.id}/consent", data=MultiDict(answer))
+    assert refused.status_code == 409
+    assert "changed since the page was shown" in refused.text
+    nothing_granted(app, space, person, cage)
+
+
+def test_a_file_added_between_the_page_and_the_accept_grants_nothing(paged):
+    app, space, person, cage, client = paged
+    person.client.delete(person.pod + "shop/orders.ttl")
+    answer = shown(client, space)
+    assert len([name for name, _ in answer if name == "resource"]) == 1
+    person.client.put(person.pod + "shop/orders.ttl", ORDERS, "text/turtle")
+    refused = client.post(f"/spaces/{space.id}/consent", data=MultiDict(answer))
+    assert refused.status_code == 409
+    nothing_granted(app, space, person, cage)
+
+
+def test_a_storage_changed_in_the_profile_between_page_and_accept_grants_nothing(paged):
+    """The page found the files under the pod root; the profile then names `contacts/` as the
+    storage: the Accept reads the profile again, finds other URLs, and grants nothing."""
+    app, space, person, cage, client = paged
+    answer = shown(client, space)
+    _claim_storage(person, person.pod + "contacts/")
+    refused = client.post(f"/spaces/{space.id}/consent", data=MultiDict(answer))
+    assert refused.status_code == 409
+    assert person.pod + "contacts/contacts/customers.ttl" in refused.text
+    nothing_granted(app, space, person, cage)
+
+
+def test_a_storage_on_another_host_in_the_profile_is_not_trusted(paged):
+    _app, space, person, _cage, client = paged
+    _claim_storage(person, "http://pod.attacker.example/ana/")
+    answer = shown(client, space)
+    offered = sorted(value for name, value in answer if name == "resource")
+    assert offered == [person.pod + "contacts/customers.ttl", person.pod + "shop/orders.ttl"]
+    accepted = client.post(f"/spaces/{space.id}/consent", data=MultiDict(answer))
+    assert accepted.status_code == 303
+
+
+def test_one_client_asking_for_two_webids_gets_each_ones_own_storage(make_user):
+    """The memo is kept per WebID asked for: one person's storage never stands for another's."""
+    ana, bob = make_user("ana"), make_user("bob")
+    with ana.client.reads_once():
+        assert storage_of(ana.client, ana.webid) == ana.pod
+        assert storage_of(ana.client, bob.webid) == bob.pod
+        assert storage_of(ana.client, ana.webid) == ana.pod
+
+
+def _claim_storage(person, storage: str) -> None:
+    document = person.webid.split("#", 1)[0]
+    person.client.patch(document, inserts=[(URIRef(person.webid), PIM.storage, URIRef(storage))])
