@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from rdflib import Graph, URIRef
@@ -99,7 +99,11 @@ class SolidClient:
             return Resource.from_response(response)
         raise_for_status(response)
         body = self.http.read(response, limit=limit or self.max_body_bytes)
-        return Resource.from_response(response, body)
+        resource = Resource.from_response(response, body)
+        if self._memo is not None:
+            # A GET's headers describe the resource as its HEAD would: spare that HEAD.
+            self._memo.keep("head", self.webid or "", url, replace(resource, body=b""))
+        return resource
 
     def head(self, url: str) -> Resource:
         return self.remembered("head", url, lambda: self._head(url))

@@ -36,6 +36,10 @@ class ReadMemo:
             self._kept[key] = read()
         return self._kept[key]
 
+    def keep(self, kind: str, who: str, url: str, value: object) -> None:
+        """Keep what another read learnt on the way (a GET's headers stand for its HEAD)."""
+        self._kept[(kind, who, url)] = value
+
     def forget(self, written: str) -> None:
         """Drop what a write to `written` may have changed."""
         document = urldefrag(written)[0]

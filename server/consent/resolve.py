@@ -109,13 +109,16 @@ def _of_class(client: SolidClient, webid: str, storage: str, request: DataReques
 
 def _look(client: SolidClient, request: DataRequest, resource: PodResource) -> Found:
     try:
+        # A document's preview is read first: inside `reads_once` its GET also describes it,
+        # so the HEAD below costs no request. Nothing read is shown unless the checks pass.
+        shown = None
+        if not resource.is_container:
+            shown = preview(client, resource.url, is_container=False)
         described = client.head(resource.url)
         check_reported(resource.url, described.url, is_storage=described.is_storage)
         if described.is_container != resource.is_container:
             raise BadPath("It is a folder where a file was asked for, or the other way round.")
-        return Found(
-            request, resource, preview(client, resource.url, is_container=resource.is_container)
-        )
+        return Found(request, resource, shown or preview(client, resource.url, is_container=True))
     except BadPath as exc:
         return Found(request, None, problem=f"This request cannot be shared safely. {exc}")
     except solid_errors.NotFound:

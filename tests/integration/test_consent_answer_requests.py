@@ -42,7 +42,7 @@ CUSTOMERS = b'<#me> <http://schema.org/email> "ana@example.org" .\n'
 ORDERS = b'<#o1> <http://schema.org/price> "12.50" .\n'
 
 #: Requests per step, as measured with each thing read once (see docs/demo.md).
-MOST = {"join": 2, "callback": 3, "consent page": 7, "accept": 27}
+MOST = {"join": 2, "callback": 3, "consent page": 5, "accept": 25}
 
 
 class Recorder:
