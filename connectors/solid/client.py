@@ -9,8 +9,9 @@ control lives in `connectors.solid.access`, reached through `access_control()`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from rdflib import Graph, URIRef
@@ -23,6 +24,7 @@ from .access import AccessControl, access_control_for
 from .http import Http, raise_for_status
 from .patch import Triple, n3_patch
 from .rdf import ACCEPT_RDF, parse_graph, serialize_turtle
+from .reads import ReadMemo, T
 from .resource import LDP_BASIC_CONTAINER, Resource
 from .session import SolidSession
 
@@ -43,6 +45,7 @@ class SolidClient:
     def __init__(self, session: SolidSession | None = None, *, max_body_bytes: int | None = None):
         self.session = session or SolidSession.anonymous()
         self.max_body_bytes = max_body_bytes
+        self._memo: ReadMemo | None = None
 
     @property
     def http(self) -> Http:
@@ -51,6 +54,30 @@ class SolidClient:
     @property
     def webid(self) -> str | None:
         return self.session.webid
+
+    # --- Reading once -------------------------------------------------------------------------
+
+    @contextmanager
+    def reads_once(self) -> Iterator[None]:
+        """Within the block, each resource's `HEAD` (and each `remembered` read) is sent once.
+
+        For one request of one person (a consent answer), on one thread: what is read is
+        not re-read within the block, and forgotten when it ends (see `reads`). A block
+        inside another shares the outer one's reads."""
+        if self._memo is not None:
+            yield
+            return
+        self._memo = ReadMemo()
+        try:
+            yield
+        finally:
+            self._memo = None
+
+    def remembered(self, kind: str, url: str, read: Callable[[], T]) -> T:
+        """`read()`, once per `kind`, `url` and signed-in WebID inside `reads_once`."""
+        if self._memo is None:
+            return read()
+        return self._memo.once(kind, self.webid or "", url, read)
 
     # --- Reading ------------------------------------------------------------------------------
 
@@ -72,19 +99,34 @@ class SolidClient:
             return Resource.from_response(response)
         raise_for_status(response)
         body = self.http.read(response, limit=limit or self.max_body_bytes)
-        return Resource.from_response(response, body)
+        resource = Resource.from_response(response, body)
+        if self._memo is not None:
+            # A GET's headers describe the resource as its HEAD would: spare that HEAD.
+            self._memo.keep("head", self.webid or "", url, replace(resource, body=b""))
+        return resource
 
     def head(self, url: str) -> Resource:
+        return self.remembered("head", url, lambda: self._head(url))
+
+    def _head(self, url: str) -> Resource:
         response = self.session.request("HEAD", url)
         raise_for_status(response)
         response.close()
         return Resource.from_response(response)
 
     def get_graph(
-        self, url: str, *, limit: int | None = None, prefixes: bool = True
+        self, url: str, *, limit: int | None = None, prefixes: bool = True, remember: bool = False
     ) -> tuple[Graph, Resource]:
         """Read an RDF resource into a graph (Turtle preferred, JSON-LD accepted); without
-        `prefixes`, for reading only (see `parse_graph`)."""
+        `prefixes`, for reading only (see `parse_graph`). With `remember`, read once inside
+        `reads_once` (each caller gets its own copy of the graph)."""
+        if remember:
+            graph, resource = self.remembered(
+                "graph", url, lambda: self.get_graph(url, limit=limit, prefixes=prefixes)
+            )
+            copy = Graph(base=graph.base)  # the kept graph stays as read, whatever callers do
+            copy += graph
+            return copy, resource
         resource = self.get(url, accept=ACCEPT_RDF, limit=limit)
         document, _ = urldefrag(resource.url)
         graph = parse_graph(resource.body, resource.content_type, document, prefixes=prefixes)
@@ -193,6 +235,8 @@ class SolidClient:
     ) -> Resource:
         data = body.encode("utf-8") if isinstance(body, str) else body
         response = self.session.request(method, url, headers=headers, data=data)
+        if self._memo is not None:  # even a refused write may have changed something
+            self._memo.forget(url)
         raise_for_status(response)
         response.close()
         return Resource.from_response(response)

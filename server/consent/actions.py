@@ -109,7 +109,8 @@ class ConsentActions:
         """What the space's data requests find in the person's pod, to show before they grant."""
         self._require_open(space)
         try:
-            return find_requested(person, person.webid or "", space.terms.data_requests)
+            with person.reads_once():
+                return find_requested(person, person.webid or "", space.terms.data_requests)
         except solid_errors.SolidError as exc:
             raise PodRefused(
                 f"Your pod could not be read to show you what would be shared: {exc}"
@@ -123,10 +124,18 @@ class ConsentActions:
         Raises `ShownChanged` when the terms or the pod changed since the page was made: what
         you saw is what you grant."""
         self._require_open(space)
+        # One request of the person: their profile, pod root and each resource's description
+        # are read once here (and again on the next page: what is granted is checked afresh).
+        with person.reads_once():
+            return self._accept(space, person, terms_digest, resources)
+
+    def _accept(
+        self, space: Space, person: SolidClient, terms_digest: str, resources: list[str]
+    ) -> Consent:
         webid = person.webid or ""
         try:
-            found = find_requested(person, webid, space.terms.data_requests)
             storage = storage_of(person, webid)
+            found = find_requested(person, webid, space.terms.data_requests, storage=storage)
         except solid_errors.SolidError as exc:
             raise PodRefused(
                 f"Your pod could not be read, so nothing was granted or recorded: {exc}"

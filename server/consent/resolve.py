@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from connectors.solid import SolidClient
 from connectors.solid import errors as solid_errors
-from connectors.solid.oidc import fetch_webid_profile
+from connectors.solid.oidc import WebIdProfile, fetch_webid_profile
 from connectors.solid.type_index import find_instances
 
 from ..spaces.model import DataRequest
@@ -39,8 +39,15 @@ class Found:
 
 def storage_of(client: SolidClient, webid: str) -> str:
     """The person's pod root: the profile's `pim:storage` on the WebID's own host, else the
-    nearest `pim:Storage` above the profile document."""
-    profile = fetch_webid_profile(client.http, webid)
+    nearest `pim:Storage` above the profile document.
+
+    Found once per WebID inside the client's `reads_once` (one request of the person), and
+    looked up afresh in the next: a profile may change between the page and the Accept."""
+    return client.remembered("storage", webid, lambda: _find_storage(client, webid))
+
+
+def _find_storage(client: SolidClient, webid: str) -> str:
+    profile = client.remembered("webid-profile", webid, lambda: _profile(client, webid))
     host = urlsplit(webid).netloc
     for storage in profile.storages:
         if urlsplit(storage).netloc == host:
@@ -48,10 +55,20 @@ def storage_of(client: SolidClient, webid: str) -> str:
     return client.find_storage(webid.split("#", 1)[0])
 
 
+def _profile(client: SolidClient, webid: str) -> WebIdProfile:
+    return fetch_webid_profile(client.http, webid)
+
+
 def find_requested(
-    client: SolidClient, webid: str, requests: tuple[DataRequest, ...]
+    client: SolidClient,
+    webid: str,
+    requests: tuple[DataRequest, ...],
+    *,
+    storage: str | None = None,
 ) -> list[Found]:
-    storage = storage_of(client, webid)
+    """Each request matched in the pod whose root is `storage` (found from `webid` if not
+    given: pass the one you already hold rather than have it derived again)."""
+    storage = storage or storage_of(client, webid)
     found: list[Found] = []
     for request in requests:
         if request.path:
@@ -92,13 +109,16 @@ def _of_class(client: SolidClient, webid: str, storage: str, request: DataReques
 
 def _look(client: SolidClient, request: DataRequest, resource: PodResource) -> Found:
     try:
+        # A document's preview is read first: inside `reads_once` its GET also describes it,
+        # so the HEAD below costs no request. Nothing read is shown unless the checks pass.
+        shown = None
+        if not resource.is_container:
+            shown = preview(client, resource.url, is_container=False)
         described = client.head(resource.url)
         check_reported(resource.url, described.url, is_storage=described.is_storage)
         if described.is_container != resource.is_container:
             raise BadPath("It is a folder where a file was asked for, or the other way round.")
-        return Found(
-            request, resource, preview(client, resource.url, is_container=resource.is_container)
-        )
+        return Found(request, resource, shown or preview(client, resource.url, is_container=True))
     except BadPath as exc:
         return Found(request, None, problem=f"This request cannot be shared safely. {exc}")
     except solid_errors.NotFound:

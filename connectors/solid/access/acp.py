@@ -201,7 +201,8 @@ class AccessControlPolicies(AccessControl):
             if acr_url is None:
                 continue
             try:
-                graph, _ = self.client.get_graph(acr_url)
+                # Only read here: within one answer the grants share one read of each.
+                graph, _ = self.client.get_graph(acr_url, remember=True)
             except errors.NotFound:
                 continue
             found.append(Acr(graph, current))

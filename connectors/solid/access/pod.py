@@ -22,7 +22,9 @@ class PodClient(Protocol):
 
     def head(self, url: str) -> Resource: ...
 
-    def get_graph(self, url: str, *, limit: int | None = None) -> tuple[Graph, Resource]: ...
+    def get_graph(
+        self, url: str, *, limit: int | None = None, remember: bool = False
+    ) -> tuple[Graph, Resource]: ...
 
     def put_graph(
         self,

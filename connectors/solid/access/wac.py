@@ -227,7 +227,9 @@ class WebAccessControl(AccessControl):
             if acl_url is None:
                 return None
             try:
-                graph, _ = self.client.get_graph(acl_url)
+                # An ancestor's ACL is only read here (never edited through this editor), so
+                # within one answer its grants share one read (`SolidClient.reads_once`).
+                graph, _ = self.client.get_graph(acl_url, remember=True)
             except errors.NotFound:
                 continue
             return graph, current
