@@ -22,25 +22,19 @@ endpoint that runs one update at a time (see `docs/registry.md`).
 
 from __future__ import annotations
 
-import http.client
+import base64
 import logging
 import secrets
 import threading
-import urllib.error
 from collections.abc import Mapping
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 import pyoxigraph as ox
+import urllib3
 from rdflib import Graph
-from SPARQLWrapper import BASIC, JSON, POST, TURTLE, SPARQLWrapper
-from SPARQLWrapper.SPARQLExceptions import (
-    EndPointInternalError,
-    EndPointNotFound,
-    QueryBadFormed,
-    SPARQLWrapperException,
-    Unauthorized,
-    URITooLong,
-)
+from SPARQLWrapper import SPARQLWrapper
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from server.registry import terms
 from server.registry.base import (
@@ -59,13 +53,10 @@ from vocab import DCG
 
 log = logging.getLogger(__name__)
 
-_STATUS = {
-    QueryBadFormed: 400,
-    Unauthorized: 401,
-    EndPointNotFound: 404,
-    URITooLong: 414,
-    EndPointInternalError: 500,
-}
+JSON = "application/sparql-results+json"
+TURTLE = "text/turtle"
+#: Connections to the endpoint a registry keeps open for queries (one per thread at once).
+KEPT_CONNECTIONS = 16
 # Update URL -> the lock that serialises this process's writes through it (see the docstring).
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
@@ -84,6 +75,9 @@ class SparqlRegistry(Registry):
             raise RegistryError("The SPARQL timeout must be a positive number of seconds.")
         self._timeout = timeout
         self._closed = False
+        # Queries reuse kept-alive connections: a new TCP connection per query cost as much as
+        # the query itself (`_send` says why updates never do).
+        self._queries = urllib3.PoolManager(maxsize=KEPT_CONNECTIONS, retries=False)
         with _WRITE_LOCKS_GUARD:
             self._write_lock = _WRITE_LOCKS.setdefault(self._update.url, threading.Lock())
 
@@ -164,8 +158,8 @@ class SparqlRegistry(Registry):
         return terms.ask_answer(self._run_query(query, bindings, "ASK"))
 
     def close(self) -> None:
-        # Every request opens its own connection, so there is nothing to release.
         self._closed = True
+        self._queries.clear()
 
     def _settle(self, name: str, expected: int, token: str) -> None:
         """Decide by the receipt whether our update won, then remove the receipt."""
@@ -200,38 +194,65 @@ class SparqlRegistry(Registry):
         self._send(update, JSON, update=True)
 
     def _send(
-        self, text: str, return_format: str, *, update: bool = False, expect: str | None = None
+        self, text: str, accept: str, *, update: bool = False, expect: str | None = None
     ) -> tuple[bytes, str]:
-        """POST one query or update; return the body and its media type."""
+        """POST one query or update (SPARQL 1.1 Protocol, URL-encoded); return the body and
+        its media type.
+
+        A query may go over a connection kept from an earlier one. The endpoint may close a
+        kept connection at any moment, and a request sent just then is lost (reset, or no
+        answer); a query changes nothing, so it is sent once more, on a new connection. An
+        update is never sent twice: it goes over a connection of its own, opened for it and
+        closed after it, so a lost connection means the endpoint really failed (and whether
+        the update was applied is unknown, as the error then says)."""
         if self._closed:
             raise RegistryError("The registry is closed.")
         endpoint = self._update if update else self._query
-        # A new wrapper per request: SPARQLWrapper objects hold per-query state (not thread-safe).
-        wrapper = SPARQLWrapper(endpoint.url, updateEndpoint=endpoint.url)
-        wrapper.setMethod(POST)
-        wrapper.setOnlyConneg(True)
-        wrapper.setReturnFormat(return_format)
-        # Not setTimeout(): it truncates to int, and 0.5 s would become 0, meaning no timeout.
-        wrapper.timeout = self._timeout  # type: ignore[assignment]
-        if endpoint.credentials:
-            wrapper.setHTTPAuth(BASIC)
-            wrapper.setCredentials(*endpoint.credentials)
-        wrapper.setQuery(text)
-        # SPARQLWrapper routes by the detected query type; never let a query string be an update.
-        if expect is not None and wrapper.queryType != expect:
+        # Never let a query string be an update (or the other way round), whatever the
+        # endpoint would accept at that URL.
+        if expect is not None and _query_type(text) != expect:
             raise RegistryError(f"Expected a {expect} query.")
+        headers = {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
+        if endpoint.credentials:
+            pair = ":".join(endpoint.credentials).encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        body = urlencode({"update" if update else "query": text})
+        timeout = urllib3.Timeout(connect=self._timeout, read=self._timeout)
         try:
-            response = wrapper.query().response
-            return response.read(), response.headers.get("Content-Type", "")
-        except QueryBadFormed as error:
-            log.warning("The SPARQL endpoint %s rejected a request: %s", endpoint.shown, error)
-            raise RegistryError(
-                f"The registry store rejected the {endpoint.role} as malformed."
-            ) from None
-        except (SPARQLWrapperException, urllib.error.HTTPError) as error:
-            raise self._unavailable(endpoint, error, _status(error), update) from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            if update:
+                headers["Connection"] = "close"
+                with urllib3.PoolManager(maxsize=1, retries=False) as own:
+                    response = own.request(
+                        "POST", endpoint.url, body=body, headers=headers, timeout=timeout,
+                        redirect=False,
+                    )  # fmt: skip
+            else:
+                response = self._query_once_more_if_lost(endpoint, body, headers, timeout)
+        except (HTTPError, OSError) as error:
             raise self._unavailable(endpoint, error, None, update) from None
+        if response.status == 400:
+            log.warning(
+                "The SPARQL endpoint %s rejected a request: %.300s",
+                endpoint.shown,
+                response.data.decode(errors="replace"),
+            )
+            raise RegistryError(f"The registry store rejected the {endpoint.role} as malformed.")
+        if response.status >= 300:
+            error = RuntimeError(f"HTTP {response.status}")
+            raise self._unavailable(endpoint, error, response.status, update)
+        return response.data, response.headers.get("Content-Type", "")
+
+    def _query_once_more_if_lost(
+        self, endpoint: _Endpoint, body: str, headers: dict[str, str], timeout: urllib3.Timeout
+    ) -> urllib3.BaseHTTPResponse:
+        try:
+            return self._queries.request(
+                "POST", endpoint.url, body=body, headers=headers, timeout=timeout, redirect=False
+            )
+        except ProtocolError:  # the kept connection was closed under the request
+            return self._queries.request(
+                "POST", endpoint.url, body=body, headers=headers, timeout=timeout, redirect=False
+            )
 
     def _unavailable(
         self, endpoint: _Endpoint, error: Exception, status: int | None, update: bool
@@ -296,12 +317,16 @@ def _token(name: str, token: str, *, graph: bool = False) -> str:
     return f"GRAPH <{name}> {{ {triple} }}" if graph else triple
 
 
-def _status(error: Exception) -> int | None:
-    if isinstance(error, urllib.error.HTTPError):
-        return error.code
-    return next((code for kind, code in _STATUS.items() if isinstance(error, kind)), None)
+def _query_type(text: str) -> str:
+    """SELECT, ASK, CONSTRUCT, DESCRIBE, or an update's first keyword (INSERT, DELETE, ...),
+    as SPARQLWrapper's parser reads it (prologue and comments skipped)."""
+    parsed = SPARQLWrapper("http://localhost/")
+    parsed.setQuery(text)
+    return parsed.queryType
 
 
 def _timed_out(error: Exception) -> bool:
-    reason = getattr(error, "reason", None)
-    return isinstance(error, TimeoutError) or isinstance(reason, TimeoutError)
+    # urllib3 2 makes a refused connection a kind of connect timeout; it is not one here.
+    if isinstance(error, NewConnectionError):
+        return False
+    return isinstance(error, Urllib3Timeout | TimeoutError)
