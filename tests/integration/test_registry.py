@@ -564,6 +564,90 @@ def test_a_failing_endpoint_is_unavailable(status: int, message: str) -> None:
             server.shutdown()
 
 
+class _Dropping(http.server.BaseHTTPRequestHandler):
+    """Keeps connections alive, but drops the second request on each connection unanswered,
+    as an endpoint does that closes a kept connection just as a request arrives on it."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[str]] = []  # replaced per test by a subclass
+
+    def setup(self) -> None:
+        super().setup()
+        self.on_this_connection = 0
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        self.seen.append(self.rfile.read(length).decode().split("=", 1)[0])
+        self.on_this_connection += 1
+        if self.on_this_connection == 2:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        body = b'{"head": {"vars": ["x"]}, "results": {"bindings": []}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/sparql-results+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_query_lost_with_a_kept_connection_is_sent_again_and_an_update_never() -> None:
+    handler = type("Handler", (_Dropping,), {"seen": []})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            registry = _sparql(f"http://127.0.0.1:{server.server_address[1]}")
+            query = "SELECT ?x WHERE { ?x ?p ?o }"
+            assert registry.select(query) == []  # a new connection, kept
+            assert registry.select(query) == []  # lost on the kept one, answered on a new one
+            assert handler.seen == ["query", "query", "query"]
+
+            # Each update has a connection of its own, so it is never the second request on
+            # one (here it would be answered either way); a lost one is reported, not resent.
+            handler.seen.clear()
+            registry.execute_update("INSERT DATA { <urn:a> <urn:b> <urn:c> }")
+            registry.execute_update("INSERT DATA { <urn:a> <urn:b> <urn:d> }")
+            assert handler.seen == ["update", "update"]
+        finally:
+            server.shutdown()
+
+
+class _Silent(http.server.BaseHTTPRequestHandler):
+    """Reads each request and closes the connection without an answer."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        self.seen.append(self.rfile.read(length).decode().split("=", 1)[0])
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_an_update_whose_connection_is_lost_is_sent_once_and_said_to_be_unknown() -> None:
+    handler = type("Handler", (_Silent,), {"seen": []})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            registry = _sparql(f"http://127.0.0.1:{server.server_address[1]}")
+            with pytest.raises(RegistryUnavailable, match="may or may not have been saved"):
+                registry.execute_update("INSERT DATA { <urn:a> <urn:b> <urn:c> }")
+            assert handler.seen == ["update"]
+            with pytest.raises(RegistryUnavailable, match="cannot be reached"):
+                registry.select("SELECT ?x WHERE { ?x ?p ?o }")
+            assert handler.seen == ["update", "query", "query"]  # a query is tried twice
+        finally:
+            server.shutdown()
+
+
 def test_user_info_in_the_url_is_sent_as_basic_auth() -> None:
     handler = type("Handler", (_Failing,), {"authorizations": []})
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
