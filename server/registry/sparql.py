@@ -217,17 +217,15 @@ class SparqlRegistry(Registry):
             pair = ":".join(endpoint.credentials).encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         body = urlencode({"update" if update else "query": text})
-        timeout = urllib3.Timeout(connect=self._timeout, read=self._timeout)
+        post = _Post(endpoint.url, body, headers, self._timeout)
         try:
             if update:
-                headers["Connection"] = "close"
-                with urllib3.PoolManager(maxsize=1, retries=False) as own:
-                    response = own.request(
-                        "POST", endpoint.url, body=body, headers=headers, timeout=timeout,
-                        redirect=False,
-                    )  # fmt: skip
+                response = post.on_a_connection_of_its_own()
             else:
-                response = self._query_once_more_if_lost(endpoint, body, headers, timeout)
+                try:
+                    response = post.over(self._queries)
+                except ProtocolError:  # the kept connection was closed under the query
+                    response = post.on_a_connection_of_its_own()
         except (HTTPError, OSError) as error:
             raise self._unavailable(endpoint, error, None, update) from None
         if response.status == 400:
@@ -241,18 +239,6 @@ class SparqlRegistry(Registry):
             error = RuntimeError(f"HTTP {response.status}")
             raise self._unavailable(endpoint, error, response.status, update)
         return response.data, response.headers.get("Content-Type", "")
-
-    def _query_once_more_if_lost(
-        self, endpoint: _Endpoint, body: str, headers: dict[str, str], timeout: urllib3.Timeout
-    ) -> urllib3.BaseHTTPResponse:
-        try:
-            return self._queries.request(
-                "POST", endpoint.url, body=body, headers=headers, timeout=timeout, redirect=False
-            )
-        except ProtocolError:  # the kept connection was closed under the request
-            return self._queries.request(
-                "POST", endpoint.url, body=body, headers=headers, timeout=timeout, redirect=False
-            )
 
     def _unavailable(
         self, endpoint: _Endpoint, error: Exception, status: int | None, update: bool
@@ -271,6 +257,37 @@ class SparqlRegistry(Registry):
             # connection leaves the outcome unknown.
             message += " The change was not saved." if status is not None else _MAYBE_SAVED
         return RegistryUnavailable(message)
+
+
+class _Post:
+    """One SPARQL Protocol POST, sent over a pool's kept connections or a new one."""
+
+    def __init__(self, url: str, body: str, headers: dict[str, str], timeout: float) -> None:
+        self.url, self.body, self.headers = url, body, headers
+        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
+
+    def over(self, pool: urllib3.PoolManager) -> urllib3.BaseHTTPResponse:
+        return pool.request(
+            "POST",
+            self.url,
+            body=self.body,
+            headers=self.headers,
+            timeout=self.timeout,
+            redirect=False,
+        )
+
+    def on_a_connection_of_its_own(self) -> urllib3.BaseHTTPResponse:
+        """Opened for this request and closed after it (the body read before it closes):
+        never one the endpoint is closing."""
+        with urllib3.PoolManager(maxsize=1, retries=False) as own:
+            return own.request(
+                "POST",
+                self.url,
+                body=self.body,
+                headers={**self.headers, "Connection": "close"},
+                timeout=self.timeout,
+                redirect=False,
+            )
 
 
 class _Endpoint:
