@@ -33,6 +33,7 @@ bench: setup $(BENCH_STAMP)
 	$(PY) bench/delivery.py
 	$(PY) bench/audit_trail.py
 	$(PY) bench/registry_virtuoso.py
+	$(PY) bench/sparql_connections.py
 	$(PY) bench/attestation.py
 	$(PY) bench/fleet.py
 	# One space with 100 000 consents against one with 100, embedded and on oxigraph serve:
