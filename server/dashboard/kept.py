@@ -52,3 +52,35 @@ class Kept(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+V = TypeVar("V")
+
+
+class Latest(Generic[V]):
+    """The last value read for each key, with the stamp it was read under: handed out only to
+    a caller holding the same stamp (anything else is read again). The least recently used
+    key goes first. Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, tuple[Hashable, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, stamp: Hashable) -> V | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] != stamp:
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def put(self, key: Hashable, stamp: Hashable, value: V) -> None:
+        with self._lock:
+            self._items[key] = (stamp, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -13,8 +13,6 @@ builds from the stamp, the viewer and the counts (`web/spaces.py`).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +28,7 @@ from ..spaces import permissions
 from ..spaces.actions import Spaces
 from ..spaces.model import Space
 from . import stamp as stamps
-from .kept import Kept
+from .kept import Kept, Latest
 
 #: Spaces whose record and datasets a process keeps (the least recently viewed go first).
 KEPT_SPACES = 256
@@ -64,8 +62,7 @@ class Overview:
     ):
         self._registry = registry
         self.spaces, self.consents, self.push = spaces, consents, push
-        self._kept: OrderedDict[str, Seen] = OrderedDict()
-        self._kept_lock = threading.Lock()
+        self._kept: Latest[Seen] = Latest(KEPT_SPACES)
         #: The page body by everything it depends on (`web.spaces.overview`).
         self.pages: Kept[Markup] = Kept(KEPT_PAGES, budget=KEPT_PAGES_CHARACTERS)
 
@@ -76,24 +73,14 @@ class Overview:
         iri = self.spaces.store.iri_of(space_id) if stamps.plausible(space_id) else None
         stamp = guard.call(self._registry, lambda r: stamps.page_stamp(r, iri)) if iri else None
         version = (stamp.space, stamp.datasets) if stamp and stamp.space[0] else None
-        if version is not None:
-            with self._kept_lock:
-                kept = self._kept.get(iri)  # type: ignore[arg-type]
-                if kept is not None and kept.version == version:
-                    self._kept.move_to_end(kept.space.iri)
-                else:
-                    kept = None
-            if kept is not None:
-                permissions.require_view(kept.space, actor)
-                return kept
+        kept = self._kept.get(iri, version) if version is not None else None
+        if kept is not None:
+            permissions.require_view(kept.space, actor)
+            return kept
         space = self.spaces.get(space_id, actor)
         seen = Seen(version if space.iri == iri else None, space, self.push.datasets(space.iri))
         if seen.version is not None:
-            with self._kept_lock:
-                self._kept[space.iri] = seen
-                self._kept.move_to_end(space.iri)
-                while len(self._kept) > KEPT_SPACES:
-                    self._kept.popitem(last=False)
+            self._kept.put(space.iri, seen.version, seen)
         return seen
 
     def counts(self, space: Space, now: datetime) -> dict[ConsentState, int]:

@@ -14,8 +14,6 @@ same way by the consent store, under the tally's version.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +34,7 @@ from ..spaces.actions import Spaces
 from ..spaces.model import Role, Space
 from . import figures as f
 from . import stamp as stamps
-from .kept import Kept
+from .kept import Kept, Latest
 from .stamp import Stamp
 
 #: Spaces whose runs and deliveries a process keeps (the least recently viewed go first).
@@ -73,8 +71,7 @@ class Dashboard:
         self._registry = registry
         self.spaces, self.consents, self.runs = spaces, consents, runs
         self.push, self.audit = push, audit
-        self._kept: OrderedDict[str, Parts] = OrderedDict()
-        self._kept_lock = threading.Lock()
+        self._kept: Latest[Parts] = Latest(KEPT_SPACES)
         #: The page's content by everything it depends on (`web.dashboard.content_key`).
         self.pages: Kept[Markup] = Kept(KEPT_PAGES, budget=KEPT_PAGES_CHARACTERS)
 
@@ -93,25 +90,17 @@ class Dashboard:
         The same checks of who may see them either way."""
         iri = self.spaces.store.iri_of(space_id) if stamps.plausible(space_id) else None
         stamp = guard.call(self._registry, lambda r: stamps.page_stamp(r, iri)) if iri else None
-        if stamp is not None and stamp.usable:
-            with self._kept_lock:
-                kept = self._kept.get(iri)  # type: ignore[arg-type]
-                if kept is not None and kept.stamp == stamp:
-                    self._kept.move_to_end(kept.space.iri)
-            if kept is not None and kept.stamp == stamp:
-                # The same record as when kept: the same answer as `Spaces.get` would give.
-                permissions.require_view(kept.space, actor)
-                permissions.require_participant(kept.space, actor)
-                return kept
+        kept = self._kept.get(iri, stamp) if stamp is not None and stamp.usable else None
+        if kept is not None:
+            # The same record as when kept: the same answer as `Spaces.get` would give.
+            permissions.require_view(kept.space, actor)
+            permissions.require_participant(kept.space, actor)
+            return kept
         space = self.spaces.get(space_id, actor)
         permissions.require_participant(space, actor)
         parts = self._read(space, stamp)
         if stamp is not None and stamp.usable and space.iri == iri:
-            with self._kept_lock:
-                self._kept[space.iri] = parts
-                self._kept.move_to_end(space.iri)
-                while len(self._kept) > KEPT_SPACES:
-                    self._kept.popitem(last=False)
+            self._kept.put(space.iri, stamp, parts)
         return parts
 
     def _read(self, space: Space, stamp: Stamp | None) -> Parts:

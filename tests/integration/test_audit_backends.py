@@ -16,15 +16,10 @@ from server.audit import AuditTrail, ChainBroken, verify_space
 from server.audit.entry import entry_iri
 from server.registry import Registry, open_registry
 from tests.support.oxigraph import OxigraphServer
+from tests.support.registries import oxigraph  # noqa: F401 - the fixture, by name
 from vocab import DCTERMS
 
 SPACE = "https://datacage.test/spaces/chain"
-
-
-@pytest.fixture(scope="module")
-def oxigraph() -> Iterator[OxigraphServer]:
-    with OxigraphServer() as server:
-        yield server
 
 
 @pytest.fixture(params=["disk", "sparql"])

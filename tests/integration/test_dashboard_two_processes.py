@@ -8,45 +8,24 @@ counter, which the other's writes moved, not against anything in its own memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from server import create_app
 from server.runs.model import Run, RunStatus
 from server.services import services
 from tests.support.dashboard_page import DELIVERED, tile
-from tests.support.oxigraph import OxigraphServer
+from tests.support.registries import oxigraph  # noqa: F401 - the fixture, by name
 from tests.support.web_api import (  # noqa: F401
     OWNER,
     PUBLIC_URL,
     Caller,
     clean_environment,
     create,
+    sparql_app,
 )
 
 
-@pytest.fixture(scope="module")
-def oxigraph() -> Iterator[OxigraphServer]:
-    with OxigraphServer() as server:
-        yield server
-
-
-def control_plane(oxigraph: OxigraphServer, data_dir):
-    return create_app(
-        {
-            "TESTING": True,
-            "PUBLIC_URL": PUBLIC_URL,
-            "DATA_DIR": str(data_dir),
-            "REGISTRY_SPARQL_QUERY_URL": oxigraph.query_url,
-            "REGISTRY_SPARQL_UPDATE_URL": oxigraph.update_url,
-        }
-    )
-
-
-def test_a_write_by_another_control_plane_is_on_the_next_view(oxigraph, tmp_path):
-    viewer, writer = (control_plane(oxigraph, tmp_path / n) for n in ("viewer", "writer"))
+def test_a_write_by_another_control_plane_is_on_the_next_view(oxigraph, tmp_path):  # noqa: F811
+    viewer, writer = (sparql_app(oxigraph, tmp_path / n) for n in ("viewer", "writer"))
     owner = Caller(viewer, OWNER)
     space = create(owner)
 

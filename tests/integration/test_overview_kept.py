@@ -9,19 +9,15 @@ counts); one session's form carries another session's CSRF token, or none. Each 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import pytest
-
-from server import create_app
 from server.dashboard import stamp as stamps
 from server.push.records import PushedDataset, datasets_graph_name, datasets_to_graph
 from server.services import services
 from server.web import spaces as spaces_view
 from tests.support.consented import consented
-from tests.support.oxigraph import OxigraphServer
+from tests.support.registries import oxigraph  # noqa: F401 - the fixture, by name
 from tests.support.web_api import (  # noqa: F401
     ALICE,
     OWNER,
@@ -33,27 +29,10 @@ from tests.support.web_api import (  # noqa: F401
     clean_environment,
     create,
     space,
+    sparql_app,
 )
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-@pytest.fixture(scope="module")
-def oxigraph() -> Iterator[OxigraphServer]:
-    with OxigraphServer() as server:
-        yield server
-
-
-def control_plane(oxigraph: OxigraphServer, data_dir):
-    return create_app(
-        {
-            "TESTING": True,
-            "PUBLIC_URL": PUBLIC_URL,
-            "DATA_DIR": str(data_dir),
-            "REGISTRY_SPARQL_QUERY_URL": oxigraph.query_url,
-            "REGISTRY_SPARQL_UPDATE_URL": oxigraph.update_url,
-        }
-    )
 
 
 def overview(caller: Caller, space_id: str) -> str:
@@ -86,8 +65,8 @@ def dataset(space_iri: str, name: str) -> PushedDataset:
     )
 
 
-def test_a_change_by_another_control_plane_is_on_the_next_view(oxigraph, tmp_path):
-    viewer, writer = (control_plane(oxigraph, tmp_path / n) for n in ("viewer", "writer"))
+def test_a_change_by_another_control_plane_is_on_the_next_view(oxigraph, tmp_path):  # noqa: F811
+    viewer, writer = (sparql_app(oxigraph, tmp_path / n) for n in ("viewer", "writer"))
     owner, owner_there = Caller(viewer, OWNER), Caller(writer, OWNER)
     made = create(owner)
     page = overview(owner, made["id"])

@@ -107,6 +107,19 @@ def app(tmp_path):
     )
 
 
+def sparql_app(oxigraph, data_dir):
+    """A control plane on a shared `oxigraph serve` registry (one per process it stands for)."""
+    return create_app(
+        {
+            "TESTING": True,
+            "PUBLIC_URL": PUBLIC_URL,
+            "DATA_DIR": str(data_dir),
+            "REGISTRY_SPARQL_QUERY_URL": oxigraph.query_url,
+            "REGISTRY_SPARQL_UPDATE_URL": oxigraph.update_url,
+        }
+    )
+
+
 @pytest.fixture
 def callers(app) -> dict[str, Caller]:
     return {w: Caller(app, w) for w in (OWNER, ALICE, BOB, STRANGER)} | {

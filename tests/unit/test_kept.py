@@ -3,7 +3,7 @@ used dropped first, a page too long for the whole budget never kept."""
 
 from __future__ import annotations
 
-from server.dashboard.kept import Kept
+from server.dashboard.kept import Kept, Latest
 
 
 def made(text: str, log: list[str]):
@@ -67,3 +67,18 @@ def test_two_threads_making_the_same_key_hold_it_once():
     kept.get_or_make("a", make_while_another_keeps_it)
     assert len(kept) == 1
     assert kept.held == 3
+
+
+def test_the_latest_value_is_handed_out_only_for_its_own_stamp():
+    latest = Latest[str](2)
+    latest.put("space-a", ("rev", 1), "record 1")
+    assert latest.get("space-a", ("rev", 1)) == "record 1"
+    assert latest.get("space-a", ("rev", 2)) is None  # the store moved on: read again
+    latest.put("space-a", ("rev", 2), "record 2")
+    assert latest.get("space-a", ("rev", 1)) is None
+    latest.put("space-b", 1, "b")
+    latest.get("space-a", ("rev", 2))  # used: "space-b" is now the oldest
+    latest.put("space-c", 1, "c")
+    assert len(latest) == 2
+    assert latest.get("space-b", 1) is None
+    assert latest.get("space-a", ("rev", 2)) == "record 2"
