@@ -1,5 +1,6 @@
-"""The store of kept pages: bounded by count and by the pages' total length, least recently
-used dropped first, a page too long for the whole budget never kept."""
+"""What the pages keep: rendered pages bounded by count and by their total length, least
+recently used dropped first, a page too long for the whole budget never kept; and the latest
+record per space, handed out only under the stamp it was read under."""
 
 from __future__ import annotations
 
