@@ -22,7 +22,6 @@ endpoint that runs one update at a time (see `docs/registry.md`).
 
 from __future__ import annotations
 
-import base64
 import logging
 import secrets
 import threading
@@ -214,8 +213,7 @@ class SparqlRegistry(Registry):
             raise RegistryError(f"Expected a {expect} query.")
         headers = {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
         if endpoint.credentials:
-            pair = ":".join(endpoint.credentials).encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            headers |= urllib3.make_headers(basic_auth=":".join(endpoint.credentials))
         body = urlencode({"update" if update else "query": text})
         post = _Post(endpoint.url, body, headers, self._timeout)
         try:
